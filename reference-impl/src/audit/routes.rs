@@ -1,0 +1,43 @@
+//! `GET /v1/portal/access-log`: a person reads who accessed their records.
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::wire::{AccessLogResponse, Role};
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+/// Most entries per page.
+const MAX_PAGE: u32 = 500;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/portal/access-log", get(access_log))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn access_log(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AccessLogResponse>, ApiError> {
+    caller.require(&[Role::Person], "the access log")?;
+    let Query(page) = page.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = page.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request("invalid_limit", format!("limit must be 1–{MAX_PAGE}")).at("limit"));
+    }
+    // Show the person everything up to this moment, including reads still in the queue.
+    state.audit().flush().await;
+    let person = caller.subject().to_owned();
+    let entries = state.blocking(move |s| s.access_log(&person, page.before, limit)).await?;
+    let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
+    Ok(Json(AccessLogResponse { entries, next_before }))
+}

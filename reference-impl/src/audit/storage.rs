@@ -1,0 +1,61 @@
+//! SQLite storage of the audit trail.
+
+use super::{AuditEvent, AuditStore};
+use crate::store::{SqliteStore, StoreError};
+use crate::wire::{AccessLogEntry, Role};
+use chrono::DateTime;
+use rusqlite::Connection;
+
+/// Inserts one line; write paths call this inside their own transaction.
+pub fn insert(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(rusqlite::params![
+        e.at.timestamp_millis(),
+        e.actor,
+        e.actor_role.as_str(),
+        e.action,
+        e.person_id,
+        e.target,
+        e.outcome
+    ])?;
+    Ok(())
+}
+
+fn role_from_str(s: &str) -> Result<Role, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown role {s:?} in audit")))
+}
+
+impl AuditStore for SqliteStore {
+    fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.write(|tx| events.iter().try_for_each(|e| insert(tx, e)))
+    }
+
+    fn access_log(&self, person_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<AccessLogEntry>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, at_ms, actor, actor_role, action, outcome FROM audit
+                 WHERE person_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![person_id, before.unwrap_or(i64::MAX), limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?, r.get(5)?))
+            })?;
+            rows.map(|row| {
+                let (id, at_ms, actor, role, action, outcome) = row?;
+                Ok(AccessLogEntry {
+                    id,
+                    at: DateTime::from_timestamp_millis(at_ms)
+                        .ok_or_else(|| StoreError::Corrupt(format!("audit time {at_ms}")))?,
+                    actor,
+                    actor_role: role_from_str(&role)?,
+                    action,
+                    outcome,
+                })
+            })
+            .collect()
+        })
+    }
+}

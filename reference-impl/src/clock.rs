@@ -1,0 +1,58 @@
+//! Time as a parameter. The server asks its [`Clock`] for "now" wherever a result depends on it
+//! (consent windows, refill windows, token expiry), so tests and simulated replays can move time.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
+use std::sync::Mutex;
+
+/// Japan Standard Time (UTC+9, no daylight saving): dates of service are JST dates.
+pub fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("valid offset")
+}
+
+/// The JST calendar date of an instant.
+pub fn jst_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&jst()).date_naive()
+}
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+    fn today_jst(&self) -> NaiveDate {
+        jst_date(self.now())
+    }
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to; used by tests to cross consent and refill windows.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *t += by;
+    }
+
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,60 @@
+//! `POST /v1/consents`: consent recorded outside verification (card reader or verbal).
+
+use super::{Consent, verbal_allowed};
+use crate::audit::AuditEvent;
+use crate::auth::{Auth, Principal};
+use crate::eligibility::{Identity, parse_identity, resolve_person};
+use crate::error::ApiError;
+use crate::http::{ApiJson, AppState};
+use crate::wire::{ConsentMethod, ConsentRequest, ConsentResponse};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/consents", post(give))
+}
+
+async fn give(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<ConsentRequest>,
+) -> Result<(StatusCode, Json<ConsentResponse>), ApiError> {
+    let result = give_inner(&state, &caller, req).await;
+    if let Err(e) = &result {
+        state.audit_refusal(&caller, "consent.record", None, e).await;
+    }
+    result.map(|r| (StatusCode::CREATED, Json(r)))
+}
+
+async fn give_inner(state: &AppState, caller: &Principal, req: ConsentRequest) -> Result<ConsentResponse, ApiError> {
+    caller.require_facility("recording consent")?;
+    match req.method {
+        ConsentMethod::Verbal if !verbal_allowed(req.kind) => {
+            return Err(ApiError::unprocessable(
+                "verbal_consent_not_allowed",
+                format!("verbal consent covers medication information only, not {}", req.kind.as_str()),
+            )
+            .at("method"));
+        }
+        ConsentMethod::Card if !matches!(parse_identity(&req.person, "person")?, Identity::Card(_)) => {
+            return Err(ApiError::bad_request("consent_needs_card", "card consent names the person by card_serial")
+                .at("person"));
+        }
+        _ => {}
+    }
+    let person = resolve_person(state, &req.person, "person").await?;
+    let now = state.now();
+    let consent = Consent::new(&person.id, caller.subject(), req.kind, req.method, now);
+    let audit = AuditEvent::new(now, caller, "consent.record", Some(person.id.clone()), Some(req.kind.as_str().into()), "ok");
+    let stored = consent.clone();
+    state.blocking(move |s| s.record_consents(&[stored], &audit)).await?;
+    Ok(ConsentResponse {
+        person_id: consent.person_id,
+        kind: consent.kind,
+        method: consent.method,
+        given_at: consent.given_at,
+        expires_at: consent.expires_at,
+    })
+}

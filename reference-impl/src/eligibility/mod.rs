@@ -1,0 +1,118 @@
+//! Online eligibility verification (オンライン資格確認): verify by card or by insurance number for
+//! a date of service, in batches of up to 1,000 (一括照会), with the qualification history that
+//! lets one person keep one identity across insurer changes; and the enrolment of persons,
+//! insurers and facilities (bulk import).
+
+mod import;
+pub mod rules;
+mod routes;
+mod storage;
+
+pub use routes::router;
+
+use crate::codes::validate_insurer_number;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::store::StoreError;
+use crate::wire::{FacilityRecord, InsurerRecord, PersonRecord, PersonRef};
+
+/// The insurance-number quadruple that names one qualification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsuranceKey {
+    pub insurer_number: String,
+    pub symbol: String,
+    pub number: String,
+    pub branch: String,
+}
+
+/// A validated way of naming a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    PersonId(String),
+    Card(String),
+    Insurance(InsuranceKey),
+}
+
+/// Storage of persons, their qualifications and the reference data.
+pub trait EligibilityStore {
+    fn facility(&self, code: &str) -> Result<Option<FacilityRecord>, StoreError>;
+    fn person_exists(&self, id: &str) -> Result<bool, StoreError>;
+    fn person(&self, id: &str) -> Result<Option<PersonRecord>, StoreError>;
+    fn person_by_card(&self, serial: &str) -> Result<Option<PersonRecord>, StoreError>;
+    fn person_by_insurance(&self, key: &InsuranceKey) -> Result<Option<PersonRecord>, StoreError>;
+    /// Inserts all or nothing; an id, card serial or insurance number already present fails it.
+    fn import_persons(&self, persons: &[PersonRecord]) -> Result<u64, StoreError>;
+    /// Inserts or replaces.
+    fn import_insurers(&self, insurers: &[InsurerRecord]) -> Result<u64, StoreError>;
+    /// Inserts or replaces.
+    fn import_facilities(&self, facilities: &[FacilityRecord]) -> Result<u64, StoreError>;
+}
+
+/// Longest accepted 記号 or 番号, in characters.
+const MAX_SYMBOL_CHARS: usize = 20;
+
+fn require_text(value: &Option<String>, field: String) -> Result<String, ApiError> {
+    match value {
+        Some(v) if !v.trim().is_empty() && v.chars().count() <= MAX_SYMBOL_CHARS => Ok(v.clone()),
+        Some(_) => Err(ApiError::bad_request("invalid_field", format!("1–{MAX_SYMBOL_CHARS} characters")).at(field)),
+        None => Err(ApiError::bad_request("missing_field", "required with insurer_number").at(field)),
+    }
+}
+
+/// Checks that exactly one way of naming the person is used and that it is well formed.
+/// `field` is the path of the reference in the request (e.g. `person`), for error messages.
+pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> {
+    let insurance = r.insurer_number.is_some() || r.symbol.is_some() || r.number.is_some() || r.branch.is_some();
+    let forms = usize::from(r.person_id.is_some()) + usize::from(r.card_serial.is_some()) + usize::from(insurance);
+    if forms != 1 {
+        return Err(ApiError::bad_request(
+            "invalid_person_reference",
+            "give exactly one of person_id, card_serial, or insurer_number + symbol + number + branch",
+        )
+        .at(field));
+    }
+    if let Some(id) = &r.person_id {
+        if id.is_empty() || id.len() > 64 {
+            return Err(ApiError::bad_request("invalid_field", "person_id must be 1–64 characters").at(format!("{field}.person_id")));
+        }
+        return Ok(Identity::PersonId(id.clone()));
+    }
+    if let Some(serial) = &r.card_serial {
+        if serial.is_empty() || serial.len() > 32 || !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ApiError::bad_request("invalid_card_serial", "card_serial must be 1–32 letters or digits")
+                .at(format!("{field}.card_serial")));
+        }
+        return Ok(Identity::Card(serial.clone()));
+    }
+    let insurer_number = r.insurer_number.clone().unwrap_or_default();
+    validate_insurer_number(&insurer_number).map_err(|e| {
+        let code = if matches!(e, crate::codes::CodeError::CheckDigit { .. }) { "invalid_check_digit" } else { "invalid_insurer_number" };
+        ApiError::bad_request(code, format!("insurer_number: {e}")).at(format!("{field}.insurer_number"))
+    })?;
+    let branch = r.branch.clone().unwrap_or_default();
+    if branch.len() != 2 || !branch.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request("invalid_branch", "branch (枝番) must be two digits").at(format!("{field}.branch")));
+    }
+    Ok(Identity::Insurance(InsuranceKey {
+        insurer_number,
+        symbol: r.symbol.clone().unwrap_or_default(),
+        number: require_text(&r.number, format!("{field}.number"))?,
+        branch,
+    }))
+}
+
+/// Looks the person up.
+pub fn lookup(store: &dyn crate::store::Store, id: &Identity) -> Result<Option<PersonRecord>, StoreError> {
+    match id {
+        Identity::PersonId(p) => store.person(p),
+        Identity::Card(c) => store.person_by_card(c),
+        Identity::Insurance(k) => store.person_by_insurance(k),
+    }
+}
+
+/// Resolves a reference to an enrolled person, or 404 `person_not_found`.
+pub async fn resolve_person(state: &AppState, r: &PersonRef, field: &str) -> Result<PersonRecord, ApiError> {
+    let id = parse_identity(r, field)?;
+    let found = state.blocking(move |s| lookup(s, &id)).await?;
+    found.ok_or_else(|| ApiError::not_found("person_not_found", "no person with that identity").at(field))
+}

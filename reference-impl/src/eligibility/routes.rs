@@ -1,0 +1,163 @@
+//! `POST /v1/eligibility/verify` and `POST /v1/eligibility/batch`.
+
+use super::rules::{best_qualification, copay_percent, public_expenses_on, status_on};
+use super::{Identity, import, lookup, parse_identity};
+use crate::audit::AuditEvent;
+use crate::auth::{Auth, Principal};
+use crate::consent;
+use crate::error::ApiError;
+use crate::http::{ApiJson, AppState};
+use crate::wire::{
+    BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage, MAX_BATCH_VERIFY,
+    PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
+};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/eligibility/verify", post(verify))
+        .route("/v1/eligibility/batch", post(batch))
+        .merge(import::router())
+}
+
+/// What verification answers for one identity on one date.
+fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyResponse {
+    let none = |status| VerifyResponse { status, person_id: None, coverage: None, public_expenses: vec![], consents: vec![] };
+    let Some(person) = person else { return none(QualificationStatus::NotFound) };
+    let q = match id {
+        Identity::Insurance(k) => person.qualifications.iter().find(|q| {
+            q.insurer_number == k.insurer_number && q.symbol == k.symbol && q.number == k.number && q.branch == k.branch
+        }),
+        _ => best_qualification(&person.qualifications, on),
+    };
+    let Some(q) = q else { return none(QualificationStatus::NotFound) };
+    let status = status_on(q, on);
+    let coverage = Coverage {
+        insurer_number: q.insurer_number.clone(),
+        symbol: q.symbol.clone(),
+        number: q.number.clone(),
+        branch: q.branch.clone(),
+        valid_from: q.valid_from,
+        valid_to: q.valid_to,
+        copay_percent: copay_percent(person.birth_date, on),
+    };
+    if status != QualificationStatus::Valid {
+        // A lapsed or future number says so, with its dates, and nothing else about the person.
+        return VerifyResponse { coverage: Some(coverage), ..none(status) };
+    }
+    VerifyResponse {
+        status,
+        person_id: Some(person.id.clone()),
+        coverage: Some(coverage),
+        public_expenses: public_expenses_on(&person.public_expenses, on),
+        consents: vec![],
+    }
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    let action = "eligibility.verify";
+    let result = verify_inner(&state, &caller, req).await;
+    if let Err(e) = &result {
+        state.audit_refusal(&caller, action, None, e).await;
+    }
+    result.map(Json)
+}
+
+async fn verify_inner(state: &AppState, caller: &Principal, req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
+    caller.require_facility("eligibility verification")?;
+    let id = parse_identity(&req.person, "person")?;
+    if matches!(id, Identity::PersonId(_)) {
+        return Err(ApiError::bad_request("invalid_person_reference", "verify by card_serial or insurance number")
+            .at("person"));
+    }
+    let kinds = req.consent.map(|c| c.kinds()).unwrap_or_default();
+    if !kinds.is_empty() && !matches!(id, Identity::Card(_)) {
+        return Err(ApiError::bad_request(
+            "consent_needs_card",
+            "consent at verification is given at the card reader; verify by card_serial",
+        )
+        .at("consent"));
+    }
+    let on = req.service_date.unwrap_or_else(|| state.clock().today_jst());
+    let lookup_id = id.clone();
+    let person = state.blocking(move |s| lookup(s, &lookup_id)).await?;
+    let mut response = answer(&id, person, on);
+    let Some(person_id) = response.person_id.clone() else {
+        return Ok(response);
+    };
+    if kinds.is_empty() {
+        state.audit_read(caller, "eligibility.verify", person_id, None).await;
+        return Ok(response);
+    }
+    let now = state.now();
+    let audit = AuditEvent::new(now, caller, "eligibility.verify", Some(person_id.clone()), None, "ok");
+    let facility = caller.subject().to_owned();
+    let recorded = kinds.clone();
+    state
+        .blocking(move |s| {
+            let consents: Vec<_> =
+                recorded.iter().map(|&k| consent::Consent::new(&person_id, &facility, k, ConsentMethod::Card, now)).collect();
+            s.record_consents(&consents, &audit)
+        })
+        .await?;
+    response.consents = kinds;
+    Ok(response)
+}
+
+async fn batch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<BatchVerifyRequest>,
+) -> Result<Json<BatchVerifyResponse>, ApiError> {
+    let result = batch_inner(&state, &caller, req).await;
+    if let Err(e) = &result {
+        state.audit_refusal(&caller, "eligibility.batch", None, e).await;
+    }
+    result.map(Json)
+}
+
+async fn batch_inner(state: &AppState, caller: &Principal, req: BatchVerifyRequest) -> Result<BatchVerifyResponse, ApiError> {
+    caller.require_facility("batch verification")?;
+    if req.items.is_empty() || req.items.len() > MAX_BATCH_VERIFY {
+        return Err(ApiError::bad_request("invalid_batch_size", format!("items must hold 1–{MAX_BATCH_VERIFY} entries"))
+            .at("items"));
+    }
+    let on = req.service_date.unwrap_or_else(|| state.clock().today_jst());
+    let parsed: Vec<Result<Identity, ApiError>> = req
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id = parse_identity(r, &format!("items[{i}]"))?;
+            if matches!(id, Identity::PersonId(_)) {
+                return Err(ApiError::bad_request("invalid_person_reference", "verify by card_serial or insurance number")
+                    .at(format!("items[{i}]")));
+            }
+            Ok(id)
+        })
+        .collect();
+    let results = state
+        .blocking(move |s| {
+            parsed
+                .into_iter()
+                .map(|p| match p {
+                    Ok(id) => Ok(BatchVerifyResult { result: Some(answer(&id, lookup(s, &id)?, on)), error: None }),
+                    Err(e) => Ok(BatchVerifyResult { result: None, error: Some(e.to_detail()) }),
+                })
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        })
+        .await?;
+    for r in &results {
+        if let Some(person_id) = r.result.as_ref().and_then(|v| v.person_id.clone()) {
+            state.audit_read(caller, "eligibility.batch", person_id, None).await;
+        }
+    }
+    Ok(BatchVerifyResponse { results })
+}

@@ -1,0 +1,26 @@
+//! `dx-exchange`: the reference implementation of Japan's national medical information exchange —
+//! online eligibility verification, consent, and the electronic prescription service — served
+//! over HTTP/JSON on an embedded SQLite store.
+//!
+//! Modules are by service (`eligibility`, `consent`, `prescription`), each holding its routes,
+//! rules and storage; cross-cutting concerns live once beside them (`auth`, `audit`, `store`,
+//! `http`, `error`, `metrics`). [`wire`] is the API contract shared with the load driver and the
+//! conformance suite. See ARCHITECTURE.md and docs/api.md.
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod codes;
+pub mod consent;
+pub mod eligibility;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod prescription;
+pub mod refdata;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+pub use error::ApiError;
+pub use server::{Exchange, Running, ServeArgs};

@@ -1,0 +1,8 @@
+//! Reference data the exchange loads: the drug master (compiled in) and a built-in sample of
+//! insurers, facilities and persons that a fresh store is seeded with until a generated
+//! population is imported.
+
+pub mod drugs;
+pub mod sample;
+
+pub use drugs::{Drug, DrugMaster, RefillBar, Route};

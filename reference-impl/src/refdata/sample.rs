@@ -1,0 +1,236 @@
+//! A small deterministic sample: insurers and facilities in two prefectures (Tokyo 13 and
+//! Tottori 31) and as many persons as asked, each derived from (seed, person index) alone, so the
+//! sample is the same on every machine and for every order of generation.
+
+use crate::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
+use crate::wire::{
+    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord, QualificationRecord, Sex,
+};
+use chrono::{Datelike, NaiveDate};
+
+/// Prefectures of the sample: Tokyo (largest) and Tottori (smallest).
+pub const SAMPLE_PREFECTURES: [u8; 2] = [13, 31];
+
+/// Facilities per sample prefecture, by kind.
+const FACILITIES_PER_PREFECTURE: [(FacilityKind, u16); 4] = [
+    (FacilityKind::Hospital, 4),
+    (FacilityKind::Clinic, 20),
+    (FacilityKind::Dental, 8),
+    (FacilityKind::Pharmacy, 16),
+];
+
+/// SplitMix64: a tiny, well-mixed hash used as a counter-based random stream.
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Uniform draws from the stream of one entity.
+struct Draws {
+    key: u64,
+    n: u64,
+}
+
+impl Draws {
+    fn new(seed: u64, stream: &str, id: u64) -> Self {
+        let s = stream.bytes().fold(seed, |h, b| splitmix64(h ^ u64::from(b)));
+        Self { key: splitmix64(s ^ id), n: 0 }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.n += 1;
+        splitmix64(self.key ^ self.n.wrapping_mul(0xd1b5_4a32_d192_ed03))
+    }
+
+    /// Uniform in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True with probability `p_permille / 1000`.
+    fn chance(&mut self, p_permille: u64) -> bool {
+        self.below(1000) < p_permille
+    }
+}
+
+fn kyokai(pref: u8) -> String {
+    insurer_number(Some(1), pref, 1)
+}
+fn society(pref: u8, i: u16) -> String {
+    insurer_number(Some(6), pref, 100 + i)
+}
+fn mutual_aid(pref: u8) -> String {
+    insurer_number(Some(31), pref, 1)
+}
+fn late_elderly(pref: u8) -> String {
+    insurer_number(Some(39), pref, 1)
+}
+fn municipal_nhi(pref: u8, i: u16) -> String {
+    insurer_number(None, pref, 10 + i)
+}
+
+/// The sample insurers: per prefecture, Kyokai Kenpo's branch, three company societies, a mutual
+/// aid association, the late-elderly union and two municipal NHI insurers.
+pub fn insurers() -> Vec<InsurerRecord> {
+    let mut out = Vec::new();
+    for pref in SAMPLE_PREFECTURES {
+        let mut add = |number: String, scheme: Option<u8>, name: String| {
+            out.push(InsurerRecord { number, scheme, name, prefecture: pref })
+        };
+        add(kyokai(pref), Some(1), format!("Kyokai Kenpo branch {pref:02}"));
+        for i in 0..3 {
+            add(society(pref, i), Some(6), format!("Company health insurance society {pref:02}-{i}"));
+        }
+        add(mutual_aid(pref), Some(31), format!("Public servants' mutual aid {pref:02}"));
+        add(late_elderly(pref), Some(39), format!("Late-elderly medical care union {pref:02}"));
+        for i in 0..2 {
+            add(municipal_nhi(pref, i), None, format!("Municipal NHI {pref:02}-{i}"));
+        }
+    }
+    out
+}
+
+/// The sample facilities: 4 hospitals, 20 clinics, 8 dental clinics, 16 pharmacies per prefecture.
+pub fn facilities() -> Vec<FacilityRecord> {
+    let mut out = Vec::new();
+    for pref in SAMPLE_PREFECTURES {
+        for (kind, count) in FACILITIES_PER_PREFECTURE {
+            let table = match kind {
+                FacilityKind::Dental => FacilityTable::Dental,
+                FacilityKind::Pharmacy => FacilityTable::Pharmacy,
+                _ => FacilityTable::Medical,
+            };
+            for n in 0..count {
+                // Hospitals take numbers from 1, clinics from 1001, so both share table 1.
+                let number = if kind == FacilityKind::Clinic { 1001 + n } else { 1 + n };
+                out.push(FacilityRecord {
+                    code: facility_code(pref, table, 1, number),
+                    kind,
+                    name: format!("Sample {} {pref:02}-{n:02}", kind.as_str()),
+                    prefecture: pref,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Person id of the sample person with index `i`.
+pub fn person_id(i: u64) -> String {
+    format!("P{i:010}")
+}
+
+/// Card serial of the sample person with index `i`, if they hold a registered card.
+pub fn card_serial(i: u64) -> String {
+    format!("C{:011}", splitmix64(i) % 100_000_000_000)
+}
+
+/// The sample person with index `i`, as of `today` (ages and qualification history are relative
+/// to it). Every tenth person changed insurer last April and keeps the lapsed number in history.
+pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
+    let mut d = Draws::new(seed, "sample-person", i);
+    let pref = SAMPLE_PREFECTURES[(d.below(10) >= 7) as usize];
+    let sex = if d.chance(487) { Sex::Male } else { Sex::Female };
+    // Ages 0–99, weighted towards the 29% aged 65 and over.
+    let age = if d.chance(293) { 65 + d.below(35) } else { d.below(65) } as i32;
+    let birth_date = NaiveDate::from_yo_opt(today.year() - age - 1, 1 + d.below(365) as u32)
+        .expect("day of year within range");
+    let card = d.chance(800).then(|| card_serial(i));
+    let current = if age >= 75 {
+        late_elderly(pref)
+    } else if age < 70 && d.chance(650) {
+        match d.below(3) {
+            0 => kyokai(pref),
+            1 => society(pref, d.below(3) as u16),
+            _ => mutual_aid(pref),
+        }
+    } else {
+        municipal_nhi(pref, d.below(2) as u16)
+    };
+    let change_on = NaiveDate::from_ymd_opt(today.year() - i32::from(today.month() < 4), 4, 1).expect("1 April");
+    let changed = i % 10 == 3 && birth_date < change_on;
+    let qual = |insurer: String, from: NaiveDate, to: Option<NaiveDate>, serial: u64| QualificationRecord {
+        insurer_number: insurer,
+        symbol: format!("{:04}", serial % 10_000),
+        number: format!("{}", 100_000 + serial % 900_000),
+        branch: "00".into(),
+        valid_from: from,
+        valid_to: to,
+    };
+    let since = birth_date.max(NaiveDate::from_ymd_opt(2015, 4, 1).expect("date"));
+    let mut qualifications = Vec::new();
+    if changed {
+        let old = if current == kyokai(pref) { society(pref, 0) } else { kyokai(pref) };
+        qualifications.push(qual(old, since, change_on.pred_opt(), d.next()));
+        qualifications.push(qual(current, change_on, None, d.next()));
+    } else {
+        qualifications.push(qual(current, since, None, d.next()));
+    }
+    let mut public_expenses = Vec::new();
+    if age < 15 {
+        public_expenses.push(PublicExpenseRecord {
+            law_code: "88".into(),
+            payer_number: format!("88{pref:02}0011"),
+            recipient_number: format!("{:07}", d.below(10_000_000)),
+            valid_from: birth_date,
+            valid_to: None,
+        });
+    } else if d.chance(8) {
+        public_expenses.push(PublicExpenseRecord {
+            law_code: "54".into(),
+            payer_number: format!("54{pref:02}0012"),
+            recipient_number: format!("{:07}", d.below(10_000_000)),
+            valid_from: since,
+            valid_to: None,
+        });
+    }
+    PersonRecord {
+        id: person_id(i),
+        sex,
+        birth_date,
+        prefecture: pref,
+        municipality: municipality_code(pref, 100 + (i % 7) as u16 * 10),
+        card_serial: card,
+        qualifications,
+        public_expenses,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::{validate_facility_code, validate_insurer_number, validate_municipality_code};
+
+    #[test]
+    fn sample_codes_are_valid() {
+        for ins in insurers() {
+            assert_eq!(validate_insurer_number(&ins.number), Ok(()), "{}", ins.number);
+        }
+        let facs = facilities();
+        assert_eq!(facs.len(), 96);
+        for f in &facs {
+            assert!(validate_facility_code(&f.code).is_ok(), "{}", f.code);
+        }
+        let mut codes: Vec<_> = facs.iter().map(|f| &f.code).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), 96);
+    }
+
+    #[test]
+    fn persons_are_deterministic_and_consistent() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let known: Vec<String> = insurers().into_iter().map(|i| i.number).collect();
+        for i in 0..500 {
+            let p = person(42, i, today);
+            assert_eq!(p, person(42, i, today));
+            assert!(validate_municipality_code(&p.municipality).is_ok());
+            for q in &p.qualifications {
+                assert!(known.contains(&q.insurer_number), "{}", q.insurer_number);
+            }
+            assert_eq!(p.qualifications.iter().filter(|q| q.valid_to.is_none()).count(), 1);
+        }
+        assert!((0..100).any(|i| person(42, i, today).qualifications.len() == 2));
+    }
+}

@@ -1,0 +1,228 @@
+//! Starting and stopping the exchange: open the store in a data directory, derive the keys from
+//! the server secret kept in the store, seed the built-in sample into a fresh store, serve until
+//! Ctrl-C or SIGTERM, then flush the audit queue.
+
+use crate::auth::Keys;
+use crate::clock::{Clock, SystemClock};
+use crate::http::{AppState, router};
+use crate::refdata::sample;
+use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
+use crate::eligibility::EligibilityStore;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "exchange.db";
+/// File the admin secret is written to inside the data directory (mode 0600).
+pub const ADMIN_KEY_FILE: &str = "admin.key";
+
+/// Arguments shared by `dx-exchange` and `dxsim serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// `full`: fsync every commit (survives power loss); `normal`: survives a killed process only.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    pub durability: String,
+    /// Sample persons to enrol into a fresh store (0 for none). Insurers and facilities of the
+    /// sample are always loaded into a store that has no facilities.
+    #[arg(long, default_value_t = 200)]
+    pub sample_persons: u64,
+    /// Seed of the sample persons.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl ServeArgs {
+    pub fn durability(&self) -> Durability {
+        if self.durability == "normal" { Durability::Normal } else { Durability::Full }
+    }
+}
+
+/// Why the exchange could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening the store in {path}: {source}")]
+    Store { path: PathBuf, source: StoreError },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An opened exchange, ready to serve.
+pub struct Exchange {
+    state: AppState,
+    store: Arc<SqliteStore>,
+    admin_secret: String,
+}
+
+fn random_hex(bytes: usize) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Exchange {
+    /// Opens the store in `data_dir` with the given clock.
+    pub fn open(data_dir: &Path, durability: Durability, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let path = data_dir.join(DB_FILE);
+        let store = Arc::new(SqliteStore::open(&path, durability).map_err(|source| StartError::Store { path: path.clone(), source })?);
+        let fresh = random_hex(32)?;
+        let secret = store
+            .meta_get_or_insert("server_secret", &mut || fresh.clone())
+            .map_err(|source| StartError::Store { path, source })?;
+        let keys = Keys::new(secret.as_bytes());
+        let admin_secret = keys.credential_secret("admin");
+        let state = AppState::new(store.clone(), clock, keys);
+        Ok(Self { state, store, admin_secret })
+    }
+
+    /// Loads the built-in sample into a store without facilities (and `persons` sample persons
+    /// into a store without persons). Returns how many persons were enrolled.
+    pub fn seed_sample(&self, persons: u64, seed: u64) -> Result<u64, StoreError> {
+        let stats = self.store.stats()?;
+        if stats.facilities == 0 {
+            self.store.import_insurers(&sample::insurers())?;
+            self.store.import_facilities(&sample::facilities())?;
+        }
+        if stats.persons > 0 || persons == 0 {
+            return Ok(0);
+        }
+        let today = self.state.clock().today_jst();
+        let records: Vec<_> = (0..persons).map(|i| sample::person(seed, i, today)).collect();
+        self.store.import_persons(&records)
+    }
+
+    /// The admin principal's secret (exchange it at `/v1/auth/token` for an admin token).
+    pub fn admin_secret(&self) -> &str {
+        &self.admin_secret
+    }
+
+    /// Writes the admin secret to `<data_dir>/admin.key`, readable by the owner only.
+    pub fn write_admin_key(&self, data_dir: &Path) -> std::io::Result<PathBuf> {
+        let path = data_dir.join(ADMIN_KEY_FILE);
+        std::fs::write(&path, format!("{}\n", self.admin_secret))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(path)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests and the
+    /// audit queue.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await?;
+        self.state.audit().flush().await;
+        Ok(())
+    }
+
+    /// Serves in the background on `listener`; for tests and for `dxsim run`.
+    pub fn spawn(self, listener: TcpListener) -> std::io::Result<Running> {
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Running { addr, stop: Some(stop), task })
+    }
+}
+
+/// An exchange serving in the background; stops when [`Running::stop`] is awaited or dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests, flushes the audit queue.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await.map_err(std::io::Error::other)?
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// What both binaries do: open, seed, bind, print where to find things, serve until a signal.
+pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let exchange = Exchange::open(&args.data, args.durability(), Arc::new(SystemClock))?;
+    let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
+    let key_file = exchange.write_admin_key(&args.data)?;
+    let listener = TcpListener::bind(args.addr).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let stats = exchange.store().stats()?;
+    tracing::info!(
+        %addr,
+        data = %args.data.display(),
+        persons = stats.persons,
+        facilities = stats.facilities,
+        enrolled_now = enrolled,
+        admin_key = %key_file.display(),
+        "dx-exchange listening; Ctrl-C stops it"
+    );
+    println!("dx-exchange listening on http://{addr} (store: {}, admin secret in {})", args.data.join(DB_FILE).display(), key_file.display());
+    exchange.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info` level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,93 @@
+//! Versioned schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+//! Never edit a released migration: append a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: reference data, persons, consent, prescriptions, dispensings, audit.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+    CREATE TABLE insurers (
+        number TEXT PRIMARY KEY, scheme INTEGER, name TEXT NOT NULL, prefecture INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE facilities (
+        code TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, prefecture INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE persons (
+        id TEXT PRIMARY KEY, sex TEXT NOT NULL, birth_date TEXT NOT NULL,
+        prefecture INTEGER NOT NULL, municipality TEXT NOT NULL, card_serial TEXT UNIQUE
+    ) STRICT;
+
+    CREATE TABLE qualifications (
+        person_id TEXT NOT NULL REFERENCES persons(id),
+        insurer_number TEXT NOT NULL, symbol TEXT NOT NULL, number TEXT NOT NULL, branch TEXT NOT NULL,
+        valid_from TEXT NOT NULL, valid_to TEXT,
+        PRIMARY KEY (insurer_number, symbol, number, branch)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX qualifications_person ON qualifications(person_id);
+
+    CREATE TABLE public_expenses (
+        person_id TEXT NOT NULL REFERENCES persons(id),
+        law_code TEXT NOT NULL, payer_number TEXT NOT NULL, recipient_number TEXT NOT NULL,
+        valid_from TEXT NOT NULL, valid_to TEXT
+    ) STRICT;
+    CREATE INDEX public_expenses_person ON public_expenses(person_id);
+
+    CREATE TABLE consents (
+        id INTEGER PRIMARY KEY, person_id TEXT NOT NULL, facility_code TEXT NOT NULL,
+        kind TEXT NOT NULL, method TEXT NOT NULL, given_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX consents_lookup ON consents(person_id, facility_code, kind, expires_at_ms);
+
+    CREATE TABLE practitioner_keys (
+        practitioner_id TEXT NOT NULL, facility_code TEXT NOT NULL, public_key TEXT NOT NULL,
+        registered_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (practitioner_id, facility_code)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE prescription_sequences (
+        facility_code TEXT NOT NULL, year INTEGER NOT NULL, next INTEGER NOT NULL,
+        PRIMARY KEY (facility_code, year)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE prescriptions (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, facility_code TEXT NOT NULL, person_id TEXT NOT NULL,
+        practitioner_id TEXT NOT NULL, document_id TEXT NOT NULL, issued_on TEXT NOT NULL,
+        registered_at_ms INTEGER NOT NULL, access_code TEXT, status TEXT NOT NULL,
+        uses_allowed INTEGER NOT NULL, uses_done INTEGER NOT NULL, last_dispensed_on TEXT,
+        next_planned_on TEXT, bundle TEXT NOT NULL, signature TEXT,
+        UNIQUE (facility_code, document_id)
+    ) STRICT;
+    -- An access code identifies one prescription among those still active.
+    CREATE UNIQUE INDEX prescriptions_active_code ON prescriptions(access_code)
+        WHERE status = 'active' AND access_code IS NOT NULL;
+    CREATE INDEX prescriptions_person ON prescriptions(person_id, issued_on);
+
+    CREATE TABLE prescription_items (
+        prescription_id TEXT NOT NULL REFERENCES prescriptions(id), seq INTEGER NOT NULL,
+        code TEXT NOT NULL, days INTEGER NOT NULL, quantity INTEGER NOT NULL,
+        PRIMARY KEY (prescription_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE dispensations (
+        id INTEGER PRIMARY KEY, prescription_id TEXT REFERENCES prescriptions(id),
+        pharmacy_code TEXT NOT NULL, prescriber_facility TEXT NOT NULL, person_id TEXT NOT NULL,
+        dispensed_on TEXT NOT NULL, recorded_at_ms INTEGER NOT NULL, use_number INTEGER NOT NULL,
+        pharmacist_id TEXT, signature TEXT
+    ) STRICT;
+    CREATE INDEX dispensations_person ON dispensations(person_id, dispensed_on);
+
+    CREATE TABLE dispensation_items (
+        dispensation_id INTEGER NOT NULL REFERENCES dispensations(id), seq INTEGER NOT NULL,
+        code TEXT NOT NULL, days INTEGER NOT NULL, quantity INTEGER NOT NULL,
+        PRIMARY KEY (dispensation_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, actor TEXT NOT NULL, actor_role TEXT NOT NULL,
+        action TEXT NOT NULL, person_id TEXT, target TEXT, outcome TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_person ON audit(person_id, id);
+    "#,
+];

@@ -1,0 +1,195 @@
+//! The SQLite backend: one file in WAL mode, one writer connection, a bounded pool of readers.
+
+use super::migrations::MIGRATIONS;
+use super::{AdminStore, StoreError};
+use crate::wire::StatsResponse;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// When an acknowledged write reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every commit is fsynced before it is acknowledged (`synchronous = FULL`): survives power
+    /// loss as well as a killed process.
+    #[default]
+    Full,
+    /// Commits reach the OS before they are acknowledged and the WAL is fsynced at checkpoints
+    /// (`synchronous = NORMAL`): survives a killed process, not a power loss. For load tests.
+    Normal,
+}
+
+/// Most reader connections open at once; further readers wait for one to be returned.
+const MAX_READERS: usize = 16;
+/// How long a connection waits on a lock held by another before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<ReaderPool>,
+    reader_returned: Condvar,
+}
+
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a connection leaves it usable: SQLite rolls back unfinished work.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut writer = Connection::open(path)?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        writer.pragma_update(None, "synchronous", sync)?;
+        writer.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(ReaderPool { idle: Vec::new(), open: 0 }),
+            reader_returned: Condvar::new(),
+        })
+    }
+
+    /// Runs `f` in an immediate write transaction and commits it; any error rolls it back, so a
+    /// refused or failed request leaves nothing behind.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a read-only connection (a consistent snapshot for its duration if it opens a
+    /// transaction; single statements are atomic anyway).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.take_reader()?;
+        let out = f(&conn);
+        let mut pool = lock(&self.readers);
+        pool.idle.push(conn);
+        drop(pool);
+        self.reader_returned.notify_one();
+        out
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let mut pool = lock(&self.readers);
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok(c);
+            }
+            if pool.open < MAX_READERS {
+                pool.open += 1;
+                drop(pool);
+                return self.open_reader().inspect_err(|_| lock(&self.readers).open -= 1);
+            }
+            pool = self.reader_returned.wait(pool).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let c = Connection::open_with_flags(&self.path, flags)?;
+        c.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(c)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let done = usize::try_from(done).map_err(|_| StoreError::Corrupt(format!("schema version {done}")))?;
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {done} is newer than this build knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl AdminStore for SqliteStore {
+    fn meta_get_or_insert(&self, key: &str, make: &mut dyn FnMut() -> String) -> Result<String, StoreError> {
+        self.write(|tx| {
+            let found: Option<String> =
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+            if let Some(v) = found {
+                return Ok(v);
+            }
+            let v = make();
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [key, v.as_str()])?;
+            Ok(v)
+        })
+    }
+
+    fn stats(&self) -> Result<StatsResponse, StoreError> {
+        self.read(|c| {
+            let count = |table: &str| -> Result<u64, StoreError> {
+                let n: i64 = c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                Ok(n as u64)
+            };
+            Ok(StatsResponse {
+                persons: count("persons")?,
+                qualifications: count("qualifications")?,
+                insurers: count("insurers")?,
+                facilities: count("facilities")?,
+                consents: count("consents")?,
+                practitioner_keys: count("practitioner_keys")?,
+                prescriptions: count("prescriptions")?,
+                dispensations: count("dispensations")?,
+                audit: count("audit")?,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_reopen_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let s = SqliteStore::open(&path, Durability::Normal).unwrap();
+        let v = s.meta_get_or_insert("k", &mut || "first".into()).unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path, Durability::Normal).unwrap();
+        assert_eq!(v, s.meta_get_or_insert("k", &mut || "second".into()).unwrap());
+        assert_eq!(s.stats().unwrap(), StatsResponse::default());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
+        let r: Result<(), _> = s.write(|tx| {
+            tx.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')", [])?;
+            Err(StoreError::Conflict("test"))
+        });
+        assert!(r.is_err());
+        let n: i64 = s.read(|c| Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?)).unwrap();
+        assert_eq!(n, 0);
+    }
+}
