@@ -50,7 +50,10 @@ pub fn validate_insurer_number(s: &str) -> Result<(), CodeError> {
     let (body, check) = d.split_at(d.len() - 1);
     let expected = mod10_weight21(body);
     if check[0] != expected {
-        return Err(CodeError::CheckDigit { found: check[0], expected });
+        return Err(CodeError::CheckDigit {
+            found: check[0],
+            expected,
+        });
     }
     Ok(())
 }
@@ -99,7 +102,10 @@ pub fn validate_facility_code(s: &str) -> Result<FacilityTable, CodeError> {
     };
     let expected = mod10_weight21(&d[3..9]);
     if d[9] != expected {
-        return Err(CodeError::CheckDigit { found: d[9], expected });
+        return Err(CodeError::CheckDigit {
+            found: d[9],
+            expected,
+        });
     }
     Ok(table)
 }
@@ -108,7 +114,11 @@ pub fn validate_facility_code(s: &str) -> Result<FacilityTable, CodeError> {
 pub fn facility_code(prefecture: u8, table: FacilityTable, district: u8, number: u16) -> String {
     let body = format!("{district:02}{number:04}");
     let d = ascii_digits(&body).expect("formatted digits");
-    format!("{prefecture:02}{}{body}{}", table.digit(), mod10_weight21(&d))
+    format!(
+        "{prefecture:02}{}{body}{}",
+        table.digit(),
+        mod10_weight21(&d)
+    )
 }
 
 /// Check digit of a municipality code (JIS X 0402): weights 6,5,4,3,2, then (11 − sum mod 11) mod 10.
@@ -130,7 +140,10 @@ pub fn validate_municipality_code(s: &str) -> Result<(), CodeError> {
     check_prefecture(d[0] * 10 + d[1])?;
     let expected = municipality_check_digit(&d[..5]);
     if d[5] != expected {
-        return Err(CodeError::CheckDigit { found: d[5], expected });
+        return Err(CodeError::CheckDigit {
+            found: d[5],
+            expected,
+        });
     }
     Ok(())
 }

@@ -17,7 +17,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// Names the request field at fault.
@@ -60,19 +65,31 @@ impl ApiError {
     }
 
     pub fn to_detail(&self) -> ErrorDetail {
-        ErrorDetail { code: self.code.to_string(), message: self.message.clone(), field: self.field.clone() }
+        ErrorDetail {
+            code: self.code.to_string(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+        }
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: self.to_detail() };
+        let body = ErrorBody {
+            error: self.to_detail(),
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -80,10 +97,13 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => {
-                ApiError::conflict("conflict", format!("{what}; the state changed concurrently, retry"))
+            StoreError::Conflict(what) => ApiError::conflict(
+                "conflict",
+                format!("{what}; the state changed concurrently, retry"),
+            ),
+            StoreError::Duplicate(what) => {
+                ApiError::conflict("duplicate", format!("{what} already exists"))
             }
-            StoreError::Duplicate(what) => ApiError::conflict("duplicate", format!("{what} already exists")),
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::internal("the store failed; nothing was changed")

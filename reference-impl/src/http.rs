@@ -40,7 +40,13 @@ pub struct AppState(Arc<Inner>);
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys) -> Self {
         let audit = AuditSink::start(store.clone());
-        Self(Arc::new(Inner { store, clock, keys, audit, metrics: Arc::default() }))
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            keys,
+            audit,
+            metrics: Arc::default(),
+        }))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -64,7 +70,10 @@ impl AppState {
     }
 
     /// Runs blocking store work off the async workers.
-    pub async fn blocking<T, E>(&self, f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static) -> Result<T, ApiError>
+    pub async fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
@@ -78,13 +87,45 @@ impl AppState {
 
     /// Records a refused request in the audit log (successful writes audit inside their own
     /// transaction; successful reads call [`AppState::audit_read`]).
-    pub async fn audit_refusal(&self, who: &Principal, action: &'static str, person_id: Option<String>, err: &ApiError) {
-        self.0.audit.record(AuditEvent::new(self.now(), who, action, person_id, None, err.code)).await;
+    pub async fn audit_refusal(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        person_id: Option<String>,
+        err: &ApiError,
+    ) {
+        self.0
+            .audit
+            .record(AuditEvent::new(
+                self.now(),
+                who,
+                action,
+                person_id,
+                None,
+                err.code,
+            ))
+            .await;
     }
 
     /// Records a read of personal data.
-    pub async fn audit_read(&self, who: &Principal, action: &'static str, person_id: String, target: Option<String>) {
-        self.0.audit.record(AuditEvent::new(self.now(), who, action, Some(person_id), target, "ok")).await;
+    pub async fn audit_read(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        person_id: String,
+        target: Option<String>,
+    ) {
+        self.0
+            .audit
+            .record(AuditEvent::new(
+                self.now(),
+                who,
+                action,
+                Some(person_id),
+                target,
+                "ok",
+            ))
+            .await;
     }
 }
 
@@ -108,9 +149,11 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", text),
         JsonRejection::JsonDataError(_) => ApiError::bad_request("invalid_body", text),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", text)
-        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            text,
+        ),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
@@ -136,7 +179,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
 }
 
 async fn healthz() -> &'static str {
@@ -144,10 +190,19 @@ async fn healthz() -> &'static str {
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.0.metrics.render())
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.0.metrics.render(),
+    )
 }
 
-async fn stats(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<StatsResponse>, ApiError> {
+async fn stats(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<StatsResponse>, ApiError> {
     caller.require(&[Role::Admin], "store statistics")?;
     state.audit().flush().await;
     Ok(Json(state.blocking(|s| s.stats()).await?))
@@ -158,5 +213,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
 }

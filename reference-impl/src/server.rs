@@ -4,10 +4,10 @@
 
 use crate::auth::Keys;
 use crate::clock::{Clock, SystemClock};
+use crate::eligibility::EligibilityStore;
 use crate::http::{AppState, router};
 use crate::refdata::sample;
 use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
-use crate::eligibility::EligibilityStore;
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,7 +44,11 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn durability(&self) -> Durability {
-        if self.durability == "normal" { Durability::Normal } else { Durability::Full }
+        if self.durability == "normal" {
+            Durability::Normal
+        } else {
+            Durability::Full
+        }
     }
 }
 
@@ -73,9 +77,19 @@ fn random_hex(bytes: usize) -> std::io::Result<String> {
 
 impl Exchange {
     /// Opens the store in `data_dir` with the given clock.
-    pub fn open(data_dir: &Path, durability: Durability, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    pub fn open(
+        data_dir: &Path,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
         let path = data_dir.join(DB_FILE);
-        let store = Arc::new(SqliteStore::open(&path, durability).map_err(|source| StartError::Store { path: path.clone(), source })?);
+        let store =
+            Arc::new(
+                SqliteStore::open(&path, durability).map_err(|source| StartError::Store {
+                    path: path.clone(),
+                    source,
+                })?,
+            );
         let fresh = random_hex(32)?;
         let secret = store
             .meta_get_or_insert("server_secret", &mut || fresh.clone())
@@ -83,7 +97,11 @@ impl Exchange {
         let keys = Keys::new(secret.as_bytes());
         let admin_secret = keys.credential_secret("admin");
         let state = AppState::new(store.clone(), clock, keys);
-        Ok(Self { state, store, admin_secret })
+        Ok(Self {
+            state,
+            store,
+            admin_secret,
+        })
     }
 
     /// Loads the built-in sample into a store without facilities (and `persons` sample persons
@@ -98,7 +116,9 @@ impl Exchange {
             return Ok(0);
         }
         let today = self.state.clock().today_jst();
-        let records: Vec<_> = (0..persons).map(|i| sample::person(seed, i, today)).collect();
+        let records: Vec<_> = (0..persons)
+            .map(|i| sample::person(seed, i, today))
+            .collect();
         self.store.import_persons(&records)
     }
 
@@ -133,8 +153,14 @@ impl Exchange {
 
     /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests and the
     /// audit queue.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await?;
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await?;
         self.state.audit().flush().await;
         Ok(())
     }
@@ -146,7 +172,11 @@ impl Exchange {
         let task = tokio::spawn(self.serve(listener, async move {
             let _ = stopped.await;
         }));
-        Ok(Running { addr, stop: Some(stop), task })
+        Ok(Running {
+            addr,
+            stop: Some(stop),
+            task,
+        })
     }
 }
 
@@ -203,7 +233,9 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let exchange = Exchange::open(&args.data, args.durability(), Arc::new(SystemClock))?;
     let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
     let key_file = exchange.write_admin_key(&args.data)?;
-    let listener = TcpListener::bind(args.addr).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
     let stats = exchange.store().stats()?;
     tracing::info!(
@@ -215,7 +247,11 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         admin_key = %key_file.display(),
         "dx-exchange listening; Ctrl-C stops it"
     );
-    println!("dx-exchange listening on http://{addr} (store: {}, admin secret in {})", args.data.join(DB_FILE).display(), key_file.display());
+    println!(
+        "dx-exchange listening on http://{addr} (store: {}, admin secret in {})",
+        args.data.join(DB_FILE).display(),
+        key_file.display()
+    );
     exchange.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped cleanly");
     Ok(())
@@ -223,6 +259,10 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -43,7 +43,15 @@ impl AuditEvent {
         target: Option<String>,
         outcome: &'static str,
     ) -> Self {
-        Self { at, actor: who.sub.clone(), actor_role: who.role, action, person_id, target, outcome }
+        Self {
+            at,
+            actor: who.sub.clone(),
+            actor_role: who.role,
+            action,
+            person_id,
+            target,
+            outcome,
+        }
     }
 }
 
@@ -51,7 +59,12 @@ impl AuditEvent {
 pub trait AuditStore {
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// A person's access log, newest first: entries with id < `before`, at most `limit`.
-    fn access_log(&self, person_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<AccessLogEntry>, StoreError>;
+    fn access_log(
+        &self,
+        person_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AccessLogEntry>, StoreError>;
 }
 
 enum Msg {
@@ -98,7 +111,11 @@ fn drain(mut rx: mpsc::Receiver<Msg>, store: &dyn Store) {
                 Msg::Event(e) => batch.push(e),
                 Msg::Flush(done) => waiting.push(done),
             }
-            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            next = if batch.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
         if !batch.is_empty() {
             if let Err(e) = store.append_audit(&batch) {

@@ -32,12 +32,22 @@ async fn access_log(
     let Query(page) = page.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = page.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::bad_request("invalid_limit", format!("limit must be 1–{MAX_PAGE}")).at("limit"));
+        return Err(
+            ApiError::bad_request("invalid_limit", format!("limit must be 1–{MAX_PAGE}"))
+                .at("limit"),
+        );
     }
     // Show the person everything up to this moment, including reads still in the queue.
     state.audit().flush().await;
     let person = caller.subject().to_owned();
-    let entries = state.blocking(move |s| s.access_log(&person, page.before, limit)).await?;
-    let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id)).flatten();
-    Ok(Json(AccessLogResponse { entries, next_before }))
+    let entries = state
+        .blocking(move |s| s.access_log(&person, page.before, limit))
+        .await?;
+    let next_before = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(AccessLogResponse {
+        entries,
+        next_before,
+    }))
 }

@@ -34,15 +34,30 @@ impl AuditStore for SqliteStore {
         self.write(|tx| events.iter().try_for_each(|e| insert(tx, e)))
     }
 
-    fn access_log(&self, person_id: &str, before: Option<i64>, limit: u32) -> Result<Vec<AccessLogEntry>, StoreError> {
+    fn access_log(
+        &self,
+        person_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AccessLogEntry>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, at_ms, actor, actor_role, action, outcome FROM audit
                  WHERE person_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
             )?;
-            let rows = stmt.query_map(rusqlite::params![person_id, before.unwrap_or(i64::MAX), limit], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get(4)?, r.get(5)?))
-            })?;
+            let rows = stmt.query_map(
+                rusqlite::params![person_id, before.unwrap_or(i64::MAX), limit],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )?;
             rows.map(|row| {
                 let (id, at_ms, actor, role, action, outcome) = row?;
                 Ok(AccessLogEntry {

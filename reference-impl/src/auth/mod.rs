@@ -46,13 +46,20 @@ impl Principal {
         let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         Err(ApiError::forbidden(
             "wrong_role",
-            format!("{what} is for {}; you are a {}", allowed.join(" or "), self.role.as_str()),
+            format!(
+                "{what} is for {}; you are a {}",
+                allowed.join(" or "),
+                self.role.as_str()
+            ),
         ))
     }
 
     /// Facility roles only.
     pub fn require_facility(&self, what: &str) -> Result<(), ApiError> {
-        self.require(&[Role::Hospital, Role::Clinic, Role::Dental, Role::Pharmacy], what)
+        self.require(
+            &[Role::Hospital, Role::Clinic, Role::Dental, Role::Pharmacy],
+            what,
+        )
     }
 }
 
@@ -75,7 +82,9 @@ impl Keys {
     pub fn new(server_secret: &[u8]) -> Self {
         let mut mac = HmacSha256::new_from_slice(server_secret).expect("HMAC takes any key length");
         mac.update(b"dxsim token key v1");
-        Self { mac_key: mac.finalize().into_bytes().into() }
+        Self {
+            mac_key: mac.finalize().into_bytes().into(),
+        }
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -103,13 +112,21 @@ impl Keys {
     pub fn secret_matches(&self, principal: &str, presented: &str) -> bool {
         let expected = self.credential_secret(principal);
         expected.len() == presented.len()
-            && expected.bytes().zip(presented.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            && expected
+                .bytes()
+                .zip(presented.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 
     /// A token for `principal` valid until `now + TOKEN_TTL`.
     pub fn issue(&self, principal: &Principal, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
         let exp = now + TOKEN_TTL;
-        let claims = Claims { sub: principal.sub.clone(), role: principal.role, exp: exp.timestamp() };
+        let claims = Claims {
+            sub: principal.sub.clone(),
+            role: principal.role,
+            exp: exp.timestamp(),
+        };
         let payload = B64.encode(serde_json::to_vec(&claims).expect("claims serialise"));
         let mac = B64.encode(self.mac(&[b"token", payload.as_bytes()]));
         (format!("v1.{payload}.{mac}"), exp)
@@ -117,20 +134,33 @@ impl Keys {
 
     /// Verifies a token's MAC and expiry.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, ApiError> {
-        let invalid = || ApiError::unauthorized("invalid_token", "the bearer token is malformed or forged");
+        let invalid =
+            || ApiError::unauthorized("invalid_token", "the bearer token is malformed or forged");
         let rest = token.strip_prefix("v1.").ok_or_else(invalid)?;
         let (payload, mac) = rest.split_once('.').ok_or_else(invalid)?;
         let mac = B64.decode(mac).map_err(|_| invalid())?;
         let expected = self.mac(&[b"token", payload.as_bytes()]);
-        if mac.len() != 32 || mac.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+        if mac.len() != 32
+            || mac
+                .iter()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                != 0
+        {
             return Err(invalid());
         }
-        let claims: Claims =
-            serde_json::from_slice(&B64.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
+        let claims: Claims = serde_json::from_slice(&B64.decode(payload).map_err(|_| invalid())?)
+            .map_err(|_| invalid())?;
         if claims.exp <= now.timestamp() {
-            return Err(ApiError::unauthorized("token_expired", "the bearer token has expired; get a new one"));
+            return Err(ApiError::unauthorized(
+                "token_expired",
+                "the bearer token has expired; get a new one",
+            ));
         }
-        Ok(Principal { sub: claims.sub, role: claims.role })
+        Ok(Principal {
+            sub: claims.sub,
+            role: claims.role,
+        })
     }
 }
 
@@ -140,16 +170,23 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("unauthenticated", "send Authorization: Bearer <token>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("unauthenticated", "send Authorization: Bearer <token>")
+            })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("unauthenticated", "the Authorization header must be Bearer"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("unauthenticated", "the Authorization header must be Bearer")
+            })?;
         state.keys().verify(token.trim(), state.now()).map(Auth)
     }
 }
@@ -159,7 +196,10 @@ mod tests {
     use super::*;
 
     fn p() -> Principal {
-        Principal { sub: "facility:1311001019".into(), role: Role::Clinic }
+        Principal {
+            sub: "facility:1311001019".into(),
+            role: Role::Clinic,
+        }
     }
 
     #[test]
@@ -169,7 +209,10 @@ mod tests {
         let (t, exp) = k.issue(&p(), now);
         assert_eq!(k.verify(&t, now).unwrap(), p());
         assert_eq!(k.verify(&t, exp).unwrap_err().code, "token_expired");
-        assert_eq!(Keys::new(b"other").verify(&t, now).unwrap_err().code, "invalid_token");
+        assert_eq!(
+            Keys::new(b"other").verify(&t, now).unwrap_err().code,
+            "invalid_token"
+        );
     }
 
     #[test]
@@ -178,7 +221,11 @@ mod tests {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let (t, _) = k.issue(&p(), now);
         let parts: Vec<&str> = t.split('.').collect();
-        let forged_claims = Claims { sub: p().sub, role: Role::Admin, exp: now.timestamp() + 60 };
+        let forged_claims = Claims {
+            sub: p().sub,
+            role: Role::Admin,
+            exp: now.timestamp() + 60,
+        };
         let forged = B64.encode(serde_json::to_vec(&forged_claims).unwrap());
         let token = format!("v1.{forged}.{}", parts[2]);
         assert_eq!(k.verify(&token, now).unwrap_err().code, "invalid_token");

@@ -10,26 +10,35 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/auth/token", post(token)).route("/v1/admin/credentials", post(credentials))
+    Router::new()
+        .route("/v1/auth/token", post(token))
+        .route("/v1/admin/credentials", post(credentials))
 }
 
 /// Resolves `facility:<code>`, `municipality:<code>`, `person:<id>` or `admin` to a principal that
 /// exists, with its role.
 async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiError> {
     let field = "principal";
-    let unknown = || ApiError::not_found("unknown_principal", format!("no principal {principal}")).at(field);
+    let unknown =
+        || ApiError::not_found("unknown_principal", format!("no principal {principal}")).at(field);
     let role = match principal.split_once(':') {
         None if principal == "admin" => Role::Admin,
         Some(("facility", code)) => {
-            validate_facility_code(code)
-                .map_err(|e| ApiError::bad_request("invalid_facility_code", format!("facility code: {e}")).at(field))?;
+            validate_facility_code(code).map_err(|e| {
+                ApiError::bad_request("invalid_facility_code", format!("facility code: {e}"))
+                    .at(field)
+            })?;
             let code = code.to_owned();
             let facility = state.blocking(move |s| s.facility(&code)).await?;
             facility.ok_or_else(unknown)?.kind.role()
         }
         Some(("municipality", code)) => {
             validate_municipality_code(code).map_err(|e| {
-                ApiError::bad_request("invalid_municipality_code", format!("municipality code: {e}")).at(field)
+                ApiError::bad_request(
+                    "invalid_municipality_code",
+                    format!("municipality code: {e}"),
+                )
+                .at(field)
             })?;
             Role::Municipality
         }
@@ -48,16 +57,29 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiErro
             .at(field));
         }
     };
-    Ok(Principal { sub: principal.to_owned(), role })
+    Ok(Principal {
+        sub: principal.to_owned(),
+        role,
+    })
 }
 
-async fn token(State(state): State<AppState>, ApiJson(req): ApiJson<TokenRequest>) -> Result<Json<TokenResponse>, ApiError> {
+async fn token(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
     if !state.keys().secret_matches(&req.principal, &req.secret) {
-        return Err(ApiError::unauthorized("invalid_credentials", "unknown principal or wrong secret"));
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "unknown principal or wrong secret",
+        ));
     }
     let principal = resolve(&state, &req.principal).await?;
     let (token, expires_at) = state.keys().issue(&principal, state.now());
-    Ok(Json(TokenResponse { token, role: principal.role, expires_at }))
+    Ok(Json(TokenResponse {
+        token,
+        role: principal.role,
+        expires_at,
+    }))
 }
 
 async fn credentials(
@@ -68,5 +90,9 @@ async fn credentials(
     caller.require(&[Role::Admin], "issuing credentials")?;
     let principal = resolve(&state, &req.principal).await?;
     let secret = state.keys().credential_secret(&principal.sub);
-    Ok(Json(CredentialResponse { principal: principal.sub, role: principal.role, secret }))
+    Ok(Json(CredentialResponse {
+        principal: principal.sub,
+        role: principal.role,
+        secret,
+    }))
 }

@@ -28,7 +28,13 @@ pub struct Consent {
 }
 
 impl Consent {
-    pub fn new(person_id: &str, facility_code: &str, kind: ConsentKind, method: ConsentMethod, at: DateTime<Utc>) -> Self {
+    pub fn new(
+        person_id: &str,
+        facility_code: &str,
+        kind: ConsentKind,
+        method: ConsentMethod,
+        at: DateTime<Utc>,
+    ) -> Self {
         Self {
             person_id: person_id.to_owned(),
             facility_code: facility_code.to_owned(),
@@ -44,7 +50,12 @@ pub trait ConsentStore {
     /// Stores the consents and their audit line in one transaction.
     fn record_consents(&self, consents: &[Consent], audit: &AuditEvent) -> Result<(), StoreError>;
     /// When the latest consent of this kind expires(d), if one was ever given.
-    fn latest_consent_expiry(&self, person_id: &str, facility: &str, kind: ConsentKind) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn latest_consent_expiry(
+        &self,
+        person_id: &str,
+        facility: &str,
+        kind: ConsentKind,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
 /// Whether verbal consent may stand for this kind.
@@ -54,24 +65,41 @@ pub fn verbal_allowed(kind: ConsentKind) -> bool {
 
 /// Decides from the latest consent's expiry: 403 `consent_required` if none was ever given,
 /// 403 `consent_expired` if the latest has lapsed.
-pub fn check(latest_expiry: Option<DateTime<Utc>>, now: DateTime<Utc>, kind: ConsentKind) -> Result<(), ApiError> {
+pub fn check(
+    latest_expiry: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    kind: ConsentKind,
+) -> Result<(), ApiError> {
     match latest_expiry {
         Some(exp) if now < exp => Ok(()),
         Some(exp) => Err(ApiError::forbidden(
             "consent_expired",
-            format!("{} consent expired at {exp}; ask the patient again at the card reader", kind.as_str()),
+            format!(
+                "{} consent expired at {exp}; ask the patient again at the card reader",
+                kind.as_str()
+            ),
         )),
         None => Err(ApiError::forbidden(
             "consent_required",
-            format!("the patient has not consented to this facility viewing {} information", kind.as_str()),
+            format!(
+                "the patient has not consented to this facility viewing {} information",
+                kind.as_str()
+            ),
         )),
     }
 }
 
 /// Refuses unless `facility` holds the person's consent of `kind` now.
-pub async fn require_consent(state: &AppState, person_id: &str, facility: &str, kind: ConsentKind) -> Result<(), ApiError> {
+pub async fn require_consent(
+    state: &AppState,
+    person_id: &str,
+    facility: &str,
+    kind: ConsentKind,
+) -> Result<(), ApiError> {
     let (p, f) = (person_id.to_owned(), facility.to_owned());
-    let latest = state.blocking(move |s| s.latest_consent_expiry(&p, &f, kind)).await?;
+    let latest = state
+        .blocking(move |s| s.latest_consent_expiry(&p, &f, kind))
+        .await?;
     check(latest, state.now(), kind)
 }
 
@@ -82,9 +110,23 @@ mod tests {
     #[test]
     fn consent_lasts_exactly_24_hours() {
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let c = Consent::new("P1", "1311001019", ConsentKind::Medication, ConsentMethod::Card, t0);
+        let c = Consent::new(
+            "P1",
+            "1311001019",
+            ConsentKind::Medication,
+            ConsentMethod::Card,
+            t0,
+        );
         assert!(check(Some(c.expires_at), t0 + TimeDelta::hours(23), c.kind).is_ok());
-        assert_eq!(check(Some(c.expires_at), t0 + TimeDelta::hours(24), c.kind).unwrap_err().code, "consent_expired");
-        assert_eq!(check(None, t0, c.kind).unwrap_err().code, "consent_required");
+        assert_eq!(
+            check(Some(c.expires_at), t0 + TimeDelta::hours(24), c.kind)
+                .unwrap_err()
+                .code,
+            "consent_expired"
+        );
+        assert_eq!(
+            check(None, t0, c.kind).unwrap_err().code,
+            "consent_required"
+        );
     }
 }

@@ -23,33 +23,56 @@ async fn give(
 ) -> Result<(StatusCode, Json<ConsentResponse>), ApiError> {
     let result = give_inner(&state, &caller, req).await;
     if let Err(e) = &result {
-        state.audit_refusal(&caller, "consent.record", None, e).await;
+        state
+            .audit_refusal(&caller, "consent.record", None, e)
+            .await;
     }
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 
-async fn give_inner(state: &AppState, caller: &Principal, req: ConsentRequest) -> Result<ConsentResponse, ApiError> {
+async fn give_inner(
+    state: &AppState,
+    caller: &Principal,
+    req: ConsentRequest,
+) -> Result<ConsentResponse, ApiError> {
     caller.require_facility("recording consent")?;
     match req.method {
         ConsentMethod::Verbal if !verbal_allowed(req.kind) => {
             return Err(ApiError::unprocessable(
                 "verbal_consent_not_allowed",
-                format!("verbal consent covers medication information only, not {}", req.kind.as_str()),
+                format!(
+                    "verbal consent covers medication information only, not {}",
+                    req.kind.as_str()
+                ),
             )
             .at("method"));
         }
-        ConsentMethod::Card if !matches!(parse_identity(&req.person, "person")?, Identity::Card(_)) => {
-            return Err(ApiError::bad_request("consent_needs_card", "card consent names the person by card_serial")
-                .at("person"));
+        ConsentMethod::Card
+            if !matches!(parse_identity(&req.person, "person")?, Identity::Card(_)) =>
+        {
+            return Err(ApiError::bad_request(
+                "consent_needs_card",
+                "card consent names the person by card_serial",
+            )
+            .at("person"));
         }
         _ => {}
     }
     let person = resolve_person(state, &req.person, "person").await?;
     let now = state.now();
     let consent = Consent::new(&person.id, caller.subject(), req.kind, req.method, now);
-    let audit = AuditEvent::new(now, caller, "consent.record", Some(person.id.clone()), Some(req.kind.as_str().into()), "ok");
+    let audit = AuditEvent::new(
+        now,
+        caller,
+        "consent.record",
+        Some(person.id.clone()),
+        Some(req.kind.as_str().into()),
+        "ok",
+    );
     let stored = consent.clone();
-    state.blocking(move |s| s.record_consents(&[stored], &audit)).await?;
+    state
+        .blocking(move |s| s.record_consents(&[stored], &audit))
+        .await?;
     Ok(ConsentResponse {
         person_id: consent.person_id,
         kind: consent.kind,

@@ -32,7 +32,12 @@ impl ConsentStore for SqliteStore {
         })
     }
 
-    fn latest_consent_expiry(&self, person_id: &str, facility: &str, kind: ConsentKind) -> Result<Option<DateTime<Utc>>, StoreError> {
+    fn latest_consent_expiry(
+        &self,
+        person_id: &str,
+        facility: &str,
+        kind: ConsentKind,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|c| {
             let ms: Option<Option<i64>> = c
                 .prepare_cached(

@@ -6,7 +6,9 @@ use crate::auth::Auth;
 use crate::codes::{validate_facility_code, validate_insurer_number, validate_municipality_code};
 use crate::error::ApiError;
 use crate::http::{AppState, MAX_IMPORT_BODY_BYTES};
-use crate::wire::{FacilityKind, FacilityRecord, ImportResponse, InsurerRecord, PersonRecord, Role};
+use crate::wire::{
+    FacilityKind, FacilityRecord, ImportResponse, InsurerRecord, PersonRecord, Role,
+};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::post;
@@ -38,15 +40,22 @@ pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
     if p.qualifications.is_empty() {
         return Err("qualifications: at least one".into());
     }
-    let mut spans: Vec<_> = p.qualifications.iter().map(|q| (q.valid_from, q.valid_to)).collect();
+    let mut spans: Vec<_> = p
+        .qualifications
+        .iter()
+        .map(|q| (q.valid_from, q.valid_to))
+        .collect();
     spans.sort();
     for (i, q) in p.qualifications.iter().enumerate() {
-        validate_insurer_number(&q.insurer_number).map_err(|e| format!("qualifications[{i}].insurer_number: {e}"))?;
+        validate_insurer_number(&q.insurer_number)
+            .map_err(|e| format!("qualifications[{i}].insurer_number: {e}"))?;
         if q.branch.len() != 2 || !q.branch.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("qualifications[{i}].branch: two digits"));
         }
         if q.number.is_empty() || q.number.chars().count() > 20 || q.symbol.chars().count() > 20 {
-            return Err(format!("qualifications[{i}]: symbol 0–20 and number 1–20 characters"));
+            return Err(format!(
+                "qualifications[{i}]: symbol 0–20 and number 1–20 characters"
+            ));
         }
         if q.valid_to.is_some_and(|to| to < q.valid_from) {
             return Err(format!("qualifications[{i}]: valid_to before valid_from"));
@@ -59,8 +68,11 @@ pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
     }
     for (i, e) in p.public_expenses.iter().enumerate() {
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(&e.law_code, 2) || !digits(&e.payer_number, 8) || !digits(&e.recipient_number, 7) {
-            return Err(format!("public_expenses[{i}]: law_code 2, payer_number 8, recipient_number 7 digits"));
+        if !digits(&e.law_code, 2) || !digits(&e.payer_number, 8) || !digits(&e.recipient_number, 7)
+        {
+            return Err(format!(
+                "public_expenses[{i}]: law_code 2, payer_number 8, recipient_number 7 digits"
+            ));
         }
     }
     Ok(())
@@ -71,7 +83,10 @@ fn validate_insurer(i: &InsurerRecord) -> Result<(), String> {
     match (i.scheme, i.number.len()) {
         (None, 6) => Ok(()),
         (Some(s), 8) if i.number[..2] == format!("{s:02}") => Ok(()),
-        _ => Err("scheme: must match the number's first two digits (null for 6-digit municipal NHI)".into()),
+        _ => Err(
+            "scheme: must match the number's first two digits (null for 6-digit municipal NHI)"
+                .into(),
+        ),
     }
 }
 
@@ -83,7 +98,10 @@ fn validate_facility(f: &FacilityRecord) -> Result<(), String> {
         FacilityKind::Pharmacy => crate::codes::FacilityTable::Pharmacy,
     };
     if table != expected {
-        return Err(format!("kind: {} does not match the code's table digit", f.kind.as_str()));
+        return Err(format!(
+            "kind: {} does not match the code's table digit",
+            f.kind.as_str()
+        ));
     }
     Ok(())
 }
@@ -91,42 +109,73 @@ fn validate_facility(f: &FacilityRecord) -> Result<(), String> {
 /// Most records in one import call.
 const MAX_RECORDS: usize = 1_000_000;
 
-fn parse_ndjson<T: DeserializeOwned>(body: &[u8], check: fn(&T) -> Result<(), String>) -> Result<Vec<T>, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("malformed_body", "body is not UTF-8"))?;
+fn parse_ndjson<T: DeserializeOwned>(
+    body: &[u8],
+    check: fn(&T) -> Result<(), String>,
+) -> Result<Vec<T>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("malformed_body", "body is not UTF-8"))?;
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let field = format!("line {}", n + 1);
-        let rec: T = serde_json::from_str(line)
-            .map_err(|e| ApiError::bad_request("invalid_record", format!("{field}: {e}")).at(field.clone()))?;
-        check(&rec).map_err(|e| ApiError::bad_request("invalid_record", format!("{field}: {e}")).at(field))?;
+        let rec: T = serde_json::from_str(line).map_err(|e| {
+            ApiError::bad_request("invalid_record", format!("{field}: {e}")).at(field.clone())
+        })?;
+        check(&rec).map_err(|e| {
+            ApiError::bad_request("invalid_record", format!("{field}: {e}")).at(field)
+        })?;
         out.push(rec);
         if out.len() > MAX_RECORDS {
-            return Err(ApiError::bad_request("too_many_records", format!("at most {MAX_RECORDS} records per call")));
+            return Err(ApiError::bad_request(
+                "too_many_records",
+                format!("at most {MAX_RECORDS} records per call"),
+            ));
         }
     }
     if out.is_empty() {
-        return Err(ApiError::bad_request("empty_import", "the body holds no records"));
+        return Err(ApiError::bad_request(
+            "empty_import",
+            "the body holds no records",
+        ));
     }
     Ok(out)
 }
 
-async fn persons(State(state): State<AppState>, Auth(caller): Auth, body: Bytes) -> Result<Json<ImportResponse>, ApiError> {
+async fn persons(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    body: Bytes,
+) -> Result<Json<ImportResponse>, ApiError> {
     caller.require(&[Role::Admin], "importing persons")?;
     let records = parse_ndjson(&body, validate_person)?;
     let imported = state.blocking(move |s| s.import_persons(&records)).await?;
     Ok(Json(ImportResponse { imported }))
 }
 
-async fn insurers(State(state): State<AppState>, Auth(caller): Auth, body: Bytes) -> Result<Json<ImportResponse>, ApiError> {
+async fn insurers(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    body: Bytes,
+) -> Result<Json<ImportResponse>, ApiError> {
     caller.require(&[Role::Admin], "importing insurers")?;
     let records = parse_ndjson(&body, validate_insurer)?;
     let imported = state.blocking(move |s| s.import_insurers(&records)).await?;
     Ok(Json(ImportResponse { imported }))
 }
 
-async fn facilities(State(state): State<AppState>, Auth(caller): Auth, body: Bytes) -> Result<Json<ImportResponse>, ApiError> {
+async fn facilities(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    body: Bytes,
+) -> Result<Json<ImportResponse>, ApiError> {
     caller.require(&[Role::Admin], "importing facilities")?;
     let records = parse_ndjson(&body, validate_facility)?;
-    let imported = state.blocking(move |s| s.import_facilities(&records)).await?;
+    let imported = state
+        .blocking(move |s| s.import_facilities(&records))
+        .await?;
     Ok(Json(ImportResponse { imported }))
 }

@@ -4,8 +4,8 @@
 //! insurers and facilities (bulk import).
 
 mod import;
-pub mod rules;
 mod routes;
+pub mod rules;
 mod storage;
 
 pub use routes::router;
@@ -54,16 +54,27 @@ const MAX_SYMBOL_CHARS: usize = 20;
 fn require_text(value: &Option<String>, field: String) -> Result<String, ApiError> {
     match value {
         Some(v) if !v.trim().is_empty() && v.chars().count() <= MAX_SYMBOL_CHARS => Ok(v.clone()),
-        Some(_) => Err(ApiError::bad_request("invalid_field", format!("1–{MAX_SYMBOL_CHARS} characters")).at(field)),
-        None => Err(ApiError::bad_request("missing_field", "required with insurer_number").at(field)),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_field",
+            format!("1–{MAX_SYMBOL_CHARS} characters"),
+        )
+        .at(field)),
+        None => {
+            Err(ApiError::bad_request("missing_field", "required with insurer_number").at(field))
+        }
     }
 }
 
 /// Checks that exactly one way of naming the person is used and that it is well formed.
 /// `field` is the path of the reference in the request (e.g. `person`), for error messages.
 pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> {
-    let insurance = r.insurer_number.is_some() || r.symbol.is_some() || r.number.is_some() || r.branch.is_some();
-    let forms = usize::from(r.person_id.is_some()) + usize::from(r.card_serial.is_some()) + usize::from(insurance);
+    let insurance = r.insurer_number.is_some()
+        || r.symbol.is_some()
+        || r.number.is_some()
+        || r.branch.is_some();
+    let forms = usize::from(r.person_id.is_some())
+        + usize::from(r.card_serial.is_some())
+        + usize::from(insurance);
     if forms != 1 {
         return Err(ApiError::bad_request(
             "invalid_person_reference",
@@ -73,25 +84,43 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
     }
     if let Some(id) = &r.person_id {
         if id.is_empty() || id.len() > 64 {
-            return Err(ApiError::bad_request("invalid_field", "person_id must be 1–64 characters").at(format!("{field}.person_id")));
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "person_id must be 1–64 characters",
+            )
+            .at(format!("{field}.person_id")));
         }
         return Ok(Identity::PersonId(id.clone()));
     }
     if let Some(serial) = &r.card_serial {
-        if serial.is_empty() || serial.len() > 32 || !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ApiError::bad_request("invalid_card_serial", "card_serial must be 1–32 letters or digits")
-                .at(format!("{field}.card_serial")));
+        if serial.is_empty()
+            || serial.len() > 32
+            || !serial.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ApiError::bad_request(
+                "invalid_card_serial",
+                "card_serial must be 1–32 letters or digits",
+            )
+            .at(format!("{field}.card_serial")));
         }
         return Ok(Identity::Card(serial.clone()));
     }
     let insurer_number = r.insurer_number.clone().unwrap_or_default();
     validate_insurer_number(&insurer_number).map_err(|e| {
-        let code = if matches!(e, crate::codes::CodeError::CheckDigit { .. }) { "invalid_check_digit" } else { "invalid_insurer_number" };
-        ApiError::bad_request(code, format!("insurer_number: {e}")).at(format!("{field}.insurer_number"))
+        let code = if matches!(e, crate::codes::CodeError::CheckDigit { .. }) {
+            "invalid_check_digit"
+        } else {
+            "invalid_insurer_number"
+        };
+        ApiError::bad_request(code, format!("insurer_number: {e}"))
+            .at(format!("{field}.insurer_number"))
     })?;
     let branch = r.branch.clone().unwrap_or_default();
     if branch.len() != 2 || !branch.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::bad_request("invalid_branch", "branch (枝番) must be two digits").at(format!("{field}.branch")));
+        return Err(
+            ApiError::bad_request("invalid_branch", "branch (枝番) must be two digits")
+                .at(format!("{field}.branch")),
+        );
     }
     Ok(Identity::Insurance(InsuranceKey {
         insurer_number,
@@ -102,7 +131,10 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
 }
 
 /// Looks the person up.
-pub fn lookup(store: &dyn crate::store::Store, id: &Identity) -> Result<Option<PersonRecord>, StoreError> {
+pub fn lookup(
+    store: &dyn crate::store::Store,
+    id: &Identity,
+) -> Result<Option<PersonRecord>, StoreError> {
     match id {
         Identity::PersonId(p) => store.person(p),
         Identity::Card(c) => store.person_by_card(c),
@@ -111,8 +143,14 @@ pub fn lookup(store: &dyn crate::store::Store, id: &Identity) -> Result<Option<P
 }
 
 /// Resolves a reference to an enrolled person, or 404 `person_not_found`.
-pub async fn resolve_person(state: &AppState, r: &PersonRef, field: &str) -> Result<PersonRecord, ApiError> {
+pub async fn resolve_person(
+    state: &AppState,
+    r: &PersonRef,
+    field: &str,
+) -> Result<PersonRecord, ApiError> {
     let id = parse_identity(r, field)?;
     let found = state.blocking(move |s| lookup(s, &id)).await?;
-    found.ok_or_else(|| ApiError::not_found("person_not_found", "no person with that identity").at(field))
+    found.ok_or_else(|| {
+        ApiError::not_found("person_not_found", "no person with that identity").at(field)
+    })
 }

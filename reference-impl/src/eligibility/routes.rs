@@ -8,8 +8,8 @@ use crate::consent;
 use crate::error::ApiError;
 use crate::http::{ApiJson, AppState};
 use crate::wire::{
-    BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage, MAX_BATCH_VERIFY,
-    PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
+    BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage,
+    MAX_BATCH_VERIFY, PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
 };
 use axum::extract::State;
 use axum::routing::post;
@@ -25,15 +25,28 @@ pub fn router() -> Router<AppState> {
 
 /// What verification answers for one identity on one date.
 fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyResponse {
-    let none = |status| VerifyResponse { status, person_id: None, coverage: None, public_expenses: vec![], consents: vec![] };
-    let Some(person) = person else { return none(QualificationStatus::NotFound) };
+    let none = |status| VerifyResponse {
+        status,
+        person_id: None,
+        coverage: None,
+        public_expenses: vec![],
+        consents: vec![],
+    };
+    let Some(person) = person else {
+        return none(QualificationStatus::NotFound);
+    };
     let q = match id {
         Identity::Insurance(k) => person.qualifications.iter().find(|q| {
-            q.insurer_number == k.insurer_number && q.symbol == k.symbol && q.number == k.number && q.branch == k.branch
+            q.insurer_number == k.insurer_number
+                && q.symbol == k.symbol
+                && q.number == k.number
+                && q.branch == k.branch
         }),
         _ => best_qualification(&person.qualifications, on),
     };
-    let Some(q) = q else { return none(QualificationStatus::NotFound) };
+    let Some(q) = q else {
+        return none(QualificationStatus::NotFound);
+    };
     let status = status_on(q, on);
     let coverage = Coverage {
         insurer_number: q.insurer_number.clone(),
@@ -46,7 +59,10 @@ fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyR
     };
     if status != QualificationStatus::Valid {
         // A lapsed or future number says so, with its dates, and nothing else about the person.
-        return VerifyResponse { coverage: Some(coverage), ..none(status) };
+        return VerifyResponse {
+            coverage: Some(coverage),
+            ..none(status)
+        };
     }
     VerifyResponse {
         status,
@@ -70,12 +86,19 @@ async fn verify(
     result.map(Json)
 }
 
-async fn verify_inner(state: &AppState, caller: &Principal, req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
+async fn verify_inner(
+    state: &AppState,
+    caller: &Principal,
+    req: VerifyRequest,
+) -> Result<VerifyResponse, ApiError> {
     caller.require_facility("eligibility verification")?;
     let id = parse_identity(&req.person, "person")?;
     if matches!(id, Identity::PersonId(_)) {
-        return Err(ApiError::bad_request("invalid_person_reference", "verify by card_serial or insurance number")
-            .at("person"));
+        return Err(ApiError::bad_request(
+            "invalid_person_reference",
+            "verify by card_serial or insurance number",
+        )
+        .at("person"));
     }
     let kinds = req.consent.map(|c| c.kinds()).unwrap_or_default();
     if !kinds.is_empty() && !matches!(id, Identity::Card(_)) {
@@ -85,7 +108,9 @@ async fn verify_inner(state: &AppState, caller: &Principal, req: VerifyRequest) 
         )
         .at("consent"));
     }
-    let on = req.service_date.unwrap_or_else(|| state.clock().today_jst());
+    let on = req
+        .service_date
+        .unwrap_or_else(|| state.clock().today_jst());
     let lookup_id = id.clone();
     let person = state.blocking(move |s| lookup(s, &lookup_id)).await?;
     let mut response = answer(&id, person, on);
@@ -93,17 +118,28 @@ async fn verify_inner(state: &AppState, caller: &Principal, req: VerifyRequest) 
         return Ok(response);
     };
     if kinds.is_empty() {
-        state.audit_read(caller, "eligibility.verify", person_id, None).await;
+        state
+            .audit_read(caller, "eligibility.verify", person_id, None)
+            .await;
         return Ok(response);
     }
     let now = state.now();
-    let audit = AuditEvent::new(now, caller, "eligibility.verify", Some(person_id.clone()), None, "ok");
+    let audit = AuditEvent::new(
+        now,
+        caller,
+        "eligibility.verify",
+        Some(person_id.clone()),
+        None,
+        "ok",
+    );
     let facility = caller.subject().to_owned();
     let recorded = kinds.clone();
     state
         .blocking(move |s| {
-            let consents: Vec<_> =
-                recorded.iter().map(|&k| consent::Consent::new(&person_id, &facility, k, ConsentMethod::Card, now)).collect();
+            let consents: Vec<_> = recorded
+                .iter()
+                .map(|&k| consent::Consent::new(&person_id, &facility, k, ConsentMethod::Card, now))
+                .collect();
             s.record_consents(&consents, &audit)
         })
         .await?;
@@ -118,18 +154,29 @@ async fn batch(
 ) -> Result<Json<BatchVerifyResponse>, ApiError> {
     let result = batch_inner(&state, &caller, req).await;
     if let Err(e) = &result {
-        state.audit_refusal(&caller, "eligibility.batch", None, e).await;
+        state
+            .audit_refusal(&caller, "eligibility.batch", None, e)
+            .await;
     }
     result.map(Json)
 }
 
-async fn batch_inner(state: &AppState, caller: &Principal, req: BatchVerifyRequest) -> Result<BatchVerifyResponse, ApiError> {
+async fn batch_inner(
+    state: &AppState,
+    caller: &Principal,
+    req: BatchVerifyRequest,
+) -> Result<BatchVerifyResponse, ApiError> {
     caller.require_facility("batch verification")?;
     if req.items.is_empty() || req.items.len() > MAX_BATCH_VERIFY {
-        return Err(ApiError::bad_request("invalid_batch_size", format!("items must hold 1–{MAX_BATCH_VERIFY} entries"))
-            .at("items"));
+        return Err(ApiError::bad_request(
+            "invalid_batch_size",
+            format!("items must hold 1–{MAX_BATCH_VERIFY} entries"),
+        )
+        .at("items"));
     }
-    let on = req.service_date.unwrap_or_else(|| state.clock().today_jst());
+    let on = req
+        .service_date
+        .unwrap_or_else(|| state.clock().today_jst());
     let parsed: Vec<Result<Identity, ApiError>> = req
         .items
         .iter()
@@ -137,8 +184,11 @@ async fn batch_inner(state: &AppState, caller: &Principal, req: BatchVerifyReque
         .map(|(i, r)| {
             let id = parse_identity(r, &format!("items[{i}]"))?;
             if matches!(id, Identity::PersonId(_)) {
-                return Err(ApiError::bad_request("invalid_person_reference", "verify by card_serial or insurance number")
-                    .at(format!("items[{i}]")));
+                return Err(ApiError::bad_request(
+                    "invalid_person_reference",
+                    "verify by card_serial or insurance number",
+                )
+                .at(format!("items[{i}]")));
             }
             Ok(id)
         })
@@ -148,15 +198,23 @@ async fn batch_inner(state: &AppState, caller: &Principal, req: BatchVerifyReque
             parsed
                 .into_iter()
                 .map(|p| match p {
-                    Ok(id) => Ok(BatchVerifyResult { result: Some(answer(&id, lookup(s, &id)?, on)), error: None }),
-                    Err(e) => Ok(BatchVerifyResult { result: None, error: Some(e.to_detail()) }),
+                    Ok(id) => Ok(BatchVerifyResult {
+                        result: Some(answer(&id, lookup(s, &id)?, on)),
+                        error: None,
+                    }),
+                    Err(e) => Ok(BatchVerifyResult {
+                        result: None,
+                        error: Some(e.to_detail()),
+                    }),
                 })
                 .collect::<Result<Vec<_>, crate::store::StoreError>>()
         })
         .await?;
     for r in &results {
         if let Some(person_id) = r.result.as_ref().and_then(|v| v.person_id.clone()) {
-            state.audit_read(caller, "eligibility.batch", person_id, None).await;
+            state
+                .audit_read(caller, "eligibility.batch", person_id, None)
+                .await;
         }
     }
     Ok(BatchVerifyResponse { results })

@@ -14,7 +14,11 @@ pub fn birthday(birth: NaiveDate, years: i32) -> NaiveDate {
 /// First day of compulsory schooling: 1 April after the 6th birthday, where children born on
 /// 2 April through 1 April of the next year form one school year.
 pub fn school_entry(birth: NaiveDate) -> NaiveDate {
-    let cohort_year = if (birth.month(), birth.day()) <= (4, 1) { birth.year() + 6 } else { birth.year() + 7 };
+    let cohort_year = if (birth.month(), birth.day()) <= (4, 1) {
+        birth.year() + 6
+    } else {
+        birth.year() + 7
+    };
     NaiveDate::from_ymd_opt(cohort_year, 4, 1).expect("1 April exists")
 }
 
@@ -29,10 +33,18 @@ pub fn copay_percent(birth: NaiveDate, on: NaiveDate) -> u8 {
     let from_70 = if seventy.day() == 1 {
         seventy
     } else {
-        let (y, m) = if seventy.month() == 12 { (seventy.year() + 1, 1) } else { (seventy.year(), seventy.month() + 1) };
+        let (y, m) = if seventy.month() == 12 {
+            (seventy.year() + 1, 1)
+        } else {
+            (seventy.year(), seventy.month() + 1)
+        };
         NaiveDate::from_ymd_opt(y, m, 1).expect("first of month exists")
     };
-    if on >= from_70 || on < school_entry(birth) { 20 } else { 30 }
+    if on >= from_70 || on < school_entry(birth) {
+        20
+    } else {
+        30
+    }
 }
 
 /// Status of one qualification on the date of service.
@@ -48,16 +60,30 @@ pub fn status_on(q: &QualificationRecord, on: NaiveDate) -> QualificationStatus 
 
 /// The best qualification of a person for a date: the valid one, else the latest lapsed one,
 /// else the earliest future one.
-pub fn best_qualification(qs: &[QualificationRecord], on: NaiveDate) -> Option<&QualificationRecord> {
-    let valid = qs.iter().find(|q| status_on(q, on) == QualificationStatus::Valid);
-    let expired = qs.iter().filter(|q| status_on(q, on) == QualificationStatus::Expired).max_by_key(|q| q.valid_to);
-    let future = qs.iter().filter(|q| status_on(q, on) == QualificationStatus::NotYetValid).min_by_key(|q| q.valid_from);
+pub fn best_qualification(
+    qs: &[QualificationRecord],
+    on: NaiveDate,
+) -> Option<&QualificationRecord> {
+    let valid = qs
+        .iter()
+        .find(|q| status_on(q, on) == QualificationStatus::Valid);
+    let expired = qs
+        .iter()
+        .filter(|q| status_on(q, on) == QualificationStatus::Expired)
+        .max_by_key(|q| q.valid_to);
+    let future = qs
+        .iter()
+        .filter(|q| status_on(q, on) == QualificationStatus::NotYetValid)
+        .min_by_key(|q| q.valid_from);
     valid.or(expired).or(future)
 }
 
 /// Entitlements valid on the date of service.
 pub fn public_expenses_on(all: &[PublicExpenseRecord], on: NaiveDate) -> Vec<PublicExpenseRecord> {
-    all.iter().filter(|p| p.valid_from <= on && p.valid_to.is_none_or(|to| on <= to)).cloned().collect()
+    all.iter()
+        .filter(|p| p.valid_from <= on && p.valid_to.is_none_or(|to| on <= to))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,10 +133,19 @@ mod tests {
             valid_from: from,
             valid_to: to,
         };
-        let qs = vec![q(d(2020, 1, 1), Some(d(2023, 3, 31))), q(d(2023, 4, 1), Some(d(2025, 3, 31)))];
-        assert_eq!(best_qualification(&qs, d(2024, 1, 1)).unwrap().valid_from, d(2023, 4, 1));
+        let qs = vec![
+            q(d(2020, 1, 1), Some(d(2023, 3, 31))),
+            q(d(2023, 4, 1), Some(d(2025, 3, 31))),
+        ];
+        assert_eq!(
+            best_qualification(&qs, d(2024, 1, 1)).unwrap().valid_from,
+            d(2023, 4, 1)
+        );
         let latest = best_qualification(&qs, d(2026, 1, 1)).unwrap();
-        assert_eq!((latest.valid_to, status_on(latest, d(2026, 1, 1))), (Some(d(2025, 3, 31)), QualificationStatus::Expired));
+        assert_eq!(
+            (latest.valid_to, status_on(latest, d(2026, 1, 1))),
+            (Some(d(2025, 3, 31)), QualificationStatus::Expired)
+        );
         assert!(best_qualification(&[], d(2026, 1, 1)).is_none());
     }
 }

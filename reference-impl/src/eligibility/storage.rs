@@ -2,12 +2,16 @@
 
 use super::{EligibilityStore, InsuranceKey};
 use crate::store::{SqliteStore, StoreError};
-use crate::wire::{FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord, QualificationRecord, Sex};
+use crate::wire::{
+    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
+    QualificationRecord, Sex,
+};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn date(s: String) -> Result<NaiveDate, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("bad date {s:?}")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad date {s:?}")))
 }
 
 fn opt_date(s: Option<String>) -> Result<Option<NaiveDate>, StoreError> {
@@ -21,14 +25,23 @@ fn load_person(c: &Connection, id: &str) -> Result<Option<PersonRecord>, StoreEr
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u8>(2)?, r.get::<_, String>(3)?, r.get(4)?))
         })
         .optional()?;
-    let Some((sex, birth, prefecture, municipality, card_serial)) = row else { return Ok(None) };
+    let Some((sex, birth, prefecture, municipality, card_serial)) = row else {
+        return Ok(None);
+    };
     let mut qualifications = Vec::new();
     let mut stmt = c.prepare_cached(
         "SELECT insurer_number, symbol, number, branch, valid_from, valid_to FROM qualifications
          WHERE person_id = ?1 ORDER BY valid_from",
     )?;
     for r in stmt.query_map([id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?, r.get::<_, Option<String>>(5)?))
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ))
     })? {
         let (insurer_number, symbol, number, branch, from, to) = r?;
         qualifications.push(QualificationRecord {
@@ -46,7 +59,13 @@ fn load_person(c: &Connection, id: &str) -> Result<Option<PersonRecord>, StoreEr
          WHERE person_id = ?1 ORDER BY rowid",
     )?;
     for r in stmt.query_map([id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
     })? {
         let (law_code, payer_number, recipient_number, from, to) = r?;
         public_expenses.push(PublicExpenseRecord {
@@ -79,19 +98,30 @@ impl EligibilityStore for SqliteStore {
         self.read(|c| {
             let row = c
                 .prepare_cached("SELECT kind, name, prefecture FROM facilities WHERE code = ?1")?
-                .query_row([code], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+                .query_row([code], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()?;
             row.map(|(kind, name, prefecture)| {
-                let kind: FacilityKind = serde_json::from_value(serde_json::Value::String(kind.clone()))
-                    .map_err(|_| StoreError::Corrupt(format!("facility kind {kind:?}")))?;
-                Ok(FacilityRecord { code: code.to_owned(), kind, name, prefecture })
+                let kind: FacilityKind =
+                    serde_json::from_value(serde_json::Value::String(kind.clone()))
+                        .map_err(|_| StoreError::Corrupt(format!("facility kind {kind:?}")))?;
+                Ok(FacilityRecord {
+                    code: code.to_owned(),
+                    kind,
+                    name,
+                    prefecture,
+                })
             })
             .transpose()
         })
     }
 
     fn person_exists(&self, id: &str) -> Result<bool, StoreError> {
-        self.read(|c| Ok(c.prepare_cached("SELECT 1 FROM persons WHERE id = ?1")?.exists([id])?))
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT 1 FROM persons WHERE id = ?1")?
+                .exists([id])?)
+        })
     }
 
     fn person(&self, id: &str) -> Result<Option<PersonRecord>, StoreError> {
@@ -115,7 +145,10 @@ impl EligibilityStore for SqliteStore {
                     "SELECT person_id FROM qualifications
                      WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3 AND branch = ?4",
                 )?
-                .query_row(params![k.insurer_number, k.symbol, k.number, k.branch], |r| r.get(0))
+                .query_row(
+                    params![k.insurer_number, k.symbol, k.number, k.branch],
+                    |r| r.get(0),
+                )
                 .optional()?;
             id.map_or(Ok(None), |id| load_person(c, &id))
         })

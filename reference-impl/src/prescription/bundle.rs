@@ -6,8 +6,8 @@ use crate::eligibility::InsuranceKey;
 use crate::error::ApiError;
 use crate::refdata::{Drug, DrugMaster};
 use crate::wire::fhir::{
-    DOC_TYPE_SYSTEM, DOCUMENT_ID_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM, NUMBER_EXTENSION,
-    PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
+    DOC_TYPE_SYSTEM, DOCUMENT_ID_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM,
+    NUMBER_EXTENSION, PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
 };
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::Value;
@@ -44,7 +44,12 @@ fn str_at<'a>(v: &'a Value, ptr: &str, path: &str) -> Result<&'a str, ApiError> 
     v.pointer(ptr)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| fhir_err(&format!("{path}{}", ptr.replace('/', ".")), "required string is missing"))
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}{}", ptr.replace('/', ".")),
+                "required string is missing",
+            )
+        })
 }
 
 /// The value of the identifier with `system` in `resource.identifier` (array or single object).
@@ -58,16 +63,29 @@ fn identifier<'a>(resource: &'a Value, system: &str, path: &str) -> Result<&'a s
         .find(|i| i.get("system").and_then(Value::as_str) == Some(system))
         .and_then(|i| i.get("value").and_then(Value::as_str))
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| fhir_err(&format!("{path}.identifier"), format!("an identifier with system {system} is required")))
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.identifier"),
+                format!("an identifier with system {system} is required"),
+            )
+        })
 }
 
 fn extension<'a>(resource: &'a Value, url: &str, path: &str) -> Result<&'a str, ApiError> {
     resource
         .get("extension")
         .and_then(Value::as_array)
-        .and_then(|a| a.iter().find(|e| e.get("url").and_then(Value::as_str) == Some(url)))
+        .and_then(|a| {
+            a.iter()
+                .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
+        })
         .and_then(|e| e.get("valueString").and_then(Value::as_str))
-        .ok_or_else(|| fhir_err(&format!("{path}.extension"), format!("extension {url} (valueString) is required")))
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.extension"),
+                format!("extension {url} (valueString) is required"),
+            )
+        })
 }
 
 /// Exactly one resource of `kind`, with its path.
@@ -75,40 +93,96 @@ fn one<'a>(by_type: &[(String, &'a Value)], kind: &str) -> Result<(String, &'a V
     let mut found = by_type.iter().filter(|(_, r)| r["resourceType"] == kind);
     match (found.next(), found.next()) {
         (Some((p, r)), None) => Ok((p.clone(), r)),
-        (None, _) => Err(fhir_err("bundle.entry", format!("a {kind} entry is required"))),
+        (None, _) => Err(fhir_err(
+            "bundle.entry",
+            format!("a {kind} entry is required"),
+        )),
         (Some(_), Some((p, _))) => Err(fhir_err(p, format!("only one {kind} entry is allowed"))),
     }
 }
 
-fn item(path: &str, mr: &Value, master: &'static DrugMaster) -> Result<(ParsedItem, u64), ApiError> {
+fn item(
+    path: &str,
+    mr: &Value,
+    master: &'static DrugMaster,
+) -> Result<(ParsedItem, u64), ApiError> {
     let coding = mr
         .pointer("/medicationCodeableConcept/coding/0")
-        .ok_or_else(|| fhir_err(&format!("{path}.medicationCodeableConcept"), "a coded medication is required"))?;
-    let system = str_at(coding, "/system", &format!("{path}.medicationCodeableConcept.coding[0]"))?;
-    let code = str_at(coding, "/code", &format!("{path}.medicationCodeableConcept.coding[0]"))?;
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.medicationCodeableConcept"),
+                "a coded medication is required",
+            )
+        })?;
+    let system = str_at(
+        coding,
+        "/system",
+        &format!("{path}.medicationCodeableConcept.coding[0]"),
+    )?;
+    let code = str_at(
+        coding,
+        "/code",
+        &format!("{path}.medicationCodeableConcept.coding[0]"),
+    )?;
     let field = format!("{path}.medicationCodeableConcept.coding[0].code");
     if system != YJ_SYSTEM && system != HOT9_SYSTEM {
-        return Err(ApiError::unprocessable("unknown_code_system", format!("drug code system {system} is not YJ or HOT9"))
-            .at(format!("{path}.medicationCodeableConcept.coding[0].system")));
+        return Err(ApiError::unprocessable(
+            "unknown_code_system",
+            format!("drug code system {system} is not YJ or HOT9"),
+        )
+        .at(format!("{path}.medicationCodeableConcept.coding[0].system")));
     }
     let drug = master
         .by_code(code)
-        .filter(|d| (system == YJ_SYSTEM && d.yj == code) || (system == HOT9_SYSTEM && d.hot9 == code))
-        .ok_or_else(|| ApiError::unprocessable("unknown_drug_code", format!("{code} is not in the drug master")).at(field.clone()))?;
+        .filter(|d| {
+            (system == YJ_SYSTEM && d.yj == code) || (system == HOT9_SYSTEM && d.hot9 == code)
+        })
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_drug_code",
+                format!("{code} is not in the drug master"),
+            )
+            .at(field.clone())
+        })?;
     let days = mr
         .pointer("/dispenseRequest/expectedSupplyDuration/value")
         .and_then(Value::as_u64)
-        .ok_or_else(|| fhir_err(&format!("{path}.dispenseRequest.expectedSupplyDuration.value"), "days of supply (integer) required"))?;
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.dispenseRequest.expectedSupplyDuration.value"),
+                "days of supply (integer) required",
+            )
+        })?;
     let quantity = mr
         .pointer("/dispenseRequest/quantity/value")
         .and_then(Value::as_u64)
-        .ok_or_else(|| fhir_err(&format!("{path}.dispenseRequest.quantity.value"), "quantity (integer) required"))?;
-    let repeats = mr.pointer("/dispenseRequest/numberOfRepeatsAllowed").map_or(Some(0), Value::as_u64).ok_or_else(|| {
-        fhir_err(&format!("{path}.dispenseRequest.numberOfRepeatsAllowed"), "must be a non-negative integer")
-    })?;
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.dispenseRequest.quantity.value"),
+                "quantity (integer) required",
+            )
+        })?;
+    let repeats = mr
+        .pointer("/dispenseRequest/numberOfRepeatsAllowed")
+        .map_or(Some(0), Value::as_u64)
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.dispenseRequest.numberOfRepeatsAllowed"),
+                "must be a non-negative integer",
+            )
+        })?;
     let days = u16::try_from(days).unwrap_or(u16::MAX);
     let quantity = u32::try_from(quantity).unwrap_or(u32::MAX);
-    Ok((ParsedItem { code: code.to_owned(), drug, days, quantity, field }, repeats))
+    Ok((
+        ParsedItem {
+            code: code.to_owned(),
+            drug,
+            days,
+            quantity,
+            field,
+        },
+        repeats,
+    ))
 }
 
 /// Parses and checks the structure of a prescription Bundle.
@@ -121,38 +195,74 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
     }
     let document_id = identifier(bundle, DOCUMENT_ID_SYSTEM, "bundle")?.to_owned();
     if document_id.len() > 64 {
-        return Err(fhir_err("bundle.identifier", "document id: at most 64 characters"));
+        return Err(fhir_err(
+            "bundle.identifier",
+            "document id: at most 64 characters",
+        ));
     }
-    let entries = bundle["entry"].as_array().filter(|e| !e.is_empty()).ok_or_else(|| fhir_err("bundle.entry", "entries are required"))?;
+    let entries = bundle["entry"]
+        .as_array()
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| fhir_err("bundle.entry", "entries are required"))?;
     if entries.len() > MAX_ENTRIES {
-        return Err(fhir_err("bundle.entry", format!("at most {MAX_ENTRIES} entries")));
+        return Err(fhir_err(
+            "bundle.entry",
+            format!("at most {MAX_ENTRIES} entries"),
+        ));
     }
     let mut by_type = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let path = format!("bundle.entry[{i}].resource");
-        let r = e.get("resource").filter(|r| r.get("resourceType").and_then(Value::as_str).is_some());
-        by_type.push((path.clone(), r.ok_or_else(|| fhir_err(&path, "a resource with resourceType is required"))?));
+        let r = e
+            .get("resource")
+            .filter(|r| r.get("resourceType").and_then(Value::as_str).is_some());
+        by_type.push((
+            path.clone(),
+            r.ok_or_else(|| fhir_err(&path, "a resource with resourceType is required"))?,
+        ));
     }
     if by_type[0].1["resourceType"] != "Composition" {
-        return Err(fhir_err("bundle.entry[0].resource.resourceType", "the first entry must be the Composition"));
+        return Err(fhir_err(
+            "bundle.entry[0].resource.resourceType",
+            "the first entry must be the Composition",
+        ));
     }
     let (cpath, composition) = one(&by_type, "Composition")?;
     let doc_type = composition.pointer("/type/coding/0");
-    if doc_type.and_then(|c| c["system"].as_str()) != Some(DOC_TYPE_SYSTEM) || doc_type.and_then(|c| c["code"].as_str()) != Some("1") {
-        return Err(fhir_err(&format!("{cpath}.type"), format!("must be code 1 (処方箋) of {DOC_TYPE_SYSTEM}")));
+    if doc_type.and_then(|c| c["system"].as_str()) != Some(DOC_TYPE_SYSTEM)
+        || doc_type.and_then(|c| c["code"].as_str()) != Some("1")
+    {
+        return Err(fhir_err(
+            &format!("{cpath}.type"),
+            format!("must be code 1 (処方箋) of {DOC_TYPE_SYSTEM}"),
+        ));
     }
     let date = str_at(composition, "/date", &cpath)?;
-    let issued_at = DateTime::parse_from_rfc3339(date)
-        .map_err(|_| fhir_err(&format!("{cpath}.date"), "must be a dateTime with time zone"))?;
+    let issued_at = DateTime::parse_from_rfc3339(date).map_err(|_| {
+        fhir_err(
+            &format!("{cpath}.date"),
+            "must be a dateTime with time zone",
+        )
+    })?;
     let (ppath, patient) = one(&by_type, "Patient")?;
     let birth = str_at(patient, "/birthDate", &ppath)?;
-    let patient_birth_date = birth.parse().map_err(|_| fhir_err(&format!("{ppath}.birthDate"), "must be YYYY-MM-DD"))?;
+    let patient_birth_date = birth
+        .parse()
+        .map_err(|_| fhir_err(&format!("{ppath}.birthDate"), "must be YYYY-MM-DD"))?;
     let coverages: Vec<_> = by_type
         .iter()
-        .filter(|(_, r)| r["resourceType"] == "Coverage" && r.pointer("/payor/0/identifier/system").and_then(Value::as_str) == Some(INSURER_SYSTEM))
+        .filter(|(_, r)| {
+            r["resourceType"] == "Coverage"
+                && r.pointer("/payor/0/identifier/system")
+                    .and_then(Value::as_str)
+                    == Some(INSURER_SYSTEM)
+        })
         .collect();
     let [(covpath, cov)] = coverages.as_slice() else {
-        return Err(fhir_err("bundle.entry", "exactly one Coverage paid by a health insurer is required"));
+        return Err(fhir_err(
+            "bundle.entry",
+            "exactly one Coverage paid by a health insurer is required",
+        ));
     };
     let coverage = InsuranceKey {
         insurer_number: str_at(cov, "/payor/0/identifier/value", covpath)?.to_owned(),
@@ -164,20 +274,41 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
     let facility_code = identifier(org, FACILITY_SYSTEM, &opath)?.to_owned();
     let (prpath, practitioner) = one(&by_type, "Practitioner")?;
     let practitioner_id = identifier(practitioner, PRACTITIONER_SYSTEM, &prpath)?.to_owned();
-    let requests: Vec<_> = by_type.iter().filter(|(_, r)| r["resourceType"] == "MedicationRequest").collect();
+    let requests: Vec<_> = by_type
+        .iter()
+        .filter(|(_, r)| r["resourceType"] == "MedicationRequest")
+        .collect();
     if requests.is_empty() || requests.len() > super::MAX_ITEMS {
-        return Err(fhir_err("bundle.entry", format!("1–{} MedicationRequest entries are required", super::MAX_ITEMS)));
+        return Err(fhir_err(
+            "bundle.entry",
+            format!(
+                "1–{} MedicationRequest entries are required",
+                super::MAX_ITEMS
+            ),
+        ));
     }
     let mut items = Vec::with_capacity(requests.len());
     let mut repeats = None;
     for (path, mr) in requests {
         let (it, r) = item(path, mr, master)?;
         if repeats.is_some_and(|prev| prev != r) {
-            return Err(fhir_err(&format!("{path}.dispenseRequest.numberOfRepeatsAllowed"), "must be the same for every drug"));
+            return Err(fhir_err(
+                &format!("{path}.dispenseRequest.numberOfRepeatsAllowed"),
+                "must be the same for every drug",
+            ));
         }
         repeats = Some(r);
         items.push(it);
     }
     let uses = u8::try_from(repeats.unwrap_or(0) + 1).unwrap_or(u8::MAX);
-    Ok(ParsedBundle { document_id, facility_code, practitioner_id, issued_at, patient_birth_date, coverage, items, uses })
+    Ok(ParsedBundle {
+        document_id,
+        facility_code,
+        practitioner_id,
+        issued_at,
+        patient_birth_date,
+        coverage,
+        items,
+        uses,
+    })
 }

@@ -23,7 +23,10 @@ pub struct Candidate<'a> {
 
 /// The period a drug occupies, as [start, end).
 fn period(drug: &Drug, start: NaiveDate, days: u16) -> (NaiveDate, NaiveDate) {
-    (start, start + TimeDelta::days(i64::from(drug.check_days(days))))
+    (
+        start,
+        start + TimeDelta::days(i64::from(drug.check_days(days))),
+    )
 }
 
 fn overlaps(a: (NaiveDate, NaiveDate), b: (NaiveDate, NaiveDate)) -> bool {
@@ -44,10 +47,18 @@ fn conflict(a: &Drug, b: &Drug, master: &DrugMaster) -> Option<WarningKind> {
 fn message(kind: WarningKind, new: &Drug, other: &Drug) -> String {
     match kind {
         WarningKind::Duplicate => {
-            format!("{} duplicates {} ({}) in an overlapping period", new.name, other.ingredient, other.route.as_str())
+            format!(
+                "{} duplicates {} ({}) in an overlapping period",
+                new.name,
+                other.ingredient,
+                other.route.as_str()
+            )
         }
         WarningKind::Contraindication => {
-            format!("{} ({}) is contraindicated with {} (併用禁忌)", new.name, new.ingredient, other.ingredient)
+            format!(
+                "{} ({}) is contraindicated with {} (併用禁忌)",
+                new.name, new.ingredient, other.ingredient
+            )
         }
     }
 }
@@ -63,20 +74,28 @@ pub struct CheckScope<'a> {
 
 /// All warnings for `new` against `history` and against each other, in a stable order: by new
 /// drug, then history newest first, then the other new drugs.
-pub fn find_warnings(new: &[Candidate<'_>], history: &[HistoryItem], scope: CheckScope<'_>, master: &DrugMaster) -> Vec<Warning> {
+pub fn find_warnings(
+    new: &[Candidate<'_>],
+    history: &[HistoryItem],
+    scope: CheckScope<'_>,
+    master: &DrugMaster,
+) -> Vec<Warning> {
     let mut out = Vec::new();
     let relevant: Vec<(&HistoryItem, &Drug)> = history
         .iter()
         .filter(|h| {
             scope.include_same_facility
-                || (h.facility_code != scope.caller_facility && h.prescriber_facility != scope.caller_facility)
+                || (h.facility_code != scope.caller_facility
+                    && h.prescriber_facility != scope.caller_facility)
         })
         .filter_map(|h| master.by_code(&h.code).map(|d| (h, d)))
         .collect();
     for (i, c) in new.iter().enumerate() {
         let mine = period(c.drug, c.start, c.days);
         for &(h, d) in &relevant {
-            let Some(kind) = conflict(c.drug, d, master) else { continue };
+            let Some(kind) = conflict(c.drug, d, master) else {
+                continue;
+            };
             if !overlaps(mine, period(d, h.date, h.days)) {
                 continue;
             }
@@ -94,7 +113,9 @@ pub fn find_warnings(new: &[Candidate<'_>], history: &[HistoryItem], scope: Chec
             if i == j {
                 continue;
             }
-            let Some(kind) = conflict(c.drug, o.drug, master) else { continue };
+            let Some(kind) = conflict(c.drug, o.drug, master) else {
+                continue;
+            };
             if overlaps(mine, period(o.drug, o.start, o.days)) {
                 let other = OtherDrug {
                     code: o.drug.yj.clone(),
@@ -111,7 +132,12 @@ pub fn find_warnings(new: &[Candidate<'_>], history: &[HistoryItem], scope: Chec
     out
 }
 
-fn warning(kind: WarningKind, c: &Candidate<'_>, other: &Drug, detail: Option<OtherDrug>) -> Warning {
+fn warning(
+    kind: WarningKind,
+    c: &Candidate<'_>,
+    other: &Drug,
+    detail: Option<OtherDrug>,
+) -> Warning {
     Warning {
         kind,
         code: c.code.to_owned(),
@@ -127,7 +153,11 @@ mod tests {
     use super::*;
 
     fn drug(ingredient: &str) -> &'static Drug {
-        DrugMaster::get().all().iter().find(|d| d.ingredient == ingredient).unwrap()
+        DrugMaster::get()
+            .all()
+            .iter()
+            .find(|d| d.ingredient == ingredient)
+            .unwrap()
     }
 
     fn day(n: i64) -> NaiveDate {
@@ -147,12 +177,27 @@ mod tests {
     }
 
     fn scope(disclose: bool) -> CheckScope<'static> {
-        CheckScope { caller_facility: "1311001019", include_same_facility: false, disclose }
+        CheckScope {
+            caller_facility: "1311001019",
+            include_same_facility: false,
+            disclose,
+        }
     }
 
-    fn run(new: &str, start: NaiveDate, days: u16, history: &[HistoryItem], s: CheckScope<'_>) -> Vec<Warning> {
+    fn run(
+        new: &str,
+        start: NaiveDate,
+        days: u16,
+        history: &[HistoryItem],
+        s: CheckScope<'_>,
+    ) -> Vec<Warning> {
         let d = drug(new);
-        let c = [Candidate { code: &d.yj, drug: d, start, days }];
+        let c = [Candidate {
+            code: &d.yj,
+            drug: d,
+            start,
+            days,
+        }];
         find_warnings(&c, history, s, DrugMaster::get())
     }
 
@@ -187,7 +232,10 @@ mod tests {
     fn same_facility_is_excluded_unless_asked() {
         let h = [hist("amlodipine", day(0), 28, "1311001019")];
         assert!(run("amlodipine", day(1), 28, &h, scope(true)).is_empty());
-        let all = CheckScope { include_same_facility: true, ..scope(true) };
+        let all = CheckScope {
+            include_same_facility: true,
+            ..scope(true)
+        };
         assert_eq!(run("amlodipine", day(1), 28, &h, all).len(), 1);
     }
 

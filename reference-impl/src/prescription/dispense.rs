@@ -11,8 +11,8 @@ use crate::eligibility::{lookup, parse_identity, resolve_person};
 use crate::error::ApiError;
 use crate::http::{ApiJson, AppState};
 use crate::wire::{
-    CancelResponse, DispenseRequest, DispenseResponse, PaperDispenseRequest, PaperDispenseResponse, PersonRef,
-    PrescriptionKind, PrescriptionStatus, RefillState, RetrieveResponse, Role,
+    CancelResponse, DispenseRequest, DispenseResponse, PaperDispenseRequest, PaperDispenseResponse,
+    PersonRef, PrescriptionKind, PrescriptionStatus, RefillState, RetrieveResponse, Role,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -28,7 +28,10 @@ pub fn router() -> Router<AppState> {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("prescription_not_found", "no active prescription matches that access code and person")
+    ApiError::not_found(
+        "prescription_not_found",
+        "no active prescription matches that access code and person",
+    )
 }
 
 async fn load(state: &AppState, id: &str) -> Result<StoredPrescription, ApiError> {
@@ -36,11 +39,17 @@ async fn load(state: &AppState, id: &str) -> Result<StoredPrescription, ApiError
     state
         .blocking(move |s| s.prescription(&id))
         .await?
-        .ok_or_else(|| ApiError::not_found("prescription_not_found", "no prescription with that id"))
+        .ok_or_else(|| {
+            ApiError::not_found("prescription_not_found", "no prescription with that id")
+        })
 }
 
 fn refill_state(p: &StoredPrescription) -> RefillState {
-    RefillState { uses_allowed: p.uses_allowed, uses_done: p.uses_done, next_window: next_window(p) }
+    RefillState {
+        uses_allowed: p.uses_allowed,
+        uses_done: p.uses_done,
+        next_window: next_window(p),
+    }
 }
 
 async fn retrieve(
@@ -51,7 +60,9 @@ async fn retrieve(
 ) -> Result<Json<RetrieveResponse>, ApiError> {
     let result = retrieve_inner(&state, &caller, &code, query).await;
     if let Err(e) = &result {
-        state.audit_refusal(&caller, "prescription.retrieve", None, e).await;
+        state
+            .audit_refusal(&caller, "prescription.retrieve", None, e)
+            .await;
     }
     result.map(Json)
 }
@@ -64,21 +75,40 @@ async fn retrieve_inner(
 ) -> Result<RetrieveResponse, ApiError> {
     caller.require(&[Role::Pharmacy], "retrieving prescriptions")?;
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::bad_request("invalid_access_code", "the access code has 6 digits").at("access_code"));
+        return Err(
+            ApiError::bad_request("invalid_access_code", "the access code has 6 digits")
+                .at("access_code"),
+        );
     }
-    let Query(person_ref) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(person_ref) =
+        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let identity = parse_identity(&person_ref, "query")?;
     let code = code.to_owned();
     let (p, person) = state
-        .blocking(move |s| Ok::<_, crate::store::StoreError>((s.prescription_by_access_code(&code)?, lookup(s, &identity)?)))
+        .blocking(move |s| {
+            Ok::<_, crate::store::StoreError>((
+                s.prescription_by_access_code(&code)?,
+                lookup(s, &identity)?,
+            ))
+        })
         .await?;
     // An unknown code and a code of someone else's prescription answer alike.
-    let (Some(p), Some(person)) = (p, person) else { return Err(not_found()) };
+    let (Some(p), Some(person)) = (p, person) else {
+        return Err(not_found());
+    };
     if p.person_id != person.id {
         return Err(not_found());
     }
-    state.audit_read(caller, "prescription.retrieve", p.person_id.clone(), Some(p.id.clone())).await;
-    let bundle = serde_json::from_str(&p.bundle).map_err(|e| ApiError::internal(format!("stored bundle unreadable: {e}")))?;
+    state
+        .audit_read(
+            caller,
+            "prescription.retrieve",
+            p.person_id.clone(),
+            Some(p.id.clone()),
+        )
+        .await;
+    let bundle = serde_json::from_str(&p.bundle)
+        .map_err(|e| ApiError::internal(format!("stored bundle unreadable: {e}")))?;
     Ok(RetrieveResponse {
         prescription_id: p.id.clone(),
         status: p.status,
@@ -98,37 +128,71 @@ async fn dispense(
 ) -> Result<(StatusCode, Json<DispenseResponse>), ApiError> {
     let result = dispense_inner(&state, &caller, &id, req).await;
     if let Err(e) = &result {
-        state.audit_refusal(&caller, "prescription.dispense", None, e).await;
+        state
+            .audit_refusal(&caller, "prescription.dispense", None, e)
+            .await;
     }
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 
-async fn dispense_inner(state: &AppState, caller: &Principal, id: &str, req: DispenseRequest) -> Result<DispenseResponse, ApiError> {
+async fn dispense_inner(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    req: DispenseRequest,
+) -> Result<DispenseResponse, ApiError> {
     caller.require(&[Role::Pharmacy], "registering dispensing results")?;
     let p = load(state, id).await?;
     if p.kind == PrescriptionKind::InHospital {
-        return Err(ApiError::conflict("not_dispensable", "in-hospital prescriptions are information only"));
+        return Err(ApiError::conflict(
+            "not_dispensable",
+            "in-hospital prescriptions are information only",
+        ));
     }
     if p.access_code.as_deref() != Some(req.dispensation.access_code.as_str()) {
-        return Err(ApiError::forbidden("access_code_mismatch", "the access code is not this prescription's")
-            .at("dispensation.access_code"));
+        return Err(ApiError::forbidden(
+            "access_code_mismatch",
+            "the access code is not this prescription's",
+        )
+        .at("dispensation.access_code"));
     }
     let lines = validate_lines(&req.dispensation.items, "dispensation.items", state.drugs())?;
     let master = state.drugs();
-    let prescribed: Vec<&str> = p.items.iter().filter_map(|i| master.by_code(&i.code)).map(|d| d.ingredient).collect();
-    if let Some((i, l)) = lines.iter().enumerate().find(|(_, l)| !prescribed.contains(&l.drug.ingredient)) {
-        return Err(ApiError::unprocessable("item_not_prescribed", format!("{} is not on the prescription", l.drug.name))
-            .at(format!("dispensation.items[{i}].code")));
+    let prescribed: Vec<&str> = p
+        .items
+        .iter()
+        .filter_map(|i| master.by_code(&i.code))
+        .map(|d| d.ingredient)
+        .collect();
+    if let Some((i, l)) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| !prescribed.contains(&l.drug.ingredient))
+    {
+        return Err(ApiError::unprocessable(
+            "item_not_prescribed",
+            format!("{} is not on the prescription", l.drug.name),
+        )
+        .at(format!("dispensation.items[{i}].code")));
     }
     let today = state.clock().today_jst();
     check_use(&p, today)?;
     verify_signature(state, &req.signature, caller.subject(), req.dispensation).await?;
     let use_number = p.uses_done + 1;
     let remaining = p.uses_allowed - use_number;
-    let supply = lines.iter().filter(|l| !l.drug.as_needed).map(|l| l.days).max().unwrap_or(0);
+    let supply = lines
+        .iter()
+        .filter(|l| !l.drug.as_needed)
+        .map(|l| l.days)
+        .max()
+        .unwrap_or(0);
     let transition = UseTransition {
         expect_uses_done: p.uses_done,
-        status: if remaining == 0 { PrescriptionStatus::Completed } else { PrescriptionStatus::Active },
+        status: if remaining == 0 {
+            PrescriptionStatus::Completed
+        } else {
+            PrescriptionStatus::Active
+        },
         next_planned_on: (remaining > 0).then(|| planned_next(today, supply)),
     };
     let new = NewDispensation {
@@ -141,11 +205,27 @@ async fn dispense_inner(state: &AppState, caller: &Principal, id: &str, req: Dis
         use_number,
         pharmacist_id: Some(req.signature.practitioner_id.clone()),
         signature: Some(req.signature.value.clone()),
-        items: lines.iter().map(|l| Item { code: l.drug.yj.clone(), days: l.days, quantity: l.quantity }).collect(),
+        items: lines
+            .iter()
+            .map(|l| Item {
+                code: l.drug.yj.clone(),
+                days: l.days,
+                quantity: l.quantity,
+            })
+            .collect(),
     };
-    let audit = AuditEvent::new(state.now(), caller, "prescription.dispense", Some(p.person_id.clone()), Some(p.id.clone()), "ok");
+    let audit = AuditEvent::new(
+        state.now(),
+        caller,
+        "prescription.dispense",
+        Some(p.person_id.clone()),
+        Some(p.id.clone()),
+        "ok",
+    );
     let t = transition.clone();
-    let dispensation_id = state.blocking(move |s| s.insert_dispensation(&new, Some(&t), &audit)).await?;
+    let dispensation_id = state
+        .blocking(move |s| s.insert_dispensation(&new, Some(&t), &audit))
+        .await?;
     let after = StoredPrescription {
         uses_done: use_number,
         status: transition.status,
@@ -170,15 +250,22 @@ async fn paper(
 ) -> Result<(StatusCode, Json<PaperDispenseResponse>), ApiError> {
     let result = paper_inner(&state, &caller, req).await;
     if let Err(e) = &result {
-        state.audit_refusal(&caller, "dispensation.paper", None, e).await;
+        state
+            .audit_refusal(&caller, "dispensation.paper", None, e)
+            .await;
     }
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 
-async fn paper_inner(state: &AppState, caller: &Principal, req: PaperDispenseRequest) -> Result<PaperDispenseResponse, ApiError> {
+async fn paper_inner(
+    state: &AppState,
+    caller: &Principal,
+    req: PaperDispenseRequest,
+) -> Result<PaperDispenseResponse, ApiError> {
     caller.require(&[Role::Pharmacy], "registering dispensing results")?;
     validate_facility_code(&req.prescriber_facility).map_err(|e| {
-        ApiError::bad_request("invalid_facility_code", format!("prescriber_facility: {e}")).at("prescriber_facility")
+        ApiError::bad_request("invalid_facility_code", format!("prescriber_facility: {e}"))
+            .at("prescriber_facility")
     })?;
     let lines = validate_lines(&req.items, "items", state.drugs())?;
     let person = resolve_person(state, &req.person, "person").await?;
@@ -193,36 +280,92 @@ async fn paper_inner(state: &AppState, caller: &Principal, req: PaperDispenseReq
         use_number: 1,
         pharmacist_id: None,
         signature: None,
-        items: lines.iter().map(|l| Item { code: l.drug.yj.clone(), days: l.days, quantity: l.quantity }).collect(),
+        items: lines
+            .iter()
+            .map(|l| Item {
+                code: l.drug.yj.clone(),
+                days: l.days,
+                quantity: l.quantity,
+            })
+            .collect(),
     };
-    let audit = AuditEvent::new(state.now(), caller, "dispensation.paper", Some(person.id.clone()), None, "ok");
-    let dispensation_id = state.blocking(move |s| s.insert_dispensation(&new, None, &audit)).await?;
-    Ok(PaperDispenseResponse { dispensation_id, person_id: person.id, dispensed_on: today })
+    let audit = AuditEvent::new(
+        state.now(),
+        caller,
+        "dispensation.paper",
+        Some(person.id.clone()),
+        None,
+        "ok",
+    );
+    let dispensation_id = state
+        .blocking(move |s| s.insert_dispensation(&new, None, &audit))
+        .await?;
+    Ok(PaperDispenseResponse {
+        dispensation_id,
+        person_id: person.id,
+        dispensed_on: today,
+    })
 }
 
-async fn cancel(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> Result<Json<CancelResponse>, ApiError> {
+async fn cancel(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<CancelResponse>, ApiError> {
     let result = cancel_inner(&state, &caller, &id).await;
     if let Err(e) = &result {
-        state.audit_refusal(&caller, "prescription.cancel", None, e).await;
+        state
+            .audit_refusal(&caller, "prescription.cancel", None, e)
+            .await;
     }
     result.map(Json)
 }
 
-async fn cancel_inner(state: &AppState, caller: &Principal, id: &str) -> Result<CancelResponse, ApiError> {
-    caller.require(&[Role::Hospital, Role::Clinic, Role::Dental], "cancelling prescriptions")?;
+async fn cancel_inner(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+) -> Result<CancelResponse, ApiError> {
+    caller.require(
+        &[Role::Hospital, Role::Clinic, Role::Dental],
+        "cancelling prescriptions",
+    )?;
     let p = load(state, id).await?;
     if p.facility_code != caller.subject() {
-        return Err(ApiError::forbidden("not_your_prescription", "only the issuing facility may cancel a prescription"));
+        return Err(ApiError::forbidden(
+            "not_your_prescription",
+            "only the issuing facility may cancel a prescription",
+        ));
     }
     match p.status {
-        PrescriptionStatus::Cancelled => return Err(ApiError::conflict("already_cancelled", "the prescription is already cancelled")),
+        PrescriptionStatus::Cancelled => {
+            return Err(ApiError::conflict(
+                "already_cancelled",
+                "the prescription is already cancelled",
+            ));
+        }
         _ if p.uses_done > 0 || p.status == PrescriptionStatus::Completed => {
-            return Err(ApiError::conflict("already_dispensed", "a dispensed prescription cannot be cancelled"));
+            return Err(ApiError::conflict(
+                "already_dispensed",
+                "a dispensed prescription cannot be cancelled",
+            ));
         }
         _ => {}
     }
-    let audit = AuditEvent::new(state.now(), caller, "prescription.cancel", Some(p.person_id.clone()), Some(p.id.clone()), "ok");
+    let audit = AuditEvent::new(
+        state.now(),
+        caller,
+        "prescription.cancel",
+        Some(p.person_id.clone()),
+        Some(p.id.clone()),
+        "ok",
+    );
     let pid = p.id.clone();
-    state.blocking(move |s| s.cancel_prescription(&pid, &audit)).await?;
-    Ok(CancelResponse { prescription_id: p.id, status: PrescriptionStatus::Cancelled })
+    state
+        .blocking(move |s| s.cancel_prescription(&pid, &audit))
+        .await?;
+    Ok(CancelResponse {
+        prescription_id: p.id,
+        status: PrescriptionStatus::Cancelled,
+    })
 }

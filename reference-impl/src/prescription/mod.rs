@@ -102,9 +102,19 @@ pub struct HistoryItem {
 }
 
 pub trait PrescriptionStore {
-    fn practitioner_key(&self, practitioner_id: &str, facility: &str) -> Result<Option<String>, StoreError>;
+    fn practitioner_key(
+        &self,
+        practitioner_id: &str,
+        facility: &str,
+    ) -> Result<Option<String>, StoreError>;
     /// Registers or replaces (key rotation) a practitioner's public key at a facility.
-    fn put_practitioner_key(&self, practitioner_id: &str, facility: &str, key_b64: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    fn put_practitioner_key(
+        &self,
+        practitioner_id: &str,
+        facility: &str,
+        key_b64: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Stores a prescription with an id `<facility>-<year>-<8-digit sequence>` and, for an
     /// electronic one, the first code from `access_code(id, attempt)` not held by another active
     /// prescription. The audit line's target is set to the new id. Returns (id, access code).
@@ -116,11 +126,24 @@ pub trait PrescriptionStore {
     ) -> Result<(String, Option<String>), StoreError>;
     fn prescription(&self, id: &str) -> Result<Option<StoredPrescription>, StoreError>;
     /// The active prescription holding this access code.
-    fn prescription_by_access_code(&self, code: &str) -> Result<Option<StoredPrescription>, StoreError>;
+    fn prescription_by_access_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<StoredPrescription>, StoreError>;
     /// Stores a dispensing and, if it belongs to a prescription, applies `transition`.
-    fn insert_dispensation(&self, d: &NewDispensation, transition: Option<&UseTransition>, audit: &AuditEvent) -> Result<i64, StoreError>;
+    fn insert_dispensation(
+        &self,
+        d: &NewDispensation,
+        transition: Option<&UseTransition>,
+        audit: &AuditEvent,
+    ) -> Result<i64, StoreError>;
     /// Cancels an active prescription nothing was dispensed for.
     fn cancel_prescription(&self, id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Prescriptions not (yet) dispensed and not cancelled, and dispensings, dated `from..=to`.
-    fn history(&self, person_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<HistoryItem>, StoreError>;
+    fn history(
+        &self,
+        person_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<HistoryItem>, StoreError>;
 }

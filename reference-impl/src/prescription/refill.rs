@@ -21,7 +21,10 @@ pub fn next_window(p: &StoredPrescription) -> Option<DateWindow> {
         return None;
     }
     match (p.uses_done, p.next_planned_on) {
-        (0, _) | (_, None) => Some(DateWindow { from: p.issued_on, to: p.issued_on + TimeDelta::days(FIRST_USE_DAYS_AFTER) }),
+        (0, _) | (_, None) => Some(DateWindow {
+            from: p.issued_on,
+            to: p.issued_on + TimeDelta::days(FIRST_USE_DAYS_AFTER),
+        }),
         (_, Some(planned)) => Some(DateWindow {
             from: planned - TimeDelta::days(LATER_USE_TOLERANCE),
             to: planned + TimeDelta::days(LATER_USE_TOLERANCE),
@@ -32,7 +35,10 @@ pub fn next_window(p: &StoredPrescription) -> Option<DateWindow> {
 /// Whether the next use may be dispensed `on` this date; the error says why not.
 pub fn check_use(p: &StoredPrescription, on: NaiveDate) -> Result<(), ApiError> {
     if p.status == PrescriptionStatus::Cancelled {
-        return Err(ApiError::conflict("prescription_cancelled", "the prescription was cancelled"));
+        return Err(ApiError::conflict(
+            "prescription_cancelled",
+            "the prescription was cancelled",
+        ));
     }
     if p.uses_done >= p.uses_allowed {
         return Err(ApiError::unprocessable(
@@ -40,19 +46,30 @@ pub fn check_use(p: &StoredPrescription, on: NaiveDate) -> Result<(), ApiError> 
             format!("all {} allowed use(s) have been dispensed", p.uses_allowed),
         ));
     }
-    let w = next_window(p).ok_or_else(|| ApiError::conflict("not_dispensable", "the prescription is not active"))?;
+    let w = next_window(p)
+        .ok_or_else(|| ApiError::conflict("not_dispensable", "the prescription is not active"))?;
     let nth = p.uses_done + 1;
     if on < w.from {
         return Err(ApiError::unprocessable(
             "refill_too_early",
-            format!("use {nth} may be dispensed from {} to {}; today is {on}", w.from, w.to),
+            format!(
+                "use {nth} may be dispensed from {} to {}; today is {on}",
+                w.from, w.to
+            ),
         ));
     }
     if on > w.to {
-        let code = if p.uses_done == 0 { "prescription_expired" } else { "refill_window_passed" };
+        let code = if p.uses_done == 0 {
+            "prescription_expired"
+        } else {
+            "refill_window_passed"
+        };
         return Err(ApiError::unprocessable(
             code,
-            format!("use {nth} had to be dispensed from {} to {}; today is {on}", w.from, w.to),
+            format!(
+                "use {nth} had to be dispensed from {} to {}; today is {on}",
+                w.from, w.to
+            ),
         ));
     }
     Ok(())
@@ -69,7 +86,12 @@ mod tests {
     use crate::wire::PrescriptionKind;
     use proptest::prelude::*;
 
-    fn rx(issued: NaiveDate, uses_allowed: u8, uses_done: u8, planned: Option<NaiveDate>) -> StoredPrescription {
+    fn rx(
+        issued: NaiveDate,
+        uses_allowed: u8,
+        uses_done: u8,
+        planned: Option<NaiveDate>,
+    ) -> StoredPrescription {
         StoredPrescription {
             id: "x".into(),
             kind: PrescriptionKind::Electronic,
@@ -95,16 +117,25 @@ mod tests {
         let p = rx(d(11, 2), 3, 0, None);
         assert!(check_use(&p, d(11, 2)).is_ok());
         assert!(check_use(&p, d(11, 5)).is_ok());
-        assert_eq!(check_use(&p, d(11, 6)).unwrap_err().code, "prescription_expired");
+        assert_eq!(
+            check_use(&p, d(11, 6)).unwrap_err().code,
+            "prescription_expired"
+        );
     }
 
     #[test]
     fn later_uses_within_seven_days_of_the_planned_date() {
         let p = rx(d(11, 2), 3, 1, Some(d(12, 2)));
-        assert_eq!(check_use(&p, d(11, 24)).unwrap_err().code, "refill_too_early");
+        assert_eq!(
+            check_use(&p, d(11, 24)).unwrap_err().code,
+            "refill_too_early"
+        );
         assert!(check_use(&p, d(11, 25)).is_ok());
         assert!(check_use(&p, d(12, 9)).is_ok());
-        assert_eq!(check_use(&p, d(12, 10)).unwrap_err().code, "refill_window_passed");
+        assert_eq!(
+            check_use(&p, d(12, 10)).unwrap_err().code,
+            "refill_window_passed"
+        );
     }
 
     #[test]

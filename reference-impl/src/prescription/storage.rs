@@ -1,6 +1,9 @@
 //! SQLite storage of prescriptions, dispensings and practitioner keys.
 
-use super::{HistoryItem, Item, NewDispensation, NewPrescription, PrescriptionStore, StoredPrescription, UseTransition};
+use super::{
+    HistoryItem, Item, NewDispensation, NewPrescription, PrescriptionStore, StoredPrescription,
+    UseTransition,
+};
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::store::{SqliteStore, StoreError};
 use crate::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
@@ -26,20 +29,37 @@ fn kind_str(k: PrescriptionKind) -> &'static str {
 }
 
 fn date(s: &str) -> Result<NaiveDate, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("bad date {s:?}")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad date {s:?}")))
 }
 
-fn items(c: &Connection, table: &str, key_col: &str, key: &dyn rusqlite::ToSql) -> Result<Vec<Item>, StoreError> {
+fn items(
+    c: &Connection,
+    table: &str,
+    key_col: &str,
+    key: &dyn rusqlite::ToSql,
+) -> Result<Vec<Item>, StoreError> {
     let sql = format!("SELECT code, days, quantity FROM {table} WHERE {key_col} = ?1 ORDER BY seq");
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map([key], |r| Ok(Item { code: r.get(0)?, days: r.get(1)?, quantity: r.get(2)? }))?;
+    let rows = stmt.query_map([key], |r| {
+        Ok(Item {
+            code: r.get(0)?,
+            days: r.get(1)?,
+            quantity: r.get(2)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-const SELECT_PRESCRIPTION: &str = "SELECT id, kind, facility_code, person_id, issued_on, access_code, status,
+const SELECT_PRESCRIPTION: &str =
+    "SELECT id, kind, facility_code, person_id, issued_on, access_code, status,
     uses_allowed, uses_done, next_planned_on, bundle FROM prescriptions";
 
-fn load(c: &Connection, where_sql: &str, key: &str) -> Result<Option<StoredPrescription>, StoreError> {
+fn load(
+    c: &Connection,
+    where_sql: &str,
+    key: &str,
+) -> Result<Option<StoredPrescription>, StoreError> {
     let row = c
         .prepare_cached(&format!("{SELECT_PRESCRIPTION} WHERE {where_sql}"))?
         .query_row([key], |r| {
@@ -58,7 +78,20 @@ fn load(c: &Connection, where_sql: &str, key: &str) -> Result<Option<StoredPresc
             ))
         })
         .optional()?;
-    let Some((id, kind, facility_code, person_id, issued_on, access_code, status, uses_allowed, uses_done, next, bundle)) = row else {
+    let Some((
+        id,
+        kind,
+        facility_code,
+        person_id,
+        issued_on,
+        access_code,
+        status,
+        uses_allowed,
+        uses_done,
+        next,
+        bundle,
+    )) = row
+    else {
         return Ok(None);
     };
     let kind = match kind.as_str() {
@@ -70,7 +103,11 @@ fn load(c: &Connection, where_sql: &str, key: &str) -> Result<Option<StoredPresc
         "active" => PrescriptionStatus::Active,
         "completed" => PrescriptionStatus::Completed,
         "cancelled" => PrescriptionStatus::Cancelled,
-        other => return Err(StoreError::Corrupt(format!("prescription status {other:?}"))),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "prescription status {other:?}"
+            )));
+        }
     };
     let items = items(c, "prescription_items", "prescription_id", &id)?;
     Ok(Some(StoredPrescription {
@@ -97,13 +134,21 @@ fn next_sequence(tx: &Transaction<'_>, facility: &str, year: i32) -> Result<u32,
         )?
         .query_row(params![facility, year], |r| r.get(0))?;
     if n > 99_999_999 {
-        return Err(StoreError::Conflict("the facility's prescription numbers for this year are used up"));
+        return Err(StoreError::Conflict(
+            "the facility's prescription numbers for this year are used up",
+        ));
     }
     Ok(n)
 }
 
-fn free_access_code(tx: &Transaction<'_>, id: &str, make: &mut dyn FnMut(&str, u32) -> String) -> Result<String, StoreError> {
-    let mut taken = tx.prepare_cached("SELECT 1 FROM prescriptions WHERE access_code = ?1 AND status = 'active'")?;
+fn free_access_code(
+    tx: &Transaction<'_>,
+    id: &str,
+    make: &mut dyn FnMut(&str, u32) -> String,
+) -> Result<String, StoreError> {
+    let mut taken = tx.prepare_cached(
+        "SELECT 1 FROM prescriptions WHERE access_code = ?1 AND status = 'active'",
+    )?;
     for attempt in 0..MAX_CODE_ATTEMPTS {
         let code = make(id, attempt);
         if !taken.exists([&code])? {
@@ -114,7 +159,11 @@ fn free_access_code(tx: &Transaction<'_>, id: &str, make: &mut dyn FnMut(&str, u
 }
 
 impl PrescriptionStore for SqliteStore {
-    fn practitioner_key(&self, practitioner_id: &str, facility: &str) -> Result<Option<String>, StoreError> {
+    fn practitioner_key(
+        &self,
+        practitioner_id: &str,
+        facility: &str,
+    ) -> Result<Option<String>, StoreError> {
         self.read(|c| {
             Ok(c.prepare_cached("SELECT public_key FROM practitioner_keys WHERE practitioner_id = ?1 AND facility_code = ?2")?
                 .query_row([practitioner_id, facility], |r| r.get(0))
@@ -122,7 +171,13 @@ impl PrescriptionStore for SqliteStore {
         })
     }
 
-    fn put_practitioner_key(&self, practitioner_id: &str, facility: &str, key_b64: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn put_practitioner_key(
+        &self,
+        practitioner_id: &str,
+        facility: &str,
+        key_b64: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO practitioner_keys (practitioner_id, facility_code, public_key, registered_at_ms)
@@ -186,11 +241,19 @@ impl PrescriptionStore for SqliteStore {
         self.read(|c| load(c, "id = ?1", id))
     }
 
-    fn prescription_by_access_code(&self, code: &str) -> Result<Option<StoredPrescription>, StoreError> {
+    fn prescription_by_access_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<StoredPrescription>, StoreError> {
         self.read(|c| load(c, "access_code = ?1 AND status = 'active'", code))
     }
 
-    fn insert_dispensation(&self, d: &NewDispensation, transition: Option<&UseTransition>, audit: &AuditEvent) -> Result<i64, StoreError> {
+    fn insert_dispensation(
+        &self,
+        d: &NewDispensation,
+        transition: Option<&UseTransition>,
+        audit: &AuditEvent,
+    ) -> Result<i64, StoreError> {
         self.write(|tx| {
             if let (Some(pid), Some(t)) = (&d.prescription_id, transition) {
                 let changed = tx
@@ -250,7 +313,12 @@ impl PrescriptionStore for SqliteStore {
         })
     }
 
-    fn history(&self, person_id: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<HistoryItem>, StoreError> {
+    fn history(
+        &self,
+        person_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<HistoryItem>, StoreError> {
         self.read(|c| {
             let (from, to) = (from.to_string(), to.to_string());
             let mut out = Vec::new();

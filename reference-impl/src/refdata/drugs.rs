@@ -36,7 +36,10 @@ impl Route {
 
     /// External use (外用): counts 14 days in the duplicate check, whatever the days supplied.
     pub fn is_external(self) -> bool {
-        matches!(self, Route::Topical | Route::Transdermal | Route::Ophthalmic | Route::Inhalation)
+        matches!(
+            self,
+            Route::Topical | Route::Transdermal | Route::Ophthalmic | Route::Inhalation
+        )
     }
 }
 
@@ -83,7 +86,11 @@ pub struct Drug {
 impl Drug {
     /// Days this drug occupies in the duplicate check: as-needed and external drugs count 14.
     pub fn check_days(&self, days_supplied: u16) -> u16 {
-        if self.as_needed || self.route.is_external() { 14 } else { days_supplied }
+        if self.as_needed || self.route.is_external() {
+            14
+        } else {
+            days_supplied
+        }
     }
 }
 
@@ -96,7 +103,17 @@ const POULTICE: u8 = 16;
 use Route::*;
 
 /// (class, ingredient key, display name, route, form letter, form word, unit, strengths, flags)
-type Row = (u16, &'static str, &'static str, Route, char, &'static str, &'static str, &'static [&'static str], u8);
+type Row = (
+    u16,
+    &'static str,
+    &'static str,
+    Route,
+    char,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    u8,
+);
 
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
@@ -322,16 +339,23 @@ fn days_limit(flags: u8) -> Option<u16> {
 }
 
 fn refill_bar(flags: u8) -> Option<RefillBar> {
-    [(NARCOTIC, RefillBar::Narcotic), (PSYCHO, RefillBar::Psychotropic), (NEW, RefillBar::NewDrug), (POULTICE, RefillBar::Poultice)]
-        .into_iter()
-        .find(|(bit, _)| flags & bit != 0)
-        .map(|(_, bar)| bar)
+    [
+        (NARCOTIC, RefillBar::Narcotic),
+        (PSYCHO, RefillBar::Psychotropic),
+        (NEW, RefillBar::NewDrug),
+        (POULTICE, RefillBar::Poultice),
+    ]
+    .into_iter()
+    .find(|(bit, _)| flags & bit != 0)
+    .map(|(_, bar)| bar)
 }
 
 impl DrugMaster {
     fn build() -> Self {
         let mut drugs = Vec::new();
-        for (k, &(class, ingredient, display, route, form, word, unit, strengths, flags)) in ROWS.iter().enumerate() {
+        for (k, &(class, ingredient, display, route, form, word, unit, strengths, flags)) in
+            ROWS.iter().enumerate()
+        {
             for (s, strength) in strengths.iter().enumerate() {
                 let body = format!("{class:04}{k:03}{form}{}01", s + 1);
                 let digits: Vec<u8> = body.chars().map(code_digit).collect();
@@ -361,7 +385,11 @@ impl DrugMaster {
             contraindicated.entry(a).or_default().push(b);
             contraindicated.entry(b).or_default().push(a);
         }
-        Self { drugs, by_code, contraindicated }
+        Self {
+            drugs,
+            by_code,
+            contraindicated,
+        }
     }
 
     /// The master compiled into this build.
@@ -393,11 +421,19 @@ mod tests {
     fn master_has_200_products_with_unique_well_formed_codes() {
         let m = DrugMaster::get();
         assert!(m.all().len() >= 200, "only {} products", m.all().len());
-        assert_eq!(m.by_code.len(), m.all().len() * 2, "a YJ or HOT9 code repeats");
+        assert_eq!(
+            m.by_code.len(),
+            m.all().len() * 2,
+            "a YJ or HOT9 code repeats"
+        );
         for d in m.all() {
             assert_eq!(d.yj.len(), 12, "{}", d.yj);
             assert_eq!(d.hot9.len(), 9, "{}", d.hot9);
-            assert!(d.claims_code.len() == 9 && d.claims_code.starts_with('6'), "{}", d.claims_code);
+            assert!(
+                d.claims_code.len() == 9 && d.claims_code.starts_with('6'),
+                "{}",
+                d.claims_code
+            );
         }
     }
 
@@ -420,7 +456,10 @@ mod tests {
         assert_eq!(find("oxycodone").refill_bar, Some(RefillBar::Narcotic));
         assert_eq!(find("zolpidem").refill_bar, Some(RefillBar::Psychotropic));
         assert_eq!(find("daridorexant").max_days, Some(14));
-        assert_eq!(find("loxoprofen_tape").refill_bar, Some(RefillBar::Poultice));
+        assert_eq!(
+            find("loxoprofen_tape").refill_bar,
+            Some(RefillBar::Poultice)
+        );
         assert_eq!(find("amlodipine").refill_bar, None);
         assert_eq!(find("heparinoid").check_days(60), 14);
         assert_eq!(find("amlodipine").check_days(60), 60);

@@ -4,7 +4,8 @@
 
 use crate::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use crate::wire::{
-    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord, QualificationRecord, Sex,
+    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
+    QualificationRecord, Sex,
 };
 use chrono::{Datelike, NaiveDate};
 
@@ -35,8 +36,13 @@ struct Draws {
 
 impl Draws {
     fn new(seed: u64, stream: &str, id: u64) -> Self {
-        let s = stream.bytes().fold(seed, |h, b| splitmix64(h ^ u64::from(b)));
-        Self { key: splitmix64(s ^ id), n: 0 }
+        let s = stream
+            .bytes()
+            .fold(seed, |h, b| splitmix64(h ^ u64::from(b)));
+        Self {
+            key: splitmix64(s ^ id),
+            n: 0,
+        }
     }
 
     fn next(&mut self) -> u64 {
@@ -77,16 +83,41 @@ pub fn insurers() -> Vec<InsurerRecord> {
     let mut out = Vec::new();
     for pref in SAMPLE_PREFECTURES {
         let mut add = |number: String, scheme: Option<u8>, name: String| {
-            out.push(InsurerRecord { number, scheme, name, prefecture: pref })
+            out.push(InsurerRecord {
+                number,
+                scheme,
+                name,
+                prefecture: pref,
+            })
         };
-        add(kyokai(pref), Some(1), format!("Kyokai Kenpo branch {pref:02}"));
+        add(
+            kyokai(pref),
+            Some(1),
+            format!("Kyokai Kenpo branch {pref:02}"),
+        );
         for i in 0..3 {
-            add(society(pref, i), Some(6), format!("Company health insurance society {pref:02}-{i}"));
+            add(
+                society(pref, i),
+                Some(6),
+                format!("Company health insurance society {pref:02}-{i}"),
+            );
         }
-        add(mutual_aid(pref), Some(31), format!("Public servants' mutual aid {pref:02}"));
-        add(late_elderly(pref), Some(39), format!("Late-elderly medical care union {pref:02}"));
+        add(
+            mutual_aid(pref),
+            Some(31),
+            format!("Public servants' mutual aid {pref:02}"),
+        );
+        add(
+            late_elderly(pref),
+            Some(39),
+            format!("Late-elderly medical care union {pref:02}"),
+        );
         for i in 0..2 {
-            add(municipal_nhi(pref, i), None, format!("Municipal NHI {pref:02}-{i}"));
+            add(
+                municipal_nhi(pref, i),
+                None,
+                format!("Municipal NHI {pref:02}-{i}"),
+            );
         }
     }
     out
@@ -104,7 +135,11 @@ pub fn facilities() -> Vec<FacilityRecord> {
             };
             for n in 0..count {
                 // Hospitals take numbers from 1, clinics from 1001, so both share table 1.
-                let number = if kind == FacilityKind::Clinic { 1001 + n } else { 1 + n };
+                let number = if kind == FacilityKind::Clinic {
+                    1001 + n
+                } else {
+                    1 + n
+                };
                 out.push(FacilityRecord {
                     code: facility_code(pref, table, 1, number),
                     kind,
@@ -132,9 +167,17 @@ pub fn card_serial(i: u64) -> String {
 pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
     let mut d = Draws::new(seed, "sample-person", i);
     let pref = SAMPLE_PREFECTURES[(d.below(10) >= 7) as usize];
-    let sex = if d.chance(487) { Sex::Male } else { Sex::Female };
+    let sex = if d.chance(487) {
+        Sex::Male
+    } else {
+        Sex::Female
+    };
     // Ages 0–99, weighted towards the 29% aged 65 and over.
-    let age = if d.chance(293) { 65 + d.below(35) } else { d.below(65) } as i32;
+    let age = if d.chance(293) {
+        65 + d.below(35)
+    } else {
+        d.below(65)
+    } as i32;
     let birth_date = NaiveDate::from_yo_opt(today.year() - age - 1, 1 + d.below(365) as u32)
         .expect("day of year within range");
     let card = d.chance(800).then(|| card_serial(i));
@@ -149,20 +192,27 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
     } else {
         municipal_nhi(pref, d.below(2) as u16)
     };
-    let change_on = NaiveDate::from_ymd_opt(today.year() - i32::from(today.month() < 4), 4, 1).expect("1 April");
+    let change_on = NaiveDate::from_ymd_opt(today.year() - i32::from(today.month() < 4), 4, 1)
+        .expect("1 April");
     let changed = i % 10 == 3 && birth_date < change_on;
-    let qual = |insurer: String, from: NaiveDate, to: Option<NaiveDate>, serial: u64| QualificationRecord {
-        insurer_number: insurer,
-        symbol: format!("{:04}", serial % 10_000),
-        number: format!("{}", 100_000 + serial % 900_000),
-        branch: "00".into(),
-        valid_from: from,
-        valid_to: to,
+    let qual = |insurer: String, from: NaiveDate, to: Option<NaiveDate>, serial: u64| {
+        QualificationRecord {
+            insurer_number: insurer,
+            symbol: format!("{:04}", serial % 10_000),
+            number: format!("{}", 100_000 + serial % 900_000),
+            branch: "00".into(),
+            valid_from: from,
+            valid_to: to,
+        }
     };
     let since = birth_date.max(NaiveDate::from_ymd_opt(2015, 4, 1).expect("date"));
     let mut qualifications = Vec::new();
     if changed {
-        let old = if current == kyokai(pref) { society(pref, 0) } else { kyokai(pref) };
+        let old = if current == kyokai(pref) {
+            society(pref, 0)
+        } else {
+            kyokai(pref)
+        };
         qualifications.push(qual(old, since, change_on.pred_opt(), d.next()));
         qualifications.push(qual(current, change_on, None, d.next()));
     } else {
@@ -201,12 +251,19 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codes::{validate_facility_code, validate_insurer_number, validate_municipality_code};
+    use crate::codes::{
+        validate_facility_code, validate_insurer_number, validate_municipality_code,
+    };
 
     #[test]
     fn sample_codes_are_valid() {
         for ins in insurers() {
-            assert_eq!(validate_insurer_number(&ins.number), Ok(()), "{}", ins.number);
+            assert_eq!(
+                validate_insurer_number(&ins.number),
+                Ok(()),
+                "{}",
+                ins.number
+            );
         }
         let facs = facilities();
         assert_eq!(facs.len(), 96);
@@ -229,7 +286,13 @@ mod tests {
             for q in &p.qualifications {
                 assert!(known.contains(&q.insurer_number), "{}", q.insurer_number);
             }
-            assert_eq!(p.qualifications.iter().filter(|q| q.valid_to.is_none()).count(), 1);
+            assert_eq!(
+                p.qualifications
+                    .iter()
+                    .filter(|q| q.valid_to.is_none())
+                    .count(),
+                1
+            );
         }
         assert!((0..100).any(|i| person(42, i, today).qualifications.len() == 2));
     }

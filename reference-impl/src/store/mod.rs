@@ -37,11 +37,21 @@ pub enum StoreError {
 /// Operations on the store as a whole.
 pub trait AdminStore {
     /// A value kept in the store's metadata (e.g. the server secret), created on first use.
-    fn meta_get_or_insert(&self, key: &str, make: &mut dyn FnMut() -> String) -> Result<String, StoreError>;
+    fn meta_get_or_insert(
+        &self,
+        key: &str,
+        make: &mut dyn FnMut() -> String,
+    ) -> Result<String, StoreError>;
     fn stats(&self) -> Result<StatsResponse, StoreError>;
 }
 
 /// Everything the exchange stores.
-pub trait Store: EligibilityStore + ConsentStore + PrescriptionStore + AuditStore + AdminStore + Send + Sync {}
+pub trait Store:
+    EligibilityStore + ConsentStore + PrescriptionStore + AuditStore + AdminStore + Send + Sync
+{
+}
 
-impl<T> Store for T where T: EligibilityStore + ConsentStore + PrescriptionStore + AuditStore + AdminStore + Send + Sync {}
+impl<T> Store for T where
+    T: EligibilityStore + ConsentStore + PrescriptionStore + AuditStore + AdminStore + Send + Sync
+{
+}

@@ -61,14 +61,20 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             writer: Mutex::new(writer),
-            readers: Mutex::new(ReaderPool { idle: Vec::new(), open: 0 }),
+            readers: Mutex::new(ReaderPool {
+                idle: Vec::new(),
+                open: 0,
+            }),
             reader_returned: Condvar::new(),
         })
     }
 
     /// Runs `f` in an immediate write transaction and commits it; any error rolls it back, so a
     /// refused or failed request leaves nothing behind.
-    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -78,7 +84,10 @@ impl SqliteStore {
 
     /// Runs `f` on a read-only connection (a consistent snapshot for its duration if it opens a
     /// transaction; single statements are atomic anyway).
-    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.take_reader()?;
         let out = f(&conn);
         let mut pool = lock(&self.readers);
@@ -97,14 +106,21 @@ impl SqliteStore {
             if pool.open < MAX_READERS {
                 pool.open += 1;
                 drop(pool);
-                return self.open_reader().inspect_err(|_| lock(&self.readers).open -= 1);
+                return self
+                    .open_reader()
+                    .inspect_err(|_| lock(&self.readers).open -= 1);
             }
-            pool = self.reader_returned.wait(pool).unwrap_or_else(|e| e.into_inner());
+            pool = self
+                .reader_returned
+                .wait(pool)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 
     fn open_reader(&self) -> Result<Connection, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
         let c = Connection::open_with_flags(&self.path, flags)?;
         c.busy_timeout(BUSY_TIMEOUT)?;
         Ok(c)
@@ -113,7 +129,8 @@ impl SqliteStore {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let done = usize::try_from(done).map_err(|_| StoreError::Corrupt(format!("schema version {done}")))?;
+    let done =
+        usize::try_from(done).map_err(|_| StoreError::Corrupt(format!("schema version {done}")))?;
     if done > MIGRATIONS.len() {
         return Err(StoreError::Corrupt(format!(
             "database schema version {done} is newer than this build knows ({})",
@@ -130,15 +147,23 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl AdminStore for SqliteStore {
-    fn meta_get_or_insert(&self, key: &str, make: &mut dyn FnMut() -> String) -> Result<String, StoreError> {
+    fn meta_get_or_insert(
+        &self,
+        key: &str,
+        make: &mut dyn FnMut() -> String,
+    ) -> Result<String, StoreError> {
         self.write(|tx| {
-            let found: Option<String> =
-                tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+            let found: Option<String> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?;
             if let Some(v) = found {
                 return Ok(v);
             }
             let v = make();
-            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [key, v.as_str()])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                [key, v.as_str()],
+            )?;
             Ok(v)
         })
     }
@@ -146,7 +171,8 @@ impl AdminStore for SqliteStore {
     fn stats(&self) -> Result<StatsResponse, StoreError> {
         self.read(|c| {
             let count = |table: &str| -> Result<u64, StoreError> {
-                let n: i64 = c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                let n: i64 =
+                    c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
                 Ok(n as u64)
             };
             Ok(StatsResponse {
@@ -176,7 +202,10 @@ mod tests {
         let v = s.meta_get_or_insert("k", &mut || "first".into()).unwrap();
         drop(s);
         let s = SqliteStore::open(&path, Durability::Normal).unwrap();
-        assert_eq!(v, s.meta_get_or_insert("k", &mut || "second".into()).unwrap());
+        assert_eq!(
+            v,
+            s.meta_get_or_insert("k", &mut || "second".into()).unwrap()
+        );
         assert_eq!(s.stats().unwrap(), StatsResponse::default());
     }
 
@@ -189,7 +218,9 @@ mod tests {
             Err(StoreError::Conflict("test"))
         });
         assert!(r.is_err());
-        let n: i64 = s.read(|c| Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?)).unwrap();
+        let n: i64 = s
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?))
+            .unwrap();
         assert_eq!(n, 0);
     }
 }

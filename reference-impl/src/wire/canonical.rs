@@ -45,11 +45,18 @@ pub fn encode_public_key(key: &VerifyingKey) -> String {
 }
 
 /// Verifies a base64 signature over `value`'s canonical bytes.
-pub fn verify<T: Serialize>(key: &VerifyingKey, value: &T, sig_b64: &str) -> Result<(), SignatureError> {
-    let bytes = STANDARD.decode(sig_b64).map_err(|_| SignatureError::Malformed)?;
+pub fn verify<T: Serialize>(
+    key: &VerifyingKey,
+    value: &T,
+    sig_b64: &str,
+) -> Result<(), SignatureError> {
+    let bytes = STANDARD
+        .decode(sig_b64)
+        .map_err(|_| SignatureError::Malformed)?;
     let arr: [u8; 64] = bytes.try_into().map_err(|_| SignatureError::Malformed)?;
     let sig = ed25519_dalek::Signature::from_bytes(&arr);
-    key.verify(&canonical_bytes(value), &sig).map_err(|_| SignatureError::Mismatch)
+    key.verify(&canonical_bytes(value), &sig)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 /// A practitioner's signing key derived from a 32-byte seed (tests and the load driver derive
@@ -65,10 +72,14 @@ mod tests {
 
     #[test]
     fn key_order_and_whitespace_do_not_change_canonical_bytes() {
-        let a: serde_json::Value = serde_json::from_str(r#"{ "b": 1, "a": {"y": [1, 2], "x": "s"} }"#).unwrap();
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{ "b": 1, "a": {"y": [1, 2], "x": "s"} }"#).unwrap();
         let b = json!({"a": {"x": "s", "y": [1, 2]}, "b": 1});
         assert_eq!(canonical_bytes(&a), canonical_bytes(&b));
-        assert_eq!(canonical_bytes(&a), br#"{"a":{"x":"s","y":[1,2]},"b":1}"#.to_vec());
+        assert_eq!(
+            canonical_bytes(&a),
+            br#"{"a":{"x":"s","y":[1,2]},"b":1}"#.to_vec()
+        );
     }
 
     #[test]
@@ -78,7 +89,13 @@ mod tests {
         let sig = sign(&key, &doc);
         assert_eq!(verify(&key.verifying_key(), &doc, &sig), Ok(()));
         let tampered = json!({"drug": "amlodipine", "days": 90});
-        assert_eq!(verify(&key.verifying_key(), &tampered, &sig), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&key.verifying_key(), &doc, "abc"), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(&key.verifying_key(), &tampered, &sig),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&key.verifying_key(), &doc, "abc"),
+            Err(SignatureError::Malformed)
+        );
     }
 }

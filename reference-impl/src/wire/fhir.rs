@@ -13,9 +13,11 @@ pub const BUNDLE_PROFILE: &str =
 /// Document type code system; code `1` is an outpatient prescription (処方箋).
 pub const DOC_TYPE_SYSTEM: &str = "http://jpfhir.jp/fhir/ePrescription/CodeSystem/doc-typecodes";
 /// Bundle.identifier system for the prescriber's own document id.
-pub const DOCUMENT_ID_SYSTEM: &str = "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
+pub const DOCUMENT_ID_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
 /// Medical institution code (医療機関コード, 10 digits).
-pub const FACILITY_SYSTEM: &str = "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
+pub const FACILITY_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
 /// Insurer number (保険者番号).
 pub const INSURER_SYSTEM: &str = "urn:oid:1.2.392.100495.20.3.61";
 /// Practitioner identifier (our stand-in for the HPKI certificate subject).
@@ -78,15 +80,26 @@ fn urn(document_id: &str, part: &str) -> String {
         h = (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
     }
     let x = format!("{h:032x}");
-    format!("urn:uuid:{}-{}-{}-{}-{}", &x[0..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 impl PrescriptionDraft {
     /// The FHIR document Bundle for this prescription.
     pub fn to_bundle(&self) -> Value {
         let id = &self.document_id;
-        let (patient, coverage, org, pract) =
-            (urn(id, "patient"), urn(id, "coverage"), urn(id, "organization"), urn(id, "practitioner"));
+        let (patient, coverage, org, pract) = (
+            urn(id, "patient"),
+            urn(id, "coverage"),
+            urn(id, "organization"),
+            urn(id, "practitioner"),
+        );
         let issued = self.issued_at.to_rfc3339();
         let authored = self.issued_at.date_naive().to_string();
         let requests: Vec<(String, Value)> = self
@@ -116,7 +129,10 @@ impl PrescriptionDraft {
                 (url, resource)
             })
             .collect();
-        let section_entries: Vec<Value> = requests.iter().map(|(u, _)| json!({"reference": u})).collect();
+        let section_entries: Vec<Value> = requests
+            .iter()
+            .map(|(u, _)| json!({"reference": u}))
+            .collect();
         let mut entries = vec![
             json!({"fullUrl": urn(id, "composition"), "resource": {
                 "resourceType": "Composition",
@@ -154,7 +170,11 @@ impl PrescriptionDraft {
                 "identifier": [{"system": PRACTITIONER_SYSTEM, "value": self.practitioner_id}]
             }}),
         ];
-        entries.extend(requests.into_iter().map(|(url, r)| json!({"fullUrl": url, "resource": r})));
+        entries.extend(
+            requests
+                .into_iter()
+                .map(|(url, r)| json!({"fullUrl": url, "resource": r})),
+        );
         json!({
             "resourceType": "Bundle",
             "meta": {"profile": [BUNDLE_PROFILE]},

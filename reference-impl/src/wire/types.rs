@@ -245,11 +245,17 @@ pub struct PersonRef {
 
 impl PersonRef {
     pub fn by_card(serial: impl Into<String>) -> Self {
-        Self { card_serial: Some(serial.into()), ..Self::default() }
+        Self {
+            card_serial: Some(serial.into()),
+            ..Self::default()
+        }
     }
 
     pub fn by_id(id: impl Into<String>) -> Self {
-        Self { person_id: Some(id.into()), ..Self::default() }
+        Self {
+            person_id: Some(id.into()),
+            ..Self::default()
+        }
     }
 
     pub fn by_insurance(q: &QualificationRecord) -> Self {
@@ -278,7 +284,11 @@ pub enum ConsentKind {
 }
 
 impl ConsentKind {
-    pub const ALL: [ConsentKind; 3] = [ConsentKind::Medication, ConsentKind::Checkup, ConsentKind::Ehr];
+    pub const ALL: [ConsentKind; 3] = [
+        ConsentKind::Medication,
+        ConsentKind::Checkup,
+        ConsentKind::Ehr,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -312,7 +322,12 @@ pub struct ConsentFlags {
 impl ConsentFlags {
     pub fn kinds(self) -> Vec<ConsentKind> {
         let flags = [self.medication, self.checkup, self.ehr];
-        ConsentKind::ALL.into_iter().zip(flags).filter(|(_, on)| *on).map(|(k, _)| k).collect()
+        ConsentKind::ALL
+            .into_iter()
+            .zip(flags)
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 

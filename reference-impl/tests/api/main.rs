@@ -1,1 +1,12 @@
+//! Integration tests of the reference exchange over real HTTP on loopback, one module per area.
+//! Every refusal test also checks that the refused request stored nothing.
 
+mod audit;
+mod auth;
+mod consent;
+mod durability;
+mod eligibility;
+mod harness;
+mod ops;
+mod prescription;
+mod refill;

@@ -1,0 +1,335 @@
+//! A server on 127.0.0.1:0 with a manual clock and the built-in sample, plus request helpers.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use dx_exchange::clock::{Clock, ManualClock};
+use dx_exchange::codes::{FacilityTable, facility_code};
+use dx_exchange::refdata::{DrugMaster, sample};
+use dx_exchange::store::Durability;
+use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
+use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::{PersonRecord, QualificationRecord, Sex};
+use dx_exchange::{Exchange, Running};
+use ed25519_dalek::SigningKey;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// 2026-11-25 09:30 JST.
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T09:30:00+09:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub const SEED: u64 = 1;
+pub const PERSONS: u64 = 200;
+
+pub struct Harness {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    admin_secret: String,
+    _running: Running,
+    _dir: tempfile::TempDir,
+}
+
+/// A prescriber or pharmacist: a facility's token and a registered signing key.
+pub struct Signer {
+    pub facility: String,
+    pub token: String,
+    pub practitioner_id: String,
+    pub key: SigningKey,
+}
+
+pub fn clinic(n: u16) -> String {
+    facility_code(13, FacilityTable::Medical, 1, 1001 + n)
+}
+pub fn hospital(n: u16) -> String {
+    facility_code(13, FacilityTable::Medical, 1, 1 + n)
+}
+pub fn pharmacy(n: u16) -> String {
+    facility_code(13, FacilityTable::Pharmacy, 1, 1 + n)
+}
+
+/// The YJ code of the first product of an ingredient.
+pub fn yj(ingredient: &str) -> String {
+    DrugMaster::get()
+        .all()
+        .iter()
+        .find(|d| d.ingredient == ingredient)
+        .unwrap()
+        .yj
+        .clone()
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let exchange = Exchange::open(dir.path(), Durability::Normal, clock.clone()).unwrap();
+        exchange.seed_sample(PERSONS, SEED).unwrap();
+        let admin_secret = exchange.admin_secret().to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = exchange.spawn(listener).unwrap();
+        Self {
+            url: running.url(),
+            http: reqwest::Client::new(),
+            clock,
+            admin_secret,
+            _running: running,
+            _dir: dir,
+        }
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.clock.today_jst()
+    }
+
+    pub fn advance_days(&self, days: i64) {
+        self.clock.advance(TimeDelta::days(days));
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, Some(token), path, Some(&body))
+            .await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, Some(token), path, None)
+            .await
+    }
+
+    pub async fn admin(&self) -> String {
+        let (s, v) = self
+            .send(
+                reqwest::Method::POST,
+                None,
+                "/v1/auth/token",
+                Some(&json!({"principal": "admin", "secret": self.admin_secret})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A fresh token for a principal (`facility:<code>`, `person:<id>`, …).
+    pub async fn token(&self, principal: &str) -> String {
+        let admin = self.admin().await;
+        let (s, cred) = self
+            .post(
+                &admin,
+                "/v1/admin/credentials",
+                json!({"principal": principal}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{cred}");
+        let (s, v) = self
+            .send(
+                reqwest::Method::POST,
+                None,
+                "/v1/auth/token",
+                Some(&json!({"principal": principal, "secret": cred["secret"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn facility_token(&self, code: &str) -> String {
+        self.token(&format!("facility:{code}")).await
+    }
+
+    pub async fn stats(&self) -> Value {
+        let admin = self.admin().await;
+        let (s, v) = self.get(&admin, "/v1/admin/stats").await;
+        assert_eq!(s, StatusCode::OK);
+        v
+    }
+
+    /// Stats without the audit count, which refusals do add to.
+    pub async fn data_stats(&self) -> Value {
+        let mut v = self.stats().await;
+        v.as_object_mut().unwrap().remove("audit");
+        v
+    }
+
+    /// A facility with a registered practitioner key.
+    pub async fn signer(&self, facility: &str, practitioner_id: &str) -> Signer {
+        let token = self.facility_token(facility).await;
+        let mut seed = [0u8; 32];
+        for (i, b) in practitioner_id.bytes().chain(facility.bytes()).enumerate() {
+            seed[i % 32] ^= b;
+        }
+        let key = signing_key_from_seed(seed);
+        let (s, v) = self
+            .post(&token, "/v1/practitioners/keys", json!({"practitioner_id": practitioner_id, "public_key": encode_public_key(&key.verifying_key())}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        Signer {
+            facility: facility.to_owned(),
+            token,
+            practitioner_id: practitioner_id.to_owned(),
+            key,
+        }
+    }
+
+    /// The sample person with the lowest index matching `pred`.
+    pub fn find_person(&self, pred: impl Fn(&PersonRecord) -> bool) -> PersonRecord {
+        (0..PERSONS)
+            .map(|i| sample::person(SEED, i, self.today()))
+            .find(|p| pred(p))
+            .expect("a matching sample person")
+    }
+
+    /// An adult with a card and a single current qualification.
+    pub fn adult_with_card(&self, skip: usize) -> PersonRecord {
+        let today = self.today();
+        (0..PERSONS)
+            .map(|i| sample::person(SEED, i, today))
+            .filter(|p| {
+                p.card_serial.is_some()
+                    && p.qualifications.len() == 1
+                    && (20..65).contains(&(today.years_since(p.birth_date).unwrap_or(0)))
+            })
+            .nth(skip)
+            .expect("enough adults in the sample")
+    }
+}
+
+pub fn current(p: &PersonRecord) -> &QualificationRecord {
+    p.qualifications
+        .iter()
+        .find(|q| q.valid_to.is_none())
+        .unwrap()
+}
+
+pub fn insurance_ref(q: &QualificationRecord) -> Value {
+    json!({"insurer_number": q.insurer_number, "symbol": q.symbol, "number": q.number, "branch": q.branch})
+}
+
+impl Signer {
+    /// A prescription document for `person` with `(ingredient, days)` drugs and `uses` uses.
+    pub fn draft(
+        &self,
+        doc: &str,
+        person: &PersonRecord,
+        drugs: &[(&str, u16)],
+        uses: u8,
+        at: DateTime<Utc>,
+    ) -> PrescriptionDraft {
+        let q = current(person);
+        PrescriptionDraft {
+            document_id: doc.to_owned(),
+            facility_code: self.facility.clone(),
+            facility_name: "Test facility".into(),
+            practitioner_id: self.practitioner_id.clone(),
+            issued_at: at.with_timezone(&dx_exchange::clock::jst()),
+            patient_gender: if person.sex == Sex::Male {
+                "male"
+            } else {
+                "female"
+            },
+            patient_birth_date: person.birth_date,
+            coverage: DraftCoverage {
+                insurer_number: q.insurer_number.clone(),
+                symbol: q.symbol.clone(),
+                number: q.number.clone(),
+                branch: q.branch.clone(),
+            },
+            items: drugs
+                .iter()
+                .map(|&(ing, days)| {
+                    let d = DrugMaster::get().by_code(&yj(ing)).unwrap();
+                    DraftItem {
+                        code: d.yj.clone(),
+                        code_system: YJ_SYSTEM,
+                        display: d.name.clone(),
+                        days,
+                        quantity: u32::from(days),
+                        unit: d.unit.into(),
+                        as_needed: d.as_needed,
+                    }
+                })
+                .collect(),
+            uses,
+        }
+    }
+
+    /// The registration request body for a draft, signed.
+    pub fn signed(&self, draft: &PrescriptionDraft) -> Value {
+        let bundle = draft.to_bundle();
+        let sig = sign(&self.key, &bundle);
+        json!({"kind": "electronic", "bundle": bundle, "signature": {"practitioner_id": self.practitioner_id, "algorithm": "Ed25519", "value": sig}})
+    }
+
+    /// Registers a prescription and returns the response body.
+    pub async fn register(
+        &self,
+        h: &Harness,
+        doc: &str,
+        person: &PersonRecord,
+        drugs: &[(&str, u16)],
+        uses: u8,
+    ) -> Value {
+        let body = self.signed(&self.draft(doc, person, drugs, uses, h.clock.now()));
+        let (s, v) = h.post(&self.token, "/v1/prescriptions", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// A signed dispensing result body.
+    pub fn dispensation(&self, access_code: &str, items: &[(&str, u16)]) -> Value {
+        let d = json!({"access_code": access_code, "items": items.iter().map(|&(ing, days)| json!({"code": yj(ing), "days": days, "quantity": days})).collect::<Vec<_>>()});
+        let sig = sign(&self.key, &d);
+        json!({"dispensation": d, "signature": {"practitioner_id": self.practitioner_id, "algorithm": "Ed25519", "value": sig}})
+    }
+
+    /// Dispenses (retrieval not needed: the pharmacy has the id and code) and returns the body.
+    pub async fn dispense(
+        &self,
+        h: &Harness,
+        rx: &Value,
+        items: &[(&str, u16)],
+    ) -> (StatusCode, Value) {
+        let path = format!(
+            "/v1/prescriptions/{}/dispensations",
+            rx["prescription_id"].as_str().unwrap()
+        );
+        h.post(
+            &self.token,
+            &path,
+            self.dispensation(rx["access_code"].as_str().unwrap(), items),
+        )
+        .await
+    }
+}
+
+impl Signer {
+    /// A new token after the clock moved past the old one's expiry.
+    pub async fn refresh(&mut self, h: &Harness) {
+        self.token = h.facility_token(&self.facility).await;
+    }
+}

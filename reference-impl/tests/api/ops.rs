@@ -1,0 +1,148 @@
+use crate::harness::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn healthz_and_metrics_per_route() {
+    let h = Harness::start().await;
+    let (s, v) = h.send(reqwest::Method::GET, None, "/healthz", None).await;
+    assert_eq!((s, v.as_str()), (StatusCode::OK, Some("ok")));
+    let t = h.facility_token(&clinic(0)).await;
+    h.post(
+        &t,
+        "/v1/eligibility/verify",
+        json!({"person": {"card_serial": "NOPE"}}),
+    )
+    .await;
+    let text = h
+        .http
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"dx_http_requests_total{method="POST",route="/v1/eligibility/verify",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"dx_http_request_duration_seconds_count{method="POST",route="/v1/eligibility/verify"} 1"#
+    ));
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_misshapen_bodies_get_structured_errors_and_store_nothing() {
+    let h = Harness::start().await;
+    let t = h.facility_token(&clinic(0)).await;
+    let before = h.data_stats().await;
+    let url = format!("{}/v1/prescriptions", h.url);
+
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body("{\"kind\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "malformed_json");
+
+    let big = format!("{{\"bundle\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "body_too_large");
+
+    let (s, v) = h.post(&t, "/v1/consents", json!({"person": {"person_id": "P0000000001"}, "kind": "medication", "method": "verbal", "extra": 1})).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body"))
+    );
+
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(&t)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let (s, v) = h.get(&t, "/v1/nothing-here").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_route"))
+    );
+    let (s, v) = h
+        .send(reqwest::Method::DELETE, Some(&t), "/v1/consents", None)
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
+
+    assert_eq!(h.data_stats().await, before);
+}
+
+#[tokio::test]
+async fn bulk_import_is_all_or_nothing() {
+    let h = Harness::start().await;
+    let admin = h.admin().await;
+    let today = h.today();
+    let good: Vec<String> = (1000..1003)
+        .map(|i| serde_json::to_string(&dx_exchange::refdata::sample::person(7, i, today)).unwrap())
+        .collect();
+    let url = format!("{}/v1/admin/persons", h.url);
+    let mut bad = good.clone();
+    bad.push(r#"{"id":"X","sex":"M","birth_date":"2000-01-01","prefecture":13,"municipality":"131017","qualifications":[]}"#.into());
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(bad.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "line 4");
+    assert_eq!(h.stats().await["persons"], PERSONS);
+
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(good.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(h.stats().await["persons"], PERSONS + 3);
+    // The same persons again: duplicates, nothing added.
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(good.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(h.stats().await["persons"], PERSONS + 3);
+}
