@@ -1,1 +1,222 @@
-fn main() {}
+//! Loopback throughput of the reference exchange: eligibility verify and prescription register,
+//! next to a trivial `/healthz` on the same server in the same run. Absolute rates drift on a
+//! shared 2-core machine; the ratios to `/healthz` are the figures to quote.
+//!
+//! `cargo bench -p dx-e2e --bench loopback` (or `just bench`). Settings from the environment:
+//! `DXSIM_BENCH_SECS` (per endpoint, default 5), `DXSIM_BENCH_WORKERS` (concurrent clients,
+//! default 16). Every loop stops at the time limit or at 200,000 requests, whichever comes first.
+//! Results go to stdout and to `<target>/dxsim-bench/loopback.{json,html}`.
+
+use chrono::{DateTime, Utc};
+use dx_exchange::clock::{Clock, SystemClock, jst};
+use dx_exchange::codes::{FacilityTable, facility_code};
+use dx_exchange::refdata::{DrugMaster, sample};
+use dx_exchange::store::Durability;
+use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
+use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::{PersonRecord, Role};
+use dx_reports::html::{Page, Table};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Most requests one endpoint's run may send.
+const MAX_REQUESTS: u64 = 200_000;
+const PERSONS: u64 = 2_000;
+
+struct Setup {
+    url: String,
+    http: reqwest::Client,
+    clinic_token: String,
+    persons: Vec<PersonRecord>,
+    doctor: ed25519_dalek::SigningKey,
+    _running: dx_exchange::Running,
+    _dir: tempfile::TempDir,
+}
+
+struct Outcome {
+    name: String,
+    durability: &'static str,
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+    latencies_us: Vec<u64>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+async fn setup(durability: Durability) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let exchange = dx_exchange::Exchange::open(dir.path(), durability, Arc::new(SystemClock)).unwrap();
+    exchange.seed_sample(PERSONS, 11).unwrap();
+    let admin_secret = exchange.admin_secret().to_owned();
+    let running = exchange.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+    let url = running.url();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let post = |path: String, body: Value, token: Option<String>| {
+        let mut r = http.post(format!("{url}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let admin: Value = post("/v1/auth/token".into(), json!({"principal": "admin", "secret": admin_secret}), None).await.unwrap().json().await.unwrap();
+    let clinic = format!("facility:{}", facility_code(13, FacilityTable::Medical, 1, 1001));
+    let cred: Value = post("/v1/admin/credentials".into(), json!({"principal": clinic}), admin["token"].as_str().map(String::from)).await.unwrap().json().await.unwrap();
+    let token: Value = post("/v1/auth/token".into(), json!({"principal": clinic, "secret": cred["secret"]}), None).await.unwrap().json().await.unwrap();
+    assert_eq!(token["role"], json!(Role::Clinic));
+    let clinic_token = token["token"].as_str().unwrap().to_owned();
+    let doctor = signing_key_from_seed([5; 32]);
+    let r = post("/v1/practitioners/keys".into(), json!({"practitioner_id": "DR-BENCH", "public_key": encode_public_key(&doctor.verifying_key())}), Some(clinic_token.clone())).await.unwrap();
+    assert!(r.status().is_success());
+    let today = SystemClock.today_jst();
+    let persons = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
+    Setup { url, http, clinic_token, persons, doctor, _running: running, _dir: dir }
+}
+
+fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
+    let p = &s.persons[(n % PERSONS) as usize];
+    let q = p.qualifications.iter().find(|q| q.valid_to.is_none()).unwrap();
+    let drug = &DrugMaster::get().all()[(n % 150) as usize];
+    let draft = PrescriptionDraft {
+        document_id: format!("bench-{n}"),
+        facility_code: facility_code(13, FacilityTable::Medical, 1, 1001),
+        facility_name: "Bench clinic".into(),
+        practitioner_id: "DR-BENCH".into(),
+        issued_at: now.with_timezone(&jst()),
+        patient_gender: "male",
+        patient_birth_date: p.birth_date,
+        coverage: DraftCoverage { insurer_number: q.insurer_number.clone(), symbol: q.symbol.clone(), number: q.number.clone(), branch: q.branch.clone() },
+        items: vec![DraftItem { code: drug.yj.clone(), code_system: YJ_SYSTEM, display: drug.name.clone(), days: 14, quantity: 14, unit: drug.unit.into(), as_needed: drug.as_needed }],
+        uses: 1,
+    };
+    let bundle = draft.to_bundle();
+    let sig = sign(&s.doctor, &bundle);
+    json!({"kind": "electronic", "bundle": bundle, "signature": {"practitioner_id": "DR-BENCH", "algorithm": "Ed25519", "value": sig}})
+}
+
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Healthz,
+    Verify,
+    Register,
+}
+
+async fn run(s: Arc<Setup>, endpoint: Endpoint, name: &str, durability: &'static str, secs: u64, workers: u64) -> Outcome {
+    let counter = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (s, counter) = (s.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            loop {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                if n >= MAX_REQUESTS || Instant::now() >= deadline {
+                    break;
+                }
+                let req = match endpoint {
+                    Endpoint::Healthz => s.http.get(format!("{}/healthz", s.url)),
+                    Endpoint::Verify => {
+                        let p = &s.persons[(n % PERSONS) as usize];
+                        let q = p.qualifications.iter().find(|q| q.valid_to.is_none()).unwrap();
+                        let body = json!({"person": {"insurer_number": q.insurer_number, "symbol": q.symbol, "number": q.number, "branch": q.branch}});
+                        s.http.post(format!("{}/v1/eligibility/verify", s.url)).bearer_auth(&s.clinic_token).json(&body)
+                    }
+                    Endpoint::Register => {
+                        let body = register_body(&s, n, Utc::now());
+                        s.http.post(format!("{}/v1/prescriptions", s.url)).bearer_auth(&s.clinic_token).json(&body)
+                    }
+                };
+                let t0 = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        ok += 1;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t0.elapsed().as_micros() as u64);
+            }
+            (ok, errors, lat)
+        }));
+    }
+    let (mut ok, mut errors, mut latencies_us) = (0, 0, Vec::new());
+    for t in tasks {
+        let (o, e, l) = t.await.unwrap();
+        ok += o;
+        errors += e;
+        latencies_us.extend(l);
+    }
+    latencies_us.sort_unstable();
+    Outcome { name: name.into(), durability, ok, errors, seconds: started.elapsed().as_secs_f64(), latencies_us }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let secs = env_u64("DXSIM_BENCH_SECS", 5);
+    let workers = env_u64("DXSIM_BENCH_WORKERS", 16);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let outcomes = rt.block_on(async {
+        let full = Arc::new(setup(Durability::Full).await);
+        let normal = Arc::new(setup(Durability::Normal).await);
+        vec![
+            run(full.clone(), Endpoint::Healthz, "GET /healthz", "full", secs, workers).await,
+            run(full.clone(), Endpoint::Verify, "POST /v1/eligibility/verify", "full", secs, workers).await,
+            run(full.clone(), Endpoint::Register, "POST /v1/prescriptions", "full", secs, workers).await,
+            run(normal.clone(), Endpoint::Register, "POST /v1/prescriptions", "normal", secs, workers).await,
+        ]
+    });
+    let base = outcomes[0].rate();
+    let columns = ["endpoint", "durability", "ok", "errors", "req/s", "p50 ms", "p99 ms", "ratio to /healthz"];
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            vec![
+                o.name.clone(),
+                o.durability.into(),
+                o.ok.to_string(),
+                o.errors.to_string(),
+                format!("{:.0}", o.rate()),
+                format!("{:.2}", o.percentile_ms(0.5)),
+                format!("{:.2}", o.percentile_ms(0.99)),
+                format!("{:.3}", o.rate() / base),
+            ]
+        })
+        .collect();
+    println!("\ndxsim loopback benchmark — {workers} concurrent clients, {secs} s per endpoint, {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    println!("{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}", columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6], "ratio");
+    for r in &rows {
+        println!("{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let out = std::path::Path::new(&target).join("dxsim-bench");
+    std::fs::create_dir_all(&out).unwrap();
+    let json: Vec<Value> = outcomes
+        .iter()
+        .map(|o| json!({"endpoint": o.name, "durability": o.durability, "ok": o.ok, "errors": o.errors, "seconds": o.seconds,
+            "rate_per_s": o.rate(), "p50_ms": o.percentile_ms(0.5), "p99_ms": o.percentile_ms(0.99), "ratio_to_healthz": o.rate() / base}))
+        .collect();
+    std::fs::write(out.join("loopback.json"), serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let page = Page::new("dxsim loopback benchmark")
+        .paragraph(format!("{workers} concurrent clients on the same machine as the server, {secs} s per endpoint. Client and server share the CPU, so the ratios to /healthz are the figures to compare across machines."))
+        .table(Table { caption: "Throughput and latency".into(), columns: columns.iter().map(|c| c.to_string()).collect(), rows });
+    std::fs::write(out.join("loopback.html"), page.render()).unwrap();
+    println!("written: {}", out.join("loopback.{json,html}").display());
+}

@@ -1,1 +1,4 @@
+//! End-to-end tests across crates: the `dxsim` client (dx-sim) against the reference exchange
+//! (dx-exchange) served on loopback.
 
+mod visit;
