@@ -107,6 +107,20 @@ impl AppState {
             .await;
     }
 
+    /// Passes `result` through, recording it in the audit log if it is a refusal.
+    pub async fn audited<T>(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        person_id: Option<String>,
+        result: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        if let Err(e) = &result {
+            self.audit_refusal(who, action, person_id, e).await;
+        }
+        result
+    }
+
     /// Records a read of personal data.
     pub async fn audit_read(
         &self,

@@ -45,7 +45,10 @@ th{background:#eef}td:first-child,th:first-child{text-align:left}caption{font-we
 
 impl Page {
     pub fn new(title: impl Into<String>) -> Self {
-        Self { title: title.into(), blocks: Vec::new() }
+        Self {
+            title: title.into(),
+            blocks: Vec::new(),
+        }
     }
 
     pub fn heading(mut self, text: impl Into<String>) -> Self {
@@ -89,7 +92,11 @@ impl Page {
 }
 
 fn render_table(out: &mut String, t: &Table) {
-    let _ = write!(out, "<table><caption>{}</caption><thead><tr>", escape(&t.caption));
+    let _ = write!(
+        out,
+        "<table><caption>{}</caption><thead><tr>",
+        escape(&t.caption)
+    );
     for c in &t.columns {
         let _ = write!(out, "<th>{}</th>", escape(c));
     }
@@ -113,10 +120,16 @@ mod tests {
         let page = Page::new("a<b")
             .heading("\"h\"")
             .paragraph("<script>alert(1)</script>")
-            .table(Table { caption: "c&d".into(), columns: vec!["x'".into()], rows: vec![vec!["<td>".into()]] })
+            .table(Table {
+                caption: "c&d".into(),
+                columns: vec!["x'".into()],
+                rows: vec![vec!["<td>".into()]],
+            })
             .render();
         assert!(!page.contains("<script>"));
-        assert!(page.contains("a&lt;b") && page.contains("&quot;h&quot;") && page.contains("c&amp;d"));
+        assert!(
+            page.contains("a&lt;b") && page.contains("&quot;h&quot;") && page.contains("c&amp;d")
+        );
         assert!(page.contains("<td>&lt;td&gt;</td>") && page.contains("<th>x&#39;</th>"));
     }
 

@@ -15,9 +15,11 @@ pub struct Cli {
 pub enum Command {
     /// Serve the reference exchange (eligibility, consent, e-prescription) on its embedded store
     /// until Ctrl-C.
-    #[command(after_help = "Example:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n\n\
+    #[command(
+        after_help = "Example:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n\n\
         The admin secret is written to <data>/admin.key; exchange it at POST /v1/auth/token\n\
-        (principal \"admin\") and see docs/api.md for every route.")]
+        (principal \"admin\") and see docs/api.md for every route."
+    )]
     Serve(dx_exchange::ServeArgs),
 }
 
@@ -56,7 +58,17 @@ mod tests {
 
     #[test]
     fn serve_takes_the_documented_arguments() {
-        let cli = Cli::try_parse_from(["dxsim", "serve", "--addr", "127.0.0.1:9", "--data", "/tmp/x", "--durability", "normal"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "dxsim",
+            "serve",
+            "--addr",
+            "127.0.0.1:9",
+            "--data",
+            "/tmp/x",
+            "--durability",
+            "normal",
+        ])
+        .unwrap();
         let Command::Serve(args) = cli.command;
         assert_eq!(args.addr.port(), 9);
         assert_eq!(args.durability(), dx_exchange::store::Durability::Normal);

@@ -2,10 +2,11 @@
 //! conformance suite send their requests through it, so they speak exactly the server's contract.
 
 use dx_exchange::wire::{
-    CheckRequest, CheckResponse, ConsentRequest, ConsentResponse, CredentialRequest, CredentialResponse, DispenseRequest,
-    DispenseResponse, ErrorBody, PersonRef, PractitionerKeyRequest, PractitionerKeyResponse, RegisterPrescriptionRequest,
-    RegisterPrescriptionResponse, RetrieveResponse, StatsResponse, TokenRequest, TokenResponse, VerifyRequest,
-    VerifyResponse,
+    CheckRequest, CheckResponse, ConsentRequest, ConsentResponse, CredentialRequest,
+    CredentialResponse, DispenseRequest, DispenseResponse, ErrorBody, PersonRef,
+    PractitionerKeyRequest, PractitionerKeyResponse, RegisterPrescriptionRequest,
+    RegisterPrescriptionResponse, RetrieveResponse, StatsResponse, TokenRequest, TokenResponse,
+    VerifyRequest, VerifyResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -43,10 +44,19 @@ pub struct ExchangeClient {
 
 impl ExchangeClient {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self { base: base_url.into().trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: base_url.into().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned>(&self, method: Method, path: &str, token: Option<&str>, body: Option<&B>) -> Result<R, ClientError> {
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<R, ClientError> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -58,60 +68,132 @@ impl ExchangeClient {
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|_| ClientError::Unexpected { status, text: String::from_utf8_lossy(&bytes).into_owned() });
+            return serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
+                status,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(ClientError::Api { status, body }),
-            Err(_) => Err(ClientError::Unexpected { status, text: String::from_utf8_lossy(&bytes).into_owned() }),
+            Err(_) => Err(ClientError::Unexpected {
+                status,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            }),
         }
     }
 
     pub async fn token(&self, principal: &str, secret: &str) -> Result<TokenResponse, ClientError> {
-        let body = TokenRequest { principal: principal.to_owned(), secret: secret.to_owned() };
-        self.call(Method::POST, "/v1/auth/token", None, Some(&body)).await
+        let body = TokenRequest {
+            principal: principal.to_owned(),
+            secret: secret.to_owned(),
+        };
+        self.call(Method::POST, "/v1/auth/token", None, Some(&body))
+            .await
     }
 
     /// Issues a principal's secret (admin) and exchanges it for a token.
-    pub async fn token_for(&self, admin_token: &str, principal: &str) -> Result<TokenResponse, ClientError> {
+    pub async fn token_for(
+        &self,
+        admin_token: &str,
+        principal: &str,
+    ) -> Result<TokenResponse, ClientError> {
         let cred: CredentialResponse = self
-            .call(Method::POST, "/v1/admin/credentials", Some(admin_token), Some(&CredentialRequest { principal: principal.to_owned() }))
+            .call(
+                Method::POST,
+                "/v1/admin/credentials",
+                Some(admin_token),
+                Some(&CredentialRequest {
+                    principal: principal.to_owned(),
+                }),
+            )
             .await?;
         self.token(&cred.principal, &cred.secret).await
     }
 
     pub async fn stats(&self, admin_token: &str) -> Result<StatsResponse, ClientError> {
-        self.call::<(), _>(Method::GET, "/v1/admin/stats", Some(admin_token), None).await
+        self.call::<(), _>(Method::GET, "/v1/admin/stats", Some(admin_token), None)
+            .await
     }
 
-    pub async fn verify(&self, token: &str, req: &VerifyRequest) -> Result<VerifyResponse, ClientError> {
-        self.call(Method::POST, "/v1/eligibility/verify", Some(token), Some(req)).await
+    pub async fn verify(
+        &self,
+        token: &str,
+        req: &VerifyRequest,
+    ) -> Result<VerifyResponse, ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/eligibility/verify",
+            Some(token),
+            Some(req),
+        )
+        .await
     }
 
-    pub async fn consent(&self, token: &str, req: &ConsentRequest) -> Result<ConsentResponse, ClientError> {
-        self.call(Method::POST, "/v1/consents", Some(token), Some(req)).await
+    pub async fn consent(
+        &self,
+        token: &str,
+        req: &ConsentRequest,
+    ) -> Result<ConsentResponse, ClientError> {
+        self.call(Method::POST, "/v1/consents", Some(token), Some(req))
+            .await
     }
 
-    pub async fn put_practitioner_key(&self, token: &str, req: &PractitionerKeyRequest) -> Result<PractitionerKeyResponse, ClientError> {
-        self.call(Method::POST, "/v1/practitioners/keys", Some(token), Some(req)).await
+    pub async fn put_practitioner_key(
+        &self,
+        token: &str,
+        req: &PractitionerKeyRequest,
+    ) -> Result<PractitionerKeyResponse, ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/practitioners/keys",
+            Some(token),
+            Some(req),
+        )
+        .await
     }
 
-    pub async fn check(&self, token: &str, req: &CheckRequest) -> Result<CheckResponse, ClientError> {
-        self.call(Method::POST, "/v1/prescriptions/check", Some(token), Some(req)).await
+    pub async fn check(
+        &self,
+        token: &str,
+        req: &CheckRequest,
+    ) -> Result<CheckResponse, ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/prescriptions/check",
+            Some(token),
+            Some(req),
+        )
+        .await
     }
 
-    pub async fn register_prescription(&self, token: &str, req: &RegisterPrescriptionRequest) -> Result<RegisterPrescriptionResponse, ClientError> {
-        self.call(Method::POST, "/v1/prescriptions", Some(token), Some(req)).await
+    pub async fn register_prescription(
+        &self,
+        token: &str,
+        req: &RegisterPrescriptionRequest,
+    ) -> Result<RegisterPrescriptionResponse, ClientError> {
+        self.call(Method::POST, "/v1/prescriptions", Some(token), Some(req))
+            .await
     }
 
     /// Retrieval by access code and the person's card or insurance number.
-    pub async fn retrieve(&self, token: &str, access_code: &str, person: &PersonRef) -> Result<RetrieveResponse, ClientError> {
+    pub async fn retrieve(
+        &self,
+        token: &str,
+        access_code: &str,
+        person: &PersonRef,
+    ) -> Result<RetrieveResponse, ClientError> {
         let query = serde_urlencoded_pairs(person);
         let path = format!("/v1/prescriptions/{access_code}?{query}");
-        self.call::<(), _>(Method::GET, &path, Some(token), None).await
+        self.call::<(), _>(Method::GET, &path, Some(token), None)
+            .await
     }
 
-    pub async fn dispense(&self, token: &str, prescription_id: &str, req: &DispenseRequest) -> Result<DispenseResponse, ClientError> {
+    pub async fn dispense(
+        &self,
+        token: &str,
+        prescription_id: &str,
+        req: &DispenseRequest,
+    ) -> Result<DispenseResponse, ClientError> {
         let path = format!("/v1/prescriptions/{prescription_id}/dispensations");
         self.call(Method::POST, &path, Some(token), Some(req)).await
     }
@@ -137,7 +219,9 @@ fn serde_urlencoded_pairs(p: &PersonRef) -> String {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

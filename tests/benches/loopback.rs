@@ -59,12 +59,18 @@ impl Outcome {
 
 async fn setup(durability: Durability) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let exchange = dx_exchange::Exchange::open(dir.path(), durability, Arc::new(SystemClock)).unwrap();
+    let exchange =
+        dx_exchange::Exchange::open(dir.path(), durability, Arc::new(SystemClock)).unwrap();
     exchange.seed_sample(PERSONS, 11).unwrap();
     let admin_secret = exchange.admin_secret().to_owned();
-    let running = exchange.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
     let url = running.url();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
     let post = |path: String, body: Value, token: Option<String>| {
         let mut r = http.post(format!("{url}{path}")).json(&body);
         if let Some(t) = token {
@@ -72,10 +78,40 @@ async fn setup(durability: Durability) -> Setup {
         }
         r.send()
     };
-    let admin: Value = post("/v1/auth/token".into(), json!({"principal": "admin", "secret": admin_secret}), None).await.unwrap().json().await.unwrap();
-    let clinic = format!("facility:{}", facility_code(13, FacilityTable::Medical, 1, 1001));
-    let cred: Value = post("/v1/admin/credentials".into(), json!({"principal": clinic}), admin["token"].as_str().map(String::from)).await.unwrap().json().await.unwrap();
-    let token: Value = post("/v1/auth/token".into(), json!({"principal": clinic, "secret": cred["secret"]}), None).await.unwrap().json().await.unwrap();
+    let admin: Value = post(
+        "/v1/auth/token".into(),
+        json!({"principal": "admin", "secret": admin_secret}),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let clinic = format!(
+        "facility:{}",
+        facility_code(13, FacilityTable::Medical, 1, 1001)
+    );
+    let cred: Value = post(
+        "/v1/admin/credentials".into(),
+        json!({"principal": clinic}),
+        admin["token"].as_str().map(String::from),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token: Value = post(
+        "/v1/auth/token".into(),
+        json!({"principal": clinic, "secret": cred["secret"]}),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(token["role"], json!(Role::Clinic));
     let clinic_token = token["token"].as_str().unwrap().to_owned();
     let doctor = signing_key_from_seed([5; 32]);
@@ -83,12 +119,24 @@ async fn setup(durability: Durability) -> Setup {
     assert!(r.status().is_success());
     let today = SystemClock.today_jst();
     let persons = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
-    Setup { url, http, clinic_token, persons, doctor, _running: running, _dir: dir }
+    Setup {
+        url,
+        http,
+        clinic_token,
+        persons,
+        doctor,
+        _running: running,
+        _dir: dir,
+    }
 }
 
 fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
     let p = &s.persons[(n % PERSONS) as usize];
-    let q = p.qualifications.iter().find(|q| q.valid_to.is_none()).unwrap();
+    let q = p
+        .qualifications
+        .iter()
+        .find(|q| q.valid_to.is_none())
+        .unwrap();
     let drug = &DrugMaster::get().all()[(n % 150) as usize];
     let draft = PrescriptionDraft {
         document_id: format!("bench-{n}"),
@@ -98,8 +146,21 @@ fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
         issued_at: now.with_timezone(&jst()),
         patient_gender: "male",
         patient_birth_date: p.birth_date,
-        coverage: DraftCoverage { insurer_number: q.insurer_number.clone(), symbol: q.symbol.clone(), number: q.number.clone(), branch: q.branch.clone() },
-        items: vec![DraftItem { code: drug.yj.clone(), code_system: YJ_SYSTEM, display: drug.name.clone(), days: 14, quantity: 14, unit: drug.unit.into(), as_needed: drug.as_needed }],
+        coverage: DraftCoverage {
+            insurer_number: q.insurer_number.clone(),
+            symbol: q.symbol.clone(),
+            number: q.number.clone(),
+            branch: q.branch.clone(),
+        },
+        items: vec![DraftItem {
+            code: drug.yj.clone(),
+            code_system: YJ_SYSTEM,
+            display: drug.name.clone(),
+            days: 14,
+            quantity: 14,
+            unit: drug.unit.into(),
+            as_needed: drug.as_needed,
+        }],
         uses: 1,
     };
     let bundle = draft.to_bundle();
@@ -114,7 +175,14 @@ enum Endpoint {
     Register,
 }
 
-async fn run(s: Arc<Setup>, endpoint: Endpoint, name: &str, durability: &'static str, secs: u64, workers: u64) -> Outcome {
+async fn run(
+    s: Arc<Setup>,
+    endpoint: Endpoint,
+    name: &str,
+    durability: &'static str,
+    secs: u64,
+    workers: u64,
+) -> Outcome {
     let counter = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
@@ -162,11 +230,21 @@ async fn run(s: Arc<Setup>, endpoint: Endpoint, name: &str, durability: &'static
         latencies_us.extend(l);
     }
     latencies_us.sort_unstable();
-    Outcome { name: name.into(), durability, ok, errors, seconds: started.elapsed().as_secs_f64(), latencies_us }
+    Outcome {
+        name: name.into(),
+        durability,
+        ok,
+        errors,
+        seconds: started.elapsed().as_secs_f64(),
+        latencies_us,
+    }
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -177,14 +255,55 @@ fn main() {
         let full = Arc::new(setup(Durability::Full).await);
         let normal = Arc::new(setup(Durability::Normal).await);
         vec![
-            run(full.clone(), Endpoint::Healthz, "GET /healthz", "full", secs, workers).await,
-            run(full.clone(), Endpoint::Verify, "POST /v1/eligibility/verify", "full", secs, workers).await,
-            run(full.clone(), Endpoint::Register, "POST /v1/prescriptions", "full", secs, workers).await,
-            run(normal.clone(), Endpoint::Register, "POST /v1/prescriptions", "normal", secs, workers).await,
+            run(
+                full.clone(),
+                Endpoint::Healthz,
+                "GET /healthz",
+                "full",
+                secs,
+                workers,
+            )
+            .await,
+            run(
+                full.clone(),
+                Endpoint::Verify,
+                "POST /v1/eligibility/verify",
+                "full",
+                secs,
+                workers,
+            )
+            .await,
+            run(
+                full.clone(),
+                Endpoint::Register,
+                "POST /v1/prescriptions",
+                "full",
+                secs,
+                workers,
+            )
+            .await,
+            run(
+                normal.clone(),
+                Endpoint::Register,
+                "POST /v1/prescriptions",
+                "normal",
+                secs,
+                workers,
+            )
+            .await,
         ]
     });
     let base = outcomes[0].rate();
-    let columns = ["endpoint", "durability", "ok", "errors", "req/s", "p50 ms", "p99 ms", "ratio to /healthz"];
+    let columns = [
+        "endpoint",
+        "durability",
+        "ok",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio to /healthz",
+    ];
     let rows: Vec<Vec<String>> = outcomes
         .iter()
         .map(|o| {
@@ -200,12 +319,22 @@ fn main() {
             ]
         })
         .collect();
-    println!("\ndxsim loopback benchmark — {workers} concurrent clients, {secs} s per endpoint, {}", Utc::now().format("%Y-%m-%d %H:%M UTC"));
-    println!("{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}", columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6], "ratio");
+    println!(
+        "\ndxsim loopback benchmark — {workers} concurrent clients, {secs} s per endpoint, {}",
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!(
+        "{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}",
+        columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6], "ratio"
+    );
     for r in &rows {
-        println!("{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+        println!(
+            "{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+        );
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
     let out = std::path::Path::new(&target).join("dxsim-bench");
     std::fs::create_dir_all(&out).unwrap();
     let json: Vec<Value> = outcomes
@@ -213,7 +342,11 @@ fn main() {
         .map(|o| json!({"endpoint": o.name, "durability": o.durability, "ok": o.ok, "errors": o.errors, "seconds": o.seconds,
             "rate_per_s": o.rate(), "p50_ms": o.percentile_ms(0.5), "p99_ms": o.percentile_ms(0.99), "ratio_to_healthz": o.rate() / base}))
         .collect();
-    std::fs::write(out.join("loopback.json"), serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    std::fs::write(
+        out.join("loopback.json"),
+        serde_json::to_string_pretty(&json).unwrap(),
+    )
+    .unwrap();
     let page = Page::new("dxsim loopback benchmark")
         .paragraph(format!("{workers} concurrent clients on the same machine as the server, {secs} s per endpoint. Client and server share the CPU, so the ratios to /healthz are the figures to compare across machines."))
         .table(Table { caption: "Throughput and latency".into(), columns: columns.iter().map(|c| c.to_string()).collect(), rows });

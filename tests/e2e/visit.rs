@@ -10,53 +10,87 @@ use dx_exchange::store::Durability;
 use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use dx_exchange::wire::{
-    CheckRequest, ConsentFlags, Dispensation, DispenseRequest, DrugLine, PersonRef, PractitionerKeyRequest, PrescriptionKind,
-    PrescriptionStatus, QualificationStatus, RegisterPrescriptionRequest, Signature, VerifyRequest,
+    CheckRequest, ConsentFlags, Dispensation, DispenseRequest, DrugLine, PersonRef,
+    PractitionerKeyRequest, PrescriptionKind, PrescriptionStatus, QualificationStatus,
+    RegisterPrescriptionRequest, Signature, VerifyRequest,
 };
 use dx_sim::client::ExchangeClient;
 use std::sync::Arc;
 
 fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 #[tokio::test]
 async fn a_prescription_travels_from_clinic_to_pharmacy() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(start()));
-    let exchange = dx_exchange::Exchange::open(dir.path(), Durability::Normal, clock.clone()).unwrap();
+    let exchange =
+        dx_exchange::Exchange::open(dir.path(), Durability::Normal, clock.clone()).unwrap();
     exchange.seed_sample(50, 3).unwrap();
     let admin_secret = exchange.admin_secret().to_owned();
-    let running = exchange.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
     let client = ExchangeClient::new(running.url());
 
     let admin = client.token("admin", &admin_secret).await.unwrap().token;
     let clinic = facility_code(31, FacilityTable::Medical, 1, 1001);
     let pharmacy = facility_code(31, FacilityTable::Pharmacy, 1, 1);
-    let clinic_token = client.token_for(&admin, &format!("facility:{clinic}")).await.unwrap().token;
-    let person = (0..50).map(|i| sample::person(3, i, clock.today_jst())).find(|p| p.card_serial.is_some()).unwrap();
+    let clinic_token = client
+        .token_for(&admin, &format!("facility:{clinic}"))
+        .await
+        .unwrap()
+        .token;
+    let person = (0..50)
+        .map(|i| sample::person(3, i, clock.today_jst()))
+        .find(|p| p.card_serial.is_some())
+        .unwrap();
     let card = PersonRef::by_card(person.card_serial.clone().unwrap());
 
     // Clinic: verify with the card, consenting to medication information.
-    let verify = VerifyRequest { person: card.clone(), service_date: None, consent: Some(ConsentFlags { medication: true, ..Default::default() }) };
+    let verify = VerifyRequest {
+        person: card.clone(),
+        service_date: None,
+        consent: Some(ConsentFlags {
+            medication: true,
+            ..Default::default()
+        }),
+    };
     let v = client.verify(&clinic_token, &verify).await.unwrap();
     assert_eq!(v.status, QualificationStatus::Valid);
     let coverage = v.coverage.unwrap();
 
     // Duplicate pre-check, then a signed registration.
-    let drug = DrugMaster::get().all().iter().find(|d| d.ingredient == "rosuvastatin").unwrap();
+    let drug = DrugMaster::get()
+        .all()
+        .iter()
+        .find(|d| d.ingredient == "rosuvastatin")
+        .unwrap();
     let check = CheckRequest {
         person: PersonRef::by_id(v.person_id.clone().unwrap()),
         start_date: None,
-        items: vec![DrugLine { code: drug.yj.clone(), days: 28, quantity: Some(28) }],
+        items: vec![DrugLine {
+            code: drug.yj.clone(),
+            days: 28,
+            quantity: Some(28),
+        }],
         include_same_facility: false,
     };
     let checked = client.check(&clinic_token, &check).await.unwrap();
     assert!(checked.warnings.is_empty() && checked.details_disclosed);
 
     let doctor_key = signing_key_from_seed([1; 32]);
-    let key_req = PractitionerKeyRequest { practitioner_id: "DR-E2E".into(), public_key: encode_public_key(&doctor_key.verifying_key()) };
-    client.put_practitioner_key(&clinic_token, &key_req).await.unwrap();
+    let key_req = PractitionerKeyRequest {
+        practitioner_id: "DR-E2E".into(),
+        public_key: encode_public_key(&doctor_key.verifying_key()),
+    };
+    client
+        .put_practitioner_key(&clinic_token, &key_req)
+        .await
+        .unwrap();
     let draft = PrescriptionDraft {
         document_id: "e2e-1".into(),
         facility_code: clinic.clone(),
@@ -65,38 +99,113 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         issued_at: clock.now().with_timezone(&jst()),
         patient_gender: "female",
         patient_birth_date: person.birth_date,
-        coverage: DraftCoverage { insurer_number: coverage.insurer_number, symbol: coverage.symbol, number: coverage.number, branch: coverage.branch },
-        items: vec![DraftItem { code: drug.yj.clone(), code_system: YJ_SYSTEM, display: drug.name.clone(), days: 28, quantity: 28, unit: drug.unit.into(), as_needed: false }],
+        coverage: DraftCoverage {
+            insurer_number: coverage.insurer_number,
+            symbol: coverage.symbol,
+            number: coverage.number,
+            branch: coverage.branch,
+        },
+        items: vec![DraftItem {
+            code: drug.yj.clone(),
+            code_system: YJ_SYSTEM,
+            display: drug.name.clone(),
+            days: 28,
+            quantity: 28,
+            unit: drug.unit.into(),
+            as_needed: false,
+        }],
         uses: 1,
     };
     let bundle = draft.to_bundle();
-    let signature = Signature { practitioner_id: "DR-E2E".into(), algorithm: "Ed25519".into(), value: sign(&doctor_key, &bundle) };
-    let req = RegisterPrescriptionRequest { kind: PrescriptionKind::Electronic, bundle, signature: Some(signature) };
-    let registered = client.register_prescription(&clinic_token, &req).await.unwrap();
+    let signature = Signature {
+        practitioner_id: "DR-E2E".into(),
+        algorithm: "Ed25519".into(),
+        value: sign(&doctor_key, &bundle),
+    };
+    let req = RegisterPrescriptionRequest {
+        kind: PrescriptionKind::Electronic,
+        bundle,
+        signature: Some(signature),
+    };
+    let registered = client
+        .register_prescription(&clinic_token, &req)
+        .await
+        .unwrap();
     let code = registered.access_code.clone().unwrap();
 
     // Two hours later at the pharmacy: verify, retrieve, dispense.
     clock.advance(chrono::TimeDelta::hours(2));
     // Tokens last an hour: both sides get fresh ones.
     let admin = client.token("admin", &admin_secret).await.unwrap().token;
-    let pharmacy_token = client.token_for(&admin, &format!("facility:{pharmacy}")).await.unwrap().token;
-    let v = client.verify(&pharmacy_token, &VerifyRequest { person: card.clone(), service_date: None, consent: None }).await.unwrap();
+    let pharmacy_token = client
+        .token_for(&admin, &format!("facility:{pharmacy}"))
+        .await
+        .unwrap()
+        .token;
+    let v = client
+        .verify(
+            &pharmacy_token,
+            &VerifyRequest {
+                person: card.clone(),
+                service_date: None,
+                consent: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(v.status, QualificationStatus::Valid);
-    let rx = client.retrieve(&pharmacy_token, &code, &card).await.unwrap();
+    let rx = client
+        .retrieve(&pharmacy_token, &code, &card)
+        .await
+        .unwrap();
     assert_eq!(rx.prescription_id, registered.prescription_id);
 
     let pharmacist_key = signing_key_from_seed([2; 32]);
-    let key_req = PractitionerKeyRequest { practitioner_id: "PH-E2E".into(), public_key: encode_public_key(&pharmacist_key.verifying_key()) };
-    client.put_practitioner_key(&pharmacy_token, &key_req).await.unwrap();
-    let dispensation = Dispensation { access_code: code.clone(), items: check.items.clone() };
-    let signature = Signature { practitioner_id: "PH-E2E".into(), algorithm: "Ed25519".into(), value: sign(&pharmacist_key, &dispensation) };
-    let done = client.dispense(&pharmacy_token, &rx.prescription_id, &DispenseRequest { dispensation, signature }).await.unwrap();
+    let key_req = PractitionerKeyRequest {
+        practitioner_id: "PH-E2E".into(),
+        public_key: encode_public_key(&pharmacist_key.verifying_key()),
+    };
+    client
+        .put_practitioner_key(&pharmacy_token, &key_req)
+        .await
+        .unwrap();
+    let dispensation = Dispensation {
+        access_code: code.clone(),
+        items: check.items.clone(),
+    };
+    let signature = Signature {
+        practitioner_id: "PH-E2E".into(),
+        algorithm: "Ed25519".into(),
+        value: sign(&pharmacist_key, &dispensation),
+    };
+    let done = client
+        .dispense(
+            &pharmacy_token,
+            &rx.prescription_id,
+            &DispenseRequest {
+                dispensation,
+                signature,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(done.status, PrescriptionStatus::Completed);
 
     // The same code no longer retrieves anything; the store holds exactly what happened.
-    let again = client.retrieve(&pharmacy_token, &code, &card).await.unwrap_err();
+    let again = client
+        .retrieve(&pharmacy_token, &code, &card)
+        .await
+        .unwrap_err();
     assert_eq!(again.code(), Some("prescription_not_found"));
     let stats = client.stats(&admin).await.unwrap();
-    assert_eq!((stats.prescriptions, stats.dispensations, stats.consents, stats.practitioner_keys), (1, 1, 1, 2));
+    assert_eq!(
+        (
+            stats.prescriptions,
+            stats.dispensations,
+            stats.consents,
+            stats.practitioner_keys
+        ),
+        (1, 1, 1, 2)
+    );
     running.stop().await.unwrap();
 }

@@ -22,11 +22,7 @@ async fn give(
     ApiJson(req): ApiJson<ConsentRequest>,
 ) -> Result<(StatusCode, Json<ConsentResponse>), ApiError> {
     let result = give_inner(&state, &caller, req).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "consent.record", None, e)
-            .await;
-    }
+    let result = state.audited(&caller, "consent.record", None, result).await;
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 

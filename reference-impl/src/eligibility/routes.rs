@@ -80,9 +80,7 @@ async fn verify(
 ) -> Result<Json<VerifyResponse>, ApiError> {
     let action = "eligibility.verify";
     let result = verify_inner(&state, &caller, req).await;
-    if let Err(e) = &result {
-        state.audit_refusal(&caller, action, None, e).await;
-    }
+    let result = state.audited(&caller, action, None, result).await;
     result.map(Json)
 }
 
@@ -153,11 +151,9 @@ async fn batch(
     ApiJson(req): ApiJson<BatchVerifyRequest>,
 ) -> Result<Json<BatchVerifyResponse>, ApiError> {
     let result = batch_inner(&state, &caller, req).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "eligibility.batch", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "eligibility.batch", None, result)
+        .await;
     result.map(Json)
 }
 

@@ -2,8 +2,8 @@
 //! prescriber's cancellation before dispensing.
 
 use super::refill::{check_use, next_window, planned_next};
-use super::routes::{validate_lines, verify_signature};
-use super::{Item, NewDispensation, StoredPrescription, UseTransition};
+use super::routes::{Line, validate_lines, verify_signature};
+use super::{NewDispensation, StoredPrescription, UseTransition};
 use crate::audit::AuditEvent;
 use crate::auth::{Auth, Principal};
 use crate::codes::validate_facility_code;
@@ -59,11 +59,9 @@ async fn retrieve(
     query: Result<Query<PersonRef>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RetrieveResponse>, ApiError> {
     let result = retrieve_inner(&state, &caller, &code, query).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "prescription.retrieve", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "prescription.retrieve", None, result)
+        .await;
     result.map(Json)
 }
 
@@ -127,11 +125,9 @@ async fn dispense(
     ApiJson(req): ApiJson<DispenseRequest>,
 ) -> Result<(StatusCode, Json<DispenseResponse>), ApiError> {
     let result = dispense_inner(&state, &caller, &id, req).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "prescription.dispense", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "prescription.dispense", None, result)
+        .await;
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 
@@ -205,14 +201,7 @@ async fn dispense_inner(
         use_number,
         pharmacist_id: Some(req.signature.practitioner_id.clone()),
         signature: Some(req.signature.value.clone()),
-        items: lines
-            .iter()
-            .map(|l| Item {
-                code: l.drug.yj.clone(),
-                days: l.days,
-                quantity: l.quantity,
-            })
-            .collect(),
+        items: lines.iter().map(Line::to_item).collect(),
     };
     let audit = AuditEvent::new(
         state.now(),
@@ -249,11 +238,9 @@ async fn paper(
     ApiJson(req): ApiJson<PaperDispenseRequest>,
 ) -> Result<(StatusCode, Json<PaperDispenseResponse>), ApiError> {
     let result = paper_inner(&state, &caller, req).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "dispensation.paper", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "dispensation.paper", None, result)
+        .await;
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 
@@ -280,14 +267,7 @@ async fn paper_inner(
         use_number: 1,
         pharmacist_id: None,
         signature: None,
-        items: lines
-            .iter()
-            .map(|l| Item {
-                code: l.drug.yj.clone(),
-                days: l.days,
-                quantity: l.quantity,
-            })
-            .collect(),
+        items: lines.iter().map(Line::to_item).collect(),
     };
     let audit = AuditEvent::new(
         state.now(),
@@ -313,11 +293,9 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<CancelResponse>, ApiError> {
     let result = cancel_inner(&state, &caller, &id).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "prescription.cancel", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "prescription.cancel", None, result)
+        .await;
     result.map(Json)
 }
 

@@ -46,6 +46,17 @@ pub struct Line {
     pub quantity: u32,
 }
 
+impl Line {
+    /// The stored form: the master's YJ code, days, quantity.
+    pub fn to_item(&self) -> super::Item {
+        super::Item {
+            code: self.drug.yj.clone(),
+            days: self.days,
+            quantity: self.quantity,
+        }
+    }
+}
+
 /// Checks drug lines of a check or dispensing request against the master and the day limits.
 pub fn validate_lines(
     lines: &[DrugLine],
@@ -217,11 +228,9 @@ async fn register(
     ApiJson(req): ApiJson<RegisterPrescriptionRequest>,
 ) -> Result<(StatusCode, Json<RegisterPrescriptionResponse>), ApiError> {
     let result = register_inner(&state, &caller, req).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "prescription.register", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "prescription.register", None, result)
+        .await;
     result.map(|r| (StatusCode::CREATED, Json(r)))
 }
 
@@ -410,11 +419,9 @@ async fn check(
     ApiJson(req): ApiJson<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let result = check_inner(&state, &caller, req).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "prescription.check", None, e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "prescription.check", None, result)
+        .await;
     result.map(Json)
 }
 
@@ -461,11 +468,9 @@ async fn medications(
     query: Result<Query<MedicationsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MedicationsResponse>, ApiError> {
     let result = medications_inner(&state, &caller, &person_id, query).await;
-    if let Err(e) = &result {
-        state
-            .audit_refusal(&caller, "medications.read", Some(person_id), e)
-            .await;
-    }
+    let result = state
+        .audited(&caller, "medications.read", Some(person_id), result)
+        .await;
     result.map(Json)
 }
 

@@ -364,7 +364,7 @@ impl PrescriptionStore for SqliteStore {
                     prescription_id: pid,
                 });
             }
-            out.sort_by(|a, b| b.date.cmp(&a.date));
+            out.sort_by_key(|h| std::cmp::Reverse(h.date));
             Ok(out)
         })
     }

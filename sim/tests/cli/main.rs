@@ -19,7 +19,10 @@ fn help_shows_an_example_for_every_command() {
 
 #[test]
 fn a_bad_argument_fails_with_a_message() {
-    let out = dxsim().args(["serve", "--addr", "not-an-address"]).output().unwrap();
+    let out = dxsim()
+        .args(["serve", "--addr", "not-an-address"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--addr"));
 }
@@ -27,7 +30,11 @@ fn a_bad_argument_fails_with_a_message() {
 #[test]
 fn serve_answers_and_stops_cleanly_on_ctrl_c() {
     let dir = tempfile_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = dxsim()
         .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
         .arg(&dir)
@@ -50,7 +57,10 @@ fn serve_answers_and_stops_cleanly_on_ctrl_c() {
     }
     assert!(healthy, "dxsim serve did not answer /healthz");
     assert!(dir.join("admin.key").exists());
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");

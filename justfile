@@ -1,0 +1,17 @@
+# Shorthands for the README's commands; plain cargo works just as well.
+
+# Run the whole test suite (the README's test command).
+test:
+    cargo test --workspace
+
+# Serve the reference exchange on 127.0.0.1:8080 with its store in ./data.
+serve:
+    cargo run --release -- serve
+
+# Loopback throughput benchmark (release build); figures go to target/dxsim-bench/.
+bench:
+    cargo bench -p dx-e2e --bench loopback
+
+# What CI runs: fmt, clippy, tests.
+ci:
+    bash .ci/run
