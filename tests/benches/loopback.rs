@@ -29,6 +29,7 @@ struct Setup {
     url: String,
     http: reqwest::Client,
     clinic_token: String,
+    admin_token: String,
     persons: Vec<PersonRecord>,
     doctor: ed25519_dalek::SigningKey,
     _running: dx_exchange::Running,
@@ -47,6 +48,10 @@ struct Outcome {
 impl Outcome {
     fn rate(&self) -> f64 {
         self.ok as f64 / self.seconds
+    }
+    /// Requests per second relative to `/healthz`; not meaningful for the bulk import.
+    fn ratio(&self, healthz_rate: f64) -> Option<f64> {
+        (!self.name.contains("/v1/admin/persons")).then(|| self.rate() / healthz_rate)
     }
     fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
@@ -114,6 +119,7 @@ async fn setup(durability: Durability) -> Setup {
     .unwrap();
     assert_eq!(token["role"], json!(Role::Clinic));
     let clinic_token = token["token"].as_str().unwrap().to_owned();
+    let admin_token = admin["token"].as_str().unwrap().to_owned();
     let doctor = signing_key_from_seed([5; 32]);
     let r = post("/v1/practitioners/keys".into(), json!({"practitioner_id": "DR-BENCH", "public_key": encode_public_key(&doctor.verifying_key())}), Some(clinic_token.clone())).await.unwrap();
     assert!(r.status().is_success());
@@ -123,6 +129,7 @@ async fn setup(durability: Durability) -> Setup {
         url,
         http,
         clinic_token,
+        admin_token,
         persons,
         doctor,
         _running: running,
@@ -240,6 +247,45 @@ async fn run(
     }
 }
 
+/// Persons enrolled by one bulk import call in the import measurement.
+const IMPORT_PERSONS: u64 = 50_000;
+
+/// Enrols `IMPORT_PERSONS` new persons in one NDJSON call; the rate is persons per second.
+async fn import(s: &Setup, durability: &'static str) -> Outcome {
+    let today = SystemClock.today_jst();
+    let body: String = (0..IMPORT_PERSONS)
+        .map(|i| {
+            let mut p = sample::person(12, 1_000_000 + i, today);
+            p.id = format!("IMP{i:09}");
+            p.card_serial = None;
+            for (k, q) in p.qualifications.iter_mut().enumerate() {
+                q.number = format!("9{i:08}{k}");
+            }
+            serde_json::to_string(&p).unwrap() + "\n"
+        })
+        .collect();
+    let t0 = Instant::now();
+    let r = s
+        .http
+        .post(format!("{}/v1/admin/persons", s.url))
+        .bearer_auth(&s.admin_token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let ok = r.status().is_success();
+    let seconds = t0.elapsed().as_secs_f64();
+    assert!(ok, "import failed: {}", r.text().await.unwrap());
+    Outcome {
+        name: format!("POST /v1/admin/persons ({IMPORT_PERSONS} persons, NDJSON)"),
+        durability,
+        ok: IMPORT_PERSONS,
+        errors: 0,
+        seconds,
+        latencies_us: vec![(seconds * 1e6) as u64],
+    }
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -291,9 +337,11 @@ fn main() {
                 workers,
             )
             .await,
+            import(&full, "full").await,
         ]
     });
     let base = outcomes[0].rate();
+    // For the import row, "req/s" is persons enrolled per second.
     let columns = [
         "endpoint",
         "durability",
@@ -315,7 +363,7 @@ fn main() {
                 format!("{:.0}", o.rate()),
                 format!("{:.2}", o.percentile_ms(0.5)),
                 format!("{:.2}", o.percentile_ms(0.99)),
-                format!("{:.3}", o.rate() / base),
+                o.ratio(base).map_or("—".into(), |r| format!("{r:.3}")),
             ]
         })
         .collect();
@@ -340,7 +388,7 @@ fn main() {
     let json: Vec<Value> = outcomes
         .iter()
         .map(|o| json!({"endpoint": o.name, "durability": o.durability, "ok": o.ok, "errors": o.errors, "seconds": o.seconds,
-            "rate_per_s": o.rate(), "p50_ms": o.percentile_ms(0.5), "p99_ms": o.percentile_ms(0.99), "ratio_to_healthz": o.rate() / base}))
+            "rate_per_s": o.rate(), "p50_ms": o.percentile_ms(0.5), "p99_ms": o.percentile_ms(0.99), "ratio_to_healthz": o.ratio(base)}))
         .collect();
     std::fs::write(
         out.join("loopback.json"),
