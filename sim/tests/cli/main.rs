@@ -1,4 +1,6 @@
-//! Runs the `dxsim` binary as a user would.
+//! Runs the `dxsim` binary as a user would, and the population generator through its library.
+
+mod population;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,291 @@
+//! The synthetic population of Japan: prefectures, municipalities, insurers, facilities and
+//! persons, calibrated to `shared/domain/FACTS.md`, deterministic from the scenario's seed, and
+//! streamed to Parquet in bounded memory.
+//!
+//! Output directory:
+//!
+//! | file | one row per |
+//! |---|---|
+//! | `prefectures.parquet` | prefecture: code, name, persons, municipalities |
+//! | `municipalities.parquet` | municipality: code (synthetic, valid check digit), name, prefecture, persons, first_person, synthetic |
+//! | `insurers.parquet` | insurer number: number, type, scheme, name, prefecture, size_weight, members |
+//! | `facilities.parquet` | facility: code, kind, name, prefecture, municipality, hours, online_eligibility, eprescription |
+//! | `persons/prefecture=NN/part-0.parquet` | person: see [`output::persons_schema`] |
+//! | `summary.json` | generated marginals next to the published figures they are calibrated to |
+//! | `manifest.json` | scenario, seed, scale, counts; written last, so its presence marks a complete run |
+
+pub mod expected;
+pub mod orgs;
+pub mod output;
+pub mod persons;
+pub mod tables;
+
+use crate::scenario::Scenario;
+use anyhow::Context as _;
+use orgs::Orgs;
+use parquet::arrow::ArrowWriter;
+use persons::{Context, Person};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tables::InsurerType;
+
+/// How a generation runs; none of it changes the output.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub threads: usize,
+    /// Persons generated per parallel task.
+    pub chunk: usize,
+    pub progress: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            chunk: 65_536,
+            progress: false,
+        }
+    }
+}
+
+/// Counts of the generated population, to compare with the published figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Marginals {
+    pub persons: u64,
+    pub male: u64,
+    pub age_0_14: u64,
+    pub age_15_64: u64,
+    pub age_65_plus: u64,
+    pub age_75_plus: u64,
+    pub by_prefecture: BTreeMap<u8, u64>,
+    pub by_insurer_type: BTreeMap<&'static str, u64>,
+    pub no_insurer: u64,
+    pub card_held: u64,
+    pub card_registered: u64,
+    pub ltc_certified: u64,
+    pub pregnant: u64,
+    pub public_expense: BTreeMap<&'static str, u64>,
+    pub conditions: BTreeMap<&'static str, u64>,
+}
+
+const CONDITION_NAMES: [(u16, &str); 6] = [
+    (tables::HYPERTENSION, "hypertension"),
+    (tables::DIABETES, "diabetes"),
+    (tables::DYSLIPIDAEMIA, "dyslipidaemia"),
+    (tables::ASTHMA_COPD, "asthma_copd"),
+    (tables::CKD, "chronic_kidney_disease"),
+    (tables::DEMENTIA, "dementia"),
+];
+
+impl Marginals {
+    fn add(&mut self, p: &Person, orgs: &Orgs) {
+        self.persons += 1;
+        self.male += u64::from(p.male);
+        match p.age {
+            0..=14 => self.age_0_14 += 1,
+            15..=64 => self.age_15_64 += 1,
+            _ => self.age_65_plus += 1,
+        }
+        self.age_75_plus += u64::from(p.age >= 75);
+        *self.by_prefecture.entry(p.prefecture).or_default() += 1;
+        match p.insurer {
+            Some(i) => {
+                *self
+                    .by_insurer_type
+                    .entry(orgs.insurers[i as usize].kind.as_str())
+                    .or_default() += 1
+            }
+            None => self.no_insurer += 1,
+        }
+        self.card_held += u64::from(p.card_held);
+        self.card_registered += u64::from(p.card_registered);
+        self.ltc_certified += u64::from(p.ltc_level > 0);
+        self.pregnant += u64::from(p.pregnant);
+        if let Some(law) = p.public_expense {
+            *self.public_expense.entry(law).or_default() += 1;
+        }
+        for (bit, name) in CONDITION_NAMES {
+            if p.conditions & bit != 0 {
+                *self.conditions.entry(name).or_default() += 1;
+            }
+        }
+    }
+
+    fn merge(&mut self, o: Marginals) {
+        self.persons += o.persons;
+        self.male += o.male;
+        self.age_0_14 += o.age_0_14;
+        self.age_15_64 += o.age_15_64;
+        self.age_65_plus += o.age_65_plus;
+        self.age_75_plus += o.age_75_plus;
+        self.no_insurer += o.no_insurer;
+        self.card_held += o.card_held;
+        self.card_registered += o.card_registered;
+        self.ltc_certified += o.ltc_certified;
+        self.pregnant += o.pregnant;
+        for (k, v) in o.by_prefecture {
+            *self.by_prefecture.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_insurer_type {
+            *self.by_insurer_type.entry(k).or_default() += v;
+        }
+        for (k, v) in o.public_expense {
+            *self.public_expense.entry(k).or_default() += v;
+        }
+        for (k, v) in o.conditions {
+            *self.conditions.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// What a generation produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub generator: String,
+    pub scenario: String,
+    pub seed: u64,
+    pub scale: f64,
+    pub as_of: String,
+    pub prefectures: Vec<u8>,
+    pub persons: u64,
+    pub municipalities: usize,
+    pub insurers: usize,
+    pub facilities: usize,
+    pub person_files: Vec<String>,
+}
+
+/// Creates `out` and proves it writable, before any work starts.
+pub fn prepare_output(out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out.join("persons"))
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let probe = out.join(".dxsim-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("output directory {} is not writable", out.display()))?;
+    std::fs::remove_file(&probe)?;
+    // A previous run's manifest would mark a half-written directory complete.
+    let _ = std::fs::remove_file(out.join("manifest.json"));
+    Ok(())
+}
+
+/// Generates the scenario's population into `out`.
+pub fn generate(
+    s: &Scenario,
+    out: &Path,
+    opts: RunOptions,
+) -> anyhow::Result<(Manifest, Marginals)> {
+    s.validate()
+        .map_err(|m| anyhow::anyhow!("scenario {}: {m}", s.name))?;
+    prepare_output(out)?;
+    let orgs = Orgs::generate(s);
+    let ctx = Context::new(&orgs, s.seed, s.population.as_of);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()?;
+    let bar = progress_bar(orgs.total_persons(), opts.progress);
+    let mut marginals = Marginals::default();
+    let mut members = vec![0u64; orgs.insurers.len()];
+    let mut person_files = Vec::new();
+    for pref in orgs.prefectures.iter().filter(|p| p.persons > 0) {
+        let ms = &orgs.municipalities[pref.municipalities.clone()];
+        let first = ms.first().map_or(0, |m| m.first_person);
+        let rel = format!("persons/prefecture={:02}/part-0.parquet", pref.code);
+        let path: PathBuf = out.join(&rel);
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut writer = ArrowWriter::try_new(
+            file,
+            output::persons_schema(),
+            Some(output::writer_properties()),
+        )?;
+        let chunks: Vec<(u64, u64)> = (first..first + pref.persons)
+            .step_by(opts.chunk.max(1))
+            .map(|a| (a, (a + opts.chunk.max(1) as u64).min(first + pref.persons)))
+            .collect();
+        // A bounded window of chunks in flight keeps memory flat at any scale.
+        for window in chunks.chunks(opts.threads.max(1) * 2) {
+            let done: Vec<_> = pool.install(|| {
+                window
+                    .par_iter()
+                    .map(|&(a, b)| {
+                        let persons: Vec<Person> = (a..b).map(|id| ctx.person(id)).collect();
+                        let mut m = Marginals::default();
+                        let mut counts = BTreeMap::<u32, u64>::new();
+                        for p in &persons {
+                            m.add(p, &orgs);
+                            if let Some(i) = p.insurer {
+                                *counts.entry(i).or_default() += 1;
+                            }
+                        }
+                        (output::persons_batch(&orgs, &persons), m, counts)
+                    })
+                    .collect()
+            });
+            for (batch, m, counts) in done {
+                writer.write(&batch)?;
+                bar.inc(batch.num_rows() as u64);
+                marginals.merge(m);
+                for (i, n) in counts {
+                    members[i as usize] += n;
+                }
+            }
+        }
+        writer.close()?;
+        person_files.push(rel);
+    }
+    bar.finish_and_clear();
+    output::write_orgs(out, &orgs, &members)?;
+    let summary =
+        expected::Comparison::new(&marginals, s.population.scale, &s.population.prefectures);
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    let manifest = Manifest {
+        schema_version: 1,
+        generator: format!("dxsim {}", env!("CARGO_PKG_VERSION")),
+        scenario: s.name.clone(),
+        seed: s.seed,
+        scale: s.population.scale,
+        as_of: s.population.as_of.to_string(),
+        prefectures: orgs
+            .prefectures
+            .iter()
+            .filter(|p| p.persons > 0)
+            .map(|p| p.code)
+            .collect(),
+        persons: marginals.persons,
+        municipalities: orgs.municipalities.len(),
+        insurers: orgs.insurers.len(),
+        facilities: orgs.facilities.len(),
+        person_files,
+    };
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    Ok((manifest, marginals))
+}
+
+fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} persons {human_pos}/{human_len} [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Published membership of an insurer type (FACTS), for summaries.
+pub fn published_members(kind: InsurerType) -> f64 {
+    kind.members()
+}

@@ -1,0 +1,246 @@
+//! The published figures the population is calibrated to, with their sources. Targets from
+//! `shared/domain/FACTS.md` are marked FACTS; the rest extend it from public statistics.
+
+/// (code, name, population at the 2020 census in thousands, municipalities incl. Tokyo's wards).
+/// Populations: Statistics Bureau, 2020 Population Census. Municipality counts: Ministry of
+/// Internal Affairs (1,718 municipalities + 23 special wards = 1,741, FACTS). Shares are taken from
+/// the census and rescaled to the 2024 total; Tokyo is set to its 2024 share (FACTS: 14.18 M).
+#[rustfmt::skip]
+pub const PREFECTURES: [(u8, &str, u32, u16); 47] = [
+    (1, "Hokkaido", 5225, 179), (2, "Aomori", 1238, 40), (3, "Iwate", 1211, 33), (4, "Miyagi", 2302, 35),
+    (5, "Akita", 960, 25), (6, "Yamagata", 1068, 35), (7, "Fukushima", 1833, 59), (8, "Ibaraki", 2867, 44),
+    (9, "Tochigi", 1933, 25), (10, "Gunma", 1939, 35), (11, "Saitama", 7345, 63), (12, "Chiba", 6284, 54),
+    (13, "Tokyo", 14048, 62), (14, "Kanagawa", 9237, 33), (15, "Niigata", 2201, 30), (16, "Toyama", 1035, 15),
+    (17, "Ishikawa", 1133, 19), (18, "Fukui", 767, 17), (19, "Yamanashi", 810, 27), (20, "Nagano", 2048, 77),
+    (21, "Gifu", 1979, 42), (22, "Shizuoka", 3633, 35), (23, "Aichi", 7542, 54), (24, "Mie", 1770, 29),
+    (25, "Shiga", 1414, 19), (26, "Kyoto", 2578, 26), (27, "Osaka", 8838, 43), (28, "Hyogo", 5465, 41),
+    (29, "Nara", 1324, 39), (30, "Wakayama", 923, 30), (31, "Tottori", 553, 19), (32, "Shimane", 671, 19),
+    (33, "Okayama", 1888, 27), (34, "Hiroshima", 2800, 23), (35, "Yamaguchi", 1342, 19), (36, "Tokushima", 720, 24),
+    (37, "Kagawa", 950, 17), (38, "Ehime", 1335, 20), (39, "Kochi", 692, 34), (40, "Fukuoka", 5135, 60),
+    (41, "Saga", 811, 20), (42, "Nagasaki", 1312, 21), (43, "Kumamoto", 1738, 45), (44, "Oita", 1124, 18),
+    (45, "Miyazaki", 1070, 26), (46, "Kagoshima", 1588, 43), (47, "Okinawa", 1467, 41),
+];
+
+/// Total population, 1 Oct 2024 (FACTS).
+pub const TOTAL_POPULATION: f64 = 123_800_000.0;
+/// Tokyo's share in 2024 (FACTS: 14.18 M of 123.80 M).
+pub const TOKYO_SHARE: f64 = 14.18 / 123.80;
+
+/// Prefecture population shares summing to 1: census shares, Tokyo set to 2024.
+pub fn prefecture_shares() -> [f64; 47] {
+    let others: f64 = PREFECTURES
+        .iter()
+        .filter(|p| p.0 != 13)
+        .map(|p| f64::from(p.2))
+        .sum();
+    let mut out = [0.0; 47];
+    for (i, p) in PREFECTURES.iter().enumerate() {
+        out[i] = if p.0 == 13 {
+            TOKYO_SHARE
+        } else {
+            f64::from(p.2) / others * (1.0 - TOKYO_SHARE)
+        };
+    }
+    out
+}
+
+/// Five-year age bands (lower bound, thousands of persons), 1 Oct 2024 estimates, adjusted so the
+/// 0–14 / 15–64 / 65+ / 75+ shares are FACTS' 11.2 / 59.6 / 29.3 / 16.8 %. The last band is 100–104.
+#[rustfmt::skip]
+pub const AGE_BANDS: [(u8, f64); 21] = [
+    (0, 4_100.0), (5, 4_700.0), (10, 5_100.0), (15, 5_400.0), (20, 6_100.0), (25, 6_300.0), (30, 6_400.0),
+    (35, 7_100.0), (40, 7_900.0), (45, 9_600.0), (50, 9_400.0), (55, 8_100.0), (60, 7_500.0), (65, 7_000.0),
+    (70, 8_500.0), (75, 8_050.0), (80, 6_200.0), (85, 4_000.0), (90, 1_950.0), (95, 500.0), (100, 100.0),
+];
+
+/// Share of men by age: slightly above half under 65, falling with age (2024 estimates), so that
+/// 48.7 % of all are men (FACTS).
+pub fn male_share(age: u32) -> f64 {
+    match age {
+        0..=64 => 0.511,
+        65..=74 => 0.480,
+        _ => 0.390,
+    }
+}
+
+/// Insurer types (FACTS: counts and members).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InsurerType {
+    /// 協会けんぽ, scheme 01: 1 insurer (47 prefectural branches), 39.4 M members.
+    KyokaiKenpo,
+    /// 健保組合, scheme 06: 1,374 societies, 28.2 M.
+    Society,
+    /// 共済組合, schemes 31–34: 85 associations, 9.8 M.
+    MutualAid,
+    /// 市町村国保: one per municipality (FACTS counts 1,738 insurers; we run one per municipality,
+    /// 1,741, a difference of three joint associations), 23.1 M.
+    MunicipalNhi,
+    /// 国保組合: 159 trade societies, 2.7 M.
+    NhiSociety,
+    /// 後期高齢者広域連合, scheme 39: one per prefecture, everyone 75+, 19.9 M.
+    LateElderly,
+}
+
+impl InsurerType {
+    pub const ALL: [InsurerType; 6] = [
+        InsurerType::KyokaiKenpo,
+        InsurerType::Society,
+        InsurerType::MutualAid,
+        InsurerType::MunicipalNhi,
+        InsurerType::NhiSociety,
+        InsurerType::LateElderly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InsurerType::KyokaiKenpo => "kyokai_kenpo",
+            InsurerType::Society => "society",
+            InsurerType::MutualAid => "mutual_aid",
+            InsurerType::MunicipalNhi => "municipal_nhi",
+            InsurerType::NhiSociety => "nhi_society",
+            InsurerType::LateElderly => "late_elderly",
+        }
+    }
+
+    /// Published members (FACTS).
+    pub fn members(self) -> f64 {
+        match self {
+            InsurerType::KyokaiKenpo => 39.4e6,
+            InsurerType::Society => 28.2e6,
+            InsurerType::MutualAid => 9.8e6,
+            InsurerType::MunicipalNhi => 23.1e6,
+            InsurerType::NhiSociety => 2.7e6,
+            InsurerType::LateElderly => 19.9e6,
+        }
+    }
+}
+
+/// Probability that a person under 75 is in National Health Insurance (municipal or trade), by
+/// age: the self-employed, the unemployed and most retirees 65–74. The published memberships
+/// (FY2023: NHI 25.8 M, employee schemes 77.4 M) add up to about 1.3 M more than the 2024
+/// population under 75 holds; these shares split the difference, leaving every type within 3 %.
+pub fn nhi_share(age: u32) -> f64 {
+    match age {
+        0..=19 => 0.150,
+        20..=59 => 0.165,
+        60..=64 => 0.300,
+        _ => 0.715,
+    }
+}
+
+/// Share holding a My Number card, by age: 79.9 % of all (99.5 M, FACTS), lower among infants and
+/// the oldest (Digital Agency uptake by age, 2025).
+pub fn card_share(age: u32) -> f64 {
+    match age {
+        0..=4 => 0.58,
+        5..=14 => 0.76,
+        15..=69 => 0.835,
+        70..=84 => 0.80,
+        _ => 0.62,
+    }
+}
+
+/// Share of card holders who registered it as their insurance card: 87.8 % (FACTS).
+pub const CARD_REGISTERED_SHARE: f64 = 0.878;
+
+/// Chronic conditions, as bits of the `conditions` column.
+pub const HYPERTENSION: u16 = 1;
+pub const DIABETES: u16 = 1 << 1;
+pub const DYSLIPIDAEMIA: u16 = 1 << 2;
+pub const ASTHMA_COPD: u16 = 1 << 3;
+pub const CKD: u16 = 1 << 4;
+pub const DEMENTIA: u16 = 1 << 5;
+
+/// Prevalence of treated chronic conditions by age band (lower bound of the band): MHLW Patient
+/// Survey 2020 and National Health and Nutrition Survey 2019 rates, rounded; dementia from the
+/// 2024 MHLW prevalence estimates.
+#[rustfmt::skip]
+pub const CONDITION_PREVALENCE: [(u16, [(u32, f64); 6]); 6] = [
+    (HYPERTENSION,  [(0, 0.0), (30, 0.03), (40, 0.10), (50, 0.24), (60, 0.38), (70, 0.52)]),
+    (DIABETES,      [(0, 0.002), (30, 0.01), (40, 0.04), (50, 0.09), (60, 0.14), (70, 0.17)]),
+    (DYSLIPIDAEMIA, [(0, 0.0), (30, 0.02), (40, 0.07), (50, 0.16), (60, 0.24), (70, 0.27)]),
+    (ASTHMA_COPD,   [(0, 0.06), (15, 0.035), (40, 0.04), (50, 0.045), (60, 0.06), (70, 0.08)]),
+    (CKD,           [(0, 0.0), (30, 0.003), (40, 0.007), (50, 0.015), (60, 0.04), (70, 0.09)]),
+    (DEMENTIA,      [(0, 0.0), (60, 0.003), (65, 0.015), (75, 0.10), (80, 0.22), (85, 0.45)]),
+];
+
+/// The prevalence of `bit` at `age`.
+pub fn prevalence(bit: u16, age: u32) -> f64 {
+    let (_, bands) = CONDITION_PREVALENCE
+        .iter()
+        .find(|(b, _)| *b == bit)
+        .expect("known condition");
+    bands
+        .iter()
+        .rev()
+        .find(|(from, _)| age >= *from)
+        .map_or(0.0, |&(_, p)| p)
+}
+
+/// Long-term-care certification rate by age (MHLW Long-term Care Insurance report, 2023), scaled so
+/// that 7.08 M are certified (FACTS).
+pub fn ltc_rate(age: u32) -> f64 {
+    let raw = match age {
+        40..=64 => 0.004,
+        65..=69 => 0.029,
+        70..=74 => 0.057,
+        75..=79 => 0.118,
+        80..=84 => 0.255,
+        85..=89 => 0.48,
+        90..=94 => 0.70,
+        95.. => 0.83,
+        _ => 0.0,
+    };
+    raw * LTC_CALIBRATION
+}
+
+/// Brings the rates above to the published total (7.08 M; the raw rates give 7.16 M).
+pub const LTC_CALIBRATION: f64 = 7.08 / 7.16;
+
+/// Care levels (要支援1–2, 要介護1–5) and their shares among the certified (MHLW 2023).
+pub const LTC_LEVELS: [(&str, f64); 7] = [
+    ("support_1", 0.141),
+    ("support_2", 0.138),
+    ("care_1", 0.207),
+    ("care_2", 0.164),
+    ("care_3", 0.131),
+    ("care_4", 0.124),
+    ("care_5", 0.095),
+];
+
+/// Share of women pregnant on a given day, by age: 0.72 M births a year (FACTS) spread over about
+/// 40 weeks, by the age-specific fertility rates of 2023 (peak 30–34).
+pub fn pregnancy_rate(age: u32) -> f64 {
+    match age {
+        15..=19 => 0.0017,
+        20..=24 => 0.0145,
+        25..=29 => 0.0465,
+        30..=34 => 0.0590,
+        35..=39 => 0.0335,
+        40..=44 => 0.0085,
+        45..=49 => 0.0003,
+        _ => 0.0,
+    }
+}
+
+/// Public-expense entitlements (公費): intractable diseases (law 54, ≈1.08 M recipients, 2023),
+/// public assistance medical aid (law 12, ≈2.0 M persons, 2024), municipal child medical subsidy
+/// (local 88: children under 15 in every municipality).
+///
+/// Public assistance recipients leave NHI and the late-elderly system: 75+ members are 19.9 M of
+/// 20.8 M persons (FACTS), the rest are on public assistance; under 75, about 1.1 M more among
+/// those who would otherwise be in NHI.
+pub const INTRACTABLE_SHARE_ADULT: f64 = 0.0105;
+pub const PUBLIC_ASSISTANCE_75_PLUS: f64 = 0.043;
+pub const PUBLIC_ASSISTANCE_IN_NHI: f64 = 0.041;
+/// Share of NHI members in municipal NHI rather than trade societies: 23.1 / 25.8 (FACTS).
+pub const MUNICIPAL_NHI_SHARE: f64 = 23.1 / 25.8;
+pub const CHILD_SUBSIDY_MAX_AGE: u32 = 14;
+
+/// Facilities (FACTS, 2024): hospitals, medical clinics, dental clinics, pharmacies.
+pub const FACILITY_COUNTS: [(dx_exchange::wire::FacilityKind, f64); 4] = [
+    (dx_exchange::wire::FacilityKind::Hospital, 8_060.0),
+    (dx_exchange::wire::FacilityKind::Clinic, 105_207.0),
+    (dx_exchange::wire::FacilityKind::Dental, 66_378.0),
+    (dx_exchange::wire::FacilityKind::Pharmacy, 62_828.0),
+];

@@ -1,0 +1,196 @@
+//! The population generator: determinism, calibration, and refusal of bad input.
+
+use dx_sim::population::{self, RunOptions, expected::Comparison};
+use dx_sim::scenario::Scenario;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn repro(what: &str, s: &Scenario) -> String {
+    format!(
+        "{what}; reproduce with: dxsim population --scale {} --seed {}",
+        s.population.scale, s.seed
+    )
+}
+
+#[test]
+fn output_is_byte_identical_for_any_threads_and_chunk_size() {
+    let mut s = Scenario::national(0.0004);
+    s.seed = 99;
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    population::generate(
+        &s,
+        a.path(),
+        RunOptions {
+            threads: 1,
+            chunk: 997,
+            progress: false,
+        },
+    )
+    .unwrap();
+    population::generate(
+        &s,
+        b.path(),
+        RunOptions {
+            threads: 2,
+            chunk: 65_536,
+            progress: false,
+        },
+    )
+    .unwrap();
+    let (fa, fb) = (files(a.path()), files(b.path()));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    assert!(
+        fa.len() > 47,
+        "persons files for every prefecture, plus the organisations"
+    );
+    for (name, bytes) in &fa {
+        assert!(
+            bytes == &fb[name],
+            "{}",
+            repro(&format!("{name} differs between 1 and 2 threads"), &s)
+        );
+    }
+    // Another seed gives other persons.
+    s.seed = 100;
+    let c = tempfile::tempdir().unwrap();
+    population::generate(&s, c.path(), RunOptions::default()).unwrap();
+    assert_ne!(
+        files(c.path())["persons/prefecture=13/part-0.parquet"],
+        fa["persons/prefecture=13/part-0.parquet"]
+    );
+}
+
+#[test]
+fn a_national_sample_matches_the_published_marginals() {
+    let s = Scenario::national(0.002);
+    let dir = tempfile::tempdir().unwrap();
+    let (manifest, marginals) =
+        population::generate(&s, dir.path(), RunOptions::default()).unwrap();
+    assert_eq!(manifest.persons, (123_800_000.0f64 * 0.002).round() as u64);
+    let cmp = Comparison::new(&marginals, s.population.scale, &[]);
+    assert!(cmp.national && cmp.rows.len() == 16, "{}", cmp.rows.len());
+    for r in &cmp.rows {
+        assert!(
+            r.within,
+            "{}",
+            repro(
+                &format!(
+                    "{}: generated {:.0}, published {:.0} ({:.2}% > {:.2}%)",
+                    r.measure,
+                    r.generated,
+                    r.published,
+                    r.relative_error * 100.0,
+                    r.tolerance * 100.0
+                ),
+                &s
+            )
+        );
+    }
+    // Every prefecture is there in proportion.
+    assert_eq!(marginals.by_prefecture.len(), 47);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["marginals"]["persons"], manifest.persons);
+}
+
+fn dxsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dxsim"))
+}
+
+#[test]
+fn the_quickstart_population_runs_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/quickstart.toml");
+    let out = dxsim()
+        .args(["population", scenario, "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["scenario"], "quickstart");
+    assert_eq!(manifest["prefectures"], serde_json::json!([31]));
+    assert!(
+        dir.path()
+            .join("persons/prefecture=31/part-0.parquet")
+            .exists()
+    );
+}
+
+#[test]
+fn bad_input_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--scale".into(), "0".into()], "(0, 1]"),
+        (vec!["--scale".into(), "1.5".into()], "(0, 1]"),
+        (
+            vec!["/no/such/scenario.toml".into()],
+            "cannot read scenario",
+        ),
+        (vec!["--threads".into(), "0".into()], "at least 1"),
+    ];
+    for (args, message) in cases {
+        let o = dxsim()
+            .arg("population")
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains(message),
+            "{args:?}: {err}"
+        );
+        assert!(!out.exists(), "{args:?} created output before refusing");
+    }
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[population]\nscael = 0.1\n").unwrap();
+    let o = dxsim()
+        .arg("population")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("scael"));
+    // An output path under a regular file cannot be created.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let o = dxsim()
+        .args(["population", "--scale", "0.0001", "--out"])
+        .arg(file.join("sub"))
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("cannot create output directory")
+    );
+}
