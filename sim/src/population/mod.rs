@@ -10,7 +10,7 @@
 //! | `municipalities.parquet` | municipality: code (synthetic, valid check digit), name, prefecture, persons, first_person, synthetic |
 //! | `insurers.parquet` | insurer number: number, type, scheme, name, prefecture, size_weight, members |
 //! | `facilities.parquet` | facility: code, kind, name, prefecture, municipality, hours, online_eligibility, eprescription |
-//! | `persons/prefecture=NN/part-0.parquet` | person: see [`output::persons_schema`] |
+//! | `persons/prefecture=NN/part-KKKKK.parquet` | person (2^20 per part): see [`output::persons_schema`] |
 //! | `summary.json` | generated marginals next to the published figures they are calibrated to |
 //! | `manifest.json` | scenario, seed, scale, counts; written last, so its presence marks a complete run |
 
@@ -28,7 +28,7 @@ use persons::{Context, Person};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tables::InsurerType;
 
 /// How a generation runs; none of it changes the output.
@@ -79,40 +79,116 @@ const CONDITION_NAMES: [(u16, &str); 6] = [
     (tables::DEMENTIA, "dementia"),
 ];
 
-impl Marginals {
+/// Per-chunk counters in fixed arrays (the hot path); turned into [`Marginals`] once per chunk.
+struct Counts {
+    persons: u64,
+    male: u64,
+    ages: [u64; 4],
+    prefecture: [u64; 48],
+    insurer_type: [u64; 6],
+    no_insurer: u64,
+    card_held: u64,
+    card_registered: u64,
+    ltc: u64,
+    pregnant: u64,
+    public_expense: [u64; 3],
+    conditions: [u64; 6],
+}
+
+const PUBLIC_EXPENSE_LAWS: [&str; 3] = ["12", "54", "88"];
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            persons: 0,
+            male: 0,
+            ages: [0; 4],
+            prefecture: [0; 48],
+            insurer_type: [0; 6],
+            no_insurer: 0,
+            card_held: 0,
+            card_registered: 0,
+            ltc: 0,
+            pregnant: 0,
+            public_expense: [0; 3],
+            conditions: [0; 6],
+        }
+    }
+}
+
+impl Counts {
     fn add(&mut self, p: &Person, orgs: &Orgs) {
         self.persons += 1;
         self.male += u64::from(p.male);
-        match p.age {
-            0..=14 => self.age_0_14 += 1,
-            15..=64 => self.age_15_64 += 1,
-            _ => self.age_65_plus += 1,
-        }
-        self.age_75_plus += u64::from(p.age >= 75);
-        *self.by_prefecture.entry(p.prefecture).or_default() += 1;
+        self.ages[match p.age {
+            0..=14 => 0,
+            15..=64 => 1,
+            _ => 2,
+        }] += 1;
+        self.ages[3] += u64::from(p.age >= 75);
+        self.prefecture[usize::from(p.prefecture)] += 1;
         match p.insurer {
-            Some(i) => {
-                *self
-                    .by_insurer_type
-                    .entry(orgs.insurers[i as usize].kind.as_str())
-                    .or_default() += 1
-            }
+            Some(i) => self.insurer_type[orgs.insurers[i as usize].kind as usize] += 1,
             None => self.no_insurer += 1,
         }
         self.card_held += u64::from(p.card_held);
         self.card_registered += u64::from(p.card_registered);
-        self.ltc_certified += u64::from(p.ltc_level > 0);
+        self.ltc += u64::from(p.ltc_level > 0);
         self.pregnant += u64::from(p.pregnant);
         if let Some(law) = p.public_expense {
-            *self.public_expense.entry(law).or_default() += 1;
-        }
-        for (bit, name) in CONDITION_NAMES {
-            if p.conditions & bit != 0 {
-                *self.conditions.entry(name).or_default() += 1;
+            if let Some(k) = PUBLIC_EXPENSE_LAWS.iter().position(|l| *l == law) {
+                self.public_expense[k] += 1;
             }
+        }
+        for (k, (bit, _)) in CONDITION_NAMES.iter().enumerate() {
+            self.conditions[k] += u64::from(p.conditions & bit != 0);
         }
     }
 
+    fn into_marginals(self) -> Marginals {
+        let nonzero =
+            |pairs: Vec<(&'static str, u64)>| pairs.into_iter().filter(|(_, n)| *n > 0).collect();
+        Marginals {
+            persons: self.persons,
+            male: self.male,
+            age_0_14: self.ages[0],
+            age_15_64: self.ages[1],
+            age_65_plus: self.ages[2],
+            age_75_plus: self.ages[3],
+            by_prefecture: (1..=47u8)
+                .map(|p| (p, self.prefecture[usize::from(p)]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            by_insurer_type: nonzero(
+                InsurerType::ALL
+                    .iter()
+                    .map(|k| (k.as_str(), self.insurer_type[*k as usize]))
+                    .collect(),
+            ),
+            no_insurer: self.no_insurer,
+            card_held: self.card_held,
+            card_registered: self.card_registered,
+            ltc_certified: self.ltc,
+            pregnant: self.pregnant,
+            public_expense: nonzero(
+                PUBLIC_EXPENSE_LAWS
+                    .iter()
+                    .zip(self.public_expense)
+                    .map(|(l, n)| (*l, n))
+                    .collect(),
+            ),
+            conditions: nonzero(
+                CONDITION_NAMES
+                    .iter()
+                    .zip(self.conditions)
+                    .map(|((_, name), n)| (*name, n))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Marginals {
     fn merge(&mut self, o: Marginals) {
         self.persons += o.persons;
         self.male += o.male;
@@ -187,55 +263,66 @@ pub fn generate(
     let bar = progress_bar(orgs.total_persons(), opts.progress);
     let mut marginals = Marginals::default();
     let mut members = vec![0u64; orgs.insurers.len()];
-    let mut person_files = Vec::new();
+    // Work items: fixed-size parts of each prefecture, one Parquet file (and row group) each.
+    // Part boundaries depend on nothing but the population, so neither threads nor chunk size
+    // change a byte; each part is generated and encoded by one task, in parallel.
+    let mut parts = Vec::new();
     for pref in orgs.prefectures.iter().filter(|p| p.persons > 0) {
-        let ms = &orgs.municipalities[pref.municipalities.clone()];
-        let first = ms.first().map_or(0, |m| m.first_person);
-        let rel = format!("persons/prefecture={:02}/part-0.parquet", pref.code);
-        let path: PathBuf = out.join(&rel);
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let file =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        let mut writer = ArrowWriter::try_new(
-            file,
-            output::persons_schema(),
-            Some(output::writer_properties()),
-        )?;
-        let chunks: Vec<(u64, u64)> = (first..first + pref.persons)
-            .step_by(opts.chunk.max(1))
-            .map(|a| (a, (a + opts.chunk.max(1) as u64).min(first + pref.persons)))
-            .collect();
-        // A bounded window of chunks in flight keeps memory flat at any scale.
-        for window in chunks.chunks(opts.threads.max(1) * 2) {
-            let done: Vec<_> = pool.install(|| {
-                window
-                    .par_iter()
-                    .map(|&(a, b)| {
-                        let persons: Vec<Person> = (a..b).map(|id| ctx.person(id)).collect();
-                        let mut m = Marginals::default();
-                        let mut counts = BTreeMap::<u32, u64>::new();
+        let first = orgs.municipalities[pref.municipalities.clone()]
+            .first()
+            .map_or(0, |m| m.first_person);
+        let end = first + pref.persons;
+        for (k, a) in (first..end).step_by(output::ROW_GROUP_ROWS).enumerate() {
+            let rel = format!("persons/prefecture={:02}/part-{k:05}.parquet", pref.code);
+            std::fs::create_dir_all(out.join(&rel).parent().expect("has a parent"))?;
+            parts.push((rel, a, (a + output::ROW_GROUP_ROWS as u64).min(end)));
+        }
+    }
+    let chunk = opts.chunk.max(1) as u64;
+    {
+        // At most one part per thread is in flight; each returns only its counters.
+        let done: Vec<anyhow::Result<(Marginals, BTreeMap<u32, u64>)>> = pool.install(|| {
+            parts
+                .par_iter()
+                .map(|(rel, a, b)| {
+                    let path = out.join(rel);
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut writer = ArrowWriter::try_new(
+                        file,
+                        output::persons_schema(),
+                        Some(output::writer_properties()),
+                    )?;
+                    let mut m = Counts::default();
+                    let mut counts = BTreeMap::<u32, u64>::new();
+                    let mut start = *a;
+                    while start < *b {
+                        let stop = (start + chunk).min(*b);
+                        let persons: Vec<Person> = (start..stop).map(|id| ctx.person(id)).collect();
                         for p in &persons {
                             m.add(p, &orgs);
                             if let Some(i) = p.insurer {
                                 *counts.entry(i).or_default() += 1;
                             }
                         }
-                        (output::persons_batch(&orgs, &persons), m, counts)
-                    })
-                    .collect()
-            });
-            for (batch, m, counts) in done {
-                writer.write(&batch)?;
-                bar.inc(batch.num_rows() as u64);
-                marginals.merge(m);
-                for (i, n) in counts {
-                    members[i as usize] += n;
-                }
+                        writer.write(&output::persons_batch(&orgs, &persons))?;
+                        bar.inc(stop - start);
+                        start = stop;
+                    }
+                    writer.close()?;
+                    Ok((m.into_marginals(), counts))
+                })
+                .collect()
+        });
+        for result in done {
+            let (m, counts) = result?;
+            marginals.merge(m);
+            for (i, n) in counts {
+                members[i as usize] += n;
             }
         }
-        writer.close()?;
-        person_files.push(rel);
     }
+    let person_files = parts.into_iter().map(|(rel, _, _)| rel).collect();
     bar.finish_and_clear();
     output::write_orgs(out, &orgs, &members)?;
     let summary =

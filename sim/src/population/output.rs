@@ -2,7 +2,7 @@
 //! and no timestamps are written, so the same scenario and seed give the same bytes.
 
 use super::orgs::Orgs;
-use super::persons::{Person, card_serial};
+use super::persons::{Person, card_serial_number};
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, StringBuilder, UInt8Builder, UInt16Builder,
     UInt64Builder,
@@ -12,7 +12,9 @@ use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +23,24 @@ use std::sync::Arc;
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
 pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+    let mut b = WriterProperties::builder();
+    // Dictionaries only where values repeat a lot; for near-unique or thousands-valued columns
+    // building one costs more time than it saves space.
+    for column in [
+        "id",
+        "number",
+        "card_serial",
+        "birth_date",
+        "municipality",
+        "insurer_number",
+        "symbol",
+        "home_clinic",
+        "usual_pharmacy",
+    ] {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    b.set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("dxsim {}", env!("CARGO_PKG_VERSION")))
         .build()
@@ -32,7 +50,7 @@ fn utf8(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Utf8, nullable)
 }
 
-/// Schema of `persons/prefecture=NN/part-0.parquet`.
+/// Schema of `persons/prefecture=NN/part-KKKKK.parquet`.
 pub fn persons_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         utf8("id", false),
@@ -91,7 +109,8 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
     let mut clinic = StringBuilder::with_capacity(n, n * 10);
     let mut pharmacy = StringBuilder::with_capacity(n, n * 10);
     for p in persons {
-        id.append_value(person_id(p.id));
+        let _ = write!(id, "P{:010}", p.id);
+        id.append_value("");
         sex.append_value(if p.male { "M" } else { "F" });
         birth.append_value((p.birth_date - epoch()).num_days() as i32);
         age.append_value(p.age.min(255) as u8);
@@ -102,8 +121,10 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
                 let ins = &orgs.insurers[i as usize];
                 ins_no.append_value(&ins.number);
                 ins_type.append_value(ins.kind.as_str());
-                symbol.append_value(&p.symbol);
-                number.append_value(&p.number);
+                let _ = write!(symbol, "{}", p.symbol);
+                symbol.append_value("");
+                let _ = write!(number, "{:09}", p.id);
+                number.append_value("");
                 branch.append_value(p.branch);
             }
             None => {
@@ -120,7 +141,12 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
         }
         held.append_value(p.card_held);
         registered.append_value(p.card_registered);
-        serial.append_option(p.card_held.then(|| card_serial(p.id)));
+        if p.card_held {
+            let _ = write!(serial, "C{:011}", card_serial_number(p.id));
+            serial.append_value("");
+        } else {
+            serial.append_null();
+        }
         conditions.append_value(p.conditions);
         pregnant.append_value(p.pregnant);
         ltc.append_value(p.ltc_level);

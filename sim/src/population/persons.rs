@@ -18,8 +18,8 @@ pub struct Person {
     pub municipality: u32,
     /// Index into `Orgs::insurers`; `None` for public assistance recipients (medical aid).
     pub insurer: Option<u32>,
-    pub symbol: String,
-    pub number: String,
+    /// 記号; the 番号 is the person id, zero-padded to 9 digits (unique within every insurer).
+    pub symbol: u32,
     /// "00" for the insured person, "01"… for dependants.
     pub branch: &'static str,
     pub card_held: bool,
@@ -40,6 +40,7 @@ pub struct Context<'a> {
     pub as_of: NaiveDate,
     person_key: u64,
     age_cumulative: Vec<f64>,
+    ltc_cumulative: Vec<f64>,
     /// Per municipality: indices of its clinics and pharmacies (falling back to the prefecture's).
     clinics: Vec<Vec<u32>>,
     pharmacies: Vec<Vec<u32>>,
@@ -150,11 +151,19 @@ impl<'a> Context<'a> {
                 )]
             })
             .collect();
+        let ltc_cumulative = tables::LTC_LEVELS
+            .iter()
+            .scan(0.0, |a, (_, s)| {
+                *a += s;
+                Some(*a)
+            })
+            .collect();
         Self {
             orgs,
             as_of,
             person_key: stream_key(seed, "person"),
             age_cumulative,
+            ltc_cumulative,
             clinics,
             pharmacies,
             kyokai,
@@ -244,9 +253,7 @@ impl<'a> Context<'a> {
         } else {
             "00"
         };
-        let symbol = format!("{}", 1 + r.below(99_999));
-        // The number is the person id itself: unique within every insurer by construction.
-        let number = format!("{id:09}");
+        let symbol = 1 + r.below(99_999) as u32;
 
         let card_held = r.chance(tables::card_share(age));
         let card_registered = card_held && r.chance(tables::CARD_REGISTERED_SHARE);
@@ -258,14 +265,7 @@ impl<'a> Context<'a> {
         }
         let pregnant = !male && r.chance(tables::pregnancy_rate(age));
         let ltc_level = if r.chance(tables::ltc_rate(age)) {
-            let cum: Vec<f64> = tables::LTC_LEVELS
-                .iter()
-                .scan(0.0, |a, (_, s)| {
-                    *a += s;
-                    Some(*a)
-                })
-                .collect();
-            1 + r.pick_cumulative(&cum) as u8
+            1 + r.pick_cumulative(&self.ltc_cumulative) as u8
         } else {
             0
         };
@@ -292,7 +292,6 @@ impl<'a> Context<'a> {
             municipality: m_index as u32,
             insurer,
             symbol,
-            number,
             branch,
             card_held,
             card_registered,
@@ -309,14 +308,16 @@ impl<'a> Context<'a> {
 /// The card serial of person `id`: an affine bijection of the id onto 11 digits, so serials are
 /// unique without a lookup and do not reveal the id's order.
 pub fn card_serial(id: u64) -> String {
+    format!("C{:011}", card_serial_number(id))
+}
+
+/// The 11 digits of [`card_serial`].
+pub fn card_serial_number(id: u64) -> u64 {
     const MODULUS: u64 = 100_000_000_000;
     // Odd and not a multiple of 5: invertible modulo 10^11.
     const A: u64 = 73_939_133_077;
     const B: u64 = 27_182_818_284;
-    format!(
-        "C{:011}",
-        ((u128::from(id) * u128::from(A) + u128::from(B)) % u128::from(MODULUS)) as u64
-    )
+    ((u128::from(id) * u128::from(A) + u128::from(B)) % u128::from(MODULUS)) as u64
 }
 
 #[cfg(test)]
