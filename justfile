@@ -8,9 +8,9 @@ test:
 serve:
     cargo run --release -- serve
 
-# Loopback throughput benchmark (release build); figures go to target/dxsim-bench/.
+# Benchmarks (release build): loopback throughput, population generation and import; figures go to target/dxsim-bench/.
 bench:
-    cargo bench -p dx-e2e --bench loopback
+    cargo bench -p dx-e2e
 
 # What CI runs: fmt, clippy, tests.
 ci:

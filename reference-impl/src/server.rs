@@ -230,7 +230,17 @@ pub async fn shutdown_signal() {
 
 /// What both binaries do: open, seed, bind, print where to find things, serve until a signal.
 pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    run_with(args, |_| Ok(())).await
+}
+
+/// As [`run`], with `prepare` run on the opened store before the sample is seeded (a store that
+/// `prepare` fills with facilities or persons gets no sample of them).
+pub async fn run_with(
+    args: &ServeArgs,
+    prepare: impl FnOnce(&Exchange) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let exchange = Exchange::open(&args.data, args.durability(), Arc::new(SystemClock))?;
+    prepare(&exchange)?;
     let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
     let key_file = exchange.write_admin_key(&args.data)?;
     let listener = TcpListener::bind(args.addr)

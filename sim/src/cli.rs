@@ -20,11 +20,12 @@ pub enum Command {
     /// Serve the reference exchange (eligibility, consent, e-prescription) on its embedded store
     /// until Ctrl-C.
     #[command(
-        after_help = "Example:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n\n\
+        after_help = "Examples:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n  \
+        dxsim serve --data ./data-qs --population ./population\n\n\
         The admin secret is written to <data>/admin.key; exchange it at POST /v1/auth/token\n\
         (principal \"admin\") and see docs/api.md for every route."
     )]
-    Serve(dx_exchange::ServeArgs),
+    Serve(ServeCommand),
     /// Generate the synthetic population (prefectures, municipalities, insurers, facilities,
     /// persons) as Parquet files.
     #[command(
@@ -33,6 +34,16 @@ pub enum Command {
         manifest.json is written last: a directory without it is incomplete."
     )]
     Population(PopulationArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeCommand {
+    #[command(flatten)]
+    pub serve: dx_exchange::ServeArgs,
+    /// A `dxsim population` output directory to import into a fresh store (instead of the
+    /// built-in sample) before serving.
+    #[arg(long)]
+    pub population: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,13 +82,45 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => {
-            dx_exchange::server::init_logging();
-            let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(dx_exchange::server::run(&args))
-        }
+        Command::Serve(cmd) => serve(cmd),
         Command::Population(args) => run_population(&args),
     }
+}
+
+fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {
+    dx_exchange::server::init_logging();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let Some(population) = cmd.population.take() else {
+        return runtime.block_on(dx_exchange::server::run(&cmd.serve));
+    };
+    cmd.serve.sample_persons = 0;
+    let db = cmd.serve.data.join(dx_exchange::server::DB_FILE);
+    let fresh = !db.exists();
+    let result = runtime.block_on(dx_exchange::server::run_with(&cmd.serve, |exchange| {
+        use dx_exchange::store::AdminStore as _;
+        if exchange.store().stats()?.persons > 0 {
+            anyhow::bail!("the store in {} already has persons; import a population into a fresh --data directory", cmd.serve.data.display());
+        }
+        let started = Instant::now();
+        let done = population::import::import(&population, &**exchange.store(), true)?;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "imported {} persons ({:.0}/s), {} insurers, {} facilities from {}",
+            done.persons,
+            done.persons as f64 / secs.max(1e-9),
+            done.insurers,
+            done.facilities,
+            population.display()
+        );
+        Ok(())
+    }));
+    if result.is_err() && fresh {
+        // Nothing of a failed import into a new store is kept.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    }
+    result
 }
 
 /// The scenario a population command means, with its overrides applied and checked.
@@ -177,8 +220,12 @@ mod tests {
         let Command::Serve(args) = cli.command else {
             panic!("serve")
         };
-        assert_eq!(args.addr.port(), 9);
-        assert_eq!(args.durability(), dx_exchange::store::Durability::Normal);
+        assert_eq!(args.serve.addr.port(), 9);
+        assert_eq!(args.population, None);
+        assert_eq!(
+            args.serve.durability(),
+            dx_exchange::store::Durability::Normal
+        );
         assert!(Cli::try_parse_from(["dxsim", "serve", "--durability", "sometimes"]).is_err());
     }
 }

@@ -1,4 +1,5 @@
 //! End-to-end tests across crates: the `dxsim` client (dx-sim) against the reference exchange
-//! (dx-exchange) served on loopback.
+//! (dx-exchange) served on loopback, and a generated population imported into it.
 
+mod population;
 mod visit;

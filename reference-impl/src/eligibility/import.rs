@@ -37,8 +37,9 @@ pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
             return Err("card_serial: 1–32 letters or digits".into());
         }
     }
-    if p.qualifications.is_empty() {
-        return Err("qualifications: at least one".into());
+    // Public assistance recipients (law 12) have medical aid instead of insurance.
+    if p.qualifications.is_empty() && !p.public_expenses.iter().any(|e| e.law_code == "12") {
+        return Err("qualifications: at least one, unless a public assistance (law 12) entitlement is given".into());
     }
     let mut spans: Vec<_> = p
         .qualifications

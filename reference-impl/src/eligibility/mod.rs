@@ -8,6 +8,7 @@ mod routes;
 pub mod rules;
 mod storage;
 
+pub use import::validate_person;
 pub use routes::router;
 
 use crate::codes::validate_insurer_number;

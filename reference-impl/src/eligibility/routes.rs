@@ -45,6 +45,17 @@ fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyR
         _ => best_qualification(&person.qualifications, on),
     };
     let Some(q) = q else {
+        // Medical aid (public assistance, law 12) without insurance: verified by card since 2024.
+        let aid = public_expenses_on(&person.public_expenses, on);
+        if matches!(id, Identity::Card(_)) && aid.iter().any(|e| e.law_code == "12") {
+            return VerifyResponse {
+                status: QualificationStatus::Valid,
+                person_id: Some(person.id.clone()),
+                coverage: None,
+                public_expenses: aid,
+                consents: vec![],
+            };
+        }
         return none(QualificationStatus::NotFound);
     };
     let status = status_on(q, on);

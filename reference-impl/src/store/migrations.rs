@@ -17,7 +17,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE persons (
         id TEXT PRIMARY KEY, sex TEXT NOT NULL, birth_date TEXT NOT NULL,
         prefecture INTEGER NOT NULL, municipality TEXT NOT NULL, card_serial TEXT UNIQUE
-    ) STRICT;
+    ) STRICT, WITHOUT ROWID;
 
     CREATE TABLE qualifications (
         person_id TEXT NOT NULL REFERENCES persons(id),

@@ -20,6 +20,10 @@ pub enum Durability {
     Normal,
 }
 
+/// Page cache of the writer connection, in KiB: bulk imports insert into indexes in random
+/// order (card serials, insurance numbers), which thrash SQLite's default 2 MiB cache.
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
+
 /// Most reader connections open at once; further readers wait for one to be returned.
 const MAX_READERS: usize = 16;
 /// How long a connection waits on a lock held by another before failing with `SQLITE_BUSY`.
@@ -57,6 +61,7 @@ impl SqliteStore {
         };
         writer.pragma_update(None, "synchronous", sync)?;
         writer.pragma_update(None, "foreign_keys", "ON")?;
+        writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         Ok(Self {
             path: path.to_owned(),

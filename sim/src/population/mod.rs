@@ -15,6 +15,7 @@
 //! | `manifest.json` | scenario, seed, scale, counts; written last, so its presence marks a complete run |
 
 pub mod expected;
+pub mod import;
 pub mod orgs;
 pub mod output;
 pub mod persons;

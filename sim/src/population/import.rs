@@ -1,0 +1,283 @@
+//! Loads a generated population into the reference exchange's store: insurers, facilities, and
+//! persons with their insurance numbers, card serials and entitlements, in large transactions.
+
+use anyhow::Context as _;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, UInt8Type};
+use arrow_array::{Array, RecordBatch};
+use chrono::{Datelike, NaiveDate, TimeDelta};
+use dx_exchange::codes::insurer_number;
+use dx_exchange::eligibility::EligibilityStore;
+use dx_exchange::wire::{
+    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
+    QualificationRecord, Sex,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::path::Path;
+
+/// Persons stored per transaction.
+const PERSONS_PER_TRANSACTION: usize = 200_000;
+
+/// What an import stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    pub insurers: u64,
+    pub facilities: u64,
+    pub persons: u64,
+}
+
+fn batches(path: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<RecordBatch>>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
+        .with_batch_size(65_536)
+        .build()?;
+    let p = path.display().to_string();
+    Ok(reader.map(move |b| b.with_context(|| format!("reading {p}"))))
+}
+
+fn column<'a>(b: &'a RecordBatch, name: &str) -> anyhow::Result<&'a dyn Array> {
+    b.column_by_name(name)
+        .map(|c| c.as_ref())
+        .ok_or_else(|| anyhow::anyhow!("column {name} is missing"))
+}
+
+fn strings<'a>(b: &'a RecordBatch, name: &str) -> anyhow::Result<&'a arrow_array::StringArray> {
+    column(b, name)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| anyhow::anyhow!("column {name} is not text"))
+}
+
+fn opt(a: &arrow_array::StringArray, i: usize) -> Option<&str> {
+    (!a.is_null(i)).then(|| a.value(i))
+}
+
+/// Reads `insurers.parquet` into import records.
+pub fn read_insurers(dir: &Path) -> anyhow::Result<Vec<InsurerRecord>> {
+    let mut out = Vec::new();
+    for b in batches(&dir.join("insurers.parquet"))? {
+        let b = b?;
+        let (number, name) = (strings(&b, "number")?, strings(&b, "name")?);
+        let scheme = column(&b, "scheme")?.as_primitive::<UInt8Type>();
+        let pref = column(&b, "prefecture")?.as_primitive::<UInt8Type>();
+        for i in 0..b.num_rows() {
+            out.push(InsurerRecord {
+                number: number.value(i).to_owned(),
+                scheme: (!scheme.is_null(i)).then(|| scheme.value(i)),
+                name: name.value(i).to_owned(),
+                prefecture: pref.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `facilities.parquet` into import records.
+pub fn read_facilities(dir: &Path) -> anyhow::Result<Vec<FacilityRecord>> {
+    let mut out = Vec::new();
+    for b in batches(&dir.join("facilities.parquet"))? {
+        let b = b?;
+        let (code, kind, name) = (
+            strings(&b, "code")?,
+            strings(&b, "kind")?,
+            strings(&b, "name")?,
+        );
+        let pref = column(&b, "prefecture")?.as_primitive::<UInt8Type>();
+        for i in 0..b.num_rows() {
+            let kind = match kind.value(i) {
+                "hospital" => FacilityKind::Hospital,
+                "clinic" => FacilityKind::Clinic,
+                "dental" => FacilityKind::Dental,
+                "pharmacy" => FacilityKind::Pharmacy,
+                other => anyhow::bail!("facility {}: unknown kind {other}", code.value(i)),
+            };
+            out.push(FacilityRecord {
+                code: code.value(i).to_owned(),
+                kind,
+                name: name.value(i).to_owned(),
+                prefecture: pref.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The day insurance began: the 75th birthday for the late-elderly union, otherwise the later of
+/// birth and 1 April five years before the population's date.
+fn valid_from(kind: &str, birth: NaiveDate, as_of: NaiveDate) -> NaiveDate {
+    if kind == "late_elderly" {
+        return dx_exchange::eligibility::rules::birthday(birth, 75);
+    }
+    birth.max(NaiveDate::from_ymd_opt(as_of.year() - 5, 4, 1).expect("1 April"))
+}
+
+/// Converts one batch of the persons schema into import records.
+pub fn person_records(b: &RecordBatch, as_of: NaiveDate) -> anyhow::Result<Vec<PersonRecord>> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let (id, sex, muni) = (
+        strings(b, "id")?,
+        strings(b, "sex")?,
+        strings(b, "municipality")?,
+    );
+    let (ins, ins_type, symbol, number, branch) = (
+        strings(b, "insurer_number")?,
+        strings(b, "insurer_type")?,
+        strings(b, "symbol")?,
+        strings(b, "number")?,
+        strings(b, "branch")?,
+    );
+    let (serial, law) = (
+        strings(b, "card_serial")?,
+        strings(b, "public_expense_law")?,
+    );
+    let registered = column(b, "card_registered")?.as_boolean();
+    let birth = column(b, "birth_date")?.as_primitive::<Date32Type>();
+    let pref = column(b, "prefecture")?.as_primitive::<UInt8Type>();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        let birth_date = epoch + TimeDelta::days(i64::from(birth.value(i)));
+        let qualifications = match opt(ins, i) {
+            Some(insurer) => vec![QualificationRecord {
+                insurer_number: insurer.to_owned(),
+                symbol: opt(symbol, i).unwrap_or_default().to_owned(),
+                number: opt(number, i).unwrap_or_default().to_owned(),
+                branch: opt(branch, i).unwrap_or("00").to_owned(),
+                valid_from: valid_from(opt(ins_type, i).unwrap_or_default(), birth_date, as_of),
+                valid_to: None,
+            }],
+            None => Vec::new(),
+        };
+        let public_expenses = opt(law, i)
+            .map(|law| {
+                let code: u8 = law.parse().unwrap_or(0);
+                let recipient = id
+                    .value(i)
+                    .bytes()
+                    .rev()
+                    .filter(u8::is_ascii_digit)
+                    .take(7)
+                    .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+                vec![PublicExpenseRecord {
+                    law_code: law.to_owned(),
+                    payer_number: insurer_number(Some(code), pref.value(i), 1),
+                    recipient_number: format!("{recipient:07}"),
+                    valid_from: birth_date
+                        .max(NaiveDate::from_ymd_opt(as_of.year() - 1, 4, 1).expect("1 April")),
+                    valid_to: None,
+                }]
+            })
+            .unwrap_or_default();
+        out.push(PersonRecord {
+            id: id.value(i).to_owned(),
+            sex: if sex.value(i) == "M" {
+                Sex::Male
+            } else {
+                Sex::Female
+            },
+            birth_date,
+            prefecture: pref.value(i),
+            municipality: muni.value(i).to_owned(),
+            // Only a card registered as insurance card verifies eligibility.
+            card_serial: if registered.value(i) {
+                opt(serial, i).map(str::to_owned)
+            } else {
+                None
+            },
+            qualifications,
+            public_expenses,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestIn {
+    as_of: NaiveDate,
+    persons: u64,
+    person_files: Vec<String>,
+}
+
+/// Imports the population in `dir` (as written by `dxsim population`) into `store`.
+pub fn import(
+    dir: &Path,
+    store: &dyn EligibilityStore,
+    progress: bool,
+) -> anyhow::Result<Imported> {
+    let manifest_path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} is missing: is {} a complete `dxsim population` output?",
+            manifest_path.display(),
+            dir.display()
+        )
+    })?;
+    let manifest: ManifestIn = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let insurers = store.import_insurers(&read_insurers(dir)?)?;
+    let facilities = store.import_facilities(&read_facilities(dir)?)?;
+    let bar = if progress {
+        indicatif::ProgressBar::new(manifest.persons)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "importing persons {human_pos}/{human_len} [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("template"),
+    );
+    // Reading, converting and validating run on their own thread, one batch ahead of the
+    // inserts, so the single SQLite writer is never waiting on Parquet.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Vec<PersonRecord>>>(2);
+    let files: Vec<std::path::PathBuf> = manifest
+        .person_files
+        .iter()
+        .map(|rel| dir.join(rel))
+        .collect();
+    let as_of = manifest.as_of;
+    let reader = std::thread::spawn(move || {
+        let mut pending: Vec<PersonRecord> = Vec::with_capacity(PERSONS_PER_TRANSACTION);
+        let mut read = || -> anyhow::Result<()> {
+            for path in &files {
+                for b in batches(path)? {
+                    for r in person_records(&b?, as_of)? {
+                        dx_exchange::eligibility::validate_person(&r).map_err(|e| {
+                            anyhow::anyhow!("{}: person {}: {e}", path.display(), r.id)
+                        })?;
+                        pending.push(r);
+                    }
+                    if pending.len() >= PERSONS_PER_TRANSACTION
+                        && tx.send(Ok(std::mem::take(&mut pending))).is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        };
+        let result = read();
+        match result {
+            Ok(()) if !pending.is_empty() => {
+                let _ = tx.send(Ok(pending));
+            }
+            Ok(()) => {}
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+    });
+    let mut persons = 0;
+    for chunk in rx {
+        let chunk = chunk?;
+        persons += store.import_persons(&chunk)?;
+        bar.inc(chunk.len() as u64);
+    }
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the population reader panicked"))?;
+    bar.finish_and_clear();
+    Ok(Imported {
+        insurers,
+        facilities,
+        persons,
+    })
+}

@@ -1,0 +1,146 @@
+//! A generated population imported into the exchange: every person verifies as generated.
+
+use dx_exchange::clock::ManualClock;
+use dx_exchange::store::{AdminStore, Durability};
+use dx_exchange::wire::{PersonRef, QualificationStatus, VerifyRequest};
+use dx_sim::client::ExchangeClient;
+use dx_sim::population::{self, RunOptions};
+use dx_sim::scenario::Scenario;
+use std::sync::Arc;
+
+fn quickstart() -> Scenario {
+    Scenario::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/quickstart.toml"
+    )))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_generated_population_imports_and_verifies() {
+    let s = quickstart();
+    let pop = tempfile::tempdir().unwrap();
+    let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
+
+    let data = tempfile::tempdir().unwrap();
+    let as_of = s.population.as_of.and_hms_opt(1, 0, 0).unwrap().and_utc();
+    let exchange = dx_exchange::Exchange::open(
+        data.path(),
+        Durability::Normal,
+        Arc::new(ManualClock::new(as_of)),
+    )
+    .unwrap();
+    let done = population::import::import(pop.path(), &**exchange.store(), false).unwrap();
+    assert_eq!(done.persons, manifest.persons);
+    assert_eq!(exchange.store().stats().unwrap().persons, manifest.persons);
+    assert_eq!(
+        exchange.seed_sample(100, 1).unwrap(),
+        0,
+        "no sample over an imported population"
+    );
+
+    // Read a few persons back from the Parquet files and verify them over HTTP.
+    let file = std::fs::File::open(pop.path().join(&manifest.person_files[0])).unwrap();
+    let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let records = population::import::person_records(&batch, s.population.as_of).unwrap();
+    let admin_secret = exchange.admin_secret().to_owned();
+    let facility = population::import::read_facilities(pop.path())
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
+        .unwrap();
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let client = ExchangeClient::new(running.url());
+    let admin = client.token("admin", &admin_secret).await.unwrap().token;
+    let token = client
+        .token_for(&admin, &format!("facility:{}", facility.code))
+        .await
+        .unwrap()
+        .token;
+
+    let insured = records
+        .iter()
+        .filter(|r| r.card_serial.is_some() && !r.qualifications.is_empty())
+        .take(20);
+    let mut verified = 0;
+    for r in insured {
+        let req = VerifyRequest {
+            person: PersonRef::by_card(r.card_serial.clone().unwrap()),
+            service_date: None,
+            consent: None,
+        };
+        let v = client.verify(&token, &req).await.unwrap();
+        assert_eq!(
+            (v.status, v.person_id.as_deref()),
+            (QualificationStatus::Valid, Some(r.id.as_str())),
+            "{r:?}"
+        );
+        assert_eq!(
+            v.coverage.unwrap().insurer_number,
+            r.qualifications[0].insurer_number
+        );
+        let by_number = VerifyRequest {
+            person: PersonRef::by_insurance(&r.qualifications[0]),
+            service_date: None,
+            consent: None,
+        };
+        assert_eq!(
+            client
+                .verify(&token, &by_number)
+                .await
+                .unwrap()
+                .person_id
+                .as_deref(),
+            Some(r.id.as_str())
+        );
+        verified += 1;
+    }
+    assert_eq!(verified, 20);
+
+    // A public assistance recipient has medical aid instead of insurance.
+    let aid = records
+        .iter()
+        .find(|r| r.qualifications.is_empty() && r.card_serial.is_some())
+        .expect("a recipient with a card");
+    let v = client
+        .verify(
+            &token,
+            &VerifyRequest {
+                person: PersonRef::by_card(aid.card_serial.clone().unwrap()),
+                service_date: None,
+                consent: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.status, QualificationStatus::Valid);
+    assert!(v.coverage.is_none());
+    assert_eq!(v.public_expenses[0].law_code, "12");
+    running.stop().await.unwrap();
+}
+
+#[test]
+fn an_incomplete_population_is_refused_and_stores_nothing() {
+    let pop = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let exchange = dx_exchange::Exchange::open(
+        data.path(),
+        Durability::Normal,
+        Arc::new(dx_exchange::clock::SystemClock),
+    )
+    .unwrap();
+    let err = population::import::import(pop.path(), &**exchange.store(), false).unwrap_err();
+    assert!(
+        err.to_string().contains("manifest.json is missing"),
+        "{err}"
+    );
+    assert_eq!(exchange.store().stats().unwrap().persons, 0);
+}
