@@ -102,7 +102,7 @@ fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {
             anyhow::bail!("the store in {} already has persons; import a population into a fresh --data directory", cmd.serve.data.display());
         }
         let started = Instant::now();
-        let done = population::import::import(&population, &**exchange.store(), true)?;
+        let done = population::import::import_fresh(&population, exchange.store(), true)?;
         let secs = started.elapsed().as_secs_f64();
         println!(
             "imported {} persons ({:.0}/s), {} insurers, {} facilities from {}",

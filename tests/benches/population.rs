@@ -28,7 +28,7 @@ fn main() {
     let exchange =
         dx_exchange::Exchange::open(data.path(), Durability::Full, Arc::new(SystemClock)).unwrap();
     let t1 = Instant::now();
-    let done = population::import::import(pop.path(), &**exchange.store(), false).unwrap();
+    let done = population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
     let import_s = t1.elapsed().as_secs_f64();
 
     let gen_rate = manifest.persons as f64 / generate_s;

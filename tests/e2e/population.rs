@@ -30,7 +30,7 @@ async fn a_generated_population_imports_and_verifies() {
         Arc::new(ManualClock::new(as_of)),
     )
     .unwrap();
-    let done = population::import::import(pop.path(), &**exchange.store(), false).unwrap();
+    let done = population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
     assert_eq!(done.persons, manifest.persons);
     assert_eq!(exchange.store().stats().unwrap().persons, manifest.persons);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! The SQLite backend: one file in WAL mode, one writer connection, a bounded pool of readers.
 
-use super::migrations::MIGRATIONS;
+use super::migrations::{BULK_LOAD_INDEXES, MIGRATIONS};
 use super::{AdminStore, StoreError};
 use crate::wire::StatsResponse;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
@@ -100,6 +100,43 @@ impl SqliteStore {
         drop(pool);
         self.reader_returned.notify_one();
         out
+    }
+
+    /// Runs `load` with the enrolment tables' secondary indexes dropped, then rebuilds them; only
+    /// into a store without persons. A duplicate card serial fails the rebuild, and so the load.
+    pub fn bulk_load<T>(
+        &self,
+        load: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(|tx| {
+            let persons: i64 = tx.query_row("SELECT count(*) FROM persons", [], |r| r.get(0))?;
+            if persons > 0 {
+                return Err(StoreError::Conflict(
+                    "a bulk load needs a store without persons",
+                ));
+            }
+            for (name, _) in BULK_LOAD_INDEXES {
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+            }
+            Ok(())
+        })?;
+        let loaded = load(self);
+        let rebuilt = self.write(|tx| {
+            for (_, sql) in BULK_LOAD_INDEXES {
+                tx.execute_batch(sql).map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        StoreError::Duplicate("a card serial".into())
+                    }
+                    e => StoreError::Sqlite(e),
+                })?;
+            }
+            Ok(())
+        });
+        let out = loaded?;
+        rebuilt?;
+        Ok(out)
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
@@ -212,6 +249,41 @@ mod tests {
             s.meta_get_or_insert("k", &mut || "second".into()).unwrap()
         );
         assert_eq!(s.stats().unwrap(), StatsResponse::default());
+    }
+
+    #[test]
+    fn bulk_load_rebuilds_indexes_and_refuses_duplicates_and_non_empty_stores() {
+        use crate::eligibility::EligibilityStore;
+        use crate::refdata::sample;
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut people: Vec<_> = (0..20).map(|i| sample::person(1, i, today)).collect();
+        let with_card = people.iter().position(|p| p.card_serial.is_some()).unwrap();
+        let mut twin = people[with_card].clone();
+        twin.id = "TWIN".into();
+        twin.qualifications[0].number = "999".into();
+        people.push(twin);
+        let err = s.bulk_load(|s| s.import_persons(&people)).unwrap_err();
+        assert!(matches!(err, StoreError::Duplicate(_)), "{err}");
+        // The indexes are back, and a clean load works into a store that is still empty of others.
+        people.pop();
+        let dir2 = tempfile::tempdir().unwrap();
+        let s2 = SqliteStore::open(&dir2.path().join("x.db"), Durability::Normal).unwrap();
+        assert_eq!(s2.bulk_load(|s| s.import_persons(&people)).unwrap(), 20);
+        let card = people[with_card].card_serial.clone().unwrap();
+        assert_eq!(
+            s2.person_by_card(&card).unwrap().unwrap().id,
+            people[with_card].id
+        );
+        let indexes: i64 = s2
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('persons_card', 'qualifications_person', 'public_expenses_person')", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(indexes, 3);
+        assert!(matches!(
+            s2.bulk_load(|_| Ok(())),
+            Err(StoreError::Conflict(_))
+        ));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use arrow_array::{Array, RecordBatch};
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use dx_exchange::codes::insurer_number;
 use dx_exchange::eligibility::EligibilityStore;
+use dx_exchange::store::SqliteStore;
 use dx_exchange::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
     QualificationRecord, Sex,
@@ -194,6 +195,23 @@ struct ManifestIn {
     as_of: NaiveDate,
     persons: u64,
     person_files: Vec<String>,
+}
+
+/// Imports the population in `dir` into an empty SQLite store, with its secondary indexes
+/// rebuilt after the load (see [`SqliteStore::bulk_load`]).
+pub fn import_fresh(dir: &Path, store: &SqliteStore, progress: bool) -> anyhow::Result<Imported> {
+    let mut failure = None;
+    let result = store.bulk_load(|s| {
+        import(dir, s, progress).map_err(|e| {
+            failure = Some(e);
+            dx_exchange::store::StoreError::Conflict("the population import failed")
+        })
+    });
+    match (result, failure) {
+        (_, Some(e)) => Err(e),
+        (Ok(done), None) => Ok(done),
+        (Err(e), None) => Err(e.into()),
+    }
 }
 
 /// Imports the population in `dir` (as written by `dxsim population`) into `store`.
