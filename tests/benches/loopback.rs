@@ -14,7 +14,7 @@ use dx_exchange::refdata::{DrugMaster, sample};
 use dx_exchange::store::Durability;
 use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
-use dx_exchange::wire::{PersonRecord, Role};
+use dx_exchange::wire::{PersonRecord, PractitionerKeyRequest, Role};
 use dx_reports::html::{Page, Table};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -76,53 +76,25 @@ async fn setup(durability: Durability) -> Setup {
         .pool_max_idle_per_host(256)
         .build()
         .unwrap();
-    let post = |path: String, body: Value, token: Option<String>| {
-        let mut r = http.post(format!("{url}{path}")).json(&body);
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        r.send()
-    };
-    let admin: Value = post(
-        "/v1/auth/token".into(),
-        json!({"principal": "admin", "secret": admin_secret}),
-        None,
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    // Setup goes through the typed client; the measured loops below use the raw client.
+    let client = dx_sim::client::ExchangeClient::new(url.clone());
+    let admin_token = client.token("admin", &admin_secret).await.unwrap().token;
     let clinic = format!(
         "facility:{}",
         facility_code(13, FacilityTable::Medical, 1, 1001)
     );
-    let cred: Value = post(
-        "/v1/admin/credentials".into(),
-        json!({"principal": clinic}),
-        admin["token"].as_str().map(String::from),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token: Value = post(
-        "/v1/auth/token".into(),
-        json!({"principal": clinic, "secret": cred["secret"]}),
-        None,
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(token["role"], json!(Role::Clinic));
-    let clinic_token = token["token"].as_str().unwrap().to_owned();
-    let admin_token = admin["token"].as_str().unwrap().to_owned();
+    let token = client.token_for(&admin_token, &clinic).await.unwrap();
+    assert_eq!(token.role, Role::Clinic);
+    let clinic_token = token.token;
     let doctor = signing_key_from_seed([5; 32]);
-    let r = post("/v1/practitioners/keys".into(), json!({"practitioner_id": "DR-BENCH", "public_key": encode_public_key(&doctor.verifying_key())}), Some(clinic_token.clone())).await.unwrap();
-    assert!(r.status().is_success());
+    let key = PractitionerKeyRequest {
+        practitioner_id: "DR-BENCH".into(),
+        public_key: encode_public_key(&doctor.verifying_key()),
+    };
+    client
+        .put_practitioner_key(&clinic_token, &key)
+        .await
+        .unwrap();
     let today = SystemClock.today_jst();
     let persons = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
     Setup {
