@@ -7,7 +7,7 @@
 pub const BULK_LOAD_INDEXES: [(&str, &str); 3] = [
     (
         "persons_card",
-        "CREATE UNIQUE INDEX persons_card ON persons(card_serial);",
+        "CREATE UNIQUE INDEX persons_card ON persons(card_serial) WHERE card_serial IS NOT NULL;",
     ),
     (
         "qualifications_person",
@@ -109,6 +109,12 @@ pub const MIGRATIONS: &[&str] = &[
         action TEXT NOT NULL, person_id TEXT, target TEXT, outcome TEXT NOT NULL
     ) STRICT;
     CREATE INDEX audit_person ON audit(person_id, id);
+    "#,
+    // 2: only persons holding a registered card enter the card index (a third hold none); an
+    // equality lookup on card_serial still uses it.
+    r#"
+    DROP INDEX persons_card;
+    CREATE UNIQUE INDEX persons_card ON persons(card_serial) WHERE card_serial IS NOT NULL;
     "#,
 ];
 
