@@ -34,6 +34,31 @@ pub enum Command {
         manifest.json is written last: a directory without it is incomplete."
     )]
     Population(PopulationArgs),
+    /// Turn a population into the time-sorted stream of requests of the scenario's period
+    /// (Parquet), calibrated to the national volumes.
+    #[command(
+        after_help = "Examples:\n  dxsim workload scenarios/quickstart.toml --out ./workload\n  \
+        dxsim workload scenarios/national-weekday.toml --population ./japan --out ./weekday\n\n\
+        Without --population, the scenario's population is generated into <out>/population first.\n\
+        manifest.json is written last: a directory without it is incomplete."
+    )]
+    Workload(WorkloadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkloadArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// A `dxsim population` output of the same scenario (default: generate one into
+    /// <out>/population).
+    #[arg(long)]
+    pub population: Option<PathBuf>,
+    /// Output directory (created if missing; must hold nothing but an earlier workload).
+    #[arg(long, default_value = "./workload")]
+    pub out: PathBuf,
+    /// Worker threads (default: all cores); the output is the same for any number.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,7 +109,71 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(cmd) => serve(cmd),
         Command::Population(args) => run_population(&args),
+        Command::Workload(args) => run_workload(&args).map(|_| ()),
     }
+}
+
+/// Generates a scenario's workload (and its population, unless one is given); returns the
+/// workload directory's manifest.
+pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<crate::workload::Manifest> {
+    let s = Scenario::load(&args.scenario)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| RunOptions::default().threads);
+    if threads == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let population = match &args.population {
+        Some(p) => p.clone(),
+        None => {
+            let dir = args.out.join("population");
+            let opts = RunOptions {
+                threads,
+                progress: true,
+                ..RunOptions::default()
+            };
+            let (m, _) = population::generate(&s, &dir, opts)?;
+            println!("population: {} persons → {}", m.persons, dir.display());
+            dir
+        }
+    };
+    let started = Instant::now();
+    let m = crate::workload::generate(
+        &s,
+        &population,
+        &args.out,
+        crate::workload::RunOptions {
+            threads,
+            progress: true,
+        },
+    )?;
+    println!(
+        "workload {}: {} events for {} persons, {} → {} ({:.1} s) → {}",
+        m.scenario,
+        m.events,
+        m.persons,
+        m.period_start,
+        m.period_end,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    println!("{:<28} {:>14} {:>14}", "", "generated", "expected");
+    println!(
+        "{:<28} {:>14} {:>14.0}",
+        "eligibility checks", m.eligibility_checks, m.expected_eligibility_checks
+    );
+    println!(
+        "{:<28} {:>14} {:>14.0}",
+        "prescriptions (all kinds)", m.prescriptions, m.expected_prescriptions
+    );
+    println!(
+        "{:<28} {:>14} {:>14.0}",
+        "visits", m.visits, m.expected_visits
+    );
+    for (route, n) in &m.routes {
+        println!("  {route:<26} {n:>14}");
+    }
+    Ok(m)
 }
 
 fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {

@@ -10,3 +10,4 @@ pub mod client;
 pub mod population;
 pub mod rng;
 pub mod scenario;
+pub mod workload;

@@ -1,9 +1,10 @@
 //! Scenario files: what a run simulates. A scenario is TOML; every field has a default and unknown
-//! fields are errors, so a typo never turns into a silent default. This is the part of the schema
-//! the population uses; the workload model adds its own sections.
+//! fields are errors, so a typo never turns into a silent default. `scenarios/README.md` documents
+//! every field; `scenarios/quickstart.toml` shows each with its default.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The seed used when a scenario does not give one.
@@ -22,7 +23,260 @@ pub struct Scenario {
     pub population: PopulationSection,
     #[serde(default)]
     pub adoption: AdoptionSection,
+    #[serde(default)]
+    pub period: PeriodSection,
+    #[serde(default)]
+    pub calendar: CalendarSection,
+    #[serde(default)]
+    pub rates: RatesSection,
+    #[serde(default)]
+    pub replay: ReplaySection,
+    /// Service-level objectives per route (`verify`, `batch`, `consent`, `check`, `register`,
+    /// `retrieve`, `dispense`, `paper_dispense`, `cancel`); routes not named use `default`.
+    #[serde(default)]
+    pub slo: SloSection,
 }
+
+/// The simulated period: from `start` (JST wall time) for `hours`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodSection {
+    #[serde(default = "default_start", deserialize_with = "toml_datetime")]
+    pub start: NaiveDateTime,
+    #[serde(default = "default_hours")]
+    pub hours: f64,
+}
+
+fn default_start() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2025, 10, 6)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid")
+}
+fn default_hours() -> f64 {
+    24.0
+}
+
+impl Default for PeriodSection {
+    fn default() -> Self {
+        Self {
+            start: default_start(),
+            hours: default_hours(),
+        }
+    }
+}
+
+impl PeriodSection {
+    pub fn end(&self) -> NaiveDateTime {
+        self.start + chrono::TimeDelta::milliseconds((self.hours * 3_600_000.0).round() as i64)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSection {
+    /// Multiplier on outpatient volume in the flu season's peak weeks (ISO weeks 51–5); 1.0 is
+    /// an ordinary winter, whose 1.2–1.5× over summer is already in the monthly pattern.
+    #[serde(default = "one")]
+    pub flu_peak: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for CalendarSection {
+    fn default() -> Self {
+        Self { flu_peak: 1.0 }
+    }
+}
+
+/// National volumes the flows are calibrated to (FACTS), and the shares that split them.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RatesSection {
+    /// Outpatient visits per person per year (FACTS: 12.6).
+    #[serde(default = "default_visits")]
+    pub visits_per_person_year: f64,
+    /// Online eligibility checks per month at scale 1.0, by facility kind (FACTS, Oct 2025).
+    #[serde(default = "default_checks")]
+    pub eligibility_checks_per_month: KindShares,
+    /// Share of eligibility checks made as batch pre-checks of booked patients (FACTS: 1 in 8).
+    #[serde(default = "default_batch")]
+    pub batch_share: f64,
+    /// Prescriptions per year at scale 1.0 (FACTS: 856 M, FY2023).
+    #[serde(default = "default_prescriptions")]
+    pub prescriptions_per_year: f64,
+    /// Share of prescriptions dispensed by an outside pharmacy (FACTS: 80.3%).
+    #[serde(default = "default_outside")]
+    pub outside_share: f64,
+    /// At a facility running e-prescription, the share of outside prescriptions the patient takes
+    /// electronically rather than on paper. Not published; an assumption for the rollout.
+    #[serde(default = "default_electronic")]
+    pub electronic_share: f64,
+    /// Share of electronic prescriptions issued as refill prescriptions (2–3 uses).
+    #[serde(default = "default_refill")]
+    pub refill_share: f64,
+    /// Share of electronic prescriptions cancelled before dispensing (and issued again).
+    #[serde(default = "default_cancel")]
+    pub cancel_share: f64,
+    /// Share of prescriptions a facility running e-prescription pre-checks for duplicates.
+    #[serde(default = "default_precheck")]
+    pub duplicate_check_share: f64,
+    /// Share of card holders who use the card at the reader rather than the insurance number,
+    /// by kind; the defaults give FACTS' 37% of checks by card (57% at hospitals) given that 70%
+    /// of persons hold a card registered as insurance card.
+    #[serde(default = "default_card_use")]
+    pub card_use: KindShares,
+}
+
+fn default_visits() -> f64 {
+    12.6
+}
+fn default_checks() -> KindShares {
+    KindShares {
+        hospital: 23.3e6,
+        clinic: 115.7e6,
+        dental: 24.0e6,
+        pharmacy: 111.5e6,
+    }
+}
+fn default_batch() -> f64 {
+    0.125
+}
+fn default_prescriptions() -> f64 {
+    856.0e6
+}
+fn default_outside() -> f64 {
+    0.803
+}
+fn default_electronic() -> f64 {
+    0.25
+}
+fn default_refill() -> f64 {
+    0.01
+}
+fn default_cancel() -> f64 {
+    0.005
+}
+fn default_precheck() -> f64 {
+    0.5
+}
+fn default_card_use() -> KindShares {
+    KindShares {
+        hospital: 0.81,
+        clinic: 0.50,
+        dental: 0.50,
+        pharmacy: 0.50,
+    }
+}
+
+impl Default for RatesSection {
+    fn default() -> Self {
+        Self {
+            visits_per_person_year: default_visits(),
+            eligibility_checks_per_month: default_checks(),
+            batch_share: default_batch(),
+            prescriptions_per_year: default_prescriptions(),
+            outside_share: default_outside(),
+            electronic_share: default_electronic(),
+            refill_share: default_refill(),
+            cancel_share: default_cancel(),
+            duplicate_check_share: default_precheck(),
+            card_use: default_card_use(),
+        }
+    }
+}
+
+/// How the event stream is replayed.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySection {
+    /// Simulated seconds per real second (60 replays an hour in a minute).
+    #[serde(default = "default_speedup")]
+    pub speedup: f64,
+    /// Requests the driver keeps in flight at most (its goose users); a request due while all
+    /// are busy waits, and that wait counts in its latency and in the driver's lateness.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+}
+
+fn default_speedup() -> f64 {
+    1.0
+}
+fn default_in_flight() -> usize {
+    256
+}
+
+impl Default for ReplaySection {
+    fn default() -> Self {
+        Self {
+            speedup: default_speedup(),
+            max_in_flight: default_in_flight(),
+        }
+    }
+}
+
+/// Latency bounds (milliseconds, measured from the intended send time) and an error-rate bound.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    #[serde(default)]
+    pub p50_ms: Option<f64>,
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    #[serde(default)]
+    pub p999_ms: Option<f64>,
+    /// Largest acceptable share of requests answered 5xx or not at all.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SloSection {
+    #[serde(default = "default_slo")]
+    pub default: Slo,
+    #[serde(default)]
+    pub routes: BTreeMap<String, Slo>,
+}
+
+/// 1 s at p99 and 0.1% errors: the order of what a reception desk tolerates.
+fn default_slo() -> Slo {
+    Slo {
+        p50_ms: None,
+        p99_ms: Some(1000.0),
+        p999_ms: None,
+        error_rate: Some(0.001),
+    }
+}
+
+impl Default for SloSection {
+    fn default() -> Self {
+        Self {
+            default: default_slo(),
+            routes: BTreeMap::new(),
+        }
+    }
+}
+
+impl SloSection {
+    pub fn for_route(&self, route: &str) -> Slo {
+        self.routes.get(route).copied().unwrap_or(self.default)
+    }
+}
+
+/// Routes an SLO may name.
+pub const ROUTES: [&str; 9] = [
+    "verify",
+    "batch",
+    "consent",
+    "check",
+    "register",
+    "retrieve",
+    "dispense",
+    "paper_dispense",
+    "cancel",
+];
 
 fn default_name() -> String {
     "japan".into()
@@ -59,6 +313,27 @@ fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Err
     };
     text.parse()
         .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// Accepts a TOML local date-time (`2025-10-06T08:30:00`) or a quoted one.
+fn toml_datetime<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+    let text = match Either::deserialize(d)? {
+        Either::Text(t) => t,
+        Either::Toml(dt) => dt.to_string(),
+    };
+    NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M"))
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a local date-time (YYYY-MM-DDTHH:MM:SS, JST)"
+            ))
+        })
 }
 
 fn default_scale() -> f64 {
@@ -155,6 +430,11 @@ impl Scenario {
                 ..PopulationSection::default()
             },
             adoption: AdoptionSection::default(),
+            period: PeriodSection::default(),
+            calendar: CalendarSection::default(),
+            rates: RatesSection::default(),
+            replay: ReplaySection::default(),
+            slo: SloSection::default(),
         }
     }
 
@@ -210,6 +490,98 @@ impl Scenario {
                 }
             }
         }
+        self.validate_workload()
+    }
+
+    fn validate_workload(&self) -> Result<(), String> {
+        use chrono::Datelike;
+        let p = &self.period;
+        if !(p.hours > 0.0 && p.hours <= 24.0 * 92.0) {
+            return Err(format!(
+                "period.hours must be in (0, 2208] (92 days), got {}",
+                p.hours
+            ));
+        }
+        let years = crate::workload::calendar::YEARS;
+        if !years.contains(&p.start.year()) || !years.contains(&p.end().year()) {
+            return Err(format!(
+                "period: the calendar covers {}–{}, got {}",
+                years.start(),
+                years.end(),
+                p.start
+            ));
+        }
+        if !(self.calendar.flu_peak > 0.0 && self.calendar.flu_peak <= 5.0) {
+            return Err(format!(
+                "calendar.flu_peak must be in (0, 5], got {}",
+                self.calendar.flu_peak
+            ));
+        }
+        let r = &self.rates;
+        if !(r.visits_per_person_year > 0.0 && r.visits_per_person_year <= 100.0) {
+            return Err("rates.visits_per_person_year must be in (0, 100]".into());
+        }
+        if !(0.0..=1e12).contains(&r.prescriptions_per_year) {
+            return Err("rates.prescriptions_per_year must be at least 0".into());
+        }
+        let c = r.eligibility_checks_per_month;
+        if [c.hospital, c.clinic, c.dental, c.pharmacy]
+            .iter()
+            .any(|v| !(0.0..=1e12).contains(v))
+        {
+            return Err("rates.eligibility_checks_per_month: counts must be at least 0".into());
+        }
+        for (what, v) in [
+            ("rates.batch_share", r.batch_share),
+            ("rates.outside_share", r.outside_share),
+            ("rates.electronic_share", r.electronic_share),
+            ("rates.refill_share", r.refill_share),
+            ("rates.cancel_share", r.cancel_share),
+            ("rates.duplicate_check_share", r.duplicate_check_share),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{what} must be in [0, 1], got {v}"));
+            }
+        }
+        let u = r.card_use;
+        if [u.hospital, u.clinic, u.dental, u.pharmacy]
+            .iter()
+            .any(|v| !(0.0..=1.0).contains(v))
+        {
+            return Err("rates.card_use: shares must be in [0, 1]".into());
+        }
+        if !(self.replay.speedup > 0.0 && self.replay.speedup <= 1e6) {
+            return Err(format!(
+                "replay.speedup must be in (0, 1e6], got {}",
+                self.replay.speedup
+            ));
+        }
+        if !(1..=100_000).contains(&self.replay.max_in_flight) {
+            return Err("replay.max_in_flight must be in 1..=100000".into());
+        }
+        if let Some(route) = self
+            .slo
+            .routes
+            .keys()
+            .find(|k| !ROUTES.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "slo.routes.{route}: not a route; routes are {}",
+                ROUTES.join(", ")
+            ));
+        }
+        for (route, slo) in std::iter::once(("default", &self.slo.default))
+            .chain(self.slo.routes.iter().map(|(k, v)| (k.as_str(), v)))
+        {
+            for v in [slo.p50_ms, slo.p99_ms, slo.p999_ms].into_iter().flatten() {
+                if v.is_nan() || v <= 0.0 {
+                    return Err(format!("slo.{route}: latency bounds must be above 0 ms"));
+                }
+            }
+            if slo.error_rate.is_some_and(|e| !(0.0..=1.0).contains(&e)) {
+                return Err(format!("slo.{route}.error_rate must be in [0, 1]"));
+            }
+        }
         Ok(())
     }
 }
@@ -250,5 +622,23 @@ mod tests {
         s.population.scale = 0.5;
         s.population.prefectures = vec![48];
         assert!(s.validate().unwrap_err().contains("48"));
+        s.population.prefectures = vec![];
+        s.period.hours = 0.0;
+        assert!(s.validate().unwrap_err().contains("period.hours"));
+        s.period.hours = 4.0;
+        s.replay.speedup = -1.0;
+        assert!(s.validate().unwrap_err().contains("speedup"));
+        s.replay.speedup = 60.0;
+        s.slo.routes.insert("verfy".into(), s.slo.default);
+        assert!(s.validate().unwrap_err().contains("verfy"));
+    }
+
+    #[test]
+    fn the_period_start_is_a_local_date_time() {
+        let s: Scenario =
+            toml::from_str("[period]\nstart = 2025-10-06T08:30:00\nhours = 4\n").unwrap();
+        assert_eq!(s.period.end().to_string(), "2025-10-06 12:30:00");
+        let e = toml::from_str::<Scenario>("[period]\nstart = \"Monday\"\n").unwrap_err();
+        assert!(e.to_string().contains("local date-time"), "{e}");
     }
 }

@@ -1,0 +1,292 @@
+//! A prescription and what follows it: the prescriber's duplicate pre-check (after verbal consent
+//! when the card reader did not take it) and registration — electronic, in-hospital, or none for
+//! paper — a cancellation now and then, the pharmacy visit hours later (checks, retrieval by access
+//! code and dispensing, or a paper dispensing result), and the later uses of a refill.
+
+use super::super::calendar::Desk;
+use super::super::events::Route;
+use super::super::model::VisitKind;
+use super::visit::{Ident, identify};
+use super::{Emitter, Facility, GenContext, PersonRow, stochastic_round};
+use crate::population::tables;
+use crate::rng::Stream;
+use dx_exchange::refdata::DrugMaster;
+
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 86_400_000;
+
+/// Drug codes the flows prescribe from, by purpose (ingredients of the exchange's drug master).
+#[derive(Debug, Clone)]
+pub struct DrugChoices {
+    /// Per chronic condition bit: long-term drugs.
+    chronic: Vec<(u16, Vec<String>)>,
+    acute: Vec<String>,
+    flu: Vec<String>,
+    dental: Vec<String>,
+}
+
+fn codes(names: &[&str]) -> Vec<String> {
+    let master = DrugMaster::get();
+    names
+        .iter()
+        .map(|n| {
+            master
+                .all()
+                .iter()
+                .find(|d| d.ingredient == *n && d.refill_bar.is_none())
+                .unwrap_or_else(|| panic!("{n} is not a refillable drug of the master"))
+                .yj
+                .clone()
+        })
+        .collect()
+}
+
+impl DrugChoices {
+    pub fn new() -> Self {
+        Self {
+            chronic: vec![
+                (
+                    tables::HYPERTENSION,
+                    codes(&[
+                        "amlodipine",
+                        "candesartan",
+                        "olmesartan",
+                        "telmisartan",
+                        "azilsartan",
+                    ]),
+                ),
+                (
+                    tables::DIABETES,
+                    codes(&[
+                        "metformin",
+                        "sitagliptin",
+                        "linagliptin",
+                        "empagliflozin",
+                        "dapagliflozin",
+                    ]),
+                ),
+                (
+                    tables::DYSLIPIDAEMIA,
+                    codes(&["rosuvastatin", "atorvastatin", "pitavastatin", "ezetimibe"]),
+                ),
+                (
+                    tables::ASTHMA_COPD,
+                    codes(&["montelukast", "budesonide_formoterol", "tiotropium"]),
+                ),
+                (tables::CKD, codes(&["allopurinol", "ferrous_citrate"])),
+                (tables::DEMENTIA, codes(&["donepezil", "memantine"])),
+            ],
+            acute: codes(&[
+                "loxoprofen",
+                "acetaminophen",
+                "carbocisteine",
+                "ambroxol",
+                "fexofenadine",
+                "amoxicillin",
+                "cefcapene",
+                "famotidine",
+                "rebamipide",
+                "dextromethorphan",
+            ]),
+            flu: codes(&["oseltamivir", "baloxavir", "acetaminophen"]),
+            dental: codes(&["loxoprofen", "acetaminophen", "amoxicillin", "cefcapene"]),
+        }
+    }
+
+    /// Drug lines for one prescription, and whether it is long-term (refillable).
+    fn choose(
+        &self,
+        person: &PersonRow,
+        kind: VisitKind,
+        flu: bool,
+        rng: &mut Stream,
+    ) -> (Vec<(String, u16)>, bool) {
+        let pick =
+            |list: &[String], rng: &mut Stream| list[rng.below(list.len() as u64) as usize].clone();
+        if kind == VisitKind::Dental {
+            return (
+                vec![(pick(&self.dental, rng), 3 + rng.below(3) as u16)],
+                false,
+            );
+        }
+        let chronic: Vec<&Vec<String>> = self
+            .chronic
+            .iter()
+            .filter(|(bit, _)| person.conditions & bit != 0)
+            .map(|(_, l)| l)
+            .collect();
+        if !chronic.is_empty() && rng.chance(0.7) {
+            let days = [28, 28, 56, 84][rng.below(4) as usize];
+            let lines = chronic
+                .iter()
+                .take(3)
+                .map(|l| (pick(l, rng), days))
+                .collect();
+            return (lines, true);
+        }
+        if flu && rng.chance(0.3) {
+            return (vec![(pick(&self.flu, rng), 5)], false);
+        }
+        let n = 1 + rng.below(3) as usize;
+        let mut lines: Vec<(String, u16)> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let code = pick(&self.acute, rng);
+            if lines.iter().all(|(c, _)| *c != code) {
+                lines.push((code, 3 + rng.below(5) as u16));
+            }
+        }
+        (lines, false)
+    }
+}
+
+impl Default for DrugChoices {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn items_text(lines: &[(String, u16)]) -> String {
+    lines
+        .iter()
+        .map(|(code, days)| format!("{code}:{days}:{days}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Issues a prescription at `issued_ms` after a visit, with everything that follows it.
+pub fn issue(
+    person: &PersonRow,
+    prescriber: &Facility,
+    kind: VisitKind,
+    issued_ms: i64,
+    consent_at_card: bool,
+    ctx: &GenContext,
+    out: &mut Emitter<'_>,
+) {
+    let rates = &ctx.scenario.rates;
+    let mut rng = Stream::from_key(
+        ctx.stream_keys.prescription,
+        dx_exchange::refdata::sample::splitmix64(person.index) ^ issued_ms as u64,
+    );
+    out.counts.prescriptions += 1;
+    let flu = super::super::calendar::Calendar::in_flu_season(GenContext::date_of(issued_ms));
+    let (lines, long_term) = ctx.drugs.choose(person, kind, flu, &mut rng);
+    let items = items_text(&lines);
+    let outside = rng.chance(rates.outside_share);
+    let here = &prescriber.code;
+    if prescriber.eprescription && rng.chance(rates.duplicate_check_share) {
+        if !consent_at_card && rng.chance(0.5) {
+            out.emit("visit", Route::Consent, issued_ms - 2 * MINUTE, here, |e| {
+                e.consent = true
+            });
+        }
+        out.emit("visit", Route::Check, issued_ms - MINUTE, here, |e| {
+            e.items = Some(items.clone())
+        });
+    }
+    let electronic = outside
+        && prescriber.eprescription
+        && person.insurance.is_some()
+        && rng.chance(rates.electronic_share);
+    let register = |out: &mut Emitter<'_>, at: i64, kind: &'static str, uses: u8| {
+        out.emit("visit", Route::Register, at, here, |e| {
+            e.kind = Some(kind);
+            e.insurance = person.insurance.clone();
+            e.items = Some(items.clone());
+            e.uses = uses;
+        })
+    };
+    if !outside {
+        if prescriber.eprescription {
+            register(out, issued_ms, "in_hospital", 1);
+        }
+        return;
+    }
+    let mut registration = None;
+    let mut uses = 1;
+    if electronic {
+        out.counts.electronic_prescriptions += 1;
+        if long_term && rng.chance(rates.refill_share) {
+            uses = 2 + rng.below(2) as u8;
+        }
+        let mut reg = register(out, issued_ms, "electronic", uses);
+        if rng.chance(rates.cancel_share) {
+            // A mistake noticed at once: cancelled, then issued again.
+            out.emit("visit", Route::Cancel, issued_ms + 2 * MINUTE, here, |e| {
+                e.needs = Some(reg)
+            });
+            reg = register(out, issued_ms + 3 * MINUTE, "electronic", uses);
+        }
+        registration = Some(reg);
+    }
+    // The pharmacy, later the same day.
+    let pharmacy = person
+        .usual_pharmacy
+        .as_deref()
+        .filter(|_| rng.chance(0.7))
+        .and_then(|c| ctx.facilities.by_code(c))
+        .or_else(|| {
+            ctx.facilities
+                .pick(person.prefecture, Desk::Pharmacy, &mut rng)
+        });
+    let Some(pharmacy) = pharmacy else {
+        return;
+    };
+    let arrive = issued_ms + (20 + rng.below(101) as i64) * MINUTE;
+    let supply = lines.iter().map(|(_, d)| i64::from(*d)).max().unwrap_or(1);
+    let mut day_ms = arrive;
+    for use_number in 1..=uses {
+        let flow = if use_number == 1 { "visit" } else { "refill" };
+        let at = if use_number == 1 {
+            arrive
+        } else {
+            // The next use is planned at the last dispensing plus its supply; people come a few
+            // days early, in pharmacy hours.
+            let planned = day_ms + (supply - rng.below(4) as i64) * DAY;
+            let midnight = planned - (planned + 9 * 3_600_000).rem_euclid(DAY);
+            midnight + 9 * 3_600_000 + rng.below(9 * 60) as i64 * MINUTE
+        };
+        day_ms = at;
+        out.counts.pharmacy_visits += u64::from(out.inside(at));
+        let ident = identify(person, rates.card_use.pharmacy, &mut rng);
+        if pharmacy.online_eligibility && ident != Ident::None {
+            for n in 0..stochastic_round(&mut rng, ctx.model.pharmacy_checks) {
+                let t = at + i64::from(n) * (3 + rng.below(10) as i64) * MINUTE;
+                out.emit(flow, Route::Verify, t, &pharmacy.code, |e| ident.apply(e));
+            }
+        }
+        let done = at + (5 + rng.below(16) as i64) * MINUTE;
+        match registration {
+            Some(reg) => {
+                let ident = match &ident {
+                    Ident::None => {
+                        Ident::Number(person.insurance.clone().expect("electronic needs one"))
+                    }
+                    i => i.clone(),
+                };
+                let retrieved = out.emit(
+                    flow,
+                    Route::Retrieve,
+                    at + 2 * MINUTE,
+                    &pharmacy.code,
+                    |e| {
+                        e.needs = Some(reg);
+                        ident.apply(e);
+                    },
+                );
+                out.emit(flow, Route::Dispense, done, &pharmacy.code, |e| {
+                    e.needs = Some(retrieved);
+                    e.items = Some(items.clone());
+                });
+            }
+            None if pharmacy.eprescription && ident != Ident::None => {
+                out.emit(flow, Route::PaperDispense, done, &pharmacy.code, |e| {
+                    ident.apply(e);
+                    e.prescriber = Some(here.clone());
+                    e.items = Some(items.clone());
+                });
+            }
+            None => {}
+        }
+    }
+}

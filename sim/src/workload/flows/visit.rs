@@ -1,0 +1,141 @@
+//! The outpatient visit: the person arrives at a hospital, clinic or dental clinic (from their
+//! age's visit rate and the desk's arrival pattern), is checked in (batch pre-check if booked,
+//! card or insurance number at reception, again at payment), and may leave with a prescription,
+//! which [`super::prescription`] carries on.
+
+use super::super::calendar::Desk;
+use super::super::events::Route;
+use super::super::model::VisitKind;
+use super::{
+    Emitter, Facility, Flow, GenContext, PersonRow, poisson, prescription, stochastic_round,
+};
+use crate::rng::Stream;
+
+pub struct VisitFlow;
+
+const FLOW: &str = "visit";
+const MINUTE: i64 = 60_000;
+
+fn desk(kind: VisitKind) -> Desk {
+    match kind {
+        VisitKind::Hospital => Desk::Hospital,
+        VisitKind::Clinic => Desk::Clinic,
+        VisitKind::Dental => Desk::Dental,
+    }
+}
+
+/// Where a person goes for a visit of `kind`: mostly their home clinic for a clinic visit.
+fn choose<'c>(
+    person: &PersonRow,
+    kind: VisitKind,
+    ctx: &'c GenContext,
+    rng: &mut Stream,
+) -> Option<&'c Facility> {
+    if kind == VisitKind::Clinic && rng.chance(0.75) {
+        if let Some(f) = person
+            .home_clinic
+            .as_deref()
+            .and_then(|c| ctx.facilities.by_code(c))
+        {
+            return Some(f);
+        }
+    }
+    ctx.facilities.pick(person.prefecture, desk(kind), rng)
+}
+
+/// When a facility runs its batch pre-check of the day's booked patients: between 07:00 and
+/// 08:00, fixed per facility and day so one request carries the whole list.
+fn batch_time(facility: &str, day_midnight_ms: i64) -> i64 {
+    let h = facility.bytes().fold(day_midnight_ms as u64, |h, b| {
+        dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
+    });
+    day_midnight_ms + 7 * 60 * MINUTE + (h % 60) as i64 * MINUTE
+}
+
+/// The identification a desk uses: the card if the person holds a registered one and uses it
+/// here, otherwise the insurance number.
+pub fn identify(person: &PersonRow, card_use: f64, rng: &mut Stream) -> Ident {
+    match (&person.card_serial, &person.insurance) {
+        (Some(card), _) if rng.chance(card_use) => Ident::Card(card.clone()),
+        (_, Some(ins)) => Ident::Number(ins.clone()),
+        (Some(card), None) => Ident::Card(card.clone()),
+        (None, None) => Ident::None,
+    }
+}
+
+/// How a person is identified at a desk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ident {
+    Card(String),
+    Number([String; 4]),
+    /// Neither a registered card nor an insurance number (public assistance only): no online
+    /// check is possible.
+    None,
+}
+
+impl Ident {
+    pub fn apply(&self, e: &mut super::super::events::Event) {
+        match self {
+            Ident::Card(c) => e.card_serial = Some(c.clone()),
+            Ident::Number(k) => e.insurance = Some(k.clone()),
+            Ident::None => {}
+        }
+    }
+}
+
+impl Flow for VisitFlow {
+    fn name(&self) -> &'static str {
+        FLOW
+    }
+
+    fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>) {
+        let model = &ctx.model;
+        let mut rng = Stream::from_key(ctx.stream_keys.visit, person.index);
+        let per_unit = model.visits_per_year(person.age) / ctx.year_divisor;
+        let card_use = &ctx.scenario.rates.card_use;
+        for kind in VisitKind::ALL {
+            let mean = per_unit * model.kind_share[kind.index()] * ctx.mass(desk(kind));
+            for _ in 0..poisson(&mut rng, mean) {
+                let at = ctx.arrival(desk(kind), &mut rng);
+                let Some(facility) = choose(person, kind, ctx, &mut rng) else {
+                    continue;
+                };
+                out.counts.visits += 1;
+                let k = kind.index();
+                let use_share = [card_use.hospital, card_use.clinic, card_use.dental][k];
+                let ident = identify(person, use_share, &mut rng);
+                let mut verified_by_card = false;
+                if facility.online_eligibility && ident != Ident::None {
+                    let midnight = ctx.days[((at - ctx.days[0].midnight_ms) / 86_400_000) as usize]
+                        .midnight_ms;
+                    if rng.chance(model.batch_checks[k]) {
+                        // Booked: pre-checked with the day's batch, by insurance number or card.
+                        let t = batch_time(&facility.code, midnight)
+                            .max(ctx.start_ms)
+                            .min(at);
+                        out.emit(FLOW, Route::Batch, t, &facility.code, |e| ident.apply(e));
+                    }
+                    let checks = stochastic_round(&mut rng, model.realtime_checks[k]);
+                    for n in 0..checks {
+                        // The first at reception; any further one at payment, 20–60 min later.
+                        let t = if n == 0 {
+                            at
+                        } else {
+                            at + (20 + rng.below(41) as i64) * MINUTE
+                        };
+                        let consent = n == 0 && matches!(ident, Ident::Card(_)) && rng.chance(0.8);
+                        verified_by_card |= consent;
+                        out.emit(FLOW, Route::Verify, t, &facility.code, |e| {
+                            ident.apply(e);
+                            e.consent = consent;
+                        });
+                    }
+                }
+                if rng.chance(model.prescribing(kind, person.age)) {
+                    let issued = at + (10 + rng.below(31) as i64) * MINUTE;
+                    prescription::issue(person, facility, kind, issued, verified_by_card, ctx, out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,625 @@
+//! The workload: a population turned into the time-sorted stream of requests its care causes over
+//! the scenario's period, calibrated to the national volumes in FACTS.
+//!
+//! Output directory:
+//!
+//! | file | content |
+//! |---|---|
+//! | `events/part-KKKKK.parquet` | the events, sorted by (`at`, `id`) across parts; schema in [`events`] |
+//! | `manifest.json` | scenario, period, counts per route and flow, expected counts; written last |
+//!
+//! Generation streams: persons are read part by part on all threads, each part's events are
+//! sorted into runs of bounded size on disk, and the runs are merged into the output, so memory
+//! does not grow with the population or the period. Every draw comes from the person's own
+//! streams, so the output is byte-identical for any thread count.
+
+pub mod calendar;
+pub mod events;
+pub mod flows;
+pub mod model;
+
+use crate::population::expected::age_distribution;
+use crate::population::tables::{TOTAL_POPULATION, prefecture_shares};
+use crate::scenario::Scenario;
+use anyhow::Context as _;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, UInt8Type, UInt16Type};
+use arrow_array::{Array, RecordBatch};
+use calendar::Desk;
+use events::{Event, Route};
+use flows::{Facilities, Facility, FlowCounts, GenContext, PersonRow};
+use model::VisitKind;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::path::{Path, PathBuf};
+
+/// Events held in memory per sorted run before it goes to disk.
+const RUN_EVENTS: usize = 1 << 20;
+/// Events per output file.
+const PART_EVENTS: usize = 1 << 22;
+/// Rows per record batch written and read.
+const BATCH_ROWS: usize = 1 << 15;
+
+/// How a generation runs; none of it changes the output.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub threads: usize,
+    pub progress: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            progress: false,
+        }
+    }
+}
+
+/// Expected counts of a scenario's period, integrated over the model's tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Expected {
+    pub persons: f64,
+    pub visits: f64,
+    pub eligibility_checks: f64,
+    pub prescriptions: f64,
+}
+
+/// What the model should yield for `s`'s population and period (ignoring the few chains cut by
+/// the period's end).
+pub fn expected(s: &Scenario) -> Expected {
+    let ctx = GenContext::new(s, Facilities::default());
+    let shares = prefecture_shares();
+    let share: f64 = if s.population.prefectures.is_empty() {
+        1.0
+    } else {
+        s.population
+            .prefectures
+            .iter()
+            .map(|p| shares[usize::from(*p) - 1])
+            .sum()
+    };
+    let persons = TOTAL_POPULATION * s.population.scale * share;
+    let conn = s.adoption.online_eligibility;
+    let conn = [conn.hospital, conn.clinic, conn.dental];
+    let m = &ctx.model;
+    let mut e = Expected {
+        persons,
+        ..Expected::default()
+    };
+    for (age, w) in age_distribution().iter().enumerate() {
+        let per_unit = persons * w * m.visits_per_year(age as u32) / ctx.year_divisor;
+        for kind in VisitKind::ALL {
+            let k = kind.index();
+            let desk = [Desk::Hospital, Desk::Clinic, Desk::Dental][k];
+            let visits = per_unit * m.kind_share[k] * ctx.mass(desk);
+            e.visits += visits;
+            e.eligibility_checks += visits * conn[k] * (m.realtime_checks[k] + m.batch_checks[k]);
+            e.prescriptions += visits * m.prescribing(kind, age as u32);
+        }
+    }
+    e.eligibility_checks += e.prescriptions
+        * s.rates.outside_share
+        * s.adoption.online_eligibility.pharmacy
+        * m.pharmacy_checks;
+    e
+}
+
+/// Written last into the output directory.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub generator: String,
+    pub scenario: String,
+    pub seed: u64,
+    pub scale: f64,
+    pub period_start: String,
+    pub period_end: String,
+    pub persons: u64,
+    pub events: u64,
+    pub routes: BTreeMap<String, u64>,
+    pub eligibility_checks: u64,
+    pub visits: u64,
+    pub prescriptions: u64,
+    pub electronic_prescriptions: u64,
+    pub pharmacy_visits: u64,
+    pub expected_eligibility_checks: f64,
+    pub expected_prescriptions: f64,
+    pub expected_visits: f64,
+    pub files: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct PopulationManifest {
+    scenario: String,
+    seed: u64,
+    scale: f64,
+    persons: u64,
+    person_files: Vec<String>,
+}
+
+fn reader(path: &Path) -> anyhow::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(ParquetRecordBatchReaderBuilder::try_new(file)?
+        .with_batch_size(BATCH_ROWS)
+        .build()?)
+}
+
+fn read_facilities(population: &Path) -> anyhow::Result<Facilities> {
+    let mut out = Facilities::default();
+    for b in reader(&population.join("facilities.parquet"))? {
+        let b = b?;
+        let text = |n: &str| {
+            b.column_by_name(n)
+                .and_then(|c| c.as_string_opt::<i32>().cloned())
+                .with_context(|| format!("facilities.parquet: column {n}"))
+        };
+        let (code, kind) = (text("code")?, text("kind")?);
+        let pref = b
+            .column_by_name("prefecture")
+            .context("facilities.parquet: prefecture")?
+            .as_primitive::<UInt8Type>()
+            .clone();
+        let online = b
+            .column_by_name("online_eligibility")
+            .context("facilities.parquet: online_eligibility")?
+            .as_boolean()
+            .clone();
+        let erx = b
+            .column_by_name("eprescription")
+            .context("facilities.parquet: eprescription")?
+            .as_boolean()
+            .clone();
+        for i in 0..b.num_rows() {
+            let desk = match kind.value(i) {
+                "hospital" => Desk::Hospital,
+                "clinic" => Desk::Clinic,
+                "dental" => Desk::Dental,
+                "pharmacy" => Desk::Pharmacy,
+                other => anyhow::bail!("facilities.parquet: unknown kind {other:?}"),
+            };
+            out.push(
+                pref.value(i),
+                desk,
+                Facility {
+                    code: code.value(i).to_owned(),
+                    online_eligibility: online.value(i),
+                    eprescription: erx.value(i),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Persons of one record batch of the population's persons schema.
+fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
+    let col = |n: &str| {
+        b.column_by_name(n)
+            .with_context(|| format!("persons: column {n} is missing"))
+    };
+    let text = |n: &str| -> anyhow::Result<&arrow_array::StringArray> {
+        col(n)?
+            .as_string_opt::<i32>()
+            .with_context(|| format!("persons: column {n} is not text"))
+    };
+    let (id, sex, serial) = (text("id")?, text("sex")?, text("card_serial")?);
+    let ins = [
+        text("insurer_number")?,
+        text("symbol")?,
+        text("number")?,
+        text("branch")?,
+    ];
+    let (clinic, pharmacy) = (text("home_clinic")?, text("usual_pharmacy")?);
+    let birth = col("birth_date")?.as_primitive::<Date32Type>();
+    let age = col("age")?.as_primitive::<UInt8Type>();
+    let pref = col("prefecture")?.as_primitive::<UInt8Type>();
+    let registered = col("card_registered")?.as_boolean();
+    let conditions = col("conditions")?.as_primitive::<UInt16Type>();
+    let opt =
+        |a: &arrow_array::StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
+    (0..b.num_rows())
+        .map(|i| {
+            let pid = id.value(i);
+            let index = pid
+                .trim_start_matches('P')
+                .parse()
+                .with_context(|| format!("persons: id {pid:?} is not P + digits"))?;
+            Ok(PersonRow {
+                index,
+                id: pid.to_owned(),
+                sex: if sex.value(i) == "M" {
+                    "male"
+                } else {
+                    "female"
+                },
+                birth_date: birth.value(i),
+                age: u32::from(age.value(i)),
+                prefecture: pref.value(i),
+                insurance: (!ins[0].is_null(i)).then(|| {
+                    [
+                        ins[0].value(i).to_owned(),
+                        opt(ins[1], i).unwrap_or_default(),
+                        opt(ins[2], i).unwrap_or_default(),
+                        opt(ins[3], i).unwrap_or_else(|| "00".into()),
+                    ]
+                }),
+                card_serial: if registered.value(i) {
+                    opt(serial, i)
+                } else {
+                    None
+                },
+                conditions: conditions.value(i),
+                home_clinic: opt(clinic, i),
+                usual_pharmacy: opt(pharmacy, i),
+            })
+        })
+        .collect()
+}
+
+fn sort_key(e: &Event) -> (i64, u64) {
+    (e.at_ms, e.id)
+}
+
+fn write_run(path: &Path, events: &mut Vec<Event>) -> anyhow::Result<()> {
+    events.sort_unstable_by_key(sort_key);
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = ArrowWriter::try_new(file, events::schema(), None)?;
+    for chunk in events.chunks(BATCH_ROWS) {
+        w.write(&events::to_batch(chunk))?;
+    }
+    w.close()?;
+    events.clear();
+    Ok(())
+}
+
+/// Generates the events of one persons file into sorted runs; returns the runs and counts.
+fn generate_part(
+    ctx: &GenContext,
+    flows: &[Box<dyn flows::Flow>],
+    file: &Path,
+    tmp: &Path,
+    part: usize,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<(Vec<PathBuf>, FlowCounts, u64)> {
+    let mut runs = Vec::new();
+    let mut pending: Vec<Event> = Vec::new();
+    let mut counts = FlowCounts::default();
+    let mut persons = 0u64;
+    for b in reader(file)? {
+        let rows = person_rows(&b?)?;
+        for p in &rows {
+            let mut out = flows::Emitter::new(p, ctx);
+            for f in flows {
+                f.emit(p, ctx, &mut out);
+            }
+            counts.add(&out.counts);
+            pending.append(&mut out.events);
+        }
+        persons += rows.len() as u64;
+        bar.inc(rows.len() as u64);
+        if pending.len() >= RUN_EVENTS {
+            let path = tmp.join(format!("run-{part:05}-{:04}.parquet", runs.len()));
+            write_run(&path, &mut pending)?;
+            runs.push(path);
+        }
+    }
+    if !pending.is_empty() {
+        let path = tmp.join(format!("run-{part:05}-{:04}.parquet", runs.len()));
+        write_run(&path, &mut pending)?;
+        runs.push(path);
+    }
+    Ok((runs, counts, persons))
+}
+
+/// A sorted run being merged.
+struct Cursor {
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    buf: std::vec::IntoIter<Event>,
+}
+
+impl Cursor {
+    fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if let Some(e) = self.buf.next() {
+                return Ok(Some(e));
+            }
+            match self.reader.next() {
+                Some(b) => self.buf = events::from_batch(&b?)?.into_iter(),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Merges sorted runs into the output parts; returns the part names and per-route counts.
+fn merge(
+    runs: &[PathBuf],
+    out: &Path,
+) -> anyhow::Result<(Vec<String>, BTreeMap<String, u64>, u64)> {
+    let mut cursors = Vec::with_capacity(runs.len());
+    let mut heads: Vec<Option<Event>> = Vec::with_capacity(runs.len());
+    let mut heap = BinaryHeap::new();
+    for (i, r) in runs.iter().enumerate() {
+        let mut c = Cursor {
+            reader: reader(r)?,
+            buf: Vec::new().into_iter(),
+        };
+        let head = c.next()?;
+        if let Some(e) = &head {
+            heap.push(std::cmp::Reverse((sort_key(e), i)));
+        }
+        heads.push(head);
+        cursors.push(c);
+    }
+    let events_dir = out.join("events");
+    std::fs::create_dir_all(&events_dir)?;
+    let mut files = Vec::new();
+    let mut routes: BTreeMap<String, u64> = Route::ALL
+        .iter()
+        .map(|r| (r.as_str().to_owned(), 0))
+        .collect();
+    let mut total = 0u64;
+    let mut writer: Option<ArrowWriter<std::fs::File>> = None;
+    let mut in_part = 0usize;
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH_ROWS);
+    let flush = |w: &mut Option<ArrowWriter<std::fs::File>>,
+                 batch: &mut Vec<Event>|
+     -> anyhow::Result<()> {
+        if let (Some(w), false) = (w.as_mut(), batch.is_empty()) {
+            w.write(&events::to_batch(batch))?;
+        }
+        batch.clear();
+        Ok(())
+    };
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        let e = heads[i].take().expect("a queued run has a head");
+        if writer.is_none() {
+            let name = format!("events/part-{:05}.parquet", files.len());
+            let file = std::fs::File::create(out.join(&name))?;
+            writer = Some(ArrowWriter::try_new(file, events::schema(), None)?);
+            files.push(name);
+        }
+        *routes.get_mut(e.route.as_str()).expect("every route") += 1;
+        total += 1;
+        batch.push(e);
+        in_part += 1;
+        if batch.len() == BATCH_ROWS {
+            flush(&mut writer, &mut batch)?;
+        }
+        if in_part == PART_EVENTS {
+            flush(&mut writer, &mut batch)?;
+            writer.take().expect("open").close()?;
+            in_part = 0;
+        }
+        if let Some(next) = cursors[i].next()? {
+            heap.push(std::cmp::Reverse((sort_key(&next), i)));
+            heads[i] = Some(next);
+        }
+    }
+    flush(&mut writer, &mut batch)?;
+    if let Some(w) = writer {
+        w.close()?;
+    }
+    Ok((files, routes, total))
+}
+
+/// Refuses an output directory that holds anything but an earlier workload.
+fn prepare_output(out: &Path) -> anyhow::Result<()> {
+    if out.exists() {
+        let foreign = std::fs::read_dir(out)
+            .with_context(|| format!("reading {}", out.display()))?
+            .filter_map(Result::ok)
+            .any(|e| {
+                !matches!(
+                    e.file_name().to_str(),
+                    Some("events" | "manifest.json" | ".tmp" | "population")
+                )
+            });
+        if foreign {
+            anyhow::bail!(
+                "{} holds other files; give an empty or new directory for the workload",
+                out.display()
+            );
+        }
+        for sub in ["events", ".tmp"] {
+            if out.join(sub).exists() {
+                std::fs::remove_dir_all(out.join(sub))?;
+            }
+        }
+        let _ = std::fs::remove_file(out.join("manifest.json"));
+    }
+    std::fs::create_dir_all(out.join(".tmp"))
+        .with_context(|| format!("{} is not writable", out.display()))?;
+    Ok(())
+}
+
+/// Generates the workload of `s` from the population in `population` into `out`.
+pub fn generate(
+    s: &Scenario,
+    population: &Path,
+    out: &Path,
+    opts: RunOptions,
+) -> anyhow::Result<Manifest> {
+    s.validate()
+        .map_err(|m| anyhow::anyhow!("scenario {}: {m}", s.name))?;
+    let manifest_path = population.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} is missing: is {} a complete `dxsim population` output?",
+            manifest_path.display(),
+            population.display()
+        )
+    })?;
+    let pop: PopulationManifest = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    if pop.seed != s.seed || pop.scale != s.population.scale {
+        anyhow::bail!(
+            "the population in {} was generated for scenario {} (seed {}, scale {}), not for {} (seed {}, scale {})",
+            population.display(),
+            pop.scenario,
+            pop.seed,
+            pop.scale,
+            s.name,
+            s.seed,
+            s.population.scale
+        );
+    }
+    prepare_output(out)?;
+    let tmp = out.join(".tmp");
+    let ctx = GenContext::new(s, read_facilities(population)?);
+    let flows = flows::registry();
+    let bar = if opts.progress {
+        indicatif::ProgressBar::new(pop.persons)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "workload {human_pos}/{human_len} persons [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("template"),
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()?;
+    let parts: Vec<(Vec<PathBuf>, FlowCounts, u64)> = pool.install(|| {
+        pop.person_files
+            .par_iter()
+            .enumerate()
+            .map(|(i, rel)| generate_part(&ctx, &flows, &population.join(rel), &tmp, i, &bar))
+            .collect::<anyhow::Result<_>>()
+    })?;
+    bar.finish_and_clear();
+    let mut counts = FlowCounts::default();
+    let mut persons = 0;
+    let mut runs = Vec::new();
+    for (r, c, n) in parts {
+        runs.extend(r);
+        counts.add(&c);
+        persons += n;
+    }
+    let (files, routes, events) = merge(&runs, out)?;
+    std::fs::remove_dir_all(&tmp)?;
+    let exp = expected(s);
+    let manifest = Manifest {
+        schema_version: 1,
+        generator: format!("dxsim {}", env!("CARGO_PKG_VERSION")),
+        scenario: s.name.clone(),
+        seed: s.seed,
+        scale: s.population.scale,
+        period_start: s.period.start.to_string(),
+        period_end: s.period.end().to_string(),
+        persons,
+        events,
+        eligibility_checks: routes["verify"] + routes["batch"],
+        routes,
+        visits: counts.visits,
+        prescriptions: counts.prescriptions,
+        electronic_prescriptions: counts.electronic_prescriptions,
+        pharmacy_visits: counts.pharmacy_visits,
+        expected_eligibility_checks: exp.eligibility_checks,
+        expected_prescriptions: exp.prescriptions,
+        expected_visits: exp.visits,
+        files,
+    };
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    Ok(manifest)
+}
+
+/// Reads a workload's manifest.
+pub fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{} is missing: is {} a complete `dxsim workload` output?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The events of a workload in order, streamed batch by batch.
+pub fn stream(dir: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Vec<Event>>>> {
+    let manifest = read_manifest(dir)?;
+    let readers = manifest
+        .files
+        .iter()
+        .map(|f| reader(&dir.join(f)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(readers
+        .into_iter()
+        .flatten()
+        .map(|b| events::from_batch(&b?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn month(scale: f64) -> Scenario {
+        let mut s = Scenario::national(scale);
+        s.period.start = NaiveDate::from_ymd_opt(2025, 10, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        s.period.hours = 31.0 * 24.0;
+        s
+    }
+
+    #[test]
+    fn a_national_month_meets_the_published_volumes() {
+        let e = expected(&month(1.0));
+        let checks = e.eligibility_checks / 274.6e6;
+        let rx = e.prescriptions / (856.0e6 / 12.0);
+        let visits = e.visits / (123.8e6 * 12.6 / 12.0);
+        assert!(
+            (0.9..=1.1).contains(&checks),
+            "checks {:.0} ({checks:.3})",
+            e.eligibility_checks
+        );
+        assert!(
+            (0.9..=1.1).contains(&rx),
+            "prescriptions {:.0} ({rx:.3})",
+            e.prescriptions
+        );
+        assert!(
+            (0.9..=1.1).contains(&visits),
+            "visits {:.0} ({visits:.3})",
+            e.visits
+        );
+    }
+
+    #[test]
+    fn a_busier_calendar_means_more_work() {
+        let base = month(1.0);
+        let mut flu = base.clone();
+        flu.period.start = NaiveDate::from_ymd_opt(2026, 1, 19)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        flu.period.hours = 24.0;
+        let mut normal_jan = flu.clone();
+        flu.calendar.flu_peak = 1.4;
+        normal_jan.calendar.flu_peak = 1.0;
+        assert!(expected(&flu).visits > 1.3 * expected(&normal_jan).visits);
+        // Full adoption of online eligibility raises the checks.
+        let mut all = base.clone();
+        all.adoption.online_eligibility = crate::scenario::KindShares {
+            hospital: 1.0,
+            clinic: 1.0,
+            dental: 1.0,
+            pharmacy: 1.0,
+        };
+        assert!(expected(&all).eligibility_checks > expected(&base).eligibility_checks * 1.05);
+    }
+}
