@@ -4,11 +4,15 @@
 test:
     cargo test --workspace
 
+# The main job: population, exchange, workload and replay of the quickstart scenario.
+run:
+    cargo run --release -- run scenarios/quickstart.toml
+
 # Serve the reference exchange on 127.0.0.1:8080 with its store in ./data.
 serve:
     cargo run --release -- serve
 
-# Benchmarks (release build): loopback throughput, population generation and import; figures go to target/dxsim-bench/.
+# Benchmarks (release build): loopback throughput, population generation and import, the driver against a raw client; figures go to target/dxsim-bench/.
 bench:
     cargo bench -p dx-e2e
 

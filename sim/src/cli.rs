@@ -43,6 +43,224 @@ pub enum Command {
         manifest.json is written last: a directory without it is incomplete."
     )]
     Workload(WorkloadArgs),
+    /// Replay a scenario's workload against a running exchange (open model, goose as the load
+    /// engine); exits with code 2 if an SLO is breached.
+    #[command(
+        after_help = "Examples:\n  dxsim drive scenarios/quickstart.toml --target http://127.0.0.1:8080 --admin-key-file ./data/admin.key\n  \
+        dxsim drive scenarios/national-weekday.toml --target https://vendor.example --workload ./weekday --speedup 10\n\n\
+        The target's store must hold the scenario's population (dxsim serve --population DIR).\n\
+        Without --workload, the workload (and its population) is generated into <out> first.\n\
+        Results: <out>/summary.json, histograms/*.hdr, timeseries.csv, goose-report.html."
+    )]
+    Drive(DriveArgs),
+    /// Everything in one go: population → the reference exchange in-process on loopback, on a
+    /// fresh store → import → workload → replay → summary; exits with code 2 on an SLO breach.
+    #[command(
+        after_help = "Examples:\n  dxsim run scenarios/quickstart.toml\n  dxsim run scenarios/national-weekday.toml --out ./runs/weekday\n\n\
+        Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given."
+    )]
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DriveArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Base URL of the exchange to drive.
+    #[arg(long)]
+    pub target: String,
+    /// The target's admin secret (or use --admin-key-file, or DXSIM_ADMIN_SECRET).
+    #[arg(long, env = "DXSIM_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<String>,
+    /// File holding the target's admin secret (`dxsim serve` writes <data>/admin.key).
+    #[arg(long)]
+    pub admin_key_file: Option<PathBuf>,
+    /// A `dxsim workload` output of the scenario (default: generate into <out>/workload).
+    #[arg(long)]
+    pub workload: Option<PathBuf>,
+    /// Simulated seconds per real second; overrides the scenario's replay.speedup.
+    #[arg(long)]
+    pub speedup: Option<f64>,
+    /// Output directory (default: runs/<scenario>-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Output directory (default: runs/<scenario>-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Simulated seconds per real second; overrides the scenario's replay.speedup.
+    #[arg(long)]
+    pub speedup: Option<f64>,
+}
+
+/// Raised when a replay breaches an SLO: the command fails with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("SLO breached: {0}")]
+pub struct SloBreach(pub String);
+
+fn run_dir(s: &Scenario, out: &Option<PathBuf>) -> PathBuf {
+    out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!(
+            "{}-{}",
+            s.name,
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    })
+}
+
+fn with_speedup(mut s: Scenario, speedup: Option<f64>) -> anyhow::Result<Scenario> {
+    if let Some(x) = speedup {
+        s.replay.speedup = x;
+        s.validate()
+            .map_err(|m| anyhow::anyhow!("--speedup: {m}"))?;
+    }
+    Ok(s)
+}
+
+fn verdict(summary: &crate::drive::measure::Summary, out: &std::path::Path) -> anyhow::Result<()> {
+    print!("{}", summary.table());
+    println!("results: {}", out.display());
+    if summary.pass {
+        return Ok(());
+    }
+    let failed: Vec<String> = summary
+        .routes
+        .iter()
+        .filter(|(_, r)| !r.breaches.is_empty())
+        .map(|(n, r)| format!("{n} ({})", r.breaches.join("; ")))
+        .collect();
+    Err(SloBreach(failed.join(", ")).into())
+}
+
+fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
+    let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup)?;
+    let admin_secret = match (&args.admin_secret, &args.admin_key_file) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?
+            .trim()
+            .to_owned(),
+        (None, None) => anyhow::bail!(
+            "give the target's admin secret: --admin-secret, --admin-key-file or DXSIM_ADMIN_SECRET"
+        ),
+    };
+    let out = run_dir(&s, &args.out);
+    let workload = match &args.workload {
+        Some(w) => w.clone(),
+        None => {
+            let dir = out.join("workload");
+            run_workload(&WorkloadArgs {
+                scenario: args.scenario.clone(),
+                population: None,
+                out: dir.clone(),
+                threads: None,
+            })?;
+            dir
+        }
+    };
+    let opts = crate::drive::DriveOptions {
+        target: args.target.clone(),
+        admin_secret,
+        speedup: s.replay.speedup,
+        max_in_flight: s.replay.max_in_flight,
+        out: out.clone(),
+        server_clock: crate::drive::ServerClock::Real,
+        progress: true,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let summary = runtime.block_on(crate::drive::drive(&s, &workload, &opts))?;
+    verdict(&summary, &out)
+}
+
+/// `dxsim run`: the whole pipeline against the in-process reference exchange.
+pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary, PathBuf)> {
+    let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup)?;
+    let out = run_dir(&s, &args.out);
+    if out.join("summary.json").exists() || out.join("store").exists() {
+        anyhow::bail!("{} already holds a run; give a new --out", out.display());
+    }
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
+    let started = Instant::now();
+    let threads = RunOptions::default().threads;
+    let pop_dir = out.join("population");
+    let (pm, _) = population::generate(
+        &s,
+        &pop_dir,
+        RunOptions {
+            threads,
+            progress: true,
+            ..RunOptions::default()
+        },
+    )?;
+    println!(
+        "population: {} persons ({:.1} s)",
+        pm.persons,
+        started.elapsed().as_secs_f64()
+    );
+
+    let sim_start = (s.period.start - chrono::TimeDelta::hours(9)).and_utc();
+    let clock = std::sync::Arc::new(crate::drive::ReplayClock::new(sim_start, s.replay.speedup));
+    let exchange = dx_exchange::Exchange::open(
+        &out.join("store"),
+        dx_exchange::store::Durability::Full,
+        clock.clone(),
+    )?;
+    let t = Instant::now();
+    let imported = population::import::import_fresh(&pop_dir, exchange.store(), true)?;
+    println!(
+        "imported {} persons into the exchange ({:.1} s)",
+        imported.persons,
+        t.elapsed().as_secs_f64()
+    );
+
+    let wl_dir = out.join("workload");
+    let wm = crate::workload::generate(
+        &s,
+        &pop_dir,
+        &wl_dir,
+        crate::workload::RunOptions {
+            threads,
+            progress: true,
+        },
+    )?;
+    println!(
+        "workload: {} events, {} → {} ({} eligibility checks, {} prescriptions)",
+        wm.events, wm.period_start, wm.period_end, wm.eligibility_checks, wm.prescriptions
+    );
+
+    let admin_secret = exchange.admin_secret().to_owned();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let summary = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let running = exchange.spawn(listener)?;
+        println!(
+            "replaying {:.1} simulated hours at {}× against {} ({} requests in flight at most)",
+            s.period.hours,
+            s.replay.speedup,
+            running.url(),
+            s.replay.max_in_flight
+        );
+        let opts = crate::drive::DriveOptions {
+            target: running.url(),
+            admin_secret,
+            speedup: s.replay.speedup,
+            max_in_flight: s.replay.max_in_flight,
+            out: out.clone(),
+            server_clock: crate::drive::ServerClock::Replay(clock),
+            progress: true,
+        };
+        let summary = crate::drive::drive(&s, &wl_dir, &opts).await;
+        running.stop().await?;
+        summary
+    })?;
+    println!("run finished in {:.1} s", started.elapsed().as_secs_f64());
+    Ok((summary, out))
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +315,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<SloBreach>() => {
+            eprintln!("dxsim: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("dxsim: {e:#}");
             ExitCode::FAILURE
@@ -110,6 +332,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(cmd) => serve(cmd),
         Command::Population(args) => run_population(&args),
         Command::Workload(args) => run_workload(&args).map(|_| ()),
+        Command::Drive(args) => run_drive(&args),
+        Command::Run(args) => {
+            let (summary, out) = run_all(&args)?;
+            verdict(&summary, &out)
+        }
     }
 }
 

@@ -91,22 +91,30 @@ impl ExchangeClient {
             .await
     }
 
+    /// Issues a principal's secret (admin).
+    pub async fn credentials(
+        &self,
+        admin_token: &str,
+        principal: &str,
+    ) -> Result<CredentialResponse, ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/admin/credentials",
+            Some(admin_token),
+            Some(&CredentialRequest {
+                principal: principal.to_owned(),
+            }),
+        )
+        .await
+    }
+
     /// Issues a principal's secret (admin) and exchanges it for a token.
     pub async fn token_for(
         &self,
         admin_token: &str,
         principal: &str,
     ) -> Result<TokenResponse, ClientError> {
-        let cred: CredentialResponse = self
-            .call(
-                Method::POST,
-                "/v1/admin/credentials",
-                Some(admin_token),
-                Some(&CredentialRequest {
-                    principal: principal.to_owned(),
-                }),
-            )
-            .await?;
+        let cred = self.credentials(admin_token, principal).await?;
         self.token(&cred.principal, &cred.secret).await
     }
 

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod drive;
 pub mod population;
 pub mod rng;
 pub mod scenario;

@@ -266,7 +266,7 @@ impl SloSection {
 }
 
 /// Routes an SLO may name.
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 10] = [
     "verify",
     "batch",
     "consent",
@@ -276,6 +276,7 @@ pub const ROUTES: [&str; 9] = [
     "dispense",
     "paper_dispense",
     "cancel",
+    "healthz",
 ];
 
 fn default_name() -> String {
@@ -631,6 +632,21 @@ mod tests {
         s.replay.speedup = 60.0;
         s.slo.routes.insert("verfy".into(), s.slo.default);
         assert!(s.validate().unwrap_err().contains("verfy"));
+    }
+
+    #[test]
+    fn every_shipped_scenario_loads() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                let s = Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(p.file_stem().unwrap().to_str().unwrap(), s.name);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 4);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! | `id` | u64 | unique and stable: person index × 2^20 + the person's event number |
 //! | `at` | timestamp (ms, +09:00) | when the request is due, simulated time |
 //! | `flow` | text | the flow that made it (`visit`, `refill`) |
-//! | `route` | text | `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense` |
+//! | `route` | text | `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
 //! | `needs` | u64, null | the event whose result this one needs (registration → access code → retrieval → prescription id → dispensing) |
 //! | `facility` | text | the requesting facility's code |
 //! | `person_id` | text | the person |
@@ -65,10 +65,11 @@ pub enum Route {
     Retrieve,
     Dispense,
     PaperDispense,
+    Healthz,
 }
 
 impl Route {
-    pub const ALL: [Route; 9] = [
+    pub const ALL: [Route; 10] = [
         Route::Verify,
         Route::Batch,
         Route::Consent,
@@ -78,6 +79,7 @@ impl Route {
         Route::Retrieve,
         Route::Dispense,
         Route::PaperDispense,
+        Route::Healthz,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +93,7 @@ impl Route {
             Route::Retrieve => "retrieve",
             Route::Dispense => "dispense",
             Route::PaperDispense => "paper_dispense",
+            Route::Healthz => "healthz",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Runs the `dxsim` binary as a user would, and the population generator through its library.
 
 mod population;
+mod run;
 mod workload;
 
 use std::process::{Command, Stdio};

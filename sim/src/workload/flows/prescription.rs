@@ -197,7 +197,8 @@ pub fn issue(
         })
     };
     if !outside {
-        if prescriber.eprescription {
+        // The document names the insurer; persons on public assistance alone are left out.
+        if prescriber.eprescription && person.insurance.is_some() {
             register(out, issued_ms, "in_hospital", 1);
         }
         return;

@@ -1,0 +1,451 @@
+//! Measurement: per route and status class, HDR histograms of latency from the *intended* send
+//! time (so a late driver or a slow server cannot hide queueing: no coordinated omission) and of
+//! service time from the actual send; the driver's own lateness; a per-second series; and the
+//! summary with SLO verdicts.
+
+use crate::scenario::{Slo, SloSection};
+use crate::workload::events::Route;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Highest latency recorded exactly enough: one hour, in microseconds.
+const MAX_US: u64 = 3_600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("valid bounds")
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Class {
+    /// 2xx.
+    Ok,
+    /// 4xx: the exchange refused (a rule, or a stream the target's state does not match).
+    Refused,
+    /// 5xx.
+    ServerError,
+    /// No HTTP answer (connection refused, reset, timeout).
+    Transport,
+}
+
+impl Class {
+    pub fn of_status(status: u16) -> Class {
+        match status {
+            200..=399 => Class::Ok,
+            400..=499 => Class::Refused,
+            _ => Class::ServerError,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Ok => "2xx",
+            Class::Refused => "4xx",
+            Class::ServerError => "5xx",
+            Class::Transport => "transport",
+        }
+    }
+    fn is_error(self) -> bool {
+        matches!(self, Class::ServerError | Class::Transport)
+    }
+}
+
+/// One finished request.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub route: Route,
+    pub class: Class,
+    /// Microseconds from the intended send time to the end of the response.
+    pub from_intended_us: u64,
+    /// Microseconds from the actual send to the end of the response.
+    pub service_us: u64,
+    /// Whole seconds since the replay began, of the intended send time.
+    pub second: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct SecondRow {
+    requests: u64,
+    errors: u64,
+    refused: u64,
+    max_ms: f64,
+}
+
+/// Everything measured during one replay.
+pub struct Recorder {
+    by_class: BTreeMap<(Route, Class), Histogram<u64>>,
+    service: BTreeMap<Route, Histogram<u64>>,
+    lateness: Histogram<u64>,
+    late_over_10ms: u64,
+    series: BTreeMap<(u64, Route), SecondRow>,
+    pub skipped: BTreeMap<Route, u64>,
+    refusals: BTreeMap<(Route, String), u64>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self {
+            by_class: BTreeMap::new(),
+            service: BTreeMap::new(),
+            lateness: histogram(),
+            late_over_10ms: 0,
+            series: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            refusals: BTreeMap::new(),
+        }
+    }
+}
+
+impl Recorder {
+    pub fn record(&mut self, s: Sample) {
+        let clamp = |us: u64| us.clamp(1, MAX_US);
+        self.by_class
+            .entry((s.route, s.class))
+            .or_insert_with(histogram)
+            .record(clamp(s.from_intended_us))
+            .expect("clamped");
+        self.service
+            .entry(s.route)
+            .or_insert_with(histogram)
+            .record(clamp(s.service_us))
+            .expect("clamped");
+        let row = self.series.entry((s.second, s.route)).or_default();
+        row.requests += 1;
+        row.errors += u64::from(s.class.is_error());
+        row.refused += u64::from(s.class == Class::Refused);
+        row.max_ms = row.max_ms.max(s.from_intended_us as f64 / 1000.0);
+    }
+
+    /// The driver started a request `us` microseconds after it was due.
+    pub fn record_lateness(&mut self, us: u64) {
+        self.lateness.record(us.clamp(1, MAX_US)).expect("clamped");
+        self.late_over_10ms += u64::from(us > 10_000);
+    }
+
+    /// A request not sent because an earlier one it needed failed.
+    pub fn skip(&mut self, route: Route) {
+        *self.skipped.entry(route).or_default() += 1;
+    }
+
+    /// Notes the error code of a refusal, for the summary.
+    pub fn refusal(&mut self, route: Route, code: String) {
+        *self.refusals.entry((route, code)).or_default() += 1;
+    }
+
+    /// The summary of the replay, with SLO verdicts.
+    pub fn summary(&self, slo: &SloSection, elapsed_s: f64, run: RunInfo) -> Summary {
+        let mut routes = BTreeMap::new();
+        let mut total = Totals::default();
+        for route in Route::ALL {
+            let mut all = histogram();
+            let mut counts = BTreeMap::new();
+            for class in [
+                Class::Ok,
+                Class::Refused,
+                Class::ServerError,
+                Class::Transport,
+            ] {
+                if let Some(h) = self.by_class.get(&(route, class)) {
+                    all.add(h).expect("same bounds");
+                    counts.insert(class.as_str().to_owned(), h.len());
+                }
+            }
+            let count = all.len();
+            let skipped = self.skipped.get(&route).copied().unwrap_or(0);
+            if count == 0 && skipped == 0 {
+                continue;
+            }
+            let errors = counts.get("5xx").copied().unwrap_or(0)
+                + counts.get("transport").copied().unwrap_or(0);
+            let refused = counts.get("4xx").copied().unwrap_or(0);
+            let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
+            let stats = RouteSummary {
+                count,
+                ok: counts.get("2xx").copied().unwrap_or(0),
+                refused,
+                errors,
+                skipped,
+                error_rate: if count > 0 {
+                    errors as f64 / count as f64
+                } else {
+                    0.0
+                },
+                throughput_per_s: count as f64 / elapsed_s.max(1e-9),
+                p50_ms: ms(0.5),
+                p90_ms: ms(0.9),
+                p99_ms: ms(0.99),
+                p999_ms: ms(0.999),
+                max_ms: all.max() as f64 / 1000.0,
+                service_p50_ms: self
+                    .service
+                    .get(&route)
+                    .map_or(0.0, |h| h.value_at_quantile(0.5) as f64 / 1000.0),
+                service_p99_ms: self
+                    .service
+                    .get(&route)
+                    .map_or(0.0, |h| h.value_at_quantile(0.99) as f64 / 1000.0),
+                refusal_codes: self
+                    .refusals
+                    .iter()
+                    .filter(|((r, _), _)| *r == route)
+                    .map(|((_, c), n)| (c.clone(), *n))
+                    .collect(),
+                slo: slo.for_route(route.as_str()),
+                breaches: Vec::new(),
+            };
+            let stats = stats.judged();
+            total.requests += count;
+            total.errors += errors;
+            total.refused += refused;
+            total.skipped += skipped;
+            routes.insert(route.as_str().to_owned(), stats);
+        }
+        total.throughput_per_s = total.requests as f64 / elapsed_s.max(1e-9);
+        let pass = routes.values().all(|r| r.breaches.is_empty());
+        Summary {
+            run,
+            elapsed_s,
+            pass,
+            totals: total,
+            lateness: Lateness {
+                p50_ms: self.lateness.value_at_quantile(0.5) as f64 / 1000.0,
+                p99_ms: self.lateness.value_at_quantile(0.99) as f64 / 1000.0,
+                max_ms: self.lateness.max() as f64 / 1000.0,
+                over_10ms: self.late_over_10ms,
+            },
+            routes,
+        }
+    }
+
+    /// Writes the histograms (HDR V2, one file per route and class, mergeable with any HDR
+    /// library) and the per-second series (CSV) into `dir`.
+    pub fn write_files(&self, dir: &Path) -> anyhow::Result<()> {
+        use hdrhistogram::serialization::{Serializer, V2Serializer};
+        let hist_dir = dir.join("histograms");
+        std::fs::create_dir_all(&hist_dir)?;
+        let mut ser = V2Serializer::new();
+        let mut write = |name: String, h: &Histogram<u64>| -> anyhow::Result<()> {
+            let mut buf = Vec::new();
+            ser.serialize(h, &mut buf)
+                .map_err(|e| anyhow::anyhow!("serialising {name}: {e:?}"))?;
+            std::fs::write(hist_dir.join(name), buf)?;
+            Ok(())
+        };
+        for ((route, class), h) in &self.by_class {
+            write(format!("{}.{}.hdr", route.as_str(), class.as_str()), h)?;
+        }
+        for (route, h) in &self.service {
+            write(format!("{}.service.hdr", route.as_str()), h)?;
+        }
+        write("driver-lateness.hdr".into(), &self.lateness)?;
+        let mut csv = String::from("second,route,requests,errors,refused,max_ms\n");
+        for ((second, route), r) in &self.series {
+            csv.push_str(&format!(
+                "{second},{},{},{},{},{:.3}\n",
+                route.as_str(),
+                r.requests,
+                r.errors,
+                r.refused,
+                r.max_ms
+            ));
+        }
+        std::fs::write(dir.join("timeseries.csv"), csv)?;
+        Ok(())
+    }
+}
+
+/// What was run, for the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub target: String,
+    pub speedup: f64,
+    pub period_start: String,
+    pub period_end: String,
+    pub events: u64,
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteSummary {
+    pub count: u64,
+    pub ok: u64,
+    pub refused: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    pub error_rate: f64,
+    pub throughput_per_s: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub service_p50_ms: f64,
+    pub service_p99_ms: f64,
+    pub refusal_codes: BTreeMap<String, u64>,
+    pub slo: Slo,
+    /// Empty when the route meets its SLO.
+    pub breaches: Vec<String>,
+}
+
+impl RouteSummary {
+    fn judged(mut self) -> Self {
+        let s = self.slo;
+        for (name, bound, got) in [
+            ("p50", s.p50_ms, self.p50_ms),
+            ("p99", s.p99_ms, self.p99_ms),
+            ("p99.9", s.p999_ms, self.p999_ms),
+        ] {
+            if let Some(b) = bound.filter(|b| got > *b) {
+                self.breaches.push(format!("{name} {got:.1} ms > {b} ms"));
+            }
+        }
+        if let Some(b) = s.error_rate.filter(|b| self.error_rate > *b) {
+            self.breaches
+                .push(format!("error rate {:.4} > {b}", self.error_rate));
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub requests: u64,
+    pub errors: u64,
+    pub refused: u64,
+    pub skipped: u64,
+    pub throughput_per_s: f64,
+}
+
+/// How late the driver itself started requests, against their schedule.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Lateness {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub over_10ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub run: RunInfo,
+    pub elapsed_s: f64,
+    /// Every route within its SLO.
+    pub pass: bool,
+    pub totals: Totals,
+    pub lateness: Lateness,
+    pub routes: BTreeMap<String, RouteSummary>,
+}
+
+impl Summary {
+    /// The summary as a text table.
+    pub fn table(&self) -> String {
+        let mut t = format!(
+            "{:<15} {:>8} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9}  SLO\n",
+            "route",
+            "requests",
+            "4xx",
+            "errors",
+            "skip",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms"
+        );
+        for (name, r) in &self.routes {
+            t.push_str(&format!(
+                "{:<15} {:>8} {:>6} {:>6} {:>6} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}  {}\n",
+                name,
+                r.count,
+                r.refused,
+                r.errors,
+                r.skipped,
+                r.throughput_per_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.p999_ms,
+                r.max_ms,
+                if r.breaches.is_empty() {
+                    "pass".to_owned()
+                } else {
+                    format!("FAIL: {}", r.breaches.join("; "))
+                }
+            ));
+        }
+        t.push_str(&format!(
+            "total {} requests in {:.1} s ({:.1}/s), {} errors, {} refused, {} skipped; driver lateness p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; verdict: {}\n",
+            self.totals.requests,
+            self.elapsed_s,
+            self.totals.throughput_per_s,
+            self.totals.errors,
+            self.totals.refused,
+            self.totals.skipped,
+            self.lateness.p50_ms,
+            self.lateness.p99_ms,
+            self.lateness.max_ms,
+            if self.pass { "PASS" } else { "FAIL" }
+        ));
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_from_the_intended_time_decides_the_verdict() {
+        let mut r = Recorder::default();
+        for i in 0..1000u64 {
+            // The server answers in 1 ms, but the driver sent the last 20 late by 2 s: from the
+            // intended time those are 2 s requests, and p99 must say so.
+            let late = if i >= 980 { 2_000_000 } else { 0 };
+            r.record(Sample {
+                route: Route::Verify,
+                class: Class::Ok,
+                from_intended_us: 1_000 + late,
+                service_us: 1_000,
+                second: i / 100,
+            });
+        }
+        r.record(Sample {
+            route: Route::Register,
+            class: Class::ServerError,
+            from_intended_us: 5_000,
+            service_us: 5_000,
+            second: 0,
+        });
+        r.skip(Route::Retrieve);
+        let slo = SloSection::default();
+        let info = RunInfo {
+            scenario: "t".into(),
+            target: "x".into(),
+            speedup: 1.0,
+            period_start: String::new(),
+            period_end: String::new(),
+            events: 0,
+            max_in_flight: 1,
+        };
+        let s = r.summary(&slo, 10.0, info);
+        let v = &s.routes["verify"];
+        assert!(v.p99_ms > 1_900.0 && v.service_p99_ms < 2.0, "{v:?}");
+        assert!(!v.breaches.is_empty() && !s.pass);
+        assert_eq!(s.routes["register"].errors, 1);
+        assert_eq!(s.routes["retrieve"].skipped, 1);
+        assert_eq!(s.totals.requests, 1001);
+        let dir = tempfile::tempdir().unwrap();
+        r.write_files(dir.path()).unwrap();
+        let bytes = std::fs::read(dir.path().join("histograms/verify.2xx.hdr")).unwrap();
+        let back: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .unwrap();
+        assert_eq!(back.len(), 1000);
+        assert!(
+            std::fs::read_to_string(dir.path().join("timeseries.csv"))
+                .unwrap()
+                .contains("0,verify,100,0,0")
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! Turns stream events into HTTP requests of the exchange's API (the shared wire types), and
+//! reads back the parts of responses that later events need.
+
+use crate::workload::events::{Event, Route, parse_items};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use dx_exchange::clock::jst;
+use dx_exchange::refdata::DrugMaster;
+use dx_exchange::wire::canonical::{sign, signing_key_from_seed};
+use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::{
+    BatchVerifyRequest, CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest,
+    Dispensation, DispenseRequest, DrugLine, PaperDispenseRequest, PersonRef, PrescriptionKind,
+    RegisterPrescriptionRequest, Signature, VerifyRequest,
+};
+use ed25519_dalek::SigningKey;
+
+/// What an earlier request returned that a later one needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub prescription_id: Option<String>,
+    pub access_code: Option<String>,
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub route: Route,
+    pub post: bool,
+    pub path: String,
+    pub body: Option<Vec<u8>>,
+    /// Whose token it is sent with.
+    pub facility: String,
+}
+
+/// The practitioner (doctor or pharmacist) id the driver signs with at a facility.
+pub fn practitioner_id(facility: &str, pharmacist: bool) -> String {
+    format!("{}-{facility}", if pharmacist { "PH" } else { "DR" })
+}
+
+/// The driver's signing key for a facility: fixed by the facility code and the run's seed.
+pub fn signing_key(seed: u64, facility: &str, pharmacist: bool) -> SigningKey {
+    let mut bytes = [0u8; 32];
+    let mut h = dx_exchange::refdata::sample::splitmix64(seed ^ u64::from(pharmacist));
+    for (i, b) in facility.bytes().enumerate() {
+        h = dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b) ^ ((i as u64) << 8));
+    }
+    for chunk in bytes.chunks_mut(8) {
+        h = dx_exchange::refdata::sample::splitmix64(h);
+        chunk.copy_from_slice(&h.to_le_bytes());
+    }
+    signing_key_from_seed(bytes)
+}
+
+fn person(e: &Event) -> PersonRef {
+    if let Some(card) = &e.card_serial {
+        return PersonRef::by_card(card.clone());
+    }
+    match &e.insurance {
+        Some([ins, symbol, number, branch]) => PersonRef {
+            insurer_number: Some(ins.clone()),
+            symbol: Some(symbol.clone()),
+            number: Some(number.clone()),
+            branch: Some(branch.clone()),
+            ..PersonRef::default()
+        },
+        None => PersonRef::by_id(e.person_id.clone()),
+    }
+}
+
+fn lines(e: &Event) -> anyhow::Result<Vec<DrugLine>> {
+    Ok(parse_items(e.items.as_deref().unwrap_or_default())?
+        .into_iter()
+        .map(|(code, days, quantity)| DrugLine {
+            code,
+            days,
+            quantity: Some(quantity),
+        })
+        .collect())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Option<Vec<u8>> {
+    Some(serde_json::to_vec(v).expect("wire types serialise"))
+}
+
+fn query(p: &PersonRef) -> String {
+    let pairs = [
+        ("card_serial", &p.card_serial),
+        ("insurer_number", &p.insurer_number),
+        ("symbol", &p.symbol),
+        ("number", &p.number),
+        ("branch", &p.branch),
+        ("person_id", &p.person_id),
+    ];
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref().map(|v| {
+                let enc: String = v
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                format!("{k}={enc}")
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A batch pre-check of several persons at one facility.
+pub fn batch(facility: &str, events: &[Event]) -> Prepared {
+    let body = BatchVerifyRequest {
+        service_date: None,
+        items: events.iter().map(person).collect(),
+    };
+    Prepared {
+        route: Route::Batch,
+        post: true,
+        path: "/v1/eligibility/batch".into(),
+        body: json(&body),
+        facility: facility.to_owned(),
+    }
+}
+
+/// The request of one event, given the outcome of the event it needs (if any) and the server's
+/// current time (for the prescription document's issue time).
+pub fn prepare(
+    e: &Event,
+    needed: Option<&Outcome>,
+    server_now: DateTime<Utc>,
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    let missing = || anyhow::anyhow!("event {}: the result it needs is missing", e.id);
+    let (post, path, body) = match e.route {
+        Route::Verify => (
+            true,
+            "/v1/eligibility/verify".to_owned(),
+            json(&VerifyRequest {
+                person: person(e),
+                service_date: None,
+                consent: e.consent.then(|| ConsentFlags {
+                    medication: true,
+                    ..ConsentFlags::default()
+                }),
+            }),
+        ),
+        Route::Batch => return Ok(batch(&e.facility, std::slice::from_ref(e))),
+        Route::Consent => (
+            true,
+            "/v1/consents".to_owned(),
+            json(&ConsentRequest {
+                person: PersonRef::by_id(e.person_id.clone()),
+                kind: ConsentKind::Medication,
+                method: ConsentMethod::Verbal,
+            }),
+        ),
+        Route::Check => (
+            true,
+            "/v1/prescriptions/check".to_owned(),
+            json(&CheckRequest {
+                person: PersonRef::by_id(e.person_id.clone()),
+                start_date: None,
+                items: lines(e)?,
+                include_same_facility: false,
+            }),
+        ),
+        Route::Register => (
+            true,
+            "/v1/prescriptions".to_owned(),
+            json(&register(e, server_now, seed)?),
+        ),
+        Route::Cancel => {
+            let id = needed
+                .and_then(|o| o.prescription_id.as_deref())
+                .ok_or_else(missing)?;
+            (true, format!("/v1/prescriptions/{id}/cancel"), None)
+        }
+        Route::Retrieve => {
+            let code = needed
+                .and_then(|o| o.access_code.as_deref())
+                .ok_or_else(missing)?;
+            (
+                false,
+                format!("/v1/prescriptions/{code}?{}", query(&person(e))),
+                None,
+            )
+        }
+        Route::Dispense => {
+            let o = needed.ok_or_else(missing)?;
+            let (Some(id), Some(code)) = (&o.prescription_id, &o.access_code) else {
+                return Err(missing());
+            };
+            let dispensation = Dispensation {
+                access_code: code.clone(),
+                items: lines(e)?,
+            };
+            let key = signing_key(seed, &e.facility, true);
+            let signature = Signature {
+                practitioner_id: practitioner_id(&e.facility, true),
+                algorithm: "Ed25519".into(),
+                value: sign(&key, &dispensation),
+            };
+            (
+                true,
+                format!("/v1/prescriptions/{id}/dispensations"),
+                json(&DispenseRequest {
+                    dispensation,
+                    signature,
+                }),
+            )
+        }
+        Route::Healthz => (false, "/healthz".to_owned(), None),
+        Route::PaperDispense => (
+            true,
+            "/v1/dispensations".to_owned(),
+            json(&PaperDispenseRequest {
+                person: person(e),
+                prescriber_facility: e.prescriber.clone().unwrap_or_default(),
+                items: lines(e)?,
+            }),
+        ),
+    };
+    Ok(Prepared {
+        route: e.route,
+        post,
+        path,
+        body,
+        facility: e.facility.clone(),
+    })
+}
+
+fn register(
+    e: &Event,
+    now: DateTime<Utc>,
+    seed: u64,
+) -> anyhow::Result<RegisterPrescriptionRequest> {
+    let master = DrugMaster::get();
+    let [ins, symbol, number, branch] = e
+        .insurance
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("event {}: a registration without coverage", e.id))?;
+    let items = parse_items(e.items.as_deref().unwrap_or_default())?
+        .into_iter()
+        .map(|(code, days, quantity)| {
+            let d = master.by_code(&code).ok_or_else(|| {
+                anyhow::anyhow!("event {}: drug {code} is not in the master", e.id)
+            })?;
+            Ok(DraftItem {
+                code,
+                code_system: YJ_SYSTEM,
+                display: d.name.clone(),
+                days,
+                quantity,
+                unit: d.unit.into(),
+                as_needed: d.as_needed,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let birth = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+        + TimeDelta::days(i64::from(e.birth_date));
+    let draft = PrescriptionDraft {
+        document_id: format!("dxsim-{:x}", e.id),
+        facility_code: e.facility.clone(),
+        facility_name: format!("facility {}", e.facility),
+        practitioner_id: practitioner_id(&e.facility, false),
+        issued_at: now.with_timezone(&jst()),
+        patient_gender: e.sex,
+        patient_birth_date: birth,
+        coverage: DraftCoverage {
+            insurer_number: ins,
+            symbol,
+            number,
+            branch,
+        },
+        items,
+        uses: e.uses.max(1),
+    };
+    let bundle = draft.to_bundle();
+    let key = signing_key(seed, &e.facility, false);
+    Ok(RegisterPrescriptionRequest {
+        kind: if e.kind == Some("in_hospital") {
+            PrescriptionKind::InHospital
+        } else {
+            PrescriptionKind::Electronic
+        },
+        signature: Some(Signature {
+            practitioner_id: practitioner_id(&e.facility, false),
+            algorithm: "Ed25519".into(),
+            value: sign(&key, &bundle),
+        }),
+        bundle,
+    })
+}
+
+/// What a successful response carries for later events.
+pub fn outcome(route: Route, body: &[u8], needed: Option<&Outcome>) -> Outcome {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    match route {
+        Route::Register => Outcome {
+            prescription_id: text("prescription_id"),
+            access_code: text("access_code"),
+        },
+        // A retrieval keeps the access code it was made with, for the dispensing.
+        Route::Retrieve => Outcome {
+            prescription_id: text("prescription_id"),
+            access_code: needed.and_then(|o| o.access_code.clone()),
+        },
+        _ => Outcome::default(),
+    }
+}

@@ -1,0 +1,119 @@
+//! `dxsim run` end to end at tiny scale: population → in-process exchange → import → workload →
+//! open-model replay → summary, checked against the workload's own counts; and an SLO breach
+//! failing the command with exit code 2.
+
+use std::path::Path;
+
+fn scenario(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"tiny\"\nseed = 5\n[population]\nscale = 0.002\nprefectures = [31]\n\
+             [period]\nstart = 2025-10-06T08:30:00\nhours = 4.0\n\
+             [rates]\nelectronic_share = 1.0\nrefill_share = 0.0\n\
+             [adoption.eprescription]\nhospital = 1.0\nclinic = 1.0\ndental = 1.0\npharmacy = 1.0\n\
+             [replay]\nspeedup = 2400.0\nmax_in_flight = 32\n{extra}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn run_replays_every_event_of_the_workload_and_summarises_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = super::dxsim()
+        .arg("run")
+        .arg(scenario(dir.path(), ""))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    let workload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("workload/manifest.json")).unwrap())
+            .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let routes = workload["routes"].as_object().unwrap();
+    assert!(workload["events"].as_u64().unwrap() > 50, "{workload}");
+    for (route, n) in routes {
+        let n = n.as_u64().unwrap();
+        let got = &summary["routes"][route];
+        if n == 0 {
+            assert!(got.is_null(), "{route}: {got}");
+            continue;
+        }
+        let (count, skipped) = (
+            got["count"].as_u64().unwrap(),
+            got["skipped"].as_u64().unwrap(),
+        );
+        if route == "batch" {
+            // Pre-checks of one facility at one moment travel as one request.
+            assert!(
+                count >= 1 && count <= n,
+                "batch: {count} requests for {n} persons"
+            );
+        } else {
+            assert_eq!(count + skipped, n, "{route}: {got}");
+        }
+        // A consistent stream against the reference exchange: nothing refused, nothing failed.
+        assert_eq!(
+            (got["refused"].as_u64(), got["errors"].as_u64()),
+            (Some(0), Some(0)),
+            "{route}: {got}"
+        );
+        assert!(got["p99_ms"].as_f64().unwrap() >= got["p50_ms"].as_f64().unwrap());
+    }
+    assert!(
+        routes["register"].as_u64().unwrap() > 0 && routes["dispense"].as_u64().unwrap() > 0,
+        "{workload}"
+    );
+    assert_eq!(summary["totals"]["skipped"], 0, "{summary}");
+    for f in [
+        "timeseries.csv",
+        "goose-report.html",
+        "histograms/verify.2xx.hdr",
+        "histograms/driver-lateness.hdr",
+    ] {
+        assert!(out.join(f).exists(), "{f} is missing");
+    }
+}
+
+#[test]
+fn a_breached_slo_fails_the_run_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), "[slo.routes.verify]\np99_ms = 0.001\n");
+    let o = super::dxsim()
+        .arg("run")
+        .arg(&s)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SLO breached: verify"));
+    // A run directory is never reused.
+    let again = super::dxsim()
+        .arg("run")
+        .arg(&s)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
+}
