@@ -114,7 +114,10 @@ struct Shared {
     clock: ServerClock,
     client: ExchangeClient,
     seed: u64,
-    t0: Instant,
+    /// The real instant of the period's start, fixed once every goose user is waiting for work.
+    t0: OnceLock<Instant>,
+    users_ready: std::sync::atomic::AtomicUsize,
+    all_ready: Notify,
     refreshes: std::sync::atomic::AtomicU64,
     bar: indicatif::ProgressBar,
 }
@@ -302,7 +305,9 @@ impl Shared {
             class,
             from_intended_us: done.saturating_duration_since(job.intended).as_micros() as u64,
             service_us: done.saturating_duration_since(started).as_micros() as u64,
-            second: job.intended.saturating_duration_since(self.t0).as_secs(),
+            second: self.t0.get().map_or(0, |t0| {
+                job.intended.saturating_duration_since(*t0).as_secs()
+            }),
         });
     }
 }
@@ -399,12 +404,6 @@ pub async fn drive(
     let tokens = setup(&client, &opts.admin_secret, &a, scenario.seed).await?;
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Job>(opts.max_in_flight.max(1) * 4);
-    // Replay starts once goose has launched its users (all within the first 50 ms), so the first
-    // events are not late by construction.
-    let t0 = Instant::now() + Duration::from_millis(300);
-    if let ServerClock::Replay(c) = &opts.server_clock {
-        c.start(t0);
-    }
     let bar = if opts.progress {
         indicatif::ProgressBar::new(a.events)
     } else {
@@ -425,7 +424,9 @@ pub async fn drive(
         clock: opts.server_clock.clone(),
         client,
         seed: scenario.seed,
-        t0,
+        t0: OnceLock::new(),
+        users_ready: std::sync::atomic::AtomicUsize::new(0),
+        all_ready: Notify::new(),
         refreshes: std::sync::atomic::AtomicU64::new(0),
         bar: bar.clone(),
     });
@@ -434,7 +435,21 @@ pub async fn drive(
     let speedup = opts.speedup;
     let dispatch_shared = shared.clone();
     let dispatch_dir = dir.to_path_buf();
+    let users_wanted = opts.max_in_flight.max(1);
+    let replay_clock = opts.server_clock.clone();
     let dispatcher = tokio::spawn(async move {
+        // The replay starts once goose has launched every user (or after 10 s), so the first
+        // events are not late because users were still starting.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            dispatch_shared.all_ready.notified(),
+        )
+        .await;
+        let t0 = Instant::now() + Duration::from_millis(20);
+        let _ = dispatch_shared.t0.set(t0);
+        if let ServerClock::Replay(c) = &replay_clock {
+            c.start(t0);
+        }
         dispatch(
             &dispatch_dir,
             period_start_ms,
@@ -468,6 +483,13 @@ pub async fn drive(
     let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let shared = worker.clone();
         Box::pin(async move {
+            let ready = shared
+                .users_ready
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if ready == users_wanted {
+                shared.all_ready.notify_one();
+            }
             loop {
                 let job = shared.rx.lock().await.recv().await;
                 let Some(job) = job else { break };
@@ -487,7 +509,9 @@ pub async fn drive(
     shared.rx.lock().await.close();
     let dispatched = dispatcher.await.context("dispatcher")??;
     // The replay's own duration, from its first scheduled instant to its last answer.
-    let elapsed = Instant::now().saturating_duration_since(t0).as_secs_f64();
+    let elapsed = shared.t0.get().map_or(0.0, |t0| {
+        Instant::now().saturating_duration_since(*t0).as_secs_f64()
+    });
     bar.finish_and_clear();
 
     let info = RunInfo {
