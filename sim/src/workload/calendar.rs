@@ -213,6 +213,28 @@ impl Calendar {
         base * MONTH_FACTOR[d.month0() as usize] * season
     }
 
+    /// Multiplier on checks by insurance number on day `d`: where the paper insurance card is
+    /// used, a facility checks each patient once a month, at their first visit, so those checks
+    /// crowd the first days of the month (FACTS). The first three days weigh 1.5, the rest of the
+    /// month a little under 1, so a month's total is unchanged.
+    pub fn month_start_factor(d: NaiveDate) -> f64 {
+        const FIRST_DAYS: u32 = 3;
+        const PEAK: f64 = 1.5;
+        let days_in_month = {
+            let next = if d.month() == 12 {
+                ymd(d.year() + 1, 1, 1)
+            } else {
+                ymd(d.year(), d.month() + 1, 1)
+            };
+            (next - ymd(d.year(), d.month(), 1)).num_days() as f64
+        };
+        if d.day() <= FIRST_DAYS {
+            PEAK
+        } else {
+            (days_in_month - PEAK * f64::from(FIRST_DAYS)) / (days_in_month - f64::from(FIRST_DAYS))
+        }
+    }
+
     /// Relative arrivals at `desk` in each quarter hour from 07:00 of day `d`, summing to 1 over
     /// the day (Saturdays: mornings only; closed days: a thin spread over the day).
     pub fn quarter_weights(&self, desk: Desk, d: NaiveDate) -> [f64; QUARTERS] {
@@ -332,6 +354,20 @@ mod tests {
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         let sat = cal.quarter_weights(Desk::Clinic, ymd(2025, 10, 4));
         assert_eq!(sat[((15 - FIRST_HOUR) * 4) as usize], 0.0);
+    }
+
+    #[test]
+    fn number_checks_crowd_the_start_of_the_month_without_changing_its_total() {
+        let total: f64 = ymd(2025, 10, 1)
+            .iter_days()
+            .take(31)
+            .map(Calendar::month_start_factor)
+            .sum();
+        assert!((total - 31.0).abs() < 1e-9);
+        assert!(
+            Calendar::month_start_factor(ymd(2025, 10, 1))
+                > 1.4 * Calendar::month_start_factor(ymd(2025, 10, 15))
+        );
     }
 
     #[test]

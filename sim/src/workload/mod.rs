@@ -68,6 +68,9 @@ pub struct Expected {
     pub prescriptions: f64,
 }
 
+/// Share of persons holding a card registered as insurance card (FACTS: 87.3 M of 123.8 M).
+const REGISTERED_CARD_SHARE: f64 = 87.3 / 123.8;
+
 /// What the model should yield for `s`'s population and period (ignoring the few chains cut by
 /// the period's end).
 pub fn expected(s: &Scenario) -> Expected {
@@ -86,6 +89,31 @@ pub fn expected(s: &Scenario) -> Expected {
     let conn = s.adoption.online_eligibility;
     let conn = [conn.hospital, conn.clinic, conn.dental];
     let m = &ctx.model;
+    // Checks by insurance number follow the month-start pattern: its mean over the period,
+    // weighted by arrivals, applies to the number share of each desk's real-time checks.
+    let day_mass: Vec<f64> = ctx
+        .days
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let cum = &ctx.slots[&Desk::Clinic];
+            let q = calendar::Calendar::QUARTERS;
+            cum[(i + 1) * q - 1] - if i == 0 { 0.0 } else { cum[i * q - 1] }
+        })
+        .collect();
+    let mass: f64 = day_mass.iter().sum();
+    let month_start = if mass > 0.0 {
+        ctx.days
+            .iter()
+            .zip(&day_mass)
+            .map(|(d, w)| w * calendar::Calendar::month_start_factor(d.date))
+            .sum::<f64>()
+            / mass
+    } else {
+        1.0
+    };
+    let card_use = &s.rates.card_use;
+    let card_use = [card_use.hospital, card_use.clinic, card_use.dental];
     let mut e = Expected {
         persons,
         ..Expected::default()
@@ -97,7 +125,9 @@ pub fn expected(s: &Scenario) -> Expected {
             let desk = [Desk::Hospital, Desk::Clinic, Desk::Dental][k];
             let visits = per_unit * m.kind_share[k] * ctx.mass(desk);
             e.visits += visits;
-            e.eligibility_checks += visits * conn[k] * (m.realtime_checks[k] + m.batch_checks[k]);
+            let by_number = 1.0 - REGISTERED_CARD_SHARE * card_use[k];
+            let realtime = m.realtime_checks[k] * (1.0 - by_number + by_number * month_start);
+            e.eligibility_checks += visits * conn[k] * (realtime + m.batch_checks[k]);
             e.prescriptions += visits * m.prescribing(kind, age as u32);
         }
     }
@@ -670,5 +700,17 @@ mod tests {
             pharmacy: 1.0,
         };
         assert!(expected(&all).eligibility_checks > expected(&base).eligibility_checks * 1.05);
+        // The first of the month checks more per visit than its middle (both Wednesdays).
+        let day = |d: u32| {
+            let mut s = base.clone();
+            s.period.start = NaiveDate::from_ymd_opt(2025, 10, d)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap();
+            s.period.hours = 24.0;
+            let e = expected(&s);
+            e.eligibility_checks / e.visits
+        };
+        assert!(day(1) > 1.1 * day(15), "{} vs {}", day(1), day(15));
     }
 }

@@ -115,7 +115,13 @@ impl Flow for VisitFlow {
                             .min(at);
                         out.emit(FLOW, Route::Batch, t, &facility.code, |e| ident.apply(e));
                     }
-                    let checks = stochastic_round(&mut rng, model.realtime_checks[k]);
+                    let mut expected_checks = model.realtime_checks[k];
+                    if matches!(ident, Ident::Number(_)) {
+                        expected_checks *= super::super::calendar::Calendar::month_start_factor(
+                            GenContext::date_of(at),
+                        );
+                    }
+                    let checks = stochastic_round(&mut rng, expected_checks);
                     for n in 0..checks {
                         // The first at reception; any further one at payment, 20–60 min later.
                         let t = if n == 0 {
