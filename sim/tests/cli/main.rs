@@ -13,12 +13,19 @@ fn dxsim() -> Command {
 
 #[test]
 fn help_shows_an_example_for_every_command() {
-    for args in [vec!["--help"], vec!["serve", "--help"]] {
+    for (args, example) in [
+        (vec!["--help"], "dxsim serve"),
+        (vec!["serve", "--help"], "dxsim serve"),
+        (vec!["population", "--help"], "dxsim population"),
+        (vec!["workload", "--help"], "dxsim workload"),
+        (vec!["drive", "--help"], "dxsim drive"),
+        (vec!["run", "--help"], "dxsim run"),
+    ] {
         let out = dxsim().args(&args).output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(
-            text.contains("Example") && text.contains("\n  dxsim serve"),
+            text.contains("Example") && text.contains(&format!("\n  {example}")),
             "{args:?}: {text}"
         );
     }
@@ -50,19 +57,7 @@ fn serve_answers_and_stops_cleanly_on_ctrl_c() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut healthy = false;
-    while Instant::now() < deadline && !healthy {
-        healthy = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-            use std::io::{Read, Write};
-            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut buf = String::new();
-            let _ = s.read_to_string(&mut buf);
-            buf.starts_with("HTTP/1.1 200") && buf.ends_with("ok")
-        });
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(healthy, "dxsim serve did not answer /healthz");
+    assert!(healthy(port), "dxsim serve did not answer /healthz");
     assert!(dir.join("admin.key").exists());
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -72,6 +67,33 @@ fn serve_answers_and_stops_cleanly_on_ctrl_c() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Waits up to 60 s for `/healthz` on a loopback port.
+fn healthy(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            buf.starts_with("HTTP/1.1 200") && buf.ends_with("ok")
+        });
+        if ok {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -117,3 +117,79 @@ fn a_breached_slo_fails_the_run_with_exit_code_2() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
 }
+
+#[test]
+fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), "");
+    let wl = dir.path().join("workload");
+    let o = super::dxsim()
+        .arg("workload")
+        .arg(&s)
+        .arg("--out")
+        .arg(&wl)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let port = super::free_port();
+    let data = dir.path().join("data");
+    let mut server = super::dxsim()
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--durability",
+            "normal",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--population")
+        .arg(wl.join("population"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(super::healthy(port), "dxsim serve did not come up");
+    let target = format!("http://127.0.0.1:{port}");
+    // Without the admin secret: a clear refusal before any request.
+    let o = super::dxsim()
+        .arg("drive")
+        .arg(&s)
+        .args(["--target", &target, "--workload"])
+        .arg(&wl)
+        .env_remove("DXSIM_ADMIN_SECRET")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--admin-key-file"));
+    let out = dir.path().join("drive");
+    let o = super::dxsim()
+        .arg("drive")
+        .arg(&s)
+        .args(["--target", &target, "--admin-key-file"])
+        .arg(data.join("admin.key"))
+        .arg("--workload")
+        .arg(&wl)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["totals"]["refused"], 0, "{summary}");
+    assert_eq!(summary["totals"]["errors"], 0, "{summary}");
+    assert!(
+        summary["routes"]["dispense"]["ok"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+}
