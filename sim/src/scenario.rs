@@ -362,6 +362,10 @@ pub struct AdoptionSection {
     pub online_eligibility: KindShares,
     #[serde(default = "eprescription_default")]
     pub eprescription: KindShares,
+    /// Adoption reached by the end of the period: each value given moves linearly from its
+    /// start value (above, or in `[rates]`) to this one over the period; values not given stay.
+    #[serde(default)]
+    pub at_end: AdoptionEnd,
 }
 
 impl Default for AdoptionSection {
@@ -369,6 +373,41 @@ impl Default for AdoptionSection {
         Self {
             online_eligibility: KindShares::default(),
             eprescription: eprescription_default(),
+            at_end: AdoptionEnd::default(),
+        }
+    }
+}
+
+/// Where adoption stands at the period's end (a rollout over the period).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptionEnd {
+    /// Facilities connected to online eligibility; at least the start shares.
+    pub online_eligibility: Option<KindShares>,
+    /// Connected facilities running e-prescription; at least the start shares.
+    pub eprescription: Option<KindShares>,
+    /// `rates.card_use` at the end.
+    pub card_use: Option<KindShares>,
+    /// `rates.electronic_share` at the end.
+    pub electronic_share: Option<f64>,
+    /// `rates.refill_share` at the end.
+    pub refill_share: Option<f64>,
+}
+
+impl KindShares {
+    pub fn values(&self) -> [f64; 4] {
+        [self.hospital, self.clinic, self.dental, self.pharmacy]
+    }
+
+    /// Linear interpolation towards `end` at `progress` in [0, 1].
+    pub fn towards(&self, end: Option<&KindShares>, progress: f64) -> KindShares {
+        let Some(e) = end else { return *self };
+        let f = |a: f64, b: f64| a + (b - a) * progress;
+        KindShares {
+            hospital: f(self.hospital, e.hospital),
+            clinic: f(self.clinic, e.clinic),
+            dental: f(self.dental, e.dental),
+            pharmacy: f(self.pharmacy, e.pharmacy),
         }
     }
 }
@@ -543,6 +582,43 @@ impl Scenario {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{what} must be in [0, 1], got {v}"));
             }
+        }
+        let end = &self.adoption.at_end;
+        for (what, start, end) in [
+            (
+                "online_eligibility",
+                self.adoption.online_eligibility,
+                end.online_eligibility,
+            ),
+            (
+                "eprescription",
+                self.adoption.eprescription,
+                end.eprescription,
+            ),
+        ] {
+            let Some(end) = end else { continue };
+            for (a, b) in start.values().into_iter().zip(end.values()) {
+                if !(0.0..=1.0).contains(&b) {
+                    return Err(format!(
+                        "adoption.at_end.{what}: shares must be in [0, 1], got {b}"
+                    ));
+                }
+                if b < a {
+                    return Err(format!(
+                        "adoption.at_end.{what}: adoption only grows over a period ({b} < {a})"
+                    ));
+                }
+            }
+        }
+        if end
+            .card_use
+            .is_some_and(|k| k.values().iter().any(|v| !(0.0..=1.0).contains(v)))
+            || [end.electronic_share, end.refill_share]
+                .into_iter()
+                .flatten()
+                .any(|v| !(0.0..=1.0).contains(&v))
+        {
+            return Err("adoption.at_end: shares must be in [0, 1]".into());
         }
         let u = r.card_use;
         if [u.hospital, u.clinic, u.dental, u.pharmacy]

@@ -92,10 +92,11 @@ pub struct Calendar {
 /// Facility kinds whose reception desks the arrival model schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Desk {
-    Hospital,
-    Clinic,
-    Dental,
-    Pharmacy,
+    // In the order of `KindShares::values`.
+    Hospital = 0,
+    Clinic = 1,
+    Dental = 2,
+    Pharmacy = 3,
 }
 
 impl Desk {

@@ -86,8 +86,12 @@ pub fn expected(s: &Scenario) -> Expected {
             .sum()
     };
     let persons = TOTAL_POPULATION * s.population.scale * share;
-    let conn = s.adoption.online_eligibility;
-    let conn = [conn.hospital, conn.clinic, conn.dental];
+    // A rollout over the period counts at its midpoint (arrivals spread over the period).
+    let a = &s.adoption;
+    let conn_mid = a
+        .online_eligibility
+        .towards(a.at_end.online_eligibility.as_ref(), 0.5);
+    let conn = conn_mid.values();
     let m = &ctx.model;
     // Checks by insurance number follow the month-start pattern: its mean over the period,
     // weighted by arrivals, applies to the number share of each desk's real-time checks.
@@ -112,8 +116,11 @@ pub fn expected(s: &Scenario) -> Expected {
     } else {
         1.0
     };
-    let card_use = &s.rates.card_use;
-    let card_use = [card_use.hospital, card_use.clinic, card_use.dental];
+    let card_use = s
+        .rates
+        .card_use
+        .towards(a.at_end.card_use.as_ref(), 0.5)
+        .values();
     let mut e = Expected {
         persons,
         ..Expected::default()
@@ -131,10 +138,8 @@ pub fn expected(s: &Scenario) -> Expected {
             e.prescriptions += visits * m.prescribing(kind, age as u32);
         }
     }
-    e.eligibility_checks += e.prescriptions
-        * s.rates.outside_share
-        * s.adoption.online_eligibility.pharmacy
-        * m.pharmacy_checks;
+    e.eligibility_checks +=
+        e.prescriptions * s.rates.outside_share * conn_mid.pharmacy * m.pharmacy_checks;
     e
 }
 
@@ -214,11 +219,12 @@ fn read_facilities(population: &Path) -> anyhow::Result<Facilities> {
             out.push(
                 pref.value(i),
                 desk,
-                Facility {
-                    code: code.value(i).to_owned(),
-                    online_eligibility: online.value(i),
-                    eprescription: erx.value(i),
-                },
+                Facility::new(
+                    code.value(i).to_owned(),
+                    desk,
+                    online.value(i),
+                    erx.value(i),
+                ),
             );
         }
     }
@@ -700,6 +706,18 @@ mod tests {
             pharmacy: 1.0,
         };
         assert!(expected(&all).eligibility_checks > expected(&base).eligibility_checks * 1.05);
+        // A rollout to full connection over the month lands halfway between.
+        let mut ramp = base.clone();
+        ramp.adoption.at_end.online_eligibility = Some(all.adoption.online_eligibility);
+        let (b, r, f) = (
+            expected(&base).eligibility_checks,
+            expected(&ramp).eligibility_checks,
+            expected(&all).eligibility_checks,
+        );
+        assert!(
+            b < r && r < f && (r - (b + f) / 2.0).abs() < 0.01 * f,
+            "{b} {r} {f}"
+        );
         // The first of the month checks more per visit than its middle (both Wednesdays).
         let day = |d: u32| {
             let mut s = base.clone();

@@ -185,3 +185,45 @@ fn bad_input_is_refused_before_any_work() {
     );
     assert!(!dir.path().join("w").exists());
 }
+
+#[test]
+fn a_rollout_over_the_period_shows_in_the_stream() {
+    // Two weeks in which every facility starts running e-prescription and every outside
+    // prescription turns electronic.
+    let mut s = scenario(0.0005, (2025, 10, 6), 14.0 * 24.0);
+    let all = dx_sim::scenario::KindShares {
+        hospital: 1.0,
+        clinic: 1.0,
+        dental: 1.0,
+        pharmacy: 1.0,
+    };
+    s.adoption.at_end.online_eligibility = Some(all);
+    s.adoption.at_end.eprescription = Some(all);
+    s.adoption.at_end.electronic_share = Some(1.0);
+    let pop = tempfile::tempdir().unwrap();
+    population(&s, pop.path());
+    let out = tempfile::tempdir().unwrap();
+    workload::generate(&s, pop.path(), out.path(), workload::RunOptions::default()).unwrap();
+    let ev = events(out.path());
+    let start = dx_sim::workload::flows::jst_ms(s.period.start);
+    let week = |e: &workload::events::Event| (e.at_ms - start) / (7 * 86_400_000);
+    let electronic = |w: i64| {
+        ev.iter()
+            .filter(|e| week(e) == w && e.route == Route::Register && e.kind == Some("electronic"))
+            .count()
+    };
+    let (first, second) = (electronic(0), electronic(1));
+    assert!(
+        second as f64 > 2.0 * first as f64,
+        "electronic registrations: week 1 {first}, week 2 {second}"
+    );
+    // A shrinking adoption is refused.
+    let mut bad = s.clone();
+    bad.adoption.at_end.eprescription = Some(dx_sim::scenario::KindShares {
+        hospital: 0.0,
+        clinic: 0.0,
+        dental: 0.0,
+        pharmacy: 0.0,
+    });
+    assert!(bad.validate().unwrap_err().contains("only grows"));
+}

@@ -35,8 +35,31 @@ pub struct PersonRow {
 #[derive(Debug, Clone)]
 pub struct Facility {
     pub code: String,
+    pub desk: Desk,
+    /// Taking part at the period's start (the population's flags).
     pub online_eligibility: bool,
     pub eprescription: bool,
+    /// Where the facility stands in the queue of adopters, in [0, 1): during a rollout the lowest
+    /// ranks join first. One rank for online eligibility, one for e-prescription.
+    pub ranks: [f64; 2],
+}
+
+impl Facility {
+    /// A facility with its adoption ranks drawn from its code.
+    pub fn new(code: String, desk: Desk, online_eligibility: bool, eprescription: bool) -> Self {
+        let h = code.bytes().fold(0x5eed_u64, |h, b| {
+            dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
+        });
+        let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
+        let ranks = [unit(h), unit(dx_exchange::refdata::sample::splitmix64(h))];
+        Self {
+            code,
+            desk,
+            online_eligibility,
+            eprescription,
+            ranks,
+        }
+    }
 }
 
 /// The facilities of the population, by prefecture and desk.
@@ -171,6 +194,76 @@ impl GenContext {
         let q0 = self.days[d].midnight_ms + i64::from(Calendar::quarter_start_s(q)) * 1000;
         let (lo, hi) = (q0.max(self.start_ms), (q0 + 900_000).min(self.end_ms));
         lo + rng.below((hi - lo).max(1) as u64) as i64
+    }
+
+    /// How far into the period an instant is, in [0, 1].
+    pub fn progress(&self, at_ms: i64) -> f64 {
+        ((at_ms - self.start_ms) as f64 / (self.end_ms - self.start_ms).max(1) as f64)
+            .clamp(0.0, 1.0)
+    }
+
+    fn joined(start: f64, now: f64, already: bool, rank: f64) -> bool {
+        // Of those not taking part at the start, the share that has joined by now.
+        already || (start < 1.0 && rank < (now - start) / (1.0 - start))
+    }
+
+    /// Whether a facility is connected to online eligibility at an instant.
+    pub fn connected(&self, f: &Facility, at_ms: i64) -> bool {
+        let a = &self.scenario.adoption;
+        let k = f.desk as usize;
+        let start = a.online_eligibility.values()[k];
+        let now = a
+            .online_eligibility
+            .towards(a.at_end.online_eligibility.as_ref(), self.progress(at_ms))
+            .values()[k];
+        Self::joined(start, now, f.online_eligibility, f.ranks[0])
+    }
+
+    /// Whether a facility runs e-prescription at an instant (only connected ones do).
+    pub fn runs_eprescription(&self, f: &Facility, at_ms: i64) -> bool {
+        let a = &self.scenario.adoption;
+        let k = f.desk as usize;
+        let start = a.eprescription.values()[k];
+        let now = a
+            .eprescription
+            .towards(a.at_end.eprescription.as_ref(), self.progress(at_ms))
+            .values()[k];
+        self.connected(f, at_ms) && Self::joined(start, now, f.eprescription, f.ranks[1])
+    }
+
+    /// Card use at a desk at an instant.
+    pub fn card_use(&self, desk: Desk, at_ms: i64) -> f64 {
+        let r = &self.scenario.rates;
+        r.card_use
+            .towards(
+                self.scenario.adoption.at_end.card_use.as_ref(),
+                self.progress(at_ms),
+            )
+            .values()[desk as usize]
+    }
+
+    /// `rates.electronic_share` at an instant.
+    pub fn electronic_share(&self, at_ms: i64) -> f64 {
+        let r = &self.scenario.rates;
+        let end = self
+            .scenario
+            .adoption
+            .at_end
+            .electronic_share
+            .unwrap_or(r.electronic_share);
+        r.electronic_share + (end - r.electronic_share) * self.progress(at_ms)
+    }
+
+    /// `rates.refill_share` at an instant.
+    pub fn refill_share(&self, at_ms: i64) -> f64 {
+        let r = &self.scenario.rates;
+        let end = self
+            .scenario
+            .adoption
+            .at_end
+            .refill_share
+            .unwrap_or(r.refill_share);
+        r.refill_share + (end - r.refill_share) * self.progress(at_ms)
     }
 
     /// The JST date of an instant.

@@ -174,7 +174,8 @@ pub fn issue(
     let items = items_text(&lines);
     let outside = rng.chance(rates.outside_share);
     let here = &prescriber.code;
-    if prescriber.eprescription && rng.chance(rates.duplicate_check_share) {
+    let runs = ctx.runs_eprescription(prescriber, issued_ms);
+    if runs && rng.chance(rates.duplicate_check_share) {
         if !consent_at_card && rng.chance(0.5) {
             out.emit("visit", Route::Consent, issued_ms - 2 * MINUTE, here, |e| {
                 e.consent = true
@@ -185,9 +186,9 @@ pub fn issue(
         });
     }
     let electronic = outside
-        && prescriber.eprescription
+        && runs
         && person.insurance.is_some()
-        && rng.chance(rates.electronic_share);
+        && rng.chance(ctx.electronic_share(issued_ms));
     let register = |out: &mut Emitter<'_>, at: i64, kind: &'static str, uses: u8| {
         out.emit("visit", Route::Register, at, here, |e| {
             e.kind = Some(kind);
@@ -198,7 +199,7 @@ pub fn issue(
     };
     if !outside {
         // The document names the insurer; persons on public assistance alone are left out.
-        if prescriber.eprescription && person.insurance.is_some() {
+        if runs && person.insurance.is_some() {
             register(out, issued_ms, "in_hospital", 1);
         }
         return;
@@ -207,7 +208,7 @@ pub fn issue(
     let mut uses = 1;
     if electronic {
         out.counts.electronic_prescriptions += 1;
-        if long_term && rng.chance(rates.refill_share) {
+        if long_term && rng.chance(ctx.refill_share(issued_ms)) {
             uses = 2 + rng.below(2) as u8;
         }
         let mut reg = register(out, issued_ms, "electronic", uses);
@@ -249,8 +250,8 @@ pub fn issue(
         };
         day_ms = at;
         out.counts.pharmacy_visits += u64::from(out.inside(at));
-        let ident = identify(person, rates.card_use.pharmacy, &mut rng);
-        if pharmacy.online_eligibility && ident != Ident::None {
+        let ident = identify(person, ctx.card_use(Desk::Pharmacy, at), &mut rng);
+        if ctx.connected(pharmacy, at) && ident != Ident::None {
             for n in 0..stochastic_round(&mut rng, ctx.model.pharmacy_checks) {
                 let t = at + i64::from(n) * (3 + rng.below(10) as i64) * MINUTE;
                 out.emit(flow, Route::Verify, t, &pharmacy.code, |e| ident.apply(e));
@@ -280,7 +281,7 @@ pub fn issue(
                     e.items = Some(items.clone());
                 });
             }
-            None if pharmacy.eprescription && ident != Ident::None => {
+            None if ctx.runs_eprescription(pharmacy, at) && ident != Ident::None => {
                 out.emit(flow, Route::PaperDispense, done, &pharmacy.code, |e| {
                     ident.apply(e);
                     e.prescriber = Some(here.clone());

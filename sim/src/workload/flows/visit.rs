@@ -92,7 +92,6 @@ impl Flow for VisitFlow {
         let model = &ctx.model;
         let mut rng = Stream::from_key(ctx.stream_keys.visit, person.index);
         let per_unit = model.visits_per_year(person.age) / ctx.year_divisor;
-        let card_use = &ctx.scenario.rates.card_use;
         for kind in VisitKind::ALL {
             let mean = per_unit * model.kind_share[kind.index()] * ctx.mass(desk(kind));
             for _ in 0..poisson(&mut rng, mean) {
@@ -102,10 +101,9 @@ impl Flow for VisitFlow {
                 };
                 out.counts.visits += 1;
                 let k = kind.index();
-                let use_share = [card_use.hospital, card_use.clinic, card_use.dental][k];
-                let ident = identify(person, use_share, &mut rng);
+                let ident = identify(person, ctx.card_use(desk(kind), at), &mut rng);
                 let mut verified_by_card = false;
-                if facility.online_eligibility && ident != Ident::None {
+                if ctx.connected(facility, at) && ident != Ident::None {
                     let midnight = ctx.days[((at - ctx.days[0].midnight_ms) / 86_400_000) as usize]
                         .midnight_ms;
                     if rng.chance(model.batch_checks[k]) {
