@@ -42,6 +42,10 @@ const RUN_EVENTS: usize = 1 << 20;
 const PART_EVENTS: usize = 1 << 22;
 /// Rows per record batch written and read.
 const BATCH_ROWS: usize = 1 << 15;
+/// Rows per row group of a sorted run, and per batch a merge reads from one run.
+const RUN_ROW_GROUP: usize = 1 << 12;
+/// Most runs merged at once; more are first merged in groups into longer runs.
+const FAN_IN: usize = 64;
 
 /// How a generation runs; none of it changes the output.
 #[derive(Debug, Clone, Copy)]
@@ -304,13 +308,21 @@ fn write_run(path: &Path, events: &mut Vec<Event>) -> anyhow::Result<()> {
     events.sort_unstable_by_key(sort_key);
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut w = ArrowWriter::try_new(file, events::schema(), None)?;
+    let mut w = run_writer(file)?;
     for chunk in events.chunks(BATCH_ROWS) {
         w.write(&events::to_batch(chunk))?;
     }
     w.close()?;
     events.clear();
     Ok(())
+}
+
+/// Runs are written in small row groups, so a merge reading many at once holds little of each.
+fn run_writer(file: std::fs::File) -> anyhow::Result<ArrowWriter<std::fs::File>> {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(RUN_ROW_GROUP))
+        .build();
+    Ok(ArrowWriter::try_new(file, events::schema(), Some(props))?)
 }
 
 /// Generates the events of one persons file into sorted runs; returns the runs and counts.
@@ -372,17 +384,17 @@ impl Cursor {
     }
 }
 
-/// Merges sorted runs into the output parts; returns the part names and per-route counts.
-fn merge(
-    runs: &[PathBuf],
-    out: &Path,
-) -> anyhow::Result<(Vec<String>, BTreeMap<String, u64>, u64)> {
+/// Streams the events of sorted runs in (time, id) order into `sink`.
+fn kway(runs: &[PathBuf], mut sink: impl FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let mut cursors = Vec::with_capacity(runs.len());
     let mut heads: Vec<Option<Event>> = Vec::with_capacity(runs.len());
     let mut heap = BinaryHeap::new();
     for (i, r) in runs.iter().enumerate() {
+        let file = std::fs::File::open(r).with_context(|| format!("opening {}", r.display()))?;
         let mut c = Cursor {
-            reader: reader(r)?,
+            reader: ParquetRecordBatchReaderBuilder::try_new(file)?
+                .with_batch_size(RUN_ROW_GROUP)
+                .build()?,
             buf: Vec::new().into_iter(),
         };
         let head = c.next()?;
@@ -392,8 +404,57 @@ fn merge(
         heads.push(head);
         cursors.push(c);
     }
-    let events_dir = out.join("events");
-    std::fs::create_dir_all(&events_dir)?;
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        sink(heads[i].take().expect("a queued run has a head"))?;
+        if let Some(next) = cursors[i].next()? {
+            heap.push(std::cmp::Reverse((sort_key(&next), i)));
+            heads[i] = Some(next);
+        }
+    }
+    Ok(())
+}
+
+/// Merges runs in groups of [`FAN_IN`] into longer runs until at most that many are left, so the
+/// final merge's memory does not grow with the number of runs.
+fn reduce_runs(mut runs: Vec<PathBuf>, tmp: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut round = 0;
+    while runs.len() > FAN_IN {
+        let mut next = Vec::new();
+        for (g, group) in runs.chunks(FAN_IN).enumerate() {
+            let path = tmp.join(format!("merged-{round:02}-{g:05}.parquet"));
+            let mut w = run_writer(std::fs::File::create(&path)?)?;
+            let mut batch = Vec::with_capacity(RUN_ROW_GROUP);
+            kway(group, |e| {
+                batch.push(e);
+                if batch.len() == RUN_ROW_GROUP {
+                    w.write(&events::to_batch(&batch))?;
+                    batch.clear();
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                w.write(&events::to_batch(&batch))?;
+            }
+            w.close()?;
+            for r in group {
+                std::fs::remove_file(r)?;
+            }
+            next.push(path);
+        }
+        runs = next;
+        round += 1;
+    }
+    Ok(runs)
+}
+
+/// Merges sorted runs into the output parts; returns the part names and per-route counts.
+fn merge(
+    runs: Vec<PathBuf>,
+    tmp: &Path,
+    out: &Path,
+) -> anyhow::Result<(Vec<String>, BTreeMap<String, u64>, u64)> {
+    let runs = reduce_runs(runs, tmp)?;
+    std::fs::create_dir_all(out.join("events"))?;
     let mut files = Vec::new();
     let mut routes: BTreeMap<String, u64> = Route::ALL
         .iter()
@@ -403,17 +464,7 @@ fn merge(
     let mut writer: Option<ArrowWriter<std::fs::File>> = None;
     let mut in_part = 0usize;
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH_ROWS);
-    let flush = |w: &mut Option<ArrowWriter<std::fs::File>>,
-                 batch: &mut Vec<Event>|
-     -> anyhow::Result<()> {
-        if let (Some(w), false) = (w.as_mut(), batch.is_empty()) {
-            w.write(&events::to_batch(batch))?;
-        }
-        batch.clear();
-        Ok(())
-    };
-    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
-        let e = heads[i].take().expect("a queued run has a head");
+    kway(&runs, |e| {
         if writer.is_none() {
             let name = format!("events/part-{:05}.parquet", files.len());
             let file = std::fs::File::create(out.join(&name))?;
@@ -424,21 +475,23 @@ fn merge(
         total += 1;
         batch.push(e);
         in_part += 1;
-        if batch.len() == BATCH_ROWS {
-            flush(&mut writer, &mut batch)?;
+        if batch.len() == BATCH_ROWS || in_part == PART_EVENTS {
+            writer
+                .as_mut()
+                .expect("open")
+                .write(&events::to_batch(&batch))?;
+            batch.clear();
         }
         if in_part == PART_EVENTS {
-            flush(&mut writer, &mut batch)?;
             writer.take().expect("open").close()?;
             in_part = 0;
         }
-        if let Some(next) = cursors[i].next()? {
-            heap.push(std::cmp::Reverse((sort_key(&next), i)));
-            heads[i] = Some(next);
+        Ok(())
+    })?;
+    if let Some(mut w) = writer {
+        if !batch.is_empty() {
+            w.write(&events::to_batch(&batch))?;
         }
-    }
-    flush(&mut writer, &mut batch)?;
-    if let Some(w) = writer {
         w.close()?;
     }
     Ok((files, routes, total))
@@ -539,7 +592,7 @@ pub fn generate(
         counts.add(&c);
         persons += n;
     }
-    let (files, routes, events) = merge(&runs, out)?;
+    let (files, routes, events) = merge(runs, &tmp, out)?;
     std::fs::remove_dir_all(&tmp)?;
     let exp = expected(s);
     let manifest = Manifest {
@@ -659,6 +712,44 @@ mod tests {
             .unwrap();
         s.period.hours = 31.0 * 24.0;
         s
+    }
+
+    #[test]
+    fn many_runs_merge_in_rounds_into_one_sorted_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let mut runs = Vec::new();
+        let mut rng = crate::rng::Stream::new(1, "merge-test", 0);
+        for r in 0..(2 * FAN_IN + 5) {
+            let mut events: Vec<Event> = (0..20)
+                .map(|i| Event {
+                    id: ((r as u64) << 20) | i,
+                    at_ms: rng.below(1_000) as i64,
+                    flow: "visit",
+                    route: Route::Verify,
+                    sex: "male",
+                    ..Event::default()
+                })
+                .collect();
+            let path = tmp.join(format!("run-{r:05}.parquet"));
+            write_run(&path, &mut events).unwrap();
+            runs.push(path);
+        }
+        let (files, routes, total) = merge(runs, &tmp, dir.path()).unwrap();
+        assert_eq!(
+            (total, routes["verify"]),
+            (20 * (2 * FAN_IN as u64 + 5), total)
+        );
+        let all: Vec<Event> = files
+            .iter()
+            .flat_map(|f| reader(&dir.path().join(f)).unwrap())
+            .flat_map(|b| events::from_batch(&b.unwrap()).unwrap())
+            .collect();
+        assert_eq!(all.len() as u64, total);
+        assert!(all.windows(2).all(|w| sort_key(&w[0]) < sort_key(&w[1])));
+        // The intermediate runs were merged away.
+        assert!(std::fs::read_dir(&tmp).unwrap().count() <= FAN_IN);
     }
 
     #[test]
