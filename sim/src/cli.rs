@@ -125,6 +125,9 @@ fn with_speedup(mut s: Scenario, speedup: Option<f64>) -> anyhow::Result<Scenari
 fn verdict(summary: &crate::drive::measure::Summary, out: &std::path::Path) -> anyhow::Result<()> {
     print!("{}", summary.table());
     println!("results: {}", out.display());
+    if summary.run.interrupted {
+        anyhow::bail!("interrupted; partial results are in {}", out.display());
+    }
     if summary.pass {
         return Ok(());
     }

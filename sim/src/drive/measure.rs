@@ -265,6 +265,8 @@ pub struct RunInfo {
     pub period_end: String,
     pub events: u64,
     pub max_in_flight: usize,
+    /// Stopped before the stream's end (Ctrl-C): the figures cover what was sent.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -387,6 +389,9 @@ impl Summary {
             self.lateness.max_ms,
             if self.pass { "PASS" } else { "FAIL" }
         ));
+        if self.run.interrupted {
+            t.push_str("interrupted: these figures cover the events released before the stop\n");
+        }
         t
     }
 }
@@ -427,6 +432,7 @@ mod tests {
             period_end: String::new(),
             events: 0,
             max_in_flight: 1,
+            interrupted: false,
         };
         let s = r.summary(&slo, 10.0, info);
         let v = &s.routes["verify"];

@@ -522,6 +522,7 @@ pub async fn drive(
         period_end: manifest.period_end.clone(),
         events: dispatched,
         max_in_flight: opts.max_in_flight,
+        interrupted: goose::is_killswitch_triggered(),
     };
     let recorder = lock(&shared.recorder);
     let summary = recorder.summary(&scenario.slo, elapsed, info);
@@ -531,6 +532,21 @@ pub async fn drive(
         serde_json::to_string_pretty(&summary)? + "\n",
     )?;
     Ok(summary)
+}
+
+/// Sleeps until `t`, waking every 100 ms to see whether goose was stopped (Ctrl-C); returns
+/// false if it was.
+async fn wait_until(t: Instant) -> bool {
+    loop {
+        if goose::is_killswitch_triggered() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return true;
+        }
+        tokio::time::sleep((t - now).min(Duration::from_millis(100))).await;
+    }
 }
 
 /// Releases the events at their scheduled times; returns how many were released.
@@ -558,7 +574,9 @@ async fn dispatch(
         for e in chunk? {
             if e.at_ms != batch_at && !batches.is_empty() {
                 let intended = due(batch_at);
-                tokio::time::sleep_until(intended.into()).await;
+                if !wait_until(intended).await {
+                    return Ok(released);
+                }
                 for (_, group) in std::mem::take(&mut batches) {
                     for part in group.chunks(dx_exchange::wire::MAX_BATCH_VERIFY) {
                         released += part.len() as u64;
@@ -579,7 +597,9 @@ async fn dispatch(
                 continue;
             }
             let intended = due(e.at_ms);
-            tokio::time::sleep_until(intended.into()).await;
+            if !wait_until(intended).await {
+                return Ok(released);
+            }
             if matches!(e.route, Route::Register | Route::Retrieve) {
                 lock(&shared.results).insert(e.id, Slot::Pending);
             }
@@ -596,7 +616,9 @@ async fn dispatch(
     }
     if !batches.is_empty() {
         let intended = due(batch_at);
-        tokio::time::sleep_until(intended.into()).await;
+        if !wait_until(intended).await {
+            return Ok(released);
+        }
         for (_, group) in batches {
             for part in group.chunks(dx_exchange::wire::MAX_BATCH_VERIFY) {
                 released += part.len() as u64;

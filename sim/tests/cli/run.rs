@@ -193,3 +193,55 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
         "{summary}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_run_and_keeps_the_results_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    // Slow enough (4 simulated hours at 240×: a minute) to be stopped midway.
+    let s = scenario(dir.path(), "").to_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&s)
+        .unwrap()
+        .replace("speedup = 2400.0", "speedup = 240.0");
+    std::fs::write(&s, text).unwrap();
+    let out = dir.path().join("run");
+    let mut child = super::dxsim()
+        .args(["run", &s, "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !out.join("workload/manifest.json").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the run did not stop promptly"
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["run"]["interrupted"], true);
+    let workload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("workload/manifest.json")).unwrap())
+            .unwrap();
+    let sent = summary["totals"]["requests"].as_u64().unwrap();
+    assert!(
+        sent > 0 && sent < workload["events"].as_u64().unwrap(),
+        "{summary}"
+    );
+}
