@@ -204,7 +204,7 @@ fn ctrl_c_stops_a_run_and_keeps_the_results_so_far() {
         .replace("speedup = 2400.0", "speedup = 240.0");
     std::fs::write(&s, text).unwrap();
     let out = dir.path().join("run");
-    let mut child = super::dxsim()
+    let child = super::dxsim()
         .args(["run", &s, "--out"])
         .arg(&out)
         .stdout(std::process::Stdio::piped())
