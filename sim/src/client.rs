@@ -208,7 +208,7 @@ impl ExchangeClient {
 }
 
 /// `PersonRef` as a query string (its fields are plain strings).
-fn serde_urlencoded_pairs(p: &PersonRef) -> String {
+pub fn serde_urlencoded_pairs(p: &PersonRef) -> String {
     let fields = [
         ("person_id", &p.person_id),
         ("card_serial", &p.card_serial),

@@ -549,6 +549,32 @@ async fn wait_until(t: Instant) -> bool {
     }
 }
 
+/// Releases the batch pre-checks due at one moment, one request per facility (split at the
+/// batch limit); false if the replay was stopped.
+async fn release_batches(
+    batches: BTreeMap<String, Vec<Event>>,
+    intended: Instant,
+    tx: &tokio::sync::mpsc::Sender<Job>,
+    released: &mut u64,
+) -> bool {
+    if !wait_until(intended).await {
+        return false;
+    }
+    for (_, group) in batches {
+        for part in group.chunks(dx_exchange::wire::MAX_BATCH_VERIFY) {
+            *released += part.len() as u64;
+            let job = Job {
+                events: part.to_vec(),
+                intended,
+            };
+            if tx.send(job).await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Releases the events at their scheduled times; returns how many were released.
 async fn dispatch(
     dir: &Path,
@@ -566,29 +592,13 @@ async fn dispatch(
     let mut batches: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     let mut batch_at = i64::MIN;
     let mut released = 0u64;
-    let send = |job: Job| {
-        let tx = tx.clone();
-        async move { tx.send(job).await.is_ok() }
-    };
     for chunk in workload::stream(dir)? {
         for e in chunk? {
             if e.at_ms != batch_at && !batches.is_empty() {
-                let intended = due(batch_at);
-                if !wait_until(intended).await {
+                let due_at = due(batch_at);
+                if !release_batches(std::mem::take(&mut batches), due_at, &tx, &mut released).await
+                {
                     return Ok(released);
-                }
-                for (_, group) in std::mem::take(&mut batches) {
-                    for part in group.chunks(dx_exchange::wire::MAX_BATCH_VERIFY) {
-                        released += part.len() as u64;
-                        if !send(Job {
-                            events: part.to_vec(),
-                            intended,
-                        })
-                        .await
-                        {
-                            return Ok(released);
-                        }
-                    }
                 }
             }
             if e.route == Route::Batch {
@@ -604,34 +614,17 @@ async fn dispatch(
                 lock(&shared.results).insert(e.id, Slot::Pending);
             }
             released += 1;
-            if !send(Job {
+            let job = Job {
                 events: vec![e],
                 intended,
-            })
-            .await
-            {
+            };
+            if tx.send(job).await.is_err() {
                 return Ok(released);
             }
         }
     }
     if !batches.is_empty() {
-        let intended = due(batch_at);
-        if !wait_until(intended).await {
-            return Ok(released);
-        }
-        for (_, group) in batches {
-            for part in group.chunks(dx_exchange::wire::MAX_BATCH_VERIFY) {
-                released += part.len() as u64;
-                if !send(Job {
-                    events: part.to_vec(),
-                    intended,
-                })
-                .await
-                {
-                    return Ok(released);
-                }
-            }
-        }
+        release_batches(batches, due(batch_at), &tx, &mut released).await;
     }
     Ok(released)
 }

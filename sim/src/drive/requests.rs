@@ -82,35 +82,6 @@ fn json<T: serde::Serialize>(v: &T) -> Option<Vec<u8>> {
     Some(serde_json::to_vec(v).expect("wire types serialise"))
 }
 
-fn query(p: &PersonRef) -> String {
-    let pairs = [
-        ("card_serial", &p.card_serial),
-        ("insurer_number", &p.insurer_number),
-        ("symbol", &p.symbol),
-        ("number", &p.number),
-        ("branch", &p.branch),
-        ("person_id", &p.person_id),
-    ];
-    pairs
-        .iter()
-        .filter_map(|(k, v)| {
-            v.as_ref().map(|v| {
-                let enc: String = v
-                    .bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                            (b as char).to_string()
-                        }
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect();
-                format!("{k}={enc}")
-            })
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// A batch pre-check of several persons at one facility.
 pub fn batch(facility: &str, events: &[Event]) -> Prepared {
     let body = BatchVerifyRequest {
@@ -185,7 +156,10 @@ pub fn prepare(
                 .ok_or_else(missing)?;
             (
                 false,
-                format!("/v1/prescriptions/{code}?{}", query(&person(e))),
+                format!(
+                    "/v1/prescriptions/{code}?{}",
+                    crate::client::serde_urlencoded_pairs(&person(e))
+                ),
                 None,
             )
         }

@@ -592,9 +592,20 @@ pub fn generate(
         counts.add(&c);
         persons += n;
     }
-    let (files, routes, events) = merge(runs, &tmp, out)?;
+    let merged = merge(runs, &tmp, out)?;
     std::fs::remove_dir_all(&tmp)?;
-    let exp = expected(s);
+    finish(s, out, persons, counts, expected(s), merged)
+}
+
+/// Writes the manifest of a finished stream, last.
+fn finish(
+    s: &Scenario,
+    out: &Path,
+    persons: u64,
+    counts: FlowCounts,
+    exp: Expected,
+    (files, routes, events): (Vec<String>, BTreeMap<String, u64>, u64),
+) -> anyhow::Result<Manifest> {
     let manifest = Manifest {
         schema_version: 1,
         generator: format!("dxsim {}", env!("CARGO_PKG_VERSION")),
@@ -627,49 +638,19 @@ pub fn generate(
 /// hand, such as the driver benchmark's probes.
 pub fn write_events(s: &Scenario, out: &Path, mut events: Vec<Event>) -> anyhow::Result<Manifest> {
     prepare_output(out)?;
-    std::fs::remove_dir_all(out.join(".tmp"))?;
-    std::fs::create_dir_all(out.join("events"))?;
-    events.sort_unstable_by_key(sort_key);
-    let name = "events/part-00000.parquet".to_owned();
-    let file = std::fs::File::create(out.join(&name))?;
-    let mut w = ArrowWriter::try_new(file, events::schema(), None)?;
-    for chunk in events.chunks(BATCH_ROWS) {
-        w.write(&events::to_batch(chunk))?;
-    }
-    w.close()?;
-    let mut routes: BTreeMap<String, u64> = Route::ALL
-        .iter()
-        .map(|r| (r.as_str().to_owned(), 0))
-        .collect();
-    for e in &events {
-        *routes.get_mut(e.route.as_str()).expect("every route") += 1;
-    }
-    let manifest = Manifest {
-        schema_version: 1,
-        generator: format!("dxsim {}", env!("CARGO_PKG_VERSION")),
-        scenario: s.name.clone(),
-        seed: s.seed,
-        scale: s.population.scale,
-        period_start: s.period.start.to_string(),
-        period_end: s.period.end().to_string(),
-        persons: 0,
-        events: events.len() as u64,
-        eligibility_checks: routes["verify"] + routes["batch"],
-        routes,
-        visits: 0,
-        prescriptions: 0,
-        electronic_prescriptions: 0,
-        pharmacy_visits: 0,
-        expected_eligibility_checks: 0.0,
-        expected_prescriptions: 0.0,
-        expected_visits: 0.0,
-        files: vec![name],
-    };
-    std::fs::write(
-        out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
-    Ok(manifest)
+    let tmp = out.join(".tmp");
+    let run = tmp.join("run-00000-0000.parquet");
+    write_run(&run, &mut events)?;
+    let merged = merge(vec![run], &tmp, out)?;
+    std::fs::remove_dir_all(&tmp)?;
+    finish(
+        s,
+        out,
+        0,
+        FlowCounts::default(),
+        Expected::default(),
+        merged,
+    )
 }
 
 /// Reads a workload's manifest.
