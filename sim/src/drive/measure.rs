@@ -318,6 +318,8 @@ pub struct Totals {
     pub refused: u64,
     pub skipped: u64,
     pub throughput_per_s: f64,
+    /// Tokens the driver renewed during the replay (not counted as requests).
+    pub token_refreshes: u64,
 }
 
 /// How late the driver itself started requests, against their schedule.

@@ -525,7 +525,8 @@ pub async fn drive(
         interrupted: goose::is_killswitch_triggered(),
     };
     let recorder = lock(&shared.recorder);
-    let summary = recorder.summary(&scenario.slo, elapsed, info);
+    let mut summary = recorder.summary(&scenario.slo, elapsed, info);
+    summary.totals.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
     recorder.write_files(&opts.out)?;
     std::fs::write(
         opts.out.join("summary.json"),

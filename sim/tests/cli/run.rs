@@ -78,6 +78,11 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
         "{workload}"
     );
     assert_eq!(summary["totals"]["skipped"], 0, "{summary}");
+    // Four simulated hours outlast the exchange's one-hour tokens: the driver renewed them.
+    assert!(
+        summary["totals"]["token_refreshes"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
     for f in [
         "timeseries.csv",
         "goose-report.html",
