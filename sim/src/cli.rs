@@ -190,7 +190,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
     let started = Instant::now();
-    let threads = RunOptions::default().threads;
+    let threads = crate::all_cores();
     let pop_dir = out.join("population");
     let (pm, _) = population::generate(
         &s,
@@ -347,9 +347,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// workload directory's manifest.
 pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<crate::workload::Manifest> {
     let s = Scenario::load(&args.scenario)?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| RunOptions::default().threads);
+    let threads = args.threads.unwrap_or_else(crate::all_cores);
     if threads == 0 {
         anyhow::bail!("--threads must be at least 1");
     }
@@ -464,9 +462,7 @@ pub fn population_scenario(args: &PopulationArgs) -> anyhow::Result<Scenario> {
 fn run_population(args: &PopulationArgs) -> anyhow::Result<()> {
     let s = population_scenario(args)?;
     let opts = RunOptions {
-        threads: args
-            .threads
-            .unwrap_or_else(|| RunOptions::default().threads),
+        threads: args.threads.unwrap_or_else(crate::all_cores),
         chunk: args.chunk,
         progress: true,
     };

@@ -1,9 +1,10 @@
 //! `dx-sim`: the `dxsim` command line and the simulation side of dxsim.
 //!
 //! It serves the reference exchange (`dxsim serve`), generates the synthetic population
-//! ([`population`], `dxsim population`) from a [`scenario`] with seeded streams ([`rng`]), and
-//! holds the typed HTTP client of the exchange's API ([`client`]); the workload model, the load
-//! driver and the capacity model join it as modules of their own.
+//! ([`population`], `dxsim population`) and the event stream ([`workload`], `dxsim workload`)
+//! from a [`scenario`] with seeded streams ([`rng`]), replays the stream against a server
+//! ([`drive`], `dxsim drive`, `dxsim run`), and holds the typed HTTP client of the exchange's API
+//! ([`client`]); the capacity model joins it as a module of its own.
 
 pub mod cli;
 pub mod client;
@@ -12,3 +13,8 @@ pub mod population;
 pub mod rng;
 pub mod scenario;
 pub mod workload;
+
+/// Worker threads when none are asked for: every core.
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}

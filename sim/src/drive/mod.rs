@@ -561,11 +561,13 @@ async fn release_batches(
     if !wait_until(intended).await {
         return false;
     }
-    for (_, group) in batches {
-        for part in group.chunks(dx_exchange::wire::MAX_BATCH_VERIFY) {
+    for (_, mut group) in batches {
+        while !group.is_empty() {
+            let rest = group.split_off(group.len().min(dx_exchange::wire::MAX_BATCH_VERIFY));
+            let part = std::mem::replace(&mut group, rest);
             *released += part.len() as u64;
             let job = Job {
-                events: part.to_vec(),
+                events: part,
                 intended,
             };
             if tx.send(job).await.is_err() {
