@@ -185,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::eligibility::router())
         .merge(crate::consent::router())
         .merge(crate::prescription::router())
+        .merge(crate::ehr::router())
         .merge(crate::audit::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))

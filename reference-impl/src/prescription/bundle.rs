@@ -4,10 +4,11 @@
 
 use crate::eligibility::InsuranceKey;
 use crate::error::ApiError;
+use crate::fhir_read::{extension, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::{Drug, DrugMaster};
 use crate::wire::fhir::{
-    DOC_TYPE_SYSTEM, DOCUMENT_ID_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM,
-    NUMBER_EXTENSION, PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
+    DOC_TYPE_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM, NUMBER_EXTENSION,
+    PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
 };
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::Value;
@@ -34,71 +35,6 @@ pub struct ParsedBundle {
     pub coverage: InsuranceKey,
     pub items: Vec<ParsedItem>,
     pub uses: u8,
-}
-
-fn fhir_err(path: &str, msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_fhir", msg).at(path.to_owned())
-}
-
-fn str_at<'a>(v: &'a Value, ptr: &str, path: &str) -> Result<&'a str, ApiError> {
-    v.pointer(ptr)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            fhir_err(
-                &format!("{path}{}", ptr.replace('/', ".")),
-                "required string is missing",
-            )
-        })
-}
-
-/// The value of the identifier with `system` in `resource.identifier` (array or single object).
-fn identifier<'a>(resource: &'a Value, system: &str, path: &str) -> Result<&'a str, ApiError> {
-    let ids = match resource.get("identifier") {
-        Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
-        Some(o @ Value::Object(_)) => vec![o],
-        _ => vec![],
-    };
-    ids.into_iter()
-        .find(|i| i.get("system").and_then(Value::as_str) == Some(system))
-        .and_then(|i| i.get("value").and_then(Value::as_str))
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            fhir_err(
-                &format!("{path}.identifier"),
-                format!("an identifier with system {system} is required"),
-            )
-        })
-}
-
-fn extension<'a>(resource: &'a Value, url: &str, path: &str) -> Result<&'a str, ApiError> {
-    resource
-        .get("extension")
-        .and_then(Value::as_array)
-        .and_then(|a| {
-            a.iter()
-                .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
-        })
-        .and_then(|e| e.get("valueString").and_then(Value::as_str))
-        .ok_or_else(|| {
-            fhir_err(
-                &format!("{path}.extension"),
-                format!("extension {url} (valueString) is required"),
-            )
-        })
-}
-
-/// Exactly one resource of `kind`, with its path.
-fn one<'a>(by_type: &[(String, &'a Value)], kind: &str) -> Result<(String, &'a Value), ApiError> {
-    let mut found = by_type.iter().filter(|(_, r)| r["resourceType"] == kind);
-    match (found.next(), found.next()) {
-        (Some((p, r)), None) => Ok((p.clone(), r)),
-        (None, _) => Err(fhir_err(
-            "bundle.entry",
-            format!("a {kind} entry is required"),
-        )),
-        (Some(_), Some((p, _))) => Err(fhir_err(p, format!("only one {kind} entry is allowed"))),
-    }
 }
 
 fn item(
@@ -187,40 +123,9 @@ fn item(
 
 /// Parses and checks the structure of a prescription Bundle.
 pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle, ApiError> {
-    if bundle["resourceType"] != "Bundle" {
-        return Err(fhir_err("bundle.resourceType", "must be Bundle"));
-    }
-    if bundle["type"] != "document" {
-        return Err(fhir_err("bundle.type", "must be document"));
-    }
-    let document_id = identifier(bundle, DOCUMENT_ID_SYSTEM, "bundle")?.to_owned();
-    if document_id.len() > 64 {
-        return Err(fhir_err(
-            "bundle.identifier",
-            "document id: at most 64 characters",
-        ));
-    }
-    let entries = bundle["entry"]
-        .as_array()
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| fhir_err("bundle.entry", "entries are required"))?;
-    if entries.len() > MAX_ENTRIES {
-        return Err(fhir_err(
-            "bundle.entry",
-            format!("at most {MAX_ENTRIES} entries"),
-        ));
-    }
-    let mut by_type = Vec::with_capacity(entries.len());
-    for (i, e) in entries.iter().enumerate() {
-        let path = format!("bundle.entry[{i}].resource");
-        let r = e
-            .get("resource")
-            .filter(|r| r.get("resourceType").and_then(Value::as_str).is_some());
-        by_type.push((
-            path.clone(),
-            r.ok_or_else(|| fhir_err(&path, "a resource with resourceType is required"))?,
-        ));
-    }
+    let view = read_bundle(bundle, "document", MAX_ENTRIES)?;
+    let document_id = view.identifier.to_owned();
+    let by_type = view.entries;
     if by_type[0].1["resourceType"] != "Composition" {
         return Err(fhir_err(
             "bundle.entry[0].resource.resourceType",

@@ -7,7 +7,9 @@
 //! warning says what conflicts, but not where or when the other drug came from.
 
 use super::HistoryItem;
+use crate::ehr::DrugFlag;
 use crate::refdata::{Drug, DrugMaster};
+use crate::wire::clins::ItemKind;
 use crate::wire::{MedicationSource, OtherDrug, Warning, WarningKind};
 use chrono::{NaiveDate, TimeDelta};
 
@@ -60,7 +62,52 @@ fn message(kind: WarningKind, new: &Drug, other: &Drug) -> String {
                 new.name, new.ingredient, other.ingredient
             )
         }
+        WarningKind::RegisteredContraindication => format!(
+            "{} ({}) is registered as contraindicated for this patient (薬剤禁忌)",
+            new.name, new.ingredient
+        ),
+        WarningKind::Allergy => format!(
+            "the patient has a registered allergy to {} ({})",
+            other.ingredient, new.name
+        ),
     }
+}
+
+/// Warnings for new drugs whose ingredient the patient has a registered allergy to, or that are
+/// registered as contraindicated for them (EHR sharing). They are raised whoever registered them;
+/// where and when only with medication consent.
+pub fn flag_warnings(
+    new: &[Candidate<'_>],
+    flags: &[DrugFlag],
+    disclose: bool,
+    master: &DrugMaster,
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for c in new {
+        for f in flags {
+            let Some(d) = master.by_code(&f.yj) else {
+                continue;
+            };
+            if d.ingredient != c.drug.ingredient {
+                continue;
+            }
+            let kind = if f.kind == ItemKind::Allergy {
+                WarningKind::Allergy
+            } else {
+                WarningKind::RegisteredContraindication
+            };
+            let other = disclose.then(|| OtherDrug {
+                code: d.yj.clone(),
+                name: d.name.clone(),
+                facility_code: f.facility_code.clone(),
+                start_date: f.recorded_on,
+                days: 0,
+                source: MedicationSource::EhrRecord,
+            });
+            out.push(warning(kind, c, d, other));
+        }
+    }
+    out
 }
 
 /// Options of one check.

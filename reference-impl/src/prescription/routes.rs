@@ -1,6 +1,6 @@
 //! Prescribing side: practitioner keys, registration, the stand-alone check, the medication view.
 
-use super::checks::{Candidate, CheckScope, find_warnings};
+use super::checks::{Candidate, CheckScope, find_warnings, flag_warnings};
 use super::refill::MAX_USES;
 use super::{HISTORY_DAYS, MAX_DAYS, MAX_ITEMS, NewPrescription, bundle, dispense};
 use crate::audit::AuditEvent;
@@ -150,28 +150,41 @@ pub async fn verify_signature<T: Serialize + Send + Sync + 'static>(
     }
 }
 
-/// History of the person around `start`, and whether the caller may see its details.
-async fn history_for_check(
+/// What the checks look at: the person's recent history, their registered allergies and
+/// contraindicated drugs (EHR sharing), and whether the caller may see the details.
+struct CheckContext {
+    history: Vec<super::HistoryItem>,
+    flags: Vec<crate::ehr::DrugFlag>,
+    disclose: bool,
+}
+
+async fn check_context(
     state: &AppState,
     caller: &Principal,
     person_id: &str,
     start: NaiveDate,
-) -> Result<(Vec<super::HistoryItem>, bool), ApiError> {
+) -> Result<CheckContext, ApiError> {
     let p = person_id.to_owned();
     let history = state
         .blocking(move |s| s.history(&p, start - TimeDelta::days(HISTORY_DAYS), start))
         .await?;
+    let flags = crate::ehr::drug_flags(state, person_id).await?;
     let disclose = require_consent(state, person_id, caller.subject(), ConsentKind::Medication)
         .await
         .is_ok();
-    Ok((history, disclose))
+    Ok(CheckContext {
+        history,
+        flags,
+        disclose,
+    })
 }
 
 fn warnings_for(
     lines: &[(&str, &'static Drug, u16)],
     start: NaiveDate,
-    history: &[super::HistoryItem],
-    scope: CheckScope<'_>,
+    ctx: &CheckContext,
+    caller_facility: &str,
+    include_same_facility: bool,
 ) -> Vec<Warning> {
     let candidates: Vec<Candidate<'_>> = lines
         .iter()
@@ -182,7 +195,15 @@ fn warnings_for(
             days,
         })
         .collect();
-    find_warnings(&candidates, history, scope, DrugMaster::get())
+    let scope = CheckScope {
+        caller_facility,
+        include_same_facility,
+        disclose: ctx.disclose,
+    };
+    let master = DrugMaster::get();
+    let mut out = find_warnings(&candidates, &ctx.history, scope, master);
+    out.extend(flag_warnings(&candidates, &ctx.flags, ctx.disclose, master));
+    out
 }
 
 async fn put_key(
@@ -347,18 +368,13 @@ async fn register_inner(
             Some(sig.value.clone())
         }
     };
-    let (history, disclose) = history_for_check(state, caller, &person.id, issued_on).await?;
+    let ctx = check_context(state, caller, &person.id, issued_on).await?;
     let lines: Vec<_> = parsed
         .items
         .iter()
         .map(|i| (i.code.as_str(), i.drug, i.days))
         .collect();
-    let scope = CheckScope {
-        caller_facility: caller.subject(),
-        include_same_facility: false,
-        disclose,
-    };
-    let warnings = warnings_for(&lines, issued_on, &history, scope);
+    let warnings = warnings_for(&lines, issued_on, &ctx, caller.subject(), false);
     let new = NewPrescription {
         kind: req.kind,
         facility_code: parsed.facility_code,
@@ -434,24 +450,25 @@ async fn check_inner(
     let lines = validate_lines(&req.items, "items", state.drugs())?;
     let person = resolve_person(state, &req.person, "person").await?;
     let start = req.start_date.unwrap_or_else(|| state.clock().today_jst());
-    let (history, disclose) = history_for_check(state, caller, &person.id, start).await?;
+    let ctx = check_context(state, caller, &person.id, start).await?;
     let refs: Vec<_> = lines
         .iter()
         .map(|l| (l.code.as_str(), l.drug, l.days))
         .collect();
-    let scope = CheckScope {
-        caller_facility: caller.subject(),
-        include_same_facility: req.include_same_facility,
-        disclose,
-    };
-    let warnings = warnings_for(&refs, start, &history, scope);
+    let warnings = warnings_for(
+        &refs,
+        start,
+        &ctx,
+        caller.subject(),
+        req.include_same_facility,
+    );
     state
         .audit_read(caller, "prescription.check", person.id.clone(), None)
         .await;
     Ok(CheckResponse {
         person_id: person.id,
         warnings,
-        details_disclosed: disclose,
+        details_disclosed: ctx.disclose,
     })
 }
 

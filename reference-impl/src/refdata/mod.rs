@@ -2,6 +2,7 @@
 //! insurers, facilities and persons that a fresh store is seeded with until a generated
 //! population is imported.
 
+pub mod clinical;
 pub mod drugs;
 pub mod sample;
 

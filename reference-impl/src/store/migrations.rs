@@ -116,6 +116,34 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX persons_card;
     CREATE UNIQUE INDEX persons_card ON persons(card_serial) WHERE card_serial IS NOT NULL;
     "#,
+    // 3: EHR sharing — submissions of the 6 items, the items, and the 3 documents.
+    r#"
+    CREATE TABLE ehr_submissions (
+        facility_code TEXT NOT NULL, submission_id TEXT NOT NULL, person_id TEXT NOT NULL,
+        registered_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (facility_code, submission_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE ehr_items (
+        seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, facility_code TEXT NOT NULL,
+        submission_id TEXT NOT NULL, kind TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+        recorded_on TEXT NOT NULL, registered_at_ms INTEGER NOT NULL, retain_until TEXT,
+        undisclosed INTEGER NOT NULL, drug_yj TEXT, resource TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX ehr_items_person ON ehr_items(person_id, recorded_on, seq);
+    CREATE INDEX ehr_items_drug_flags ON ehr_items(person_id) WHERE drug_yj IS NOT NULL;
+    CREATE INDEX ehr_items_retention ON ehr_items(retain_until) WHERE retain_until IS NOT NULL;
+
+    CREATE TABLE ehr_documents (
+        seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, person_id TEXT NOT NULL,
+        author_facility TEXT NOT NULL, source_id TEXT NOT NULL, addressee TEXT,
+        attachments TEXT NOT NULL, submitted_at_ms INTEGER NOT NULL, received_at_ms INTEGER,
+        retain_until TEXT, bundle TEXT NOT NULL,
+        UNIQUE (author_facility, source_id)
+    ) STRICT;
+    CREATE INDEX ehr_documents_inbox ON ehr_documents(addressee, seq) WHERE addressee IS NOT NULL;
+    CREATE INDEX ehr_documents_retention ON ehr_documents(retain_until) WHERE retain_until IS NOT NULL;
+    "#,
 ];
 
 #[cfg(test)]

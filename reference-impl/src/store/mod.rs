@@ -1,5 +1,5 @@
 //! The storage boundary. Each service declares the storage it needs as a trait beside its rules
-//! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `AuditStore`); [`Store`] is all of
+//! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `EhrStore`, `AuditStore`); [`Store`] is all of
 //! them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
 //! backend implements the same traits.
 //!
@@ -12,6 +12,7 @@ pub use sqlite::{Durability, SqliteStore};
 
 use crate::audit::AuditStore;
 use crate::consent::ConsentStore;
+use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
 use crate::prescription::PrescriptionStore;
 use crate::wire::StatsResponse;
@@ -47,11 +48,25 @@ pub trait AdminStore {
 
 /// Everything the exchange stores.
 pub trait Store:
-    EligibilityStore + ConsentStore + PrescriptionStore + AuditStore + AdminStore + Send + Sync
+    EligibilityStore
+    + ConsentStore
+    + PrescriptionStore
+    + EhrStore
+    + AuditStore
+    + AdminStore
+    + Send
+    + Sync
 {
 }
 
 impl<T> Store for T where
-    T: EligibilityStore + ConsentStore + PrescriptionStore + AuditStore + AdminStore + Send + Sync
+    T: EligibilityStore
+        + ConsentStore
+        + PrescriptionStore
+        + EhrStore
+        + AuditStore
+        + AdminStore
+        + Send
+        + Sync
 {
 }

@@ -233,6 +233,8 @@ impl AdminStore for SqliteStore {
                 practitioner_keys: count("practitioner_keys")?,
                 prescriptions: count("prescriptions")?,
                 dispensations: count("dispensations")?,
+                ehr_documents: count("ehr_documents")?,
+                ehr_items: count("ehr_items")?,
                 audit: count("audit")?,
             })
         })

@@ -73,7 +73,8 @@ pub struct PrescriptionDraft {
     pub uses: u8,
 }
 
-fn urn(document_id: &str, part: &str) -> String {
+/// A name-based `urn:uuid:` for `part` of document `document_id` (stable for the same inputs).
+pub fn urn(document_id: &str, part: &str) -> String {
     // A name-based id in UUID layout; FHIR requires urn:uuid fullUrls to be UUID-shaped.
     let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     for b in document_id.bytes().chain([0]).chain(part.bytes()) {

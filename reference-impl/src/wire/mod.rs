@@ -5,6 +5,7 @@
 //! Architecture invariant: this module performs no I/O.
 
 pub mod canonical;
+pub mod clins;
 pub mod fhir;
 mod types;
 

@@ -218,6 +218,10 @@ pub struct StatsResponse {
     pub practitioner_keys: u64,
     pub prescriptions: u64,
     pub dispensations: u64,
+    #[serde(default)]
+    pub ehr_documents: u64,
+    #[serde(default)]
+    pub ehr_items: u64,
     pub audit: u64,
 }
 
@@ -533,6 +537,10 @@ pub enum WarningKind {
     Duplicate,
     /// A pair listed as contraindicated in combination (併用禁忌).
     Contraindication,
+    /// The drug is registered as contraindicated for this patient (薬剤禁忌, EHR sharing).
+    RegisteredContraindication,
+    /// The patient has a registered allergy to the drug's ingredient (EHR sharing).
+    Allergy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -567,6 +575,8 @@ pub enum MedicationSource {
     Dispensing,
     /// Prescribed within this request.
     ThisRequest,
+    /// An allergy or contraindicated drug registered with the EHR sharing service.
+    EhrRecord,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -703,4 +713,69 @@ pub struct AccessLogEntry {
     pub action: String,
     /// `ok`, or the error code of a refusal.
     pub outcome: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// EHR sharing (3 documents, 6 items)
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemsSubmittedResponse {
+    pub submission_id: String,
+    pub person_id: String,
+    pub items: Vec<StoredItemRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredItemRef {
+    /// The resource id in the clinical summary.
+    pub id: String,
+    pub kind: super::clins::ItemKind,
+    /// Last day it is kept; absent for a long-term item.
+    #[serde(default)]
+    pub retain_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSummary {
+    pub document_id: String,
+    pub kind: super::clins::DocumentKind,
+    pub person_id: String,
+    pub author_facility: String,
+    /// Referral only.
+    #[serde(default)]
+    pub addressee: Option<String>,
+    /// Referral only: ids of the discharge summaries sent along.
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    pub submitted_at: DateTime<Utc>,
+    /// Referral only: when the addressee marked it received.
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
+    /// Last day it is kept; absent while an unreceived referral waits.
+    #[serde(default)]
+    pub retain_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentResponse {
+    #[serde(flatten)]
+    pub summary: DocumentSummary,
+    /// The FHIR document Bundle as submitted.
+    pub bundle: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReferralInboxResponse {
+    pub facility_code: String,
+    /// Newest first.
+    pub referrals: Vec<DocumentSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeResponse {
+    pub documents_removed: u64,
+    pub items_removed: u64,
 }

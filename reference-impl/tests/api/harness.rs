@@ -333,3 +333,72 @@ impl Signer {
         self.token = h.facility_token(&self.facility).await;
     }
 }
+
+/// The EHR Patient of a person, by their current insurance.
+pub fn ehr_patient(p: &PersonRecord) -> dx_exchange::wire::clins::EhrPatient {
+    let q = current(p);
+    dx_exchange::wire::clins::EhrPatient {
+        insurer_number: q.insurer_number.clone(),
+        symbol: q.symbol.clone(),
+        number: q.number.clone(),
+        branch: q.branch.clone(),
+        gender: if p.sex == Sex::Male { "male" } else { "female" },
+        birth_date: p.birth_date,
+    }
+}
+
+impl Harness {
+    /// A 6-item submission of `facility` for `p`, dated now.
+    pub fn items_bundle(
+        &self,
+        facility: &str,
+        submission: &str,
+        p: &PersonRecord,
+        items: Vec<dx_exchange::wire::clins::ItemDraft>,
+    ) -> Value {
+        dx_exchange::wire::clins::ItemsDraft {
+            submission_id: submission.into(),
+            facility_code: facility.into(),
+            facility_name: "Test facility".into(),
+            at: self.clock.now().with_timezone(&dx_exchange::clock::jst()),
+            patient: ehr_patient(p),
+            items,
+        }
+        .to_bundle()
+    }
+
+    /// A document of `facility` for `p`, dated now.
+    pub fn document_bundle(
+        &self,
+        facility: &str,
+        doc: &str,
+        kind: dx_exchange::wire::clins::DocumentKind,
+        p: &PersonRecord,
+        addressee: Option<&str>,
+        attachments: &[&str],
+    ) -> Value {
+        dx_exchange::wire::clins::DocumentDraft {
+            document_id: doc.into(),
+            kind,
+            facility_code: facility.into(),
+            facility_name: "Test facility".into(),
+            at: self.clock.now().with_timezone(&dx_exchange::clock::jst()),
+            patient: ehr_patient(p),
+            addressee: addressee.map(str::to_owned),
+            attachments: attachments.iter().map(|s| (*s).to_owned()).collect(),
+            text: "Course & findings <summary>".into(),
+            items: vec![dx_exchange::wire::clins::ItemDraft::new(
+                dx_exchange::wire::clins::Fact::Diagnosis { code: "I10".into() },
+                self.today(),
+            )],
+        }
+        .to_bundle()
+    }
+
+    /// Consent of `kinds` (`{"ehr": true}`, …) given at `token`'s card reader.
+    pub async fn consent(&self, token: &str, p: &PersonRecord, kinds: Value) {
+        let body = json!({"person": {"card_serial": p.card_serial}, "consent": kinds});
+        let (s, v) = self.post(token, "/v1/eligibility/verify", body).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+}

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod consent;
 mod durability;
+mod ehr;
 mod eligibility;
 mod harness;
 mod ops;
