@@ -30,9 +30,11 @@ pub struct Scenario {
     #[serde(default)]
     pub rates: RatesSection,
     #[serde(default)]
+    pub ehr: EhrSection,
+    #[serde(default)]
     pub replay: ReplaySection,
-    /// Service-level objectives per route (`verify`, `batch`, `consent`, `check`, `register`,
-    /// `retrieve`, `dispense`, `paper_dispense`, `cancel`); routes not named use `default`.
+    /// Service-level objectives per route (the `route` names of the event stream: `verify`,
+    /// `register`, `ehr_summary`, …); routes not named use `default`.
     #[serde(default)]
     pub slo: SloSection,
 }
@@ -68,6 +70,71 @@ impl Default for PeriodSection {
 impl PeriodSection {
     pub fn end(&self) -> NaiveDateTime {
         self.start + chrono::TimeDelta::milliseconds((self.hours * 3_600_000.0).round() as i64)
+    }
+}
+
+/// Volumes and behaviour of EHR sharing (電子カルテ情報共有サービス) at facilities taking part.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EhrSection {
+    /// Discharges per month at scale 1.0 (FACTS: ≈1.39 M); each yields a discharge summary at a
+    /// hospital taking part.
+    #[serde(default = "default_discharges")]
+    pub discharges_per_month: f64,
+    /// Specific health checkups per year at scale 1.0, of persons aged 40–74 (FACTS: ≈31 M); each
+    /// yields a checkup report at a facility taking part. Seasonal: busiest June–November.
+    #[serde(default = "default_checkups")]
+    pub checkups_per_year: f64,
+    /// Share of visits at a taking-part facility whose 6 items are submitted.
+    #[serde(default = "one")]
+    pub items_share: f64,
+    /// Share of submissions that carry lab results (an assumption).
+    #[serde(default = "default_lab_share")]
+    pub lab_share: f64,
+    /// Clinical-summary reads per visit with consent given at the card reader. Calibrated on the
+    /// 13.1 M record views a month (Jul 2024) against ≈18 M consenting card checks then (205 M
+    /// checks × 11% by card × 80% consenting): ≈0.7.
+    #[serde(default = "default_read_share")]
+    pub summary_read_share: f64,
+    /// Share of clinic visits that end with a referral letter to a hospital (an assumption).
+    #[serde(default = "default_referral_share")]
+    pub referral_share: f64,
+    /// Share of discharges followed by a referral letter back to the home clinic, with the
+    /// discharge summary attached (an assumption).
+    #[serde(default = "default_discharge_referral")]
+    pub discharge_referral_share: f64,
+}
+
+fn default_discharges() -> f64 {
+    1.39e6
+}
+fn default_checkups() -> f64 {
+    31.0e6
+}
+fn default_lab_share() -> f64 {
+    0.3
+}
+fn default_read_share() -> f64 {
+    0.7
+}
+fn default_referral_share() -> f64 {
+    0.015
+}
+fn default_discharge_referral() -> f64 {
+    0.3
+}
+
+impl Default for EhrSection {
+    fn default() -> Self {
+        Self {
+            discharges_per_month: default_discharges(),
+            checkups_per_year: default_checkups(),
+            items_share: 1.0,
+            lab_share: default_lab_share(),
+            summary_read_share: default_read_share(),
+            referral_share: default_referral_share(),
+            discharge_referral_share: default_discharge_referral(),
+        }
     }
 }
 
@@ -266,18 +333,6 @@ impl SloSection {
 }
 
 /// Routes an SLO may name.
-pub const ROUTES: [&str; 10] = [
-    "verify",
-    "batch",
-    "consent",
-    "check",
-    "register",
-    "retrieve",
-    "dispense",
-    "paper_dispense",
-    "cancel",
-    "healthz",
-];
 
 fn default_name() -> String {
     "japan".into()
@@ -358,6 +413,11 @@ pub struct AdoptionSection {
     pub online_eligibility: KindShares,
     #[serde(default = "eprescription_default")]
     pub eprescription: KindShares,
+    /// Connected facilities taking part in EHR sharing: hospitals and clinics submit the 6 items
+    /// and documents; every kind may read. The service was in model projects in 2025; the
+    /// defaults (hospitals 5%, clinics 2%, dental clinics and pharmacies none) are an assumption.
+    #[serde(default = "ehr_sharing_default")]
+    pub ehr_sharing: KindShares,
     /// Adoption reached by the end of the period: each value given moves linearly from its
     /// start value (above, or in `[rates]`) to this one over the period; values not given stay.
     #[serde(default)]
@@ -369,6 +429,7 @@ impl Default for AdoptionSection {
         Self {
             online_eligibility: KindShares::default(),
             eprescription: eprescription_default(),
+            ehr_sharing: ehr_sharing_default(),
             at_end: AdoptionEnd::default(),
         }
     }
@@ -382,6 +443,8 @@ pub struct AdoptionEnd {
     pub online_eligibility: Option<KindShares>,
     /// Connected facilities running e-prescription; at least the start shares.
     pub eprescription: Option<KindShares>,
+    /// Connected facilities taking part in EHR sharing; at least the start shares.
+    pub ehr_sharing: Option<KindShares>,
     /// `rates.card_use` at the end.
     pub card_use: Option<KindShares>,
     /// `rates.electronic_share` at the end.
@@ -432,6 +495,15 @@ impl Default for KindShares {
 }
 
 /// Running e-prescription, June 2025: 13.4%, 19.6%, 4.7%, 82.5% of connected facilities.
+fn ehr_sharing_default() -> KindShares {
+    KindShares {
+        hospital: 0.05,
+        clinic: 0.02,
+        dental: 0.0,
+        pharmacy: 0.0,
+    }
+}
+
 fn eprescription_default() -> KindShares {
     KindShares {
         hospital: 0.134,
@@ -469,6 +541,7 @@ impl Scenario {
             period: PeriodSection::default(),
             calendar: CalendarSection::default(),
             rates: RatesSection::default(),
+            ehr: EhrSection::default(),
             replay: ReplaySection::default(),
             slo: SloSection::default(),
         }
@@ -574,6 +647,14 @@ impl Scenario {
             ("rates.refill_share", r.refill_share),
             ("rates.cancel_share", r.cancel_share),
             ("rates.duplicate_check_share", r.duplicate_check_share),
+            ("ehr.items_share", self.ehr.items_share),
+            ("ehr.lab_share", self.ehr.lab_share),
+            ("ehr.summary_read_share", self.ehr.summary_read_share),
+            ("ehr.referral_share", self.ehr.referral_share),
+            (
+                "ehr.discharge_referral_share",
+                self.ehr.discharge_referral_share,
+            ),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{what} must be in [0, 1], got {v}"));
@@ -591,6 +672,7 @@ impl Scenario {
                 self.adoption.eprescription,
                 end.eprescription,
             ),
+            ("ehr_sharing", self.adoption.ehr_sharing, end.ehr_sharing),
         ] {
             let Some(end) = end else { continue };
             for (a, b) in start.values().into_iter().zip(end.values()) {
@@ -616,6 +698,18 @@ impl Scenario {
         {
             return Err("adoption.at_end: shares must be in [0, 1]".into());
         }
+        for (what, v) in [
+            ("ehr.discharges_per_month", self.ehr.discharges_per_month),
+            ("ehr.checkups_per_year", self.ehr.checkups_per_year),
+        ] {
+            if !(0.0..=1e12).contains(&v) {
+                return Err(format!("{what} must be at least 0, got {v}"));
+            }
+        }
+        let e = self.adoption.ehr_sharing;
+        if e.values().iter().any(|v| !(0.0..=1.0).contains(v)) {
+            return Err("adoption.ehr_sharing: shares must be in [0, 1]".into());
+        }
         let u = r.card_use;
         if [u.hospital, u.clinic, u.dental, u.pharmacy]
             .iter()
@@ -636,11 +730,13 @@ impl Scenario {
             .slo
             .routes
             .keys()
-            .find(|k| !ROUTES.contains(&k.as_str()))
+            .find(|k| crate::workload::events::Route::parse(k).is_none())
         {
             return Err(format!(
                 "slo.routes.{route}: not a route; routes are {}",
-                ROUTES.join(", ")
+                crate::workload::events::Route::ALL
+                    .map(|r| r.as_str())
+                    .join(", ")
             ));
         }
         for (route, slo) in std::iter::once(("default", &self.slo.default))

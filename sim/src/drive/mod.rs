@@ -196,7 +196,7 @@ impl Shared {
             match out {
                 Ok((p, n)) => {
                     let result = self.send(user, &job, p, started).await;
-                    if matches!(first.route, Route::Register | Route::Retrieve) {
+                    if first.is_needed() {
                         let slot = match result {
                             Some(body) => {
                                 Slot::Done(requests::outcome(first.route, &body, n.as_ref()))

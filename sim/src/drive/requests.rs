@@ -1,11 +1,12 @@
 //! Turns stream events into HTTP requests of the exchange's API (the shared wire types), and
 //! reads back the parts of responses that later events need.
 
-use crate::workload::events::{Event, Route, parse_items};
+use crate::workload::events::{Event, Route, parse_facts, parse_items};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dx_exchange::clock::jst;
 use dx_exchange::refdata::DrugMaster;
 use dx_exchange::wire::canonical::{sign, signing_key_from_seed};
+use dx_exchange::wire::clins::{DocumentDraft, DocumentKind, EhrPatient, ItemDraft, ItemsDraft};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use dx_exchange::wire::{
     BatchVerifyRequest, CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest,
@@ -19,6 +20,8 @@ use ed25519_dalek::SigningKey;
 pub struct Outcome {
     pub prescription_id: Option<String>,
     pub access_code: Option<String>,
+    /// An EHR document's id.
+    pub document_id: Option<String>,
 }
 
 /// A request ready to send.
@@ -113,9 +116,10 @@ pub fn prepare(
             json(&VerifyRequest {
                 person: person(e),
                 service_date: None,
-                consent: e.consent.then(|| ConsentFlags {
+                consent: e.consent.then_some(ConsentFlags {
                     medication: true,
-                    ..ConsentFlags::default()
+                    checkup: true,
+                    ehr: true,
                 }),
             }),
         ),
@@ -188,12 +192,48 @@ pub fn prepare(
             )
         }
         Route::Healthz => (false, "/healthz".to_owned(), None),
+        Route::EhrItems => (
+            true,
+            "/v1/ehr/items".to_owned(),
+            json(&ehr_items(e, server_now)?.to_bundle()),
+        ),
+        Route::EhrDocument => {
+            let attachments = match e.needs {
+                Some(_) => vec![
+                    needed
+                        .and_then(|o| o.document_id.clone())
+                        .ok_or_else(missing)?,
+                ],
+                None => Vec::new(),
+            };
+            (
+                true,
+                "/v1/ehr/documents".to_owned(),
+                json(&ehr_document(e, server_now, attachments)?.to_bundle()),
+            )
+        }
+        Route::EhrInbox => (false, "/v1/ehr/referrals".to_owned(), None),
+        Route::EhrRead | Route::EhrReceive => {
+            let id = needed
+                .and_then(|o| o.document_id.as_deref())
+                .ok_or_else(missing)?;
+            if e.route == Route::EhrRead {
+                (false, format!("/v1/ehr/documents/{id}"), None)
+            } else {
+                (true, format!("/v1/ehr/documents/{id}/receipt"), None)
+            }
+        }
+        Route::EhrSummary => (
+            false,
+            format!("/v1/persons/{}/clinical-summary", e.person_id),
+            None,
+        ),
         Route::PaperDispense => (
             true,
             "/v1/dispensations".to_owned(),
             json(&PaperDispenseRequest {
                 person: person(e),
-                prescriber_facility: e.prescriber.clone().unwrap_or_default(),
+                prescriber_facility: e.other_facility.clone().unwrap_or_default(),
                 items: lines(e)?,
             }),
         ),
@@ -204,6 +244,81 @@ pub fn prepare(
         path,
         body,
         facility: e.facility.clone(),
+    })
+}
+
+fn birth_date(e: &Event) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + TimeDelta::days(i64::from(e.birth_date))
+}
+
+/// The EHR Patient of an event (by its insurance number).
+fn ehr_patient(e: &Event) -> anyhow::Result<EhrPatient> {
+    let [insurer_number, symbol, number, branch] = e
+        .insurance
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("event {}: an EHR record without insurance", e.id))?;
+    Ok(EhrPatient {
+        insurer_number,
+        symbol,
+        number,
+        branch,
+        gender: e.sex,
+        birth_date: birth_date(e),
+    })
+}
+
+/// A 6-item submission, its facts dated on the server's today.
+fn ehr_items(e: &Event, now: DateTime<Utc>) -> anyhow::Result<ItemsDraft> {
+    let today = now.with_timezone(&jst()).date_naive();
+    let items = parse_facts(e.items.as_deref().unwrap_or_default())?
+        .into_iter()
+        .map(|(fact, undisclosed, long_term)| ItemDraft {
+            fact,
+            on: today,
+            undisclosed,
+            long_term,
+        })
+        .collect();
+    Ok(ItemsDraft {
+        submission_id: format!("dxsim-{:x}", e.id),
+        facility_code: e.facility.clone(),
+        facility_name: format!("facility {}", e.facility),
+        at: now.with_timezone(&jst()),
+        patient: ehr_patient(e)?,
+        items,
+    })
+}
+
+fn ehr_document(
+    e: &Event,
+    now: DateTime<Utc>,
+    attachments: Vec<String>,
+) -> anyhow::Result<DocumentDraft> {
+    let kind = e
+        .kind
+        .and_then(DocumentKind::parse)
+        .ok_or_else(|| anyhow::anyhow!("event {}: not a document kind: {:?}", e.id, e.kind))?;
+    let today = now.with_timezone(&jst()).date_naive();
+    let items = parse_facts(e.items.as_deref().unwrap_or_default())?
+        .into_iter()
+        .map(|(fact, undisclosed, long_term)| ItemDraft {
+            fact,
+            on: today,
+            undisclosed,
+            long_term,
+        })
+        .collect();
+    Ok(DocumentDraft {
+        document_id: format!("dxsim-{:x}", e.id),
+        kind,
+        facility_code: e.facility.clone(),
+        facility_name: format!("facility {}", e.facility),
+        at: now.with_timezone(&jst()),
+        patient: ehr_patient(e)?,
+        addressee: e.other_facility.clone(),
+        attachments,
+        text: format!("{} (simulated)", kind.as_str()),
+        items,
     })
 }
 
@@ -234,8 +349,7 @@ fn register(
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let birth = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
-        + TimeDelta::days(i64::from(e.birth_date));
+    let birth = birth_date(e);
     let draft = PrescriptionDraft {
         document_id: format!("dxsim-{:x}", e.id),
         facility_code: e.facility.clone(),
@@ -278,11 +392,17 @@ pub fn outcome(route: Route, body: &[u8], needed: Option<&Outcome>) -> Outcome {
         Route::Register => Outcome {
             prescription_id: text("prescription_id"),
             access_code: text("access_code"),
+            ..Outcome::default()
         },
         // A retrieval keeps the access code it was made with, for the dispensing.
         Route::Retrieve => Outcome {
             prescription_id: text("prescription_id"),
             access_code: needed.and_then(|o| o.access_code.clone()),
+            ..Outcome::default()
+        },
+        Route::EhrDocument => Outcome {
+            document_id: text("document_id"),
+            ..Outcome::default()
         },
         _ => Outcome::default(),
     }

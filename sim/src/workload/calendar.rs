@@ -278,6 +278,15 @@ impl Calendar {
 
     /// The mean of [`Calendar::day_factor`] over a whole year starting 1 April of `year`, with
     /// an ordinary flu season: rates per year divide by 365 × this to give a day's rate.
+    /// Specific health checkups by month (January first), relative to the year's mean: municipal
+    /// and workplace checkups gather in June–November, few in March–April (fiscal-year turn).
+    /// The shape is an assumption; only the annual total is published.
+    pub fn checkup_season(month: u32) -> f64 {
+        const SHAPE: [f64; 12] = [0.9, 0.9, 0.6, 0.5, 0.8, 1.2, 1.2, 0.9, 1.2, 1.4, 1.3, 1.0];
+        let mean = SHAPE.iter().sum::<f64>() / 12.0;
+        SHAPE[((month.clamp(1, 12)) - 1) as usize] / mean
+    }
+
     pub fn mean_day_factor(year: i32) -> f64 {
         let cal = Calendar::new(year, year + 1, 1.0);
         let start = ymd(year, 4, 1);
@@ -295,6 +304,13 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checkup_season_averages_one_and_peaks_in_autumn() {
+        let mean = (1..=12).map(Calendar::checkup_season).sum::<f64>() / 12.0;
+        assert!((mean - 1.0).abs() < 1e-12);
+        assert!(Calendar::checkup_season(10) > Calendar::checkup_season(4) * 2.0);
+    }
 
     #[test]
     fn the_holidays_of_2025_are_the_published_ones() {

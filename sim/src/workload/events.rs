@@ -4,19 +4,19 @@
 //! |---|---|---|
 //! | `id` | u64 | unique and stable: person index × 2^20 + the person's event number |
 //! | `at` | timestamp (ms, +09:00) | when the request is due, simulated time |
-//! | `flow` | text | the flow that made it (`visit`, `refill`) |
-//! | `route` | text | `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
-//! | `needs` | u64, null | the event whose result this one needs (registration → access code → retrieval → prescription id → dispensing) |
+//! | `flow` | text | the flow that made it (`visit`, `refill`, `discharge`, `checkup`) |
+//! | `route` | text | `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
+//! | `needs` | u64, null | the event whose result this one needs (registration → access code → retrieval → prescription id → dispensing; document → id → read, receipt, attachment; consenting check → clinical-summary read) |
 //! | `facility` | text | the requesting facility's code |
 //! | `person_id` | text | the person |
 //! | `card_serial` | text, null | set when the person is identified by card |
 //! | `insurer_number`, `symbol`, `number`, `branch` | text, null | the insurance number (identification, or coverage for a registration) |
 //! | `sex`, `birth_date` | text, date | for the prescription document |
-//! | `consent` | bool | consent to medication information given at the card reader |
-//! | `kind` | text, null | registration: `electronic` or `in_hospital` |
+//! | `consent` | bool | consent given at the card reader to viewing records (medication, checkup and EHR information) |
+//! | `kind` | text, null | registration: `electronic` or `in_hospital`; EHR document: `referral`, `discharge_summary`, `checkup_report` |
 //! | `uses` | u8 | registration: uses allowed (refills 2–3) |
-//! | `prescriber` | text, null | paper dispensing: the prescriber's facility code |
-//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated |
+//! | `other_facility` | text, null | paper dispensing: the prescriber's facility code; referral letter: the addressee |
+//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR items: facts, `;`-separated (see [`parse_facts`]) |
 
 use anyhow::Context as _;
 use arrow_array::builder::{
@@ -48,8 +48,22 @@ pub struct Event {
     pub consent: bool,
     pub kind: Option<&'static str>,
     pub uses: u8,
-    pub prescriber: Option<String>,
+    /// Paper dispensing: the prescriber; referral letter: the addressee.
+    pub other_facility: Option<String>,
     pub items: Option<String>,
+}
+
+impl Event {
+    /// Whether later events may need this one's result: registrations and retrievals
+    /// (prescription id, access code), documents (their id), checks with consent (a
+    /// clinical-summary read waits for the consent).
+    pub fn is_needed(&self) -> bool {
+        match self.route {
+            Route::Register | Route::Retrieve | Route::EhrDocument => true,
+            Route::Verify => self.consent,
+            _ => false,
+        }
+    }
 }
 
 /// The routes of the exchange a stream drives.
@@ -65,11 +79,23 @@ pub enum Route {
     Retrieve,
     Dispense,
     PaperDispense,
+    /// A facility submits the 6 items of a visit.
+    EhrItems,
+    /// A referral letter, discharge summary or checkup report.
+    EhrDocument,
+    /// The addressee lists its referral inbox.
+    EhrInbox,
+    /// A facility reads a document (a referral addressed to it, or its attachment).
+    EhrRead,
+    /// The addressee marks a referral received.
+    EhrReceive,
+    /// A facility reads the clinical summary after consent.
+    EhrSummary,
     Healthz,
 }
 
 impl Route {
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 16] = [
         Route::Verify,
         Route::Batch,
         Route::Consent,
@@ -79,6 +105,12 @@ impl Route {
         Route::Retrieve,
         Route::Dispense,
         Route::PaperDispense,
+        Route::EhrItems,
+        Route::EhrDocument,
+        Route::EhrInbox,
+        Route::EhrRead,
+        Route::EhrReceive,
+        Route::EhrSummary,
         Route::Healthz,
     ];
 
@@ -93,6 +125,12 @@ impl Route {
             Route::Retrieve => "retrieve",
             Route::Dispense => "dispense",
             Route::PaperDispense => "paper_dispense",
+            Route::EhrItems => "ehr_items",
+            Route::EhrDocument => "ehr_document",
+            Route::EhrInbox => "ehr_inbox",
+            Route::EhrRead => "ehr_read",
+            Route::EhrReceive => "ehr_receive",
+            Route::EhrSummary => "ehr_summary",
             Route::Healthz => "healthz",
         }
     }
@@ -107,6 +145,15 @@ impl Route {
     }
 }
 
+/// Values of the `kind` column.
+const KINDS: [&str; 5] = [
+    "electronic",
+    "in_hospital",
+    "referral",
+    "discharge_summary",
+    "checkup_report",
+];
+
 fn static_str(value: &str, options: &[&'static str]) -> anyhow::Result<&'static str> {
     options
         .iter()
@@ -115,7 +162,7 @@ fn static_str(value: &str, options: &[&'static str]) -> anyhow::Result<&'static 
         .ok_or_else(|| anyhow::anyhow!("unexpected value {value:?}"))
 }
 
-pub const FLOWS: [&str; 2] = ["visit", "refill"];
+pub const FLOWS: [&str; 4] = ["visit", "refill", "discharge", "checkup"];
 
 pub fn schema() -> Arc<Schema> {
     let text = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
@@ -141,7 +188,7 @@ pub fn schema() -> Arc<Schema> {
         Field::new("consent", DataType::Boolean, false),
         text("kind", true),
         Field::new("uses", DataType::UInt8, false),
-        text("prescriber", true),
+        text("other_facility", true),
         text("items", true),
     ]))
 }
@@ -163,7 +210,7 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
     let mut consent = BooleanBuilder::with_capacity(n);
     let mut kind = StringBuilder::new();
     let mut uses = UInt8Builder::with_capacity(n);
-    let mut prescriber = StringBuilder::new();
+    let mut other_facility = StringBuilder::new();
     let mut items = StringBuilder::new();
     for e in events {
         id.append_value(e.id);
@@ -182,7 +229,7 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
         consent.append_value(e.consent);
         kind.append_option(e.kind);
         uses.append_value(e.uses);
-        prescriber.append_option(e.prescriber.as_deref());
+        other_facility.append_option(e.other_facility.as_deref());
         items.append_option(e.items.as_deref());
     }
     let [i0, i1, i2, i3] = ins.map(|mut b| Arc::new(b.finish()) as ArrayRef);
@@ -204,7 +251,7 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
         Arc::new(consent.finish()),
         Arc::new(kind.finish()),
         Arc::new(uses.finish()),
-        Arc::new(prescriber.finish()),
+        Arc::new(other_facility.finish()),
         Arc::new(items.finish()),
     ];
     RecordBatch::try_new(schema(), cols).expect("columns match the schema")
@@ -240,10 +287,10 @@ pub fn from_batch(b: &RecordBatch) -> anyhow::Result<Vec<Event>> {
         text("number")?,
         text("branch")?,
     ];
-    let (sex, kind, prescriber, items) = (
+    let (sex, kind, other_facility, items) = (
         text("sex")?,
         text("kind")?,
-        text("prescriber")?,
+        text("other_facility")?,
         text("items")?,
     );
     let opt =
@@ -268,10 +315,10 @@ pub fn from_batch(b: &RecordBatch) -> anyhow::Result<Vec<Event>> {
             kind: if kind.is_null(i) {
                 None
             } else {
-                Some(static_str(kind.value(i), &["electronic", "in_hospital"])?)
+                Some(static_str(kind.value(i), &KINDS)?)
             },
             uses: uses.value(i),
-            prescriber: opt(prescriber, i),
+            other_facility: opt(other_facility, i),
             items: opt(items, i),
         });
     }
@@ -295,9 +342,109 @@ pub fn parse_items(items: &str) -> anyhow::Result<Vec<(String, u16, u32)>> {
         .collect()
 }
 
+/// One fact of an `ehr_items` event: what it states, then whether it is flagged undisclosed and
+/// long-term.
+pub type FactLine = (dx_exchange::wire::clins::Fact, bool, bool);
+
+/// Parses the `items` of an `ehr_items` event: `;`-separated facts, each `dx:<ICD-10>`,
+/// `lab:<JLAC10>=<value>`, `inf:<JLAC10>=P|N`, `alg:yj:<YJ>`, `alg:food:<allergen>` or
+/// `ci:yj:<YJ>` (a contraindicated drug), optionally followed by `!u` (undisclosed) and `!l`
+/// (long-term).
+pub fn parse_facts(items: &str) -> anyhow::Result<Vec<FactLine>> {
+    use dx_exchange::wire::clins::{FOOD_ALLERGEN_SYSTEM, Fact};
+    use dx_exchange::wire::fhir::YJ_SYSTEM;
+    items
+        .split(';')
+        .filter(|s| !s.is_empty())
+        .map(|token| {
+            let mut parts = token.split('!');
+            let body = parts.next().unwrap_or_default();
+            let (mut undisclosed, mut long_term) = (false, false);
+            for flag in parts {
+                match flag {
+                    "u" => undisclosed = true,
+                    "l" => long_term = true,
+                    _ => anyhow::bail!("fact {token:?}: unknown flag !{flag}"),
+                }
+            }
+            let fact = match body.split_once(':') {
+                Some(("dx", code)) => Fact::Diagnosis { code: code.into() },
+                Some(("lab", rest)) => {
+                    let (code, v) = rest
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("fact {token:?}: lab:<code>=<value>"))?;
+                    Fact::LabResult {
+                        code: code.into(),
+                        value: v.parse()?,
+                    }
+                }
+                Some(("inf", rest)) => match rest.split_once('=') {
+                    Some((code, "P" | "N")) => Fact::Infection {
+                        code: code.into(),
+                        positive: rest.ends_with("=P"),
+                    },
+                    _ => anyhow::bail!("fact {token:?}: inf:<code>=P|N"),
+                },
+                Some(("alg", rest)) => match rest.split_once(':') {
+                    Some(("yj", code)) => Fact::Allergy {
+                        system: YJ_SYSTEM.into(),
+                        code: code.into(),
+                    },
+                    Some(("food", code)) => Fact::Allergy {
+                        system: FOOD_ALLERGEN_SYSTEM.into(),
+                        code: code.into(),
+                    },
+                    _ => anyhow::bail!("fact {token:?}: alg:yj:<code> or alg:food:<code>"),
+                },
+                Some(("ci", rest)) => match rest.split_once(':') {
+                    Some(("yj", code)) => Fact::ContraindicatedDrug {
+                        system: YJ_SYSTEM.into(),
+                        code: code.into(),
+                    },
+                    _ => anyhow::bail!("fact {token:?}: ci:yj:<code>"),
+                },
+                _ => anyhow::bail!("fact {token:?} is not dx, lab, inf, alg or ci"),
+            };
+            Ok((fact, undisclosed, long_term))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_parse_and_bad_ones_are_refused() {
+        use dx_exchange::wire::clins::Fact;
+        let f = parse_facts(
+            "dx:C16.9!u;lab:3D046000002327101=6.5;inf:5F016141002305401=N;alg:food:egg;ci:yj:X!l",
+        )
+        .unwrap();
+        assert_eq!(f.len(), 5);
+        assert_eq!(
+            f[0],
+            (
+                Fact::Diagnosis {
+                    code: "C16.9".into()
+                },
+                true,
+                false
+            )
+        );
+        assert!(matches!(&f[1].0, Fact::LabResult { value, .. } if *value == 6.5));
+        assert!(matches!(
+            &f[2].0,
+            Fact::Infection {
+                positive: false,
+                ..
+            }
+        ));
+        assert_eq!(f[4].2, true);
+        for bad in ["xx:1", "lab:3D0", "inf:A=Q", "alg:soy:1", "dx:I10!z"] {
+            assert!(parse_facts(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn events_survive_a_round_trip_through_arrow() {
@@ -316,7 +463,7 @@ mod tests {
             consent: true,
             kind: Some("electronic"),
             uses: 3,
-            prescriber: None,
+            other_facility: None,
             items: Some("2171022F1020:28:28".into()),
         };
         let other = Event {

@@ -70,6 +70,9 @@ pub struct Expected {
     pub visits: f64,
     pub eligibility_checks: f64,
     pub prescriptions: f64,
+    /// Discharge summaries and checkup reports at facilities taking part in EHR sharing.
+    pub discharge_summaries: f64,
+    pub checkup_reports: f64,
 }
 
 /// Share of persons holding a card registered as insurance card (FACTS: 87.3 M of 123.8 M).
@@ -144,6 +147,20 @@ pub fn expected(s: &Scenario) -> Expected {
     }
     e.eligibility_checks +=
         e.prescriptions * s.rates.outside_share * conn_mid.pharmacy * m.pharmacy_checks;
+    let ehr = a.ehr_sharing.towards(a.at_end.ehr_sharing.as_ref(), 0.5);
+    let (ehr_hospital, ehr_clinic) = (
+        ehr.hospital * conn_mid.hospital,
+        ehr.clinic * conn_mid.clinic,
+    );
+    e.discharge_summaries = persons * s.rates.visits_per_person_year * ctx.ehr.discharges_per_visit
+        / ctx.year_divisor
+        * ctx.mass(Desk::Hospital)
+        * ehr_hospital;
+    e.checkup_reports =
+        persons * flows::ehr::checkup_age_share() * ctx.ehr.checkups_per_person_year
+            / ctx.year_divisor
+            * ctx.ehr.checkup_mass
+            * (0.7 * ehr_clinic + 0.3 * ehr_hospital);
     e
 }
 
@@ -754,6 +771,31 @@ mod tests {
             "visits {:.0} ({visits:.3})",
             e.visits
         );
+    }
+
+    #[test]
+    fn ehr_documents_meet_the_published_volumes_at_full_adoption() {
+        let mut s = month(1.0);
+        s.adoption.online_eligibility = crate::scenario::KindShares {
+            hospital: 1.0,
+            clinic: 1.0,
+            dental: 1.0,
+            pharmacy: 1.0,
+        };
+        s.adoption.ehr_sharing = s.adoption.online_eligibility;
+        let e = expected(&s);
+        let discharges = e.discharge_summaries / 1.39e6;
+        assert!(
+            (0.9..=1.1).contains(&discharges),
+            "discharges {discharges:.3}"
+        );
+        // October is the checkup season's peak month.
+        let season = calendar::Calendar::checkup_season(10);
+        let checkups = e.checkup_reports / (31.0e6 / 12.0 * season);
+        assert!((0.9..=1.1).contains(&checkups), "checkups {checkups:.3}");
+        // The default (model-project) adoption gives a small fraction of that.
+        let today = expected(&month(1.0));
+        assert!(today.discharge_summaries < 0.1 * e.discharge_summaries);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! A flow is a module implementing [`Flow`]; the generator runs every registered flow for every
 //! person, so later flows (EHR sharing, municipal data) plug in beside these without touching them.
 
+pub mod ehr;
 pub mod prescription;
 pub mod visit;
 
@@ -40,8 +41,8 @@ pub struct Facility {
     pub online_eligibility: bool,
     pub eprescription: bool,
     /// Where the facility stands in the queue of adopters, in [0, 1): during a rollout the lowest
-    /// ranks join first. One rank for online eligibility, one for e-prescription.
-    pub ranks: [f64; 2],
+    /// ranks join first. One rank each for online eligibility, e-prescription, EHR sharing.
+    pub ranks: [f64; 3],
 }
 
 impl Facility {
@@ -51,7 +52,12 @@ impl Facility {
             dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
         });
         let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
-        let ranks = [unit(h), unit(dx_exchange::refdata::sample::splitmix64(h))];
+        let h2 = dx_exchange::refdata::sample::splitmix64(h);
+        let ranks = [
+            unit(h),
+            unit(h2),
+            unit(dx_exchange::refdata::sample::splitmix64(h2)),
+        ];
         Self {
             code,
             desk,
@@ -111,6 +117,7 @@ pub struct GenContext {
     /// Per desk: cumulative arrival mass over (day, quarter) slots inside the period.
     pub slots: HashMap<Desk, Vec<f64>>,
     pub drugs: prescription::DrugChoices,
+    pub ehr: ehr::EhrRates,
     pub stream_keys: StreamKeys,
 }
 
@@ -119,6 +126,7 @@ pub struct GenContext {
 pub struct StreamKeys {
     pub visit: u64,
     pub prescription: u64,
+    pub ehr: u64,
 }
 
 /// Epoch milliseconds of a JST wall time.
@@ -163,6 +171,7 @@ impl GenContext {
         } else {
             start.year() - 1
         };
+        let ehr_rates = ehr::EhrRates::new(scenario, &days, &slots);
         Self {
             model: Model::new(scenario),
             year_divisor: 365.25 * Calendar::mean_day_factor(fiscal_year),
@@ -174,9 +183,11 @@ impl GenContext {
             end_ms,
             slots,
             drugs: prescription::DrugChoices::new(),
+            ehr: ehr_rates,
             stream_keys: StreamKeys {
                 visit: crate::rng::stream_key(scenario.seed, "workload.visit"),
                 prescription: crate::rng::stream_key(scenario.seed, "workload.prescription"),
+                ehr: crate::rng::stream_key(scenario.seed, "workload.ehr"),
             },
         }
     }
@@ -229,6 +240,17 @@ impl GenContext {
             .towards(a.at_end.eprescription.as_ref(), self.progress(at_ms))
             .values()[k];
         self.connected(f, at_ms) && Self::joined(start, now, f.eprescription, f.ranks[1])
+    }
+
+    /// Whether a facility takes part in EHR sharing at an instant (only connected ones do). No
+    /// population flag marks it: the lowest ranks take part first.
+    pub fn runs_ehr(&self, f: &Facility, at_ms: i64) -> bool {
+        let a = &self.scenario.adoption;
+        let share = a
+            .ehr_sharing
+            .towards(a.at_end.ehr_sharing.as_ref(), self.progress(at_ms))
+            .values()[f.desk as usize];
+        f.ranks[2] < share && self.connected(f, at_ms)
     }
 
     /// Card use at a desk at an instant.
@@ -347,7 +369,7 @@ impl<'a> Emitter<'a> {
             consent: false,
             kind: None,
             uses: 0,
-            prescriber: None,
+            other_facility: None,
             items: None,
         };
         fill(&mut e);
@@ -369,7 +391,7 @@ pub trait Flow: Sync {
 
 /// The flows every generation runs, in order.
 pub fn registry() -> Vec<Box<dyn Flow>> {
-    vec![Box::new(visit::VisitFlow)]
+    vec![Box::new(visit::VisitFlow), Box::new(ehr::EhrFlow)]
 }
 
 /// A Poisson draw (Knuth's method; the means here are small).

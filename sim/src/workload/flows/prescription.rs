@@ -284,7 +284,7 @@ pub fn issue(
             None if ctx.runs_eprescription(pharmacy, at) && ident != Ident::None => {
                 out.emit(flow, Route::PaperDispense, done, &pharmacy.code, |e| {
                     ident.apply(e);
-                    e.prescriber = Some(here.clone());
+                    e.other_facility = Some(here.clone());
                     e.items = Some(items.clone());
                 });
             }

@@ -7,7 +7,7 @@ use super::super::calendar::Desk;
 use super::super::events::Route;
 use super::super::model::VisitKind;
 use super::{
-    Emitter, Facility, Flow, GenContext, PersonRow, poisson, prescription, stochastic_round,
+    Emitter, Facility, Flow, GenContext, PersonRow, ehr, poisson, prescription, stochastic_round,
 };
 use crate::rng::Stream;
 
@@ -91,6 +91,7 @@ impl Flow for VisitFlow {
     fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>) {
         let model = &ctx.model;
         let mut rng = Stream::from_key(ctx.stream_keys.visit, person.index);
+        let mut ehr_rng = Stream::from_key(ctx.stream_keys.ehr, person.index);
         let per_unit = model.visits_per_year(person.age) / ctx.year_divisor;
         for kind in VisitKind::ALL {
             let mean = per_unit * model.kind_share[kind.index()] * ctx.mass(desk(kind));
@@ -103,6 +104,7 @@ impl Flow for VisitFlow {
                 let k = kind.index();
                 let ident = identify(person, ctx.card_use(desk(kind), at), &mut rng);
                 let mut verified_by_card = false;
+                let mut consent_event = None;
                 if ctx.connected(facility, at) && ident != Ident::None {
                     let midnight = ctx.days[((at - ctx.days[0].midnight_ms) / 86_400_000) as usize]
                         .midnight_ms;
@@ -129,12 +131,25 @@ impl Flow for VisitFlow {
                         };
                         let consent = n == 0 && matches!(ident, Ident::Card(_)) && rng.chance(0.8);
                         verified_by_card |= consent;
-                        out.emit(FLOW, Route::Verify, t, &facility.code, |e| {
+                        let id = out.emit(FLOW, Route::Verify, t, &facility.code, |e| {
                             ident.apply(e);
                             e.consent = consent;
                         });
+                        if consent {
+                            consent_event = Some(id);
+                        }
                     }
                 }
+                ehr::at_visit(
+                    person,
+                    facility,
+                    kind,
+                    at,
+                    consent_event,
+                    ctx,
+                    &mut ehr_rng,
+                    out,
+                );
                 if rng.chance(model.prescribing(kind, person.age)) {
                     let issued = at + (10 + rng.below(31) as i64) * MINUTE;
                     prescription::issue(person, facility, kind, issued, verified_by_card, ctx, out);

@@ -1,0 +1,392 @@
+//! EHR sharing (電子カルテ情報共有サービス) at facilities taking part ([`GenContext::runs_ehr`]):
+//!
+//! - at a visit ([`at_visit`], called by the visit flow): the clinical-summary read after the
+//!   patient's consent at the card reader, the submission of the visit's 6 items, and from a
+//!   clinic sometimes a referral letter to a hospital;
+//! - [`EhrFlow`]: discharges (a discharge summary, sometimes followed by a referral letter back
+//!   to the home clinic with the summary attached) and specific health checkups (a checkup
+//!   report), at their published volumes;
+//! - the addressee of a referral lists its inbox, reads the letter (and its attachment) and
+//!   marks it received when the patient comes: the same day for 30%, otherwise 1–14 days later.
+//!
+//! Rates are in `[ehr]` of the scenario; derivations beside each field there.
+
+use super::super::calendar::{Calendar, Desk};
+use super::super::events::Route;
+use super::super::model::VisitKind;
+use super::{Day, Emitter, Facility, Flow, GenContext, PersonRow, poisson};
+use crate::population::expected::age_distribution;
+use crate::population::tables::TOTAL_POPULATION;
+use crate::rng::Stream;
+use crate::scenario::Scenario;
+use dx_exchange::refdata::DrugMaster;
+use dx_exchange::refdata::clinical::{DIAGNOSES, FOOD_ALLERGENS, LAB_TESTS, LabTest, Panel};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 86_400_000;
+
+/// Drugs patients are commonly allergic to, and drugs commonly registered as contraindicated.
+const ALLERGY_DRUGS: [&str; 5] = [
+    "amoxicillin",
+    "cefcapene",
+    "loxoprofen",
+    "levofloxacin",
+    "clarithromycin",
+];
+const CONTRAINDICATED_DRUGS: [&str; 4] = ["warfarin", "metformin", "aspirin", "celecoxib"];
+
+/// Rates of the EHR flows, derived once per generation.
+#[derive(Debug, Clone)]
+pub struct EhrRates {
+    /// Discharges per outpatient visit (national): discharges a year / visits a year. A
+    /// person's discharges follow their visit rate (both rise with age).
+    pub discharges_per_visit: f64,
+    /// Checkups per person-year of a person aged 40–74.
+    pub checkups_per_person_year: f64,
+    /// Clinic arrival mass over the period weighted by the checkup season.
+    pub checkup_mass: f64,
+    allergy_drugs: Vec<String>,
+    contraindicated_drugs: Vec<String>,
+}
+
+/// Share of the population aged 40–74 (those offered the specific health checkup).
+pub fn checkup_age_share() -> f64 {
+    age_distribution()[40..=74].iter().sum()
+}
+
+fn yj_of(ingredient: &str) -> String {
+    DrugMaster::get()
+        .all()
+        .iter()
+        .find(|d| d.ingredient == ingredient)
+        .map(|d| d.yj.clone())
+        .expect("ingredients of the flows are in the master")
+}
+
+impl EhrRates {
+    pub fn new(s: &Scenario, days: &[Day], slots: &HashMap<Desk, Vec<f64>>) -> Self {
+        let e = &s.ehr;
+        let cum = &slots[&Desk::Clinic];
+        let q = Calendar::QUARTERS;
+        let checkup_mass = days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                use chrono::Datelike;
+                let day = cum[(i + 1) * q - 1] - if i == 0 { 0.0 } else { cum[i * q - 1] };
+                day * Calendar::checkup_season(d.date.month())
+            })
+            .sum();
+        Self {
+            discharges_per_visit: e.discharges_per_month * 12.0
+                / (TOTAL_POPULATION * s.rates.visits_per_person_year),
+            checkups_per_person_year: e.checkups_per_year
+                / (TOTAL_POPULATION * checkup_age_share()),
+            checkup_mass,
+            allergy_drugs: ALLERGY_DRUGS.iter().map(|i| yj_of(i)).collect(),
+            contraindicated_drugs: CONTRAINDICATED_DRUGS.iter().map(|i| yj_of(i)).collect(),
+        }
+    }
+}
+
+fn pick<'a, T>(rng: &mut Stream, list: &'a [T]) -> &'a T {
+    &list[rng.below(list.len() as u64) as usize]
+}
+
+/// The diagnosis of a visit: a chronic one of the person's (fixed per person) if they have
+/// conditions, otherwise an acute one; a cancer diagnosis is sometimes not yet told (undisclosed).
+fn diagnosis(person: &PersonRow, rng: &mut Stream, out: &mut String) {
+    let chronic: Vec<_> = DIAGNOSES.iter().filter(|d| d.2).collect();
+    let acute: Vec<_> = DIAGNOSES.iter().filter(|d| !d.2).collect();
+    let (code, long_term) = if person.conditions > 0 && rng.chance(0.8) {
+        (
+            chronic[(person.index % chronic.len() as u64) as usize].0,
+            rng.chance(0.1),
+        )
+    } else {
+        (pick(rng, &acute).0, false)
+    };
+    let _ = write!(out, "dx:{code}");
+    if code.starts_with('C') && rng.chance(0.3) {
+        out.push_str("!u");
+    }
+    if long_term {
+        out.push_str("!l");
+    }
+    out.push(';');
+}
+
+fn labs(panel: Panel, n: usize, rng: &mut Stream, out: &mut String) {
+    let tests: Vec<&LabTest> = LAB_TESTS.iter().filter(|t| t.panel == panel).collect();
+    let start = rng.below(tests.len() as u64) as usize;
+    for t in tests.iter().cycle().skip(start).take(n.min(tests.len())) {
+        if panel == Panel::Infection {
+            let _ = write!(
+                out,
+                "inf:{}={};",
+                t.code,
+                if rng.chance(0.01) { 'P' } else { 'N' }
+            );
+        } else {
+            // Mostly within the reference interval, some above it.
+            let v = t.low + (t.high - t.low) * rng.unit() * 1.3;
+            let _ = write!(out, "lab:{}={v:.2};", t.code);
+        }
+    }
+}
+
+/// The 6 items of one visit, as an `items` value.
+fn visit_facts(person: &PersonRow, desk: Desk, ctx: &GenContext, rng: &mut Stream) -> String {
+    let e = &ctx.scenario.ehr;
+    let mut out = String::new();
+    diagnosis(person, rng, &mut out);
+    if rng.chance(e.lab_share) {
+        let panel = if desk == Desk::Hospital {
+            Panel::Emergency
+        } else {
+            Panel::Lifestyle
+        };
+        labs(panel, 3 + rng.below(4) as usize, rng, &mut out);
+    }
+    if desk == Desk::Hospital && rng.chance(0.05) {
+        labs(Panel::Infection, 4, rng, &mut out);
+    }
+    if rng.chance(0.02) {
+        if rng.chance(0.5) {
+            let _ = write!(out, "alg:food:{};", pick(rng, FOOD_ALLERGENS).0);
+        } else {
+            let _ = write!(out, "alg:yj:{};", pick(rng, &ctx.ehr.allergy_drugs));
+        }
+    }
+    if rng.chance(0.005) {
+        let _ = write!(out, "ci:yj:{};", pick(rng, &ctx.ehr.contraindicated_drugs));
+    }
+    out.pop();
+    out
+}
+
+/// The addressee handles a referral (and its attachment) when the patient comes.
+fn receive(
+    addressee: &Facility,
+    referral: u64,
+    attachment: Option<u64>,
+    flow: &'static str,
+    sent: i64,
+    rng: &mut Stream,
+    out: &mut Emitter<'_>,
+) {
+    // Some patients go the same day (urgent referrals), most within two weeks.
+    let t = if rng.chance(0.3) {
+        sent + (60 + rng.below(180) as i64) * MINUTE
+    } else {
+        sent + (1 + rng.below(14) as i64) * DAY + rng.below(120) as i64 * MINUTE
+    };
+    let code = addressee.code.as_str();
+    out.emit(flow, Route::EhrInbox, t, code, |_| {});
+    out.emit(flow, Route::EhrRead, t + MINUTE, code, |e| {
+        e.needs = Some(referral);
+    });
+    if let Some(a) = attachment {
+        out.emit(flow, Route::EhrRead, t + 2 * MINUTE, code, |e| {
+            e.needs = Some(a);
+        });
+    }
+    out.emit(flow, Route::EhrReceive, t + 3 * MINUTE, code, |e| {
+        e.needs = Some(referral);
+    });
+}
+
+/// A document of the person at `facility`; returns its event id.
+#[allow(clippy::too_many_arguments)]
+fn document(
+    person: &PersonRow,
+    flow: &'static str,
+    kind: &'static str,
+    at: i64,
+    facility: &str,
+    addressee: Option<&str>,
+    attachment: Option<u64>,
+    facts: String,
+    out: &mut Emitter<'_>,
+) -> u64 {
+    out.emit(flow, Route::EhrDocument, at, facility, |e| {
+        e.insurance = person.insurance.clone();
+        e.kind = Some(kind);
+        e.other_facility = addressee.map(str::to_owned);
+        e.needs = attachment;
+        e.items = Some(facts);
+    })
+}
+
+/// What a visit at a facility taking part in EHR sharing adds: the summary read after consent
+/// (`consent` is the consenting check's event), the 6 items, and from a clinic sometimes a
+/// referral letter.
+#[allow(clippy::too_many_arguments)]
+pub fn at_visit(
+    person: &PersonRow,
+    facility: &Facility,
+    kind: VisitKind,
+    at: i64,
+    consent: Option<u64>,
+    ctx: &GenContext,
+    rng: &mut Stream,
+    out: &mut Emitter<'_>,
+) {
+    const FLOW: &str = "visit";
+    if kind == VisitKind::Dental || person.insurance.is_none() || !ctx.runs_ehr(facility, at) {
+        return;
+    }
+    let e = &ctx.scenario.ehr;
+    if let Some(c) = consent {
+        if rng.chance(e.summary_read_share) {
+            let t = at + (2 + rng.below(9) as i64) * MINUTE;
+            out.emit(FLOW, Route::EhrSummary, t, &facility.code, |ev| {
+                ev.needs = Some(c);
+            });
+        }
+    }
+    if !rng.chance(e.items_share) {
+        return;
+    }
+    let facts = visit_facts(person, facility.desk, ctx, rng);
+    let done = at + (15 + rng.below(31) as i64) * MINUTE;
+    out.emit(FLOW, Route::EhrItems, done, &facility.code, |ev| {
+        ev.insurance = person.insurance.clone();
+        ev.items = Some(facts.clone());
+    });
+    if kind == VisitKind::Clinic && rng.chance(e.referral_share) {
+        let Some(hospital) = ctx
+            .facilities
+            .pick(person.prefecture, Desk::Hospital, rng)
+            .filter(|h| ctx.runs_ehr(h, done))
+        else {
+            return;
+        };
+        let diagnosis = facts.split(';').next().unwrap_or_default().to_owned();
+        let id = document(
+            person,
+            FLOW,
+            "referral",
+            done + MINUTE,
+            &facility.code,
+            Some(&hospital.code),
+            None,
+            diagnosis,
+            out,
+        );
+        receive(hospital, id, None, FLOW, done, rng, out);
+    }
+}
+
+/// Discharges and specific health checkups.
+pub struct EhrFlow;
+
+impl Flow for EhrFlow {
+    fn name(&self) -> &'static str {
+        "ehr"
+    }
+
+    fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>) {
+        if person.insurance.is_none() {
+            return;
+        }
+        let mut rng = Stream::from_key(ctx.stream_keys.ehr ^ 0xd15c_4a26e, person.index);
+        let e = &ctx.scenario.ehr;
+        // Discharges: a person's visit rate times discharges per visit, on the hospital pattern.
+        let mean = ctx.model.visits_per_year(person.age) * ctx.ehr.discharges_per_visit
+            / ctx.year_divisor
+            * ctx.mass(Desk::Hospital);
+        for _ in 0..poisson(&mut rng, mean) {
+            let at = ctx.arrival(Desk::Hospital, &mut rng);
+            let Some(hospital) = ctx
+                .facilities
+                .pick(person.prefecture, Desk::Hospital, &mut rng)
+                .filter(|h| ctx.runs_ehr(h, at))
+            else {
+                continue;
+            };
+            let mut facts = String::new();
+            diagnosis(person, &mut rng, &mut facts);
+            labs(Panel::Emergency, 4, &mut rng, &mut facts);
+            facts.pop();
+            let summary = document(
+                person,
+                "discharge",
+                "discharge_summary",
+                at,
+                &hospital.code,
+                None,
+                None,
+                facts,
+                out,
+            );
+            if !rng.chance(e.discharge_referral_share) {
+                continue;
+            }
+            let Some(clinic) = person
+                .home_clinic
+                .as_deref()
+                .and_then(|c| ctx.facilities.by_code(c))
+                .filter(|c| ctx.runs_ehr(c, at))
+            else {
+                continue;
+            };
+            let sent = at + 10 * MINUTE;
+            let referral = document(
+                person,
+                "discharge",
+                "referral",
+                sent,
+                &hospital.code,
+                Some(&clinic.code),
+                Some(summary),
+                String::new(),
+                out,
+            );
+            receive(
+                clinic,
+                referral,
+                Some(summary),
+                "discharge",
+                sent,
+                &mut rng,
+                out,
+            );
+        }
+        // Checkups: persons aged 40–74, on the clinic pattern weighted by the season.
+        if (40..=74).contains(&person.age) {
+            let mean = ctx.ehr.checkups_per_person_year / ctx.year_divisor * ctx.ehr.checkup_mass;
+            for _ in 0..poisson(&mut rng, mean) {
+                let at = ctx.arrival(Desk::Clinic, &mut rng);
+                let desk = if rng.chance(0.7) {
+                    Desk::Clinic
+                } else {
+                    Desk::Hospital
+                };
+                let Some(f) = ctx
+                    .facilities
+                    .pick(person.prefecture, desk, &mut rng)
+                    .filter(|f| ctx.runs_ehr(f, at))
+                else {
+                    continue;
+                };
+                let mut facts = String::new();
+                labs(Panel::Lifestyle, LAB_TESTS.len(), &mut rng, &mut facts);
+                facts.pop();
+                document(
+                    person,
+                    "checkup",
+                    "checkup_report",
+                    at,
+                    &f.code,
+                    None,
+                    None,
+                    facts,
+                    out,
+                );
+            }
+        }
+    }
+}
