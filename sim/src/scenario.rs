@@ -332,8 +332,6 @@ impl SloSection {
     }
 }
 
-/// Routes an SLO may name.
-
 fn default_name() -> String {
     "japan".into()
 }

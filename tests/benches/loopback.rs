@@ -1,5 +1,6 @@
-//! Loopback throughput of the reference exchange: eligibility verify and prescription register,
-//! next to a trivial `/healthz` on the same server in the same run. Absolute rates drift on a
+//! Loopback throughput of the reference exchange: eligibility verify, prescription register and
+//! the EHR clinical-summary read of a person with 5 years of history, next to a trivial
+//! `/healthz` on the same server in the same run. Absolute rates drift on a
 //! shared 2-core machine; the ratios to `/healthz` are the figures to quote.
 //!
 //! `cargo bench -p dx-e2e --bench loopback` (or `just bench`). Settings from the environment:
@@ -32,6 +33,8 @@ struct Setup {
     admin_token: String,
     persons: Vec<PersonRecord>,
     doctor: ed25519_dalek::SigningKey,
+    /// The person with 5 years of EHR history, whose clinical summary the clinic may read.
+    history_person: String,
     _running: dx_exchange::Running,
     _dir: tempfile::TempDir,
 }
@@ -96,7 +99,8 @@ async fn setup(durability: Durability) -> Setup {
         .await
         .unwrap();
     let today = SystemClock.today_jst();
-    let persons = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
+    let persons: Vec<PersonRecord> = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
+    let history_person = ehr_history(&http, &url, &clinic_token, &persons).await;
     Setup {
         url,
         http,
@@ -104,9 +108,88 @@ async fn setup(durability: Durability) -> Setup {
         admin_token,
         persons,
         doctor,
+        history_person,
         _running: running,
         _dir: dir,
     }
+}
+
+/// Monthly visits over 5 years submit 8 items each (diagnoses, a lab panel, an allergy once)
+/// for one person, who then consents to the clinic reading them. Returns the person's id.
+async fn ehr_history(
+    http: &reqwest::Client,
+    url: &str,
+    clinic_token: &str,
+    persons: &[PersonRecord],
+) -> String {
+    use dx_exchange::refdata::clinical::{LAB_TESTS, Panel};
+    use dx_exchange::wire::clins::{EhrPatient, Fact, ItemDraft, ItemsDraft};
+    let p = persons
+        .iter()
+        .find(|p| p.card_serial.is_some() && p.qualifications.len() == 1)
+        .expect("a sample person with a card");
+    let q = &p.qualifications[0];
+    let patient = EhrPatient {
+        insurer_number: q.insurer_number.clone(),
+        symbol: q.symbol.clone(),
+        number: q.number.clone(),
+        branch: q.branch.clone(),
+        gender: "male",
+        birth_date: p.birth_date,
+    };
+    let today = SystemClock.today_jst();
+    let labs: Vec<_> = LAB_TESTS
+        .iter()
+        .filter(|t| t.panel == Panel::Lifestyle)
+        .collect();
+    for month in 0..60u32 {
+        let on = today
+            .checked_sub_months(chrono::Months::new(month))
+            .unwrap();
+        let mut items = vec![
+            ItemDraft::new(
+                Fact::Diagnosis {
+                    code: "E11.9".into(),
+                },
+                on,
+            ),
+            ItemDraft::new(Fact::Diagnosis { code: "I10".into() }, on),
+        ];
+        items.extend(labs.iter().take(6).map(|t| {
+            ItemDraft::new(
+                Fact::LabResult {
+                    code: t.code.into(),
+                    value: (t.low + t.high) / 2.0,
+                },
+                on,
+            )
+        }));
+        let draft = ItemsDraft {
+            submission_id: format!("bench-history-{month}"),
+            facility_code: facility_code(13, FacilityTable::Medical, 1, 1001),
+            facility_name: "Bench clinic".into(),
+            at: Utc::now().with_timezone(&jst()),
+            patient: patient.clone(),
+            items,
+        };
+        let r = http
+            .post(format!("{url}/v1/ehr/items"))
+            .bearer_auth(clinic_token)
+            .json(&draft.to_bundle())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let r = http
+        .post(format!("{url}/v1/eligibility/verify"))
+        .bearer_auth(clinic_token)
+        .json(&json!({"person": {"card_serial": p.card_serial}, "consent": {"ehr": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    p.id.clone()
 }
 
 fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
@@ -152,6 +235,7 @@ enum Endpoint {
     Healthz,
     Verify,
     Register,
+    Summary,
 }
 
 async fn run(
@@ -187,6 +271,10 @@ async fn run(
                         let body = register_body(&s, n, Utc::now());
                         s.http.post(format!("{}/v1/prescriptions", s.url)).bearer_auth(&s.clinic_token).json(&body)
                     }
+                    Endpoint::Summary => s
+                        .http
+                        .get(format!("{}/v1/persons/{}/clinical-summary?count=50", s.url, s.history_person))
+                        .bearer_auth(&s.clinic_token),
                 };
                 let t0 = Instant::now();
                 match req.send().await {
@@ -295,6 +383,15 @@ fn main() {
                 full.clone(),
                 Endpoint::Register,
                 "POST /v1/prescriptions",
+                "full",
+                secs,
+                workers,
+            )
+            .await,
+            run(
+                full.clone(),
+                Endpoint::Summary,
+                "GET clinical-summary (480 items, 5 y; page of 50)",
                 "full",
                 secs,
                 workers,

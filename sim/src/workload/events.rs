@@ -440,7 +440,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(f[4].2, true);
+        assert!(f[4].2);
         for bad in ["xx:1", "lab:3D0", "inf:A=Q", "alg:soy:1", "dx:I10!z"] {
             assert!(parse_facts(bad).is_err(), "{bad}");
         }
