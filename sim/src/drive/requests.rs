@@ -267,10 +267,10 @@ fn ehr_patient(e: &Event) -> anyhow::Result<EhrPatient> {
     })
 }
 
-/// A 6-item submission, its facts dated on the server's today.
-fn ehr_items(e: &Event, now: DateTime<Utc>) -> anyhow::Result<ItemsDraft> {
+/// The facts of an event as items dated on the server's today.
+fn facts(e: &Event, now: DateTime<Utc>) -> anyhow::Result<Vec<ItemDraft>> {
     let today = now.with_timezone(&jst()).date_naive();
-    let items = parse_facts(e.items.as_deref().unwrap_or_default())?
+    Ok(parse_facts(e.items.as_deref().unwrap_or_default())?
         .into_iter()
         .map(|(fact, undisclosed, long_term)| ItemDraft {
             fact,
@@ -278,7 +278,12 @@ fn ehr_items(e: &Event, now: DateTime<Utc>) -> anyhow::Result<ItemsDraft> {
             undisclosed,
             long_term,
         })
-        .collect();
+        .collect())
+}
+
+/// A 6-item submission, its facts dated on the server's today.
+fn ehr_items(e: &Event, now: DateTime<Utc>) -> anyhow::Result<ItemsDraft> {
+    let items = facts(e, now)?;
     Ok(ItemsDraft {
         submission_id: format!("dxsim-{:x}", e.id),
         facility_code: e.facility.clone(),
@@ -298,16 +303,7 @@ fn ehr_document(
         .kind
         .and_then(DocumentKind::parse)
         .ok_or_else(|| anyhow::anyhow!("event {}: not a document kind: {:?}", e.id, e.kind))?;
-    let today = now.with_timezone(&jst()).date_naive();
-    let items = parse_facts(e.items.as_deref().unwrap_or_default())?
-        .into_iter()
-        .map(|(fact, undisclosed, long_term)| ItemDraft {
-            fact,
-            on: today,
-            undisclosed,
-            long_term,
-        })
-        .collect();
+    let items = facts(e, now)?;
     Ok(DocumentDraft {
         document_id: format!("dxsim-{:x}", e.id),
         kind,

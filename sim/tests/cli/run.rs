@@ -13,6 +13,8 @@ fn scenario(dir: &Path, extra: &str) -> std::path::PathBuf {
              [period]\nstart = 2025-10-06T08:30:00\nhours = 4.0\n\
              [rates]\nelectronic_share = 1.0\nrefill_share = 0.0\n\
              [adoption.eprescription]\nhospital = 1.0\nclinic = 1.0\ndental = 1.0\npharmacy = 1.0\n\
+             [adoption.ehr_sharing]\nhospital = 1.0\nclinic = 1.0\ndental = 0.0\npharmacy = 0.0\n\
+             [ehr]\nreferral_share = 0.5\n\
              [replay]\nspeedup = 2400.0\nmax_in_flight = 32\n{extra}"
         ),
     )
@@ -77,6 +79,10 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
         routes["register"].as_u64().unwrap() > 0 && routes["dispense"].as_u64().unwrap() > 0,
         "{workload}"
     );
+    // EHR sharing at every hospital and clinic: items, summary reads after consent, documents.
+    for route in ["ehr_items", "ehr_summary", "ehr_document"] {
+        assert!(routes[route].as_u64().unwrap() > 0, "{route}: {workload}");
+    }
     assert_eq!(summary["totals"]["skipped"], 0, "{summary}");
     // Four simulated hours outlast the exchange's one-hour tokens: the driver renewed them.
     assert!(
