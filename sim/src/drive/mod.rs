@@ -613,7 +613,7 @@ async fn dispatch(
             if !wait_until(intended).await {
                 return Ok(released);
             }
-            if matches!(e.route, Route::Register | Route::Retrieve) {
+            if e.is_needed() {
                 lock(&shared.results).insert(e.id, Slot::Pending);
             }
             released += 1;

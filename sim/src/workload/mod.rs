@@ -102,16 +102,7 @@ pub fn expected(s: &Scenario) -> Expected {
     let m = &ctx.model;
     // Checks by insurance number follow the month-start pattern: its mean over the period,
     // weighted by arrivals, applies to the number share of each desk's real-time checks.
-    let day_mass: Vec<f64> = ctx
-        .days
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let cum = &ctx.slots[&Desk::Clinic];
-            let q = calendar::Calendar::QUARTERS;
-            cum[(i + 1) * q - 1] - if i == 0 { 0.0 } else { cum[i * q - 1] }
-        })
-        .collect();
+    let day_mass: Vec<f64> = flows::day_masses(&ctx.slots[&Desk::Clinic]).collect();
     let mass: f64 = day_mass.iter().sum();
     let month_start = if mass > 0.0 {
         ctx.days

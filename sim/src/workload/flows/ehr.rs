@@ -68,15 +68,12 @@ fn yj_of(ingredient: &str) -> String {
 impl EhrRates {
     pub fn new(s: &Scenario, days: &[Day], slots: &HashMap<Desk, Vec<f64>>) -> Self {
         let e = &s.ehr;
-        let cum = &slots[&Desk::Clinic];
-        let q = Calendar::QUARTERS;
         let checkup_mass = days
             .iter()
-            .enumerate()
-            .map(|(i, d)| {
+            .zip(super::day_masses(&slots[&Desk::Clinic]))
+            .map(|(d, mass)| {
                 use chrono::Datelike;
-                let day = cum[(i + 1) * q - 1] - if i == 0 { 0.0 } else { cum[i * q - 1] };
-                day * Calendar::checkup_season(d.date.month())
+                mass * Calendar::checkup_season(d.date.month())
             })
             .sum();
         Self {

@@ -129,6 +129,13 @@ pub struct StreamKeys {
     pub ehr: u64,
 }
 
+/// Arrival mass of each day of the period, from a desk's cumulative slot masses.
+pub fn day_masses(cum: &[f64]) -> impl Iterator<Item = f64> + '_ {
+    let q = Calendar::QUARTERS;
+    (0..cum.len() / q)
+        .map(move |i| cum[(i + 1) * q - 1] - if i == 0 { 0.0 } else { cum[i * q - 1] })
+}
+
 /// Epoch milliseconds of a JST wall time.
 pub fn jst_ms(t: NaiveDateTime) -> i64 {
     (t - TimeDelta::hours(9)).and_utc().timestamp_millis()
