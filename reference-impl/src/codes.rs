@@ -73,6 +73,8 @@ pub enum FacilityTable {
     Medical,
     Dental,
     Pharmacy,
+    /// Long-term-care providers (介護保険事業所番号 carry 7 in this place).
+    Care,
 }
 
 impl FacilityTable {
@@ -81,11 +83,13 @@ impl FacilityTable {
             FacilityTable::Medical => 1,
             FacilityTable::Dental => 3,
             FacilityTable::Pharmacy => 4,
+            FacilityTable::Care => 7,
         }
     }
 }
 
-/// Validates a 10-digit facility code: prefecture 2 + table 1 (1 medical, 3 dental, 4 pharmacy) +
+/// Validates a 10-digit facility code: prefecture 2 + table 1 (1 medical, 3 dental, 4 pharmacy,
+/// 7 long-term care — our layout for care providers' numbers) +
 /// district 2 + facility number 4 + check 1. As in the 7-digit code printed on claims, the check
 /// digit covers the district and facility number.
 pub fn validate_facility_code(s: &str) -> Result<FacilityTable, CodeError> {
@@ -98,7 +102,8 @@ pub fn validate_facility_code(s: &str) -> Result<FacilityTable, CodeError> {
         1 => FacilityTable::Medical,
         3 => FacilityTable::Dental,
         4 => FacilityTable::Pharmacy,
-        _ => return Err(CodeError::Other("table digit must be 1, 3 or 4")),
+        7 => FacilityTable::Care,
+        _ => return Err(CodeError::Other("table digit must be 1, 3, 4 or 7")),
     };
     let expected = mod10_weight21(&d[3..9]);
     if d[9] != expected {

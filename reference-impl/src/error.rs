@@ -101,6 +101,7 @@ impl From<StoreError> for ApiError {
                 "conflict",
                 format!("{what}; the state changed concurrently, retry"),
             ),
+            StoreError::Refused(e) => *e,
             StoreError::Duplicate(what) => {
                 ApiError::conflict("duplicate", format!("{what} already exists"))
             }

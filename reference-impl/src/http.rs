@@ -186,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::consent::router())
         .merge(crate::prescription::router())
         .merge(crate::ehr::router())
+        .merge(crate::municipal::router())
         .merge(crate::audit::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))

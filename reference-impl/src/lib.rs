@@ -18,6 +18,7 @@ pub mod error;
 pub mod fhir_read;
 pub mod http;
 pub mod metrics;
+pub mod municipal;
 pub mod prescription;
 pub mod refdata;
 pub mod server;

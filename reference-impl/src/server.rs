@@ -6,6 +6,7 @@ use crate::auth::Keys;
 use crate::clock::{Clock, SystemClock};
 use crate::eligibility::EligibilityStore;
 use crate::http::{AppState, router};
+use crate::municipal::MunicipalStore;
 use crate::refdata::sample;
 use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
 use axum::Router;
@@ -111,6 +112,7 @@ impl Exchange {
         if stats.facilities == 0 {
             self.store.import_insurers(&sample::insurers())?;
             self.store.import_facilities(&sample::facilities())?;
+            self.store.import_municipalities(&sample::municipalities())?;
         }
         if stats.persons > 0 || persons == 0 {
             return Ok(0);

@@ -18,6 +18,7 @@ impl ConsentStore for SqliteStore {
                 let method = match c.method {
                     ConsentMethod::Card => "card",
                     ConsentMethod::Verbal => "verbal",
+                    ConsentMethod::Portal => "portal",
                 };
                 stmt.execute(params![
                     c.person_id,

@@ -18,7 +18,7 @@ mod parse;
 mod routes;
 mod storage;
 
-pub use routes::{drug_flags, router};
+pub use routes::{drug_flags, router, summary_of};
 
 use crate::audit::AuditEvent;
 use crate::store::StoreError;
@@ -182,6 +182,13 @@ pub trait EhrStore {
         retain_until: NaiveDate,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// A person's documents of one kind still kept on `today`, newest first (at most 100).
+    fn documents_of(
+        &self,
+        person_id: &str,
+        kind: DocumentKind,
+        today: NaiveDate,
+    ) -> Result<Vec<StoredDocument>, StoreError>;
     /// Deletes documents and items whose retention ended before `today`: (documents, items).
     fn purge_expired(&self, today: NaiveDate) -> Result<(u64, u64), StoreError>;
 }

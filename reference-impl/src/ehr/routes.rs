@@ -454,7 +454,8 @@ pub async fn drug_flags(state: &AppState, person_id: &str) -> Result<Vec<DrugFla
 // ---------------------------------------------------------------------------------------------
 // Documents
 
-fn summary_of(d: StoredDocument) -> (DocumentSummary, String) {
+/// A document's listing entry and its Bundle.
+pub fn summary_of(d: StoredDocument) -> (DocumentSummary, String) {
     (
         DocumentSummary {
             document_id: d.id,

@@ -332,6 +332,31 @@ impl EhrStore for SqliteStore {
         })
     }
 
+    fn documents_of(
+        &self,
+        person_id: &str,
+        kind: DocumentKind,
+        today: NaiveDate,
+    ) -> Result<Vec<StoredDocument>, StoreError> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM ehr_documents
+             WHERE person_id = ?1 AND kind = ?2 AND (retain_until IS NULL OR retain_until >= ?3)
+             ORDER BY seq DESC LIMIT 100"
+        );
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![person_id, kind.as_str(), today.to_string()],
+                |r| document_row(r, false),
+            )?;
+            rows.map(|row| {
+                let (row, b) = row?;
+                row.into_document(b)
+            })
+            .collect()
+        })
+    }
+
     fn mark_received(
         &self,
         id: &str,

@@ -1,4 +1,5 @@
-//! Bulk enrolment (admin): `POST /v1/admin/{persons,insurers,facilities}` take NDJSON, one record
+//! Bulk enrolment (admin): `POST /v1/admin/{persons,insurers,facilities,municipalities}` take
+//! NDJSON, one record
 //! per line in the population file's record format, validate every line, and store all of them in
 //! one transaction or none.
 
@@ -7,7 +8,8 @@ use crate::codes::{validate_facility_code, validate_insurer_number, validate_mun
 use crate::error::ApiError;
 use crate::http::{AppState, MAX_IMPORT_BODY_BYTES};
 use crate::wire::{
-    FacilityKind, FacilityRecord, ImportResponse, InsurerRecord, PersonRecord, Role,
+    FacilityKind, FacilityRecord, ImportResponse, InsurerRecord, MunicipalityRecord, PersonRecord,
+    Role,
 };
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -20,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/persons", post(persons))
         .route("/v1/admin/insurers", post(insurers))
         .route("/v1/admin/facilities", post(facilities))
+        .route("/v1/admin/municipalities", post(municipalities))
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES))
 }
 
@@ -67,6 +70,16 @@ pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
             return Err("qualifications: periods overlap".into());
         }
     }
+    if let Some(c) = &p.care_certification {
+        if c.valid_to < c.valid_from {
+            return Err("care_certification: valid_to before valid_from".into());
+        }
+    }
+    if let Some(g) = &p.pregnancy {
+        if g.expected_delivery <= g.confirmed_on || p.sex != crate::wire::Sex::Female {
+            return Err("pregnancy: a woman's, with expected_delivery after confirmed_on".into());
+        }
+    }
     for (i, e) in p.public_expenses.iter().enumerate() {
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(&e.law_code, 2) || !digits(&e.payer_number, 8) || !digits(&e.recipient_number, 7)
@@ -97,6 +110,7 @@ fn validate_facility(f: &FacilityRecord) -> Result<(), String> {
         FacilityKind::Hospital | FacilityKind::Clinic => crate::codes::FacilityTable::Medical,
         FacilityKind::Dental => crate::codes::FacilityTable::Dental,
         FacilityKind::Pharmacy => crate::codes::FacilityTable::Pharmacy,
+        FacilityKind::CareProvider => crate::codes::FacilityTable::Care,
     };
     if table != expected {
         return Err(format!(
@@ -177,6 +191,30 @@ async fn facilities(
     let records = parse_ndjson(&body, validate_facility)?;
     let imported = state
         .blocking(move |s| s.import_facilities(&records))
+        .await?;
+    Ok(Json(ImportResponse { imported }))
+}
+
+fn validate_municipality(m: &MunicipalityRecord) -> Result<(), String> {
+    validate_municipality_code(&m.code).map_err(|e| format!("code: {e}"))?;
+    if m.code[..2] != format!("{:02}", m.prefecture) {
+        return Err("prefecture: must match the code's first two digits".into());
+    }
+    if m.name.trim().is_empty() || m.name.chars().count() > 100 {
+        return Err("name: 1–100 characters".into());
+    }
+    Ok(())
+}
+
+async fn municipalities(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    body: Bytes,
+) -> Result<Json<ImportResponse>, ApiError> {
+    caller.require(&[Role::Admin], "importing municipalities")?;
+    let records = parse_ndjson(&body, validate_municipality)?;
+    let imported = state
+        .blocking(move |s| s.import_municipalities(&records))
         .await?;
     Ok(Json(ImportResponse { imported }))
 }

@@ -30,6 +30,7 @@ fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyR
         person_id: None,
         coverage: None,
         public_expenses: vec![],
+        care_certification: None,
         consents: vec![],
     };
     let Some(person) = person else {
@@ -53,6 +54,7 @@ fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyR
                 person_id: Some(person.id.clone()),
                 coverage: None,
                 public_expenses: aid,
+                care_certification: None,
                 consents: vec![],
             };
         }
@@ -80,8 +82,22 @@ fn answer(id: &Identity, person: Option<PersonRecord>, on: NaiveDate) -> VerifyR
         person_id: Some(person.id.clone()),
         coverage: Some(coverage),
         public_expenses: public_expenses_on(&person.public_expenses, on),
+        care_certification: None,
         consents: vec![],
     }
+}
+
+/// The answer with the care certification in force on the date, for an identified person.
+fn answer_with_care(
+    s: &dyn crate::store::Store,
+    id: &Identity,
+    on: NaiveDate,
+) -> Result<VerifyResponse, crate::store::StoreError> {
+    let mut r = answer(id, lookup(s, id)?, on);
+    if let Some(p) = &r.person_id {
+        r.care_certification = crate::municipal::care::in_force(s, p, on)?;
+    }
+    Ok(r)
 }
 
 async fn verify(
@@ -121,8 +137,9 @@ async fn verify_inner(
         .service_date
         .unwrap_or_else(|| state.clock().today_jst());
     let lookup_id = id.clone();
-    let person = state.blocking(move |s| lookup(s, &lookup_id)).await?;
-    let mut response = answer(&id, person, on);
+    let mut response = state
+        .blocking(move |s| answer_with_care(s, &lookup_id, on))
+        .await?;
     let Some(person_id) = response.person_id.clone() else {
         return Ok(response);
     };
@@ -206,7 +223,7 @@ async fn batch_inner(
                 .into_iter()
                 .map(|p| match p {
                     Ok(id) => Ok(BatchVerifyResult {
-                        result: Some(answer(&id, lookup(s, &id)?, on)),
+                        result: Some(answer_with_care(s, &id, on)?),
                         error: None,
                     }),
                     Err(e) => Ok(BatchVerifyResult {

@@ -85,6 +85,9 @@ fn load_person(c: &Connection, id: &str) -> Result<Option<PersonRecord>, StoreEr
         card_serial,
         qualifications,
         public_expenses,
+        // Certifications and pregnancies are read through `MunicipalStore`.
+        care_certification: None,
+        pregnancy: None,
     }))
 }
 
@@ -167,6 +170,14 @@ impl EligibilityStore for SqliteStore {
                 "INSERT INTO public_expenses (person_id, law_code, payer_number, recipient_number, valid_from, valid_to)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
+            let mut care = tx.prepare_cached(
+                "INSERT INTO care_certifications (person_id, municipality, level, valid_from, valid_to, registered_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            )?;
+            let mut pregnancy = tx.prepare_cached(
+                "INSERT INTO maternal_records (person_id, kind, on_date, end_date, recorded_by, recorded_at_ms, details)
+                 VALUES (?1, 'pregnancy', ?2, ?3, ?4, 0, ?5)",
+            )?;
             let dup = |e: rusqlite::Error, what: String| {
                 if unique_violation(&e) { StoreError::Duplicate(what) } else { StoreError::Sqlite(e) }
             };
@@ -195,6 +206,13 @@ impl EligibilityStore for SqliteStore {
                         e.valid_from.to_string(),
                         e.valid_to.map(|d| d.to_string())
                     ])?;
+                }
+                if let Some(c) = &p.care_certification {
+                    care.execute(params![p.id, p.municipality, c.level.as_str(), c.valid_from.to_string(), c.valid_to.to_string()])?;
+                }
+                if let Some(g) = &p.pregnancy {
+                    let details = serde_json::json!({"expected_delivery": g.expected_delivery}).to_string();
+                    pregnancy.execute(params![p.id, g.confirmed_on.to_string(), g.expected_delivery.to_string(), format!("municipality:{}", p.municipality), details])?;
                 }
             }
             Ok(persons.len() as u64)

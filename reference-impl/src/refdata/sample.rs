@@ -4,8 +4,9 @@
 
 use crate::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use crate::wire::{
-    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
-    QualificationRecord, Sex,
+    CareCertificationRecord, CareLevel, FacilityKind, FacilityRecord, InsurerRecord,
+    MunicipalityRecord, PersonRecord, PregnancyRecord, PublicExpenseRecord, QualificationRecord,
+    Sex,
 };
 use chrono::{Datelike, NaiveDate};
 
@@ -13,12 +14,35 @@ use chrono::{Datelike, NaiveDate};
 pub const SAMPLE_PREFECTURES: [u8; 2] = [13, 31];
 
 /// Facilities per sample prefecture, by kind.
-const FACILITIES_PER_PREFECTURE: [(FacilityKind, u16); 4] = [
+const FACILITIES_PER_PREFECTURE: [(FacilityKind, u16); 5] = [
     (FacilityKind::Hospital, 4),
     (FacilityKind::Clinic, 20),
     (FacilityKind::Dental, 8),
     (FacilityKind::Pharmacy, 16),
+    (FacilityKind::CareProvider, 4),
 ];
+
+/// Municipalities per sample prefecture; persons live in them in turn.
+const MUNICIPALITIES_PER_PREFECTURE: u16 = 7;
+
+/// Code of the sample prefecture's `k`-th municipality.
+pub fn municipality(pref: u8, k: u16) -> String {
+    municipality_code(pref, 100 + k * 10)
+}
+
+/// The sample municipalities: 7 per prefecture.
+pub fn municipalities() -> Vec<MunicipalityRecord> {
+    SAMPLE_PREFECTURES
+        .iter()
+        .flat_map(|&pref| {
+            (0..MUNICIPALITIES_PER_PREFECTURE).map(move |k| MunicipalityRecord {
+                code: municipality(pref, k),
+                name: format!("Sample municipality {pref:02}-{k}"),
+                prefecture: pref,
+            })
+        })
+        .collect()
+}
 
 /// SplitMix64: a tiny, well-mixed hash used as a counter-based random stream.
 pub fn splitmix64(mut x: u64) -> u64 {
@@ -123,7 +147,8 @@ pub fn insurers() -> Vec<InsurerRecord> {
     out
 }
 
-/// The sample facilities: 4 hospitals, 20 clinics, 8 dental clinics, 16 pharmacies per prefecture.
+/// The sample facilities: 4 hospitals, 20 clinics, 8 dental clinics, 16 pharmacies and 4 care
+/// providers per prefecture.
 pub fn facilities() -> Vec<FacilityRecord> {
     let mut out = Vec::new();
     for pref in SAMPLE_PREFECTURES {
@@ -131,6 +156,7 @@ pub fn facilities() -> Vec<FacilityRecord> {
             let table = match kind {
                 FacilityKind::Dental => FacilityTable::Dental,
                 FacilityKind::Pharmacy => FacilityTable::Pharmacy,
+                FacilityKind::CareProvider => FacilityTable::Care,
                 _ => FacilityTable::Medical,
             };
             for n in 0..count {
@@ -236,15 +262,34 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
             valid_to: None,
         });
     }
+    // A fifth of those 65 and over are certified for long-term care, for a year from a day in
+    // the last six months; a tenth of women aged 20–44 are pregnant, due within 40 weeks.
+    let care_certification = (age >= 65 && d.chance(200)).then(|| {
+        let from = today - chrono::TimeDelta::days(d.below(183) as i64);
+        CareCertificationRecord {
+            level: CareLevel::from_number(1 + d.below(7) as u8).expect("1–7"),
+            valid_from: from,
+            valid_to: from + chrono::Months::new(12) - chrono::TimeDelta::days(1),
+        }
+    });
+    let pregnancy = (sex == Sex::Female && (20..45).contains(&age) && d.chance(100)).then(|| {
+        let due = today + chrono::TimeDelta::days(1 + d.below(280) as i64);
+        PregnancyRecord {
+            confirmed_on: due - chrono::TimeDelta::days(245),
+            expected_delivery: due,
+        }
+    });
     PersonRecord {
         id: person_id(i),
         sex,
         birth_date,
         prefecture: pref,
-        municipality: municipality_code(pref, 100 + (i % 7) as u16 * 10),
+        municipality: municipality(pref, (i % u64::from(MUNICIPALITIES_PER_PREFECTURE)) as u16),
         card_serial: card,
         qualifications,
         public_expenses,
+        care_certification,
+        pregnancy,
     }
 }
 
@@ -266,13 +311,13 @@ mod tests {
             );
         }
         let facs = facilities();
-        assert_eq!(facs.len(), 96);
+        assert_eq!(facs.len(), 104);
         for f in &facs {
             assert!(validate_facility_code(&f.code).is_ok(), "{}", f.code);
         }
         let mut codes: Vec<_> = facs.iter().map(|f| &f.code).collect();
         codes.dedup();
-        assert_eq!(codes.len(), 96);
+        assert_eq!(codes.len(), 104);
     }
 
     #[test]

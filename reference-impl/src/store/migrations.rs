@@ -144,6 +144,47 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX ehr_documents_inbox ON ehr_documents(addressee, seq) WHERE addressee IS NOT NULL;
     CREATE INDEX ehr_documents_retention ON ehr_documents(retain_until) WHERE retain_until IS NOT NULL;
     "#,
+    // 4: municipalities, vaccinations, maternal-child health, care certifications, applications;
+    // who registered an entitlement.
+    r#"
+    CREATE TABLE municipalities (
+        code TEXT PRIMARY KEY, name TEXT NOT NULL, prefecture INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    ALTER TABLE public_expenses ADD COLUMN registered_by TEXT;
+
+    CREATE TABLE vaccinations (
+        seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, vaccine TEXT NOT NULL,
+        dose_number INTEGER NOT NULL, administered_on TEXT NOT NULL, lot TEXT,
+        recorded_by TEXT NOT NULL, recorded_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX vaccinations_person ON vaccinations(person_id, vaccine, administered_on);
+
+    CREATE TABLE maternal_records (
+        seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, kind TEXT NOT NULL, on_date TEXT NOT NULL,
+        end_date TEXT, pregnancy_seq INTEGER, recorded_by TEXT NOT NULL,
+        recorded_at_ms INTEGER NOT NULL, details TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX maternal_records_person ON maternal_records(person_id, on_date);
+
+    CREATE TABLE care_certifications (
+        seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, municipality TEXT NOT NULL,
+        level TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL,
+        registered_at_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX care_certifications_person ON care_certifications(person_id, valid_from);
+
+    CREATE TABLE applications (
+        seq INTEGER PRIMARY KEY, person_id TEXT NOT NULL, municipality TEXT NOT NULL,
+        kind TEXT NOT NULL, note TEXT, status TEXT NOT NULL, submitted_at_ms INTEGER NOT NULL,
+        decided_at_ms INTEGER, reason TEXT
+    ) STRICT;
+    CREATE INDEX applications_person ON applications(person_id, seq);
+    CREATE INDEX applications_municipality ON applications(municipality, status, seq);
+
+    -- The portal lists a person's checkup reports.
+    CREATE INDEX ehr_documents_person ON ehr_documents(person_id, kind, seq);
+    "#,
 ];
 
 #[cfg(test)]

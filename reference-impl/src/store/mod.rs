@@ -1,6 +1,6 @@
 //! The storage boundary. Each service declares the storage it needs as a trait beside its rules
-//! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `EhrStore`, `AuditStore`); [`Store`] is all of
-//! them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
+//! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `EhrStore`, `MunicipalStore`,
+//! `AuditStore`); [`Store`] is all of them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
 //! backend implements the same traits.
 //!
 //! Architecture invariant: only `storage.rs` files and this module know SQL.
@@ -14,6 +14,7 @@ use crate::audit::AuditStore;
 use crate::consent::ConsentStore;
 use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
+use crate::municipal::MunicipalStore;
 use crate::prescription::PrescriptionStore;
 use crate::wire::StatsResponse;
 
@@ -33,6 +34,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A rule checked inside the write transaction (against rows the transaction read) refused
+    /// the request; nothing was written.
+    #[error("refused: {0}")]
+    Refused(Box<crate::error::ApiError>),
+}
+
+impl From<crate::error::ApiError> for StoreError {
+    fn from(e: crate::error::ApiError) -> Self {
+        StoreError::Refused(Box::new(e))
+    }
 }
 
 /// Operations on the store as a whole.
@@ -52,6 +63,7 @@ pub trait Store:
     + ConsentStore
     + PrescriptionStore
     + EhrStore
+    + MunicipalStore
     + AuditStore
     + AdminStore
     + Send
@@ -64,6 +76,7 @@ impl<T> Store for T where
         + ConsentStore
         + PrescriptionStore
         + EhrStore
+        + MunicipalStore
         + AuditStore
         + AdminStore
         + Send

@@ -235,6 +235,12 @@ impl AdminStore for SqliteStore {
                 dispensations: count("dispensations")?,
                 ehr_documents: count("ehr_documents")?,
                 ehr_items: count("ehr_items")?,
+                municipalities: count("municipalities")?,
+                vaccinations: count("vaccinations")?,
+                maternal_records: count("maternal_records")?,
+                care_certifications: count("care_certifications")?,
+                public_expenses: count("public_expenses")?,
+                applications: count("applications")?,
                 audit: count("audit")?,
             })
         })

@@ -7,6 +7,8 @@
 pub mod canonical;
 pub mod clins;
 pub mod fhir;
+mod municipal;
 mod types;
 
+pub use municipal::*;
 pub use types::*;

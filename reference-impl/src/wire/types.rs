@@ -29,6 +29,8 @@ pub enum Role {
     Dental,
     Pharmacy,
     Municipality,
+    /// A long-term-care provider (介護事業所), e.g. a home-care support office.
+    CareProvider,
     Person,
     Admin,
 }
@@ -41,6 +43,7 @@ impl Role {
             Role::Dental => "dental",
             Role::Pharmacy => "pharmacy",
             Role::Municipality => "municipality",
+            Role::CareProvider => "care_provider",
             Role::Person => "person",
             Role::Admin => "admin",
         }
@@ -95,6 +98,8 @@ pub enum FacilityKind {
     Clinic,
     Dental,
     Pharmacy,
+    /// A long-term-care provider; its code has table digit 7.
+    CareProvider,
 }
 
 impl FacilityKind {
@@ -104,6 +109,7 @@ impl FacilityKind {
             FacilityKind::Clinic => Role::Clinic,
             FacilityKind::Dental => Role::Dental,
             FacilityKind::Pharmacy => Role::Pharmacy,
+            FacilityKind::CareProvider => Role::CareProvider,
         }
     }
 
@@ -168,6 +174,12 @@ pub struct PersonRecord {
     pub qualifications: Vec<QualificationRecord>,
     #[serde(default)]
     pub public_expenses: Vec<PublicExpenseRecord>,
+    /// Long-term-care certification in force, certified by the municipality of residence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub care_certification: Option<super::CareCertificationRecord>,
+    /// A pregnancy registered with the municipality of residence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pregnancy: Option<super::PregnancyRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +234,18 @@ pub struct StatsResponse {
     pub ehr_documents: u64,
     #[serde(default)]
     pub ehr_items: u64,
+    #[serde(default)]
+    pub municipalities: u64,
+    #[serde(default)]
+    pub vaccinations: u64,
+    #[serde(default)]
+    pub maternal_records: u64,
+    #[serde(default)]
+    pub care_certifications: u64,
+    #[serde(default)]
+    pub public_expenses: u64,
+    #[serde(default)]
+    pub applications: u64,
     pub audit: u64,
 }
 
@@ -285,13 +309,19 @@ pub enum ConsentKind {
     Checkup,
     /// EHR sharing (3 documents, 6 items).
     Ehr,
+    /// Vaccination history and schedule.
+    Vaccination,
+    /// Long-term-care certification, given on the portal to a care provider.
+    Care,
 }
 
 impl ConsentKind {
-    pub const ALL: [ConsentKind; 3] = [
+    pub const ALL: [ConsentKind; 5] = [
         ConsentKind::Medication,
         ConsentKind::Checkup,
         ConsentKind::Ehr,
+        ConsentKind::Vaccination,
+        ConsentKind::Care,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -299,6 +329,8 @@ impl ConsentKind {
             ConsentKind::Medication => "medication",
             ConsentKind::Checkup => "checkup",
             ConsentKind::Ehr => "ehr",
+            ConsentKind::Vaccination => "vaccination",
+            ConsentKind::Care => "care",
         }
     }
 }
@@ -310,6 +342,8 @@ pub enum ConsentMethod {
     Card,
     /// Spoken to staff; allowed for medication (prescription/dispensing) information only.
     Verbal,
+    /// Given by the person on the portal (care consent to a care provider).
+    Portal,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,11 +355,19 @@ pub struct ConsentFlags {
     pub checkup: bool,
     #[serde(default)]
     pub ehr: bool,
+    #[serde(default)]
+    pub vaccination: bool,
 }
 
 impl ConsentFlags {
     pub fn kinds(self) -> Vec<ConsentKind> {
-        let flags = [self.medication, self.checkup, self.ehr];
+        let flags = [
+            self.medication,
+            self.checkup,
+            self.ehr,
+            self.vaccination,
+            false,
+        ];
         ConsentKind::ALL
             .into_iter()
             .zip(flags)
@@ -384,6 +426,9 @@ pub struct VerifyResponse {
     /// Public-expense and local-subsidy entitlements valid on the date of service.
     #[serde(default)]
     pub public_expenses: Vec<PublicExpenseRecord>,
+    /// Long-term-care certification valid on the date of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub care_certification: Option<super::CareCertification>,
     /// Consents recorded by this verification.
     #[serde(default)]
     pub consents: Vec<ConsentKind>,

@@ -1,0 +1,152 @@
+//! Long-term care (介護保険): `POST /v1/care/certifications` (the municipality of residence
+//! certifies a care level for a period; a new certification supersedes the one in force) and
+//! `GET /v1/persons/{id}/care-certification` (a care provider with the person's care consent
+//! reads the certification in force; the municipality of residence reads the history).
+//! Facilities see the certification in force alongside eligibility ([`in_force`]).
+
+use super::rules::check_certification;
+use super::{NewCertification, person_by_id, require_reader, require_resident};
+use crate::audit::AuditEvent;
+use crate::auth::{Auth, Principal};
+use crate::eligibility::resolve_person;
+use crate::error::ApiError;
+use crate::http::{ApiJson, AppState};
+use crate::store::{Store, StoreError};
+use crate::wire::{
+    CareCertification, CareCertificationRequest, CareCertificationResponse,
+    CareCertificationsResponse, ConsentKind, Role,
+};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/care/certifications", post(certify))
+        .route("/v1/persons/{id}/care-certification", get(read))
+}
+
+/// The certification in force on `on`, if any.
+pub fn in_force(
+    store: &dyn Store,
+    person_id: &str,
+    on: NaiveDate,
+) -> Result<Option<CareCertification>, StoreError> {
+    Ok(store
+        .care_certifications(person_id)?
+        .into_iter()
+        .find(|c| c.valid_from <= on && on <= c.valid_to))
+}
+
+async fn certify(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<CareCertificationRequest>,
+) -> Result<(StatusCode, Json<CareCertificationResponse>), ApiError> {
+    let action = "care.certify";
+    let result = async {
+        caller.require(&[Role::Municipality], "certifying a care level")?;
+        let person = resolve_person(&state, &req.person, "person").await?;
+        require_resident(&caller, &person).map_err(|e| e.at("person"))?;
+        check_certification(person.birth_date, req.valid_from, req.valid_to)?;
+        let now = state.now();
+        let new = NewCertification {
+            person_id: person.id.clone(),
+            municipality: caller.subject().to_owned(),
+            level: req.level,
+            valid_from: req.valid_from,
+            valid_to: req.valid_to,
+            at: now,
+        };
+        let audit = AuditEvent::new(
+            now,
+            &caller,
+            action,
+            Some(person.id),
+            Some(req.level.as_str().into()),
+            "ok",
+        );
+        state
+            .blocking(move |s| s.certify_care(&new, &audit))
+            .await
+    }
+    .await;
+    let result = state.audited(&caller, action, None, result).await;
+    result.map(|r| (StatusCode::CREATED, Json(r)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnQuery {
+    on: Option<NaiveDate>,
+}
+
+/// Certifications the caller may see: the one in force for a care provider (refused when the
+/// latest has expired), every one for the municipality of residence and the person.
+pub async fn certifications_of(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    on: Option<NaiveDate>,
+) -> Result<CareCertificationsResponse, ApiError> {
+    let person = person_by_id(state, id).await?;
+    require_reader(
+        state,
+        caller,
+        &person,
+        &[Role::CareProvider],
+        ConsentKind::Care,
+        "care certifications",
+    )
+    .await?;
+    let p = person.id.clone();
+    let all = state.blocking(move |s| s.care_certifications(&p)).await?;
+    let certifications = if caller.role == Role::CareProvider {
+        let on = on.unwrap_or_else(|| state.clock().today_jst());
+        match all.iter().find(|c| c.valid_from <= on && on <= c.valid_to) {
+            Some(c) => vec![c.clone()],
+            None => {
+                return Err(match all.iter().find(|c| c.valid_to < on) {
+                    Some(last) => ApiError::new(
+                        StatusCode::GONE,
+                        "certification_expired",
+                        format!(
+                            "the certification ended on {}; no renewal is registered",
+                            last.valid_to
+                        ),
+                    ),
+                    None => ApiError::not_found(
+                        "no_certification",
+                        format!("no care-level certification is in force on {on}"),
+                    ),
+                });
+            }
+        }
+    } else {
+        all
+    };
+    state
+        .audit_read(caller, "care.read", person.id.clone(), None)
+        .await;
+    Ok(CareCertificationsResponse {
+        person_id: person.id,
+        certifications,
+    })
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    query: Result<Query<OnQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CareCertificationsResponse>, ApiError> {
+    let result = match query {
+        Ok(Query(q)) => certifications_of(&state, &caller, &id, q.on).await,
+        Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
+    };
+    let result = state.audited(&caller, "care.read", Some(id), result).await;
+    result.map(Json)
+}
