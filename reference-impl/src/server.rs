@@ -112,7 +112,8 @@ impl Exchange {
         if stats.facilities == 0 {
             self.store.import_insurers(&sample::insurers())?;
             self.store.import_facilities(&sample::facilities())?;
-            self.store.import_municipalities(&sample::municipalities())?;
+            self.store
+                .import_municipalities(&sample::municipalities())?;
         }
         if stats.persons > 0 || persons == 0 {
             return Ok(0);

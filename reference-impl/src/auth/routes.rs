@@ -41,7 +41,11 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiErro
                 .at(field)
             })?;
             let code = code.to_owned();
-            if state.blocking(move |s| s.municipality(&code)).await?.is_none() {
+            if state
+                .blocking(move |s| s.municipality(&code))
+                .await?
+                .is_none()
+            {
                 return Err(unknown());
             }
             Role::Municipality

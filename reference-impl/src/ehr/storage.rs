@@ -345,10 +345,10 @@ impl EhrStore for SqliteStore {
         );
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                params![person_id, kind.as_str(), today.to_string()],
-                |r| document_row(r, false),
-            )?;
+            let rows = stmt
+                .query_map(params![person_id, kind.as_str(), today.to_string()], |r| {
+                    document_row(r, false)
+                })?;
             rows.map(|row| {
                 let (row, b) = row?;
                 row.into_document(b)

@@ -4,9 +4,7 @@
 //! (`GET /v1/municipal/applications`) and decides (`POST /v1/municipal/applications/{id}/decision`).
 
 use super::rules::CARE_INSURED_AGE;
-use super::{
-    ApplicationOwner, ApplicationQuery, NewApplication, check_text, person_by_id,
-};
+use super::{ApplicationOwner, ApplicationQuery, NewApplication, check_text, person_by_id};
 use crate::audit::AuditEvent;
 use crate::auth::{Auth, Principal};
 use crate::error::ApiError;
@@ -189,11 +187,9 @@ async fn decide_inner(
     if status == ApplicationStatus::Rejected
         && req.reason.as_deref().is_none_or(|r| r.trim().is_empty())
     {
-        return Err(ApiError::bad_request(
-            "reason_required",
-            "a rejection states its reason",
-        )
-        .at("reason"));
+        return Err(
+            ApiError::bad_request("reason_required", "a rejection states its reason").at("reason"),
+        );
     }
     let now = state.now();
     let audit = AuditEvent::new(

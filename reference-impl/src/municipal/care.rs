@@ -69,9 +69,7 @@ async fn certify(
             Some(req.level.as_str().into()),
             "ok",
         );
-        state
-            .blocking(move |s| s.certify_care(&new, &audit))
-            .await
+        state.blocking(move |s| s.certify_care(&new, &audit)).await
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;

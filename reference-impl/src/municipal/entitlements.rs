@@ -51,11 +51,7 @@ async fn register(
             Some(entitlement.law_code.clone()),
             "ok",
         );
-        let (p, e, by) = (
-            person.id.clone(),
-            entitlement.clone(),
-            caller.sub.clone(),
-        );
+        let (p, e, by) = (person.id.clone(), entitlement.clone(), caller.sub.clone());
         let previous_ends = state
             .blocking(move |s| s.register_entitlement(&p, &e, &by, &audit))
             .await?;

@@ -70,11 +70,10 @@ fn require_woman(p: &PersonRecord) -> Result<(), ApiError> {
     if p.sex == Sex::Female {
         Ok(())
     } else {
-        Err(ApiError::unprocessable(
-            "not_applicable",
-            "pregnancy records are for women",
+        Err(
+            ApiError::unprocessable("not_applicable", "pregnancy records are for women")
+                .at("person"),
         )
-        .at("person"))
     }
 }
 
@@ -92,9 +91,7 @@ async fn store(
         Some(r.kind.as_str().into()),
         "ok",
     );
-    state
-        .blocking(move |s| s.insert_maternal(&r, &audit))
-        .await
+    state.blocking(move |s| s.insert_maternal(&r, &audit)).await
 }
 
 async fn pregnancy(
@@ -167,11 +164,21 @@ async fn prenatal(
         )
         .await?;
         require_woman(&p)?;
-        range(f64::from(req.gestational_weeks), 4.0, 42.0, "gestational_weeks")?;
+        range(
+            f64::from(req.gestational_weeks),
+            4.0,
+            42.0,
+            "gestational_weeks",
+        )?;
         range(req.weight_kg, 30.0, 200.0, "weight_kg")?;
         range(f64::from(req.systolic_mmhg), 60.0, 250.0, "systolic_mmhg")?;
         let below_systolic = f64::from(req.systolic_mmhg) - 1.0;
-        range(f64::from(req.diastolic_mmhg), 30.0, below_systolic, "diastolic_mmhg")?;
+        range(
+            f64::from(req.diastolic_mmhg),
+            30.0,
+            below_systolic,
+            "diastolic_mmhg",
+        )?;
         store(
             &state,
             &caller,
@@ -291,4 +298,3 @@ async fn read(
         .await;
     result.map(Json)
 }
-

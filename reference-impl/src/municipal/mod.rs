@@ -28,9 +28,9 @@ use crate::http::AppState;
 use crate::refdata::vaccines::Vaccine;
 use crate::store::StoreError;
 use crate::wire::{
-    Application, ApplicationKind, ApplicationStatus, CareCertification,
-    CareCertificationResponse, CareLevel, ConsentKind, MaternalKind, MaternalRecord,
-    MunicipalityRecord, PersonRecord, PublicExpenseRecord, Role, Vaccination,
+    Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
+    CareLevel, ConsentKind, MaternalKind, MaternalRecord, MunicipalityRecord, PersonRecord,
+    PublicExpenseRecord, Role, Vaccination,
 };
 use axum::Router;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -260,13 +260,13 @@ pub fn past_date(
 /// Text of at most `max` characters without control characters.
 pub fn check_text(value: &Option<String>, max: usize, field: &str) -> Result<(), ApiError> {
     match value {
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => Err(
-            ApiError::bad_request(
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
+            Err(ApiError::bad_request(
                 "invalid_field",
                 format!("at most {max} characters, no control characters"),
             )
-            .at(field),
-        ),
+            .at(field))
+        }
         _ => Ok(()),
     }
 }

@@ -25,16 +25,28 @@ pub const INFANT_CHECKUP_MAX_AGE: u32 = 6;
 pub const LAW_CODES: &[(&str, &str)] = &[
     ("10", "tuberculosis (感染症法 37条の2)"),
     ("12", "public assistance, medical aid (生活保護)"),
-    ("15", "rehabilitation for persons with disabilities (自立支援・更生医療)"),
+    (
+        "15",
+        "rehabilitation for persons with disabilities (自立支援・更生医療)",
+    ),
     ("16", "childcare medical care (育成医療)"),
     ("21", "psychiatric outpatient care (精神通院医療)"),
     ("51", "specified diseases, transitional (特定疾患)"),
-    ("52", "pediatric chronic specific diseases (小児慢性特定疾病)"),
+    (
+        "52",
+        "pediatric chronic specific diseases (小児慢性特定疾病)",
+    ),
     ("54", "designated intractable diseases (指定難病)"),
-    ("80", "local subsidy: persons with severe disabilities (重度心身障害者)"),
+    (
+        "80",
+        "local subsidy: persons with severe disabilities (重度心身障害者)",
+    ),
     ("81", "local subsidy: atomic bomb survivors (被爆者)"),
     ("85", "local subsidy: single-parent families (ひとり親家庭)"),
-    ("88", "local subsidy: children's medical expenses (子ども医療費)"),
+    (
+        "88",
+        "local subsidy: children's medical expenses (子ども医療費)",
+    ),
     ("89", "local subsidy: other (その他)"),
 ];
 
@@ -57,11 +69,9 @@ pub fn check_certification(
     valid_to: NaiveDate,
 ) -> Result<(), ApiError> {
     if valid_to < valid_from {
-        return Err(ApiError::bad_request(
-            "invalid_period",
-            "valid_to is before valid_from",
-        )
-        .at("valid_to"));
+        return Err(
+            ApiError::bad_request("invalid_period", "valid_to is before valid_from").at("valid_to"),
+        );
     }
     let longest = valid_from + Months::new(MAX_CERTIFICATION_MONTHS);
     if valid_to >= longest {
@@ -179,8 +189,7 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
     }
     if e.valid_to.is_some_and(|to| to < e.valid_from) {
         return Err(
-            ApiError::bad_request("invalid_period", "valid_to is before valid_from")
-                .at("valid_to"),
+            ApiError::bad_request("invalid_period", "valid_to is before valid_from").at("valid_to"),
         );
     }
     Ok(())

@@ -10,9 +10,8 @@ use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::error::ApiError;
 use crate::store::{SqliteStore, StoreError};
 use crate::wire::{
-    Application, ApplicationKind, ApplicationStatus, CareCertification,
-    CareCertificationResponse, CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord,
-    PublicExpenseRecord, Vaccination,
+    Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
+    CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord, PublicExpenseRecord, Vaccination,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -26,7 +25,9 @@ fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
 }
 
-fn vaccination_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, String, u8, String, Option<String>, String, i64)> {
+fn vaccination_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<(i64, String, String, u8, String, Option<String>, String, i64)> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -148,9 +149,20 @@ fn load_certifications(
     .collect()
 }
 
-const APPLICATION_COLUMNS: &str = "seq, person_id, municipality, kind, note, status, submitted_at_ms, decided_at_ms, reason";
+const APPLICATION_COLUMNS: &str =
+    "seq, person_id, municipality, kind, note, status, submitted_at_ms, decided_at_ms, reason";
 
-fn application_row(r: &Row<'_>) -> rusqlite::Result<(i64, [String; 4], Option<String>, String, i64, Option<i64>, Option<String>)> {
+fn application_row(
+    r: &Row<'_>,
+) -> rusqlite::Result<(
+    i64,
+    [String; 4],
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+)> {
     Ok((
         r.get(0)?,
         [r.get(1)?, r.get(2)?, r.get(3)?, String::new()],
@@ -162,7 +174,15 @@ fn application_row(r: &Row<'_>) -> rusqlite::Result<(i64, [String; 4], Option<St
     ))
 }
 
-type ApplicationRow = (i64, [String; 4], Option<String>, String, i64, Option<i64>, Option<String>);
+type ApplicationRow = (
+    i64,
+    [String; 4],
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
 
 fn into_application(row: ApplicationRow) -> Result<(i64, Application), StoreError> {
     let (seq, [person_id, municipality, kind, _], note, status, submitted, decided, reason) = row;
@@ -209,15 +229,17 @@ impl MunicipalStore for SqliteStore {
 
     fn municipality(&self, code: &str) -> Result<Option<MunicipalityRecord>, StoreError> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT name, prefecture FROM municipalities WHERE code = ?1")?
-                .query_row([code], |r| {
-                    Ok(MunicipalityRecord {
-                        code: code.to_owned(),
-                        name: r.get(0)?,
-                        prefecture: r.get(1)?,
+            Ok(
+                c.prepare_cached("SELECT name, prefecture FROM municipalities WHERE code = ?1")?
+                    .query_row([code], |r| {
+                        Ok(MunicipalityRecord {
+                            code: code.to_owned(),
+                            name: r.get(0)?,
+                            prefecture: r.get(1)?,
+                        })
                     })
-                })
-                .optional()?)
+                    .optional()?,
+            )
         })
     }
 
@@ -502,10 +524,7 @@ impl MunicipalStore for SqliteStore {
             let before = q.before.unwrap_or(i64::MAX);
             let rows: Vec<ApplicationRow> = match q.status {
                 Some(s) => stmt
-                    .query_map(
-                        params![owner, before, q.limit, s.as_str()],
-                        application_row,
-                    )?
+                    .query_map(params![owner, before, q.limit, s.as_str()], application_row)?
                     .collect::<Result<_, _>>()?,
                 None => stmt
                     .query_map(params![owner, before, q.limit], application_row)?

@@ -209,8 +209,7 @@ async fn schedule(
     query: Result<Query<OnQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
     let result = async {
-        let Query(q) =
-            query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
         let person = person_by_id(&state, &id).await?;
         require_reader(
             &state,
@@ -247,4 +246,3 @@ async fn schedule(
         .await;
     result.map(Json)
 }
-

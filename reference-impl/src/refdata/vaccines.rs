@@ -140,7 +140,10 @@ pub const VACCINES: &[Vaccine] = &[
         name: "Measles-rubella",
         name_ja: "麻しん風しん混合",
         programme: Programme::Childhood {
-            doses: &[dose(Y, 0, 380, 2 * Y, 2 * Y), dose(5 * Y, 27, 2100, 7 * Y, 7 * Y)],
+            doses: &[
+                dose(Y, 0, 380, 2 * Y, 2 * Y),
+                dose(5 * Y, 27, 2100, 7 * Y, 7 * Y),
+            ],
             females_only: false,
             uptake: 0.94,
         },
@@ -316,7 +319,10 @@ pub fn check_dose(
                     "{}: {limit} dose(s) per season at age {}, already given on {}; the next season opens {season_end}",
                     v.name,
                     age_on(birth, on),
-                    this.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                    this.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     season_end = NaiveDate::from_ymd_opt(season + 1, 8, 1).expect("1 August"),
                 )));
             }
@@ -349,8 +355,8 @@ pub fn schedule(
     let mut out = Vec::new();
     for v in VACCINES {
         let given = recorded(v.code);
-        let entry = |doses_total: u8, status, next: Option<u8>, earliest, due_by, until| {
-            ScheduleEntry {
+        let entry =
+            |doses_total: u8, status, next: Option<u8>, earliest, due_by, until| ScheduleEntry {
                 vaccine: v.code.into(),
                 name: v.name.into(),
                 doses_given: given.len().min(255) as u8,
@@ -360,8 +366,7 @@ pub fn schedule(
                 earliest,
                 due_by,
                 routine_until: until,
-            }
-        };
+            };
         match v.programme {
             Programme::Childhood {
                 doses,
@@ -374,7 +379,14 @@ pub fn schedule(
                 let total = doses.len() as u8;
                 let n = given.len();
                 if n >= doses.len() {
-                    out.push(entry(total, ScheduleStatus::Complete, None, None, None, None));
+                    out.push(entry(
+                        total,
+                        ScheduleStatus::Complete,
+                        None,
+                        None,
+                        None,
+                        None,
+                    ));
                     continue;
                 }
                 let d = doses[n];

@@ -8,6 +8,7 @@ mod durability;
 mod ehr;
 mod eligibility;
 mod harness;
+mod municipal;
 mod ops;
 mod prescription;
 mod refill;
