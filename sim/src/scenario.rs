@@ -32,6 +32,10 @@ pub struct Scenario {
     #[serde(default)]
     pub ehr: EhrSection,
     #[serde(default)]
+    pub municipal: MunicipalSection,
+    #[serde(default)]
+    pub portal: PortalSection,
+    #[serde(default)]
     pub replay: ReplaySection,
     /// Service-level objectives per route (the `route` names of the event stream: `verify`,
     /// `register`, `ehr_summary`, …); routes not named use `default`.
@@ -103,6 +107,99 @@ pub struct EhrSection {
     /// discharge summary attached (an assumption).
     #[serde(default = "default_discharge_referral")]
     pub discharge_referral_share: f64,
+}
+
+/// Vaccination, maternal-child health and long-term care, in the municipalities taking part.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalSection {
+    /// Share of municipalities exchanging their residents' records (an assumption: the public
+    /// medical hub was in model municipalities in 2025). Persons of the others make no municipal
+    /// or care requests.
+    #[serde(default = "default_participation")]
+    pub participation: f64,
+    /// Influenza doses per year at scale 1.0 (FACTS: ≈50 M), given October–December.
+    #[serde(default = "default_flu")]
+    pub flu_doses_per_year: f64,
+    /// Of them, routine doses of persons aged 65 and over (FACTS: ≈20.7 M).
+    #[serde(default = "default_flu_elderly")]
+    pub flu_elderly_doses_per_year: f64,
+    /// Share of doses the vaccinating facility records online (connected facilities only); the
+    /// rest reach the exchange in the municipality's weekly batch upload of paper records.
+    #[serde(default = "default_online_record")]
+    pub online_record_share: f64,
+    /// Care-certification reads per certified person per month by their care provider.
+    #[serde(default = "one")]
+    pub care_reads_per_month: f64,
+}
+
+fn default_participation() -> f64 {
+    0.12
+}
+fn default_flu() -> f64 {
+    50.0e6
+}
+fn default_flu_elderly() -> f64 {
+    20.7e6
+}
+fn default_online_record() -> f64 {
+    0.5
+}
+
+impl Default for MunicipalSection {
+    fn default() -> Self {
+        Self {
+            participation: default_participation(),
+            flu_doses_per_year: default_flu(),
+            flu_elderly_doses_per_year: default_flu_elderly(),
+            online_record_share: default_online_record(),
+            care_reads_per_month: 1.0,
+        }
+    }
+}
+
+/// The person's portal: reads of their own records and online applications, with an evening
+/// peak; optionally a surge window.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSection {
+    /// Portal page reads per card holder per year (not published; an assumption).
+    #[serde(default = "default_portal_reads")]
+    pub reads_per_holder_per_year: f64,
+    /// Online applications to municipalities per year at scale 1.0 (an assumption).
+    #[serde(default = "default_applications")]
+    pub applications_per_year: f64,
+    /// A window of extra portal traffic (e.g. a deadline or an announcement).
+    #[serde(default)]
+    pub surge: Option<Surge>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Surge {
+    /// JST wall time the surge begins.
+    #[serde(deserialize_with = "toml_datetime")]
+    pub start: NaiveDateTime,
+    pub hours: f64,
+    /// Multiplier on portal traffic inside the window (≥ 1).
+    pub factor: f64,
+}
+
+fn default_portal_reads() -> f64 {
+    3.0
+}
+fn default_applications() -> f64 {
+    2.0e6
+}
+
+impl Default for PortalSection {
+    fn default() -> Self {
+        Self {
+            reads_per_holder_per_year: default_portal_reads(),
+            applications_per_year: default_applications(),
+            surge: None,
+        }
+    }
 }
 
 fn default_discharges() -> f64 {
@@ -540,6 +637,8 @@ impl Scenario {
             calendar: CalendarSection::default(),
             rates: RatesSection::default(),
             ehr: EhrSection::default(),
+            municipal: MunicipalSection::default(),
+            portal: PortalSection::default(),
             replay: ReplaySection::default(),
             slo: SloSection::default(),
         }
@@ -653,6 +752,11 @@ impl Scenario {
                 "ehr.discharge_referral_share",
                 self.ehr.discharge_referral_share,
             ),
+            ("municipal.participation", self.municipal.participation),
+            (
+                "municipal.online_record_share",
+                self.municipal.online_record_share,
+            ),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{what} must be in [0, 1], got {v}"));
@@ -699,9 +803,42 @@ impl Scenario {
         for (what, v) in [
             ("ehr.discharges_per_month", self.ehr.discharges_per_month),
             ("ehr.checkups_per_year", self.ehr.checkups_per_year),
+            (
+                "municipal.flu_doses_per_year",
+                self.municipal.flu_doses_per_year,
+            ),
+            (
+                "municipal.flu_elderly_doses_per_year",
+                self.municipal.flu_elderly_doses_per_year,
+            ),
+            (
+                "municipal.care_reads_per_month",
+                self.municipal.care_reads_per_month,
+            ),
+            (
+                "portal.reads_per_holder_per_year",
+                self.portal.reads_per_holder_per_year,
+            ),
+            (
+                "portal.applications_per_year",
+                self.portal.applications_per_year,
+            ),
         ] {
             if !(0.0..=1e12).contains(&v) {
                 return Err(format!("{what} must be at least 0, got {v}"));
+            }
+        }
+        if self.municipal.flu_elderly_doses_per_year > self.municipal.flu_doses_per_year {
+            return Err(
+                "municipal.flu_elderly_doses_per_year cannot exceed flu_doses_per_year".into(),
+            );
+        }
+        if let Some(s) = &self.portal.surge {
+            if !(s.hours > 0.0 && s.hours <= 24.0 * 92.0 && (1.0..=1000.0).contains(&s.factor)) {
+                return Err(format!(
+                    "portal.surge: hours must be in (0, 2208] and factor in [1, 1000], got {} and {}",
+                    s.hours, s.factor
+                ));
             }
         }
         let e = self.adoption.ehr_sharing;

@@ -48,7 +48,12 @@ async fn a_generated_population_imports_and_verifies() {
         .next()
         .unwrap()
         .unwrap();
-    let records = population::import::person_records(&batch, s.population.as_of).unwrap();
+    let life = population::life::Life {
+        seed: s.seed,
+        as_of: s.population.as_of,
+        care_providers: Default::default(),
+    };
+    let records = population::import::person_records(&batch, &life).unwrap();
     let admin_secret = exchange.admin_secret().to_owned();
     let facility = population::import::read_facilities(pop.path())
         .unwrap()

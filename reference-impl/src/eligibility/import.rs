@@ -74,6 +74,10 @@ pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
         if c.valid_to < c.valid_from {
             return Err("care_certification: valid_to before valid_from".into());
         }
+        if let Some(code) = &c.care_provider {
+            validate_facility_code(code)
+                .map_err(|e| format!("care_certification.care_provider: {e}"))?;
+        }
     }
     if let Some(g) = &p.pregnancy {
         if g.expected_delivery <= g.confirmed_on || p.sex != crate::wire::Sex::Female {

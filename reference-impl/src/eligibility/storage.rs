@@ -178,6 +178,10 @@ impl EligibilityStore for SqliteStore {
                 "INSERT INTO maternal_records (person_id, kind, on_date, end_date, recorded_by, recorded_at_ms, details)
                  VALUES (?1, 'pregnancy', ?2, ?3, ?4, 0, ?5)",
             )?;
+            let mut consent = tx.prepare_cached(
+                "INSERT INTO consents (person_id, facility_code, kind, method, given_at_ms, expires_at_ms)
+                 VALUES (?1, ?2, 'care', 'portal', ?3, ?4)",
+            )?;
             let dup = |e: rusqlite::Error, what: String| {
                 if unique_violation(&e) { StoreError::Duplicate(what) } else { StoreError::Sqlite(e) }
             };
@@ -209,6 +213,12 @@ impl EligibilityStore for SqliteStore {
                 }
                 if let Some(c) = &p.care_certification {
                     care.execute(params![p.id, p.municipality, c.level.as_str(), c.valid_from.to_string(), c.valid_to.to_string()])?;
+                    if let Some(provider) = &c.care_provider {
+                        // Consent given on the portal, lasting (365 days) past the certification's end.
+                        let given = c.valid_from.max(c.valid_to - chrono::TimeDelta::days(364));
+                        let given_ms = given.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
+                        consent.execute(params![p.id, provider, given_ms, given_ms + 365 * 86_400_000])?;
+                    }
                 }
                 if let Some(g) = &p.pregnancy {
                     let details = serde_json::json!({"expected_delivery": g.expected_delivery}).to_string();

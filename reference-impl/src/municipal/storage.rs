@@ -25,9 +25,10 @@ fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
 }
 
-fn vaccination_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(i64, String, String, u8, String, Option<String>, String, i64)> {
+/// seq, person, vaccine, dose, date, lot, recorded by, recorded at.
+type VaccinationRow = (i64, String, String, u8, String, Option<String>, String, i64);
+
+fn vaccination_row(r: &Row<'_>) -> rusqlite::Result<VaccinationRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -152,17 +153,7 @@ fn load_certifications(
 const APPLICATION_COLUMNS: &str =
     "seq, person_id, municipality, kind, note, status, submitted_at_ms, decided_at_ms, reason";
 
-fn application_row(
-    r: &Row<'_>,
-) -> rusqlite::Result<(
-    i64,
-    [String; 4],
-    Option<String>,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-)> {
+fn application_row(r: &Row<'_>) -> rusqlite::Result<ApplicationRow> {
     Ok((
         r.get(0)?,
         [r.get(1)?, r.get(2)?, r.get(3)?, String::new()],

@@ -270,6 +270,7 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
             level: CareLevel::from_number(1 + d.below(7) as u8).expect("1–7"),
             valid_from: from,
             valid_to: from + chrono::Months::new(12) - chrono::TimeDelta::days(1),
+            care_provider: None,
         }
     });
     let pregnancy = (sex == Sex::Female && (20..45).contains(&age) && d.chance(100)).then(|| {

@@ -78,6 +78,10 @@ pub struct CareCertificationRecord {
     pub level: CareLevel,
     pub valid_from: NaiveDate,
     pub valid_to: NaiveDate,
+    /// The care provider managing the person's care plan, to whom the person gave care consent
+    /// on the portal: imported as that consent, lasting until the certification ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub care_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -91,7 +91,7 @@ pub struct DriveOptions {
     pub progress: bool,
 }
 
-/// A facility's token, refreshed before it expires.
+/// A principal's token, refreshed before it expires.
 struct TokenSlot {
     principal: String,
     secret: String,
@@ -156,11 +156,11 @@ impl Shared {
         self.settled.notify_waiters();
     }
 
-    async fn token(&self, facility: &str) -> anyhow::Result<String> {
+    async fn token(&self, principal: &str) -> anyhow::Result<String> {
         let slot = self
             .tokens
-            .get(facility)
-            .with_context(|| format!("no credentials for facility {facility}"))?;
+            .get(principal)
+            .with_context(|| format!("no credentials for {principal}"))?;
         let mut t = slot.token.lock().await;
         if t.1 - self.clock.now() < chrono::TimeDelta::minutes(5) {
             let fresh = self.client.token(&slot.principal, &slot.secret).await?;
@@ -176,8 +176,8 @@ impl Shared {
         let late = started.saturating_duration_since(job.intended);
         lock(&self.recorder).record_lateness(late.as_micros() as u64);
         let first = &job.events[0];
-        let prepared = if first.route == Route::Batch {
-            Ok(requests::batch(&first.facility, &job.events))
+        let prepared = if first.route.is_batched() {
+            Ok(requests::batch(&job.events, self.clock.now()))
         } else {
             let needed = match first.needs {
                 Some(n) => match self.needed(n).await {
@@ -312,10 +312,11 @@ impl Shared {
     }
 }
 
-/// Facilities that act in a stream, and which of them sign.
+/// Principals that act in a stream (facilities, municipalities, persons on the portal), and
+/// which facilities sign.
 #[derive(Default)]
 struct Actors {
-    facilities: BTreeSet<String>,
+    principals: BTreeSet<String>,
     prescribers: BTreeSet<String>,
     pharmacies: BTreeSet<String>,
     events: u64,
@@ -336,13 +337,13 @@ fn actors(dir: &Path) -> anyhow::Result<Actors> {
                 Route::Healthz => continue,
                 _ => {}
             }
-            a.facilities.insert(e.facility);
+            a.principals.insert(e.principal());
         }
     }
     Ok(a)
 }
 
-/// Issues every acting facility's credentials and registers the driver's signing keys.
+/// Issues every acting principal's credentials and registers the driver's signing keys.
 async fn setup(
     client: &ExchangeClient,
     admin_secret: &str,
@@ -355,13 +356,18 @@ async fn setup(
         .context("the target refused the admin secret")?
         .token;
     let mut tokens = HashMap::new();
-    for f in &a.facilities {
-        let principal = format!("facility:{f}");
+    for principal in &a.principals {
+        let f = principal.split_once(':').map_or("", |(_, c)| c);
         let cred = client
-            .credentials(&admin, &principal)
+            .credentials(&admin, principal)
             .await
             .with_context(|| format!("issuing credentials for {principal}"))?;
         let t = client.token(&cred.principal, &cred.secret).await?;
+        let f = if principal.starts_with("facility:") {
+            f
+        } else {
+            ""
+        };
         for (set, pharmacist) in [(&a.prescribers, false), (&a.pharmacies, true)] {
             if set.contains(f) {
                 let key = requests::signing_key(seed, f, pharmacist);
@@ -378,7 +384,7 @@ async fn setup(
             }
         }
         tokens.insert(
-            f.clone(),
+            principal.clone(),
             TokenSlot {
                 principal: cred.principal,
                 secret: cred.secret,
@@ -550,8 +556,8 @@ async fn wait_until(t: Instant) -> bool {
     }
 }
 
-/// Releases the batch pre-checks due at one moment, one request per facility (split at the
-/// batch limit); false if the replay was stopped.
+/// Releases the batched events due at one moment, one request per route and principal (split
+/// at the batch limit); false if the replay was stopped.
 async fn release_batches(
     batches: BTreeMap<String, Vec<Event>>,
     intended: Instant,
@@ -591,7 +597,8 @@ async fn dispatch(
         let sim = (at_ms - period_start_ms).max(0) as f64 / 1000.0;
         t0 + Duration::from_secs_f64(sim / speedup)
     };
-    // Batch pre-checks due at the same moment travel as one request per facility.
+    // Batch pre-checks and municipal uploads due at the same moment travel as one request per
+    // route and principal.
     let mut batches: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     let mut batch_at = i64::MIN;
     let mut released = 0u64;
@@ -604,9 +611,10 @@ async fn dispatch(
                     return Ok(released);
                 }
             }
-            if e.route == Route::Batch {
+            if e.route.is_batched() {
                 batch_at = e.at_ms;
-                batches.entry(e.facility.clone()).or_default().push(e);
+                let key = format!("{} {}", e.route.as_str(), e.principal());
+                batches.entry(key).or_default().push(e);
                 continue;
             }
             let intended = due(e.at_ms);

@@ -9,6 +9,11 @@ use dx_exchange::wire::canonical::{sign, signing_key_from_seed};
 use dx_exchange::wire::clins::{DocumentDraft, DocumentKind, EhrPatient, ItemDraft, ItemsDraft};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use dx_exchange::wire::{
+    ApplicationKind, ApplicationRequest, CareCertificationRequest, CareLevel, Decision,
+    DecisionRequest, Development, InfantCheckupRequest, PrenatalCheckupRequest,
+    VaccinationBatchRequest, VaccinationRequest,
+};
+use dx_exchange::wire::{
     BatchVerifyRequest, CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest,
     Dispensation, DispenseRequest, DrugLine, PaperDispenseRequest, PersonRef, PrescriptionKind,
     RegisterPrescriptionRequest, Signature, VerifyRequest,
@@ -22,6 +27,8 @@ pub struct Outcome {
     pub access_code: Option<String>,
     /// An EHR document's id.
     pub document_id: Option<String>,
+    /// An online application's id.
+    pub application_id: Option<String>,
 }
 
 /// A request ready to send.
@@ -86,18 +93,57 @@ fn json<T: serde::Serialize>(v: &T) -> Option<Vec<u8>> {
 }
 
 /// A batch pre-check of several persons at one facility.
-pub fn batch(facility: &str, events: &[Event]) -> Prepared {
-    let body = BatchVerifyRequest {
-        service_date: None,
-        items: events.iter().map(person).collect(),
+/// One request carrying the events of a batched route due at one moment for one principal: a
+/// batch pre-check (一括照会) or a municipal upload of doses.
+pub fn batch(events: &[Event], server_now: DateTime<Utc>) -> Prepared {
+    let first = &events[0];
+    let (path, body) = if first.route == Route::VaccinationBatch {
+        let items = events.iter().map(|e| dose(e, server_now, e.uses)).collect();
+        (
+            "/v1/municipal/vaccinations/batch",
+            json(&VaccinationBatchRequest { items }),
+        )
+    } else {
+        let body = BatchVerifyRequest {
+            service_date: None,
+            items: events.iter().map(person).collect(),
+        };
+        ("/v1/eligibility/batch", json(&body))
     };
     Prepared {
-        route: Route::Batch,
+        route: first.route,
         post: true,
-        path: "/v1/eligibility/batch".into(),
-        body: json(&body),
-        facility: facility.to_owned(),
+        path: path.into(),
+        body,
+        facility: first.principal(),
     }
+}
+
+/// A dose of the event's vaccine (`items`) given `days_ago` days before the server's today.
+fn dose(e: &Event, now: DateTime<Utc>, days_ago: u8) -> VaccinationRequest {
+    VaccinationRequest {
+        person: PersonRef::by_id(&e.person_id),
+        vaccine: e.items.clone().unwrap_or_default(),
+        administered_on: today(now) - TimeDelta::days(i64::from(days_ago)),
+        lot: None,
+    }
+}
+
+fn today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&jst()).date_naive()
+}
+
+/// The request path of a portal page.
+fn portal_page(kind: Option<&str>) -> anyhow::Result<&'static str> {
+    Ok(match kind {
+        Some("medications") => "/v1/portal/clinical-summary?kind=prescription",
+        Some("vaccinations") => "/v1/portal/vaccinations",
+        Some("checkups") => "/v1/portal/checkups",
+        Some("care") => "/v1/portal/care-certification",
+        Some("access_log") => "/v1/portal/access-log",
+        Some("applications") => "/v1/portal/applications",
+        other => anyhow::bail!("portal page {other:?}"),
+    })
 }
 
 /// The request of one event, given the outcome of the event it needs (if any) and the server's
@@ -117,13 +163,106 @@ pub fn prepare(
                 person: person(e),
                 service_date: None,
                 consent: e.consent.then_some(ConsentFlags {
+                    vaccination: true,
                     medication: true,
                     checkup: true,
                     ehr: true,
                 }),
             }),
         ),
-        Route::Batch => return Ok(batch(&e.facility, std::slice::from_ref(e))),
+        Route::Batch | Route::VaccinationBatch => {
+            return Ok(batch(std::slice::from_ref(e), server_now));
+        }
+        Route::VaccinationRecord => (
+            true,
+            "/v1/vaccinations".to_owned(),
+            json(&dose(e, server_now, 0)),
+        ),
+        Route::VaccinationRead => (
+            false,
+            format!("/v1/persons/{}/vaccinations", e.person_id),
+            None,
+        ),
+        Route::VaccinationSchedule => (
+            false,
+            format!("/v1/persons/{}/vaccination-schedule", e.person_id),
+            None,
+        ),
+        Route::PrenatalCheckup => (
+            true,
+            "/v1/maternal/prenatal-checkups".to_owned(),
+            json(&PrenatalCheckupRequest {
+                person: PersonRef::by_id(&e.person_id),
+                on: today(server_now),
+                gestational_weeks: e.items.as_deref().unwrap_or("20").parse()?,
+                weight_kg: 58.0,
+                systolic_mmhg: 114,
+                diastolic_mmhg: 72,
+            }),
+        ),
+        Route::InfantCheckup => {
+            let months = (today(server_now) - birth_date(e)).num_days() as f64 / 30.44;
+            (
+                true,
+                "/v1/maternal/infant-checkups".to_owned(),
+                json(&InfantCheckupRequest {
+                    person: PersonRef::by_id(&e.person_id),
+                    on: today(server_now),
+                    height_cm: (50.0 + 1.6 * months).min(120.0),
+                    weight_kg: (3.0 + 0.3 * months).min(30.0),
+                    development: Development::Normal,
+                }),
+            )
+        }
+        Route::CareCertify => {
+            let spec = e.items.as_deref().unwrap_or_default();
+            let mut f = spec.split(':');
+            let (Some(level), Some(from), Some(to)) = (f.next(), f.next(), f.next()) else {
+                anyhow::bail!("event {}: care certification {spec:?}", e.id);
+            };
+            (
+                true,
+                "/v1/care/certifications".to_owned(),
+                json(&CareCertificationRequest {
+                    person: PersonRef::by_id(&e.person_id),
+                    level: CareLevel::parse(level)
+                        .ok_or_else(|| anyhow::anyhow!("care level {level:?}"))?,
+                    valid_from: from.parse()?,
+                    valid_to: to.parse()?,
+                }),
+            )
+        }
+        Route::CareRead => (
+            false,
+            format!("/v1/persons/{}/care-certification", e.person_id),
+            None,
+        ),
+        Route::PortalRead => (false, portal_page(e.kind)?.to_owned(), None),
+        Route::PortalApply => (
+            true,
+            "/v1/portal/applications".to_owned(),
+            json(&ApplicationRequest {
+                person_id: e.person_id.clone(),
+                kind: e
+                    .kind
+                    .and_then(ApplicationKind::parse)
+                    .ok_or_else(|| anyhow::anyhow!("event {}: application kind", e.id))?,
+                note: None,
+            }),
+        ),
+        Route::ApplicationDecide => {
+            let id = needed
+                .and_then(|o| o.application_id.clone())
+                .ok_or_else(missing)?;
+            (
+                true,
+                format!("/v1/municipal/applications/{id}/decision"),
+                json(&DecisionRequest {
+                    decision: Decision::Approved,
+                    reason: None,
+                }),
+            )
+        }
         Route::Consent => (
             true,
             "/v1/consents".to_owned(),
@@ -243,7 +382,7 @@ pub fn prepare(
         post,
         path,
         body,
-        facility: e.facility.clone(),
+        facility: e.principal(),
     })
 }
 
@@ -398,6 +537,10 @@ pub fn outcome(route: Route, body: &[u8], needed: Option<&Outcome>) -> Outcome {
         },
         Route::EhrDocument => Outcome {
             document_id: text("document_id"),
+            ..Outcome::default()
+        },
+        Route::PortalApply => Outcome {
+            application_id: text("application_id"),
             ..Outcome::default()
         },
         _ => Outcome::default(),

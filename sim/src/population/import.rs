@@ -1,19 +1,20 @@
 //! Loads a generated population into the reference exchange's store: insurers, facilities, and
 //! persons with their insurance numbers, card serials and entitlements, in large transactions.
 
+use super::life::Life;
 use anyhow::Context as _;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, UInt8Type};
 use arrow_array::{Array, RecordBatch};
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use dx_exchange::codes::insurer_number;
-use dx_exchange::eligibility::EligibilityStore;
-use dx_exchange::store::SqliteStore;
+use dx_exchange::store::{SqliteStore, Store};
 use dx_exchange::wire::{
-    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
-    QualificationRecord, Sex,
+    FacilityKind, FacilityRecord, InsurerRecord, MunicipalityRecord, PersonRecord,
+    PublicExpenseRecord, QualificationRecord, Sex,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Persons stored per transaction.
@@ -72,6 +73,39 @@ pub fn read_insurers(dir: &Path) -> anyhow::Result<Vec<InsurerRecord>> {
     Ok(out)
 }
 
+/// Reads `municipalities.parquet` into import records.
+pub fn read_municipalities(dir: &Path) -> anyhow::Result<Vec<MunicipalityRecord>> {
+    let mut out = Vec::new();
+    for b in batches(&dir.join("municipalities.parquet"))? {
+        let b = b?;
+        let (code, name) = (strings(&b, "code")?, strings(&b, "name")?);
+        let pref = column(&b, "prefecture")?.as_primitive::<UInt8Type>();
+        for i in 0..b.num_rows() {
+            out.push(MunicipalityRecord {
+                code: code.value(i).to_owned(),
+                name: name.value(i).to_owned(),
+                prefecture: pref.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Care providers of each prefecture, sorted by code.
+pub fn care_providers(facilities: &[FacilityRecord]) -> HashMap<u8, Vec<String>> {
+    let mut out: HashMap<u8, Vec<String>> = HashMap::new();
+    for f in facilities
+        .iter()
+        .filter(|f| f.kind == FacilityKind::CareProvider)
+    {
+        out.entry(f.prefecture).or_default().push(f.code.clone());
+    }
+    for l in out.values_mut() {
+        l.sort();
+    }
+    out
+}
+
 /// Reads `facilities.parquet` into import records.
 pub fn read_facilities(dir: &Path) -> anyhow::Result<Vec<FacilityRecord>> {
     let mut out = Vec::new();
@@ -89,6 +123,7 @@ pub fn read_facilities(dir: &Path) -> anyhow::Result<Vec<FacilityRecord>> {
                 "clinic" => FacilityKind::Clinic,
                 "dental" => FacilityKind::Dental,
                 "pharmacy" => FacilityKind::Pharmacy,
+                "care_provider" => FacilityKind::CareProvider,
                 other => anyhow::bail!("facility {}: unknown kind {other}", code.value(i)),
             };
             out.push(FacilityRecord {
@@ -112,7 +147,8 @@ fn valid_from(kind: &str, birth: NaiveDate, as_of: NaiveDate) -> NaiveDate {
 }
 
 /// Converts one batch of the persons schema into import records.
-pub fn person_records(b: &RecordBatch, as_of: NaiveDate) -> anyhow::Result<Vec<PersonRecord>> {
+pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<PersonRecord>> {
+    let as_of = life.as_of;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let (id, sex, muni) = (
         strings(b, "id")?,
@@ -131,6 +167,8 @@ pub fn person_records(b: &RecordBatch, as_of: NaiveDate) -> anyhow::Result<Vec<P
         strings(b, "public_expense_law")?,
     );
     let registered = column(b, "card_registered")?.as_boolean();
+    let pregnant = column(b, "pregnant")?.as_boolean();
+    let ltc = column(b, "ltc_level")?.as_primitive::<UInt8Type>();
     let birth = column(b, "birth_date")?.as_primitive::<Date32Type>();
     let pref = column(b, "prefecture")?.as_primitive::<UInt8Type>();
     let mut out = Vec::with_capacity(b.num_rows());
@@ -167,7 +205,11 @@ pub fn person_records(b: &RecordBatch, as_of: NaiveDate) -> anyhow::Result<Vec<P
                 }]
             })
             .unwrap_or_default();
+        let index: u64 = id.value(i).trim_start_matches('P').parse().unwrap_or(0);
+        let care_certification = life.care(index, ltc.value(i), pref.value(i));
         out.push(PersonRecord {
+            care_certification,
+            pregnancy: pregnant.value(i).then(|| life.pregnancy(index)),
             id: id.value(i).to_owned(),
             sex: if sex.value(i) == "M" {
                 Sex::Male
@@ -193,6 +235,7 @@ pub fn person_records(b: &RecordBatch, as_of: NaiveDate) -> anyhow::Result<Vec<P
 #[derive(serde::Deserialize)]
 struct ManifestIn {
     as_of: NaiveDate,
+    seed: u64,
     persons: u64,
     person_files: Vec<String>,
 }
@@ -215,11 +258,7 @@ pub fn import_fresh(dir: &Path, store: &SqliteStore, progress: bool) -> anyhow::
 }
 
 /// Imports the population in `dir` (as written by `dxsim population`) into `store`.
-pub fn import(
-    dir: &Path,
-    store: &dyn EligibilityStore,
-    progress: bool,
-) -> anyhow::Result<Imported> {
+pub fn import(dir: &Path, store: &dyn Store, progress: bool) -> anyhow::Result<Imported> {
     let manifest_path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path).with_context(|| {
         format!(
@@ -231,7 +270,14 @@ pub fn import(
     let manifest: ManifestIn = serde_json::from_str(&text)
         .with_context(|| format!("reading {}", manifest_path.display()))?;
     let insurers = store.import_insurers(&read_insurers(dir)?)?;
-    let facilities = store.import_facilities(&read_facilities(dir)?)?;
+    let facility_records = read_facilities(dir)?;
+    let facilities = store.import_facilities(&facility_records)?;
+    store.import_municipalities(&read_municipalities(dir)?)?;
+    let life = Life {
+        seed: manifest.seed,
+        as_of: manifest.as_of,
+        care_providers: care_providers(&facility_records),
+    };
     let bar = if progress {
         indicatif::ProgressBar::new(manifest.persons)
     } else {
@@ -251,13 +297,12 @@ pub fn import(
         .iter()
         .map(|rel| dir.join(rel))
         .collect();
-    let as_of = manifest.as_of;
     let reader = std::thread::spawn(move || {
         let mut pending: Vec<PersonRecord> = Vec::with_capacity(PERSONS_PER_TRANSACTION);
         let mut read = || -> anyhow::Result<()> {
             for path in &files {
                 for b in batches(path)? {
-                    for r in person_records(&b?, as_of)? {
+                    for r in person_records(&b?, &life)? {
                         dx_exchange::eligibility::validate_person(&r).map_err(|e| {
                             anyhow::anyhow!("{}: person {}: {e}", path.display(), r.id)
                         })?;

@@ -16,6 +16,7 @@
 
 pub mod expected;
 pub mod import;
+pub mod life;
 pub mod orgs;
 pub mod output;
 pub mod persons;

@@ -193,7 +193,8 @@ fn insurers(
     out
 }
 
-const HOURS: [(FacilityKind, &[&str]); 4] = [
+const HOURS: [(FacilityKind, &[&str]); 5] = [
+    (FacilityKind::CareProvider, &["mon-fri 08:30-17:30"]),
     (
         FacilityKind::Hospital,
         &[
@@ -243,7 +244,7 @@ fn facilities(
                 Some(*acc)
             })
             .collect();
-        let mut seq = [0u32; 3];
+        let mut seq = [0u32; 4];
         for (kind, national) in tables::FACILITY_COUNTS {
             // At least one of each kind in a generated prefecture, so every person has a clinic.
             let n = ((national * s.population.scale * share).round() as u64).max(1);
@@ -272,6 +273,8 @@ fn facilities(
                     adoption.online_eligibility.pharmacy,
                     adoption.eprescription.pharmacy,
                 ),
+                // Care providers are not connected to online eligibility.
+                FacilityKind::CareProvider => (FacilityTable::Care, 3, 0.0, 0.0),
             };
             let profiles = HOURS
                 .iter()

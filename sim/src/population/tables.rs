@@ -238,9 +238,12 @@ pub const MUNICIPAL_NHI_SHARE: f64 = 23.1 / 25.8;
 pub const CHILD_SUBSIDY_MAX_AGE: u32 = 14;
 
 /// Facilities (FACTS, 2024): hospitals, medical clinics, dental clinics, pharmacies.
-pub const FACILITY_COUNTS: [(dx_exchange::wire::FacilityKind, f64); 4] = [
+pub const FACILITY_COUNTS: [(dx_exchange::wire::FacilityKind, f64); 5] = [
     (dx_exchange::wire::FacilityKind::Hospital, 8_060.0),
     (dx_exchange::wire::FacilityKind::Clinic, 105_207.0),
     (dx_exchange::wire::FacilityKind::Dental, 66_378.0),
     (dx_exchange::wire::FacilityKind::Pharmacy, 62_828.0),
+    // Care providers that manage care plans (居宅介護支援事業所 and the like): not in FACTS; an
+    // assumption of one per ≈190 certified persons.
+    (dx_exchange::wire::FacilityKind::CareProvider, 37_000.0),
 ];

@@ -4,19 +4,19 @@
 //! |---|---|---|
 //! | `id` | u64 | unique and stable: person index × 2^20 + the person's event number |
 //! | `at` | timestamp (ms, +09:00) | when the request is due, simulated time |
-//! | `flow` | text | the flow that made it (`visit`, `refill`, `discharge`, `checkup`) |
-//! | `route` | text | `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
+//! | `flow` | text | the flow that made it (`visit`, `refill`, `discharge`, `checkup`, `vaccination`, `maternal`, `care`, `portal`) |
+//! | `route` | text | `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; municipal and portal: `vaccination_record`, `vaccination_batch` (one dose of a municipal batch upload), `vaccination_read`, `vaccination_schedule`, `prenatal_checkup`, `infant_checkup`, `care_certify`, `care_read`, `portal_read`, `portal_apply`, `application_decide`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
 //! | `needs` | u64, null | the event whose result this one needs (registration → access code → retrieval → prescription id → dispensing; document → id → read, receipt, attachment; consenting check → clinical-summary read) |
-//! | `facility` | text | the requesting facility's code |
+//! | `facility` | text | the requesting facility's code; a municipality's 6-digit code for municipal requests; empty for the person's own portal requests |
 //! | `person_id` | text | the person |
 //! | `card_serial` | text, null | set when the person is identified by card |
 //! | `insurer_number`, `symbol`, `number`, `branch` | text, null | the insurance number (identification, or coverage for a registration) |
 //! | `sex`, `birth_date` | text, date | for the prescription document |
 //! | `consent` | bool | consent given at the card reader to viewing records (medication, checkup and EHR information) |
-//! | `kind` | text, null | registration: `electronic` or `in_hospital`; EHR document: `referral`, `discharge_summary`, `checkup_report` |
+//! | `kind` | text, null | registration: `electronic` or `in_hospital`; EHR document: `referral`, `discharge_summary`, `checkup_report`; portal page: `medications`, `vaccinations`, `checkups`, `care`, `access_log`, `applications`; application: `vaccination_voucher`, `medical_subsidy`, `care_certification` |
 //! | `uses` | u8 | registration: uses allowed (refills 2–3) |
 //! | `other_facility` | text, null | paper dispensing: the prescriber's facility code; referral letter: the addressee |
-//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR items: facts, `;`-separated (see [`parse_facts`]) |
+//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR items: facts, `;`-separated (see [`parse_facts`]); vaccination: the vaccine code; care certification: `level:valid_from:valid_to`; prenatal checkup: gestational weeks |
 
 use anyhow::Context as _;
 use arrow_array::builder::{
@@ -59,7 +59,7 @@ impl Event {
     /// clinical-summary read waits for the consent).
     pub fn is_needed(&self) -> bool {
         match self.route {
-            Route::Register | Route::Retrieve | Route::EhrDocument => true,
+            Route::Register | Route::Retrieve | Route::EhrDocument | Route::PortalApply => true,
             Route::Verify => self.consent,
             _ => false,
         }
@@ -91,11 +91,33 @@ pub enum Route {
     EhrReceive,
     /// A facility reads the clinical summary after consent.
     EhrSummary,
+    /// A facility records a dose it gave.
+    VaccinationRecord,
+    /// A municipality uploads doses from paper records (one person's dose of a batch).
+    VaccinationBatch,
+    /// A facility reads the vaccination history before vaccinating (after consent).
+    VaccinationRead,
+    /// A facility checks a child's routine schedule (after consent).
+    VaccinationSchedule,
+    /// A facility records a prenatal checkup.
+    PrenatalCheckup,
+    /// A municipality records a group infant checkup.
+    InfantCheckup,
+    /// A municipality renews a care-level certification.
+    CareCertify,
+    /// A care provider reads the certification in force.
+    CareRead,
+    /// A person reads a portal page (`kind`).
+    PortalRead,
+    /// A person files an online application (`kind`).
+    PortalApply,
+    /// The municipality lists its inbox and decides an application.
+    ApplicationDecide,
     Healthz,
 }
 
 impl Route {
-    pub const ALL: [Route; 16] = [
+    pub const ALL: [Route; 27] = [
         Route::Verify,
         Route::Batch,
         Route::Consent,
@@ -111,6 +133,17 @@ impl Route {
         Route::EhrRead,
         Route::EhrReceive,
         Route::EhrSummary,
+        Route::VaccinationRecord,
+        Route::VaccinationBatch,
+        Route::VaccinationRead,
+        Route::VaccinationSchedule,
+        Route::PrenatalCheckup,
+        Route::InfantCheckup,
+        Route::CareCertify,
+        Route::CareRead,
+        Route::PortalRead,
+        Route::PortalApply,
+        Route::ApplicationDecide,
         Route::Healthz,
     ];
 
@@ -131,6 +164,17 @@ impl Route {
             Route::EhrRead => "ehr_read",
             Route::EhrReceive => "ehr_receive",
             Route::EhrSummary => "ehr_summary",
+            Route::VaccinationRecord => "vaccination_record",
+            Route::VaccinationBatch => "vaccination_batch",
+            Route::VaccinationRead => "vaccination_read",
+            Route::VaccinationSchedule => "vaccination_schedule",
+            Route::PrenatalCheckup => "prenatal_checkup",
+            Route::InfantCheckup => "infant_checkup",
+            Route::CareCertify => "care_certify",
+            Route::CareRead => "care_read",
+            Route::PortalRead => "portal_read",
+            Route::PortalApply => "portal_apply",
+            Route::ApplicationDecide => "application_decide",
             Route::Healthz => "healthz",
         }
     }
@@ -143,15 +187,43 @@ impl Route {
     pub fn is_eligibility_check(self) -> bool {
         matches!(self, Route::Verify | Route::Batch)
     }
+
+    /// Routes whose events due at one moment travel as one request per principal.
+    pub fn is_batched(self) -> bool {
+        matches!(self, Route::Batch | Route::VaccinationBatch)
+    }
+}
+
+impl Event {
+    /// Who sends the request: the facility (a 10-digit code in `facility`), the municipality
+    /// (a 6-digit code) or, for portal requests (no `facility`), the person.
+    pub fn principal(&self) -> String {
+        match self.facility.len() {
+            0 => format!("person:{}", self.person_id),
+            6 => format!("municipality:{}", self.facility),
+            _ => format!("facility:{}", self.facility),
+        }
+    }
 }
 
 /// Values of the `kind` column.
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 14] = [
     "electronic",
     "in_hospital",
     "referral",
     "discharge_summary",
     "checkup_report",
+    // Portal pages.
+    "medications",
+    "vaccinations",
+    "checkups",
+    "care",
+    "access_log",
+    "applications",
+    // Applications.
+    "vaccination_voucher",
+    "medical_subsidy",
+    "care_certification",
 ];
 
 fn static_str(value: &str, options: &[&'static str]) -> anyhow::Result<&'static str> {
@@ -162,7 +234,16 @@ fn static_str(value: &str, options: &[&'static str]) -> anyhow::Result<&'static 
         .ok_or_else(|| anyhow::anyhow!("unexpected value {value:?}"))
 }
 
-pub const FLOWS: [&str; 4] = ["visit", "refill", "discharge", "checkup"];
+pub const FLOWS: [&str; 8] = [
+    "visit",
+    "refill",
+    "discharge",
+    "checkup",
+    "vaccination",
+    "maternal",
+    "care",
+    "portal",
+];
 
 pub fn schema() -> Arc<Schema> {
     let text = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);

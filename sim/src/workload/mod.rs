@@ -221,6 +221,13 @@ fn read_facilities(population: &Path) -> anyhow::Result<Facilities> {
             .as_boolean()
             .clone();
         for i in 0..b.num_rows() {
+            if kind.value(i) == "care_provider" {
+                out.care_providers
+                    .entry(pref.value(i))
+                    .or_default()
+                    .push(code.value(i).to_owned());
+                continue;
+            }
             let desk = match kind.value(i) {
                 "hospital" => Desk::Hospital,
                 "clinic" => Desk::Clinic,
@@ -267,6 +274,9 @@ fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
     let pref = col("prefecture")?.as_primitive::<UInt8Type>();
     let registered = col("card_registered")?.as_boolean();
     let conditions = col("conditions")?.as_primitive::<UInt16Type>();
+    let municipality = text("municipality")?;
+    let pregnant = col("pregnant")?.as_boolean();
+    let ltc = col("ltc_level")?.as_primitive::<UInt8Type>();
     let opt =
         |a: &arrow_array::StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
     (0..b.num_rows())
@@ -301,6 +311,9 @@ fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
                     None
                 },
                 conditions: conditions.value(i),
+                municipality: municipality.value(i).to_owned(),
+                pregnant: pregnant.value(i),
+                ltc_level: ltc.value(i),
                 home_clinic: opt(clinic, i),
                 usual_pharmacy: opt(pharmacy, i),
             })

@@ -3,6 +3,7 @@
 //! person, so later flows (EHR sharing, municipal data) plug in beside these without touching them.
 
 pub mod ehr;
+pub mod municipal;
 pub mod prescription;
 pub mod visit;
 
@@ -28,6 +29,11 @@ pub struct PersonRow {
     /// Set when the person holds a card registered as insurance card.
     pub card_serial: Option<String>,
     pub conditions: u16,
+    /// Municipality of residence (6-digit code).
+    pub municipality: String,
+    pub pregnant: bool,
+    /// 0 none, 1–7 support 1–2 and care 1–5.
+    pub ltc_level: u8,
     pub home_clinic: Option<String>,
     pub usual_pharmacy: Option<String>,
 }
@@ -72,6 +78,8 @@ impl Facility {
 #[derive(Debug, Default)]
 pub struct Facilities {
     pub all: Vec<Facility>,
+    /// Care providers' codes by prefecture, in file order.
+    pub care_providers: HashMap<u8, Vec<String>>,
     by_code: HashMap<String, usize>,
     by_place: HashMap<(u8, Desk), Vec<usize>>,
 }
@@ -118,6 +126,7 @@ pub struct GenContext {
     pub slots: HashMap<Desk, Vec<f64>>,
     pub drugs: prescription::DrugChoices,
     pub ehr: ehr::EhrRates,
+    pub municipal: municipal::MunicipalRates,
     pub stream_keys: StreamKeys,
 }
 
@@ -127,6 +136,7 @@ pub struct StreamKeys {
     pub visit: u64,
     pub prescription: u64,
     pub ehr: u64,
+    pub municipal: u64,
 }
 
 /// Arrival mass of each day of the period, from a desk's cumulative slot masses.
@@ -179,6 +189,14 @@ impl GenContext {
             start.year() - 1
         };
         let ehr_rates = ehr::EhrRates::new(scenario, &days, &slots);
+        let municipal = municipal::MunicipalRates::new(
+            scenario,
+            &calendar,
+            &days,
+            &slots,
+            &facilities,
+            (start_ms, end_ms),
+        );
         Self {
             model: Model::new(scenario),
             year_divisor: 365.25 * Calendar::mean_day_factor(fiscal_year),
@@ -191,10 +209,12 @@ impl GenContext {
             slots,
             drugs: prescription::DrugChoices::new(),
             ehr: ehr_rates,
+            municipal,
             stream_keys: StreamKeys {
                 visit: crate::rng::stream_key(scenario.seed, "workload.visit"),
                 prescription: crate::rng::stream_key(scenario.seed, "workload.prescription"),
                 ehr: crate::rng::stream_key(scenario.seed, "workload.ehr"),
+                municipal: crate::rng::stream_key(scenario.seed, "workload.municipal"),
             },
         }
     }
@@ -398,7 +418,11 @@ pub trait Flow: Sync {
 
 /// The flows every generation runs, in order.
 pub fn registry() -> Vec<Box<dyn Flow>> {
-    vec![Box::new(visit::VisitFlow), Box::new(ehr::EhrFlow)]
+    vec![
+        Box::new(visit::VisitFlow),
+        Box::new(ehr::EhrFlow),
+        Box::new(municipal::MunicipalFlow),
+    ]
 }
 
 /// A Poisson draw (Knuth's method; the means here are small).

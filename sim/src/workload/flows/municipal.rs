@@ -1,0 +1,426 @@
+//! The municipal, long-term-care and portal flows, for residents of the municipalities taking
+//! part (`municipal.participation`, the lowest-ranked municipalities first):
+//!
+//! - **Influenza vaccination**: `municipal.flu_doses_per_year` (FACTS ≈50 M; ≈20.7 M routine
+//!   doses of persons 65+), given October–December (45%, 40%, 15% of the season — the shape is an
+//!   assumption), at clinics in clinic hours. A connected clinic recording online checks the card
+//!   with consent, reads the history (`vaccination_read`) and records the dose; otherwise the dose
+//!   reaches the exchange in the municipality's weekly upload (`vaccination_batch`, Fridays 19:00).
+//! - **Routine childhood doses** at the standard ages of the vaccine table plus 0–13 days, with
+//!   each vaccine's uptake: the schedule check (`vaccination_schedule`) before recording. Summed
+//!   over a cohort of 0.72 M births (FACTS) the table gives ≈18 M doses a year (FACTS est. ≈20 M).
+//! - **Prenatal checkups** (14 at the standard weeks) of pregnant persons, at a hospital or clinic;
+//!   **infant checkups** at 4, 18 and 36 months, held by the municipality (13:30–16:00).
+//! - **Long-term care**: the care provider reads each certified person's certification once a
+//!   month (first five days); the municipality renews a certification 30 days before it ends.
+//! - **Portal**: `portal.reads_per_holder_per_year` page reads per card holder, with an evening
+//!   peak (20:00–22:00) and the optional surge; `portal.applications_per_year` applications, each
+//!   decided by the municipality on a later weekday.
+
+use super::{Emitter, Flow, GenContext, PersonRow, day_masses, jst_ms, poisson};
+use crate::population::life::Life;
+use crate::rng::Stream;
+use crate::scenario::Scenario;
+use crate::workload::calendar::{Calendar, DayKind, Desk};
+use crate::workload::events::Route;
+use chrono::{Datelike, Months, NaiveDate, TimeDelta};
+use dx_exchange::refdata::vaccines::{Programme, VACCINES};
+use dx_exchange::wire::CareLevel;
+use std::collections::HashMap;
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+/// Japan's population at scale 1.0 (FACTS), and its share aged 65 and over.
+const POPULATION: f64 = 123.8e6;
+const ELDERLY_SHARE: f64 = 0.293;
+/// Share of a flu season's doses given in October, November and December.
+const FLU_MONTHS: [(u32, f64); 3] = [(10, 0.45), (11, 0.40), (12, 0.15)];
+/// Standard weeks of the 14 publicly funded prenatal checkups.
+const PRENATAL_WEEKS: [i64; 14] = [12, 16, 20, 24, 26, 28, 30, 32, 34, 36, 37, 38, 39, 40];
+/// Infant checkups held by the municipality, in days of age (4, 18 and 36 months).
+const INFANT_CHECKUP_DAYS: [i64; 3] = [122, 548, 1096];
+/// Relative portal use by hour of day (JST): low at night, a lunch bump, the evening peak.
+const PORTAL_HOURS: [f64; 24] = [
+    0.3, 0.15, 0.1, 0.05, 0.05, 0.1, 0.3, 0.6, 0.8, 1.0, 1.0, 1.0, 1.3, 1.1, 1.0, 1.0, 1.0, 1.1,
+    1.4, 1.8, 2.4, 2.6, 2.0, 1.0,
+];
+/// Pages of the portal and their share of reads.
+const PORTAL_PAGES: [(&str, f64); 6] = [
+    ("medications", 0.35),
+    ("checkups", 0.2),
+    ("vaccinations", 0.15),
+    ("access_log", 0.1),
+    ("applications", 0.1),
+    ("care", 0.1),
+];
+const APPLICATIONS: [&str; 3] = [
+    "vaccination_voucher",
+    "medical_subsidy",
+    "care_certification",
+];
+
+/// What the municipal flows derive once per generation.
+#[derive(Debug)]
+pub struct MunicipalRates {
+    life: Life,
+    /// Share of a year's flu doses falling inside the period.
+    flu_share: f64,
+    /// Portal: cumulative weight over the period's hours and the period's expected reads per
+    /// unit yearly rate.
+    portal_cum: Vec<f64>,
+    portal_hours_ms: Vec<i64>,
+    portal_year_fraction: f64,
+}
+
+impl MunicipalRates {
+    pub fn new(
+        s: &Scenario,
+        calendar: &Calendar,
+        days: &[super::Day],
+        slots: &HashMap<Desk, Vec<f64>>,
+        facilities: &super::Facilities,
+        (start_ms, end_ms): (i64, i64),
+    ) -> Self {
+        let mut care_providers = facilities.care_providers.clone();
+        for l in care_providers.values_mut() {
+            l.sort();
+        }
+        let mut flu_share = 0.0;
+        for (day, mass) in days.iter().zip(day_masses(&slots[&Desk::Clinic])) {
+            let f = calendar.day_factor(day.date);
+            if f <= 0.0 {
+                continue;
+            }
+            if let Some((_, share)) = FLU_MONTHS.iter().find(|(m, _)| *m == day.date.month()) {
+                let in_month = days_in_month(day.date) as f64;
+                flu_share += share / in_month * (mass / f).min(1.0);
+            }
+        }
+        let day_weight: f64 = PORTAL_HOURS.iter().sum();
+        let (mut portal_cum, mut portal_hours_ms, mut total) = (Vec::new(), Vec::new(), 0.0);
+        let mut year_fraction = 0.0;
+        for day in days {
+            for (h, w) in PORTAL_HOURS.iter().enumerate() {
+                let h0 = day.midnight_ms + h as i64 * HOUR;
+                let overlap =
+                    ((h0 + HOUR).min(end_ms) - h0.max(start_ms)).max(0) as f64 / HOUR as f64;
+                let surge = s.portal.surge.as_ref().map_or(1.0, |sg| {
+                    let from = jst_ms(sg.start);
+                    let to = from + (sg.hours * HOUR as f64) as i64;
+                    if h0 < to && h0 + HOUR > from {
+                        sg.factor
+                    } else {
+                        1.0
+                    }
+                });
+                let m = w * overlap * surge;
+                total += m;
+                year_fraction += m / day_weight / 365.0;
+                portal_cum.push(total);
+                portal_hours_ms.push(h0);
+            }
+        }
+        Self {
+            life: Life {
+                seed: s.seed,
+                as_of: s.population.as_of,
+                care_providers,
+            },
+            flu_share,
+            portal_cum,
+            portal_hours_ms,
+            portal_year_fraction: year_fraction,
+        }
+    }
+
+    /// A portal arrival time inside the period.
+    fn portal_time(&self, ctx: &GenContext, r: &mut Stream) -> i64 {
+        let i = r.pick_cumulative(&self.portal_cum);
+        let h0 = self.portal_hours_ms[i];
+        let (lo, hi) = (h0.max(ctx.start_ms), (h0 + HOUR).min(ctx.end_ms));
+        lo + r.below((hi - lo).max(1) as u64) as i64
+    }
+}
+
+fn days_in_month(d: NaiveDate) -> i64 {
+    let first = d.with_day(1).expect("day 1");
+    ((first + Months::new(1)) - first).num_days()
+}
+
+/// Whether a municipality takes part: its code's hash ranks it among the first `share`.
+pub fn participates(code: &str, share: f64) -> bool {
+    let h = code.bytes().fold(0x6d75_6e69_u64, |h, b| {
+        dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
+    });
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < share
+}
+
+/// The municipality's upload of paper records: 09:00 JST of the first weekday at least two
+/// days after the dose.
+fn upload_after(ctx: &GenContext, at_ms: i64) -> i64 {
+    let mut d = GenContext::date_of(at_ms) + TimeDelta::days(2);
+    while !matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_)) {
+        d += TimeDelta::days(1);
+    }
+    jst_ms(d.and_hms_opt(9, 0, 0).expect("09:00"))
+}
+
+/// When the municipality decides an application filed at `at_ms`: a third of those filed on a
+/// weekday morning the same day, 1–3 hours later; the rest on a weekday 1–5 days later, in
+/// office hours.
+fn office_day_after(ctx: &GenContext, at_ms: i64, r: &mut Stream) -> i64 {
+    let filed = GenContext::date_of(at_ms);
+    let hour = (at_ms - jst_ms(filed.and_hms_opt(0, 0, 0).expect("midnight"))) / HOUR;
+    if matches!(ctx.calendar.day_kind(filed), DayKind::Weekday(_))
+        && hour < 14
+        && r.chance(1.0 / 3.0)
+    {
+        return at_ms + HOUR + r.below(120) as i64 * MINUTE;
+    }
+    let mut d = filed + TimeDelta::days(1 + r.below(5) as i64);
+    while !matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_)) {
+        d += TimeDelta::days(1);
+    }
+    jst_ms(d.and_hms_opt(9, 0, 0).expect("09:00")) + r.below(7 * 60) as i64 * MINUTE
+}
+
+pub struct MunicipalFlow;
+
+impl MunicipalFlow {
+    /// A dose given at `at`: recorded online by a connected clinic after a consenting card check
+    /// and a history read (or schedule check), or uploaded in the municipality's weekly batch.
+    fn dose(
+        person: &PersonRow,
+        vaccine: &'static str,
+        at: i64,
+        schedule: bool,
+        ctx: &GenContext,
+        r: &mut Stream,
+        out: &mut Emitter<'_>,
+    ) {
+        let flow = "vaccination";
+        let clinic = ctx.facilities.pick(person.prefecture, Desk::Clinic, r);
+        let online = clinic.filter(|c| {
+            ctx.connected(c, at)
+                && person.card_serial.is_some()
+                && r.chance(ctx.scenario.municipal.online_record_share)
+        });
+        if let Some(c) = online.filter(|_| out.inside(at)) {
+            let check = out.emit(flow, Route::Verify, at, &c.code, |e| {
+                e.card_serial = person.card_serial.clone();
+                e.consent = true;
+            });
+            let read = if schedule {
+                Route::VaccinationSchedule
+            } else {
+                Route::VaccinationRead
+            };
+            out.emit(flow, read, at + MINUTE, &c.code, |e| e.needs = Some(check));
+            out.emit(
+                flow,
+                Route::VaccinationRecord,
+                at + 15 * MINUTE,
+                &c.code,
+                |e| {
+                    e.items = Some(vaccine.into());
+                },
+            );
+        } else {
+            let upload = upload_after(ctx, at);
+            let days_ago = (GenContext::date_of(upload) - GenContext::date_of(at)).num_days();
+            out.emit(
+                flow,
+                Route::VaccinationBatch,
+                upload,
+                &person.municipality,
+                |e| {
+                    e.items = Some(vaccine.into());
+                    e.uses = days_ago as u8;
+                },
+            );
+        }
+    }
+
+    fn vaccinations(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
+        let m = &ctx.scenario.municipal;
+        let per_person = if person.age >= 65 {
+            m.flu_elderly_doses_per_year / (POPULATION * ELDERLY_SHARE)
+        } else {
+            (m.flu_doses_per_year - m.flu_elderly_doses_per_year)
+                / (POPULATION * (1.0 - ELDERLY_SHARE))
+        };
+        // At most one dose of a period: a second would be a child's, weeks later.
+        if poisson(r, per_person * ctx.municipal.flu_share) > 0 {
+            let at = ctx.arrival(Desk::Clinic, r);
+            Self::dose(person, "influenza", at, false, ctx, r, out);
+        }
+        if person.age >= 17 {
+            return;
+        }
+        let birth = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+            + TimeDelta::days(i64::from(person.birth_date));
+        for v in VACCINES {
+            let Programme::Childhood {
+                doses,
+                females_only,
+                uptake,
+            } = v.programme
+            else {
+                continue;
+            };
+            if (females_only && person.sex != "female") || !r.chance(uptake) {
+                continue;
+            }
+            let delay = r.below(14) as i64;
+            for d in doses {
+                let day = birth + TimeDelta::days(i64::from(d.standard_age) + delay);
+                let at = jst_ms(day.and_hms_opt(9, 30, 0).expect("09:30"))
+                    + r.below(7 * 60) as i64 * MINUTE;
+                // Doses before the period still reach it in an upload.
+                let near = at >= ctx.start_ms - 7 * 24 * HOUR && at < ctx.end_ms;
+                if !near || !matches!(ctx.calendar.day_kind(day), DayKind::Weekday(_)) {
+                    continue;
+                }
+                Self::dose(person, v.code, at, true, ctx, r, out);
+            }
+        }
+    }
+
+    fn maternal(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
+        let flow = "maternal";
+        if person.pregnant {
+            let due = ctx.municipal.life.pregnancy(person.index).expected_delivery;
+            for w in PRENATAL_WEEKS {
+                let day = due - TimeDelta::days((40 - w) * 7);
+                let at = jst_ms(day.and_hms_opt(9, 0, 0).expect("09:00"))
+                    + r.below(8 * 60) as i64 * MINUTE;
+                if !out.inside(at) || !matches!(ctx.calendar.day_kind(day), DayKind::Weekday(_)) {
+                    continue;
+                }
+                let desk = if r.chance(0.5) {
+                    Desk::Hospital
+                } else {
+                    Desk::Clinic
+                };
+                if let Some(f) = ctx.facilities.pick(person.prefecture, desk, r) {
+                    out.emit(flow, Route::PrenatalCheckup, at, &f.code, |e| {
+                        e.items = Some(w.to_string());
+                    });
+                }
+            }
+        }
+        if person.age < 4 {
+            let birth = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+                + TimeDelta::days(i64::from(person.birth_date));
+            for age in INFANT_CHECKUP_DAYS {
+                let day = birth + TimeDelta::days(age + r.below(21) as i64);
+                let at = jst_ms(day.and_hms_opt(13, 30, 0).expect("13:30"))
+                    + r.below(150) as i64 * MINUTE;
+                if out.inside(at) && matches!(ctx.calendar.day_kind(day), DayKind::Weekday(_)) {
+                    out.emit(flow, Route::InfantCheckup, at, &person.municipality, |_| {});
+                }
+            }
+        }
+    }
+
+    fn care(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
+        let flow = "care";
+        let Some(cert) = ctx
+            .municipal
+            .life
+            .care(person.index, person.ltc_level, person.prefecture)
+        else {
+            return;
+        };
+        // Reads by the care provider on weekdays, `care_reads_per_month` a month.
+        if let Some(provider) = &cert.care_provider {
+            for day in &ctx.days {
+                if !matches!(ctx.calendar.day_kind(day.date), DayKind::Weekday(_)) {
+                    continue;
+                }
+                let mean = ctx.scenario.municipal.care_reads_per_month * 12.0 / 245.0;
+                for _ in 0..poisson(r, mean) {
+                    let at = day.midnight_ms + 9 * HOUR + r.below(8 * 60) as i64 * MINUTE;
+                    if day.date <= cert.valid_to {
+                        out.emit(flow, Route::CareRead, at, provider, |_| {});
+                    }
+                }
+            }
+        }
+        // The renewal, decided 30 days before the certification ends.
+        let decided = cert.valid_to - TimeDelta::days(30);
+        let at =
+            jst_ms(decided.and_hms_opt(10, 0, 0).expect("10:00")) + r.below(6 * 60) as i64 * MINUTE;
+        if out.inside(at) && matches!(ctx.calendar.day_kind(decided), DayKind::Weekday(_)) {
+            let from = cert.valid_to + TimeDelta::days(1);
+            let to = from + Months::new(24) - TimeDelta::days(1);
+            let level = CareLevel::from_number(person.ltc_level).unwrap_or(CareLevel::Care1);
+            out.emit(flow, Route::CareCertify, at, &person.municipality, |e| {
+                e.items = Some(format!("{}:{from}:{to}", level.as_str()));
+            });
+        }
+    }
+
+    fn portal(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
+        let flow = "portal";
+        let p = &ctx.scenario.portal;
+        let rates = &ctx.municipal;
+        if person.card_serial.is_none() {
+            return;
+        }
+        let reads = poisson(r, p.reads_per_holder_per_year * rates.portal_year_fraction);
+        for _ in 0..reads {
+            let at = rates.portal_time(ctx, r);
+            let mut u = r.unit();
+            let mut page = PORTAL_PAGES[0].0;
+            for (name, share) in PORTAL_PAGES {
+                if u < share {
+                    page = name;
+                    break;
+                }
+                u -= share;
+            }
+            if page == "care" && person.ltc_level == 0 {
+                page = "medications";
+            }
+            out.emit(flow, Route::PortalRead, at, "", |e| e.kind = Some(page));
+        }
+        let per_person = p.applications_per_year / POPULATION;
+        if poisson(r, per_person * rates.portal_year_fraction) > 0 {
+            let at = rates.portal_time(ctx, r);
+            let kind = if person.age >= 65 && person.ltc_level == 0 {
+                APPLICATIONS[2]
+            } else {
+                APPLICATIONS[r.below(2) as usize]
+            };
+            let filed = out.emit(flow, Route::PortalApply, at, "", |e| e.kind = Some(kind));
+            let decided = office_day_after(ctx, at, r);
+            out.emit(
+                flow,
+                Route::ApplicationDecide,
+                decided,
+                &person.municipality,
+                |e| {
+                    e.needs = Some(filed);
+                },
+            );
+        }
+    }
+}
+
+impl Flow for MunicipalFlow {
+    fn name(&self) -> &'static str {
+        "municipal"
+    }
+
+    fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>) {
+        if !participates(&person.municipality, ctx.scenario.municipal.participation) {
+            return;
+        }
+        let mut r = Stream::from_key(ctx.stream_keys.municipal, person.index);
+        Self::vaccinations(person, ctx, &mut r, out);
+        Self::maternal(person, ctx, &mut r, out);
+        Self::care(person, ctx, &mut r, out);
+        Self::portal(person, ctx, &mut r, out);
+    }
+}
