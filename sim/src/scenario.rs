@@ -940,16 +940,24 @@ mod tests {
     #[test]
     fn every_shipped_scenario_loads() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
-        let mut n = 0;
+        let mut names = Vec::new();
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "toml") {
                 let s = Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(p.file_stem().unwrap().to_str().unwrap(), s.name);
-                n += 1;
+                names.push(s.name);
             }
         }
-        assert_eq!(n, 4);
+        names.sort();
+        let shipped = [
+            "eprescription-full-adoption",
+            "flu-peak-monday",
+            "national-weekday",
+            "portal-surge",
+            "quickstart",
+        ];
+        assert_eq!(names, shipped);
     }
 
     #[test]
