@@ -398,6 +398,14 @@ pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<crate::workload::Mani
         "{:<28} {:>14} {:>14.0}",
         "visits", m.visits, m.expected_visits
     );
+    println!(
+        "{:<28} {:>14} {:>14.0}",
+        "flu doses given", m.flu_doses, m.expected_flu_doses
+    );
+    println!(
+        "{:<28} {:>14} {:>14.0}",
+        "childhood doses given", m.childhood_doses, m.expected_childhood_doses
+    );
     for (route, n) in &m.routes {
         println!("  {route:<26} {n:>14}");
     }

@@ -174,6 +174,16 @@ pub const VACCINES: &[Vaccine] = &[
         },
     },
     Vaccine {
+        code: "dt",
+        name: "Diphtheria-tetanus (phase 2)",
+        name_ja: "二種混合（第2期）",
+        programme: Programme::Childhood {
+            doses: &[dose(11 * Y, 0, 11 * Y + 30, 12 * Y, 13 * Y)],
+            females_only: false,
+            uptake: 0.8,
+        },
+    },
+    Vaccine {
         code: "hpv",
         name: "Human papillomavirus",
         name_ja: "HPV（子宮頸がん予防）",

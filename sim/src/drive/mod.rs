@@ -343,56 +343,103 @@ fn actors(dir: &Path) -> anyhow::Result<Actors> {
     Ok(a)
 }
 
-/// Issues every acting principal's credentials and registers the driver's signing keys.
+/// Principals set up at once: a run with many persons on the portal has thousands.
+const SETUP_WORKERS: usize = 16;
+
+/// Issues every acting principal's credentials and registers the driver's signing keys, a few
+/// principals at a time, with a progress bar when there are many.
 async fn setup(
     client: &ExchangeClient,
     admin_secret: &str,
     a: &Actors,
     seed: u64,
+    progress: bool,
 ) -> anyhow::Result<HashMap<String, TokenSlot>> {
     let admin = client
         .token("admin", admin_secret)
         .await
         .context("the target refused the admin secret")?
         .token;
-    let mut tokens = HashMap::new();
-    for principal in &a.principals {
-        let f = principal.split_once(':').map_or("", |(_, c)| c);
-        let cred = client
-            .credentials(&admin, principal)
-            .await
-            .with_context(|| format!("issuing credentials for {principal}"))?;
-        let t = client.token(&cred.principal, &cred.secret).await?;
-        let f = if principal.starts_with("facility:") {
-            f
-        } else {
-            ""
-        };
-        for (set, pharmacist) in [(&a.prescribers, false), (&a.pharmacies, true)] {
-            if set.contains(f) {
-                let key = requests::signing_key(seed, f, pharmacist);
-                let req = PractitionerKeyRequest {
-                    practitioner_id: requests::practitioner_id(f, pharmacist),
-                    public_key: dx_exchange::wire::canonical::encode_public_key(
-                        &key.verifying_key(),
-                    ),
-                };
-                client
-                    .put_practitioner_key(&t.token, &req)
-                    .await
-                    .with_context(|| format!("registering the signing key of {f}"))?;
+    let bar = if progress && a.principals.len() > 1_000 {
+        indicatif::ProgressBar::new(a.principals.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "credentials {human_pos}/{human_len} principals [{bar:40}] eta {eta}",
+        )
+        .expect("template"),
+    );
+    let shared = std::sync::Arc::new((
+        client.clone(),
+        admin,
+        a.prescribers.clone(),
+        a.pharmacies.clone(),
+        bar.clone(),
+    ));
+    let principals: Vec<String> = a.principals.iter().cloned().collect();
+    let mut workers = tokio::task::JoinSet::new();
+    for k in 0..SETUP_WORKERS {
+        let shared = shared.clone();
+        let mine: Vec<String> = principals
+            .iter()
+            .skip(k)
+            .step_by(SETUP_WORKERS)
+            .cloned()
+            .collect();
+        workers.spawn(async move {
+            let (client, admin, prescribers, pharmacies, bar) = &*shared;
+            let mut slots = Vec::with_capacity(mine.len());
+            for principal in mine {
+                let slot =
+                    setup_one(client, admin, &principal, (prescribers, pharmacies), seed).await?;
+                slots.push((principal, slot));
+                bar.inc(1);
             }
-        }
-        tokens.insert(
-            principal.clone(),
-            TokenSlot {
-                principal: cred.principal,
-                secret: cred.secret,
-                token: tokio::sync::Mutex::new((t.token, t.expires_at)),
-            },
-        );
+            anyhow::Ok(slots)
+        });
     }
+    let mut tokens = HashMap::new();
+    while let Some(done) = workers.join_next().await {
+        tokens.extend(done.context("a setup task panicked")??);
+    }
+    bar.finish_and_clear();
     Ok(tokens)
+}
+
+/// One principal's credentials and first token; a prescriber's or pharmacy's signing key.
+async fn setup_one(
+    client: &ExchangeClient,
+    admin: &str,
+    principal: &str,
+    (prescribers, pharmacies): (&BTreeSet<String>, &BTreeSet<String>),
+    seed: u64,
+) -> anyhow::Result<TokenSlot> {
+    let cred = client
+        .credentials(admin, principal)
+        .await
+        .with_context(|| format!("issuing credentials for {principal}"))?;
+    let t = client.token(&cred.principal, &cred.secret).await?;
+    let f = principal.strip_prefix("facility:").unwrap_or("");
+    for (set, pharmacist) in [(prescribers, false), (pharmacies, true)] {
+        if set.contains(f) {
+            let key = requests::signing_key(seed, f, pharmacist);
+            let req = PractitionerKeyRequest {
+                practitioner_id: requests::practitioner_id(f, pharmacist),
+                public_key: dx_exchange::wire::canonical::encode_public_key(&key.verifying_key()),
+            };
+            client
+                .put_practitioner_key(&t.token, &req)
+                .await
+                .with_context(|| format!("registering the signing key of {f}"))?;
+        }
+    }
+    Ok(TokenSlot {
+        principal: cred.principal,
+        secret: cred.secret,
+        token: tokio::sync::Mutex::new((t.token, t.expires_at)),
+    })
 }
 
 /// Replays the workload in `dir` against `opts.target`; writes the results into `opts.out` and
@@ -407,7 +454,14 @@ pub async fn drive(
         .with_context(|| format!("{} is not writable", opts.out.display()))?;
     let client = ExchangeClient::new(&opts.target);
     let a = actors(dir)?;
-    let tokens = setup(&client, &opts.admin_secret, &a, scenario.seed).await?;
+    let tokens = setup(
+        &client,
+        &opts.admin_secret,
+        &a,
+        scenario.seed,
+        opts.progress,
+    )
+    .await?;
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Job>(opts.max_in_flight.max(1) * 4);
     let bar = if opts.progress {

@@ -119,18 +119,28 @@ pub fn batch(events: &[Event], server_now: DateTime<Utc>) -> Prepared {
     }
 }
 
-/// A dose of the event's vaccine (`items`) given `days_ago` days before the server's today.
+/// A dose of the event's vaccine (`items`) given `days_ago` days before the event's day.
 fn dose(e: &Event, now: DateTime<Utc>, days_ago: u8) -> VaccinationRequest {
     VaccinationRequest {
         person: PersonRef::by_id(&e.person_id),
         vaccine: e.items.clone().unwrap_or_default(),
-        administered_on: today(now) - TimeDelta::days(i64::from(days_ago)),
+        administered_on: event_day(e, now) - TimeDelta::days(i64::from(days_ago)),
         lot: None,
     }
 }
 
 fn today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&jst()).date_naive()
+}
+
+/// The day a recorded fact (a dose, a checkup) happened: the event's own day in the workload,
+/// never later than the target's today. Replayed in simulated time the two are the same day;
+/// against a target on the wall clock the workload's past stays consistent with the imported
+/// population (its pregnancies, children's ages).
+fn event_day(e: &Event, now: DateTime<Utc>) -> NaiveDate {
+    let day = DateTime::from_timestamp_millis(e.at_ms)
+        .map_or_else(|| today(now), |t| t.with_timezone(&jst()).date_naive());
+    day.min(today(now))
 }
 
 /// The request path of a portal page.
@@ -193,7 +203,7 @@ pub fn prepare(
             "/v1/maternal/prenatal-checkups".to_owned(),
             json(&PrenatalCheckupRequest {
                 person: PersonRef::by_id(&e.person_id),
-                on: today(server_now),
+                on: event_day(e, server_now),
                 gestational_weeks: e.items.as_deref().unwrap_or("20").parse()?,
                 weight_kg: 58.0,
                 systolic_mmhg: 114,
@@ -201,13 +211,13 @@ pub fn prepare(
             }),
         ),
         Route::InfantCheckup => {
-            let months = (today(server_now) - birth_date(e)).num_days() as f64 / 30.44;
+            let months = (event_day(e, server_now) - birth_date(e)).num_days() as f64 / 30.44;
             (
                 true,
                 "/v1/maternal/infant-checkups".to_owned(),
                 json(&InfantCheckupRequest {
                     person: PersonRef::by_id(&e.person_id),
-                    on: today(server_now),
+                    on: event_day(e, server_now),
                     height_cm: (50.0 + 1.6 * months).min(120.0),
                     weight_kg: (3.0 + 0.3 * months).min(30.0),
                     development: Development::Normal,

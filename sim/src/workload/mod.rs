@@ -73,6 +73,9 @@ pub struct Expected {
     /// Discharge summaries and checkup reports at facilities taking part in EHR sharing.
     pub discharge_summaries: f64,
     pub checkup_reports: f64,
+    /// Vaccine doses given in the period by residents of the municipalities taking part.
+    pub flu_doses: f64,
+    pub childhood_doses: f64,
 }
 
 /// Share of persons holding a card registered as insurance card (FACTS: 87.3 M of 123.8 M).
@@ -123,7 +126,16 @@ pub fn expected(s: &Scenario) -> Expected {
         persons,
         ..Expected::default()
     };
-    for (age, w) in age_distribution().iter().enumerate() {
+    let ages = age_distribution();
+    let municipal = s.municipal.participation * persons;
+    e.childhood_doses =
+        municipal * ages[0] * flows::municipal::childhood_doses_per_child() * s.period.hours
+            / (24.0 * 365.0);
+    for (age, w) in ages.iter().enumerate() {
+        e.flu_doses += municipal
+            * w
+            * flows::municipal::flu_uptake(age as u32, &s.municipal)
+            * ctx.municipal.flu_share();
         let per_unit = persons * w * m.visits_per_year(age as u32) / ctx.year_divisor;
         for kind in VisitKind::ALL {
             let k = kind.index();
@@ -176,6 +188,16 @@ pub struct Manifest {
     pub expected_eligibility_checks: f64,
     pub expected_prescriptions: f64,
     pub expected_visits: f64,
+    /// Vaccine doses given in the period (recorded then or uploaded later) and the model's
+    /// expectation.
+    #[serde(default)]
+    pub flu_doses: u64,
+    #[serde(default)]
+    pub childhood_doses: u64,
+    #[serde(default)]
+    pub expected_flu_doses: f64,
+    #[serde(default)]
+    pub expected_childhood_doses: f64,
     pub files: Vec<String>,
 }
 
@@ -646,6 +668,10 @@ fn finish(
         expected_eligibility_checks: exp.eligibility_checks,
         expected_prescriptions: exp.prescriptions,
         expected_visits: exp.visits,
+        flu_doses: counts.flu_doses,
+        childhood_doses: counts.childhood_doses,
+        expected_flu_doses: exp.flu_doses,
+        expected_childhood_doses: exp.childhood_doses,
         files,
     };
     std::fs::write(
@@ -800,6 +826,41 @@ mod tests {
         // The default (model-project) adoption gives a small fraction of that.
         let today = expected(&month(1.0));
         assert!(today.discharge_summaries < 0.1 * e.discharge_summaries);
+    }
+
+    #[test]
+    fn vaccinations_meet_the_published_volumes() {
+        let mut s = month(1.0);
+        s.municipal.participation = 1.0;
+        // A whole flu season, October to December.
+        s.period.start = NaiveDate::from_ymd_opt(2025, 10, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        s.period.hours = 92.0 * 24.0;
+        let season = expected(&s);
+        let flu = season.flu_doses / 50.0e6;
+        assert!((0.95..=1.05).contains(&flu), "flu {flu:.3}");
+        // Routine childhood doses over a year: FACTS est. ≈20 M.
+        s.period.hours = 365.0 * 24.0;
+        let year = expected(&s);
+        let childhood = year.childhood_doses / 20.0e6;
+        assert!(
+            (0.85..=1.15).contains(&childhood),
+            "childhood {childhood:.3}"
+        );
+        // October carries 45% of the season, a week of it about a tenth; none in summer.
+        s.period.hours = 7.0 * 24.0;
+        let week = expected(&s).flu_doses / season.flu_doses;
+        assert!((0.08..=0.12).contains(&week), "week {week:.3}");
+        s.period.start = NaiveDate::from_ymd_opt(2025, 7, 7)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        assert_eq!(expected(&s).flu_doses, 0.0);
+        // Municipalities not taking part send nothing.
+        s.municipal.participation = 0.0;
+        assert_eq!(expected(&s).childhood_doses, 0.0);
     }
 
     #[test]

@@ -15,6 +15,7 @@ fn scenario(dir: &Path, extra: &str) -> std::path::PathBuf {
              [adoption.eprescription]\nhospital = 1.0\nclinic = 1.0\ndental = 1.0\npharmacy = 1.0\n\
              [adoption.ehr_sharing]\nhospital = 1.0\nclinic = 1.0\ndental = 0.0\npharmacy = 0.0\n\
              [ehr]\nreferral_share = 0.5\n\
+             [municipal]\nparticipation = 1.0\n[portal]\nreads_per_holder_per_year = 100.0\n\
              [replay]\nspeedup = 2400.0\nmax_in_flight = 32\n{extra}"
         ),
     )
@@ -58,8 +59,9 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
             got["count"].as_u64().unwrap(),
             got["skipped"].as_u64().unwrap(),
         );
-        if route == "batch" {
-            // Pre-checks of one facility at one moment travel as one request.
+        if route == "batch" || route == "vaccination_batch" {
+            // Pre-checks of one facility at one moment, and a municipality's upload, travel as
+            // one request.
             assert!(
                 count >= 1 && count <= n,
                 "batch: {count} requests for {n} persons"
@@ -81,6 +83,10 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
     );
     // EHR sharing at every hospital and clinic: items, summary reads after consent, documents.
     for route in ["ehr_items", "ehr_summary", "ehr_document"] {
+        assert!(routes[route].as_u64().unwrap() > 0, "{route}: {workload}");
+    }
+    // Municipal exchange everywhere: flu doses recorded online and uploaded, portal reads.
+    for route in ["vaccination_record", "vaccination_batch", "portal_read"] {
         assert!(routes[route].as_u64().unwrap() > 0, "{route}: {workload}");
     }
     assert_eq!(summary["totals"]["skipped"], 0, "{summary}");

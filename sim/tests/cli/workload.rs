@@ -77,7 +77,8 @@ fn the_stream_is_byte_identical_for_any_thread_count_and_sorted() {
 #[test]
 fn realised_counts_match_the_model_and_days_differ_as_the_calendar_says() {
     // Monday 6 Oct 2025 to Tuesday, then Monday 13 Oct (Sports Day, a public holiday).
-    let s = scenario(0.001, (2025, 10, 6), 48.0);
+    let mut s = scenario(0.001, (2025, 10, 6), 48.0);
+    s.municipal.participation = 1.0;
     let pop = tempfile::tempdir().unwrap();
     population(&s, pop.path());
     let out = tempfile::tempdir().unwrap();
@@ -102,6 +103,9 @@ fn realised_counts_match_the_model_and_days_differ_as_the_calendar_says() {
         m.expected_eligibility_checks,
         "eligibility checks",
     );
+    // In the flu season: doses given in the period, whether recorded then or uploaded later.
+    within(m.flu_doses as f64, m.expected_flu_doses, "flu doses");
+    assert!(m.expected_flu_doses > 500.0, "{m:?}");
     let ev = events(out.path());
     let jst = |e: &workload::events::Event| {
         chrono::DateTime::from_timestamp_millis(e.at_ms + 9 * 3_600_000)

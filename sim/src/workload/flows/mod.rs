@@ -331,6 +331,9 @@ pub struct FlowCounts {
     pub prescriptions: u64,
     pub electronic_prescriptions: u64,
     pub pharmacy_visits: u64,
+    /// Vaccine doses given inside the period (recorded online then, or uploaded later).
+    pub flu_doses: u64,
+    pub childhood_doses: u64,
 }
 
 impl FlowCounts {
@@ -339,6 +342,8 @@ impl FlowCounts {
         self.prescriptions += o.prescriptions;
         self.electronic_prescriptions += o.electronic_prescriptions;
         self.pharmacy_visits += o.pharmacy_visits;
+        self.flu_doses += o.flu_doses;
+        self.childhood_doses += o.childhood_doses;
     }
 }
 

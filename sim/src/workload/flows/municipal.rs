@@ -2,15 +2,20 @@
 //! part (`municipal.participation`, the lowest-ranked municipalities first):
 //!
 //! - **Influenza vaccination**: `municipal.flu_doses_per_year` (FACTS ≈50 M; ≈20.7 M routine
-//!   doses of persons 65+), given October–December (45%, 40%, 15% of the season — the shape is an
-//!   assumption), at clinics in clinic hours. A connected clinic recording online checks the card
-//!   with consent, reads the history (`vaccination_read`) and records the dose; otherwise the dose
-//!   reaches the exchange in the municipality's weekly upload (`vaccination_batch`, Fridays 19:00).
-//! - **Routine childhood doses** at the standard ages of the vaccine table plus 0–13 days, with
-//!   each vaccine's uptake: the schedule check (`vaccination_schedule`) before recording. Summed
-//!   over a cohort of 0.72 M births (FACTS) the table gives ≈18 M doses a year (FACTS est. ≈20 M).
+//!   doses of persons 65+), at most one per person and season, given October–December (45%, 40%,
+//!   15% of the season — the shape is an assumption; within a month, by the clinics' day
+//!   factors), in clinic hours. A connected clinic recording online checks the card with
+//!   consent, reads the history (`vaccination_read`) and records the dose; otherwise the dose
+//!   reaches the exchange in the municipality's upload (`vaccination_batch`, 09:00 of the first
+//!   weekday at least two days later).
+//! - **Routine childhood doses** at the standard ages of the vaccine table plus 0–13 days (moved
+//!   to the next weekday), with each vaccine's uptake: the schedule check
+//!   (`vaccination_schedule`) before recording. The table gives ≈21.5 doses per child; over the
+//!   population's ≈0.82 M children aged 0 (0.72 M births in 2023, FACTS) ≈17.6 M doses a year
+//!   (FACTS est. ≈20 M).
 //! - **Prenatal checkups** (14 at the standard weeks) of pregnant persons, at a hospital or clinic;
-//!   **infant checkups** at 4, 18 and 36 months, held by the municipality (13:30–16:00).
+//!   **infant checkups** at 4, 18 and 36 months, held by the municipality (13:30–16:00); both on
+//!   weekdays, a weekend or holiday moved to the next weekday.
 //! - **Long-term care**: the care provider reads each certified person's certification once a
 //!   month (first five days); the municipality renews a certification 30 days before it ends.
 //! - **Portal**: `portal.reads_per_holder_per_year` page reads per card holder, with an evening
@@ -33,6 +38,8 @@ const HOUR: i64 = 3_600_000;
 /// Japan's population at scale 1.0 (FACTS), and its share aged 65 and over.
 const POPULATION: f64 = 123.8e6;
 const ELDERLY_SHARE: f64 = 0.293;
+/// Share of girls among children (births: ≈105 boys to 100 girls).
+const FEMALE_SHARE: f64 = 100.0 / 205.0;
 /// Share of a flu season's doses given in October, November and December.
 const FLU_MONTHS: [(u32, f64); 3] = [(10, 0.45), (11, 0.40), (12, 0.15)];
 /// Standard weeks of the 14 publicly funded prenatal checkups.
@@ -85,16 +92,24 @@ impl MunicipalRates {
         for l in care_providers.values_mut() {
             l.sort();
         }
+        // A flu month's share spread over its days by the clinics' day factors.
+        let mut month_mass: HashMap<(i32, u32), f64> = HashMap::new();
         let mut flu_share = 0.0;
         for (day, mass) in days.iter().zip(day_masses(&slots[&Desk::Clinic])) {
-            let f = calendar.day_factor(day.date);
-            if f <= 0.0 {
+            let Some((_, share)) = FLU_MONTHS.iter().find(|(m, _)| *m == day.date.month()) else {
                 continue;
-            }
-            if let Some((_, share)) = FLU_MONTHS.iter().find(|(m, _)| *m == day.date.month()) {
-                let in_month = days_in_month(day.date) as f64;
-                flu_share += share / in_month * (mass / f).min(1.0);
-            }
+            };
+            let first = day.date.with_day(1).expect("day 1");
+            let total = *month_mass
+                .entry((first.year(), first.month()))
+                .or_insert_with(|| {
+                    first
+                        .iter_days()
+                        .take_while(|d| d.month() == first.month())
+                        .map(|d| calendar.day_factor(d))
+                        .sum()
+                });
+            flu_share += share * mass / total;
         }
         let day_weight: f64 = PORTAL_HOURS.iter().sum();
         let (mut portal_cum, mut portal_hours_ms, mut total) = (Vec::new(), Vec::new(), 0.0);
@@ -142,9 +157,50 @@ impl MunicipalRates {
     }
 }
 
-fn days_in_month(d: NaiveDate) -> i64 {
-    let first = d.with_day(1).expect("day 1");
-    ((first + Months::new(1)) - first).num_days()
+impl MunicipalRates {
+    /// Share of a season's flu doses given inside the period.
+    pub fn flu_share(&self) -> f64 {
+        self.flu_share
+    }
+
+    /// Portal reads and applications of the period per unit yearly rate.
+    pub fn portal_year_fraction(&self) -> f64 {
+        self.portal_year_fraction
+    }
+}
+
+/// Flu doses per person and season at `age` (at most one each): the routine doses of persons
+/// 65 and over, and the others' voluntary doses, from the scenario's yearly totals.
+pub fn flu_uptake(age: u32, m: &crate::scenario::MunicipalSection) -> f64 {
+    let p = if age >= 65 {
+        m.flu_elderly_doses_per_year / (POPULATION * ELDERLY_SHARE)
+    } else {
+        (m.flu_doses_per_year - m.flu_elderly_doses_per_year) / (POPULATION * (1.0 - ELDERLY_SHARE))
+    };
+    p.min(1.0)
+}
+
+/// Routine childhood doses per child, summed over the vaccine table with each uptake.
+pub fn childhood_doses_per_child() -> f64 {
+    VACCINES
+        .iter()
+        .filter_map(|v| match v.programme {
+            Programme::Childhood {
+                doses,
+                females_only,
+                uptake,
+            } => Some(uptake * doses.len() as f64 * if females_only { FEMALE_SHARE } else { 1.0 }),
+            _ => None,
+        })
+        .sum()
+}
+
+/// The first weekday on or after `d`.
+fn weekday_from(ctx: &GenContext, mut d: NaiveDate) -> NaiveDate {
+    while !matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_)) {
+        d += TimeDelta::days(1);
+    }
+    d
 }
 
 /// Whether a municipality takes part: its code's hash ranks it among the first `share`.
@@ -158,10 +214,7 @@ pub fn participates(code: &str, share: f64) -> bool {
 /// The municipality's upload of paper records: 09:00 JST of the first weekday at least two
 /// days after the dose.
 fn upload_after(ctx: &GenContext, at_ms: i64) -> i64 {
-    let mut d = GenContext::date_of(at_ms) + TimeDelta::days(2);
-    while !matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_)) {
-        d += TimeDelta::days(1);
-    }
+    let d = weekday_from(ctx, GenContext::date_of(at_ms) + TimeDelta::days(2));
     jst_ms(d.and_hms_opt(9, 0, 0).expect("09:00"))
 }
 
@@ -177,10 +230,7 @@ fn office_day_after(ctx: &GenContext, at_ms: i64, r: &mut Stream) -> i64 {
     {
         return at_ms + HOUR + r.below(120) as i64 * MINUTE;
     }
-    let mut d = filed + TimeDelta::days(1 + r.below(5) as i64);
-    while !matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_)) {
-        d += TimeDelta::days(1);
-    }
+    let d = weekday_from(ctx, filed + TimeDelta::days(1 + r.below(5) as i64));
     jst_ms(d.and_hms_opt(9, 0, 0).expect("09:00")) + r.below(7 * 60) as i64 * MINUTE
 }
 
@@ -242,16 +292,10 @@ impl MunicipalFlow {
     }
 
     fn vaccinations(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
-        let m = &ctx.scenario.municipal;
-        let per_person = if person.age >= 65 {
-            m.flu_elderly_doses_per_year / (POPULATION * ELDERLY_SHARE)
-        } else {
-            (m.flu_doses_per_year - m.flu_elderly_doses_per_year)
-                / (POPULATION * (1.0 - ELDERLY_SHARE))
-        };
-        // At most one dose of a period: a second would be a child's, weeks later.
-        if poisson(r, per_person * ctx.municipal.flu_share) > 0 {
+        let uptake = flu_uptake(person.age, &ctx.scenario.municipal);
+        if r.chance(uptake * ctx.municipal.flu_share) {
             let at = ctx.arrival(Desk::Clinic, r);
+            out.counts.flu_doses += 1;
             Self::dose(person, "influenza", at, false, ctx, r, out);
         }
         if person.age >= 17 {
@@ -273,14 +317,15 @@ impl MunicipalFlow {
             }
             let delay = r.below(14) as i64;
             for d in doses {
-                let day = birth + TimeDelta::days(i64::from(d.standard_age) + delay);
-                let at = jst_ms(day.and_hms_opt(9, 30, 0).expect("09:30"))
-                    + r.below(7 * 60) as i64 * MINUTE;
+                let due = birth + TimeDelta::days(i64::from(d.standard_age) + delay);
+                let at_of = |day: NaiveDate| jst_ms(day.and_hms_opt(0, 0, 0).expect("midnight"));
                 // Doses before the period still reach it in an upload.
-                let near = at >= ctx.start_ms - 7 * 24 * HOUR && at < ctx.end_ms;
-                if !near || !matches!(ctx.calendar.day_kind(day), DayKind::Weekday(_)) {
+                if at_of(due) < ctx.start_ms - 9 * 24 * HOUR || at_of(due) >= ctx.end_ms {
                     continue;
                 }
+                let day = weekday_from(ctx, due);
+                let at = at_of(day) + 9 * HOUR + 30 * MINUTE + r.below(7 * 60) as i64 * MINUTE;
+                out.counts.childhood_doses += u64::from(out.inside(at));
                 Self::dose(person, v.code, at, true, ctx, r, out);
             }
         }
@@ -291,10 +336,10 @@ impl MunicipalFlow {
         if person.pregnant {
             let due = ctx.municipal.life.pregnancy(person.index).expected_delivery;
             for w in PRENATAL_WEEKS {
-                let day = due - TimeDelta::days((40 - w) * 7);
+                let day = weekday_from(ctx, due - TimeDelta::days((40 - w) * 7));
                 let at = jst_ms(day.and_hms_opt(9, 0, 0).expect("09:00"))
                     + r.below(8 * 60) as i64 * MINUTE;
-                if !out.inside(at) || !matches!(ctx.calendar.day_kind(day), DayKind::Weekday(_)) {
+                if !out.inside(at) {
                     continue;
                 }
                 let desk = if r.chance(0.5) {
@@ -313,10 +358,10 @@ impl MunicipalFlow {
             let birth = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
                 + TimeDelta::days(i64::from(person.birth_date));
             for age in INFANT_CHECKUP_DAYS {
-                let day = birth + TimeDelta::days(age + r.below(21) as i64);
+                let day = weekday_from(ctx, birth + TimeDelta::days(age + r.below(21) as i64));
                 let at = jst_ms(day.and_hms_opt(13, 30, 0).expect("13:30"))
                     + r.below(150) as i64 * MINUTE;
-                if out.inside(at) && matches!(ctx.calendar.day_kind(day), DayKind::Weekday(_)) {
+                if out.inside(at) {
                     out.emit(flow, Route::InfantCheckup, at, &person.municipality, |_| {});
                 }
             }
