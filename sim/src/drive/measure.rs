@@ -345,8 +345,15 @@ pub struct Summary {
 impl Summary {
     /// The summary as a text table.
     pub fn table(&self) -> String {
+        let w = self
+            .routes
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max(15);
         let mut t = format!(
-            "{:<15} {:>8} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9}  SLO\n",
+            "{:<w$} {:>8} {:>6} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9}  SLO\n",
             "route",
             "requests",
             "4xx",
@@ -360,7 +367,7 @@ impl Summary {
         );
         for (name, r) in &self.routes {
             t.push_str(&format!(
-                "{:<15} {:>8} {:>6} {:>6} {:>6} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}  {}\n",
+                "{:<w$} {:>8} {:>6} {:>6} {:>6} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}  {}\n",
                 name,
                 r.count,
                 r.refused,

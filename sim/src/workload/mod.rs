@@ -128,9 +128,9 @@ pub fn expected(s: &Scenario) -> Expected {
     };
     let ages = age_distribution();
     let municipal = s.municipal.participation * persons;
-    e.childhood_doses =
-        municipal * ages[0] * flows::municipal::childhood_doses_per_child() * s.period.hours
-            / (24.0 * 365.0);
+    e.childhood_doses = municipal * ages[0] / 365.0
+        * flows::municipal::childhood_doses_per_child()
+        * flows::municipal::childhood_dose_days(&ctx);
     for (age, w) in ages.iter().enumerate() {
         e.flu_doses += municipal
             * w

@@ -105,6 +105,12 @@ fn realised_counts_match_the_model_and_days_differ_as_the_calendar_says() {
     );
     // In the flu season: doses given in the period, whether recorded then or uploaded later.
     within(m.flu_doses as f64, m.expected_flu_doses, "flu doses");
+    // Monday carries the weekend's childhood doses: three days of births' doses, then Tuesday's.
+    within(
+        m.childhood_doses as f64,
+        m.expected_childhood_doses,
+        "childhood doses",
+    );
     assert!(m.expected_flu_doses > 500.0, "{m:?}");
     let ev = events(out.path());
     let jst = |e: &workload::events::Event| {

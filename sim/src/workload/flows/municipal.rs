@@ -195,6 +195,31 @@ pub fn childhood_doses_per_child() -> f64 {
         .sum()
 }
 
+/// Days of routine childhood doses given in the period: each weekday carries its own due doses
+/// and those of the weekend and holidays before it, given 09:30–16:30 (the share of that window
+/// inside the period counts).
+pub fn childhood_dose_days(ctx: &GenContext) -> f64 {
+    let weekday = |d: NaiveDate| matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_));
+    ctx.days
+        .iter()
+        .filter(|day| weekday(day.date))
+        .map(|day| {
+            let mut carried = 1.0;
+            let mut d = day.date - TimeDelta::days(1);
+            while !weekday(d) {
+                carried += 1.0;
+                d -= TimeDelta::days(1);
+            }
+            let (from, to) = (
+                day.midnight_ms + 9 * HOUR + 30 * MINUTE,
+                day.midnight_ms + 16 * HOUR + 30 * MINUTE,
+            );
+            let inside = (to.min(ctx.end_ms) - from.max(ctx.start_ms)).max(0) as f64;
+            carried * inside / (to - from) as f64
+        })
+        .sum()
+}
+
 /// The first weekday on or after `d`.
 fn weekday_from(ctx: &GenContext, mut d: NaiveDate) -> NaiveDate {
     while !matches!(ctx.calendar.day_kind(d), DayKind::Weekday(_)) {
