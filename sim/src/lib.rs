@@ -6,6 +6,7 @@
 //! ([`drive`], `dxsim drive`, `dxsim run`), and holds the typed HTTP client of the exchange's API
 //! ([`client`]); the capacity model joins it as a module of its own.
 
+pub mod capacity;
 pub mod cli;
 pub mod client;
 pub mod drive;

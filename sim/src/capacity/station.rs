@@ -1,0 +1,237 @@
+//! One service of the central platform as a queueing station: `c` identical workers, first come
+//! first served, an optional queue limit (arrivals finding it full are rejected), service times
+//! drawn from a distribution, an optional fixed network latency added to each response.
+//!
+//! Under FIFO the start times of service never decrease, so the station needs no event list: the
+//! `c` workers' next free times sit in a min-heap, an arrival starts at the later of its arrival
+//! and the earliest free worker, and the customers still waiting at an instant are the tail of
+//! the (sorted) start times. Each arrival costs O(log c).
+
+use crate::rng::Stream;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// A service-time distribution, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ServiceTime {
+    Exponential {
+        mean: f64,
+    },
+    Deterministic {
+        value: f64,
+    },
+    /// `ln S ~ N(mu, sigma²)`.
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
+}
+
+impl ServiceTime {
+    pub fn sample(&self, r: &mut Stream) -> f64 {
+        match *self {
+            Self::Exponential { mean } => -mean * (1.0 - r.unit()).ln(),
+            Self::Deterministic { value } => value,
+            Self::LogNormal { mu, sigma } => (mu + sigma * standard_normal(r)).exp(),
+        }
+    }
+
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Self::Exponential { mean } => mean,
+            Self::Deterministic { value } => value,
+            Self::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+        }
+    }
+
+    /// E[S²], for Pollaczek–Khinchine.
+    pub fn second_moment(&self) -> f64 {
+        match *self {
+            Self::Exponential { mean } => 2.0 * mean * mean,
+            Self::Deterministic { value } => value * value,
+            Self::LogNormal { mu, sigma } => (2.0 * mu + 2.0 * sigma * sigma).exp(),
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller, one of the pair).
+pub fn standard_normal(r: &mut Stream) -> f64 {
+    let (u, v) = (1.0 - r.unit(), r.unit());
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// The shape of a station.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Station {
+    pub servers: u32,
+    /// Waiting places; `None` is unbounded.
+    pub queue_limit: Option<u32>,
+    pub service: ServiceTime,
+    /// Added to each response (the network), not to the workers' busy time.
+    pub latency_s: f64,
+}
+
+/// What happened to one arrival.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fate {
+    Served {
+        /// Time spent queueing before service.
+        wait: f64,
+        /// Arrival to response: wait + service + latency.
+        response: f64,
+        service: f64,
+        /// Customers already waiting when it arrived (not counting those in service).
+        queue_seen: u32,
+    },
+    Rejected,
+}
+
+/// A station's state while arrivals stream through it, in arrival order.
+#[derive(Debug)]
+pub struct Running {
+    station: Station,
+    free_at: BinaryHeap<Reverse<OrdF64>>,
+    /// Start times of admitted customers not yet started, as of the last arrival.
+    waiting: VecDeque<f64>,
+    last_arrival: f64,
+}
+
+/// A time ordered totally, for the heap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF64(f64);
+impl Eq for OrdF64 {}
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for OrdF64 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+impl Running {
+    pub fn new(station: Station) -> Self {
+        assert!(station.servers > 0, "a station needs at least one worker");
+        Self {
+            station,
+            free_at: (0..station.servers)
+                .map(|_| Reverse(OrdF64(f64::NEG_INFINITY)))
+                .collect(),
+            waiting: VecDeque::new(),
+            last_arrival: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Admits an arrival at `t` (seconds; never earlier than the previous one).
+    pub fn arrive(&mut self, t: f64, r: &mut Stream) -> Fate {
+        debug_assert!(t >= self.last_arrival, "arrivals must come in time order");
+        self.last_arrival = t;
+        while self.waiting.front().is_some_and(|&s| s <= t) {
+            self.waiting.pop_front();
+        }
+        let queue_seen = self.waiting.len() as u32;
+        let Reverse(OrdF64(free)) = *self.free_at.peek().expect("c > 0 workers");
+        let must_wait = free > t;
+        if must_wait && self.station.queue_limit.is_some_and(|l| queue_seen >= l) {
+            return Fate::Rejected;
+        }
+        self.free_at.pop();
+        let start = free.max(t);
+        let service = self.station.service.sample(r);
+        self.free_at.push(Reverse(OrdF64(start + service)));
+        if must_wait {
+            self.waiting.push_back(start);
+        }
+        Fate::Served {
+            wait: start - t,
+            response: start - t + service + self.station.latency_s,
+            service,
+            queue_seen,
+        }
+    }
+}
+
+/// Poisson arrivals at `rate` per second from time 0: an endless iterator of arrival times.
+pub fn poisson_arrivals(rate: f64, r: &mut Stream) -> impl Iterator<Item = f64> + '_ {
+    let mut t = 0.0;
+    std::iter::from_fn(move || {
+        t += -(1.0 - r.unit()).ln() / rate;
+        Some(t)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served(f: Fate) -> (f64, f64, u32) {
+        match f {
+            Fate::Served {
+                wait,
+                response,
+                queue_seen,
+                ..
+            } => (wait, response, queue_seen),
+            Fate::Rejected => panic!("rejected"),
+        }
+    }
+
+    #[test]
+    fn two_workers_serve_in_arrival_order_and_a_full_queue_rejects() {
+        let st = Station {
+            servers: 2,
+            queue_limit: Some(1),
+            service: ServiceTime::Deterministic { value: 10.0 },
+            latency_s: 0.5,
+        };
+        let mut s = Running::new(st);
+        let r = &mut Stream::new(1, "t", 0);
+        assert_eq!(served(s.arrive(0.0, r)), (0.0, 10.5, 0));
+        assert_eq!(served(s.arrive(1.0, r)), (0.0, 10.5, 0));
+        // Both busy until 10 and 11: the third waits for the first free worker.
+        assert_eq!(served(s.arrive(2.0, r)), (8.0, 18.5, 0));
+        // One waiting place, taken: rejected.
+        assert_eq!(s.arrive(3.0, r), Fate::Rejected);
+        // At 10.5 the third has started; the queue is empty again; the next free worker is at 11.
+        assert_eq!(served(s.arrive(10.5, r)), (0.5, 11.0, 0));
+        // It waits for the worker free at 11: the waiting place is taken again.
+        assert_eq!(s.arrive(10.6, r), Fate::Rejected);
+        assert_eq!(served(s.arrive(11.5, r)), (8.5, 19.0, 0));
+        // Unbounded, an arrival sees those waiting ahead of it.
+        let mut s = Running::new(Station {
+            queue_limit: None,
+            ..st
+        });
+        for (i, t) in [0.0, 0.0, 1.0, 2.0, 3.0].into_iter().enumerate() {
+            assert_eq!(served(s.arrive(t, r)).2, i.saturating_sub(2) as u32);
+        }
+    }
+
+    #[test]
+    fn sampled_service_times_have_their_means() {
+        let r = &mut Stream::new(2, "t", 0);
+        for d in [
+            ServiceTime::Exponential { mean: 0.2 },
+            ServiceTime::LogNormal {
+                mu: -2.0,
+                sigma: 0.5,
+            },
+        ] {
+            let n = 200_000;
+            let (mut sum, mut sq) = (0.0, 0.0);
+            for _ in 0..n {
+                let x = d.sample(r);
+                sum += x;
+                sq += x * x;
+            }
+            let (m, m2) = (sum / n as f64, sq / n as f64);
+            assert!((m / d.mean() - 1.0).abs() < 0.01, "{d:?}: mean {m}");
+            assert!(
+                (m2 / d.second_moment() - 1.0).abs() < 0.03,
+                "{d:?}: E[S²] {m2}"
+            );
+        }
+    }
+}
