@@ -60,6 +60,34 @@ pub enum Command {
         Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given."
     )]
     Run(RunArgs),
+    /// Size the central services for the scenario at national scale: a discrete-event model of
+    /// each service fed by the workload's arrival rates (scaled to 1.0), with a sizing search
+    /// for the least workers meeting each SLO at the busiest hour.
+    #[command(
+        after_help = "Examples:\n  dxsim capacity scenarios/flu-peak-monday.toml\n  \
+        dxsim capacity scenarios/national-weekday.toml --calibration runs/weekday/service-times.json --out ./cap\n\n\
+        Rates come from a workload sample generated at [capacity] sample_scale into <out>/sample\n\
+        (or from --workload). Service times: the scenario's [capacity.service_times], else\n\
+        --calibration (a run's service-times.json), else the built-in measurement of the\n\
+        reference exchange, else published averages. Writes <out>/capacity.json and\n\
+        <out>/capacity-minutes.parquet."
+    )]
+    Capacity(CapacityArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CapacityArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Output directory (default: runs/<scenario>-capacity-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Service times fitted by a replay (`service-times.json` of `dxsim drive` or `dxsim run`).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// A `dxsim workload` output of the scenario to take the rates from, instead of a sample.
+    #[arg(long)]
+    pub workload: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -263,6 +291,14 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
         summary
     })?;
     println!("run finished in {:.1} s", started.elapsed().as_secs_f64());
+    if !summary.run.interrupted {
+        // The national capacity the scenario needs, from the service times just measured.
+        let calibration =
+            crate::capacity::calibrate::Calibration::load(&out.join(crate::drive::SERVICE_TIMES))?;
+        let dir = out.join("capacity");
+        std::fs::create_dir_all(&dir)?;
+        capacity_of(&s, &wl_dir, s.population.scale, &calibration, &dir)?;
+    }
     Ok((summary, out))
 }
 
@@ -340,7 +376,90 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let (summary, out) = run_all(&args)?;
             verdict(&summary, &out)
         }
+        Command::Capacity(args) => run_capacity(&args).map(|_| ()),
     }
+}
+
+/// `dxsim capacity`: the rates (from a sample workload unless one is given), the calibration,
+/// the model; prints the sizing table.
+pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run::CapacityReport> {
+    let s = Scenario::load(&args.scenario)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!(
+            "{}-capacity-{}",
+            s.name,
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
+    let calibration = match &args.calibration {
+        Some(p) => crate::capacity::calibrate::Calibration::load(p)?,
+        None => serde_json::from_str(crate::capacity::run::BUILT_IN_CALIBRATION)?,
+    };
+    let started = Instant::now();
+    let (workload, scale) = match &args.workload {
+        Some(w) => (w.clone(), crate::workload::read_manifest(w)?.scale),
+        None => {
+            let mut sample = s.clone();
+            sample.population.scale = s.capacity.sample_scale;
+            let dir = out.join("sample");
+            let threads = crate::all_cores();
+            let (pm, _) = population::generate(
+                &sample,
+                &dir.join("population"),
+                RunOptions {
+                    threads,
+                    progress: true,
+                    ..RunOptions::default()
+                },
+            )?;
+            let wm = crate::workload::generate(
+                &sample,
+                &dir.join("population"),
+                &dir.join("workload"),
+                crate::workload::RunOptions {
+                    threads,
+                    progress: true,
+                },
+            )?;
+            println!(
+                "sample at scale {}: {} persons, {} events ({:.1} s)",
+                sample.population.scale,
+                pm.persons,
+                wm.events,
+                started.elapsed().as_secs_f64()
+            );
+            (dir.join("workload"), sample.population.scale)
+        }
+    };
+    capacity_of(&s, &workload, scale, &calibration, &out)
+}
+
+/// The capacity model of `s` from the workload in `workload` (generated at `scale`), written
+/// into `out`, with its table printed.
+fn capacity_of(
+    s: &Scenario,
+    workload: &std::path::Path,
+    scale: f64,
+    calibration: &crate::capacity::calibrate::Calibration,
+    out: &std::path::Path,
+) -> anyhow::Result<crate::capacity::run::CapacityReport> {
+    let t = Instant::now();
+    let rates = crate::capacity::rates::Rates::from_workload(workload, scale)?;
+    let report = crate::capacity::run::run(s, &rates, calibration, out)?;
+    println!(
+        "capacity of {} at scale 1.0: {:.0} arrivals per replication × {} replications, {} → {} ({:.1} s)",
+        report.scenario,
+        report.arrivals_per_replication,
+        report.replications,
+        report.period_start,
+        report.period_end,
+        t.elapsed().as_secs_f64()
+    );
+    print!("{}", crate::capacity::run::table(&report));
+    println!("capacity: {}", out.display());
+    Ok(report)
 }
 
 /// Generates a scenario's workload (and its population, unless one is given); returns the

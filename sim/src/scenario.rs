@@ -41,6 +41,69 @@ pub struct Scenario {
     /// `register`, `ehr_summary`, …); routes not named use `default`.
     #[serde(default)]
     pub slo: SloSection,
+    /// The capacity model (`dxsim capacity`).
+    #[serde(default)]
+    pub capacity: CapacitySection,
+}
+
+/// How `dxsim capacity` models the central services.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySection {
+    /// Scale of the workload sample the arrival rates are estimated from (then scaled to 1.0).
+    #[serde(default = "default_sample_scale")]
+    pub sample_scale: f64,
+    /// Independent replications of the simulation (confidence intervals need at least 2).
+    #[serde(default = "default_replications")]
+    pub replications: usize,
+    /// Per service (`eligibility`, `consent`, `prescription_register`, `prescription_check`,
+    /// `prescription_retrieve`, `prescription_dispense`, `ehr_write`, `ehr_read`, `municipal`,
+    /// `portal`): a fixed size to simulate, a queue limit, network latency.
+    #[serde(default)]
+    pub services: BTreeMap<String, CapacityService>,
+    /// Per route: a log-normal service time given by its median and p99, overriding the
+    /// calibration and the built-in figures.
+    #[serde(default)]
+    pub service_times: BTreeMap<String, ServiceTimeSpec>,
+}
+
+fn default_sample_scale() -> f64 {
+    0.01
+}
+fn default_replications() -> usize {
+    3
+}
+
+impl Default for CapacitySection {
+    fn default() -> Self {
+        Self {
+            sample_scale: default_sample_scale(),
+            replications: default_replications(),
+            services: BTreeMap::new(),
+            service_times: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityService {
+    /// Workers; none: the model reports the run at the size the sizing search finds.
+    #[serde(default)]
+    pub servers: Option<u32>,
+    /// Waiting places; none: unbounded.
+    #[serde(default)]
+    pub queue_limit: Option<u32>,
+    /// Added to every response (the network), milliseconds.
+    #[serde(default)]
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTimeSpec {
+    pub median_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// The simulated period: from `start` (JST wall time) for `hours`.
@@ -641,6 +704,7 @@ impl Scenario {
             portal: PortalSection::default(),
             replay: ReplaySection::default(),
             slo: SloSection::default(),
+            capacity: CapacitySection::default(),
         }
     }
 
@@ -884,6 +948,48 @@ impl Scenario {
             }
             if slo.error_rate.is_some_and(|e| !(0.0..=1.0).contains(&e)) {
                 return Err(format!("slo.{route}.error_rate must be in [0, 1]"));
+            }
+        }
+        self.validate_capacity()
+    }
+
+    fn validate_capacity(&self) -> Result<(), String> {
+        let c = &self.capacity;
+        if !(c.sample_scale > 0.0 && c.sample_scale <= 1.0) {
+            return Err(format!(
+                "capacity.sample_scale must be in (0, 1], got {}",
+                c.sample_scale
+            ));
+        }
+        if !(1..=1000).contains(&c.replications) {
+            return Err("capacity.replications must be in 1..=1000".into());
+        }
+        for (name, svc) in &c.services {
+            if crate::capacity::services::Service::parse(name).is_none() {
+                return Err(format!(
+                    "capacity.services.{name}: not a service; services are {}",
+                    crate::capacity::services::Service::ALL
+                        .map(|s| s.as_str())
+                        .join(", ")
+                ));
+            }
+            if svc.servers == Some(0) {
+                return Err(format!(
+                    "capacity.services.{name}.servers must be at least 1"
+                ));
+            }
+            if !(svc.latency_ms.is_finite() && svc.latency_ms >= 0.0) {
+                return Err(format!("capacity.services.{name}.latency_ms must be ≥ 0"));
+            }
+        }
+        for (route, t) in &c.service_times {
+            if crate::workload::events::Route::parse(route).is_none() {
+                return Err(format!("capacity.service_times.{route}: not a route"));
+            }
+            if !(t.median_ms > 0.0 && t.p99_ms >= t.median_ms && t.p99_ms.is_finite()) {
+                return Err(format!(
+                    "capacity.service_times.{route}: need 0 < median_ms ≤ p99_ms"
+                ));
             }
         }
         Ok(())

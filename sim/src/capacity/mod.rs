@@ -8,6 +8,11 @@
 //!   validated against in the tests below.
 //! - `stats.rs` — independent replications and Student-t confidence intervals.
 
+pub mod calibrate;
+pub mod model;
+pub mod rates;
+pub mod run;
+pub mod services;
 pub mod station;
 pub mod stats;
 pub mod theory;

@@ -126,6 +126,12 @@ impl Running {
 
     /// Admits an arrival at `t` (seconds; never earlier than the previous one).
     pub fn arrive(&mut self, t: f64, r: &mut Stream) -> Fate {
+        let service = self.station.service.sample(r);
+        self.admit(t, service)
+    }
+
+    /// Admits an arrival at `t` needing `service` seconds of a worker.
+    pub fn admit(&mut self, t: f64, service: f64) -> Fate {
         debug_assert!(t >= self.last_arrival, "arrivals must come in time order");
         self.last_arrival = t;
         while self.waiting.front().is_some_and(|&s| s <= t) {
@@ -139,7 +145,6 @@ impl Running {
         }
         self.free_at.pop();
         let start = free.max(t);
-        let service = self.station.service.sample(r);
         self.free_at.push(Reverse(OrdF64(start + service)));
         if must_wait {
             self.waiting.push_back(start);

@@ -218,6 +218,20 @@ impl Recorder {
         }
     }
 
+    /// The service times of every route with enough samples, fitted for the capacity model.
+    pub fn calibration(&self, source: String) -> crate::capacity::calibrate::Calibration {
+        crate::capacity::calibrate::Calibration {
+            source,
+            routes: self
+                .service
+                .iter()
+                .filter_map(|(route, h)| {
+                    crate::capacity::calibrate::fit(h).map(|f| (route.as_str().to_owned(), f))
+                })
+                .collect(),
+        }
+    }
+
     /// Writes the histograms (HDR V2, one file per route and class, mergeable with any HDR
     /// library) and the per-second series (CSV) into `dir`.
     pub fn write_files(&self, dir: &Path) -> anyhow::Result<()> {
@@ -457,6 +471,10 @@ mod tests {
             .deserialize(&mut bytes.as_slice())
             .unwrap();
         assert_eq!(back.len(), 1000);
+        // 1,000 verify service times make a fit; one register does not.
+        let c = r.calibration("test".into());
+        assert_eq!(c.routes.keys().collect::<Vec<_>>(), ["verify"]);
+        assert_eq!(c.routes["verify"].samples, 1000);
         assert!(
             std::fs::read_to_string(dir.path().join("timeseries.csv"))
                 .unwrap()

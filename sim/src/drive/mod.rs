@@ -343,6 +343,9 @@ fn actors(dir: &Path) -> anyhow::Result<Actors> {
     Ok(a)
 }
 
+/// The service times measured by a replay, fitted per route (`capacity::calibrate`).
+pub const SERVICE_TIMES: &str = "service-times.json";
+
 /// Principals set up at once: a run with many persons on the portal has thousands.
 const SETUP_WORKERS: usize = 16;
 
@@ -588,6 +591,14 @@ pub async fn drive(
     let mut summary = recorder.summary(&scenario.slo, elapsed, info);
     summary.totals.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
     recorder.write_files(&opts.out)?;
+    let calibration = recorder.calibration(format!(
+        "dxsim drive of {} against {} ({} → {}, {speedup}×)",
+        scenario.name, opts.target, manifest.period_start, manifest.period_end
+    ));
+    std::fs::write(
+        opts.out.join(SERVICE_TIMES),
+        serde_json::to_string_pretty(&calibration)? + "\n",
+    )?;
     std::fs::write(
         opts.out.join("summary.json"),
         serde_json::to_string_pretty(&summary)? + "\n",

@@ -1,5 +1,6 @@
 //! Runs the `dxsim` binary as a user would, and the population generator through its library.
 
+mod capacity;
 mod population;
 mod run;
 mod workload;
@@ -20,6 +21,7 @@ fn help_shows_an_example_for_every_command() {
         (vec!["workload", "--help"], "dxsim workload"),
         (vec!["drive", "--help"], "dxsim drive"),
         (vec!["run", "--help"], "dxsim run"),
+        (vec!["capacity", "--help"], "dxsim capacity"),
     ] {
         let out = dxsim().args(&args).output().unwrap();
         assert!(out.status.success());

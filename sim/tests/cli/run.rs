@@ -100,6 +100,9 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
         "goose-report.html",
         "histograms/verify.2xx.hdr",
         "histograms/driver-lateness.hdr",
+        "service-times.json",
+        "capacity/capacity.json",
+        "capacity/capacity-minutes.parquet",
     ] {
         assert!(out.join(f).exists(), "{f} is missing");
     }

@@ -1,0 +1,400 @@
+//! One service over the period: arrivals drawn minute by minute from the national rates (a
+//! non-homogeneous Poisson process per route), service times per route, the station, and
+//! per-minute measures. The sizing search finds the least number of workers meeting the
+//! service's SLO in its busiest hour.
+
+use super::rates::Rates;
+use super::services::{RouteTime, Service};
+use super::station::{Fate, Running, Station};
+use crate::rng::{Stream, stream_key};
+use crate::workload::events::Route;
+use hdrhistogram::Histogram;
+use std::ops::Range;
+
+/// Microseconds recorded at most (an hour); longer responses count as an hour.
+const MAX_US: u64 = 3_600_000_000;
+/// Workers tried at most by the sizing search.
+pub const MAX_SERVERS: u32 = 1 << 20;
+
+/// One service as the model sees it.
+#[derive(Debug, Clone)]
+pub struct ServiceModel {
+    pub service: Service,
+    /// The service's routes with arrivals, their service times and expected arrivals per minute.
+    pub routes: Vec<(Route, RouteTime, Vec<f64>)>,
+    pub queue_limit: Option<u32>,
+    pub latency_s: f64,
+    /// The strictest p99 and error rate of the service's routes.
+    pub slo_p99_ms: f64,
+    pub slo_error_rate: f64,
+    pub seed: u64,
+}
+
+/// Measures of one minute (by arrival time).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Minute {
+    pub minute: u32,
+    pub arrivals: u64,
+    pub rejected: u64,
+    /// Work arriving in the minute per worker-second available.
+    pub utilisation: f64,
+    /// Mean number waiting as seen by arrivals.
+    pub queue: f64,
+    pub wait_p50_ms: f64,
+    pub wait_p99_ms: f64,
+    pub response_p50_ms: f64,
+    pub response_p99_ms: f64,
+}
+
+/// What a simulation of minutes `range` gives over its evaluation window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub servers: u32,
+    pub arrivals: u64,
+    pub rejected: u64,
+    pub response_p99_ms: f64,
+    /// The largest p99 of any hour of the evaluation window (counted from its start), and that
+    /// hour's first minute.
+    pub worst_hour_p99_ms: f64,
+    pub worst_hour: usize,
+    pub mean_wait_ms: f64,
+    pub utilisation: f64,
+    /// Per minute over the whole range, if asked for.
+    pub minutes: Vec<Minute>,
+}
+
+impl Outcome {
+    pub fn rejected_share(&self) -> f64 {
+        self.rejected as f64 / self.arrivals.max(1) as f64
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("valid bounds")
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1e3
+    }
+}
+
+impl ServiceModel {
+    /// Expected arrivals per minute, all routes.
+    pub fn per_minute(&self) -> Vec<f64> {
+        let n = self.routes.first().map_or(0, |r| r.2.len());
+        let mut t = vec![0.0; n];
+        for (_, _, m) in &self.routes {
+            for (a, b) in t.iter_mut().zip(m) {
+                *a += b;
+            }
+        }
+        t
+    }
+
+    /// Expected busy workers (offered load, Erlangs) over minutes `range`.
+    pub fn offered_load(&self, range: Range<usize>) -> f64 {
+        let secs = (range.len() * 60) as f64;
+        self.routes
+            .iter()
+            .map(|(_, t, m)| m[range.clone()].iter().sum::<f64>() * t.time.mean())
+            .sum::<f64>()
+            / secs
+    }
+
+    /// Simulates minutes `range` with `servers` workers (`None`: as many as needed, no waiting)
+    /// in replication `rep`; measures the minutes in `eval`, and keeps per-minute rows if
+    /// `keep_minutes`. Arrivals and service times of a minute come from that minute's own
+    /// streams, so every size and range sees the same arrivals (common random numbers).
+    pub fn simulate(
+        &self,
+        servers: Option<u32>,
+        range: Range<usize>,
+        eval: Range<usize>,
+        rep: u64,
+        keep_minutes: bool,
+    ) -> Outcome {
+        let name = self.service.as_str();
+        let (k_arr, k_svc) = (
+            stream_key(self.seed, &format!("capacity.arrivals.{name}")),
+            stream_key(self.seed, &format!("capacity.service.{name}")),
+        );
+        let mut station = servers.map(|c| {
+            Running::new(Station {
+                servers: c,
+                queue_limit: self.queue_limit,
+                service: super::station::ServiceTime::Deterministic { value: 0.0 },
+                latency_s: self.latency_s,
+            })
+        });
+        let c = f64::from(servers.unwrap_or(1));
+        let (mut wait_h, mut resp_h, mut eval_resp) = (histogram(), histogram(), histogram());
+        let mut hour_h = histogram();
+        let mut out = Outcome {
+            servers: servers.unwrap_or(0),
+            arrivals: 0,
+            rejected: 0,
+            response_p99_ms: 0.0,
+            worst_hour_p99_ms: 0.0,
+            worst_hour: eval.start,
+            mean_wait_ms: 0.0,
+            utilisation: 0.0,
+            minutes: Vec::new(),
+        };
+        let (mut wait_sum, mut work) = (0.0, 0.0);
+        let mut batch: Vec<(f64, usize)> = Vec::new();
+        for m in range {
+            let id = (rep << 32) | m as u64;
+            let (mut ra, mut rs) = (Stream::from_key(k_arr, id), Stream::from_key(k_svc, id));
+            batch.clear();
+            let t0 = m as f64 * 60.0;
+            for (i, (_, _, rate)) in self.routes.iter().enumerate() {
+                let lambda = rate[m];
+                if lambda <= 0.0 {
+                    continue;
+                }
+                let mut t = 0.0;
+                loop {
+                    t += -(1.0 - ra.unit()).ln() * 60.0 / lambda;
+                    if t >= 60.0 {
+                        break;
+                    }
+                    batch.push((t0 + t, i));
+                }
+            }
+            batch.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let measured = eval.contains(&m);
+            let mut row = Minute {
+                minute: m as u32,
+                ..Minute::default()
+            };
+            let mut minute_work = 0.0;
+            for &(t, i) in &batch {
+                let service = self.routes[i].1.time.sample(&mut rs);
+                let fate = match station.as_mut() {
+                    Some(s) => s.admit(t, service),
+                    None => Fate::Served {
+                        wait: 0.0,
+                        response: service + self.latency_s,
+                        service,
+                        queue_seen: 0,
+                    },
+                };
+                row.arrivals += 1;
+                match fate {
+                    Fate::Served {
+                        wait,
+                        response,
+                        queue_seen,
+                        ..
+                    } => {
+                        minute_work += service;
+                        row.queue += f64::from(queue_seen);
+                        let (w, r) = (
+                            ((wait * 1e6) as u64).clamp(1, MAX_US),
+                            ((response * 1e6) as u64).clamp(1, MAX_US),
+                        );
+                        if keep_minutes {
+                            wait_h.record(w).expect("clamped");
+                            resp_h.record(r).expect("clamped");
+                        }
+                        if measured {
+                            eval_resp.record(r).expect("clamped");
+                            hour_h.record(r).expect("clamped");
+                            wait_sum += wait;
+                        }
+                    }
+                    Fate::Rejected => row.rejected += 1,
+                }
+            }
+            if measured {
+                out.arrivals += row.arrivals;
+                out.rejected += row.rejected;
+                work += minute_work;
+                let into_hour = (m - eval.start) % 60;
+                if into_hour == 59 || m + 1 == eval.end {
+                    let p99 = ms(&hour_h, 0.99);
+                    if p99 > out.worst_hour_p99_ms {
+                        out.worst_hour_p99_ms = p99;
+                        out.worst_hour = m - into_hour;
+                    }
+                    hour_h.reset();
+                }
+            }
+            if keep_minutes {
+                row.utilisation = minute_work / (c * 60.0);
+                row.queue /= row.arrivals.max(1) as f64;
+                row.wait_p50_ms = ms(&wait_h, 0.5);
+                row.wait_p99_ms = ms(&wait_h, 0.99);
+                row.response_p50_ms = ms(&resp_h, 0.5);
+                row.response_p99_ms = ms(&resp_h, 0.99);
+                out.minutes.push(row);
+                wait_h.reset();
+                resp_h.reset();
+            }
+        }
+        out.response_p99_ms = ms(&eval_resp, 0.99);
+        out.mean_wait_ms = wait_sum * 1e3 / (out.arrivals - out.rejected).max(1) as f64;
+        out.utilisation = work / (c * (eval.len() * 60) as f64);
+        out
+    }
+
+    /// Whether an outcome meets the service's SLO: the p99 of every hour within bound, and the
+    /// rejections.
+    pub fn meets(&self, o: &Outcome) -> bool {
+        o.worst_hour_p99_ms <= self.slo_p99_ms && o.rejected_share() <= self.slo_error_rate
+    }
+
+    /// The least number of workers meeting the SLO in every hour of `range` (minutes), the
+    /// busiest hour `peak` included; `Err` with the p99 that no size can beat when the service
+    /// time alone breaks the SLO.
+    pub fn size(&self, range: Range<usize>, peak: Range<usize>) -> Result<u32, f64> {
+        let run = |c: Option<u32>| self.simulate(c, range.clone(), range.clone(), 0, false);
+        let unbounded = run(None);
+        if !self.meets(&unbounded) {
+            return Err(unbounded.worst_hour_p99_ms);
+        }
+        // Fewer workers than the busiest hour keeps busy on average cannot keep up with it;
+        // double from there until the SLO is met, then halve the interval.
+        let mut lo = (self.offered_load(peak).floor() as u32).max(1);
+        let mut hi = lo;
+        while !self.meets(&run(Some(hi))) {
+            lo = hi + 1;
+            hi = hi.saturating_mul(2);
+            if hi > MAX_SERVERS {
+                return Err(unbounded.worst_hour_p99_ms);
+            }
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.meets(&run(Some(mid))) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok(hi)
+    }
+}
+
+/// The service model of `service` from the rates and the routes' times; `None` when it has no
+/// arrivals.
+pub fn service_model(
+    service: Service,
+    rates: &Rates,
+    times: &dyn Fn(Route) -> RouteTime,
+    s: &crate::scenario::Scenario,
+) -> Option<ServiceModel> {
+    let routes: Vec<_> = service
+        .routes()
+        .into_iter()
+        .filter(|r| rates.of(*r).iter().any(|x| *x > 0.0))
+        .map(|r| (r, times(r), rates.of(r).to_vec()))
+        .collect();
+    if routes.is_empty() {
+        return None;
+    }
+    let cfg = s.capacity.services.get(service.as_str());
+    let slo = |r: &Route| s.slo.routes.get(r.as_str()).unwrap_or(&s.slo.default);
+    Some(ServiceModel {
+        service,
+        slo_p99_ms: routes
+            .iter()
+            .filter_map(|(r, _, _)| slo(r).p99_ms)
+            .fold(f64::INFINITY, f64::min),
+        slo_error_rate: routes
+            .iter()
+            .filter_map(|(r, _, _)| slo(r).error_rate)
+            .fold(1.0, f64::min),
+        routes,
+        queue_limit: cfg.and_then(|c| c.queue_limit),
+        latency_s: cfg.map_or(0.0, |c| c.latency_ms / 1e3),
+        seed: s.seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::station::ServiceTime;
+    use super::*;
+
+    fn model(per_minute: Vec<f64>, mean_s: f64, slo_ms: f64) -> ServiceModel {
+        ServiceModel {
+            service: Service::Eligibility,
+            routes: vec![(
+                Route::Verify,
+                RouteTime {
+                    time: ServiceTime::Exponential { mean: mean_s },
+                    source: "test".into(),
+                },
+                per_minute,
+            )],
+            queue_limit: None,
+            latency_s: 0.0,
+            slo_p99_ms: slo_ms,
+            slo_error_rate: 0.001,
+            seed: 9,
+        }
+    }
+
+    #[test]
+    fn arrivals_follow_the_rates_and_every_size_sees_the_same_ones() {
+        // 600 a minute for an hour, then 6,000 for an hour.
+        let rates: Vec<f64> = (0..120)
+            .map(|m| if m < 60 { 600.0 } else { 6000.0 })
+            .collect();
+        let m = model(rates, 0.01, 1000.0);
+        let o = m.simulate(Some(4), 0..120, 0..120, 0, true);
+        let (quiet, busy): (u64, u64) = (
+            o.minutes[..60].iter().map(|r| r.arrivals).sum(),
+            o.minutes[60..].iter().map(|r| r.arrivals).sum(),
+        );
+        assert!((quiet as f64 / 36_000.0 - 1.0).abs() < 0.02, "{quiet}");
+        assert!((busy as f64 / 360_000.0 - 1.0).abs() < 0.01, "{busy}");
+        // Utilisation: 100/s × 10 ms / 4 workers = 0.25.
+        assert!(
+            (o.minutes[100].utilisation - 0.25).abs() < 0.05,
+            "{:?}",
+            o.minutes[100]
+        );
+        let other = m.simulate(Some(40), 60..120, 60..120, 0, false);
+        assert_eq!(other.arrivals, busy);
+        assert!(other.mean_wait_ms < o.mean_wait_ms);
+    }
+
+    #[test]
+    fn a_burst_outside_the_busiest_hour_still_decides_the_size() {
+        // A quiet day with one ten-minute burst: the busiest hour holds the burst, and the size
+        // must clear its backlog within the SLO.
+        let mut per = vec![600.0; 240];
+        for x in &mut per[100..110] {
+            *x = 60_000.0;
+        }
+        let m = model(per, 0.01, 2000.0);
+        let c = m.size(0..240, 60..120).unwrap();
+        let o = m.simulate(Some(c), 0..240, 0..240, 0, false);
+        assert!(
+            o.worst_hour_p99_ms <= 2000.0 && (60..=120).contains(&o.worst_hour),
+            "{o:?}"
+        );
+        let less = m.simulate(Some(c - 1), 0..240, 0..240, 0, false);
+        assert!(!m.meets(&less), "{c}: {less:?}");
+        assert!(c >= 6, "the burst offers 10 Erlangs; {c}");
+    }
+
+    #[test]
+    fn sizing_finds_the_least_size_that_meets_the_slo() {
+        // 100 arrivals a second, 50 ms each: 5 Erlangs; service alone has p99 ≈ 230 ms.
+        let m = model(vec![6000.0; 180], 0.05, 400.0);
+        let c = m.size(0..180, 60..120).unwrap();
+        let run = |c| m.simulate(Some(c), 0..180, 0..180, 0, false);
+        assert!(m.meets(&run(c)) && !m.meets(&run(c - 1)), "{c}");
+        assert!((6..=12).contains(&c), "{c}");
+        // A p99 below the service time's own cannot be met at any size.
+        let strict = model(vec![6000.0; 180], 0.05, 100.0);
+        let p99 = strict.size(0..180, 60..120).unwrap_err();
+        assert!((200.0..260.0).contains(&p99), "{p99}");
+    }
+}

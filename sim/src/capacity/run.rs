@@ -1,0 +1,366 @@
+//! `dxsim capacity`: rates from a workload sample, a model per service, the sizing search at
+//! each service's busiest hour, replications at the chosen size, and the outputs:
+//! `capacity.json` (the sizing table and its sources) and `capacity-minutes.parquet` (per
+//! service and minute, replication 0).
+
+use super::calibrate::Calibration;
+use super::model::{Minute, ServiceModel, service_model};
+use super::rates::{Rates, busiest};
+use super::services::{RouteTime, Service, route_time};
+use super::stats::Estimate;
+use crate::scenario::Scenario;
+use crate::workload::events::Route;
+use anyhow::Context as _;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Service times measured by `dxsim run scenarios/quickstart.toml` on the reference exchange
+/// (2 cores, client and server sharing them), used where nothing better is given.
+pub const BUILT_IN_CALIBRATION: &str =
+    include_str!("../../../scenarios/calibration/reference.json");
+
+/// Confidence level of the replication intervals.
+const LEVEL: f64 = 0.95;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport {
+    pub route: &'static str,
+    pub arrivals: f64,
+    pub mean_service_ms: f64,
+    pub service_time_source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub service: &'static str,
+    pub routes: Vec<RouteReport>,
+    pub arrivals: f64,
+    pub slo_p99_ms: f64,
+    pub slo_error_rate: f64,
+    /// JST wall time of the busiest minute and its arrivals per second.
+    pub peak_minute: String,
+    pub peak_per_s: f64,
+    pub peak_hour: String,
+    pub peak_hour_arrivals: f64,
+    /// Busy workers the peak hour needs on average (Erlangs).
+    pub peak_hour_load: f64,
+    /// The least workers meeting the SLO in the peak hour; none when the service time alone
+    /// breaks it (`unreachable_p99_ms` then says by how much).
+    pub sized_servers: Option<u32>,
+    pub unreachable_p99_ms: Option<f64>,
+    /// The size simulated over the period: the scenario's, else the sized one.
+    pub servers: Option<u32>,
+    pub servers_from: &'static str,
+    /// Over replications at `servers`: the largest hourly p99 of the period (the SLO's
+    /// measure), the mean wait and the rejected share over the period.
+    pub worst_hour_p99_ms: Option<Estimate>,
+    /// The hour of that p99 in replication 0.
+    pub worst_hour: Option<String>,
+    pub mean_wait_ms: Option<Estimate>,
+    pub rejected_share: Option<Estimate>,
+    /// Expected utilisation of `servers` in the peak hour (load / servers).
+    pub peak_hour_utilisation: Option<f64>,
+    /// Spare capacity at `servers` in the peak hour: workers / load − 1.
+    pub headroom: Option<f64>,
+    pub meets_slo: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub period_start: String,
+    pub period_end: String,
+    pub sample_scale: f64,
+    pub sample_events: u64,
+    pub replications: usize,
+    pub calibration: String,
+    /// Arrivals simulated per replication over the whole period, all services.
+    pub arrivals_per_replication: f64,
+    pub services: Vec<ServiceReport>,
+}
+
+fn jst(rates: &Rates, minute: usize) -> String {
+    chrono::DateTime::from_timestamp_millis(rates.start_ms + minute as i64 * 60_000 + 9 * 3_600_000)
+        .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A route's time, falling back (with the reason) to another route of its service.
+fn times_for<'a>(
+    s: &'a Scenario,
+    calibration: &'a Calibration,
+) -> impl Fn(Route) -> anyhow::Result<RouteTime> + 'a {
+    // Routes the given calibration did not measure enough fall back on the built-in one.
+    let built_in: Calibration =
+        serde_json::from_str(BUILT_IN_CALIBRATION).expect("the built-in calibration parses");
+    move |r: Route| {
+        let known = |r: Route| {
+            route_time(s, Some(calibration), r).or_else(|| route_time(s, Some(&built_in), r))
+        };
+        if let Some(t) = known(r) {
+            return Ok(t);
+        }
+        let service = Service::of(r).context("the probe has no service")?;
+        service
+            .routes()
+            .into_iter()
+            .find_map(|o| known(o).map(|t| (o, t)))
+            .map(|(o, t)| RouteTime {
+                time: t.time,
+                source: format!("assumed as {} (no figure for {}): {}", o.as_str(), r.as_str(), t.source),
+            })
+            .with_context(|| {
+                format!(
+                    "no service time for route {}: give [capacity.service_times.{}] in the scenario or --calibration",
+                    r.as_str(),
+                    r.as_str()
+                )
+            })
+    }
+}
+
+/// Runs the capacity model of `s` on the rates estimated from `rates`.
+pub fn run(
+    s: &Scenario,
+    rates: &Rates,
+    calibration: &Calibration,
+    out: &Path,
+) -> anyhow::Result<CapacityReport> {
+    let times = times_for(s, calibration);
+    let mut resolved = std::collections::BTreeMap::new();
+    for r in Route::ALL {
+        if Service::of(r).is_some() && rates.of(r).iter().any(|x| *x > 0.0) {
+            resolved.insert(r, times(r)?);
+        }
+    }
+    let lookup = |r: Route| resolved[&r].clone();
+    let models: Vec<ServiceModel> = Service::ALL
+        .into_iter()
+        .filter_map(|svc| service_model(svc, rates, &lookup, s))
+        .collect();
+    let reps = s.capacity.replications.max(1);
+    let results: Vec<(ServiceReport, Vec<Minute>)> = models
+        .par_iter()
+        .map(|m| report(s, rates, m, reps))
+        .collect();
+    let arrivals = results.iter().map(|(r, _)| r.arrivals).sum();
+    write_minutes(out, rates, &results)?;
+    let report = CapacityReport {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        period_start: jst(rates, 0),
+        period_end: jst(rates, rates.minutes),
+        sample_scale: rates.sample_scale,
+        sample_events: rates.sample_events,
+        replications: reps,
+        calibration: calibration.source.clone(),
+        arrivals_per_replication: arrivals,
+        services: results.into_iter().map(|(r, _)| r).collect(),
+    };
+    std::fs::write(
+        out.join("capacity.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    Ok(report)
+}
+
+fn report(
+    s: &Scenario,
+    rates: &Rates,
+    m: &ServiceModel,
+    reps: usize,
+) -> (ServiceReport, Vec<Minute>) {
+    let per_minute = m.per_minute();
+    let (peak_minute, peak_count) = busiest(&per_minute, 1);
+    let (peak_hour, hour_count) = busiest(&per_minute, 60);
+    let hour = peak_hour..(peak_hour + 60).min(rates.minutes);
+    let sized = m.size(0..rates.minutes, hour.clone());
+    let configured = s
+        .capacity
+        .services
+        .get(m.service.as_str())
+        .and_then(|c| c.servers);
+    let (servers, from) = match (configured, &sized) {
+        (Some(c), _) => (Some(c), "scenario"),
+        (None, Ok(c)) => (Some(*c), "sizing"),
+        (None, Err(_)) => (None, "none"),
+    };
+    let load = m.offered_load(hour.clone());
+    let mut minutes = Vec::new();
+    let mut worst_hour = None;
+    let mut cols: [Vec<f64>; 3] = Default::default();
+    if let Some(c) = servers {
+        for rep in 0..reps as u64 {
+            let all = 0..rates.minutes;
+            let full = m.simulate(Some(c), all.clone(), all, rep, rep == 0);
+            cols[0].push(full.worst_hour_p99_ms);
+            cols[1].push(full.mean_wait_ms);
+            cols[2].push(full.rejected_share());
+            if rep == 0 {
+                minutes = full.minutes;
+                worst_hour = Some(jst(rates, full.worst_hour));
+            }
+        }
+    }
+    let est = |v: &Vec<f64>| {
+        (!v.is_empty()).then(|| {
+            if v.len() >= 2 {
+                Estimate::of(v, LEVEL)
+            } else {
+                Estimate {
+                    mean: v[0],
+                    half_width: f64::NAN,
+                    level: LEVEL,
+                    replications: 1,
+                }
+            }
+        })
+    };
+    let p99 = est(&cols[0]);
+    let rejected = est(&cols[2]);
+    let report = ServiceReport {
+        service: m.service.as_str(),
+        routes: m
+            .routes
+            .iter()
+            .map(|(r, t, per)| RouteReport {
+                route: r.as_str(),
+                arrivals: per.iter().sum(),
+                mean_service_ms: t.time.mean() * 1e3,
+                service_time_source: t.source.clone(),
+            })
+            .collect(),
+        arrivals: per_minute.iter().sum(),
+        slo_p99_ms: m.slo_p99_ms,
+        slo_error_rate: m.slo_error_rate,
+        peak_minute: jst(rates, peak_minute),
+        peak_per_s: peak_count / 60.0,
+        peak_hour: jst(rates, peak_hour),
+        peak_hour_arrivals: hour_count,
+        peak_hour_load: load,
+        sized_servers: sized.ok(),
+        unreachable_p99_ms: sized.err(),
+        servers,
+        servers_from: from,
+        meets_slo: p99
+            .zip(rejected)
+            .map(|(p, r)| p.mean <= m.slo_p99_ms && r.mean <= m.slo_error_rate),
+        worst_hour_p99_ms: p99,
+        worst_hour,
+        mean_wait_ms: est(&cols[1]),
+        rejected_share: rejected,
+        peak_hour_utilisation: servers.map(|c| load / f64::from(c)),
+        headroom: servers
+            .filter(|_| load > 0.0)
+            .map(|c| f64::from(c) / load - 1.0),
+    };
+    (report, minutes)
+}
+
+fn write_minutes(
+    out: &Path,
+    rates: &Rates,
+    results: &[(ServiceReport, Vec<Minute>)],
+) -> anyhow::Result<()> {
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    let rows: Vec<(&str, &Minute)> = results
+        .iter()
+        .flat_map(|(r, m)| m.iter().map(move |x| (r.service, x)))
+        .collect();
+    let f64s = |f: fn(&Minute) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|(_, m)| f(m)),
+        ))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("service", DataType::Utf8, false),
+        Field::new("minute", DataType::UInt32, false),
+        Field::new("jst", DataType::Utf8, false),
+        Field::new("arrivals", DataType::UInt64, false),
+        Field::new("rejected", DataType::UInt64, false),
+        Field::new("utilisation", DataType::Float64, false),
+        Field::new("queue", DataType::Float64, false),
+        Field::new("wait_p50_ms", DataType::Float64, false),
+        Field::new("wait_p99_ms", DataType::Float64, false),
+        Field::new("response_p50_ms", DataType::Float64, false),
+        Field::new("response_p99_ms", DataType::Float64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|(s, _)| *s))),
+        Arc::new(UInt32Array::from_iter_values(
+            rows.iter().map(|(_, m)| m.minute),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(_, m)| jst(rates, m.minute as usize)),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|(_, m)| m.arrivals),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|(_, m)| m.rejected),
+        )),
+        f64s(|m| m.utilisation),
+        f64s(|m| m.queue),
+        f64s(|m| m.wait_p50_ms),
+        f64s(|m| m.wait_p99_ms),
+        f64s(|m| m.response_p50_ms),
+        f64s(|m| m.response_p99_ms),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let file = std::fs::File::create(out.join("capacity-minutes.parquet"))?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
+    w.write(&batch)?;
+    w.close()?;
+    Ok(())
+}
+
+/// The sizing table as text.
+pub fn table(r: &CapacityReport) -> String {
+    let mut t = format!(
+        "{:<22} {:>12} {:>9} {:>17} {:>9} {:>8} {:>8} {:>10} {:>9}  SLO\n",
+        "service",
+        "arrivals",
+        "peak/s",
+        "peak minute",
+        "load",
+        "sized",
+        "servers",
+        "p99 ms",
+        "c/load"
+    );
+    for s in &r.services {
+        let sized = s
+            .sized_servers
+            .map_or_else(|| "—".to_owned(), |c| c.to_string());
+        let servers = s.servers.map_or_else(|| "—".to_owned(), |c| c.to_string());
+        let p99 = s.worst_hour_p99_ms.map_or_else(
+            || format!("> {:.0}", s.unreachable_p99_ms.unwrap_or(f64::NAN)),
+            |e| format!("{:.1}", e.mean),
+        );
+        let headroom = s
+            .headroom
+            .map_or_else(|| "—".to_owned(), |h| format!("{:.1}×", h + 1.0));
+        let verdict = match s.meets_slo {
+            Some(true) => format!("meets p99 ≤ {} ms", s.slo_p99_ms),
+            Some(false) => format!("FAILS p99 ≤ {} ms", s.slo_p99_ms),
+            None => format!("unreachable: service time alone > {} ms", s.slo_p99_ms),
+        };
+        t.push_str(&format!(
+            "{:<22} {:>12.0} {:>9.1} {:>17} {:>9.2} {:>8} {:>8} {:>10} {:>9}  {verdict}\n",
+            s.service,
+            s.arrivals,
+            s.peak_per_s,
+            s.peak_minute,
+            s.peak_hour_load,
+            sized,
+            servers,
+            p99,
+            headroom
+        ));
+    }
+    t
+}

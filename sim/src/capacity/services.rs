@@ -1,0 +1,214 @@
+//! The central services of the model, the routes each one serves, and where each route's
+//! service time comes from.
+
+use super::calibrate::Calibration;
+use super::station::ServiceTime;
+use crate::scenario::Scenario;
+use crate::workload::events::Route;
+
+/// z of the standard normal at 0.99.
+const Z99: f64 = 2.326_347_874;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Eligibility,
+    Consent,
+    PrescriptionRegister,
+    PrescriptionCheck,
+    PrescriptionRetrieve,
+    PrescriptionDispense,
+    EhrWrite,
+    EhrRead,
+    Municipal,
+    Portal,
+}
+
+impl Service {
+    pub const ALL: [Service; 10] = [
+        Service::Eligibility,
+        Service::Consent,
+        Service::PrescriptionRegister,
+        Service::PrescriptionCheck,
+        Service::PrescriptionRetrieve,
+        Service::PrescriptionDispense,
+        Service::EhrWrite,
+        Service::EhrRead,
+        Service::Municipal,
+        Service::Portal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Eligibility => "eligibility",
+            Service::Consent => "consent",
+            Service::PrescriptionRegister => "prescription_register",
+            Service::PrescriptionCheck => "prescription_check",
+            Service::PrescriptionRetrieve => "prescription_retrieve",
+            Service::PrescriptionDispense => "prescription_dispense",
+            Service::EhrWrite => "ehr_write",
+            Service::EhrRead => "ehr_read",
+            Service::Municipal => "municipal",
+            Service::Portal => "portal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Service> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The service a route's requests go to (`None` for the health probe). A batch pre-check
+    /// counts once per person, as the service checks each.
+    pub fn of(route: Route) -> Option<Service> {
+        use Route::*;
+        Some(match route {
+            Verify | Batch => Service::Eligibility,
+            Consent => Service::Consent,
+            Register | Cancel => Service::PrescriptionRegister,
+            Check => Service::PrescriptionCheck,
+            Retrieve => Service::PrescriptionRetrieve,
+            Dispense | PaperDispense => Service::PrescriptionDispense,
+            EhrItems | EhrDocument | EhrReceive => Service::EhrWrite,
+            EhrSummary | EhrInbox | EhrRead => Service::EhrRead,
+            VaccinationRecord | VaccinationBatch | VaccinationRead | VaccinationSchedule
+            | PrenatalCheckup | InfantCheckup | CareCertify | CareRead | ApplicationDecide => {
+                Service::Municipal
+            }
+            PortalRead | PortalApply => Service::Portal,
+            Healthz => return None,
+        })
+    }
+
+    pub fn routes(self) -> Vec<Route> {
+        Route::ALL
+            .into_iter()
+            .filter(|r| Self::of(*r) == Some(self))
+            .collect()
+    }
+}
+
+/// A route's service time and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteTime {
+    pub time: ServiceTime,
+    pub source: String,
+}
+
+/// A log-normal with the given median and p99 (milliseconds).
+pub fn log_normal_ms(median_ms: f64, p99_ms: f64) -> ServiceTime {
+    let mu = (median_ms / 1e3).ln();
+    ServiceTime::LogNormal {
+        mu,
+        sigma: ((p99_ms / median_ms).ln() / Z99).max(1e-6),
+    }
+}
+
+/// Published averages (FACTS): registration ≈2 s, dispensing result ≈2 s, duplicate check
+/// 1–2 s. The spread (σ = 0.5 of ln S) is an assumption.
+fn published(route: Route) -> Option<(f64, &'static str)> {
+    match route {
+        Route::Register => Some((2.0, "FACTS: registration ≈2 s (average)")),
+        Route::Dispense | Route::PaperDispense => {
+            Some((2.0, "FACTS: dispensing result ≈2 s (average)"))
+        }
+        Route::Check => Some((1.5, "FACTS: duplicate check 1–2 s (average)")),
+        _ => None,
+    }
+}
+
+/// The service time of `route`: the scenario's `[capacity.service_times]`, else the
+/// calibration (measured by a replay), else a published average; `None` if none knows it.
+pub fn route_time(
+    s: &Scenario,
+    calibration: Option<&Calibration>,
+    route: Route,
+) -> Option<RouteTime> {
+    if let Some(t) = s.capacity.service_times.get(route.as_str()) {
+        return Some(RouteTime {
+            time: log_normal_ms(t.median_ms, t.p99_ms),
+            source: format!(
+                "scenario: log-normal, median {} ms, p99 {} ms",
+                t.median_ms, t.p99_ms
+            ),
+        });
+    }
+    if let Some((cal, fit)) = calibration.and_then(|c| c.routes.get(route.as_str()).map(|f| (c, f)))
+    {
+        return Some(RouteTime {
+            time: fit.service_time(),
+            source: format!(
+                "measured: log-normal fit of {} samples (median {:.2} ms, p99 {:.2} ms, KS {:.3}) from {}",
+                fit.samples, fit.median_ms, fit.p99_ms, fit.ks, cal.source
+            ),
+        });
+    }
+    published(route).map(|(mean_s, source)| {
+        let sigma: f64 = 0.5;
+        RouteTime {
+            time: ServiceTime::LogNormal {
+                mu: mean_s.ln() - sigma * sigma / 2.0,
+                sigma,
+            },
+            source: format!("{source}; log-normal with σ = 0.5 (assumption)"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_but_the_probe_has_one_service() {
+        for r in Route::ALL {
+            let owners: Vec<_> = Service::ALL
+                .into_iter()
+                .filter(|s| s.routes().contains(&r))
+                .collect();
+            assert_eq!(owners.len(), usize::from(r != Route::Healthz), "{r:?}");
+        }
+        for s in Service::ALL {
+            assert_eq!(Service::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn service_times_come_from_the_scenario_then_the_calibration_then_facts() {
+        let mut s = Scenario::national(0.001);
+        let reg = route_time(&s, None, Route::Register).unwrap();
+        assert!((reg.time.mean() - 2.0).abs() < 1e-9 && reg.source.starts_with("FACTS"));
+        assert_eq!(route_time(&s, None, Route::Verify), None);
+        let ln = log_normal_ms(4.0, 40.0);
+        let cal = Calibration {
+            source: "a run".into(),
+            routes: [(
+                "verify".to_owned(),
+                super::super::calibrate::Fit {
+                    mu: (0.004f64).ln(),
+                    sigma: 0.9898,
+                    samples: 100,
+                    median_ms: 4.0,
+                    p99_ms: 40.0,
+                    measured_p99_ms: 39.0,
+                    ks: 0.02,
+                },
+            )]
+            .into(),
+        };
+        let v = route_time(&s, Some(&cal), Route::Verify).unwrap();
+        assert!(v.source.starts_with("measured") && v.source.contains("a run"));
+        if let (ServiceTime::LogNormal { sigma: a, .. }, ServiceTime::LogNormal { sigma: b, .. }) =
+            (v.time, ln)
+        {
+            assert!((a - b).abs() < 1e-3);
+        }
+        s.capacity.service_times.insert(
+            "verify".into(),
+            crate::scenario::ServiceTimeSpec {
+                median_ms: 100.0,
+                p99_ms: 100.0,
+            },
+        );
+        let v = route_time(&s, Some(&cal), Route::Verify).unwrap();
+        assert!(v.source.starts_with("scenario") && (v.time.mean() - 0.1).abs() < 1e-6);
+    }
+}
