@@ -766,9 +766,9 @@ impl Scenario {
     fn validate_workload(&self) -> Result<(), String> {
         use chrono::Datelike;
         let p = &self.period;
-        if !(p.hours > 0.0 && p.hours <= 24.0 * 92.0) {
+        if !(p.hours > 0.0 && p.hours <= 24.0 * 366.0) {
             return Err(format!(
-                "period.hours must be in (0, 2208] (92 days), got {}",
+                "period.hours must be in (0, 8784] (366 days), got {}",
                 p.hours
             ));
         }
@@ -898,9 +898,9 @@ impl Scenario {
             );
         }
         if let Some(s) = &self.portal.surge {
-            if !(s.hours > 0.0 && s.hours <= 24.0 * 92.0 && (1.0..=1000.0).contains(&s.factor)) {
+            if !(s.hours > 0.0 && s.hours <= 24.0 * 366.0 && (1.0..=1000.0).contains(&s.factor)) {
                 return Err(format!(
-                    "portal.surge: hours must be in (0, 2208] and factor in [1, 1000], got {} and {}",
+                    "portal.surge: hours must be in (0, 8784] and factor in [1, 1000], got {} and {}",
                     s.hours, s.factor
                 ));
             }

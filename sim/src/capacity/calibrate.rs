@@ -30,9 +30,30 @@ pub struct Fit {
     /// Kolmogorov–Smirnov distance between the measured distribution and the fit (0 = exact;
     /// above ≈0.1 the log-normal describes the route poorly).
     pub ks: f64,
+    /// For a batched route, the mean events per request the times were divided by (the model
+    /// counts one arrival per event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_item_of: Option<f64>,
 }
 
 impl Fit {
+    /// The time per event of requests carrying `items` events on average: the distribution
+    /// scaled by `1/items` (1 leaves the fit as it is).
+    pub fn per_item(self, items: f64) -> Self {
+        if items <= 1.0 {
+            return self;
+        }
+        let shift = items.ln();
+        Self {
+            mu: self.mu - shift,
+            median_ms: self.median_ms / items,
+            p99_ms: self.p99_ms / items,
+            measured_p99_ms: self.measured_p99_ms / items,
+            per_item_of: Some(items),
+            ..self
+        }
+    }
+
     pub fn service_time(&self) -> ServiceTime {
         ServiceTime::LogNormal {
             mu: self.mu,
@@ -98,6 +119,7 @@ pub fn fit(h: &Histogram<u64>) -> Option<Fit> {
         p99_ms: (mu + 2.326_347_874 * sigma).exp() * 1e3,
         measured_p99_ms: h.value_at_quantile(0.99) as f64 / 1e3,
         ks,
+        per_item_of: None,
     })
 }
 

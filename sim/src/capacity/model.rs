@@ -251,7 +251,13 @@ impl ServiceModel {
     /// busiest hour `peak` included; `Err` with the p99 that no size can beat when the service
     /// time alone breaks the SLO.
     pub fn size(&self, range: Range<usize>, peak: Range<usize>) -> Result<u32, f64> {
-        let run = |c: Option<u32>| self.simulate(c, range.clone(), range.clone(), 0, false);
+        // The first hour warms the queue up when the range starts inside the period.
+        let eval = if range.start > 0 && range.len() > 60 {
+            range.start + 60..range.end
+        } else {
+            range.clone()
+        };
+        let run = |c: Option<u32>| self.simulate(c, range.clone(), eval.clone(), 0, false);
         let unbounded = run(None);
         if !self.meets(&unbounded) {
             return Err(unbounded.worst_hour_p99_ms);

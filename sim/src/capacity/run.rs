@@ -177,7 +177,11 @@ fn report(
     let (peak_minute, peak_count) = busiest(&per_minute, 1);
     let (peak_hour, hour_count) = busiest(&per_minute, 60);
     let hour = peak_hour..(peak_hour + 60).min(rates.minutes);
-    let sized = m.size(0..rates.minutes, hour.clone());
+    // Sized on the busiest day (and the hour before it): a longer period repeats its days, and
+    // the replications below check every hour of the whole period at the size found.
+    let (day, _) = busiest(&per_minute, 24 * 60);
+    let window = day.saturating_sub(60)..(day + 24 * 60).min(rates.minutes);
+    let sized = m.size(window, hour.clone());
     let configured = s
         .capacity
         .services

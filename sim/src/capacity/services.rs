@@ -136,8 +136,15 @@ pub fn route_time(
         return Some(RouteTime {
             time: fit.service_time(),
             source: format!(
-                "measured: log-normal fit of {} samples (median {:.2} ms, p99 {:.2} ms, KS {:.3}) from {}",
-                fit.samples, fit.median_ms, fit.p99_ms, fit.ks, cal.source
+                "measured: log-normal fit of {} samples (median {:.2} ms, p99 {:.2} ms, KS {:.3}{}) from {}",
+                fit.samples,
+                fit.median_ms,
+                fit.p99_ms,
+                fit.ks,
+                fit.per_item_of
+                    .map(|k| format!("; per event of requests carrying {k:.1}"))
+                    .unwrap_or_default(),
+                cal.source
             ),
         });
     }
@@ -190,6 +197,7 @@ mod tests {
                     p99_ms: 40.0,
                     measured_p99_ms: 39.0,
                     ks: 0.02,
+                    per_item_of: None,
                 },
             )]
             .into(),

@@ -62,6 +62,8 @@ pub struct Sample {
     pub service_us: u64,
     /// Whole seconds since the replay began, of the intended send time.
     pub second: u64,
+    /// Events the request carried (a batch carries several).
+    pub items: u32,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -76,6 +78,8 @@ struct SecondRow {
 pub struct Recorder {
     by_class: BTreeMap<(Route, Class), Histogram<u64>>,
     service: BTreeMap<Route, Histogram<u64>>,
+    /// Requests and the events they carried, per route.
+    items: BTreeMap<Route, (u64, u64)>,
     lateness: Histogram<u64>,
     late_over_10ms: u64,
     series: BTreeMap<(u64, Route), SecondRow>,
@@ -88,6 +92,7 @@ impl Default for Recorder {
         Self {
             by_class: BTreeMap::new(),
             service: BTreeMap::new(),
+            items: BTreeMap::new(),
             lateness: histogram(),
             late_over_10ms: 0,
             series: BTreeMap::new(),
@@ -110,6 +115,9 @@ impl Recorder {
             .or_insert_with(histogram)
             .record(clamp(s.service_us))
             .expect("clamped");
+        let n = self.items.entry(s.route).or_default();
+        n.0 += 1;
+        n.1 += u64::from(s.items.max(1));
         let row = self.series.entry((s.second, s.route)).or_default();
         row.requests += 1;
         row.errors += u64::from(s.class.is_error());
@@ -226,7 +234,10 @@ impl Recorder {
                 .service
                 .iter()
                 .filter_map(|(route, h)| {
-                    crate::capacity::calibrate::fit(h).map(|f| (route.as_str().to_owned(), f))
+                    let (requests, items) = self.items.get(route).copied().unwrap_or((1, 1));
+                    crate::capacity::calibrate::fit(h)
+                        .map(|f| f.per_item(items as f64 / requests.max(1) as f64))
+                        .map(|f| (route.as_str().to_owned(), f))
                 })
                 .collect(),
         }
@@ -436,6 +447,7 @@ mod tests {
                 from_intended_us: 1_000 + late,
                 service_us: 1_000,
                 second: i / 100,
+                items: 1,
             });
         }
         r.record(Sample {
@@ -444,6 +456,7 @@ mod tests {
             from_intended_us: 5_000,
             service_us: 5_000,
             second: 0,
+            items: 1,
         });
         r.skip(Route::Retrieve);
         let slo = SloSection::default();

@@ -308,6 +308,7 @@ impl Shared {
             second: self.t0.get().map_or(0, |t0| {
                 job.intended.saturating_duration_since(*t0).as_secs()
             }),
+            items: job.events.len() as u32,
         });
     }
 }
