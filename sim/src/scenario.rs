@@ -97,6 +97,12 @@ pub struct CapacityService {
     /// Added to every response (the network), milliseconds.
     #[serde(default)]
     pub latency_ms: f64,
+    /// `fifo` (default) or `priority`: a freed worker takes the waiting request of the
+    /// first route in `priority` (routes not listed come last), first come first served within.
+    #[serde(default)]
+    pub discipline: crate::capacity::station::Discipline,
+    #[serde(default)]
+    pub priority: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
@@ -976,6 +982,15 @@ impl Scenario {
             if svc.servers == Some(0) {
                 return Err(format!(
                     "capacity.services.{name}.servers must be at least 1"
+                ));
+            }
+            let service = crate::capacity::services::Service::parse(name).expect("checked");
+            if let Some(r) = svc.priority.iter().find(|r| {
+                crate::workload::events::Route::parse(r)
+                    .is_none_or(|r| crate::capacity::services::Service::of(r) != Some(service))
+            }) {
+                return Err(format!(
+                    "capacity.services.{name}.priority: {r} is not a route of {name}"
                 ));
             }
             if !(svc.latency_ms.is_finite() && svc.latency_ms >= 0.0) {

@@ -22,7 +22,8 @@ fn capacity_sizes_every_service_and_writes_its_tables() {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(
         dir.path(),
-        "[capacity.services.prescription_register]\nservers = 2\n",
+        "[capacity.services.prescription_register]\nservers = 2\n\
+         [capacity.services.eligibility]\ndiscipline = \"priority\"\npriority = [\"verify\"]\n",
     );
     let run = |out: &Path| {
         let o = super::dxsim()
@@ -106,6 +107,14 @@ fn bad_capacity_settings_are_refused_before_any_work() {
         (
             "[capacity.service_times.verify]\nmedian_ms = 5.0\np99_ms = 1.0\n",
             "median_ms",
+        ),
+        (
+            "[capacity.services.eligibility]\ndiscipline = \"priority\"\npriority = [\"register\"]\n",
+            "register is not a route of eligibility",
+        ),
+        (
+            "[capacity.services.eligibility]\ndiscipline = \"lifo\"\n",
+            "lifo",
         ),
     ] {
         let out = dir.path().join("out");
