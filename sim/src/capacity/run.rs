@@ -177,11 +177,7 @@ fn report(
     let (peak_minute, peak_count) = busiest(&per_minute, 1);
     let (peak_hour, hour_count) = busiest(&per_minute, 60);
     let hour = peak_hour..(peak_hour + 60).min(rates.minutes);
-    // Sized on the busiest day (and the hour before it): a longer period repeats its days, and
-    // the replications below check every hour of the whole period at the size found.
-    let (day, _) = busiest(&per_minute, 24 * 60);
-    let window = day.saturating_sub(60)..(day + 24 * 60).min(rates.minutes);
-    let sized = m.size(window, hour.clone());
+    let sized = size_for_period(m, rates.minutes, &per_minute, hour.clone());
     let configured = s
         .capacity
         .services
@@ -262,6 +258,39 @@ fn report(
             .map(|c| f64::from(c) / load - 1.0),
     };
     (report, minutes)
+}
+
+/// Rounds of re-sizing at most: each adds the day of the worst hour found.
+const SIZING_ROUNDS: usize = 4;
+
+/// The least size meeting the SLO in every hour of the period. A search over a whole long
+/// period is costly, so it searches the busiest day (and the hour before it), checks the size
+/// over the whole period, and while some hour fails searches that hour's day too, keeping the
+/// larger size.
+fn size_for_period(
+    m: &ServiceModel,
+    minutes: usize,
+    per_minute: &[f64],
+    peak_hour: std::ops::Range<usize>,
+) -> Result<u32, f64> {
+    let day_around = |start: usize| start.saturating_sub(60)..(start + 24 * 60).min(minutes);
+    if minutes <= 25 * 60 {
+        return m.size(0..minutes, peak_hour);
+    }
+    let (day, _) = busiest(per_minute, 24 * 60);
+    let mut c = m.size(day_around(day), peak_hour.clone())?;
+    for _ in 0..SIZING_ROUNDS {
+        let all = m.simulate(Some(c), 0..minutes, 0..minutes, 0, false);
+        if m.meets(&all) {
+            break;
+        }
+        let worst = all.worst_hour.saturating_sub(12 * 60);
+        c = c.max(m.size(
+            day_around(worst),
+            all.worst_hour..(all.worst_hour + 60).min(minutes),
+        )?);
+    }
+    Ok(c)
 }
 
 fn write_minutes(
@@ -367,4 +396,49 @@ pub fn table(r: &CapacityReport) -> String {
         ));
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::station::{Discipline, ServiceTime};
+    use super::*;
+
+    #[test]
+    fn a_long_period_is_sized_for_its_worst_hour_not_only_its_busiest_day() {
+        // Three days: the first the busiest in total, the third with a short burst.
+        let mut per = vec![300.0; 3 * 1440];
+        for x in &mut per[600..1200] {
+            *x = 900.0;
+        }
+        for x in &mut per[2 * 1440 + 480..2 * 1440 + 483] {
+            *x = 30_000.0;
+        }
+        let m = ServiceModel {
+            service: Service::Eligibility,
+            routes: vec![(
+                Route::Verify,
+                RouteTime {
+                    time: ServiceTime::Exponential { mean: 0.02 },
+                    source: "test".into(),
+                },
+                per.clone(),
+            )],
+            queue_limit: None,
+            latency_s: 0.0,
+            discipline: Discipline::Fifo,
+            class: vec![0],
+            slo_p99_ms: 1000.0,
+            slo_error_rate: 0.001,
+            seed: 5,
+        };
+        let (day, _) = busiest(&per, 1440);
+        assert!(day < 1440, "the first day is the busiest");
+        let busiest_day_only = m
+            .size(day.saturating_sub(60)..day + 1440, 600..660)
+            .unwrap();
+        let c = size_for_period(&m, per.len(), &per, 600..660).unwrap();
+        assert!(c > busiest_day_only, "{c} vs {busiest_day_only}");
+        let all = 0..per.len();
+        assert!(m.meets(&m.simulate(Some(c), all.clone(), all, 0, false)));
+    }
 }
