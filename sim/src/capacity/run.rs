@@ -6,7 +6,7 @@
 use super::calibrate::Calibration;
 use super::model::{Minute, ServiceModel, service_model};
 use super::rates::{Rates, busiest};
-use super::services::{RouteTime, Service, route_time};
+use super::services::{RouteTime, Service, given_time, measured_time, published_time};
 use super::stats::Estimate;
 use crate::scenario::Scenario;
 use crate::workload::events::Route;
@@ -98,7 +98,10 @@ fn times_for<'a>(
         serde_json::from_str(BUILT_IN_CALIBRATION).expect("the built-in calibration parses");
     move |r: Route| {
         let known = |r: Route| {
-            route_time(s, Some(calibration), r).or_else(|| route_time(s, Some(&built_in), r))
+            given_time(s, r)
+                .or_else(|| measured_time(calibration, r))
+                .or_else(|| measured_time(&built_in, r))
+                .or_else(|| published_time(r))
         };
         if let Some(t) = known(r) {
             return Ok(t);

@@ -122,32 +122,45 @@ pub fn route_time(
     calibration: Option<&Calibration>,
     route: Route,
 ) -> Option<RouteTime> {
-    if let Some(t) = s.capacity.service_times.get(route.as_str()) {
-        return Some(RouteTime {
+    given_time(s, route)
+        .or_else(|| calibration.and_then(|c| measured_time(c, route)))
+        .or_else(|| published_time(route))
+}
+
+/// The scenario's own figure for `route`.
+pub fn given_time(s: &Scenario, route: Route) -> Option<RouteTime> {
+    s.capacity
+        .service_times
+        .get(route.as_str())
+        .map(|t| RouteTime {
             time: log_normal_ms(t.median_ms, t.p99_ms),
             source: format!(
                 "scenario: log-normal, median {} ms, p99 {} ms",
                 t.median_ms, t.p99_ms
             ),
-        });
-    }
-    if let Some((cal, fit)) = calibration.and_then(|c| c.routes.get(route.as_str()).map(|f| (c, f)))
-    {
-        return Some(RouteTime {
-            time: fit.service_time(),
-            source: format!(
-                "measured: log-normal fit of {} samples (median {:.2} ms, p99 {:.2} ms, KS {:.3}{}) from {}",
-                fit.samples,
-                fit.median_ms,
-                fit.p99_ms,
-                fit.ks,
-                fit.per_item_of
-                    .map(|k| format!("; per event of requests carrying {k:.1}"))
-                    .unwrap_or_default(),
-                cal.source
-            ),
-        });
-    }
+        })
+}
+
+/// A calibration's fit for `route`.
+pub fn measured_time(cal: &Calibration, route: Route) -> Option<RouteTime> {
+    cal.routes.get(route.as_str()).map(|fit| RouteTime {
+        time: fit.service_time(),
+        source: format!(
+            "measured: log-normal fit of {} samples (median {:.2} ms, p99 {:.2} ms, KS {:.3}{}) from {}",
+            fit.samples,
+            fit.median_ms,
+            fit.p99_ms,
+            fit.ks,
+            fit.per_item_of
+                .map(|k| format!("; per event of requests carrying {k:.1}"))
+                .unwrap_or_default(),
+            cal.source
+        ),
+    })
+}
+
+/// A published average for `route` (FACTS), as a log-normal with σ = 0.5.
+pub fn published_time(route: Route) -> Option<RouteTime> {
     published(route).map(|(mean_s, source)| {
         let sigma: f64 = 0.5;
         RouteTime {
