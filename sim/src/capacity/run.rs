@@ -4,7 +4,7 @@
 //! service and minute, replication 0).
 
 use super::calibrate::Calibration;
-use super::model::{Minute, ServiceModel, service_model};
+use super::model::{Minute, Outcome, ServiceModel, service_model};
 use super::rates::{Rates, busiest};
 use super::services::{RouteTime, Service, given_time, measured_time, published_time};
 use super::stats::Estimate;
@@ -180,7 +180,7 @@ fn report(
     let (peak_minute, peak_count) = busiest(&per_minute, 1);
     let (peak_hour, hour_count) = busiest(&per_minute, 60);
     let hour = peak_hour..(peak_hour + 60).min(rates.minutes);
-    let sized = size_for_period(m, rates.minutes, &per_minute, hour.clone());
+    let (sized, mut checked) = size_for_period(m, rates.minutes, &per_minute, hour.clone());
     let configured = s
         .capacity
         .services
@@ -198,7 +198,10 @@ fn report(
     if let Some(c) = servers {
         for rep in 0..reps as u64 {
             let all = 0..rates.minutes;
-            let full = m.simulate(Some(c), all.clone(), all, rep, rep == 0);
+            let full = match checked.take().filter(|o| rep == 0 && o.servers == c) {
+                Some(o) => o,
+                None => m.simulate(Some(c), all.clone(), all, rep, rep == 0),
+            };
             cols[0].push(full.worst_hour_p99_ms);
             cols[1].push(full.mean_wait_ms);
             cols[2].push(full.rejected_share());
@@ -275,25 +278,32 @@ fn size_for_period(
     minutes: usize,
     per_minute: &[f64],
     peak_hour: std::ops::Range<usize>,
-) -> Result<u32, f64> {
+) -> (Result<u32, f64>, Option<Outcome>) {
     let day_around = |start: usize| start.saturating_sub(60)..(start + 24 * 60).min(minutes);
     if minutes <= 25 * 60 {
-        return m.size(0..minutes, peak_hour);
+        return (m.size(0..minutes, peak_hour), None);
     }
     let (day, _) = busiest(per_minute, 24 * 60);
-    let mut c = m.size(day_around(day), peak_hour.clone())?;
+    let mut c = match m.size(day_around(day), peak_hour.clone()) {
+        Ok(c) => c,
+        Err(p99) => return (Err(p99), None),
+    };
     for _ in 0..SIZING_ROUNDS {
-        let all = m.simulate(Some(c), 0..minutes, 0..minutes, 0, false);
+        // The check is replication 0 at this size, kept for the report if it passes.
+        let all = m.simulate(Some(c), 0..minutes, 0..minutes, 0, true);
         if m.meets(&all) {
-            break;
+            return (Ok(c), Some(all));
         }
         let worst = all.worst_hour.saturating_sub(12 * 60);
-        c = c.max(m.size(
+        match m.size(
             day_around(worst),
             all.worst_hour..(all.worst_hour + 60).min(minutes),
-        )?);
+        ) {
+            Ok(more) => c = c.max(more),
+            Err(p99) => return (Err(p99), None),
+        }
     }
-    Ok(c)
+    (Ok(c), None)
 }
 
 fn write_minutes(
@@ -439,7 +449,11 @@ mod tests {
         let busiest_day_only = m
             .size(day.saturating_sub(60)..day + 1440, 600..660)
             .unwrap();
-        let c = size_for_period(&m, per.len(), &per, 600..660).unwrap();
+        let (c, checked) = size_for_period(&m, per.len(), &per, 600..660);
+        let c = c.unwrap();
+        // The passing check is replication 0 at that size, minute rows included.
+        let checked = checked.unwrap();
+        assert_eq!((checked.servers, checked.minutes.len()), (c, per.len()));
         assert!(c > busiest_day_only, "{c} vs {busiest_day_only}");
         let all = 0..per.len();
         assert!(m.meets(&m.simulate(Some(c), all.clone(), all, 0, false)));
