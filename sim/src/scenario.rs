@@ -680,7 +680,7 @@ fn eprescription_default() -> KindShares {
 /// Why a scenario was refused; said before any work starts.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}")]
     Read {
         path: String,
         source: std::io::Error,
