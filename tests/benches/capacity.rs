@@ -31,16 +31,8 @@ fn main() {
     let rates = Rates::from_workload(&wl, scale).unwrap();
     let calibration: Calibration =
         serde_json::from_str(capacity::run::BUILT_IN_CALIBRATION).unwrap();
-    let times = |r| {
-        capacity::services::route_time(&s, Some(&calibration), r)
-            .or_else(|| {
-                Service::of(r)?
-                    .routes()
-                    .into_iter()
-                    .find_map(|o| capacity::services::route_time(&s, Some(&calibration), o))
-            })
-            .expect("a time for every route of the weekday")
-    };
+    let known = capacity::run::times_for(&s, &calibration);
+    let times = |r| known(r).expect("a time for every route of the weekday");
     let (mut arrivals, mut secs) = (0u64, 0.0);
     for svc in Service::ALL {
         if let Some(m) = capacity::model::service_model(svc, &rates, &times, &s) {

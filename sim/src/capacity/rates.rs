@@ -32,10 +32,7 @@ impl Rates {
         for batch in workload::stream(dir)? {
             for e in batch? {
                 let minute = ((e.at_ms - start_ms) / 60_000) as usize;
-                let r = Route::ALL
-                    .iter()
-                    .position(|x| *x == e.route)
-                    .expect("a route");
+                let r = slot(e.route);
                 if minute < minutes {
                     per_minute[r][minute] += weight;
                     n += 1;
@@ -52,10 +49,7 @@ impl Rates {
     }
 
     pub fn of(&self, route: Route) -> &[f64] {
-        &self.per_minute[Route::ALL
-            .iter()
-            .position(|x| *x == route)
-            .expect("a route")]
+        &self.per_minute[slot(route)]
     }
 
     /// Expected arrivals of `routes` per minute.
@@ -68,6 +62,14 @@ impl Rates {
         }
         t
     }
+}
+
+/// A route's row in `Rates::per_minute`.
+fn slot(route: Route) -> usize {
+    Route::ALL
+        .iter()
+        .position(|x| *x == route)
+        .expect("every route is in Route::ALL")
 }
 
 /// The first minute of the `window` consecutive minutes with the most arrivals, and that sum.

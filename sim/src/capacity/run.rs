@@ -89,7 +89,7 @@ fn jst(rates: &Rates, minute: usize) -> String {
 }
 
 /// A route's time, falling back (with the reason) to another route of its service.
-fn times_for<'a>(
+pub fn times_for<'a>(
     s: &'a Scenario,
     calibration: &'a Calibration,
 ) -> impl Fn(Route) -> anyhow::Result<RouteTime> + 'a {

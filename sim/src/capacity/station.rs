@@ -90,7 +90,7 @@ pub enum Fate {
 #[derive(Debug)]
 pub struct Running {
     station: Station,
-    free_at: BinaryHeap<Reverse<OrdF64>>,
+    free_at: Workers,
     /// Start times of admitted customers not yet started, as of the last arrival.
     waiting: VecDeque<f64>,
     last_arrival: f64,
@@ -111,14 +111,33 @@ impl Ord for OrdF64 {
     }
 }
 
+/// The `c` workers of a station: when each is next free, earliest first.
+#[derive(Debug)]
+struct Workers(BinaryHeap<Reverse<OrdF64>>);
+
+impl Workers {
+    fn new(c: u32) -> Self {
+        assert!(c > 0, "a station needs at least one worker");
+        Self((0..c).map(|_| Reverse(OrdF64(f64::NEG_INFINITY))).collect())
+    }
+
+    /// When the first worker is free.
+    fn next_free(&self) -> f64 {
+        self.0.peek().expect("c > 0 workers").0.0
+    }
+
+    /// The first free worker serves from `start` for `service` seconds.
+    fn take(&mut self, start: f64, service: f64) {
+        self.0.pop();
+        self.0.push(Reverse(OrdF64(start + service)));
+    }
+}
+
 impl Running {
     pub fn new(station: Station) -> Self {
-        assert!(station.servers > 0, "a station needs at least one worker");
         Self {
+            free_at: Workers::new(station.servers),
             station,
-            free_at: (0..station.servers)
-                .map(|_| Reverse(OrdF64(f64::NEG_INFINITY)))
-                .collect(),
             waiting: VecDeque::new(),
             last_arrival: f64::NEG_INFINITY,
         }
@@ -138,14 +157,13 @@ impl Running {
             self.waiting.pop_front();
         }
         let queue_seen = self.waiting.len() as u32;
-        let Reverse(OrdF64(free)) = *self.free_at.peek().expect("c > 0 workers");
+        let free = self.free_at.next_free();
         let must_wait = free > t;
         if must_wait && self.station.queue_limit.is_some_and(|l| queue_seen >= l) {
             return Fate::Rejected;
         }
-        self.free_at.pop();
         let start = free.max(t);
-        self.free_at.push(Reverse(OrdF64(start + service)));
+        self.free_at.take(start, service);
         if must_wait {
             self.waiting.push_back(start);
         }
@@ -175,7 +193,7 @@ pub enum Discipline {
 #[derive(Debug)]
 pub struct PriorityRunning {
     station: Station,
-    free_at: BinaryHeap<Reverse<OrdF64>>,
+    free_at: Workers,
     /// (class, arrival order) → (arrival, service, tag, queue seen).
     waiting: std::collections::BTreeMap<(u8, u64), (f64, f64, u64, u32)>,
     seq: u64,
@@ -185,12 +203,9 @@ pub struct PriorityRunning {
 
 impl PriorityRunning {
     pub fn new(station: Station) -> Self {
-        assert!(station.servers > 0, "a station needs at least one worker");
         Self {
+            free_at: Workers::new(station.servers),
             station,
-            free_at: (0..station.servers)
-                .map(|_| Reverse(OrdF64(f64::NEG_INFINITY)))
-                .collect(),
             waiting: std::collections::BTreeMap::new(),
             seq: 0,
             started: Vec::new(),
@@ -199,16 +214,16 @@ impl PriorityRunning {
 
     /// Gives every worker freed by `t` the first waiting customer by class.
     fn dispatch(&mut self, t: f64) {
-        while let Some(&Reverse(OrdF64(free))) = self.free_at.peek() {
+        loop {
+            let free = self.free_at.next_free();
             if free > t {
                 break;
             }
             let Some((_, (arrival, service, tag, queue_seen))) = self.waiting.pop_first() else {
                 break;
             };
-            self.free_at.pop();
             // Everyone waiting arrived while every worker was busy, so before `free`.
-            self.free_at.push(Reverse(OrdF64(free + service)));
+            self.free_at.take(free, service);
             let wait = free - arrival;
             self.started.push((
                 tag,
@@ -227,10 +242,8 @@ impl PriorityRunning {
     pub fn arrive(&mut self, t: f64, class: u8, service: f64, tag: u64) -> Option<Fate> {
         self.dispatch(t);
         let queue_seen = self.waiting.len() as u32;
-        let Reverse(OrdF64(free)) = *self.free_at.peek().expect("c > 0 workers");
-        if free <= t {
-            self.free_at.pop();
-            self.free_at.push(Reverse(OrdF64(t + service)));
+        if self.free_at.next_free() <= t {
+            self.free_at.take(t, service);
             return Some(Fate::Served {
                 wait: 0.0,
                 response: service + self.station.latency_s,
