@@ -17,8 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the reference exchange (eligibility, consent, e-prescription) on its embedded store
-    /// until Ctrl-C.
+    /// Serve the reference exchange (eligibility, consent, e-prescription, EHR sharing,
+    /// municipalities and care, the portal) on its embedded store until Ctrl-C.
     #[command(
         after_help = "Examples:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n  \
         dxsim serve --data ./data-qs --population ./population\n\n\
@@ -62,7 +62,7 @@ pub enum Command {
     Run(RunArgs),
     /// Size the central services for the scenario at national scale: a discrete-event model of
     /// each service fed by the workload's arrival rates (scaled to 1.0), with a sizing search
-    /// for the least workers meeting each SLO at the busiest hour.
+    /// for the least workers meeting each SLO in every hour, the busiest included.
     #[command(
         after_help = "Examples:\n  dxsim capacity scenarios/flu-peak-monday.toml\n  \
         dxsim capacity scenarios/national-weekday.toml --calibration runs/weekday/service-times.json --out ./cap\n\n\
