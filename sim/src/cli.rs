@@ -73,6 +73,33 @@ pub enum Command {
         <out>/capacity-minutes.parquet."
     )]
     Capacity(CapacityArgs),
+    /// Write the HTML report of a run directory (a replay of `run` or `drive`, a `capacity`
+    /// result): report.html, self-contained, with every chart as SVG and its numbers as CSV.
+    #[command(
+        after_help = "Examples:\n  dxsim report runs/quickstart-20261201T101500Z\n  \
+        dxsim report runs/weekday-capacity-20261201T101500Z\n\n\
+        Writes <dir>/report.html, <dir>/report/figures/<chart>.svg and <dir>/report/tables/<chart>.csv.\n\
+        `dxsim run`, `dxsim drive` and `dxsim capacity` write the report of their run themselves."
+    )]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory: the output of `dxsim run`, `dxsim drive` or `dxsim capacity`.
+    pub run_dir: PathBuf,
+}
+
+/// Writes the report of a run directory and says where it is.
+fn write_report(dir: &std::path::Path) -> anyhow::Result<()> {
+    let w = dx_reports::write(dir)?;
+    println!(
+        "report: {} ({} charts: {})",
+        w.html.display(),
+        w.charts.len(),
+        w.sections.join(", ")
+    );
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -205,6 +232,7 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(crate::drive::drive(&s, &workload, &opts))?;
+    write_report(&out)?;
     verdict(&summary, &out)
 }
 
@@ -299,6 +327,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
         std::fs::create_dir_all(&dir)?;
         capacity_of(&s, &wl_dir, s.population.scale, &calibration, &dir)?;
     }
+    write_report(&out)?;
     Ok((summary, out))
 }
 
@@ -377,6 +406,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             verdict(&summary, &out)
         }
         Command::Capacity(args) => run_capacity(&args).map(|_| ()),
+        Command::Report(args) => write_report(&args.run_dir),
     }
 }
 
@@ -433,7 +463,9 @@ pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run:
             (dir.join("workload"), sample.population.scale)
         }
     };
-    capacity_of(&s, &workload, scale, &calibration, &out)
+    let report = capacity_of(&s, &workload, scale, &calibration, &out)?;
+    write_report(&out)?;
+    Ok(report)
 }
 
 /// The capacity model of `s` from the workload in `workload` (generated at `scale`), written

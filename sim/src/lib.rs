@@ -13,6 +13,7 @@ pub mod drive;
 pub mod population;
 pub mod rng;
 pub mod scenario;
+pub mod tables;
 pub mod workload;
 
 /// Worker threads when none are asked for: every core.

@@ -1,5 +1,6 @@
 //! End-to-end tests across crates: the `dxsim` client (dx-sim) against the reference exchange
 //! (dx-exchange) served on loopback, and a generated population imported into it.
 
+mod browser;
 mod population;
 mod visit;

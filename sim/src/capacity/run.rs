@@ -14,7 +14,6 @@ use anyhow::Context as _;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Service times measured by `dxsim run scenarios/quickstart.toml` on the reference exchange
 /// (2 cores, client and server sharing them), used where nothing better is given.
@@ -65,6 +64,53 @@ pub struct ServiceReport {
     /// Spare capacity at `servers` in the peak hour: workers / load − 1.
     pub headroom: Option<f64>,
     pub meets_slo: Option<bool>,
+    /// The peak hour simulated at sizes around `servers` (replication 0): how latency falls
+    /// and utilisation with it as workers are added.
+    pub size_curve: Vec<SizePoint>,
+}
+
+/// One size of a service's curve: its peak hour at `servers` workers.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizePoint {
+    pub servers: u32,
+    pub utilisation: f64,
+    pub p99_ms: f64,
+    pub rejected_share: f64,
+    pub meets_slo: bool,
+}
+
+/// Sizes at most on a service's curve.
+const CURVE_POINTS: u32 = 8;
+
+/// The peak hour (after an hour of warm-up when the period has one) at up to
+/// [`CURVE_POINTS`] sizes from the load's floor to half again above `around`, `around` among them.
+fn size_curve(
+    m: &ServiceModel,
+    hour: std::ops::Range<usize>,
+    load: f64,
+    around: u32,
+) -> Vec<SizePoint> {
+    let lo = (load.floor() as u32).clamp(1, around);
+    let hi = (around + around / 2).max(around + 3);
+    let step = (hi - lo).div_ceil(CURVE_POINTS - 1).max(1);
+    let mut sizes: Vec<u32> = (lo..=hi).step_by(step as usize).collect();
+    sizes.push(around);
+    sizes.sort_unstable();
+    sizes.dedup();
+    let warm = hour.start.saturating_sub(60)..hour.end;
+    sizes
+        .into_par_iter()
+        .map(|c| {
+            let o = m.simulate(Some(c), warm.clone(), hour.clone(), 0, false);
+            SizePoint {
+                servers: c,
+                utilisation: o.utilisation,
+                p99_ms: o.worst_hour_p99_ms,
+                rejected_share: o.rejected_share(),
+                meets_slo: m.meets(&o),
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -262,6 +308,7 @@ fn report(
         headroom: servers
             .filter(|_| load > 0.0)
             .map(|c| f64::from(c) / load - 1.0),
+        size_curve: servers.map_or_else(Vec::new, |c| size_curve(m, hour.clone(), load, c)),
     };
     (report, minutes)
 }
@@ -311,57 +358,67 @@ fn write_minutes(
     rates: &Rates,
     results: &[(ServiceReport, Vec<Minute>)],
 ) -> anyhow::Result<()> {
-    use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
-    use arrow_schema::{DataType, Field, Schema};
+    use crate::tables::{Column, write_parquet};
+    use chrono::{Datelike as _, Timelike as _};
     let rows: Vec<(&str, &Minute)> = results
         .iter()
         .flat_map(|(r, m)| m.iter().map(move |x| (r.service, x)))
         .collect();
-    let f64s = |f: fn(&Minute) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|(_, m)| f(m)),
-        ))
+    let f64s = |f: fn(&Minute) -> f64| Column::F64(rows.iter().map(|(_, m)| f(m)).collect());
+    let wall = |m: &Minute| {
+        chrono::DateTime::from_timestamp_millis(
+            rates.start_ms + i64::from(m.minute) * 60_000 + 9 * 3_600_000,
+        )
+        .expect("in range")
+        .naive_utc()
     };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("service", DataType::Utf8, false),
-        Field::new("minute", DataType::UInt32, false),
-        Field::new("jst", DataType::Utf8, false),
-        Field::new("arrivals", DataType::UInt64, false),
-        Field::new("rejected", DataType::UInt64, false),
-        Field::new("utilisation", DataType::Float64, false),
-        Field::new("queue", DataType::Float64, false),
-        Field::new("wait_p50_ms", DataType::Float64, false),
-        Field::new("wait_p99_ms", DataType::Float64, false),
-        Field::new("response_p50_ms", DataType::Float64, false),
-        Field::new("response_p99_ms", DataType::Float64, false),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(s, _)| *s))),
-        Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|(_, m)| m.minute),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(_, m)| jst(rates, m.minute as usize)),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|(_, m)| m.arrivals),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|(_, m)| m.rejected),
-        )),
-        f64s(|m| m.utilisation),
-        f64s(|m| m.queue),
-        f64s(|m| m.wait_p50_ms),
-        f64s(|m| m.wait_p99_ms),
-        f64s(|m| m.response_p50_ms),
-        f64s(|m| m.response_p99_ms),
-    ];
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    let file = std::fs::File::create(out.join("capacity-minutes.parquet"))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
-    w.write(&batch)?;
-    w.close()?;
-    Ok(())
+    write_parquet(
+        &out.join("capacity-minutes.parquet"),
+        vec![
+            (
+                "service",
+                Column::Text(rows.iter().map(|(s, _)| (*s).to_owned()).collect()),
+            ),
+            (
+                "minute",
+                Column::U32(rows.iter().map(|(_, m)| m.minute).collect()),
+            ),
+            (
+                "jst",
+                Column::Text(
+                    rows.iter()
+                        .map(|(_, m)| jst(rates, m.minute as usize))
+                        .collect(),
+                ),
+            ),
+            (
+                "weekday",
+                Column::U32(
+                    rows.iter()
+                        .map(|(_, m)| wall(m).weekday().num_days_from_monday())
+                        .collect(),
+                ),
+            ),
+            (
+                "hour",
+                Column::U32(rows.iter().map(|(_, m)| wall(m).hour()).collect()),
+            ),
+            (
+                "arrivals",
+                Column::U64(rows.iter().map(|(_, m)| m.arrivals).collect()),
+            ),
+            (
+                "rejected",
+                Column::U64(rows.iter().map(|(_, m)| m.rejected).collect()),
+            ),
+            ("utilisation", f64s(|m| m.utilisation)),
+            ("queue", f64s(|m| m.queue)),
+            ("wait_p50_ms", f64s(|m| m.wait_p50_ms)),
+            ("wait_p99_ms", f64s(|m| m.wait_p99_ms)),
+            ("response_p50_ms", f64s(|m| m.response_p50_ms)),
+            ("response_p99_ms", f64s(|m| m.response_p99_ms)),
+        ],
+    )
 }
 
 /// The sizing table as text.

@@ -66,13 +66,24 @@ pub struct Sample {
     pub items: u32,
 }
 
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone)]
 struct SecondRow {
     requests: u64,
     errors: u64,
     refused: u64,
     max_ms: f64,
+    /// Latency from the intended send time of each request, in microseconds (saturating).
+    latencies_us: Vec<u32>,
 }
+
+/// Windows the run is cut into for the series over time (`latency-windows.parquet`).
+const WINDOWS: u64 = 120;
+
+/// Percentiles of the latency ladder (`latency-percentiles.parquet`), those a route's count
+/// resolves (n × (1 − q) ≥ 1) and the maximum.
+const LADDER: [f64; 13] = [
+    0.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
 
 /// Everything measured during one replay.
 pub struct Recorder {
@@ -82,6 +93,8 @@ pub struct Recorder {
     items: BTreeMap<Route, (u64, u64)>,
     lateness: Histogram<u64>,
     late_over_10ms: u64,
+    /// Per second of the intended send time: how late the driver started each request (µs).
+    lateness_series: BTreeMap<u64, Vec<u32>>,
     series: BTreeMap<(u64, Route), SecondRow>,
     pub skipped: BTreeMap<Route, u64>,
     refusals: BTreeMap<(Route, String), u64>,
@@ -95,6 +108,7 @@ impl Default for Recorder {
             items: BTreeMap::new(),
             lateness: histogram(),
             late_over_10ms: 0,
+            lateness_series: BTreeMap::new(),
             series: BTreeMap::new(),
             skipped: BTreeMap::new(),
             refusals: BTreeMap::new(),
@@ -123,12 +137,18 @@ impl Recorder {
         row.errors += u64::from(s.class.is_error());
         row.refused += u64::from(s.class == Class::Refused);
         row.max_ms = row.max_ms.max(s.from_intended_us as f64 / 1000.0);
+        row.latencies_us
+            .push(u32::try_from(s.from_intended_us).unwrap_or(u32::MAX));
     }
 
-    /// The driver started a request `us` microseconds after it was due.
-    pub fn record_lateness(&mut self, us: u64) {
+    /// The driver started a request due in `second` of the replay `us` microseconds late.
+    pub fn record_lateness(&mut self, second: u64, us: u64) {
         self.lateness.record(us.clamp(1, MAX_US)).expect("clamped");
         self.late_over_10ms += u64::from(us > 10_000);
+        self.lateness_series
+            .entry(second)
+            .or_default()
+            .push(u32::try_from(us).unwrap_or(u32::MAX));
     }
 
     /// A request not sent because an earlier one it needed failed.
@@ -146,19 +166,12 @@ impl Recorder {
         let mut routes = BTreeMap::new();
         let mut total = Totals::default();
         for route in Route::ALL {
-            let mut all = histogram();
-            let mut counts = BTreeMap::new();
-            for class in [
-                Class::Ok,
-                Class::Refused,
-                Class::ServerError,
-                Class::Transport,
-            ] {
-                if let Some(h) = self.by_class.get(&(route, class)) {
-                    all.add(h).expect("same bounds");
-                    counts.insert(class.as_str().to_owned(), h.len());
-                }
-            }
+            let all = self.merged(route);
+            let counts: BTreeMap<String, u64> = self
+                .by_class
+                .range((route, Class::Ok)..=(route, Class::Transport))
+                .map(|((_, c), h)| (c.as_str().to_owned(), h.len()))
+                .collect();
             let count = all.len();
             let skipped = self.skipped.get(&route).copied().unwrap_or(0);
             if count == 0 && skipped == 0 {
@@ -276,7 +289,157 @@ impl Recorder {
             ));
         }
         std::fs::write(dir.join("timeseries.csv"), csv)?;
-        Ok(())
+        self.write_windows(dir)?;
+        self.write_ladder(dir)
+    }
+
+    /// Seconds per window: the run in about [`WINDOWS`] windows, at least one second each.
+    fn window_s(&self) -> u64 {
+        let last = self
+            .series
+            .keys()
+            .map(|(s, _)| *s)
+            .chain(self.lateness_series.keys().copied())
+            .max()
+            .unwrap_or(0);
+        (last + 1).div_ceil(WINDOWS).max(1)
+    }
+
+    /// `latency-windows.parquet` (per window and route: requests, errors, refusals, throughput
+    /// and latency percentiles from the intended send time) and `driver-lateness.parquet` (per
+    /// window: requests started and how late).
+    fn write_windows(&self, dir: &Path) -> anyhow::Result<()> {
+        use crate::tables::{Column, quantile_sorted, write_parquet};
+        let w = self.window_s();
+        let mut windows: BTreeMap<(u64, Route), SecondRow> = BTreeMap::new();
+        for ((second, route), row) in &self.series {
+            let acc = windows.entry((second / w * w, *route)).or_default();
+            acc.requests += row.requests;
+            acc.errors += row.errors;
+            acc.refused += row.refused;
+            acc.latencies_us.extend_from_slice(&row.latencies_us);
+        }
+        let n = windows.len();
+        let (mut start, mut route, mut requests) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut errors, mut refused, mut per_s) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut pct: [Vec<f64>; 4] = Default::default();
+        for ((s, r), mut row) in windows {
+            row.latencies_us.sort_unstable();
+            start.push(s);
+            route.push(r.as_str().to_owned());
+            requests.push(row.requests);
+            errors.push(row.errors);
+            refused.push(row.refused);
+            per_s.push(row.requests as f64 / w as f64);
+            for (v, q) in pct.iter_mut().zip([0.5, 0.9, 0.99, 1.0]) {
+                v.push(f64::from(quantile_sorted(&row.latencies_us, q)) / 1000.0);
+            }
+        }
+        let [p50, p90, p99, max] = pct;
+        write_parquet(
+            &dir.join("latency-windows.parquet"),
+            vec![
+                ("window_start_s", Column::U64(start)),
+                ("window_s", Column::U64(vec![w; n])),
+                ("route", Column::Text(route)),
+                ("requests", Column::U64(requests)),
+                ("errors", Column::U64(errors)),
+                ("refused", Column::U64(refused)),
+                ("throughput_per_s", Column::F64(per_s)),
+                ("p50_ms", Column::F64(p50)),
+                ("p90_ms", Column::F64(p90)),
+                ("p99_ms", Column::F64(p99)),
+                ("max_ms", Column::F64(max)),
+            ],
+        )?;
+        let mut late: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        for (second, v) in &self.lateness_series {
+            late.entry(second / w * w).or_default().extend_from_slice(v);
+        }
+        let n = late.len();
+        let mut cols: (Vec<u64>, Vec<u64>, [Vec<f64>; 3]) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Default::default(),
+        );
+        for (s, mut v) in late {
+            v.sort_unstable();
+            cols.0.push(s);
+            cols.1.push(v.len() as u64);
+            for (c, q) in cols.2.iter_mut().zip([0.5, 0.99, 1.0]) {
+                c.push(f64::from(quantile_sorted(&v, q)) / 1000.0);
+            }
+        }
+        let [l50, l99, lmax] = cols.2;
+        write_parquet(
+            &dir.join("driver-lateness.parquet"),
+            vec![
+                ("window_start_s", Column::U64(cols.0)),
+                ("window_s", Column::U64(vec![w; n])),
+                ("started", Column::U64(cols.1)),
+                ("late_p50_ms", Column::F64(l50)),
+                ("late_p99_ms", Column::F64(l99)),
+                ("late_max_ms", Column::F64(lmax)),
+            ],
+        )
+    }
+
+    /// `latency-percentiles.parquet`: per route, latency from the intended send time at each
+    /// percentile of [`LADDER`] the route's count resolves, from the same histograms as the
+    /// summary (all outcomes).
+    fn write_ladder(&self, dir: &Path) -> anyhow::Result<()> {
+        use crate::tables::{Column, write_parquet};
+        let (mut route, mut pct, mut ms, mut count) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in Route::ALL {
+            let all = self.merged(r);
+            let n = all.len();
+            if n == 0 {
+                continue;
+            }
+            for p in LADDER {
+                if p < 100.0 && n as f64 * (1.0 - p / 100.0) < 1.0 {
+                    continue;
+                }
+                route.push(r.as_str().to_owned());
+                pct.push(p);
+                ms.push(all.value_at_quantile(p / 100.0) as f64 / 1000.0);
+                count.push(n);
+            }
+        }
+        write_parquet(
+            &dir.join("latency-percentiles.parquet"),
+            vec![
+                ("route", Column::Text(route)),
+                ("percentile", Column::F64(pct)),
+                ("latency_ms", Column::F64(ms)),
+                ("requests", Column::U64(count)),
+            ],
+        )
+    }
+
+    /// A route's latencies from the intended send time, every outcome.
+    fn merged(&self, route: Route) -> Histogram<u64> {
+        let mut all = histogram();
+        for class in [
+            Class::Ok,
+            Class::Refused,
+            Class::ServerError,
+            Class::Transport,
+        ] {
+            if let Some(h) = self.by_class.get(&(route, class)) {
+                all.add(h).expect("same bounds");
+            }
+        }
+        all
     }
 }
 

@@ -174,7 +174,10 @@ impl Shared {
     async fn serve_one(&self, user: &mut GooseUser, job: Job) {
         let started = Instant::now();
         let late = started.saturating_duration_since(job.intended);
-        lock(&self.recorder).record_lateness(late.as_micros() as u64);
+        let second = self.t0.get().map_or(0, |t0| {
+            job.intended.saturating_duration_since(*t0).as_secs()
+        });
+        lock(&self.recorder).record_lateness(second, late.as_micros() as u64);
         let first = &job.events[0];
         let prepared = if first.route.is_batched() {
             Ok(requests::batch(&job.events, self.clock.now()))

@@ -84,9 +84,18 @@ fn capacity_sizes_every_service_and_writes_its_tables() {
         .map(|b| b.unwrap().num_rows())
         .sum();
     assert_eq!(rows, 180 * services.len());
-    // Deterministic from the seed.
+    // The report, written by the command.
+    assert!(stdout.contains("report: "), "{stdout}");
+    super::report::check_report(&a);
+    // Deterministic from the seed, the report included.
     run(&b);
-    for f in ["capacity.json", "capacity-minutes.parquet"] {
+    for f in [
+        "capacity.json",
+        "capacity-minutes.parquet",
+        "report.html",
+        "report/figures/capacity-heatmap.svg",
+        "report/tables/capacity-p99-vs-size.csv",
+    ] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),

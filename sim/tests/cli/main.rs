@@ -2,6 +2,7 @@
 
 mod capacity;
 mod population;
+mod report;
 mod run;
 mod workload;
 
@@ -22,6 +23,7 @@ fn help_shows_an_example_for_every_command() {
         (vec!["drive", "--help"], "dxsim drive"),
         (vec!["run", "--help"], "dxsim run"),
         (vec!["capacity", "--help"], "dxsim capacity"),
+        (vec!["report", "--help"], "dxsim report"),
     ] {
         let out = dxsim().args(&args).output().unwrap();
         assert!(out.status.success());

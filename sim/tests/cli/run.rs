@@ -103,9 +103,16 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
         "service-times.json",
         "capacity/capacity.json",
         "capacity/capacity-minutes.parquet",
+        "latency-windows.parquet",
+        "latency-percentiles.parquet",
+        "driver-lateness.parquet",
     ] {
         assert!(out.join(f).exists(), "{f} is missing");
     }
+    // The report, written by the run: both sections, numbers matching the run's files.
+    assert!(stdout.contains("report: "), "{stdout}");
+    let charts = super::report::check_report(&out);
+    assert!(charts.len() >= 8, "{charts:?}");
 }
 
 #[test]

@@ -1,0 +1,315 @@
+//! The capacity view (architects): load by hour of day and weekday, the peak minutes, latency
+//! and utilisation of each service against its size, and the sizing table, from
+//! `capacity.json` and `capacity-minutes.parquet`.
+
+use crate::chart::{Body, Chart, Scale, Series, XLabels, compact};
+use crate::data::{floats, read_json, read_parquet, texts};
+use crate::html::{Page, Table};
+use crate::terms::label;
+use polars::prelude::*;
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Estimate {
+    pub mean: f64,
+    /// Null with a single replication.
+    pub half_width: Option<f64>,
+    pub replications: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SizePoint {
+    pub servers: u32,
+    pub utilisation: f64,
+    pub p99_ms: f64,
+    pub rejected_share: f64,
+    pub meets_slo: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceReport {
+    pub service: String,
+    pub arrivals: f64,
+    pub slo_p99_ms: f64,
+    pub peak_minute: String,
+    pub peak_per_s: f64,
+    pub peak_hour: String,
+    pub peak_hour_load: f64,
+    pub sized_servers: Option<u32>,
+    pub unreachable_p99_ms: Option<f64>,
+    pub servers: Option<u32>,
+    pub servers_from: String,
+    pub worst_hour_p99_ms: Option<Estimate>,
+    pub worst_hour: Option<String>,
+    pub peak_hour_utilisation: Option<f64>,
+    pub headroom: Option<f64>,
+    pub meets_slo: Option<bool>,
+    #[serde(default)]
+    pub size_curve: Vec<SizePoint>,
+}
+
+/// The parts of `capacity.json` the report shows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CapacityReport {
+    pub scenario: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub sample_scale: f64,
+    pub replications: usize,
+    pub calibration: String,
+    pub services: Vec<ServiceReport>,
+}
+
+/// Where a capacity result is: `dir` itself (`dxsim capacity`) or `dir/capacity` (`dxsim run`).
+pub fn locate(dir: &Path) -> Option<std::path::PathBuf> {
+    [dir.to_path_buf(), dir.join("capacity")]
+        .into_iter()
+        .find(|d| d.join("capacity.json").is_file() && d.join("capacity-minutes.parquet").is_file())
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// The capacity charts and tables of the result in `dir`.
+pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)> {
+    let report: CapacityReport = read_json(&dir.join("capacity.json"))?;
+    let minutes = read_parquet(&dir.join("capacity-minutes.parquet"))?;
+    let mut out = Vec::new();
+
+    // Mean arrivals per second by weekday and hour, every service together.
+    let cells = minutes
+        .clone()
+        .lazy()
+        .group_by([col("weekday"), col("hour")])
+        .agg([
+            col("arrivals").sum().alias("arrivals"),
+            col("minute").n_unique().alias("minutes"),
+        ])
+        .collect()?;
+    let (wd, hr) = (floats(&cells, "weekday")?, floats(&cells, "hour")?);
+    let (arr, mins) = (floats(&cells, "arrivals")?, floats(&cells, "minutes")?);
+    let mut days: Vec<usize> = wd.iter().map(|d| *d as usize).collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut values = vec![vec![0.0; 24]; days.len()];
+    for i in 0..wd.len() {
+        let r = days.binary_search(&(wd[i] as usize)).expect("listed");
+        values[r][hr[i] as usize] = arr[i] / (mins[i] * 60.0);
+    }
+    let (busiest_day, busiest_hour, busiest) = values
+        .iter()
+        .enumerate()
+        .flat_map(|(r, row)| row.iter().enumerate().map(move |(h, v)| (r, h, *v)))
+        .fold((0, 0, 0.0), |a, b| if b.2 > a.2 { b } else { a });
+    out.push(Chart {
+        id: "capacity-heatmap".into(),
+        title: "Load on the central services by weekday and hour (national)".into(),
+        x_label: "hour of day (JST)".into(),
+        y_label: "weekday".into(),
+        reading: format!(
+            "Mean requests per second reaching all central services in each hour of the period; the busiest is {} {:02}:00 at {}/s. Empty cells lie outside the period.",
+            WEEKDAYS[days.get(busiest_day).copied().unwrap_or(0)],
+            busiest_hour,
+            compact(busiest)
+        ),
+        body: Body::Heat {
+            rows: days.iter().map(|d| WEEKDAYS[*d].to_owned()).collect(),
+            columns: (0..24).map(|h| format!("{h}")).collect(),
+            values,
+        },
+    });
+
+    // Workers per service.
+    let sized: Vec<&ServiceReport> = report
+        .services
+        .iter()
+        .filter(|s| s.servers.is_some())
+        .collect();
+    out.push(Chart {
+        id: "capacity-servers".into(),
+        title: "Workers each service needs".into(),
+        x_label: "workers (servers in parallel)".into(),
+        y_label: "service".into(),
+        reading: "The least number of parallel workers with which each service meets its p99 SLO in every hour of the period (or the scenario's fixed size); a worker is one request served at a time.".into(),
+        body: Body::Bars {
+            rows: sized
+                .iter()
+                .map(|s| (label(&s.service), f64::from(s.servers.unwrap_or(0)), 0))
+                .collect(),
+            groups: vec!["workers".into()],
+        },
+    });
+
+    // Latency and utilisation against size, relative to the chosen size.
+    let curves: Vec<&ServiceReport> = sized
+        .iter()
+        .copied()
+        .filter(|s| !s.size_curve.is_empty())
+        .collect();
+    let rel = |s: &ServiceReport, c: u32| f64::from(c) / f64::from(s.servers.unwrap_or(1).max(1));
+    out.push(Chart {
+        id: "capacity-p99-vs-size".into(),
+        title: "Peak-hour p99 against size, per service".into(),
+        x_label: "workers ÷ chosen workers".into(),
+        y_label: "p99 ÷ the service's p99 SLO".into(),
+        reading: "Each service's busiest hour simulated at sizes around the chosen one (1 on the x axis): below 1 on the y axis the SLO is met; fewer workers than the load needs make the queue, and p99, grow without bound.".into(),
+        body: Body::Lines {
+            series: curves
+                .iter()
+                .map(|s| Series {
+                    name: label(&s.service),
+                    points: s
+                        .size_curve
+                        .iter()
+                        .map(|p| (rel(s, p.servers), p.p99_ms / s.slo_p99_ms))
+                        .collect(),
+                })
+                .collect(),
+            x_labels: XLabels::Number,
+            y_scale: Scale::Log,
+            reference: Some(("SLO".into(), 1.0)),
+        },
+    });
+    out.push(Chart {
+        id: "capacity-utilisation-vs-size".into(),
+        title: "Peak-hour utilisation against size, per service".into(),
+        x_label: "workers ÷ chosen workers".into(),
+        y_label: "utilisation in the peak hour (%)".into(),
+        reading: "Busy share of the workers in each service's busiest hour at the same sizes: the chosen size (1) shows the headroom left at the peak.".into(),
+        body: Body::Lines {
+            series: curves
+                .iter()
+                .map(|s| Series {
+                    name: label(&s.service),
+                    points: s
+                        .size_curve
+                        .iter()
+                        .map(|p| (rel(s, p.servers), 100.0 * p.utilisation))
+                        .collect(),
+                })
+                .collect(),
+            x_labels: XLabels::Number,
+            y_scale: Scale::Linear,
+            reference: None,
+        },
+    });
+
+    // The peak minutes, every service together.
+    let peaks = minutes
+        .clone()
+        .lazy()
+        .group_by([col("minute"), col("jst")])
+        .agg([col("arrivals").sum()])
+        .sort_by_exprs(
+            [col("arrivals"), col("minute")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .limit(10)
+        .collect()?;
+    let peak_table = Table {
+        caption: "The ten busiest minutes (all central services, national)".into(),
+        columns: ["minute (JST)", "arrivals", "per second"]
+            .map(String::from)
+            .to_vec(),
+        rows: texts(&peaks, "jst")?
+            .into_iter()
+            .zip(floats(&peaks, "arrivals")?)
+            .map(|(t, a)| vec![t, compact(a), compact(a / 60.0)])
+            .collect(),
+    };
+    Ok((report, out, peak_table))
+}
+
+/// The sizing table.
+pub fn sizing_table(r: &CapacityReport) -> Table {
+    let est = |e: &Option<Estimate>| match e {
+        Some(Estimate {
+            mean,
+            half_width: Some(h),
+            ..
+        }) if h.is_finite() => format!("{} ± {}", compact(*mean), compact(*h)),
+        Some(e) => compact(e.mean),
+        None => "–".into(),
+    };
+    Table {
+        caption: "Sizing: each service at its size over the whole period".into(),
+        columns: [
+            "service",
+            "arrivals",
+            "peak minute",
+            "peak/s",
+            "peak-hour load (Erlangs)",
+            "workers",
+            "from",
+            "worst-hour p99 ms",
+            "p99 SLO ms",
+            "utilisation",
+            "headroom",
+            "SLO",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .services
+            .iter()
+            .map(|s| {
+                vec![
+                    label(&s.service),
+                    compact(s.arrivals),
+                    s.peak_minute.clone(),
+                    compact(s.peak_per_s),
+                    compact(s.peak_hour_load),
+                    s.servers.map_or("–".into(), |c| c.to_string()),
+                    s.servers_from.clone(),
+                    est(&s.worst_hour_p99_ms),
+                    compact(s.slo_p99_ms),
+                    s.peak_hour_utilisation
+                        .map_or("–".into(), |u| format!("{:.0}%", 100.0 * u)),
+                    s.headroom
+                        .map_or("–".into(), |h| format!("{:.0}%", 100.0 * h)),
+                    match (s.meets_slo, s.unreachable_p99_ms) {
+                        (Some(true), _) => "meets".into(),
+                        (Some(false), _) => "misses".into(),
+                        (None, Some(p)) => format!("unreachable: p99 ≥ {} ms", compact(p)),
+                        (None, None) => "–".into(),
+                    },
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Adds the capacity section of the result in `dir` to `page`.
+pub fn section(mut page: Page, dir: &Path) -> anyhow::Result<Page> {
+    let (report, charts, peaks) = charts(dir)?;
+    let all_meet = report.services.iter().all(|s| s.meets_slo == Some(true));
+    page = page
+        .heading("Capacity (処理能力): the central services at national scale")
+        .paragraph(format!(
+            "Scenario {} from {} to {}: arrival rates from a {} workload sample scaled to all of Japan, service times from {}, {} replications per size.",
+            report.scenario,
+            report.period_start,
+            report.period_end,
+            report.sample_scale,
+            report.calibration,
+            report.replications
+        ))
+        .verdict(
+            if all_meet {
+                "Every service meets its SLO at the size shown.".to_owned()
+            } else {
+                "Not every service meets its SLO at the size shown: see the sizing table.".to_owned()
+            },
+            all_meet,
+        )
+        .table(sizing_table(&report));
+    let mut charts = charts.into_iter();
+    if let Some(heat) = charts.next() {
+        page = page.figure(heat, false)?;
+    }
+    page = page.table(peaks);
+    for c in charts {
+        page = page.figure(c, false)?;
+    }
+    Ok(page)
+}
