@@ -19,3 +19,7 @@ bench:
 # What CI runs: fmt, clippy, tests.
 ci:
     bash .ci/run
+
+# The HTML report of a run directory (run, drive and capacity write theirs themselves).
+report DIR:
+    cargo run --release -- report {{DIR}}

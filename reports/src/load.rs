@@ -188,9 +188,17 @@ pub fn charts(dir: &Path) -> anyhow::Result<(Summary, Vec<Chart>)> {
             .filter(col("route").eq(lit(r.as_str())))
             .sort(["percentile"], SortMultipleOptions::default())
             .collect()?;
+        // The maximum sits where the last of n requests does: at percentile 100 (1 − 1/n).
+        let n = floats(&rows, "requests")?.first().copied().unwrap_or(1.0);
         let pts = floats(&rows, "percentile")?
             .into_iter()
-            .map(percentile_x)
+            .map(|p| {
+                if p >= 100.0 {
+                    if n > 1.0 { n.log10() } else { 0.0 }
+                } else {
+                    percentile_x(p)
+                }
+            })
             .zip(floats(&rows, "latency_ms")?)
             .collect();
         ladder_series.push(Series {
@@ -203,7 +211,7 @@ pub fn charts(dir: &Path) -> anyhow::Result<(Summary, Vec<Chart>)> {
         title: "Latency distribution by route (HDR percentile plot)".into(),
         x_label: "percentile".into(),
         y_label: "latency from the intended send (ms)".into(),
-        reading: "Each line climbs from the median to the maximum; a long flat start and a late rise mean a few slow requests, an early rise means most requests wait.".into(),
+        reading: "Each line climbs from the fastest request to the slowest (drawn at percentile 100 (1 − 1/n) of its n requests); a long flat start and a late rise mean a few slow requests, an early rise means most requests wait.".into(),
         body: Body::Lines {
             series: ladder_series,
             x_labels: XLabels::Percentile,
