@@ -146,7 +146,23 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         .copied()
         .filter(|s| !s.size_curve.is_empty())
         .collect();
-    let rel = |s: &ServiceReport, c: u32| f64::from(c) / f64::from(s.servers.unwrap_or(1).max(1));
+    // One series per service: its size curve, x relative to the chosen size.
+    let curve = |y: fn(&ServiceReport, &SizePoint) -> f64| -> Vec<Series> {
+        curves
+            .iter()
+            .map(|s| Series {
+                name: label(&s.service),
+                points: s
+                    .size_curve
+                    .iter()
+                    .map(|p| {
+                        let chosen = f64::from(s.servers.unwrap_or(1).max(1));
+                        (f64::from(p.servers) / chosen, y(s, p))
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
     out.push(Chart {
         id: "capacity-p99-vs-size".into(),
         title: "Peak-hour p99 against size, per service".into(),
@@ -154,17 +170,7 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         y_label: "p99 ÷ the service's p99 SLO".into(),
         reading: "Each service's busiest hour simulated at sizes around the chosen one (1 on the x axis): below 1 on the y axis the SLO is met; fewer workers than the load needs make the queue, and p99, grow without bound.".into(),
         body: Body::Lines {
-            series: curves
-                .iter()
-                .map(|s| Series {
-                    name: label(&s.service),
-                    points: s
-                        .size_curve
-                        .iter()
-                        .map(|p| (rel(s, p.servers), p.p99_ms / s.slo_p99_ms))
-                        .collect(),
-                })
-                .collect(),
+            series: curve(|s, p| p.p99_ms / s.slo_p99_ms),
             x_labels: XLabels::Number,
             y_scale: Scale::Log,
             reference: Some(("SLO".into(), 1.0)),
@@ -177,17 +183,7 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         y_label: "utilisation in the peak hour (%)".into(),
         reading: "Busy share of the workers in each service's busiest hour at the same sizes: the chosen size (1) shows the headroom left at the peak.".into(),
         body: Body::Lines {
-            series: curves
-                .iter()
-                .map(|s| Series {
-                    name: label(&s.service),
-                    points: s
-                        .size_curve
-                        .iter()
-                        .map(|p| (rel(s, p.servers), 100.0 * p.utilisation))
-                        .collect(),
-                })
-                .collect(),
+            series: curve(|_, p| 100.0 * p.utilisation),
             x_labels: XLabels::Number,
             y_scale: Scale::Linear,
             reference: None,

@@ -4,6 +4,8 @@
 
 use crate::font;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 
@@ -229,19 +231,7 @@ impl Chart {
                 let mut chart = builder
                     .build_cartesian_2d(x0..x1, bottom..top)
                     .map_err(draw_err)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(&self.x_label)
-                    .y_desc(&self.y_label)
-                    .x_labels(x_count)
-                    .y_labels(8)
-                    .x_label_formatter(&x_fmt)
-                    .y_label_formatter(&|y| compact(*y))
-                    .label_style(style(15))
-                    .axis_desc_style(style(16))
-                    .light_line_style(BLACK.mix(0.05))
-                    .draw()
-                    .map_err(draw_err)?;
+                self.mesh(&mut chart, x_count, &x_fmt)?;
                 draw_lines(&mut chart, series, reference, x0, x1)?;
                 series_legend(&mut chart)?;
             }
@@ -256,19 +246,7 @@ impl Chart {
                 let mut chart = builder
                     .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
                     .map_err(draw_err)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(&self.x_label)
-                    .y_desc(&self.y_label)
-                    .x_labels(x_count)
-                    .y_labels(8)
-                    .x_label_formatter(&x_fmt)
-                    .y_label_formatter(&|y| compact(*y))
-                    .label_style(style(15))
-                    .axis_desc_style(style(16))
-                    .light_line_style(BLACK.mix(0.05))
-                    .draw()
-                    .map_err(draw_err)?;
+                self.mesh(&mut chart, x_count, &x_fmt)?;
                 let clipped: Vec<Series> = series
                     .iter()
                     .map(|s| Series {
@@ -281,6 +259,31 @@ impl Chart {
             }
         }
         Ok(())
+    }
+
+    /// Axes, grid and labels of a line chart, whatever the y scale.
+    fn mesh<'a, Y>(
+        &self,
+        chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+        x_count: usize,
+        x_fmt: &dyn Fn(&f64) -> String,
+    ) -> anyhow::Result<()>
+    where
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .x_labels(x_count)
+            .y_labels(8)
+            .x_label_formatter(x_fmt)
+            .y_label_formatter(&|y| compact(*y))
+            .label_style(style(15))
+            .axis_desc_style(style(16))
+            .light_line_style(BLACK.mix(0.05))
+            .draw()
+            .map_err(draw_err)
     }
 
     fn bars(
