@@ -64,6 +64,7 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
 }
 
 fn save(dir: &Path, page: &html::Page, sections: Vec<&'static str>) -> anyhow::Result<Written> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let figures = dir.join("report/figures");
     let tables = dir.join("report/tables");
     for d in [&figures, &tables] {
@@ -82,4 +83,117 @@ fn save(dir: &Path, page: &html::Page, sections: Vec<&'static str>) -> anyhow::R
         charts,
         sections,
     })
+}
+
+/// Writes into `out` a page setting two run directories side by side: the views both hold
+/// (SLO verdicts and p99 by route; workers and worst-hour p99 by service), each chart with a bar
+/// for A and one for B.
+pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
+    let names = [a, b].map(|d| {
+        d.file_name().map_or_else(
+            || d.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    });
+    let groups = vec![format!("A: {}", names[0]), format!("B: {}", names[1])];
+    let mut page = html::Page::new(format!(
+        "dxsim comparison — A: {} · B: {}",
+        names[0], names[1]
+    ));
+    let mut sections = Vec::new();
+    if load::present(a) && load::present(b) {
+        let sa: load::Summary = data::read_json(&a.join("summary.json"))?;
+        let sb: load::Summary = data::read_json(&b.join("summary.json"))?;
+        let mut routes: Vec<&String> = sa.routes.keys().chain(sb.routes.keys()).collect();
+        routes.sort();
+        routes.dedup();
+        let mut rows = Vec::new();
+        for r in routes {
+            for (g, s) in [&sa, &sb].into_iter().enumerate() {
+                if let Some(x) = s.routes.get(r) {
+                    rows.push((
+                        format!("{} · {}", terms::label(r), &groups[g][..1]),
+                        x.p99_ms,
+                        g,
+                    ));
+                }
+            }
+        }
+        page = page
+            .heading("Load test (負荷試験): A and B")
+            .paragraph(format!(
+                "A: {} against {}, {} requests, verdict {}. B: {} against {}, {} requests, verdict {}.",
+                sa.run.scenario,
+                sa.run.target,
+                sa.totals.requests,
+                if sa.pass { "PASS" } else { "FAIL" },
+                sb.run.scenario,
+                sb.run.target,
+                sb.totals.requests,
+                if sb.pass { "PASS" } else { "FAIL" },
+            ))
+            .figure(
+                chart::Chart {
+                    id: "compare-p99".into(),
+                    title: "p99 latency by route, A and B".into(),
+                    x_label: "p99 latency from the intended send (ms)".into(),
+                    y_label: "route · run".into(),
+                    reading: "Each route's p99 over the whole replay in both runs, A above B; a longer bar is a slower route.".into(),
+                    body: chart::Body::Bars { rows, groups: groups.clone() },
+                },
+                false,
+            )?
+            .table(retitled(load::slo_table(&sa), &groups[0]))
+            .table(retitled(load::slo_table(&sb), &groups[1]));
+        sections.push("load");
+    }
+    if let (Some(ca), Some(cb)) = (capacity::locate(a), capacity::locate(b)) {
+        let ra: capacity::CapacityReport = data::read_json(&ca.join("capacity.json"))?;
+        let rb: capacity::CapacityReport = data::read_json(&cb.join("capacity.json"))?;
+        let mut rows = Vec::new();
+        for s in &ra.services {
+            for (g, r) in [&ra, &rb].into_iter().enumerate() {
+                if let Some(x) = r.services.iter().find(|x| x.service == s.service) {
+                    let workers = f64::from(x.servers.unwrap_or(0));
+                    rows.push((
+                        format!("{} · {}", terms::label(&s.service), &groups[g][..1]),
+                        workers,
+                        g,
+                    ));
+                }
+            }
+        }
+        page = page
+            .heading("Capacity (処理能力): A and B")
+            .figure(
+                chart::Chart {
+                    id: "compare-servers".into(),
+                    title: "Workers each service needs, A and B".into(),
+                    x_label: "workers (servers in parallel)".into(),
+                    y_label: "service · run".into(),
+                    reading: format!(
+                        "The size of each central service in both results (A: {} from {} to {}; B: {} from {} to {}).",
+                        ra.scenario, ra.period_start, ra.period_end, rb.scenario, rb.period_start, rb.period_end
+                    ),
+                    body: chart::Body::Bars { rows, groups: groups.clone() },
+                },
+                false,
+            )?
+            .table(retitled(capacity::sizing_table(&ra), &groups[0]))
+            .table(retitled(capacity::sizing_table(&rb), &groups[1]));
+        sections.push("capacity");
+    }
+    if sections.is_empty() {
+        anyhow::bail!(
+            "{} and {} have no view in common to compare: both need a replay (summary.json) or both a capacity result (capacity.json)",
+            a.display(),
+            b.display()
+        );
+    }
+    save(out, &page, sections)
+}
+
+fn retitled(mut t: html::Table, run: &str) -> html::Table {
+    t.caption = format!("{run} — {}", t.caption);
+    t
 }

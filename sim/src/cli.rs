@@ -77,7 +77,8 @@ pub enum Command {
     /// result): report.html, self-contained, with every chart as SVG and its numbers as CSV.
     #[command(
         after_help = "Examples:\n  dxsim report runs/quickstart-20261201T101500Z\n  \
-        dxsim report runs/weekday-capacity-20261201T101500Z\n\n\
+        dxsim report runs/weekday-capacity-20261201T101500Z\n  \
+        dxsim report --compare runs/weekday-capacity-A runs/flu-peak-capacity-B --out ./compare\n\n\
         Writes <dir>/report.html, <dir>/report/figures/<chart>.svg and <dir>/report/tables/<chart>.csv.\n\
         `dxsim run`, `dxsim drive` and `dxsim capacity` write the report of their run themselves."
     )]
@@ -87,7 +88,38 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// A run directory: the output of `dxsim run`, `dxsim drive` or `dxsim capacity`.
-    pub run_dir: PathBuf,
+    #[arg(required_unless_present = "compare", conflicts_with = "compare")]
+    pub run_dir: Option<PathBuf>,
+    /// Two run directories to set side by side (the views both hold).
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub compare: Option<Vec<PathBuf>>,
+    /// Where a comparison goes (default: runs/compare-<A>-vs-<B>).
+    #[arg(long, requires = "compare")]
+    pub out: Option<PathBuf>,
+}
+
+fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
+    match (&args.run_dir, &args.compare) {
+        (Some(dir), _) => write_report(dir),
+        (None, Some(ab)) => {
+            let name = |p: &PathBuf| {
+                p.file_name()
+                    .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned())
+            };
+            let out = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(format!("compare-{}-vs-{}", name(&ab[0]), name(&ab[1])))
+            });
+            let w = dx_reports::compare(&ab[0], &ab[1], &out)?;
+            println!(
+                "comparison: {} ({} charts: {})",
+                w.html.display(),
+                w.charts.len(),
+                w.sections.join(", ")
+            );
+            Ok(())
+        }
+        (None, None) => anyhow::bail!("give a run directory, or --compare A B"),
+    }
 }
 
 /// Writes the report of a run directory and says where it is.
@@ -406,7 +438,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             verdict(&summary, &out)
         }
         Command::Capacity(args) => run_capacity(&args).map(|_| ()),
-        Command::Report(args) => write_report(&args.run_dir),
+        Command::Report(args) => run_report(&args),
     }
 }
 

@@ -102,6 +102,32 @@ fn capacity_sizes_every_service_and_writes_its_tables() {
             "{f}"
         );
     }
+    // The two results side by side.
+    let cmp = dir.path().join("cmp");
+    let o = super::dxsim()
+        .args(["report", "--compare"])
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&cmp)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(cmp.join("report.html")).unwrap();
+    assert_eq!(
+        dx_reports::html::external_references(&html),
+        Vec::<String>::new()
+    );
+    let rows = super::report::read_csv(&cmp.join("report/tables/compare-servers.csv"));
+    assert_eq!(rows.len() - 1, 2 * services.len(), "{rows:?}");
+    for r in &rows[1..] {
+        let name = r[0].split(" (").next().unwrap();
+        assert_eq!(
+            r[1].parse::<f64>().unwrap(),
+            by(name)["servers"].as_f64().unwrap(),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]
