@@ -30,6 +30,7 @@ pub struct Written {
 
 /// Writes the report of the run in `dir` into it.
 pub fn write(dir: &Path) -> anyhow::Result<Written> {
+    is_dir(dir)?;
     let cap = capacity::locate(dir);
     let name = if load::present(dir) {
         data::read_json::<load::Summary>(&dir.join("summary.json"))?
@@ -63,6 +64,24 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     save(dir, &page, sections)
 }
 
+/// The charts of the report written in `dir` (the stems of `report/figures/*.svg`), sorted.
+pub fn figures(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let figures = dir.join("report/figures");
+    let mut ids = Vec::new();
+    for e in
+        std::fs::read_dir(&figures).with_context(|| format!("reading {}", figures.display()))?
+    {
+        let path = e?.path();
+        if path.extension().is_some_and(|x| x == "svg") {
+            if let Some(stem) = path.file_stem() {
+                ids.push(stem.to_string_lossy().into_owned());
+            }
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
 fn save(dir: &Path, page: &html::Page, sections: Vec<&'static str>) -> anyhow::Result<Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let figures = dir.join("report/figures");
@@ -89,6 +108,8 @@ fn save(dir: &Path, page: &html::Page, sections: Vec<&'static str>) -> anyhow::R
 /// (SLO verdicts and p99 by route; workers and worst-hour p99 by service), each chart with a bar
 /// for A and one for B.
 pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
+    is_dir(a)?;
+    is_dir(b)?;
     let names = [a, b].map(|d| {
         d.file_name().map_or_else(
             || d.display().to_string(),
@@ -191,6 +212,14 @@ pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
         );
     }
     save(out, &page, sections)
+}
+
+fn is_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => anyhow::bail!("{} is not a directory: give a run directory", dir.display()),
+        Err(e) => anyhow::bail!("{}: {e}", dir.display()),
+    }
 }
 
 fn retitled(mut t: html::Table, run: &str) -> html::Table {

@@ -198,17 +198,7 @@ fn every_chart_of_a_report_renders_in_headless_chromium() {
     })
     .unwrap();
     let html = out.join("report.html");
-    let written: Vec<String> = std::fs::read_dir(out.join("report/figures"))
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+    let written = dx_reports::figures(&out).unwrap();
     let found =
         tokio::runtime::Runtime::new()
             .unwrap()

@@ -71,18 +71,7 @@ pub fn check_report(dir: &Path) -> Vec<String> {
         Vec::<char>::new(),
         "not in the font"
     );
-    let mut ids: Vec<String> = std::fs::read_dir(dir.join("report/figures"))
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    ids.sort();
+    let ids = dx_reports::figures(dir).unwrap();
     assert!(!ids.is_empty());
     for id in &ids {
         assert!(
@@ -279,4 +268,18 @@ fn report_of_a_directory_without_results_says_what_it_needs() {
         "{err}"
     );
     assert!(!dir.path().join("report.html").exists());
+}
+
+#[test]
+fn report_of_a_missing_directory_names_it() {
+    let o = super::dxsim()
+        .args(["report", "/nonexistent/dxsim-run"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("/nonexistent/dxsim-run: No such file"),
+        "{err}"
+    );
 }
