@@ -242,7 +242,11 @@ impl Chart {
                     .chain(reference.map(|r| r.1))
                     .filter(|y| *y > 0.0);
                 let (lo, hi) = min_max(positive).unwrap_or((0.1, 1.0));
-                let (lo, hi) = (lo / 1.5, (hi * 1.5).max(lo * 10.0));
+                let (lo, mut hi) = (lo / 1.5, (hi * 1.5).max(lo * 10.0));
+                if series.len() > 3 {
+                    // Room above the lines for the legend (upper left) of many series.
+                    hi *= (hi / lo).powf(0.8);
+                }
                 let mut chart = builder
                     .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
                     .map_err(draw_err)?;
@@ -449,6 +453,30 @@ impl Chart {
     /// The chart's numbers as a table: header and rows of text.
     pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
         match &self.body {
+            Body::Lines {
+                series,
+                x_labels: XLabels::Names(names),
+                ..
+            } => {
+                // Named positions (months): one row per name, one column per series.
+                let mut head = vec![self.x_label.clone()];
+                head.extend(series.iter().map(|s| s.name.clone()));
+                let rows = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let mut row = vec![name.clone()];
+                        row.extend(series.iter().map(|s| {
+                            s.points
+                                .iter()
+                                .find(|p| (p.0 - i as f64).abs() < 1e-9)
+                                .map_or_else(String::new, |p| format!("{}", round_sig(p.1, 9)))
+                        }));
+                        row
+                    })
+                    .collect();
+                (head, rows)
+            }
             Body::Lines {
                 series, x_labels, ..
             } => {

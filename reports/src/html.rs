@@ -180,17 +180,29 @@ fn render_figure(out: &mut String, chart: &Chart, svg: &str, beside: bool) {
     let shown = rows.len().min(FIGURE_ROWS);
     let summary = if shown < rows.len() {
         format!(
-            "Numbers: the first {shown} of {} rows; all in tables/{}.csv",
+            "Numbers, rounded: the first {shown} of {} rows; all, exact, in tables/{}.csv",
             rows.len(),
             chart.id
         )
     } else {
         format!(
-            "Numbers ({} rows; also in tables/{}.csv)",
+            "Numbers, rounded ({} rows; exact in tables/{}.csv)",
             rows.len(),
             chart.id
         )
     };
+    // Numbers read at a glance; the CSV keeps every digit.
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|c| match c.parse::<f64>() {
+                    Ok(v) if v.is_finite() => crate::chart::compact(v),
+                    _ => c,
+                })
+                .collect()
+        })
+        .collect();
     let table = Table {
         caption: String::new(),
         columns: head,

@@ -13,6 +13,7 @@ pub mod data;
 pub mod font;
 pub mod html;
 pub mod load;
+pub mod rollout;
 pub mod terms;
 
 use anyhow::Context as _;
@@ -32,7 +33,9 @@ pub struct Written {
 pub fn write(dir: &Path) -> anyhow::Result<Written> {
     is_dir(dir)?;
     let cap = capacity::locate(dir);
-    let name = if load::present(dir) {
+    let name = if rollout::present(dir) {
+        rollout::summary(dir)?.scenario
+    } else if load::present(dir) {
         data::read_json::<load::Summary>(&dir.join("summary.json"))?
             .run
             .scenario
@@ -43,6 +46,10 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     };
     let mut page = html::Page::new(format!("dxsim report — {name}"));
     let mut sections = Vec::new();
+    if rollout::present(dir) {
+        page = rollout::section(page, dir).context("the rollout section")?;
+        sections.push("rollout");
+    }
     if load::present(dir) {
         page = load::section(page, dir).context("the load-test section")?;
         sections.push("load");
@@ -53,7 +60,7 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     }
     if sections.is_empty() {
         anyhow::bail!(
-            "{} holds no results to report: a replay (summary.json and latency-windows.parquet from dxsim run or drive) or a capacity result (capacity.json and capacity-minutes.parquet)",
+            "{} holds no results to report: a rollout (rollout.json from dxsim report SCENARIO.toml), a replay (summary.json and latency-windows.parquet from dxsim run or drive) or a capacity result (capacity.json and capacity-minutes.parquet)",
             dir.display()
         );
     }
@@ -122,6 +129,10 @@ pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
         names[0], names[1]
     ));
     let mut sections = Vec::new();
+    if rollout::present(a) && rollout::present(b) {
+        page = rollout::compare_section(page, a, b, &groups)?;
+        sections.push("rollout");
+    }
     if load::present(a) && load::present(b) {
         let sa: load::Summary = data::read_json(&a.join("summary.json"))?;
         let sb: load::Summary = data::read_json(&b.join("summary.json"))?;
@@ -206,7 +217,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
     }
     if sections.is_empty() {
         anyhow::bail!(
-            "{} and {} have no view in common to compare: both need a replay (summary.json) or both a capacity result (capacity.json)",
+            "{} and {} have no view in common to compare: both need a rollout (rollout.json), a replay (summary.json) or a capacity result (capacity.json)",
             a.display(),
             b.display()
         );

@@ -74,42 +74,78 @@ pub enum Command {
     )]
     Capacity(CapacityArgs),
     /// Write the HTML report of a run directory (a replay of `run` or `drive`, a `capacity`
-    /// result): report.html, self-contained, with every chart as SVG and its numbers as CSV.
+    /// result), or simulate a rollout scenario month by month and report it: report.html,
+    /// self-contained, with every chart as SVG and its numbers as CSV.
     #[command(
-        after_help = "Examples:\n  dxsim report runs/quickstart-20261201T101500Z\n  \
-        dxsim report runs/weekday-capacity-20261201T101500Z\n  \
+        after_help = "Examples:\n  dxsim report scenarios/rollout-2025-2030.toml\n  \
+        dxsim report runs/quickstart-20261201T101500Z\n  \
+        dxsim report --compare scenarios/rollout-2025-2030.toml scenarios/rollout-accelerated.toml\n  \
         dxsim report --compare runs/weekday-capacity-A runs/flu-peak-capacity-B --out ./compare\n\n\
-        Writes <dir>/report.html, <dir>/report/figures/<chart>.svg and <dir>/report/tables/<chart>.csv.\n\
-        `dxsim run`, `dxsim drive` and `dxsim capacity` write the report of their run themselves."
+        A scenario file with a [rollout] is simulated first into --out (default:\n\
+        runs/<scenario>-<UTC timestamp>): its population, rollout-months.parquet,\n\
+        rollout-services.parquet and rollout.json. --compare takes run directories or rollout\n\
+        scenarios. Writes <dir>/report.html, <dir>/report/figures/<chart>.svg and\n\
+        <dir>/report/tables/<chart>.csv. `dxsim run`, `dxsim drive` and `dxsim capacity` write\n\
+        the report of their run themselves."
     )]
     Report(ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A run directory: the output of `dxsim run`, `dxsim drive` or `dxsim capacity`.
+    /// A run directory (the output of `dxsim run`, `drive` or `capacity`), or a scenario file
+    /// with a [rollout] to simulate and report.
     #[arg(required_unless_present = "compare", conflicts_with = "compare")]
     pub run_dir: Option<PathBuf>,
-    /// Two run directories to set side by side (the views both hold).
+    /// Two run directories or rollout scenarios to set side by side (the views both hold).
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub compare: Option<Vec<PathBuf>>,
-    /// Where a comparison goes (default: runs/compare-<A>-vs-<B>).
-    #[arg(long, requires = "compare")]
+    /// Where a rollout or a comparison goes (default: runs/<scenario>-<UTC timestamp>,
+    /// runs/compare-<A>-vs-<B>).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Whether a report argument names a scenario file rather than a run directory.
+fn is_scenario(p: &std::path::Path) -> bool {
+    p.extension().is_some_and(|x| x == "toml")
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
     match (&args.run_dir, &args.compare) {
-        (Some(dir), _) => write_report(dir),
+        (Some(p), _) if is_scenario(p) => {
+            let dir = run_rollout(p, args.out.clone())?;
+            write_report(&dir)
+        }
+        (Some(dir), _) => {
+            if args.out.is_some() {
+                anyhow::bail!(
+                    "--out is for a rollout scenario or --compare; the report of a run directory goes into it"
+                );
+            }
+            write_report(dir)
+        }
         (None, Some(ab)) => {
+            let mut dirs = Vec::new();
+            for p in ab {
+                dirs.push(if is_scenario(p) {
+                    run_rollout(p, None)?
+                } else {
+                    p.clone()
+                });
+            }
             let name = |p: &PathBuf| {
                 p.file_name()
                     .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned())
             };
             let out = args.out.clone().unwrap_or_else(|| {
-                PathBuf::from("runs").join(format!("compare-{}-vs-{}", name(&ab[0]), name(&ab[1])))
+                PathBuf::from("runs").join(format!(
+                    "compare-{}-vs-{}",
+                    name(&dirs[0]),
+                    name(&dirs[1])
+                ))
             });
-            let w = dx_reports::compare(&ab[0], &ab[1], &out)?;
+            let w = dx_reports::compare(&dirs[0], &dirs[1], &out)?;
             println!(
                 "comparison: {} ({} charts: {})",
                 w.html.display(),
@@ -118,8 +154,67 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        (None, None) => anyhow::bail!("give a run directory, or --compare A B"),
+        (None, None) => anyhow::bail!("give a run directory, a rollout scenario, or --compare A B"),
     }
+}
+
+/// Simulates the rollout of the scenario at `path` into `out` (its population first); prints
+/// what it found and returns the directory.
+pub fn run_rollout(path: &std::path::Path, out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let s = Scenario::load(path)?;
+    if s.rollout.is_none() {
+        anyhow::bail!(
+            "scenario {} has no [rollout]: `dxsim report` simulates rollout scenarios (see scenarios/rollout-2025-2030.toml); for a replay use `dxsim run`",
+            path.display()
+        );
+    }
+    let out = run_dir(&s, &out);
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
+    let threads = crate::all_cores();
+    let started = Instant::now();
+    let population = out.join("population");
+    let (pm, _) = population::generate(
+        &s,
+        &population,
+        RunOptions {
+            threads,
+            progress: true,
+            ..RunOptions::default()
+        },
+    )?;
+    let r = crate::rollout::run(
+        &s,
+        &population,
+        &out,
+        crate::rollout::RunOptions {
+            threads,
+            progress: true,
+        },
+    )?;
+    let total = |k: &str| r.totals.get(k).copied().unwrap_or(0.0);
+    println!(
+        "rollout of {}: {} persons at scale {}, {} months from {} to {}, {} requests ({:.1} s)",
+        r.scenario,
+        pm.persons,
+        r.scale,
+        r.months,
+        r.start,
+        r.end,
+        r.sample_events,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "national totals: {:.1} M electronic prescriptions of {:.1} M; {:.1} M paper documents avoided; {:.2} M duplicate and {:.3} M 併用禁忌 warnings; {:.1} M consented record views",
+        total("electronic_prescriptions") / 1e6,
+        total("prescriptions") / 1e6,
+        total("paper_avoided") / 1e6,
+        total("duplicate_warnings") / 1e6,
+        total("contraindication_warnings") / 1e6,
+        total("consented_views") / 1e6,
+    );
+    println!("rollout: {}", out.display());
+    Ok(out)
 }
 
 /// Writes the report of a run directory and says where it is.

@@ -44,6 +44,63 @@ pub struct Scenario {
     /// The capacity model (`dxsim capacity`).
     #[serde(default)]
     pub capacity: CapacitySection,
+    /// A rollout over years (`dxsim report SCENARIO`): adoption moving through waypoints,
+    /// simulated month by month.
+    #[serde(default)]
+    pub rollout: Option<RolloutSection>,
+}
+
+/// A rollout: from the first day of `start`'s month, `months` months are simulated; adoption
+/// starts at the scenario's `[adoption]`, `[rates]` and `[municipal]` values and moves linearly
+/// between the waypoints that name each value (see [`crate::adoption`]).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSection {
+    /// The first month simulated: a date on its first day.
+    #[serde(deserialize_with = "toml_date")]
+    pub start: NaiveDate,
+    /// How many months are simulated (1–240).
+    pub months: u32,
+    /// Where adoption stands on given dates, in order, after `start`.
+    #[serde(default)]
+    pub waypoints: Vec<Waypoint>,
+}
+
+impl RolloutSection {
+    /// JST midnight of the first day simulated.
+    pub fn start_time(&self) -> NaiveDateTime {
+        self.start.and_hms_opt(0, 0, 0).expect("midnight")
+    }
+
+    /// The first day of each month simulated, and of the month after the last.
+    pub fn month_starts(&self) -> Vec<NaiveDate> {
+        (0..=self.months)
+            .map(|m| self.start + chrono::Months::new(m))
+            .collect()
+    }
+}
+
+/// Where adoption stands on a date (`at`): any of the values `[adoption.at_end]` takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waypoint {
+    pub at: NaiveDate,
+    pub values: AdoptionEnd,
+}
+
+impl<'de> Deserialize<'de> for Waypoint {
+    /// `at` beside the values, unknown names refused (serde's `flatten` would ignore them).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = toml::Table::deserialize(d)?;
+        let at = table
+            .remove("at")
+            .ok_or_else(|| D::Error::missing_field("at"))?;
+        Ok(Self {
+            at: toml_date(at).map_err(D::Error::custom)?,
+            values: AdoptionEnd::deserialize(toml::Value::Table(table))
+                .map_err(D::Error::custom)?,
+        })
+    }
 }
 
 /// How `dxsim capacity` models the central services.
@@ -615,28 +672,18 @@ pub struct AdoptionEnd {
     pub electronic_share: Option<f64>,
     /// `rates.refill_share` at the end.
     pub refill_share: Option<f64>,
+    /// `municipal.participation` at the end; at least the start share.
+    pub municipal_participation: Option<f64>,
 }
 
 impl KindShares {
     pub fn values(&self) -> [f64; 4] {
         [self.hospital, self.clinic, self.dental, self.pharmacy]
     }
-
-    /// Linear interpolation towards `end` at `progress` in [0, 1].
-    pub fn towards(&self, end: Option<&KindShares>, progress: f64) -> KindShares {
-        let Some(e) = end else { return *self };
-        let f = |a: f64, b: f64| a + (b - a) * progress;
-        KindShares {
-            hospital: f(self.hospital, e.hospital),
-            clinic: f(self.clinic, e.clinic),
-            dental: f(self.dental, e.dental),
-            pharmacy: f(self.pharmacy, e.pharmacy),
-        }
-    }
 }
 
 /// A share per facility kind, each in [0, 1].
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KindShares {
     pub hospital: f64,
@@ -711,6 +758,7 @@ impl Scenario {
             replay: ReplaySection::default(),
             slo: SloSection::default(),
             capacity: CapacitySection::default(),
+            rollout: None,
         }
     }
 
@@ -832,44 +880,7 @@ impl Scenario {
                 return Err(format!("{what} must be in [0, 1], got {v}"));
             }
         }
-        let end = &self.adoption.at_end;
-        for (what, start, end) in [
-            (
-                "online_eligibility",
-                self.adoption.online_eligibility,
-                end.online_eligibility,
-            ),
-            (
-                "eprescription",
-                self.adoption.eprescription,
-                end.eprescription,
-            ),
-            ("ehr_sharing", self.adoption.ehr_sharing, end.ehr_sharing),
-        ] {
-            let Some(end) = end else { continue };
-            for (a, b) in start.values().into_iter().zip(end.values()) {
-                if !(0.0..=1.0).contains(&b) {
-                    return Err(format!(
-                        "adoption.at_end.{what}: shares must be in [0, 1], got {b}"
-                    ));
-                }
-                if b < a {
-                    return Err(format!(
-                        "adoption.at_end.{what}: adoption only grows over a period ({b} < {a})"
-                    ));
-                }
-            }
-        }
-        if end
-            .card_use
-            .is_some_and(|k| k.values().iter().any(|v| !(0.0..=1.0).contains(v)))
-            || [end.electronic_share, end.refill_share]
-                .into_iter()
-                .flatten()
-                .any(|v| !(0.0..=1.0).contains(&v))
-        {
-            return Err("adoption.at_end: shares must be in [0, 1]".into());
-        }
+        self.validate_rollout()?;
         for (what, v) in [
             ("ehr.discharges_per_month", self.ehr.discharges_per_month),
             ("ehr.checkups_per_year", self.ehr.checkups_per_year),
@@ -957,6 +968,54 @@ impl Scenario {
             }
         }
         self.validate_capacity()
+    }
+
+    /// The adoption timeline: `[adoption.at_end]` or `[rollout]`, not both; values in range and
+    /// adoption only growing.
+    fn validate_rollout(&self) -> Result<(), String> {
+        if let Some(r) = &self.rollout {
+            if self.adoption.at_end != AdoptionEnd::default() {
+                return Err(
+                    "give either [adoption.at_end] (over the period) or [rollout] waypoints (over years), not both".into(),
+                );
+            }
+            use chrono::Datelike;
+            if r.start.day() != 1 {
+                return Err(format!(
+                    "rollout.start: the first day of a month, got {}",
+                    r.start
+                ));
+            }
+            if !(1..=240).contains(&r.months) {
+                return Err(format!(
+                    "rollout.months must be in 1..=240, got {}",
+                    r.months
+                ));
+            }
+            let end = *r.month_starts().last().expect("months ≥ 1");
+            let years = crate::workload::calendar::YEARS;
+            if !years.contains(&r.start.year()) || !years.contains(&end.year()) {
+                return Err(format!(
+                    "rollout: the calendar covers {}–{}, got {} to {end}",
+                    years.start(),
+                    years.end(),
+                    r.start
+                ));
+            }
+            let mut last = r.start;
+            for w in &r.waypoints {
+                if w.at <= last {
+                    return Err(format!(
+                        "rollout.waypoints: dates must follow rollout.start and each other, got {} after {last}",
+                        w.at
+                    ));
+                }
+                last = w.at;
+            }
+        }
+        crate::adoption::Timeline::of(self)
+            .validate()
+            .map_err(|e| format!("adoption: {e}"))
     }
 
     fn validate_capacity(&self) -> Result<(), String> {
@@ -1077,8 +1136,42 @@ mod tests {
             "national-weekday",
             "portal-surge",
             "quickstart",
+            "rollout-2025-2030",
+            "rollout-accelerated",
         ];
         assert_eq!(names, shipped);
+    }
+
+    #[test]
+    fn rollout_waypoints_parse_and_typos_are_errors() {
+        let text = "[rollout]\nstart = 2025-06-01\nmonths = 12\n\n[[rollout.waypoints]]\nat = 2026-01-01\nelectronic_share = 0.5\neprescription = { hospital = 1, clinic = 0.5, dental = 0.2, pharmacy = 1 }\n";
+        let s: Scenario = toml::from_str(text).unwrap();
+        s.validate().unwrap();
+        let r = s.rollout.as_ref().unwrap();
+        assert_eq!(r.waypoints[0].values.electronic_share, Some(0.5));
+        assert_eq!(r.waypoints[0].values.eprescription.unwrap().hospital, 1.0);
+        assert_eq!(r.month_starts().len(), 13);
+        assert_eq!(r.month_starts()[12].to_string(), "2026-06-01");
+        let typo = text.replace("electronic_share", "electronic_shre");
+        let e = toml::from_str::<Scenario>(&typo).unwrap_err();
+        assert!(e.to_string().contains("electronic_shre"), "{e}");
+        for (bad, says) in [
+            (text.replace("2026-01-01", "2025-05-01"), "must follow"),
+            (
+                text.replace("start = 2025-06-01", "start = 2025-06-02"),
+                "first day",
+            ),
+            (text.replace("clinic = 0.5", "clinic = 0.1"), "only grows"),
+            (text.replace("months = 12", "months = 0"), "rollout.months"),
+            (
+                format!("{text}[adoption.at_end]\nelectronic_share = 1.0\n"),
+                "not both",
+            ),
+        ] {
+            let s: Scenario = toml::from_str(&bad).unwrap();
+            let e = s.validate().unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! A report opened in a real browser: headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, which `.ci/run` installs) driven over WebDriver loads `report.html` from
-//! disk, waits for its fonts, and finds every chart drawn at full size with its text laid out in
-//! the embedded font.
+//! Reports opened in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, which `.ci/run` installs) driven over WebDriver loads `report.html` of a
+//! capacity result and of a rollout from disk, waits for its fonts, and finds every chart drawn
+//! at full size with its text laid out in the embedded font.
 //!
 //! Where Chromium is not installed the test says so and passes, unless `DXSIM_REQUIRE_BROWSER`
 //! is set (CI sets it): then a missing browser fails it.
@@ -197,12 +197,31 @@ fn every_chart_of_a_report_renders_in_headless_chromium() {
         workload: None,
     })
     .unwrap();
+    // And a small rollout, as `dxsim report SCENARIO.toml` simulates and reports it.
+    let rollout = dir.path().join("rollout.toml");
+    std::fs::write(
+        &rollout,
+        "name = \"browser-rollout\"\nseed = 9\n[population]\nscale = 0.00002\n\
+         [rollout]\nstart = 2026-01-01\nmonths = 4\n\
+         [[rollout.waypoints]]\nat = 2026-04-01\nelectronic_share = 0.8\n",
+    )
+    .unwrap();
+    let rolled = dx_sim::cli::run_rollout(&rollout, Some(dir.path().join("rollout"))).unwrap();
+    dx_reports::write(&rolled).unwrap();
+    for out in [out, rolled] {
+        check_in_browser(&chromium, &chromedriver, &out);
+    }
+}
+
+/// Opens the report in `out` in Chromium and checks its font and every chart written.
+fn check_in_browser(chromium: &Path, chromedriver: &Path, out: &Path) {
     let html = out.join("report.html");
-    let written = dx_reports::figures(&out).unwrap();
+    let written = dx_reports::figures(out).unwrap();
+    assert!(!written.is_empty(), "{}: no charts", out.display());
     let found =
         tokio::runtime::Runtime::new()
             .unwrap()
-            .block_on(probe(&chromium, &chromedriver, &html));
+            .block_on(probe(chromium, chromedriver, &html));
     // The embedded font loaded, and it covers the Japanese terms.
     let faces = found["faces"].as_array().unwrap();
     assert!(

@@ -44,6 +44,29 @@ impl ServiceTime {
         }
     }
 
+    /// P(S ≤ x).
+    pub fn cdf(&self, x: f64) -> f64 {
+        match *self {
+            Self::Exponential { mean } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    1.0 - (-x / mean).exp()
+                }
+            }
+            Self::Deterministic { value } => f64::from(u8::from(x >= value)),
+            Self::LogNormal { mu, sigma } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    0.5 * statrs::function::erf::erfc(
+                        -(x.ln() - mu) / (sigma * std::f64::consts::SQRT_2),
+                    )
+                }
+            }
+        }
+    }
+
     /// E[S²], for Pollaczek–Khinchine.
     pub fn second_moment(&self) -> f64 {
         match *self {

@@ -97,10 +97,8 @@ pub fn expected(s: &Scenario) -> Expected {
     };
     let persons = TOTAL_POPULATION * s.population.scale * share;
     // A rollout over the period counts at its midpoint (arrivals spread over the period).
-    let a = &s.adoption;
-    let conn_mid = a
-        .online_eligibility
-        .towards(a.at_end.online_eligibility.as_ref(), 0.5);
+    let mid = ctx.adoption_at((ctx.start_ms + ctx.end_ms) / 2);
+    let conn_mid = mid.online_eligibility;
     let conn = conn_mid.values();
     let m = &ctx.model;
     // Checks by insurance number follow the month-start pattern: its mean over the period,
@@ -117,17 +115,13 @@ pub fn expected(s: &Scenario) -> Expected {
     } else {
         1.0
     };
-    let card_use = s
-        .rates
-        .card_use
-        .towards(a.at_end.card_use.as_ref(), 0.5)
-        .values();
+    let card_use = mid.card_use.values();
     let mut e = Expected {
         persons,
         ..Expected::default()
     };
     let ages = age_distribution();
-    let municipal = s.municipal.participation * persons;
+    let municipal = mid.municipal_participation * persons;
     e.childhood_doses = municipal * ages[0] / 365.0
         * flows::municipal::childhood_doses_per_child()
         * flows::municipal::childhood_dose_days(&ctx);
@@ -150,7 +144,7 @@ pub fn expected(s: &Scenario) -> Expected {
     }
     e.eligibility_checks +=
         e.prescriptions * s.rates.outside_share * conn_mid.pharmacy * m.pharmacy_checks;
-    let ehr = a.ehr_sharing.towards(a.at_end.ehr_sharing.as_ref(), 0.5);
+    let ehr = mid.ehr_sharing;
     let (ehr_hospital, ehr_clinic) = (
         ehr.hospital * conn_mid.hospital,
         ehr.clinic * conn_mid.clinic,
@@ -201,23 +195,56 @@ pub struct Manifest {
     pub files: Vec<String>,
 }
 
+/// What the workload reads of a population's manifest.
 #[derive(serde::Deserialize)]
-struct PopulationManifest {
+pub(crate) struct PopulationManifest {
     scenario: String,
     seed: u64,
     scale: f64,
-    persons: u64,
-    person_files: Vec<String>,
+    pub(crate) persons: u64,
+    pub(crate) person_files: Vec<String>,
 }
 
-fn reader(path: &Path) -> anyhow::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+/// The manifest of the population in `population`, which must have been generated for `s`.
+pub(crate) fn population_for(
+    s: &Scenario,
+    population: &Path,
+) -> anyhow::Result<PopulationManifest> {
+    let manifest_path = population.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} is missing: is {} a complete `dxsim population` output?",
+            manifest_path.display(),
+            population.display()
+        )
+    })?;
+    let pop: PopulationManifest = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    if pop.seed != s.seed || pop.scale != s.population.scale {
+        anyhow::bail!(
+            "the population in {} was generated for scenario {} (seed {}, scale {}), not for {} (seed {}, scale {})",
+            population.display(),
+            pop.scenario,
+            pop.seed,
+            pop.scale,
+            s.name,
+            s.seed,
+            s.population.scale
+        );
+    }
+    Ok(pop)
+}
+
+pub(crate) fn reader(
+    path: &Path,
+) -> anyhow::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(ParquetRecordBatchReaderBuilder::try_new(file)?
         .with_batch_size(BATCH_ROWS)
         .build()?)
 }
 
-fn read_facilities(population: &Path) -> anyhow::Result<Facilities> {
+pub(crate) fn read_facilities(population: &Path) -> anyhow::Result<Facilities> {
     let mut out = Facilities::default();
     for b in reader(&population.join("facilities.parquet"))? {
         let b = b?;
@@ -273,7 +300,7 @@ fn read_facilities(population: &Path) -> anyhow::Result<Facilities> {
 }
 
 /// Persons of one record batch of the population's persons schema.
-fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
+pub(crate) fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
     let col = |n: &str| {
         b.column_by_name(n)
             .with_context(|| format!("persons: column {n} is missing"))
@@ -579,28 +606,7 @@ pub fn generate(
 ) -> anyhow::Result<Manifest> {
     s.validate()
         .map_err(|m| anyhow::anyhow!("scenario {}: {m}", s.name))?;
-    let manifest_path = population.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
-        format!(
-            "{} is missing: is {} a complete `dxsim population` output?",
-            manifest_path.display(),
-            population.display()
-        )
-    })?;
-    let pop: PopulationManifest = serde_json::from_str(&text)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
-    if pop.seed != s.seed || pop.scale != s.population.scale {
-        anyhow::bail!(
-            "the population in {} was generated for scenario {} (seed {}, scale {}), not for {} (seed {}, scale {})",
-            population.display(),
-            pop.scenario,
-            pop.seed,
-            pop.scale,
-            s.name,
-            s.seed,
-            s.population.scale
-        );
-    }
+    let pop = population_for(s, population)?;
     prepare_output(out)?;
     let tmp = out.join(".tmp");
     let ctx = GenContext::new(s, read_facilities(population)?);

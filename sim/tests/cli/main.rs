@@ -3,6 +3,7 @@
 mod capacity;
 mod population;
 mod report;
+mod rollout;
 mod run;
 mod workload;
 

@@ -102,7 +102,163 @@ pub fn check_report(dir: &Path) -> Vec<String> {
     if let Some(cap) = cap {
         check_capacity(dir, &cap, &ids);
     }
+    if dir.join("rollout.json").exists() {
+        check_rollout(dir, &ids);
+    }
     ids
+}
+
+/// Every line of the rollout charts against `rollout-months.parquet` and
+/// `rollout-services.parquet`, read with arrow.
+fn check_rollout(dir: &Path, ids: &[String]) {
+    use super::rollout::{column, columns};
+    let (mt, m) = columns(&dir.join("rollout-months.parquet"));
+    let months = column(&mt, "month");
+    // Per chart: each line's name, its column and the factor it is drawn with.
+    type Lines<'a> = &'a [(&'a str, &'a str, f64)];
+    let monthly: [(&str, Lines); 5] = [
+        (
+            "rollout-adoption",
+            &[
+                (
+                    "e-prescription: hospitals",
+                    "adoption_eprescription_hospital",
+                    100.0,
+                ),
+                (
+                    "e-prescription: clinics",
+                    "adoption_eprescription_clinic",
+                    100.0,
+                ),
+                (
+                    "e-prescription: dental",
+                    "adoption_eprescription_dental",
+                    100.0,
+                ),
+                (
+                    "e-prescription: pharmacies",
+                    "adoption_eprescription_pharmacy",
+                    100.0,
+                ),
+                (
+                    "EHR sharing: hospitals",
+                    "adoption_ehr_sharing_hospital",
+                    100.0,
+                ),
+                ("EHR sharing: clinics", "adoption_ehr_sharing_clinic", 100.0),
+                (
+                    "municipalities taking part",
+                    "adoption_municipal_participation",
+                    100.0,
+                ),
+                ("card use at clinics", "adoption_card_use_clinic", 100.0),
+            ],
+        ),
+        (
+            "rollout-electronic-share",
+            &[("electronic share", "electronic_share", 100.0)],
+        ),
+        (
+            "rollout-paper",
+            &[
+                ("all paper avoided", "paper_avoided", 1.0),
+                (
+                    "prescription slips (electronic prescriptions)",
+                    "electronic_prescriptions",
+                    1.0,
+                ),
+                (
+                    "EHR documents (letters, summaries, checkup reports)",
+                    "ehr_documents",
+                    1.0,
+                ),
+                ("portal applications", "portal_applications", 1.0),
+            ],
+        ),
+        (
+            "rollout-warnings",
+            &[
+                ("duplicate (重複投薬)", "duplicate_warnings", 1.0),
+                (
+                    "contraindicated pair (併用禁忌)",
+                    "contraindication_warnings",
+                    1.0,
+                ),
+                ("registered allergy", "allergy_warnings", 1.0),
+                (
+                    "registered contraindicated drug (薬剤禁忌)",
+                    "registered_contraindication_warnings",
+                    1.0,
+                ),
+            ],
+        ),
+        (
+            "rollout-views",
+            &[("consented views", "consented_views", 1.0)],
+        ),
+    ];
+    let cell = |table: &[Vec<String>], row: usize, series: &str| -> Option<f64> {
+        let c = table[0].iter().position(|h| h == series)?;
+        let v = &table[row][c];
+        (!v.is_empty()).then(|| num(v))
+    };
+    for (id, lines) in monthly {
+        assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+        let drawn = read_csv(&dir.join(format!("report/tables/{id}.csv")));
+        assert_eq!(drawn.len(), months.len() + 1, "{id}: one row per month");
+        for (series, col, factor) in lines {
+            let want = column(&m, col);
+            for (i, month) in months.iter().enumerate() {
+                assert_eq!(&drawn[i + 1][0], month);
+                let got = cell(&drawn, i + 1, series)
+                    .unwrap_or_else(|| panic!("{id}: no {series} in {month}"));
+                assert!(
+                    close(got, want[i] * factor),
+                    "{id} {series} {month}: {got} drawn, {} in the table",
+                    want[i] * factor
+                );
+            }
+        }
+    }
+    // Per service: the busiest hour's rate and the workers.
+    let (st, s) = columns(&dir.join("rollout-services.parquet"));
+    let (names, at) = (column(&st, "service"), column(&st, "month"));
+    for (id, col) in [
+        ("rollout-load", "busiest_hour_per_s"),
+        ("rollout-workers", "workers"),
+    ] {
+        let drawn = read_csv(&dir.join(format!("report/tables/{id}.csv")));
+        let want = column(&s, col);
+        let mut seen = 0;
+        for i in 0..names.len() {
+            let row = 1 + months.iter().position(|m| *m == at[i]).unwrap();
+            let series = drawn[0]
+                .iter()
+                .find(|h| h.split(" (").next() == Some(names[i].as_str()))
+                .cloned();
+            match series.and_then(|h| cell(&drawn, row, &h)) {
+                Some(got) => {
+                    assert!(
+                        close(got, want[i]),
+                        "{id} {} {}: {got} drawn, {}",
+                        names[i],
+                        at[i],
+                        want[i]
+                    );
+                    seen += 1;
+                }
+                // Only a service without workers that month is left out.
+                None => assert_eq!(
+                    (id, want[i]),
+                    ("rollout-workers", 0.0),
+                    "{} {}",
+                    names[i],
+                    at[i]
+                ),
+            }
+        }
+        assert!(seen > 0, "{id}");
+    }
 }
 
 /// Sums and percentiles of the load-test charts against `summary.json`.

@@ -128,6 +128,8 @@ pub struct GenContext {
     pub ehr: ehr::EhrRates,
     pub municipal: municipal::MunicipalRates,
     pub stream_keys: StreamKeys,
+    /// Adoption over time (`[adoption.at_end]` or `[rollout]`).
+    pub adoption: crate::adoption::Timeline,
 }
 
 /// Stream keys hoisted out of the per-person loop.
@@ -216,6 +218,7 @@ impl GenContext {
                 ehr: crate::rng::stream_key(scenario.seed, "workload.ehr"),
                 municipal: crate::rng::stream_key(scenario.seed, "workload.municipal"),
             },
+            adoption: crate::adoption::Timeline::of(scenario),
         }
     }
 
@@ -234,85 +237,59 @@ impl GenContext {
         lo + rng.below((hi - lo).max(1) as u64) as i64
     }
 
-    /// How far into the period an instant is, in [0, 1].
-    pub fn progress(&self, at_ms: i64) -> f64 {
-        ((at_ms - self.start_ms) as f64 / (self.end_ms - self.start_ms).max(1) as f64)
-            .clamp(0.0, 1.0)
-    }
-
     fn joined(start: f64, now: f64, already: bool, rank: f64) -> bool {
         // Of those not taking part at the start, the share that has joined by now.
         already || (start < 1.0 && rank < (now - start) / (1.0 - start))
     }
 
+    /// Adoption at an instant.
+    pub fn adoption_at(&self, at_ms: i64) -> crate::adoption::AdoptionState {
+        self.adoption.at(at_ms)
+    }
+
     /// Whether a facility is connected to online eligibility at an instant.
     pub fn connected(&self, f: &Facility, at_ms: i64) -> bool {
-        let a = &self.scenario.adoption;
         let k = f.desk as usize;
-        let start = a.online_eligibility.values()[k];
-        let now = a
-            .online_eligibility
-            .towards(a.at_end.online_eligibility.as_ref(), self.progress(at_ms))
-            .values()[k];
+        let start = self.adoption.start().online_eligibility.values()[k];
+        let now = self.adoption_at(at_ms).online_eligibility.values()[k];
         Self::joined(start, now, f.online_eligibility, f.ranks[0])
     }
 
     /// Whether a facility runs e-prescription at an instant (only connected ones do).
     pub fn runs_eprescription(&self, f: &Facility, at_ms: i64) -> bool {
-        let a = &self.scenario.adoption;
         let k = f.desk as usize;
-        let start = a.eprescription.values()[k];
-        let now = a
-            .eprescription
-            .towards(a.at_end.eprescription.as_ref(), self.progress(at_ms))
-            .values()[k];
+        let start = self.adoption.start().eprescription.values()[k];
+        let now = self.adoption_at(at_ms).eprescription.values()[k];
         self.connected(f, at_ms) && Self::joined(start, now, f.eprescription, f.ranks[1])
     }
 
     /// Whether a facility takes part in EHR sharing at an instant (only connected ones do). No
     /// population flag marks it: the lowest ranks take part first.
     pub fn runs_ehr(&self, f: &Facility, at_ms: i64) -> bool {
-        let a = &self.scenario.adoption;
-        let share = a
-            .ehr_sharing
-            .towards(a.at_end.ehr_sharing.as_ref(), self.progress(at_ms))
-            .values()[f.desk as usize];
+        let share = self.adoption_at(at_ms).ehr_sharing.values()[f.desk as usize];
         f.ranks[2] < share && self.connected(f, at_ms)
     }
 
     /// Card use at a desk at an instant.
     pub fn card_use(&self, desk: Desk, at_ms: i64) -> f64 {
-        let r = &self.scenario.rates;
-        r.card_use
-            .towards(
-                self.scenario.adoption.at_end.card_use.as_ref(),
-                self.progress(at_ms),
-            )
-            .values()[desk as usize]
+        self.adoption_at(at_ms).card_use.values()[desk as usize]
     }
 
     /// `rates.electronic_share` at an instant.
     pub fn electronic_share(&self, at_ms: i64) -> f64 {
-        let r = &self.scenario.rates;
-        let end = self
-            .scenario
-            .adoption
-            .at_end
-            .electronic_share
-            .unwrap_or(r.electronic_share);
-        r.electronic_share + (end - r.electronic_share) * self.progress(at_ms)
+        self.adoption_at(at_ms).electronic_share
     }
 
     /// `rates.refill_share` at an instant.
     pub fn refill_share(&self, at_ms: i64) -> f64 {
-        let r = &self.scenario.rates;
-        let end = self
-            .scenario
-            .adoption
-            .at_end
-            .refill_share
-            .unwrap_or(r.refill_share);
-        r.refill_share + (end - r.refill_share) * self.progress(at_ms)
+        self.adoption_at(at_ms).refill_share
+    }
+
+    /// When the residents of a municipality of adoption rank `rank` start exchanging records
+    /// inside the period (`None`: not in it).
+    pub fn municipal_joins(&self, rank: f64) -> Option<i64> {
+        self.adoption
+            .municipal_joins(rank, self.start_ms, self.end_ms)
     }
 
     /// The JST date of an instant.
@@ -347,6 +324,14 @@ impl FlowCounts {
     }
 }
 
+/// Something the model did that a rollout counts by month, whether or not it made a request (a
+/// paper prescription at a facility not running e-prescription makes none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// A prescription issued: dispensed outside (at a pharmacy) or not, electronic or not.
+    Prescription { outside: bool, electronic: bool },
+}
+
 /// Collects one person's events, numbering them and keeping only those inside the period.
 pub struct Emitter<'a> {
     person: &'a PersonRow,
@@ -355,6 +340,8 @@ pub struct Emitter<'a> {
     end_ms: i64,
     pub events: Vec<Event>,
     pub counts: FlowCounts,
+    /// What the model did inside the period, with when; kept only if asked for.
+    pub notes: Option<Vec<(i64, Note)>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -366,7 +353,26 @@ impl<'a> Emitter<'a> {
             end_ms: ctx.end_ms,
             events: Vec::new(),
             counts: FlowCounts::default(),
+            notes: None,
         }
+    }
+
+    /// Keeps a note, if notes are kept and the instant is inside the period.
+    pub fn note(&mut self, at_ms: i64, note: Note) {
+        if self.inside(at_ms) {
+            if let Some(n) = &mut self.notes {
+                n.push((at_ms, note));
+            }
+        }
+    }
+
+    /// Runs `f` with the period starting no earlier than `start_ms` (a municipality joining
+    /// the exchange inside it): events before then are numbered but not kept.
+    pub fn from_instant(&mut self, start_ms: i64, f: impl FnOnce(&mut Self)) {
+        let saved = self.start_ms;
+        self.start_ms = saved.max(start_ms);
+        f(self);
+        self.start_ms = saved;
     }
 
     /// A new event of this person, due at `at_ms`; returns its id. Its fields beyond the person's

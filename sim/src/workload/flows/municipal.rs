@@ -228,12 +228,13 @@ fn weekday_from(ctx: &GenContext, mut d: NaiveDate) -> NaiveDate {
     d
 }
 
-/// Whether a municipality takes part: its code's hash ranks it among the first `share`.
-pub fn participates(code: &str, share: f64) -> bool {
+/// Where a municipality stands in the queue of those joining the exchange, in [0, 1): the
+/// lowest ranks join first.
+pub fn municipality_rank(code: &str) -> f64 {
     let h = code.bytes().fold(0x6d75_6e69_u64, |h, b| {
         dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
     });
-    ((h >> 11) as f64 / (1u64 << 53) as f64) < share
+    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The municipality's upload of paper records: 09:00 JST of the first weekday at least two
@@ -484,13 +485,17 @@ impl Flow for MunicipalFlow {
     }
 
     fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>) {
-        if !participates(&person.municipality, ctx.scenario.municipal.participation) {
+        // Participation may grow over the period: the residents' requests start when their
+        // municipality joins.
+        let Some(joined) = ctx.municipal_joins(municipality_rank(&person.municipality)) else {
             return;
-        }
+        };
         let mut r = Stream::from_key(ctx.stream_keys.municipal, person.index);
-        Self::vaccinations(person, ctx, &mut r, out);
-        Self::maternal(person, ctx, &mut r, out);
-        Self::care(person, ctx, &mut r, out);
-        Self::portal(person, ctx, &mut r, out);
+        out.from_instant(joined, |out| {
+            Self::vaccinations(person, ctx, &mut r, out);
+            Self::maternal(person, ctx, &mut r, out);
+            Self::care(person, ctx, &mut r, out);
+            Self::portal(person, ctx, &mut r, out);
+        });
     }
 }

@@ -16,6 +16,9 @@ const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
 
 /// Drug codes the flows prescribe from, by purpose (ingredients of the exchange's drug master).
+/// One pair is listed as 併用禁忌: eplerenone (hypertension) with clarithromycin (an acute
+/// antibiotic), so a patient on the one who gets the other elsewhere draws a contraindication
+/// warning, as such patients do.
 #[derive(Debug, Clone)]
 pub struct DrugChoices {
     /// Per chronic condition bit: long-term drugs.
@@ -53,6 +56,7 @@ impl DrugChoices {
                         "olmesartan",
                         "telmisartan",
                         "azilsartan",
+                        "eplerenone",
                     ]),
                 ),
                 (
@@ -84,6 +88,7 @@ impl DrugChoices {
                 "fexofenadine",
                 "amoxicillin",
                 "cefcapene",
+                "clarithromycin",
                 "famotidine",
                 "rebamipide",
                 "dextromethorphan",
@@ -197,6 +202,13 @@ pub fn issue(
             e.uses = uses;
         })
     };
+    out.note(
+        issued_ms,
+        super::Note::Prescription {
+            outside,
+            electronic,
+        },
+    );
     if !outside {
         // The document names the insurer; persons on public assistance alone are left out.
         if runs && person.insurance.is_some() {

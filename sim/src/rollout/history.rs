@@ -1,0 +1,315 @@
+//! One person's medication history as the exchange keeps it, followed event by event, and the
+//! warnings its checks raise: the duplicate pre-check and every registration run the exchange's
+//! own [`find_warnings`] and [`flag_warnings`] over what the exchange then knows.
+//!
+//! What it knows: registered prescriptions not yet dispensed and not cancelled, dispensing
+//! results (of electronic prescriptions, and of paper ones at pharmacies running
+//! e-prescription), both for 100 days; and the allergies and contraindicated drugs registered
+//! through EHR sharing. So the warnings grow with adoption, as more of a patient's medication is
+//! on record.
+
+use crate::workload::events::{Event, Route, parse_facts, parse_items};
+use crate::workload::flows::GenContext;
+use chrono::{NaiveDate, TimeDelta};
+use dx_exchange::ehr::DrugFlag;
+use dx_exchange::prescription::checks::{Candidate, CheckScope, find_warnings, flag_warnings};
+use dx_exchange::prescription::{HISTORY_DAYS, HistoryItem};
+use dx_exchange::refdata::DrugMaster;
+use dx_exchange::wire::clins::{Fact, ItemKind};
+use dx_exchange::wire::fhir::YJ_SYSTEM;
+use dx_exchange::wire::{MedicationSource, WarningKind};
+use std::collections::HashMap;
+
+/// Warnings by kind, in the order of [`KINDS`].
+pub type Raised = [u64; 4];
+
+/// The kinds counted, in order.
+pub const KINDS: [WarningKind; 4] = [
+    WarningKind::Duplicate,
+    WarningKind::Contraindication,
+    WarningKind::RegisteredContraindication,
+    WarningKind::Allergy,
+];
+
+/// A person's record at the exchange.
+#[derive(Debug, Default)]
+pub struct Medication {
+    /// History items, each with the registration it came from (0 for a paper dispensing).
+    items: Vec<(u64, HistoryItem)>,
+    /// Registration event → the prescribing facility.
+    registered: HashMap<u64, String>,
+    /// Retrieval event → its registration event.
+    retrieved: HashMap<u64, u64>,
+    flags: Vec<DrugFlag>,
+}
+
+fn lines(e: &Event) -> Vec<(String, u16)> {
+    e.items
+        .as_deref()
+        .and_then(|i| parse_items(i).ok())
+        .map(|v| v.into_iter().map(|(c, d, _)| (c, d)).collect())
+        .unwrap_or_default()
+}
+
+impl Medication {
+    /// Follows one event (in time order); returns the warnings it raised.
+    pub fn on(&mut self, e: &Event) -> Raised {
+        let date = GenContext::date_of(e.at_ms);
+        let mut raised = [0; 4];
+        match e.route {
+            Route::Check => raised = self.warnings(e, date),
+            Route::Register => {
+                raised = self.warnings(e, date);
+                self.registered.insert(e.id, e.facility.clone());
+                for (code, days) in lines(e) {
+                    self.items.push((
+                        e.id,
+                        item(
+                            MedicationSource::Prescription,
+                            date,
+                            &e.facility,
+                            &e.facility,
+                            code,
+                            days,
+                        ),
+                    ));
+                }
+            }
+            Route::Cancel => {
+                if let Some(reg) = e.needs {
+                    self.items.retain(|(r, _)| *r != reg);
+                }
+            }
+            Route::Retrieve => {
+                if let Some(reg) = e.needs {
+                    self.retrieved.insert(e.id, reg);
+                }
+            }
+            Route::Dispense => {
+                let reg = e.needs.and_then(|r| self.retrieved.get(&r).copied());
+                if let Some(reg) = reg {
+                    // Once dispensed, the prescription leaves the history; the dispensing enters.
+                    self.items
+                        .retain(|(r, h)| *r != reg || h.source != MedicationSource::Prescription);
+                }
+                let prescriber = reg
+                    .and_then(|r| self.registered.get(&r).cloned())
+                    .unwrap_or_default();
+                for (code, days) in lines(e) {
+                    self.items.push((
+                        reg.unwrap_or(0),
+                        item(
+                            MedicationSource::Dispensing,
+                            date,
+                            &e.facility,
+                            &prescriber,
+                            code,
+                            days,
+                        ),
+                    ));
+                }
+            }
+            Route::PaperDispense => {
+                let prescriber = e.other_facility.clone().unwrap_or_default();
+                for (code, days) in lines(e) {
+                    self.items.push((
+                        0,
+                        item(
+                            MedicationSource::Dispensing,
+                            date,
+                            &e.facility,
+                            &prescriber,
+                            code,
+                            days,
+                        ),
+                    ));
+                }
+            }
+            Route::EhrItems => self.register_flags(e, date),
+            _ => {}
+        }
+        raised
+    }
+
+    fn register_flags(&mut self, e: &Event, date: NaiveDate) {
+        let Some(facts) = e.items.as_deref().and_then(|i| parse_facts(i).ok()) else {
+            return;
+        };
+        for (fact, _, _) in facts {
+            let (kind, system, code) = match fact {
+                Fact::Allergy { system, code } => (ItemKind::Allergy, system, code),
+                Fact::ContraindicatedDrug { system, code } => {
+                    (ItemKind::ContraindicatedDrug, system, code)
+                }
+                _ => continue,
+            };
+            if system == YJ_SYSTEM {
+                self.flags.push(DrugFlag {
+                    kind,
+                    yj: code,
+                    facility_code: e.facility.clone(),
+                    recorded_on: date,
+                });
+            }
+        }
+    }
+
+    /// What the exchange's checks say of `e`'s drugs against the history of the last 100 days.
+    fn warnings(&mut self, e: &Event, date: NaiveDate) -> Raised {
+        let from = date - TimeDelta::days(HISTORY_DAYS);
+        self.items.retain(|(_, h)| h.date >= from);
+        let master = DrugMaster::get();
+        let lines = lines(e);
+        let candidates: Vec<Candidate<'_>> = lines
+            .iter()
+            .filter_map(|(code, days)| {
+                master.by_code(code).map(|drug| Candidate {
+                    code,
+                    drug,
+                    start: date,
+                    days: *days,
+                })
+            })
+            .collect();
+        let history: Vec<HistoryItem> = self
+            .items
+            .iter()
+            .filter(|(_, h)| h.date <= date)
+            .map(|(_, h)| h.clone())
+            .collect();
+        let scope = CheckScope {
+            caller_facility: &e.facility,
+            include_same_facility: false,
+            disclose: false,
+        };
+        let mut raised = [0; 4];
+        let found = find_warnings(&candidates, &history, scope, master)
+            .into_iter()
+            .chain(flag_warnings(&candidates, &self.flags, false, master));
+        for w in found {
+            if let Some(k) = KINDS.iter().position(|k| *k == w.kind) {
+                raised[k] += 1;
+            }
+        }
+        raised
+    }
+}
+
+fn item(
+    source: MedicationSource,
+    date: NaiveDate,
+    facility: &str,
+    prescriber: &str,
+    code: String,
+    days: u16,
+) -> HistoryItem {
+    HistoryItem {
+        source,
+        date,
+        facility_code: facility.to_owned(),
+        prescriber_facility: prescriber.to_owned(),
+        code,
+        days,
+        prescription_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::flows::jst_ms;
+
+    fn yj(ingredient: &str) -> String {
+        DrugMaster::get()
+            .all()
+            .iter()
+            .find(|d| d.ingredient == ingredient)
+            .unwrap()
+            .yj
+            .clone()
+    }
+
+    fn at(day: u32) -> i64 {
+        jst_ms(
+            NaiveDate::from_ymd_opt(2026, 1, day)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+        )
+    }
+
+    fn event(id: u64, route: Route, day: u32, facility: &str, items: &str) -> Event {
+        Event {
+            id,
+            at_ms: at(day),
+            route,
+            facility: facility.into(),
+            items: (!items.is_empty()).then(|| items.to_owned()),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn warnings_come_from_what_the_exchange_knows_of_other_facilities() {
+        let (amlo, epl, clar) = (yj("amlodipine"), yj("eplerenone"), yj("clarithromycin"));
+        let mut m = Medication::default();
+        // A hospital registers amlodipine and eplerenone for 28 days.
+        let reg = event(
+            1,
+            Route::Register,
+            1,
+            "H1",
+            &format!("{amlo}:28:28;{epl}:28:28"),
+        );
+        assert_eq!(m.on(&reg), [0; 4]);
+        // A clinic pre-checks amlodipine and clarithromycin: a duplicate and a 併用禁忌 pair.
+        let check = event(
+            2,
+            Route::Check,
+            5,
+            "C1",
+            &format!("{amlo}:14:14;{clar}:7:14"),
+        );
+        assert_eq!(m.on(&check), [1, 1, 0, 0]);
+        // The same hospital is excluded from its own checks.
+        let again = event(3, Route::Check, 5, "H1", &format!("{amlo}:14:14"));
+        assert_eq!(m.on(&again), [0; 4]);
+        // Dispensed at a pharmacy: the prescription becomes a dispensing, still a duplicate for
+        // the clinic but not for the hospital that prescribed it.
+        m.on(&Event {
+            needs: Some(1),
+            ..event(4, Route::Retrieve, 2, "P1", "")
+        });
+        m.on(&Event {
+            needs: Some(4),
+            ..event(5, Route::Dispense, 2, "P1", &format!("{amlo}:28:28"))
+        });
+        assert_eq!(
+            m.on(&event(6, Route::Check, 6, "C1", &format!("{amlo}:7:7"))),
+            [1, 0, 0, 0]
+        );
+        assert_eq!(
+            m.on(&event(7, Route::Check, 6, "H1", &format!("{amlo}:7:7"))),
+            [0; 4]
+        );
+        // An allergy registered through EHR sharing warns whoever prescribes the drug.
+        m.on(&event(
+            8,
+            Route::EhrItems,
+            7,
+            "H2",
+            &format!("alg:yj:{clar}"),
+        ));
+        assert_eq!(
+            m.on(&event(9, Route::Register, 8, "C2", &format!("{clar}:5:10"))),
+            [0, 0, 0, 1]
+        );
+        // A cancelled registration leaves the history.
+        m.on(&Event {
+            needs: Some(9),
+            ..event(10, Route::Cancel, 8, "C2", "")
+        });
+        let later = event(11, Route::Check, 9, "C3", &format!("{clar}:5:10"));
+        assert_eq!(m.on(&later), [0, 0, 0, 1]);
+    }
+}
