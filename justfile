@@ -20,6 +20,7 @@ bench:
 ci:
     bash .ci/run
 
-# The HTML report of a run directory (run, drive and capacity write theirs themselves).
+# The HTML report of a run directory (run, drive and capacity write theirs themselves), or of a
+# rollout scenario, simulated first (e.g. just report scenarios/rollout-2025-2030.toml).
 report DIR:
     cargo run --release -- report {{DIR}}

@@ -117,12 +117,19 @@ fn save(dir: &Path, page: &html::Page, sections: Vec<&'static str>) -> anyhow::R
 pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
     is_dir(a)?;
     is_dir(b)?;
-    let names = [a, b].map(|d| {
+    let mut names = [a, b].map(|d| {
         d.file_name().map_or_else(
             || d.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         )
     });
+    // Two rollouts of different scenarios go by their scenarios' names.
+    if rollout::present(a) && rollout::present(b) {
+        let scenarios = [rollout::summary(a)?.scenario, rollout::summary(b)?.scenario];
+        if scenarios[0] != scenarios[1] {
+            names = scenarios;
+        }
+    }
     let groups = vec![format!("A: {}", names[0]), format!("B: {}", names[1])];
     let mut page = html::Page::new(format!(
         "dxsim comparison — A: {} · B: {}",

@@ -129,7 +129,10 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<()> {
             let mut dirs = Vec::new();
             for p in ab {
                 dirs.push(if is_scenario(p) {
-                    run_rollout(p, None)?
+                    // Each rollout gets its own report too.
+                    let dir = run_rollout(p, None)?;
+                    write_report(&dir)?;
+                    dir
                 } else {
                     p.clone()
                 });

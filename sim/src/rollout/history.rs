@@ -95,40 +95,33 @@ impl Medication {
                 let prescriber = reg
                     .and_then(|r| self.registered.get(&r).cloned())
                     .unwrap_or_default();
-                for (code, days) in lines(e) {
-                    self.items.push((
-                        reg.unwrap_or(0),
-                        item(
-                            MedicationSource::Dispensing,
-                            date,
-                            &e.facility,
-                            &prescriber,
-                            code,
-                            days,
-                        ),
-                    ));
-                }
+                self.dispensed(e, date, reg.unwrap_or(0), &prescriber);
             }
             Route::PaperDispense => {
                 let prescriber = e.other_facility.clone().unwrap_or_default();
-                for (code, days) in lines(e) {
-                    self.items.push((
-                        0,
-                        item(
-                            MedicationSource::Dispensing,
-                            date,
-                            &e.facility,
-                            &prescriber,
-                            code,
-                            days,
-                        ),
-                    ));
-                }
+                self.dispensed(e, date, 0, &prescriber);
             }
             Route::EhrItems => self.register_flags(e, date),
             _ => {}
         }
         raised
+    }
+
+    /// A dispensing result of `e`'s drugs at its pharmacy, of registration `reg` (0: paper).
+    fn dispensed(&mut self, e: &Event, date: NaiveDate, reg: u64, prescriber: &str) {
+        for (code, days) in lines(e) {
+            self.items.push((
+                reg,
+                item(
+                    MedicationSource::Dispensing,
+                    date,
+                    &e.facility,
+                    prescriber,
+                    code,
+                    days,
+                ),
+            ));
+        }
     }
 
     fn register_flags(&mut self, e: &Event, date: NaiveDate) {

@@ -227,17 +227,7 @@ pub fn run(
     let registry = flows::registry();
     let slots = route_slots();
     let hours = ((end_ms - start_ms) / HOUR_MS) as usize;
-    let bar = if opts.progress {
-        indicatif::ProgressBar::new(pop.persons)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "rollout {human_pos}/{human_len} persons [{bar:40}] {per_sec} eta {eta}",
-        )
-        .expect("template"),
-    );
+    let bar = crate::workload::persons_bar("rollout", pop.persons, opts.progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()?;
@@ -400,7 +390,7 @@ fn method() -> Vec<String> {
             PAPER.map(|(_, what)| what).join(", and ")
         ),
         "Warnings: what the exchange's own duplicate and interaction checks (and the allergies and contraindicated drugs registered through EHR sharing) return at each duplicate pre-check and registration, against the medication the exchange knows of for the last 100 days: registered prescriptions not yet dispensed and dispensing results, electronic or paper.".to_owned(),
-        "Consented record views: clinical-summary reads after consent at the card reader (ehr_summary).".to_owned(),
+        "Consented record views: reads of the clinical summary through EHR sharing after consent at the card reader (ehr_summary), at facilities taking part; they grow with EHR sharing and with card use.".to_owned(),
         "Workers: the least number meeting the service's p99 bound in the month's busiest hour, from Erlang C with the service-time mix of the month (see rollout::sizing); dxsim capacity sizes a chosen period by simulation.".to_owned(),
     ]
 }

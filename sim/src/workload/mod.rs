@@ -597,6 +597,22 @@ fn prepare_output(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A progress bar over `persons` persons, labelled `what` (hidden unless `show`).
+pub(crate) fn persons_bar(what: &str, persons: u64, show: bool) -> indicatif::ProgressBar {
+    let bar = if show {
+        indicatif::ProgressBar::new(persons)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what} {{human_pos}}/{{human_len}} persons [{{bar:40}}] {{per_sec}} eta {{eta}}"
+        ))
+        .expect("template"),
+    );
+    bar
+}
+
 /// Generates the workload of `s` from the population in `population` into `out`.
 pub fn generate(
     s: &Scenario,
@@ -611,17 +627,7 @@ pub fn generate(
     let tmp = out.join(".tmp");
     let ctx = GenContext::new(s, read_facilities(population)?);
     let flows = flows::registry();
-    let bar = if opts.progress {
-        indicatif::ProgressBar::new(pop.persons)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "workload {human_pos}/{human_len} persons [{bar:40}] {per_sec} eta {eta}",
-        )
-        .expect("template"),
-    );
+    let bar = persons_bar("workload", pop.persons, opts.progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()?;

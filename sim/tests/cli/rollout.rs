@@ -272,6 +272,12 @@ fn a_rollout_is_the_same_for_any_thread_count_and_two_compare_side_by_side() {
             .unwrap()
             .clone()
     };
+    for name in ["slow", "fast"] {
+        assert!(
+            run_of(name).join("report.html").is_file(),
+            "{name}: no report of its own"
+        );
+    }
     let html = std::fs::read_to_string(cmp.join("report.html")).unwrap();
     assert_eq!(
         dx_reports::html::external_references(&html),
