@@ -12,8 +12,9 @@ use std::fmt::Write as _;
 /// Width and height of every chart, in SVG pixels.
 pub const SIZE: (u32, u32) = (860, 420);
 
-/// Series colours, in order (Okabe–Ito, readable by the colour-blind).
-const PALETTE: [RGBColor; 8] = [
+/// Series colours, in order (Okabe–Ito, readable by the colour-blind, then two of Paul Tol's
+/// muted scheme so the ten central services each get their own).
+const PALETTE: [RGBColor; 10] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -22,6 +23,8 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(86, 180, 233),
     RGBColor(120, 120, 120),
     RGBColor(0, 0, 0),
+    RGBColor(136, 34, 85),
+    RGBColor(153, 153, 51),
 ];
 
 /// How an axis maps values.
