@@ -20,6 +20,12 @@ pub trait Clock: Send + Sync + 'static {
     fn today_jst(&self) -> NaiveDate {
         jst_date(self.now())
     }
+    /// Moves the clock forward, if it can be moved (`POST /v1/admin/clock`); the wall clock
+    /// cannot.
+    fn advance(&self, by: TimeDelta) -> bool {
+        let _ = by;
+        false
+    }
 }
 
 /// The wall clock.
@@ -54,5 +60,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn advance(&self, by: TimeDelta) -> bool {
+        ManualClock::advance(self, by);
+        true
     }
 }

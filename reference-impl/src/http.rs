@@ -31,6 +31,8 @@ struct Inner {
     keys: Keys,
     audit: AuditSink,
     metrics: Arc<Metrics>,
+    /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
+    faults: std::sync::atomic::AtomicU8,
 }
 
 /// Shared by all handlers; cheap to clone.
@@ -46,7 +48,23 @@ impl AppState {
             keys,
             audit,
             metrics: Arc::default(),
+            faults: std::sync::atomic::AtomicU8::new(0),
         }))
+    }
+
+    /// Whether the exchange was told to break a rule (only possible with the `faults` feature).
+    #[inline]
+    pub fn fault(&self, f: crate::faults::Fault) -> bool {
+        cfg!(feature = "faults")
+            && self.0.faults.load(std::sync::atomic::Ordering::Relaxed) & f.bit() != 0
+    }
+
+    /// Tells the exchange to break a rule: for tests of the conformance suite.
+    #[cfg(feature = "faults")]
+    pub fn inject_fault(&self, f: crate::faults::Fault) {
+        self.0
+            .faults
+            .fetch_or(f.bit(), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -191,6 +209,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .route("/v1/admin/stats", get(stats))
+        .route("/v1/admin/clock", axum::routing::post(move_clock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -222,6 +241,33 @@ async fn stats(
     caller.require(&[Role::Admin], "store statistics")?;
     state.audit().flush().await;
     Ok(Json(state.blocking(|s| s.stats()).await?))
+}
+
+/// Moves a test exchange's clock forward (consent, token and refill windows); an exchange on the
+/// wall clock answers `409 clock_fixed`.
+async fn move_clock(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(req): ApiJson<crate::wire::ClockRequest>,
+) -> Result<Json<crate::wire::ClockResponse>, ApiError> {
+    caller.require(&[Role::Admin], "moving the clock")?;
+    if !(0..=366 * 86_400).contains(&req.advance_seconds) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "advance_seconds must be 0 to 31,622,400 (366 days)",
+        )
+        .at("advance_seconds"));
+    }
+    if !state
+        .clock()
+        .advance(chrono::TimeDelta::seconds(req.advance_seconds))
+    {
+        return Err(ApiError::conflict(
+            "clock_fixed",
+            "this exchange runs on the wall clock; only a test exchange's clock moves",
+        ));
+    }
+    Ok(Json(crate::wire::ClockResponse { now: state.now() }))
 }
 
 async fn not_found() -> ApiError {

@@ -15,6 +15,7 @@ pub mod consent;
 pub mod ehr;
 pub mod eligibility;
 pub mod error;
+pub mod faults;
 pub mod fhir_read;
 pub mod http;
 pub mod metrics;

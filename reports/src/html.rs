@@ -55,7 +55,7 @@ pub struct Page {
 
 const STYLE: &str = "body{font-family:\"dxsim-sans\",sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}\
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:right}\
-th{background:#eef}td:first-child,th:first-child{text-align:left}caption{font-weight:600;text-align:left;padding:.3rem 0}\
+th{background:#eef}td.text{text-align:left}td:first-child,th:first-child{text-align:left}caption{font-weight:600;text-align:left;padding:.3rem 0}\
 h2{border-bottom:2px solid #0072b2;padding-bottom:.2rem;margin-top:2.5rem}\
 figure{margin:1.5rem 0;padding:.5rem;border:1px solid #ddd;border-radius:4px}figure svg{max-width:100%;height:auto}\
 figure.beside{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}\
@@ -237,7 +237,19 @@ fn render_table(out: &mut String, t: &Table) {
     for row in &t.rows {
         out.push_str("<tr>");
         for cell in row {
-            let _ = write!(out, "<td>{}</td>", escape(cell));
+            // Numbers align right (the style's default); text reads from the left.
+            let numeric = cell
+                .trim_end_matches(['%', 'k', 'M', 'G', '×'])
+                .replace(['±', ' '], "")
+                .parse::<f64>()
+                .is_ok()
+                || cell.is_empty()
+                || cell == "–";
+            if numeric {
+                let _ = write!(out, "<td>{}</td>", escape(cell));
+            } else {
+                let _ = write!(out, "<td class=\"text\">{}</td>", escape(cell));
+            }
         }
         out.push_str("</tr>\n");
     }
@@ -294,7 +306,9 @@ mod tests {
         assert!(
             page.contains("a&lt;b") && page.contains("&quot;h&quot;") && page.contains("c&amp;d")
         );
-        assert!(page.contains("<td>&lt;td&gt;</td>") && page.contains("<th>x&#39;</th>"));
+        assert!(
+            page.contains("<td class=\"text\">&lt;td&gt;</td>") && page.contains("<th>x&#39;</th>")
+        );
     }
 
     #[test]

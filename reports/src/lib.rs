@@ -9,6 +9,7 @@
 
 pub mod capacity;
 pub mod chart;
+pub mod conformance;
 pub mod data;
 pub mod font;
 pub mod html;
@@ -25,7 +26,7 @@ pub struct Written {
     pub html: PathBuf,
     /// Chart ids, in page order.
     pub charts: Vec<String>,
-    /// The sections found: `rollout`, `load`, `capacity`.
+    /// The sections found: `rollout`, `load`, `conformance`, `capacity`.
     pub sections: Vec<&'static str>,
 }
 
@@ -35,6 +36,8 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     let cap = capacity::locate(dir);
     let name = if rollout::present(dir) {
         rollout::summary(dir)?.scenario
+    } else if conformance::present(dir) && !load::present(dir) {
+        conformance::read(dir)?.target
     } else if load::present(dir) {
         data::read_json::<load::Summary>(&dir.join("summary.json"))?
             .run
@@ -54,13 +57,17 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
         page = load::section(page, dir).context("the load-test section")?;
         sections.push("load");
     }
+    if conformance::present(dir) {
+        page = conformance::section(page, dir).context("the conformance section")?;
+        sections.push("conformance");
+    }
     if let Some(cap) = cap {
         page = capacity::section(page, &cap).context("the capacity section")?;
         sections.push("capacity");
     }
     if sections.is_empty() {
         anyhow::bail!(
-            "{} holds no results to report: a rollout (rollout.json from dxsim report SCENARIO.toml), a replay (summary.json and latency-windows.parquet from dxsim run or drive) or a capacity result (capacity.json and capacity-minutes.parquet)",
+            "{} holds no results to report: a rollout (rollout.json from dxsim report SCENARIO.toml), a conformance result (conformance.json), a replay (summary.json and latency-windows.parquet from dxsim run or drive) or a capacity result (capacity.json and capacity-minutes.parquet)",
             dir.display()
         );
     }

@@ -89,6 +89,139 @@ pub enum Command {
         the report of their run themselves."
     )]
     Report(ReportArgs),
+    /// Check that an exchange follows the protocol (docs/api.md, FACTS): eligibility, consent,
+    /// e-prescription, refills, checks, EHR documents and items, municipal, portal, security and
+    /// errors; exits with code 2 if any check fails.
+    #[command(
+        after_help = "Examples:\n  dxsim conformance --target http://127.0.0.1:8080 --credentials ./data/admin.key\n  \
+        dxsim conformance --target https://vendor.example --credentials creds.toml --group security --group errors\n  \
+        dxsim conformance --list\n\n\
+        --credentials is a file holding the target's admin secret (as `dxsim serve` writes\n\
+        <data>/admin.key), or TOML with admin_secret = \"…\". The suite enrols its own insurer,\n\
+        facilities (prefecture 47, district 99), municipalities and persons (ids CONF-…) through the\n\
+        admin routes; persons cannot be removed, so they stay. Checks that move time run only on a\n\
+        target whose clock POST /v1/admin/clock can move, and are skipped otherwise.\n\
+        Writes <out>/conformance.json, <out>/junit.xml and <out>/report.html."
+    )]
+    Conformance(ConformanceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConformanceArgs {
+    /// Base URL of the exchange to check.
+    #[arg(long, required_unless_present = "list")]
+    pub target: Option<String>,
+    /// File with the target's admin secret (plain, or TOML `admin_secret = "…"`); or set
+    /// DXSIM_ADMIN_SECRET.
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
+    /// Output directory (default: runs/conformance-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run this group's checks (repeatable; with --id, the checks of either).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Run the checks whose id starts with this (repeatable).
+    #[arg(long = "id")]
+    pub ids: Vec<String>,
+    /// List the checks (those selected by --group and --id) and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Raised when the target fails a conformance check: the command exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("does not conform: {0}")]
+pub struct NonConformance(pub String);
+
+/// The admin secret from a credentials file (plain, or TOML `admin_secret`), else the
+/// environment.
+fn admin_secret(credentials: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let Some(path) = credentials else {
+        return std::env::var("DXSIM_ADMIN_SECRET").map_err(|_| {
+            anyhow::anyhow!(
+                "give --credentials FILE (the target's admin secret) or set DXSIM_ADMIN_SECRET"
+            )
+        });
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read credentials {}: {e}", path.display()))?;
+    if let Ok(t) = toml::from_str::<toml::Table>(&text) {
+        if let Some(s) = t.get("admin_secret").and_then(|v| v.as_str()) {
+            return Ok(s.to_owned());
+        }
+    }
+    let secret = text.trim();
+    if secret.is_empty() || secret.contains(char::is_whitespace) {
+        anyhow::bail!(
+            "credentials {}: expected the admin secret alone, or TOML with admin_secret = \"…\"",
+            path.display()
+        );
+    }
+    Ok(secret.to_owned())
+}
+
+/// `dxsim conformance`.
+pub fn run_conformance(args: &ConformanceArgs) -> anyhow::Result<()> {
+    let filter = crate::conformance::Filter {
+        groups: args.groups.clone(),
+        ids: args.ids.clone(),
+    };
+    let suite = crate::conformance::checks::all();
+    filter.validate(&suite)?;
+    if args.list {
+        for c in suite.iter().filter(|c| filter.selects(c)) {
+            println!("{:<48} {}", c.id, c.title);
+        }
+        return Ok(());
+    }
+    let target = args.target.clone().expect("clap requires it");
+    let secret = admin_secret(args.credentials.as_deref())?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!(
+            "conformance-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let selected = suite.iter().filter(|c| filter.selects(c)).count() as u64;
+    let bar = indicatif::ProgressBar::new(selected);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("conformance {pos}/{len} [{bar:40}] {msg}")
+            .expect("template"),
+    );
+    let started = Instant::now();
+    let report = tokio::runtime::Runtime::new()?.block_on(crate::conformance::run(
+        &target,
+        &secret,
+        &filter,
+        &mut |r| {
+            bar.set_message(r.id.clone());
+            bar.inc(1);
+            if r.result != "pass" {
+                bar.println(format!("{:<5} {} — {}", r.result, r.id, r.title));
+            }
+        },
+    ))?;
+    bar.finish_and_clear();
+    crate::conformance::write(&report, &out)?;
+    print!("{}", crate::conformance::summary(&report));
+    println!(
+        "conformance of {target} in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    write_report(&out)?;
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(NonConformance(format!(
+            "{} failed, {} errors (see {})",
+            report.counts.fail,
+            report.counts.error,
+            out.join("conformance.json").display()
+        ))
+        .into())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -513,7 +646,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<SloBreach>() => {
+        Err(e) if e.is::<SloBreach>() || e.is::<NonConformance>() => {
             eprintln!("dxsim: {e:#}");
             ExitCode::from(2)
         }
@@ -537,6 +670,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Capacity(args) => run_capacity(&args).map(|_| ()),
         Command::Report(args) => run_report(&args),
+        Command::Conformance(args) => run_conformance(&args),
     }
 }
 

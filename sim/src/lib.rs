@@ -10,6 +10,7 @@ pub mod adoption;
 pub mod capacity;
 pub mod cli;
 pub mod client;
+pub mod conformance;
 pub mod drive;
 pub mod population;
 pub mod rng;

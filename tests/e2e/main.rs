@@ -2,5 +2,6 @@
 //! (dx-exchange) served on loopback, and a generated population imported into it.
 
 mod browser;
+mod conformance;
 mod population;
 mod visit;

@@ -34,6 +34,29 @@ async fn give_inner(
     caller.require_facility("recording consent")?;
     match req.method {
         ConsentMethod::Verbal if !verbal_allowed(req.kind) => {
+            if state.fault(crate::faults::Fault::RefusedRequestStored) {
+                // The fault: the consent is recorded, then refused.
+                if let Ok(person) = resolve_person(state, &req.person, "person").await {
+                    let c = Consent::new(
+                        &person.id,
+                        caller.subject(),
+                        req.kind,
+                        req.method,
+                        state.now(),
+                    );
+                    let audit = AuditEvent::new(
+                        state.now(),
+                        caller,
+                        "consent.record",
+                        Some(person.id.clone()),
+                        None,
+                        "ok",
+                    );
+                    let _ = state
+                        .blocking(move |s| s.record_consents(&[c], &audit))
+                        .await;
+                }
+            }
             return Err(ApiError::unprocessable(
                 "verbal_consent_not_allowed",
                 format!(

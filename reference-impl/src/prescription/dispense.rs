@@ -172,10 +172,18 @@ async fn dispense_inner(
         .at(format!("dispensation.items[{i}].code")));
     }
     let today = state.clock().today_jst();
-    check_use(&p, today)?;
+    // The fault: one use more than the prescription allows.
+    let allowed = p.uses_allowed + u8::from(state.fault(crate::faults::Fault::RefillLimitOffByOne));
+    check_use(
+        &StoredPrescription {
+            uses_allowed: allowed,
+            ..p.clone()
+        },
+        today,
+    )?;
     verify_signature(state, &req.signature, caller.subject(), req.dispensation).await?;
     let use_number = p.uses_done + 1;
-    let remaining = p.uses_allowed - use_number;
+    let remaining = allowed - use_number;
     let supply = lines
         .iter()
         .filter(|l| !l.drug.as_needed)

@@ -219,6 +219,18 @@ pub struct ImportResponse {
     pub imported: u64,
 }
 
+/// `POST /v1/admin/clock`: move a test exchange's clock forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRequest {
+    pub advance_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockResponse {
+    pub now: DateTime<Utc>,
+}
+
 /// Row counts of the store, for operators and for tests that show a refusal stored nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsResponse {

@@ -1,6 +1,7 @@
 //! Runs the `dxsim` binary as a user would, and the population generator through its library.
 
 mod capacity;
+mod conformance;
 mod population;
 mod report;
 mod rollout;
@@ -25,6 +26,7 @@ fn help_shows_an_example_for_every_command() {
         (vec!["run", "--help"], "dxsim run"),
         (vec!["capacity", "--help"], "dxsim capacity"),
         (vec!["report", "--help"], "dxsim report"),
+        (vec!["conformance", "--help"], "dxsim conformance"),
     ] {
         let out = dxsim().args(&args).output().unwrap();
         assert!(out.status.success());

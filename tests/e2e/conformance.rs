@@ -1,0 +1,102 @@
+//! The conformance suite against the reference exchange, and against faulty variants of it: the
+//! reference passes every check (on a manual clock, so the checks that move time run too), and
+//! each deliberate fault ([`dx_exchange::faults::Fault`]) fails the check that targets it.
+
+use chrono::{DateTime, Utc};
+use dx_exchange::clock::ManualClock;
+use dx_exchange::faults::Fault;
+use dx_exchange::store::Durability;
+use dx_sim::conformance::{self, Filter, Report};
+use std::sync::Arc;
+
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Serves a fresh reference exchange on a manual clock, with `fault` switched on, and runs the
+/// suite's checks selected by `filter` against it.
+async fn suite_against(fault: Option<Fault>, filter: Filter) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(start()));
+    let exchange = dx_exchange::Exchange::open(dir.path(), Durability::Normal, clock).unwrap();
+    if let Some(f) = fault {
+        exchange.state().inject_fault(f);
+    }
+    let secret = exchange.admin_secret().to_owned();
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let report = conformance::run(&running.url(), &secret, &filter, &mut |_| {})
+        .await
+        .unwrap();
+    running.stop().await.unwrap();
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_exchange_passes_every_check() {
+    let report = suite_against(None, Filter::default()).await;
+    assert!(
+        report.passed() && report.counts.skip == 0,
+        "{}",
+        conformance::summary(&report)
+    );
+    assert_eq!(report.checks.len(), conformance::checks::all().len());
+    // The JUnit XML a vendor's CI reads counts the same.
+    let xml = conformance::junit(&report);
+    assert!(xml.contains(&format!(
+        "tests=\"{}\" failures=\"0\" errors=\"0\" skipped=\"0\"",
+        report.checks.len()
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_fails_the_check_that_targets_it() {
+    for (fault, targets) in [
+        (
+            Fault::ConsentUnchecked,
+            &[
+                "consent.required-for-medications",
+                "ehr-items.summary-needs-consent",
+            ][..],
+        ),
+        (Fault::RefillLimitOffByOne, &["refill.uses-exhausted"][..]),
+        (
+            Fault::CheckDigitUnvalidated,
+            &["eligibility.insurer-check-digit"][..],
+        ),
+        (
+            Fault::RefusedRequestStored,
+            &["security.refused-stores-nothing"][..],
+        ),
+    ] {
+        // The groups of the targeted checks, whole: the fault shows where it should and the
+        // rest of each group still passes where the fault does not reach.
+        let groups: Vec<String> = targets
+            .iter()
+            .map(|t| t.split('.').next().unwrap().to_owned())
+            .collect();
+        let report = suite_against(
+            Some(fault),
+            Filter {
+                groups,
+                ids: Vec::new(),
+            },
+        )
+        .await;
+        for t in targets {
+            let r = report.checks.iter().find(|c| c.id == *t).unwrap();
+            assert_eq!(
+                r.result,
+                "fail",
+                "{}: {t} did not catch it\n{}",
+                fault.as_str(),
+                conformance::summary(&report)
+            );
+            assert!(r.exchange.is_some(), "{t}: the failure shows the exchange");
+        }
+        assert!(!report.passed(), "{}", fault.as_str());
+    }
+}
