@@ -24,3 +24,7 @@ ci:
 # rollout scenario, simulated first (e.g. just report scenarios/rollout-2025-2030.toml).
 report DIR:
     cargo run --release -- report {{DIR}}
+
+# Check an exchange against the protocol (e.g. just conformance http://127.0.0.1:8080 ./data/admin.key).
+conformance URL KEYFILE:
+    cargo run --release -- conformance --target {{URL}} --credentials {{KEYFILE}}
