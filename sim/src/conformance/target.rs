@@ -149,23 +149,31 @@ impl Target {
             .await
     }
 
-    /// An admin token.
-    pub async fn admin(&self) -> Result<String, Finding> {
-        let ex = self
-            .call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Body::Json(json!({"principal": "admin", "secret": self.admin_secret})),
-            )
-            .await?;
+    /// `POST /v1/auth/token` for `principal` with `secret`.
+    async fn sign_in(&self, principal: &str, secret: &str) -> Result<Exchange, Finding> {
+        self.call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Body::Json(json!({"principal": principal, "secret": secret})),
+        )
+        .await
+    }
+
+    /// The token of a sign-in answer, or an error naming who was refused.
+    fn token_of(ex: &Exchange, principal: &str) -> Result<String, Finding> {
         match ex.at("/token").and_then(Value::as_str) {
             Some(t) if ex.status == 200 => Ok(t.to_owned()),
             _ => Err(Finding::Error(format!(
-                "the admin secret was not accepted at POST /v1/auth/token (HTTP {}: {})",
+                "no token for {principal} at POST /v1/auth/token (HTTP {}: {})",
                 ex.status, ex.response
             ))),
         }
+    }
+
+    /// An admin token.
+    pub async fn admin(&self) -> Result<String, Finding> {
+        Self::token_of(&self.sign_in("admin", &self.admin_secret).await?, "admin")
     }
 
     /// A fresh token for `principal` (`facility:<code>`, `municipality:<code>`, `person:<id>`).
@@ -185,33 +193,12 @@ impl Target {
                 creds.status, creds.response
             )));
         }
-        let ex = self
-            .call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Body::Json(json!({"principal": principal, "secret": secret})),
-            )
-            .await?;
-        match ex.at("/token").and_then(Value::as_str) {
-            Some(t) if ex.status == 200 => Ok(t.to_owned()),
-            _ => Err(Finding::Error(format!(
-                "no token for {principal} (HTTP {}: {})",
-                ex.status, ex.response
-            ))),
-        }
+        Self::token_of(&self.sign_in(principal, &secret).await?, principal)
     }
 
     /// The target's clock: a token's expiry less its hour.
     pub async fn now(&self) -> Result<DateTime<Utc>, Finding> {
-        let ex = self
-            .call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Body::Json(json!({"principal": "admin", "secret": self.admin_secret})),
-            )
-            .await?;
+        let ex = self.sign_in("admin", &self.admin_secret).await?;
         let expires = ex.text("/expires_at");
         DateTime::parse_from_rfc3339(&expires)
             .map(|t| t.with_timezone(&Utc) - TimeDelta::hours(1))
