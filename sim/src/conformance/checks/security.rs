@@ -47,7 +47,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "security.injection-strings",
             "Injection strings in text fields are data, never code",
-            "SQL, script, path and control-character strings in the text fields of token requests, verification, consent, keys, checks, paper dispensing, vaccination and applications get a structured answer (success or a 4xx error body), never a 5xx, and the exchange keeps serving",
+            "SQL, script, path and control-character strings in the text fields of token requests, verification, consent, keys, checks, paper dispensing, vaccination, entitlements, applications and decisions, and in path segments and query values, get a structured answer (success or a 4xx error body), never a 5xx; accepted text comes back verbatim, and the exchange keeps serving",
             "docs/api.md § Conventions",
             injection_strings
         ),
@@ -201,6 +201,9 @@ async fn injection_strings(c: &Ctx) -> Outcome {
     let clinic = c.facility(&c.fx.clinic).await?;
     let person = c.t.token(&p.principal()).await?;
     let pharmacy = c.facility(&c.fx.pharmacy).await?;
+    let town =
+        c.t.token(&format!("municipality:{}", c.fx.municipality))
+            .await?;
     let today = c.t.today().await?;
     for s in INJECTIONS {
         let ex =
@@ -257,9 +260,38 @@ async fn injection_strings(c: &Ctx) -> Outcome {
                 &pharmacy,
                 json!({"person": p.by_id(), "prescriber_facility": s, "items": [{"code": s, "days": 7, "quantity": 7}]}),
             ),
+            (
+                "/v1/municipal/entitlements",
+                &town,
+                json!({"person": p.by_id(), "law_code": s, "payer_number": s, "recipient_number": s, "valid_from": today}),
+            ),
         ];
+        let mut answers = Vec::new();
         for (path, tok, body) in calls {
-            let ex = c.t.post(path, tok, body).await?;
+            answers.push(c.t.post(path, tok, body).await?);
+        }
+        // In paths and queries too, percent-encoded.
+        let e = pct(s);
+        answers.push(
+            c.t.get(&format!("/v1/prescriptions/{e}?card_serial={e}"), &pharmacy)
+                .await?,
+        );
+        answers.push(
+            c.t.get(
+                &format!("/v1/persons/{e}/clinical-summary?cursor={e}&kind={e}"),
+                &clinic,
+            )
+            .await?,
+        );
+        answers.push(
+            c.t.post(
+                &format!("/v1/municipal/applications/{e}/decision"),
+                &town,
+                json!({"decision": "rejected", "reason": s}),
+            )
+            .await?,
+        );
+        for ex in &answers {
             let structured = match ex.status {
                 200..=299 => ex.json.is_some(),
                 400..=499 => ex.code().is_some(),
@@ -267,11 +299,20 @@ async fn injection_strings(c: &Ctx) -> Outcome {
             };
             ensure(
                 structured,
-                &ex,
+                ex,
                 "a JSON success or a 4xx error body, never a server error",
             )?;
         }
     }
+    // What was accepted was stored as data: the first application's note comes back verbatim.
+    let mine = c.t.get("/v1/portal/applications", &person).await?;
+    status(&mine, 200)?;
+    ensure(
+        mine.response
+            .contains(&serde_json::to_string(INJECTIONS[0]).expect("JSON")),
+        &mine,
+        format!("the application's note {:?} as it was sent", INJECTIONS[0]),
+    )?;
     // Still serving, the person still there.
     let ex =
         c.t.post(
@@ -286,6 +327,19 @@ async fn injection_strings(c: &Ctx) -> Outcome {
         &ex,
         "the exchange still verifies the person",
     )
+}
+
+/// Percent-encodes every byte but letters and digits, for a path segment or query value.
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Row counts of the store, less the audit trail (refusals are audited).
