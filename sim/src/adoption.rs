@@ -32,6 +32,18 @@ pub struct AdoptionState {
 /// Values of a state, in a fixed order: four kind shares each, then the three scalars.
 const FIELDS: usize = 19;
 
+/// Where each value starts in that order: a kind share is the first plus the kind's index
+/// (hospital, clinic, dental, pharmacy).
+pub mod field {
+    pub const ONLINE_ELIGIBILITY: usize = 0;
+    pub const EPRESCRIPTION: usize = 4;
+    pub const EHR_SHARING: usize = 8;
+    pub const CARD_USE: usize = 12;
+    pub const ELECTRONIC_SHARE: usize = 16;
+    pub const REFILL_SHARE: usize = 17;
+    pub const MUNICIPAL_PARTICIPATION: usize = 18;
+}
+
 fn kinds(k: &KindShares) -> [f64; 4] {
     k.values()
 }
@@ -185,7 +197,9 @@ impl Timeline {
         &self.start
     }
 
-    fn value(&self, field: usize, at_ms: i64) -> f64 {
+    /// One value (see [`field`]) at an instant: cheaper than [`Timeline::at`] where the
+    /// workload asks per request.
+    pub fn value(&self, field: usize, at_ms: i64) -> f64 {
         let k = &self.knots[field];
         let i = k.partition_point(|(t, _)| *t <= at_ms);
         if i == 0 {
@@ -210,7 +224,7 @@ impl Timeline {
     /// The first instant in `[from, to)` at which municipal participation exceeds `rank`
     /// (participation only grows), or `None` if it never does there.
     pub fn municipal_joins(&self, rank: f64, from: i64, to: i64) -> Option<i64> {
-        const FIELD: usize = 18;
+        const FIELD: usize = field::MUNICIPAL_PARTICIPATION;
         if self.value(FIELD, from) > rank {
             return Some(from);
         }
@@ -311,6 +325,22 @@ mod tests {
         assert!((joins - ms(day(2027, 1, 1))).abs() < 86_400_000, "{joins}");
         assert_eq!(t.municipal_joins(0.95, 0, ms(day(2030, 1, 1))), None);
         assert_eq!(t.municipal_joins(0.05, 7, 9), Some(7));
+    }
+
+    #[test]
+    fn the_field_offsets_name_their_values() {
+        use field::*;
+        for (f, name) in [
+            (ONLINE_ELIGIBILITY, "online_eligibility.hospital"),
+            (EPRESCRIPTION + 1, "eprescription.clinic"),
+            (EHR_SHARING + 3, "ehr_sharing.pharmacy"),
+            (CARD_USE + 2, "card_use.dental"),
+            (ELECTRONIC_SHARE, "electronic_share"),
+            (REFILL_SHARE, "refill_share"),
+            (MUNICIPAL_PARTICIPATION, "municipal_participation"),
+        ] {
+            assert_eq!(FIELD_NAMES[f], name);
+        }
     }
 
     #[test]

@@ -66,10 +66,7 @@ impl Rates {
 
 /// A route's row in `Rates::per_minute`.
 fn slot(route: Route) -> usize {
-    Route::ALL
-        .iter()
-        .position(|x| *x == route)
-        .expect("every route is in Route::ALL")
+    route.index()
 }
 
 /// The first minute of the `window` consecutive minutes with the most arrivals, and that sum.

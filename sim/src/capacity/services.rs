@@ -37,6 +37,11 @@ impl Service {
         Service::Portal,
     ];
 
+    /// The service's position in [`Service::ALL`] (its declaration order).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Eligibility => "eligibility",
@@ -186,8 +191,12 @@ mod tests {
                 .collect();
             assert_eq!(owners.len(), usize::from(r != Route::Healthz), "{r:?}");
         }
-        for s in Service::ALL {
+        for (i, s) in Service::ALL.into_iter().enumerate() {
             assert_eq!(Service::parse(s.as_str()), Some(s));
+            assert_eq!(s.index(), i);
+        }
+        for (i, r) in Route::ALL.into_iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}: Route::ALL is in declaration order");
         }
     }
 

@@ -34,8 +34,9 @@ pub const KINDS: [WarningKind; 4] = [
 /// A person's record at the exchange.
 #[derive(Debug, Default)]
 pub struct Medication {
-    /// History items, each with the registration it came from (0 for a paper dispensing).
-    items: Vec<(u64, HistoryItem)>,
+    /// The history, in time order; `prescription_id` is the registration event it came from
+    /// (none for a paper dispensing).
+    items: Vec<HistoryItem>,
     /// Registration event → the prescribing facility.
     registered: HashMap<u64, String>,
     /// Retrieval event → its registration event.
@@ -61,23 +62,19 @@ impl Medication {
             Route::Register => {
                 raised = self.warnings(e, date);
                 self.registered.insert(e.id, e.facility.clone());
-                for (code, days) in lines(e) {
-                    self.items.push((
-                        e.id,
-                        item(
-                            MedicationSource::Prescription,
-                            date,
-                            &e.facility,
-                            &e.facility,
-                            code,
-                            days,
-                        ),
-                    ));
-                }
+                self.record(
+                    e,
+                    date,
+                    MedicationSource::Prescription,
+                    Some(e.id),
+                    &e.facility,
+                );
             }
             Route::Cancel => {
                 if let Some(reg) = e.needs {
-                    self.items.retain(|(r, _)| *r != reg);
+                    let reg = reg.to_string();
+                    self.items
+                        .retain(|h| h.prescription_id.as_ref() != Some(&reg));
                 }
             }
             Route::Retrieve => {
@@ -87,19 +84,21 @@ impl Medication {
             }
             Route::Dispense => {
                 let reg = e.needs.and_then(|r| self.retrieved.get(&r).copied());
-                if let Some(reg) = reg {
+                if let Some(reg) = reg.map(|r| r.to_string()) {
                     // Once dispensed, the prescription leaves the history; the dispensing enters.
-                    self.items
-                        .retain(|(r, h)| *r != reg || h.source != MedicationSource::Prescription);
+                    self.items.retain(|h| {
+                        h.prescription_id.as_ref() != Some(&reg)
+                            || h.source != MedicationSource::Prescription
+                    });
                 }
                 let prescriber = reg
                     .and_then(|r| self.registered.get(&r).cloned())
                     .unwrap_or_default();
-                self.dispensed(e, date, reg.unwrap_or(0), &prescriber);
+                self.record(e, date, MedicationSource::Dispensing, reg, &prescriber);
             }
             Route::PaperDispense => {
                 let prescriber = e.other_facility.clone().unwrap_or_default();
-                self.dispensed(e, date, 0, &prescriber);
+                self.record(e, date, MedicationSource::Dispensing, None, &prescriber);
             }
             Route::EhrItems => self.register_flags(e, date),
             _ => {}
@@ -107,20 +106,26 @@ impl Medication {
         raised
     }
 
-    /// A dispensing result of `e`'s drugs at its pharmacy, of registration `reg` (0: paper).
-    fn dispensed(&mut self, e: &Event, date: NaiveDate, reg: u64, prescriber: &str) {
+    /// `e`'s drugs entering the history: a registration, or a dispensing at `e`'s pharmacy (of
+    /// registration `reg`, or paper).
+    fn record(
+        &mut self,
+        e: &Event,
+        date: NaiveDate,
+        source: MedicationSource,
+        reg: Option<u64>,
+        prescriber: &str,
+    ) {
         for (code, days) in lines(e) {
-            self.items.push((
-                reg,
-                item(
-                    MedicationSource::Dispensing,
-                    date,
-                    &e.facility,
-                    prescriber,
-                    code,
-                    days,
-                ),
-            ));
+            self.items.push(HistoryItem {
+                source,
+                date,
+                facility_code: e.facility.clone(),
+                prescriber_facility: prescriber.to_owned(),
+                code,
+                days,
+                prescription_id: reg.map(|r| r.to_string()),
+            });
         }
     }
 
@@ -150,7 +155,7 @@ impl Medication {
     /// What the exchange's checks say of `e`'s drugs against the history of the last 100 days.
     fn warnings(&mut self, e: &Event, date: NaiveDate) -> Raised {
         let from = date - TimeDelta::days(HISTORY_DAYS);
-        self.items.retain(|(_, h)| h.date >= from);
+        self.items.retain(|h| h.date >= from);
         let master = DrugMaster::get();
         let lines = lines(e);
         let candidates: Vec<Candidate<'_>> = lines
@@ -164,19 +169,13 @@ impl Medication {
                 })
             })
             .collect();
-        let history: Vec<HistoryItem> = self
-            .items
-            .iter()
-            .filter(|(_, h)| h.date <= date)
-            .map(|(_, h)| h.clone())
-            .collect();
         let scope = CheckScope {
             caller_facility: &e.facility,
             include_same_facility: false,
             disclose: false,
         };
         let mut raised = [0; 4];
-        let found = find_warnings(&candidates, &history, scope, master)
+        let found = find_warnings(&candidates, &self.items, scope, master)
             .into_iter()
             .chain(flag_warnings(&candidates, &self.flags, false, master));
         for w in found {
@@ -185,25 +184,6 @@ impl Medication {
             }
         }
         raised
-    }
-}
-
-fn item(
-    source: MedicationSource,
-    date: NaiveDate,
-    facility: &str,
-    prescriber: &str,
-    code: String,
-    days: u16,
-) -> HistoryItem {
-    HistoryItem {
-        source,
-        date,
-        facility_code: facility.to_owned(),
-        prescriber_facility: prescriber.to_owned(),
-        code,
-        days,
-        prescription_id: None,
     }
 }
 

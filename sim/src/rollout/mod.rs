@@ -123,30 +123,12 @@ impl Months {
     }
 }
 
-/// Route → its index in `Route::ALL`, and the service it goes to.
-fn route_slots() -> BTreeMap<Route, (usize, Option<usize>)> {
-    Route::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let svc = Service::of(*r).map(|s| {
-                Service::ALL
-                    .iter()
-                    .position(|x| *x == s)
-                    .expect("in Service::ALL")
-            });
-            (*r, (i, svc))
-        })
-        .collect()
-}
-
 /// Walks one person's events and notes into the tally.
 fn person(
     events: &mut [Event],
     notes: &[(i64, Note)],
     months: &Months,
     start_ms: i64,
-    slots: &BTreeMap<Route, (usize, Option<usize>)>,
     t: &mut Tally,
 ) {
     events.sort_unstable_by_key(|e| (e.at_ms, e.id));
@@ -155,10 +137,9 @@ fn person(
         let Some(m) = months.month(e.at_ms) else {
             continue;
         };
-        let (r, svc) = slots[&e.route];
-        t.routes[m][r] += 1;
-        if let Some(s) = svc {
-            t.hours[((e.at_ms - start_ms) / HOUR_MS) as usize][s] += 1;
+        t.routes[m][e.route.index()] += 1;
+        if let Some(s) = Service::of(e.route) {
+            t.hours[((e.at_ms - start_ms) / HOUR_MS) as usize][s.index()] += 1;
         }
         let raised = med.on(e);
         for (a, b) in t.warnings[m].iter_mut().zip(raised) {
@@ -225,7 +206,6 @@ pub fn run(
     whole.period.hours = (end_ms - start_ms) as f64 / HOUR_MS as f64;
     let ctx = GenContext::new(&whole, crate::workload::read_facilities(population)?);
     let registry = flows::registry();
-    let slots = route_slots();
     let hours = ((end_ms - start_ms) / HOUR_MS) as usize;
     let bar = crate::workload::persons_bar("rollout", pop.persons, opts.progress);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -245,7 +225,7 @@ pub fn run(
                             f.emit(p, &ctx, &mut em);
                         }
                         let notes = em.notes.take().unwrap_or_default();
-                        person(&mut em.events, &notes, &months, start_ms, &slots, &mut t);
+                        person(&mut em.events, &notes, &months, start_ms, &mut t);
                     }
                     bar.inc(rows.len() as u64);
                 }
@@ -282,7 +262,7 @@ fn write(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let scale = s.population.scale;
     let national = |n: u64| n as f64 / scale;
-    let slot = |r: Route| Route::ALL.iter().position(|x| *x == r).expect("a route");
+    let slot = Route::index;
     let n = months.count();
     let label = |m: usize| months.starts[m].format("%Y-%m").to_string();
     let mid = |m: usize| (months.starts_ms[m] + months.starts_ms[m + 1]) / 2;
@@ -426,12 +406,12 @@ fn write_services(
     let scale = s.population.scale;
     let mut sources = BTreeMap::new();
     let mut rows: Vec<ServiceMonth> = Vec::new();
-    for (si, service) in Service::ALL.into_iter().enumerate() {
-        let routes: Vec<(usize, Route)> = Route::ALL
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| Service::of(**r) == Some(service))
-            .map(|(i, r)| (i, *r))
+    for service in Service::ALL {
+        let si = service.index();
+        let routes: Vec<(usize, Route)> = service
+            .routes()
+            .into_iter()
+            .map(|r| (r.index(), r))
             .collect();
         let used: Vec<(usize, Route)> = routes
             .iter()

@@ -147,6 +147,11 @@ impl Route {
         Route::Healthz,
     ];
 
+    /// The route's position in [`Route::ALL`] (its declaration order), for per-route tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Verify => "verify",

@@ -10,6 +10,7 @@ pub mod visit;
 use super::calendar::{Calendar, Desk};
 use super::events::{Event, Route};
 use super::model::Model;
+use crate::adoption::field;
 use crate::rng::Stream;
 use crate::scenario::Scenario;
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
@@ -251,7 +252,7 @@ impl GenContext {
     pub fn connected(&self, f: &Facility, at_ms: i64) -> bool {
         let k = f.desk as usize;
         let start = self.adoption.start().online_eligibility.values()[k];
-        let now = self.adoption_at(at_ms).online_eligibility.values()[k];
+        let now = self.adoption.value(field::ONLINE_ELIGIBILITY + k, at_ms);
         Self::joined(start, now, f.online_eligibility, f.ranks[0])
     }
 
@@ -259,30 +260,32 @@ impl GenContext {
     pub fn runs_eprescription(&self, f: &Facility, at_ms: i64) -> bool {
         let k = f.desk as usize;
         let start = self.adoption.start().eprescription.values()[k];
-        let now = self.adoption_at(at_ms).eprescription.values()[k];
+        let now = self.adoption.value(field::EPRESCRIPTION + k, at_ms);
         self.connected(f, at_ms) && Self::joined(start, now, f.eprescription, f.ranks[1])
     }
 
     /// Whether a facility takes part in EHR sharing at an instant (only connected ones do). No
     /// population flag marks it: the lowest ranks take part first.
     pub fn runs_ehr(&self, f: &Facility, at_ms: i64) -> bool {
-        let share = self.adoption_at(at_ms).ehr_sharing.values()[f.desk as usize];
+        let share = self
+            .adoption
+            .value(field::EHR_SHARING + f.desk as usize, at_ms);
         f.ranks[2] < share && self.connected(f, at_ms)
     }
 
     /// Card use at a desk at an instant.
     pub fn card_use(&self, desk: Desk, at_ms: i64) -> f64 {
-        self.adoption_at(at_ms).card_use.values()[desk as usize]
+        self.adoption.value(field::CARD_USE + desk as usize, at_ms)
     }
 
     /// `rates.electronic_share` at an instant.
     pub fn electronic_share(&self, at_ms: i64) -> f64 {
-        self.adoption_at(at_ms).electronic_share
+        self.adoption.value(field::ELECTRONIC_SHARE, at_ms)
     }
 
     /// `rates.refill_share` at an instant.
     pub fn refill_share(&self, at_ms: i64) -> f64 {
-        self.adoption_at(at_ms).refill_share
+        self.adoption.value(field::REFILL_SHARE, at_ms)
     }
 
     /// When the residents of a municipality of adoption rank `rank` start exchanging records
