@@ -1,114 +1,95 @@
-//! One error type for every route: it maps to an HTTP status and the JSON error body
-//! `{ "error": { "code", "message", "field" } }` of [`crate::wire::ErrorBody`].
+//! The HTTP face of a [`Refusal`]: its status and the JSON error body
+//! `{ "error": { "code", "message", "field" } }` of [`crate::wire::ErrorBody`]; and axum's own
+//! rejections (malformed JSON, wrong content type, oversized bodies) as refusals.
+//!
+//! Architecture invariant: this is the only module that maps refusals to HTTP status codes.
 
-use crate::store::StoreError;
-use crate::wire::{ErrorBody, ErrorDetail};
+use crate::refusal::{Kind, Refusal};
+use crate::wire::ErrorBody;
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
-    }
-
-    /// Names the request field at fault.
-    pub fn at(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
-        self
-    }
-
-    /// 400: the request is malformed or a field is invalid.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    /// 401: no valid credentials.
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-
-    /// 403: authenticated, but not allowed (role, consent, ownership).
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    /// 409: the request conflicts with the current state (e.g. cancel after dispensing).
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    /// 422: well-formed, but breaks a rule (refill window, days limit, unknown drug).
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-    }
-
-    pub fn to_detail(&self) -> ErrorDetail {
-        ErrorDetail {
-            code: self.code.to_string(),
-            message: self.message.clone(),
-            field: self.field.clone(),
-        }
+/// The status a refusal of `kind` answers with.
+pub fn status(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Gone => StatusCode::GONE,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::BrokenRule => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
+impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.to_detail(),
         };
-        (self.status, Json(body)).into_response()
+        (status(self.kind), Json(body)).into_response()
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => ApiError::conflict(
-                "conflict",
-                format!("{what}; the state changed concurrently, retry"),
-            ),
-            StoreError::Refused(e) => *e,
-            StoreError::Duplicate(what) => {
-                ApiError::conflict("duplicate", format!("{what} already exists"))
-            }
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError::internal("the store failed; nothing was changed")
-            }
+/// axum's JSON rejection as a refusal: malformed JSON → `malformed_json`, wrong shape →
+/// `invalid_body`, wrong content type → `unsupported_media_type`, too large → `body_too_large`
+/// (naming `limit_bytes`, the route's body limit).
+pub fn json_rejection(r: JsonRejection, limit_bytes: usize) -> Refusal {
+    let text = r.body_text();
+    match r {
+        JsonRejection::JsonSyntaxError(_) => Refusal::invalid("malformed_json", text),
+        JsonRejection::JsonDataError(_) => Refusal::invalid("invalid_body", text),
+        JsonRejection::MissingJsonContentType(_) => {
+            Refusal::new(Kind::UnsupportedMediaType, "unsupported_media_type", text)
         }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Refusal::new(
+            Kind::TooLarge,
+            "body_too_large",
+            format!("request body exceeds the limit of {limit_bytes} bytes"),
+        ),
+        other => Refusal::new(kind_of(other.status()), "invalid_body", text),
+    }
+}
+
+/// The kind of a refusal axum answered with `status`.
+fn kind_of(status: StatusCode) -> Kind {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Kind::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Kind::UnsupportedMediaType,
+        s if s.is_server_error() => Kind::Internal,
+        _ => Kind::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_status() {
+        let kinds = [
+            Kind::Invalid,
+            Kind::Unauthenticated,
+            Kind::Forbidden,
+            Kind::NotFound,
+            Kind::MethodNotAllowed,
+            Kind::Conflict,
+            Kind::Gone,
+            Kind::TooLarge,
+            Kind::UnsupportedMediaType,
+            Kind::BrokenRule,
+            Kind::Internal,
+        ];
+        let mut statuses: Vec<u16> = kinds.iter().map(|k| status(*k).as_u16()).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        assert_eq!(statuses.len(), kinds.len());
+        assert_eq!(status(Kind::BrokenRule), StatusCode::UNPROCESSABLE_ENTITY);
     }
 }

@@ -1,6 +1,6 @@
 //! Deliberate faults, to show that the conformance suite catches a broken exchange. Only a build
-//! with the `faults` feature can switch one on ([`crate::http::AppState::inject_fault`], used by
-//! the tests); in any other build [`crate::http::AppState::fault`] is a constant `false`.
+//! with the `faults` feature can switch one on ([`crate::state::AppState::inject_fault`], used by
+//! the tests); in any other build [`crate::state::AppState::fault`] is a constant `false`.
 
 /// A rule the exchange can be told to break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,15 @@
 //! Reading FHIR JSON with refusals that name the path at fault: a structural fault is 400
 //! `invalid_fhir` with the dotted JSON path (`bundle.entry[2].resource.code`).
 
-use crate::error::ApiError;
+use crate::refusal::Refusal;
 use crate::wire::fhir::DOCUMENT_ID_SYSTEM;
 use serde_json::Value;
 
-pub fn fhir_err(path: &str, msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_fhir", msg).at(path.to_owned())
+pub fn fhir_err(path: &str, msg: impl Into<String>) -> Refusal {
+    Refusal::invalid("invalid_fhir", msg).at(path.to_owned())
 }
 
-pub fn str_at<'a>(v: &'a Value, ptr: &str, path: &str) -> Result<&'a str, ApiError> {
+pub fn str_at<'a>(v: &'a Value, ptr: &str, path: &str) -> Result<&'a str, Refusal> {
     v.pointer(ptr)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -22,7 +22,7 @@ pub fn str_at<'a>(v: &'a Value, ptr: &str, path: &str) -> Result<&'a str, ApiErr
 }
 
 /// The value of the identifier with `system` in `resource.identifier` (array or single object).
-pub fn identifier<'a>(resource: &'a Value, system: &str, path: &str) -> Result<&'a str, ApiError> {
+pub fn identifier<'a>(resource: &'a Value, system: &str, path: &str) -> Result<&'a str, Refusal> {
     let ids = match resource.get("identifier") {
         Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
         Some(o @ Value::Object(_)) => vec![o],
@@ -40,7 +40,7 @@ pub fn identifier<'a>(resource: &'a Value, system: &str, path: &str) -> Result<&
         })
 }
 
-pub fn extension<'a>(resource: &'a Value, url: &str, path: &str) -> Result<&'a str, ApiError> {
+pub fn extension<'a>(resource: &'a Value, url: &str, path: &str) -> Result<&'a str, Refusal> {
     resource
         .get("extension")
         .and_then(Value::as_array)
@@ -61,7 +61,7 @@ pub fn extension<'a>(resource: &'a Value, url: &str, path: &str) -> Result<&'a s
 pub fn one<'a>(
     by_type: &[(String, &'a Value)],
     kind: &str,
-) -> Result<(String, &'a Value), ApiError> {
+) -> Result<(String, &'a Value), Refusal> {
     let mut found = by_type.iter().filter(|(_, r)| r["resourceType"] == kind);
     match (found.next(), found.next()) {
         (Some((p, r)), None) => Ok((p.clone(), r)),
@@ -98,7 +98,7 @@ impl<'a> BundleView<'a> {
         ptr: &str,
         path: &str,
         kind: &str,
-    ) -> Result<(&str, &'a Value), ApiError> {
+    ) -> Result<(&str, &'a Value), Refusal> {
         let reference = str_at(resource, ptr, path)?;
         self.resolve(reference)
             .filter(|(_, r)| r["resourceType"] == kind)
@@ -117,7 +117,7 @@ pub fn read_bundle<'a>(
     bundle: &'a Value,
     kind: &str,
     max: usize,
-) -> Result<BundleView<'a>, ApiError> {
+) -> Result<BundleView<'a>, Refusal> {
     if bundle["resourceType"] != "Bundle" {
         return Err(fhir_err("bundle.resourceType", "must be Bundle"));
     }

@@ -2,12 +2,13 @@
 //! the server secret kept in the store, seed the built-in sample into a fresh store, serve until
 //! Ctrl-C or SIGTERM, then flush the audit queue.
 
-use crate::auth::Keys;
+use crate::auth::keys::Keys;
 use crate::clock::{Clock, SystemClock};
 use crate::eligibility::EligibilityStore;
-use crate::http::{AppState, router};
+use crate::http::router;
 use crate::municipal::MunicipalStore;
 use crate::refdata::sample;
+use crate::state::AppState;
 use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
 use axum::Router;
 use std::future::Future;

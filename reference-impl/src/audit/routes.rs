@@ -1,8 +1,8 @@
 //! `GET /v1/portal/access-log`: a person reads who accessed their records.
 
 use crate::auth::Auth;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{AccessLogResponse, Role};
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -27,14 +27,13 @@ async fn access_log(
     State(state): State<AppState>,
     Auth(caller): Auth,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<AccessLogResponse>, ApiError> {
+) -> Result<Json<AccessLogResponse>, Refusal> {
     caller.require(&[Role::Person], "the access log")?;
-    let Query(page) = page.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(page) = page.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
     let limit = page.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(
-            ApiError::bad_request("invalid_limit", format!("limit must be 1–{MAX_PAGE}"))
-                .at("limit"),
+            Refusal::invalid("invalid_limit", format!("limit must be 1–{MAX_PAGE}")).at("limit"),
         );
     }
     // Show the person everything up to this moment, including reads still in the queue.

@@ -1,7 +1,8 @@
 //! SQLite storage of the audit trail.
 
 use super::{AuditEvent, AuditStore};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::error::StoreError;
+use crate::store::sqlite::SqliteStore;
 use crate::wire::{AccessLogEntry, Role};
 use chrono::DateTime;
 use rusqlite::Connection;

@@ -2,8 +2,9 @@
 
 use super::{Auth, Principal};
 use crate::codes::{validate_facility_code, validate_municipality_code};
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{CredentialRequest, CredentialResponse, Role, TokenRequest, TokenResponse};
 use axum::extract::State;
 use axum::routing::post;
@@ -17,16 +18,15 @@ pub fn router() -> Router<AppState> {
 
 /// Resolves `facility:<code>`, `municipality:<code>`, `person:<id>` or `admin` to a principal that
 /// exists, with its role.
-async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiError> {
+async fn resolve(state: &AppState, principal: &str) -> Result<Principal, Refusal> {
     let field = "principal";
     let unknown =
-        || ApiError::not_found("unknown_principal", format!("no principal {principal}")).at(field);
+        || Refusal::not_found("unknown_principal", format!("no principal {principal}")).at(field);
     let role = match principal.split_once(':') {
         None if principal == "admin" => Role::Admin,
         Some(("facility", code)) => {
             validate_facility_code(code).map_err(|e| {
-                ApiError::bad_request("invalid_facility_code", format!("facility code: {e}"))
-                    .at(field)
+                Refusal::invalid("invalid_facility_code", format!("facility code: {e}")).at(field)
             })?;
             let code = code.to_owned();
             let facility = state.blocking(move |s| s.facility(&code)).await?;
@@ -34,7 +34,7 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiErro
         }
         Some(("municipality", code)) => {
             validate_municipality_code(code).map_err(|e| {
-                ApiError::bad_request(
+                Refusal::invalid(
                     "invalid_municipality_code",
                     format!("municipality code: {e}"),
                 )
@@ -58,7 +58,7 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiErro
             Role::Person
         }
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(Refusal::invalid(
                 "invalid_principal",
                 "principal must be facility:<code>, municipality:<code>, person:<id> or admin",
             )
@@ -74,9 +74,9 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, ApiErro
 async fn token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<Json<TokenResponse>, Refusal> {
     if !state.keys().secret_matches(&req.principal, &req.secret) {
-        return Err(ApiError::unauthorized(
+        return Err(Refusal::unauthenticated(
             "invalid_credentials",
             "unknown principal or wrong secret",
         ));
@@ -94,7 +94,7 @@ async fn credentials(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<CredentialRequest>,
-) -> Result<Json<CredentialResponse>, ApiError> {
+) -> Result<Json<CredentialResponse>, Refusal> {
     caller.require(&[Role::Admin], "issuing credentials")?;
     let principal = resolve(&state, &req.principal).await?;
     let secret = state.keys().credential_secret(&principal.sub);

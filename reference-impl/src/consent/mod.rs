@@ -1,16 +1,14 @@
 //! Consent (同意): given per person, facility and kind at the card reader (or verbally, for
 //! medication information only), valid for 24 hours. Every clinical read calls
-//! [`require_consent`].
+//! [`guard::require_consent`].
 
-mod routes;
+pub mod guard;
+pub mod routes;
 mod storage;
 
-pub use routes::router;
-
 use crate::audit::AuditEvent;
-use crate::error::ApiError;
-use crate::http::AppState;
-use crate::store::StoreError;
+use crate::refusal::Refusal;
+use crate::store::error::StoreError;
 use crate::wire::{ConsentKind, ConsentMethod};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -69,17 +67,17 @@ pub fn check(
     latest_expiry: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     kind: ConsentKind,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     match latest_expiry {
         Some(exp) if now < exp => Ok(()),
-        Some(exp) => Err(ApiError::forbidden(
+        Some(exp) => Err(Refusal::forbidden(
             "consent_expired",
             format!(
                 "{} consent expired at {exp}; ask the patient again at the card reader",
                 kind.as_str()
             ),
         )),
-        None => Err(ApiError::forbidden(
+        None => Err(Refusal::forbidden(
             "consent_required",
             format!(
                 "the patient has not consented to this facility viewing {} information",
@@ -87,23 +85,6 @@ pub fn check(
             ),
         )),
     }
-}
-
-/// Refuses unless `facility` holds the person's consent of `kind` now.
-pub async fn require_consent(
-    state: &AppState,
-    person_id: &str,
-    facility: &str,
-    kind: ConsentKind,
-) -> Result<(), ApiError> {
-    if state.fault(crate::faults::Fault::ConsentUnchecked) {
-        return Ok(());
-    }
-    let (p, f) = (person_id.to_owned(), facility.to_owned());
-    let latest = state
-        .blocking(move |s| s.latest_consent_expiry(&p, &f, kind))
-        .await?;
-    check(latest, state.now(), kind)
 }
 
 #[cfg(test)]

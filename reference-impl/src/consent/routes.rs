@@ -2,10 +2,13 @@
 
 use super::{Consent, verbal_allowed};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
-use crate::eligibility::{Identity, parse_identity, resolve_person};
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
+use crate::eligibility::resolve::resolve_person;
+use crate::eligibility::{Identity, parse_identity};
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{ConsentMethod, ConsentRequest, ConsentResponse};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +23,7 @@ async fn give(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<ConsentRequest>,
-) -> Result<(StatusCode, Json<ConsentResponse>), ApiError> {
+) -> Result<(StatusCode, Json<ConsentResponse>), Refusal> {
     let result = give_inner(&state, &caller, req).await;
     let result = state.audited(&caller, "consent.record", None, result).await;
     result.map(|r| (StatusCode::CREATED, Json(r)))
@@ -30,7 +33,7 @@ async fn give_inner(
     state: &AppState,
     caller: &Principal,
     req: ConsentRequest,
-) -> Result<ConsentResponse, ApiError> {
+) -> Result<ConsentResponse, Refusal> {
     caller.require_facility("recording consent")?;
     match req.method {
         ConsentMethod::Verbal if !verbal_allowed(req.kind) => {
@@ -57,7 +60,7 @@ async fn give_inner(
                         .await;
                 }
             }
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "verbal_consent_not_allowed",
                 format!(
                     "verbal consent covers medication information only, not {}",
@@ -69,7 +72,7 @@ async fn give_inner(
         ConsentMethod::Card
             if !matches!(parse_identity(&req.person, "person")?, Identity::Card(_)) =>
         {
-            return Err(ApiError::bad_request(
+            return Err(Refusal::invalid(
                 "consent_needs_card",
                 "card consent names the person by card_serial",
             )

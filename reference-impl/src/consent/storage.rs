@@ -2,7 +2,8 @@
 
 use super::{Consent, ConsentStore};
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::error::StoreError;
+use crate::store::sqlite::SqliteStore;
 use crate::wire::{ConsentKind, ConsentMethod};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};

@@ -14,14 +14,16 @@
 //!
 //! Expired records are never served; `POST /v1/admin/ehr/purge` deletes them.
 
+pub mod documents;
+pub mod flags;
+pub mod items;
 mod parse;
-mod routes;
 mod storage;
-
-pub use routes::{drug_flags, router, summary_of};
+pub mod submit;
 
 use crate::audit::AuditEvent;
-use crate::store::StoreError;
+use crate::store::error::StoreError;
+use crate::wire::DocumentSummary;
 use crate::wire::clins::{DocumentKind, ItemKind};
 use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
 
@@ -208,6 +210,24 @@ pub fn document_seq(id: &str) -> Option<i64> {
 /// Item resource ids are `I` and 12 digits.
 pub fn item_id(seq: i64) -> String {
     format!("I{seq:012}")
+}
+
+/// A document's listing entry and its Bundle.
+pub fn summary_of(d: StoredDocument) -> (DocumentSummary, String) {
+    (
+        DocumentSummary {
+            document_id: d.id,
+            kind: d.kind,
+            person_id: d.person_id,
+            author_facility: d.author_facility,
+            addressee: d.addressee,
+            attachments: d.attachments,
+            submitted_at: d.submitted_at,
+            received_at: d.received_at,
+            retain_until: d.retain_until,
+        },
+        d.bundle,
+    )
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! are 422.
 
 use super::{MAX_ENTRIES, NewItem, retain_until};
-use crate::error::ApiError;
 use crate::fhir_read::{BundleView, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::DrugMaster;
 use crate::refdata::clinical::{Panel, food_allergen, is_icd10, lab_test};
+use crate::refusal::Refusal;
 use crate::wire::PersonRef;
 use crate::wire::clins::{
     DocumentKind, EHR_TAG_SYSTEM, FOOD_ALLERGEN_SYSTEM, ICD10_SYSTEM, INSURED_PERSON_SYSTEM,
@@ -55,7 +55,7 @@ pub struct ParsedDocument {
     pub attachments: Vec<(String, String)>,
 }
 
-fn patient(view: &BundleView<'_>) -> Result<ParsedPatient, ApiError> {
+fn patient(view: &BundleView<'_>) -> Result<ParsedPatient, Refusal> {
     let (ppath, p) = one(&view.entries, "Patient")?;
     let value = identifier(p, INSURED_PERSON_SYSTEM, &ppath)?;
     let parts: Vec<&str> = value.split(':').collect();
@@ -86,7 +86,7 @@ fn patient(view: &BundleView<'_>) -> Result<ParsedPatient, ApiError> {
 }
 
 /// A date from a FHIR `date` or `dateTime` (its calendar date as written).
-fn date_at(r: &Value, field: &str, path: &str) -> Result<NaiveDate, ApiError> {
+fn date_at(r: &Value, field: &str, path: &str) -> Result<NaiveDate, Refusal> {
     let s = str_at(r, &format!("/{field}"), path)?;
     s.get(..10)
         .and_then(|d| d.parse().ok())
@@ -112,7 +112,7 @@ fn tags(r: &Value) -> (bool, bool) {
     (has(TAG_UNDISCLOSED), has(TAG_LONG_TERM))
 }
 
-fn coding<'a>(r: &'a Value, path: &str) -> Result<(&'a str, &'a str, String), ApiError> {
+fn coding<'a>(r: &'a Value, path: &str) -> Result<(&'a str, &'a str, String), Refusal> {
     let base = format!("{path}.code.coding[0]");
     let c = r
         .pointer("/code/coding/0")
@@ -124,21 +124,21 @@ fn coding<'a>(r: &'a Value, path: &str) -> Result<(&'a str, &'a str, String), Ap
     ))
 }
 
-fn unknown_system(system: &str, expected: &str, field: String) -> ApiError {
-    ApiError::unprocessable(
+fn unknown_system(system: &str, expected: &str, field: String) -> Refusal {
+    Refusal::broken_rule(
         "unknown_code_system",
         format!("code system {system} is not accepted here; expected {expected}"),
     )
     .at(format!("{field}.system"))
 }
 
-fn unknown_code(code: &str, what: &str, field: String) -> ApiError {
-    ApiError::unprocessable("unknown_code", format!("{code} is not a known {what}"))
+fn unknown_code(code: &str, what: &str, field: String) -> Refusal {
+    Refusal::broken_rule("unknown_code", format!("{code} is not a known {what}"))
         .at(format!("{field}.code"))
 }
 
 /// A drug coded YJ or HOT9, as the master's YJ code.
-fn drug(system: &str, code: &str, field: String) -> Result<String, ApiError> {
+fn drug(system: &str, code: &str, field: String) -> Result<String, Refusal> {
     if system != YJ_SYSTEM && system != HOT9_SYSTEM {
         return Err(unknown_system(system, "YJ or HOT9", field));
     }
@@ -149,7 +149,7 @@ fn drug(system: &str, code: &str, field: String) -> Result<String, ApiError> {
         })
         .map(|d| d.yj.clone())
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            Refusal::broken_rule(
                 "unknown_drug_code",
                 format!("{code} is not in the drug master"),
             )
@@ -164,7 +164,7 @@ pub fn item(
     view: &BundleView<'_>,
     today: NaiveDate,
     registered_on: NaiveDate,
-) -> Result<ParsedItem, ApiError> {
+) -> Result<ParsedItem, Refusal> {
     let kind_name = r["resourceType"].as_str().unwrap_or_default();
     let (subject_field, date_field) = match kind_name {
         "Condition" => ("subject", "recordedDate"),
@@ -182,7 +182,7 @@ pub fn item(
     view.follow(r, &format!("/{subject_field}/reference"), path, "Patient")?;
     let recorded_on = date_at(r, date_field, path)?;
     if recorded_on > today {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "date_in_future",
             format!("{recorded_on} is after today ({today})"),
         )
@@ -255,7 +255,7 @@ pub fn item(
     };
     let (undisclosed, long_term) = tags(r);
     if undisclosed && kind != ItemKind::Diagnosis {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "undisclosed_not_allowed",
             "only a diagnosis can be flagged undisclosed",
         )
@@ -277,17 +277,17 @@ pub fn item(
     })
 }
 
-fn facility_of(org: &Value, path: &str) -> Result<String, ApiError> {
+fn facility_of(org: &Value, path: &str) -> Result<String, Refusal> {
     let code = identifier(org, FACILITY_SYSTEM, path)?;
     crate::codes::validate_facility_code(code).map_err(|e| {
-        ApiError::bad_request("invalid_facility_code", format!("facility code: {e}"))
+        Refusal::invalid("invalid_facility_code", format!("facility code: {e}"))
             .at(format!("{path}.identifier"))
     })?;
     Ok(code.to_owned())
 }
 
 /// Reads a 6-item submission.
-pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, ApiError> {
+pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, Refusal> {
     let view = read_bundle(bundle, "collection", MAX_ENTRIES)?;
     let patient = patient(&view)?;
     let (opath, org) = one(&view.entries, "Organization")?;
@@ -310,7 +310,7 @@ pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, ApiError> 
 }
 
 /// Reads one of the three documents.
-pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, ApiError> {
+pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refusal> {
     let view = read_bundle(bundle, "document", MAX_ENTRIES)?;
     if view.entries[0].1["resourceType"] != "Composition" {
         return Err(fhir_err(
@@ -331,7 +331,7 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, ApiE
         return Err(unknown_system(system, LOINC_SYSTEM, tbase));
     }
     let kind = DocumentKind::from_loinc(code).ok_or_else(|| {
-        ApiError::unprocessable(
+        Refusal::broken_rule(
             "unknown_document_type",
             format!(
                 "{code} is not a shared document type (57133-1 referral, 18842-5 discharge summary, 53576-5 checkup report)"
@@ -365,14 +365,14 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, ApiE
             Some(facility_of(org, path)?)
         }
         (DocumentKind::Referral, None) => {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "addressee_required",
                 format!("a referral letter names the facility it is addressed to ({REFERRAL_TO_EXTENSION})"),
             )
             .at(format!("{cpath}.extension")));
         }
         (_, Some(_)) => {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "addressee_not_allowed",
                 format!("a {} has no addressee", kind.as_str()),
             )
@@ -406,7 +406,7 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, ApiE
             Some("Composition" | "Patient" | "Organization") => {}
             Some("DocumentReference") => {
                 if kind != DocumentKind::Referral {
-                    return Err(ApiError::unprocessable(
+                    return Err(Refusal::broken_rule(
                         "attachment_not_allowed",
                         "only a referral letter carries attachments",
                     )

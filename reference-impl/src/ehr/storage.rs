@@ -5,7 +5,8 @@ use super::{
     StoredItem, document_id, document_seq,
 };
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::error::StoreError;
+use crate::store::sqlite::SqliteStore;
 use crate::wire::clins::{DocumentKind, ItemKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value as SqlValue;

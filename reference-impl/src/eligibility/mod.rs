@@ -3,18 +3,18 @@
 //! lets one person keep one identity across insurer changes; and the enrolment of persons,
 //! insurers and facilities (bulk import).
 
-mod import;
-mod routes;
+pub mod import;
+pub mod records;
+pub mod resolve;
+pub mod routes;
 pub mod rules;
 mod storage;
 
-pub use import::validate_person;
-pub use routes::router;
+pub use records::validate_person;
 
 use crate::codes::validate_insurer_number;
-use crate::error::ApiError;
-use crate::http::AppState;
-use crate::store::StoreError;
+use crate::refusal::Refusal;
+use crate::store::error::StoreError;
 use crate::wire::{FacilityRecord, InsurerRecord, PersonRecord, PersonRef};
 
 /// The insurance-number quadruple that names one qualification.
@@ -52,23 +52,21 @@ pub trait EligibilityStore {
 /// Longest accepted 記号 or 番号, in characters.
 const MAX_SYMBOL_CHARS: usize = 20;
 
-fn require_text(value: &Option<String>, field: String) -> Result<String, ApiError> {
+fn require_text(value: &Option<String>, field: String) -> Result<String, Refusal> {
     match value {
         Some(v) if !v.trim().is_empty() && v.chars().count() <= MAX_SYMBOL_CHARS => Ok(v.clone()),
-        Some(_) => Err(ApiError::bad_request(
+        Some(_) => Err(Refusal::invalid(
             "invalid_field",
             format!("1–{MAX_SYMBOL_CHARS} characters"),
         )
         .at(field)),
-        None => {
-            Err(ApiError::bad_request("missing_field", "required with insurer_number").at(field))
-        }
+        None => Err(Refusal::invalid("missing_field", "required with insurer_number").at(field)),
     }
 }
 
 /// Checks that exactly one way of naming the person is used and that it is well formed.
 /// `field` is the path of the reference in the request (e.g. `person`), for error messages.
-pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> {
+pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, Refusal> {
     let insurance = r.insurer_number.is_some()
         || r.symbol.is_some()
         || r.number.is_some()
@@ -77,7 +75,7 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
         + usize::from(r.card_serial.is_some())
         + usize::from(insurance);
     if forms != 1 {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "invalid_person_reference",
             "give exactly one of person_id, card_serial, or insurer_number + symbol + number + branch",
         )
@@ -85,11 +83,10 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
     }
     if let Some(id) = &r.person_id {
         if id.is_empty() || id.len() > 64 {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "person_id must be 1–64 characters",
-            )
-            .at(format!("{field}.person_id")));
+            return Err(
+                Refusal::invalid("invalid_field", "person_id must be 1–64 characters")
+                    .at(format!("{field}.person_id")),
+            );
         }
         return Ok(Identity::PersonId(id.clone()));
     }
@@ -98,7 +95,7 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
             || serial.len() > 32
             || !serial.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(ApiError::bad_request(
+            return Err(Refusal::invalid(
                 "invalid_card_serial",
                 "card_serial must be 1–32 letters or digits",
             )
@@ -113,13 +110,12 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
         } else {
             "invalid_insurer_number"
         };
-        ApiError::bad_request(code, format!("insurer_number: {e}"))
-            .at(format!("{field}.insurer_number"))
+        Refusal::invalid(code, format!("insurer_number: {e}")).at(format!("{field}.insurer_number"))
     })?;
     let branch = r.branch.clone().unwrap_or_default();
     if branch.len() != 2 || !branch.bytes().all(|b| b.is_ascii_digit()) {
         return Err(
-            ApiError::bad_request("invalid_branch", "branch (枝番) must be two digits")
+            Refusal::invalid("invalid_branch", "branch (枝番) must be two digits")
                 .at(format!("{field}.branch")),
         );
     }
@@ -133,7 +129,7 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, ApiError> 
 
 /// Looks the person up.
 pub fn lookup(
-    store: &dyn crate::store::Store,
+    store: &dyn EligibilityStore,
     id: &Identity,
 ) -> Result<Option<PersonRecord>, StoreError> {
     match id {
@@ -141,17 +137,4 @@ pub fn lookup(
         Identity::Card(c) => store.person_by_card(c),
         Identity::Insurance(k) => store.person_by_insurance(k),
     }
-}
-
-/// Resolves a reference to an enrolled person, or 404 `person_not_found`.
-pub async fn resolve_person(
-    state: &AppState,
-    r: &PersonRef,
-    field: &str,
-) -> Result<PersonRecord, ApiError> {
-    let id = parse_identity(r, field)?;
-    let found = state.blocking(move |s| lookup(s, &id)).await?;
-    found.ok_or_else(|| {
-        ApiError::not_found("person_not_found", "no person with that identity").at(field)
-    })
 }

@@ -1,12 +1,14 @@
 //! `POST /v1/eligibility/verify` and `POST /v1/eligibility/batch`.
 
 use super::rules::{best_qualification, copay_percent, public_expenses_on, status_on};
-use super::{Identity, import, lookup, parse_identity};
+use super::{Identity, lookup, parse_identity};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
 use crate::consent;
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{
     BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage,
     MAX_BATCH_VERIFY, PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
@@ -20,7 +22,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/eligibility/verify", post(verify))
         .route("/v1/eligibility/batch", post(batch))
-        .merge(import::router())
 }
 
 /// What verification answers for one identity on one date.
@@ -104,7 +105,7 @@ async fn verify(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<VerifyRequest>,
-) -> Result<Json<VerifyResponse>, ApiError> {
+) -> Result<Json<VerifyResponse>, Refusal> {
     let action = "eligibility.verify";
     let result = verify_inner(&state, &caller, req).await;
     let result = state.audited(&caller, action, None, result).await;
@@ -115,7 +116,7 @@ async fn verify_inner(
     state: &AppState,
     caller: &Principal,
     req: VerifyRequest,
-) -> Result<VerifyResponse, ApiError> {
+) -> Result<VerifyResponse, Refusal> {
     caller.require_facility("eligibility verification")?;
     let mut req = req;
     if state.fault(crate::faults::Fault::CheckDigitUnvalidated) {
@@ -131,7 +132,7 @@ async fn verify_inner(
     }
     let id = parse_identity(&req.person, "person")?;
     if matches!(id, Identity::PersonId(_)) {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "invalid_person_reference",
             "verify by card_serial or insurance number",
         )
@@ -139,7 +140,7 @@ async fn verify_inner(
     }
     let kinds = req.consent.map(|c| c.kinds()).unwrap_or_default();
     if !kinds.is_empty() && !matches!(id, Identity::Card(_)) {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "consent_needs_card",
             "consent at verification is given at the card reader; verify by card_serial",
         )
@@ -189,7 +190,7 @@ async fn batch(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<BatchVerifyRequest>,
-) -> Result<Json<BatchVerifyResponse>, ApiError> {
+) -> Result<Json<BatchVerifyResponse>, Refusal> {
     let result = batch_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "eligibility.batch", None, result)
@@ -201,10 +202,10 @@ async fn batch_inner(
     state: &AppState,
     caller: &Principal,
     req: BatchVerifyRequest,
-) -> Result<BatchVerifyResponse, ApiError> {
+) -> Result<BatchVerifyResponse, Refusal> {
     caller.require_facility("batch verification")?;
     if req.items.is_empty() || req.items.len() > MAX_BATCH_VERIFY {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "invalid_batch_size",
             format!("items must hold 1–{MAX_BATCH_VERIFY} entries"),
         )
@@ -213,14 +214,14 @@ async fn batch_inner(
     let on = req
         .service_date
         .unwrap_or_else(|| state.clock().today_jst());
-    let parsed: Vec<Result<Identity, ApiError>> = req
+    let parsed: Vec<Result<Identity, Refusal>> = req
         .items
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let id = parse_identity(r, &format!("items[{i}]"))?;
             if matches!(id, Identity::PersonId(_)) {
-                return Err(ApiError::bad_request(
+                return Err(Refusal::invalid(
                     "invalid_person_reference",
                     "verify by card_serial or insurance number",
                 )

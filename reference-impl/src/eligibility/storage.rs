@@ -1,7 +1,8 @@
 //! SQLite storage of persons, qualifications, public-expense entitlements, insurers, facilities.
 
 use super::{EligibilityStore, InsuranceKey};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::error::StoreError;
+use crate::store::sqlite::SqliteStore;
 use crate::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
     QualificationRecord, Sex,
@@ -183,7 +184,7 @@ impl EligibilityStore for SqliteStore {
                  VALUES (?1, ?2, 'care', 'portal', ?3, ?4)",
             )?;
             let dup = |e: rusqlite::Error, what: String| {
-                if unique_violation(&e) { StoreError::Duplicate(what) } else { StoreError::Sqlite(e) }
+                if unique_violation(&e) { StoreError::Duplicate(what) } else { StoreError::from(e) }
             };
             for p in persons {
                 person

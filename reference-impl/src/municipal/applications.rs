@@ -3,13 +3,16 @@
 //! (`GET /v1/portal/applications`); the municipality of residence lists what it must decide
 //! (`GET /v1/municipal/applications`) and decides (`POST /v1/municipal/applications/{id}/decision`).
 
+use super::access::person_by_id;
 use super::rules::CARE_INSURED_AGE;
-use super::{ApplicationOwner, ApplicationQuery, NewApplication, check_text, person_by_id};
+use super::{ApplicationOwner, ApplicationQuery, NewApplication, check_text};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
+use crate::extract::ApiJson;
 use crate::refdata::vaccines::age_on;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{
     Application, ApplicationKind, ApplicationRequest, ApplicationStatus, ApplicationsResponse,
     Decision, DecisionRequest, Role,
@@ -36,12 +39,12 @@ async fn file(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<ApplicationRequest>,
-) -> Result<(StatusCode, Json<Application>), ApiError> {
+) -> Result<(StatusCode, Json<Application>), Refusal> {
     let action = "application.file";
     let result = async {
         caller.require(&[Role::Person], "filing an application")?;
         if req.person_id != caller.subject() {
-            return Err(ApiError::forbidden(
+            return Err(Refusal::forbidden(
                 "application_for_someone_else",
                 "a person files applications only for themself",
             )
@@ -53,7 +56,7 @@ async fn file(
         if req.kind == ApplicationKind::CareCertification
             && age_on(person.birth_date, today) < CARE_INSURED_AGE
         {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "not_applicable",
                 format!("care certification is for persons aged {CARE_INSURED_AGE} and over"),
             )
@@ -96,13 +99,12 @@ async fn page(
     state: &AppState,
     owner: ApplicationOwner,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<ApplicationsResponse, ApiError> {
-    let Query(page) = page.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+) -> Result<ApplicationsResponse, Refusal> {
+    let Query(page) = page.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
     let limit = page.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(
-            ApiError::bad_request("invalid_limit", format!("limit must be 1–{MAX_PAGE}"))
-                .at("limit"),
+            Refusal::invalid("invalid_limit", format!("limit must be 1–{MAX_PAGE}")).at("limit"),
         );
     }
     let status = page
@@ -110,7 +112,7 @@ async fn page(
         .as_deref()
         .map(|s| {
             ApplicationStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request(
+                Refusal::invalid(
                     "invalid_status",
                     "status must be submitted, approved or rejected",
                 )
@@ -138,7 +140,7 @@ async fn mine(
     State(state): State<AppState>,
     Auth(caller): Auth,
     query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ApplicationsResponse>, ApiError> {
+) -> Result<Json<ApplicationsResponse>, Refusal> {
     caller.require(&[Role::Person], "your applications")?;
     let owner = ApplicationOwner::Person(caller.subject().to_owned());
     page(&state, owner, query).await.map(Json)
@@ -148,7 +150,7 @@ async fn inbox(
     State(state): State<AppState>,
     Auth(caller): Auth,
     query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ApplicationsResponse>, ApiError> {
+) -> Result<Json<ApplicationsResponse>, Refusal> {
     let result = async {
         caller.require(&[Role::Municipality], "the applications inbox")?;
         let owner = ApplicationOwner::Municipality(caller.subject().to_owned());
@@ -166,15 +168,15 @@ async fn decide_inner(
     caller: &Principal,
     id: &str,
     req: DecisionRequest,
-) -> Result<Application, ApiError> {
+) -> Result<Application, Refusal> {
     caller.require(&[Role::Municipality], "deciding an application")?;
     let i = id.to_owned();
     let app = state
         .blocking(move |s| s.application(&i))
         .await?
-        .ok_or_else(|| ApiError::not_found("application_not_found", "no such application"))?;
+        .ok_or_else(|| Refusal::not_found("application_not_found", "no such application"))?;
     if app.municipality != caller.subject() {
-        return Err(ApiError::forbidden(
+        return Err(Refusal::forbidden(
             "wrong_municipality",
             "the application was filed with another municipality",
         ));
@@ -188,7 +190,7 @@ async fn decide_inner(
         && req.reason.as_deref().is_none_or(|r| r.trim().is_empty())
     {
         return Err(
-            ApiError::bad_request("reason_required", "a rejection states its reason").at("reason"),
+            Refusal::invalid("reason_required", "a rejection states its reason").at("reason"),
         );
     }
     let now = state.now();
@@ -211,7 +213,7 @@ async fn decide(
     Auth(caller): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<DecisionRequest>,
-) -> Result<Json<Application>, ApiError> {
+) -> Result<Json<Application>, Refusal> {
     let result = decide_inner(&state, &caller, &id, req).await;
     let result = state
         .audited(&caller, "application.decide", None, result)

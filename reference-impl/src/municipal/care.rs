@@ -4,13 +4,16 @@
 //! reads the certification in force; the municipality of residence reads the history).
 //! Facilities see the certification in force alongside eligibility ([`in_force`]).
 
+use super::access::{person_by_id, require_reader};
 use super::rules::check_certification;
-use super::{NewCertification, person_by_id, require_reader, require_resident};
+use super::{NewCertification, require_resident};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
-use crate::eligibility::resolve_person;
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
+use crate::eligibility::resolve::resolve_person;
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::wire::{
     CareCertification, CareCertificationRequest, CareCertificationResponse,
@@ -45,7 +48,7 @@ async fn certify(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<CareCertificationRequest>,
-) -> Result<(StatusCode, Json<CareCertificationResponse>), ApiError> {
+) -> Result<(StatusCode, Json<CareCertificationResponse>), Refusal> {
     let action = "care.certify";
     let result = async {
         caller.require(&[Role::Municipality], "certifying a care level")?;
@@ -89,7 +92,7 @@ pub async fn certifications_of(
     caller: &Principal,
     id: &str,
     on: Option<NaiveDate>,
-) -> Result<CareCertificationsResponse, ApiError> {
+) -> Result<CareCertificationsResponse, Refusal> {
     let person = person_by_id(state, id).await?;
     require_reader(
         state,
@@ -108,15 +111,14 @@ pub async fn certifications_of(
             Some(c) => vec![c.clone()],
             None => {
                 return Err(match all.iter().find(|c| c.valid_to < on) {
-                    Some(last) => ApiError::new(
-                        StatusCode::GONE,
+                    Some(last) => Refusal::gone(
                         "certification_expired",
                         format!(
                             "the certification ended on {}; no renewal is registered",
                             last.valid_to
                         ),
                     ),
-                    None => ApiError::not_found(
+                    None => Refusal::not_found(
                         "no_certification",
                         format!("no care-level certification is in force on {on}"),
                     ),
@@ -140,10 +142,10 @@ async fn read(
     Auth(caller): Auth,
     Path(id): Path<String>,
     query: Result<Query<OnQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<CareCertificationsResponse>, ApiError> {
+) -> Result<Json<CareCertificationsResponse>, Refusal> {
     let result = match query {
         Ok(Query(q)) => certifications_of(&state, &caller, &id, q.on).await,
-        Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
+        Err(e) => Err(Refusal::invalid("invalid_query", e.body_text())),
     };
     let result = state.audited(&caller, "care.read", Some(id), result).await;
     result.map(Json)

@@ -8,9 +8,10 @@ use super::require_resident;
 use super::rules::check_entitlement;
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
-use crate::eligibility::resolve_person;
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::eligibility::resolve::resolve_person;
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{EntitlementRequest, EntitlementResponse, PublicExpenseRecord, Role};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,7 +26,7 @@ async fn register(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<EntitlementRequest>,
-) -> Result<(StatusCode, Json<EntitlementResponse>), ApiError> {
+) -> Result<(StatusCode, Json<EntitlementResponse>), Refusal> {
     let action = "entitlement.register";
     let result = async {
         caller.require(&[Role::Municipality], "registering an entitlement")?;
@@ -39,7 +40,7 @@ async fn register(
         // The municipality's prefecture is its code's first two digits.
         let prefecture: u8 = caller.subject()[..2]
             .parse()
-            .map_err(|_| ApiError::internal("municipality code"))?;
+            .map_err(|_| Refusal::internal("municipality code"))?;
         check_entitlement(&entitlement, prefecture)?;
         let person = resolve_person(&state, &req.person, "person").await?;
         require_resident(&caller, &person).map_err(|e| e.at("person"))?;

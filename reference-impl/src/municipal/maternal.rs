@@ -5,14 +5,17 @@
 //! municipality's group checkups) and `GET /v1/persons/{id}/maternal` (the municipality of
 //! residence; the person reads theirs on the portal).
 
+use super::access::{past_date, person_by_id, require_reader};
 use super::rules::INFANT_CHECKUP_MAX_AGE;
-use super::{NewMaternal, past_date, person_by_id, require_reader, require_resident};
+use super::{NewMaternal, require_resident};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
-use crate::eligibility::resolve_person;
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
+use crate::eligibility::resolve::resolve_person;
+use crate::extract::ApiJson;
 use crate::refdata::vaccines::age_on;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{
     ConsentKind, InfantCheckupRequest, MaternalKind, MaternalRecord, MaternalResponse,
     PersonRecord, PersonRef, PregnancyRequest, PrenatalCheckupRequest, Role, Sex,
@@ -37,9 +40,9 @@ pub fn router() -> Router<AppState> {
 const MAX_TERM_DAYS: i64 = 300;
 
 /// A measurement inside its plausible range (NaN is outside every range).
-fn range(v: f64, lo: f64, hi: f64, field: &str) -> Result<(), ApiError> {
+fn range(v: f64, lo: f64, hi: f64, field: &str) -> Result<(), Refusal> {
     if !(lo..=hi).contains(&v) {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "implausible_value",
             format!("{field} {v} is outside {lo}–{hi}"),
         )
@@ -56,7 +59,7 @@ async fn subject(
     person: &PersonRef,
     on: NaiveDate,
     what: &str,
-) -> Result<PersonRecord, ApiError> {
+) -> Result<PersonRecord, Refusal> {
     caller.require(roles, what)?;
     let p = resolve_person(state, person, "person").await?;
     if caller.role == Role::Municipality {
@@ -66,14 +69,11 @@ async fn subject(
     Ok(p)
 }
 
-fn require_woman(p: &PersonRecord) -> Result<(), ApiError> {
+fn require_woman(p: &PersonRecord) -> Result<(), Refusal> {
     if p.sex == Sex::Female {
         Ok(())
     } else {
-        Err(
-            ApiError::unprocessable("not_applicable", "pregnancy records are for women")
-                .at("person"),
-        )
+        Err(Refusal::broken_rule("not_applicable", "pregnancy records are for women").at("person"))
     }
 }
 
@@ -82,7 +82,7 @@ async fn store(
     caller: &Principal,
     action: &'static str,
     r: NewMaternal,
-) -> Result<MaternalRecord, ApiError> {
+) -> Result<MaternalRecord, Refusal> {
     let audit = AuditEvent::new(
         r.at,
         caller,
@@ -98,7 +98,7 @@ async fn pregnancy(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<PregnancyRequest>,
-) -> Result<(StatusCode, Json<MaternalRecord>), ApiError> {
+) -> Result<(StatusCode, Json<MaternalRecord>), Refusal> {
     let action = "maternal.pregnancy";
     let result = async {
         let p = subject(
@@ -120,7 +120,7 @@ async fn pregnancy(
         require_woman(&p)?;
         let span = (req.expected_delivery - req.confirmed_on).num_days();
         if !(1..=MAX_TERM_DAYS).contains(&span) {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "invalid_date",
                 format!("expected_delivery must fall 1–{MAX_TERM_DAYS} days after confirmed_on"),
             )
@@ -151,7 +151,7 @@ async fn prenatal(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<PrenatalCheckupRequest>,
-) -> Result<(StatusCode, Json<MaternalRecord>), ApiError> {
+) -> Result<(StatusCode, Json<MaternalRecord>), Refusal> {
     let action = "maternal.prenatal_checkup";
     let result = async {
         let p = subject(
@@ -209,7 +209,7 @@ async fn infant(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<InfantCheckupRequest>,
-) -> Result<(StatusCode, Json<MaternalRecord>), ApiError> {
+) -> Result<(StatusCode, Json<MaternalRecord>), Refusal> {
     let action = "maternal.infant_checkup";
     let result = async {
         let p = subject(
@@ -223,7 +223,7 @@ async fn infant(
         .await?;
         let age = age_on(p.birth_date, req.on);
         if age >= INFANT_CHECKUP_MAX_AGE {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "not_applicable",
                 format!(
                     "infant checkups are for children under {INFANT_CHECKUP_MAX_AGE}; this person is {age}"
@@ -265,7 +265,7 @@ pub async fn records_of(
     state: &AppState,
     caller: &Principal,
     id: &str,
-) -> Result<MaternalResponse, ApiError> {
+) -> Result<MaternalResponse, Refusal> {
     let person = person_by_id(state, id).await?;
     require_reader(
         state,
@@ -291,7 +291,7 @@ async fn read(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<MaternalResponse>, ApiError> {
+) -> Result<Json<MaternalResponse>, Refusal> {
     let result = records_of(&state, &caller, &id).await;
     let result = state
         .audited(&caller, "maternal.read", Some(id), result)

@@ -11,39 +11,27 @@
 //! provider reads care certifications with care consent the person gave on the portal; a person
 //! reads their own records on the portal.
 
-mod applications;
+pub mod access;
+pub mod applications;
 pub mod care;
-mod entitlements;
-mod maternal;
-mod portal;
+pub mod entitlements;
+pub mod maternal;
+pub mod portal;
 pub mod rules;
 mod storage;
-mod vaccination;
+pub mod vaccination;
 
 use crate::audit::AuditEvent;
-use crate::auth::Principal;
-use crate::consent::require_consent;
-use crate::error::ApiError;
-use crate::http::AppState;
+use crate::auth::principal::Principal;
 use crate::refdata::vaccines::Vaccine;
-use crate::store::StoreError;
+use crate::refusal::Refusal;
+use crate::store::error::StoreError;
 use crate::wire::{
     Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
-    CareLevel, ConsentKind, MaternalKind, MaternalRecord, MunicipalityRecord, PersonRecord,
-    PublicExpenseRecord, Role, Vaccination,
+    CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord, PersonRecord, PublicExpenseRecord,
+    Role, Vaccination,
 };
-use axum::Router;
 use chrono::{DateTime, NaiveDate, Utc};
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(vaccination::router())
-        .merge(maternal::router())
-        .merge(care::router())
-        .merge(entitlements::router())
-        .merge(applications::router())
-        .merge(portal::router())
-}
 
 /// A dose to record.
 #[derive(Debug, Clone)]
@@ -178,90 +166,22 @@ pub fn record_seq(prefix: char, id: &str) -> Option<i64> {
         .flatten()
 }
 
-/// The enrolled person with this id, or 404.
-pub async fn person_by_id(state: &AppState, id: &str) -> Result<PersonRecord, ApiError> {
-    if id.is_empty() || id.len() > 64 {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "person id must be 1–64 characters",
-        ));
-    }
-    let p = id.to_owned();
-    state
-        .blocking(move |s| s.person(&p))
-        .await?
-        .ok_or_else(|| ApiError::not_found("person_not_found", "no person with that id"))
-}
-
 /// Refuses unless the calling municipality is the person's municipality of residence.
-pub fn require_resident(caller: &Principal, person: &PersonRecord) -> Result<(), ApiError> {
+pub fn require_resident(caller: &Principal, person: &PersonRecord) -> Result<(), Refusal> {
     if caller.role == Role::Municipality && caller.subject() == person.municipality {
         return Ok(());
     }
-    Err(ApiError::forbidden(
+    Err(Refusal::forbidden(
         "wrong_municipality",
         "a municipality sees and records only its own residents; this person lives elsewhere",
     ))
 }
 
-/// Who may read a person's municipal records: the municipality of residence, the person
-/// themself, and the `facility_roles` holding the person's consent of `kind`.
-pub async fn require_reader(
-    state: &AppState,
-    caller: &Principal,
-    person: &PersonRecord,
-    facility_roles: &[Role],
-    kind: ConsentKind,
-    what: &str,
-) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Municipality => require_resident(caller, person),
-        Role::Person if caller.subject() == person.id => Ok(()),
-        Role::Person => Err(ApiError::forbidden(
-            "not_your_record",
-            "a person reads only their own records",
-        )),
-        r if facility_roles.contains(&r) => {
-            require_consent(state, &person.id, caller.subject(), kind).await
-        }
-        _ => {
-            let mut roles: Vec<Role> = facility_roles.to_vec();
-            roles.extend([Role::Municipality, Role::Person]);
-            caller.require(&roles, what)
-        }
-    }
-}
-
-/// A date that must not lie in the future (JST) nor before `birth`.
-pub fn past_date(
-    state: &AppState,
-    on: NaiveDate,
-    birth: NaiveDate,
-    field: &str,
-) -> Result<(), ApiError> {
-    let today = state.clock().today_jst();
-    if on > today {
-        return Err(ApiError::unprocessable(
-            "invalid_date",
-            format!("{on} is in the future (today is {today})"),
-        )
-        .at(field));
-    }
-    if on < birth {
-        return Err(ApiError::unprocessable(
-            "invalid_date",
-            format!("{on} is before the person's birth ({birth})"),
-        )
-        .at(field));
-    }
-    Ok(())
-}
-
 /// Text of at most `max` characters without control characters.
-pub fn check_text(value: &Option<String>, max: usize, field: &str) -> Result<(), ApiError> {
+pub fn check_text(value: &Option<String>, max: usize, field: &str) -> Result<(), Refusal> {
     match value {
         Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-            Err(ApiError::bad_request(
+            Err(Refusal::invalid(
                 "invalid_field",
                 format!("at most {max} characters, no control characters"),
             )

@@ -6,10 +6,12 @@
 
 use super::{care, maternal, vaccination};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
 use crate::consent::Consent;
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::clins::DocumentKind;
 use crate::wire::{
     CareCertificationsResponse, CheckupReportsResponse, ConsentKind, ConsentMethod,
@@ -35,7 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/portal/consents", post(consent))
 }
 
-fn person(caller: &Principal, what: &str) -> Result<String, ApiError> {
+fn person(caller: &Principal, what: &str) -> Result<String, Refusal> {
     caller.require(&[Role::Person], what)?;
     Ok(caller.subject().to_owned())
 }
@@ -43,7 +45,7 @@ fn person(caller: &Principal, what: &str) -> Result<String, ApiError> {
 async fn vaccinations(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<VaccinationHistory>, ApiError> {
+) -> Result<Json<VaccinationHistory>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's vaccinations")?;
         vaccination::history_of(&state, &caller, &id).await
@@ -58,7 +60,7 @@ async fn vaccinations(
 async fn maternal_records(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<MaternalResponse>, ApiError> {
+) -> Result<Json<MaternalResponse>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's maternal-child health records")?;
         maternal::records_of(&state, &caller, &id).await
@@ -73,7 +75,7 @@ async fn maternal_records(
 async fn care_certifications(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<CareCertificationsResponse>, ApiError> {
+) -> Result<Json<CareCertificationsResponse>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's care certifications")?;
         care::certifications_of(&state, &caller, &id, None).await
@@ -86,7 +88,7 @@ async fn care_certifications(
 async fn checkups(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<CheckupReportsResponse>, ApiError> {
+) -> Result<Json<CheckupReportsResponse>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's checkup reports")?;
         let (p, today) = (id.clone(), state.clock().today_jst());
@@ -115,12 +117,12 @@ async fn consent(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<PortalConsentRequest>,
-) -> Result<(StatusCode, Json<ConsentResponse>), ApiError> {
+) -> Result<(StatusCode, Json<ConsentResponse>), Refusal> {
     let action = "portal.consent";
     let result = async {
         let id = person(&caller, "consent on the portal")?;
         if req.kind != ConsentKind::Care {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "invalid_kind",
                 format!(
                     "the portal gives care consent; {} consent is given at the card reader",
@@ -132,7 +134,7 @@ async fn consent(
         let code = req.provider.clone();
         let provider = state.blocking(move |s| s.facility(&code)).await?;
         if provider.is_none_or(|f| f.kind != FacilityKind::CareProvider) {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "not_a_care_provider",
                 format!("{} is not a registered care provider", req.provider),
             )

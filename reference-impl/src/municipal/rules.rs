@@ -4,8 +4,8 @@
 
 use super::{NewCertification, NewDose};
 use crate::codes::{mod10_weight21, validate_insurer_number};
-use crate::error::ApiError;
 use crate::refdata::vaccines::{self, DoseRefusal};
+use crate::refusal::Refusal;
 use crate::wire::{CareCertification, PublicExpenseRecord};
 use chrono::{Months, NaiveDate, TimeDelta};
 
@@ -51,11 +51,11 @@ pub const LAW_CODES: &[(&str, &str)] = &[
 ];
 
 /// Maps a refused dose to the API's answer at the dose's field.
-pub fn number_dose(d: &NewDose, recorded: &[NaiveDate]) -> Result<u8, ApiError> {
+pub fn number_dose(d: &NewDose, recorded: &[NaiveDate]) -> Result<u8, Refusal> {
     vaccines::check_dose(d.vaccine, d.birth_date, recorded, d.administered_on).map_err(|r| {
         match r {
-            DoseRefusal::TooSoon(why) => ApiError::conflict("dose_too_soon", why),
-            DoseRefusal::SeriesComplete(why) => ApiError::conflict("series_complete", why),
+            DoseRefusal::TooSoon(why) => Refusal::conflict("dose_too_soon", why),
+            DoseRefusal::SeriesComplete(why) => Refusal::conflict("series_complete", why),
         }
         .at(format!("{}administered_on", d.field))
     })
@@ -67,15 +67,15 @@ pub fn check_certification(
     birth: NaiveDate,
     valid_from: NaiveDate,
     valid_to: NaiveDate,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     if valid_to < valid_from {
         return Err(
-            ApiError::bad_request("invalid_period", "valid_to is before valid_from").at("valid_to"),
+            Refusal::invalid("invalid_period", "valid_to is before valid_from").at("valid_to"),
         );
     }
     let longest = valid_from + Months::new(MAX_CERTIFICATION_MONTHS);
     if valid_to >= longest {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "invalid_period",
             format!(
                 "a certification lasts at most {MAX_CERTIFICATION_MONTHS} months (last day {})",
@@ -86,7 +86,7 @@ pub fn check_certification(
     }
     let age = vaccines::age_on(birth, valid_from);
     if age < CARE_INSURED_AGE {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "not_insured_for_care",
             format!("long-term-care insurance starts at {CARE_INSURED_AGE}; the person is {age} on {valid_from}"),
         )
@@ -101,9 +101,9 @@ pub fn check_certification(
 pub fn supersede(
     new: &NewCertification,
     stored: &[(i64, CareCertification)],
-) -> Result<Option<(i64, NaiveDate)>, ApiError> {
+) -> Result<Option<(i64, NaiveDate)>, Refusal> {
     if let Some((_, c)) = stored.iter().find(|(_, c)| c.valid_from >= new.valid_from) {
-        return Err(ApiError::conflict(
+        return Err(Refusal::conflict(
             "overlapping_certification",
             format!(
                 "a certification from {} is already registered; a new one must start after it",
@@ -123,9 +123,9 @@ pub fn supersede(
 /// Checks an entitlement's numbers: a known law code, the payer number (8 digits: law 2 +
 /// prefecture 2 + payer 3 + check 1, the insurer-number check digit) of the municipality's
 /// prefecture, the recipient number (7 digits: 6 + the same check digit), and the period.
-pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), ApiError> {
+pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), Refusal> {
     if !LAW_CODES.iter().any(|(c, _)| *c == e.law_code) {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "unknown_law_code",
             format!(
                 "law code {:?} is not one of {}",
@@ -141,7 +141,7 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
     }
     if e.payer_number.len() != 8 {
         return Err(
-            ApiError::bad_request("invalid_payer_number", "payer_number must be 8 digits")
+            Refusal::invalid("invalid_payer_number", "payer_number must be 8 digits")
                 .at("payer_number"),
         );
     }
@@ -151,17 +151,17 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
         } else {
             "invalid_payer_number"
         };
-        ApiError::bad_request(code, format!("payer_number: {err}")).at("payer_number")
+        Refusal::invalid(code, format!("payer_number: {err}")).at("payer_number")
     })?;
     if !e.payer_number.starts_with(&e.law_code) {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "invalid_payer_number",
             format!("payer_number must begin with the law code {}", e.law_code),
         )
         .at("payer_number"));
     }
     if e.payer_number[2..4] != format!("{prefecture:02}") {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "wrong_prefecture",
             format!("payer_number must be of the municipality's prefecture {prefecture:02}"),
         )
@@ -169,7 +169,7 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
     }
     let r = e.recipient_number.as_bytes();
     if r.len() != 7 || !r.iter().all(u8::is_ascii_digit) {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "invalid_recipient_number",
             "recipient_number must be 7 digits",
         )
@@ -178,7 +178,7 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
     let digits: Vec<u8> = r.iter().map(|b| b - b'0').collect();
     let expected = mod10_weight21(&digits[..6]);
     if digits[6] != expected {
-        return Err(ApiError::bad_request(
+        return Err(Refusal::invalid(
             "invalid_check_digit",
             format!(
                 "recipient_number: check digit is {}, expected {expected}",
@@ -189,7 +189,7 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
     }
     if e.valid_to.is_some_and(|to| to < e.valid_from) {
         return Err(
-            ApiError::bad_request("invalid_period", "valid_to is before valid_from").at("valid_to"),
+            Refusal::invalid("invalid_period", "valid_to is before valid_from").at("valid_to"),
         );
     }
     Ok(())
@@ -208,13 +208,13 @@ pub fn recipient_number(six: u32) -> String {
 pub fn renew(
     new: &PublicExpenseRecord,
     stored: &[(i64, PublicExpenseRecord)],
-) -> Result<Option<(i64, NaiveDate)>, ApiError> {
+) -> Result<Option<(i64, NaiveDate)>, Refusal> {
     let same: Vec<&(i64, PublicExpenseRecord)> = stored
         .iter()
         .filter(|(_, e)| e.law_code == new.law_code && e.payer_number == new.payer_number)
         .collect();
     if let Some((_, e)) = same.iter().find(|(_, e)| e.valid_from >= new.valid_from) {
-        return Err(ApiError::conflict(
+        return Err(Refusal::conflict(
             "overlapping_entitlement",
             format!(
                 "an entitlement of law {} from this payer starting {} is already registered",
@@ -238,12 +238,12 @@ pub type StoredPregnancy = (i64, NaiveDate, NaiveDate);
 pub fn check_new_pregnancy(
     confirmed_on: NaiveDate,
     stored: &[StoredPregnancy],
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     if let Some((_, _, due)) = stored
         .iter()
         .find(|(_, _, due)| *due + TimeDelta::days(POSTPARTUM_DAYS) > confirmed_on)
     {
-        return Err(ApiError::conflict(
+        return Err(Refusal::conflict(
             "pregnancy_already_registered",
             format!("a pregnancy with expected delivery {due} is already registered"),
         )
@@ -253,7 +253,7 @@ pub fn check_new_pregnancy(
 }
 
 /// The registered pregnancy a prenatal checkup on `on` belongs to.
-pub fn pregnancy_at(on: NaiveDate, stored: &[StoredPregnancy]) -> Result<i64, ApiError> {
+pub fn pregnancy_at(on: NaiveDate, stored: &[StoredPregnancy]) -> Result<i64, Refusal> {
     stored
         .iter()
         .filter(|(_, from, due)| {
@@ -263,7 +263,7 @@ pub fn pregnancy_at(on: NaiveDate, stored: &[StoredPregnancy]) -> Result<i64, Ap
         .max_by_key(|(_, from, _)| *from)
         .map(|(seq, _, _)| *seq)
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            Refusal::broken_rule(
                 "no_registered_pregnancy",
                 format!("no registered pregnancy covers {on}; register the pregnancy first"),
             )

@@ -7,8 +7,9 @@ use super::{
     NewMaternal, record_id, record_seq,
 };
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
-use crate::error::ApiError;
-use crate::store::{SqliteStore, StoreError};
+use crate::refusal::Refusal;
+use crate::store::error::StoreError;
+use crate::store::sqlite::SqliteStore;
 use crate::wire::{
     Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
     CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord, PublicExpenseRecord, Vaccination,
@@ -468,7 +469,7 @@ impl MunicipalStore for SqliteStore {
                 .query_row(params![a.person_id, a.kind.as_str()], |r| r.get(0))
                 .optional()?;
             if let Some(seq) = pending {
-                return Err(ApiError::conflict(
+                return Err(Refusal::conflict(
                     "application_pending",
                     format!(
                         "application {} of this kind awaits the municipality's decision",
@@ -549,7 +550,7 @@ impl MunicipalStore for SqliteStore {
                 )?
                 .execute(params![seq, status.as_str(), at.timestamp_millis(), reason])?;
             if changed == 0 {
-                return Err(ApiError::conflict(
+                return Err(Refusal::conflict(
                     "already_decided",
                     "the application was already decided",
                 )

@@ -3,13 +3,16 @@
 //! municipality uploads up to 1,000 doses from paper records, all or none),
 //! `GET /v1/persons/{id}/vaccinations` and `GET /v1/persons/{id}/vaccination-schedule`.
 
-use super::{NewDose, past_date, person_by_id, require_reader, require_resident};
+use super::access::{past_date, person_by_id, require_reader};
+use super::{NewDose, require_resident};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
-use crate::eligibility::resolve_person;
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
+use crate::eligibility::resolve::resolve_person;
+use crate::extract::ApiJson;
 use crate::refdata::vaccines;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{
     ConsentKind, MAX_VACCINATION_BATCH, Role, ScheduleResponse, Vaccination,
     VaccinationBatchRequest, VaccinationBatchResponse, VaccinationHistory, VaccinationRequest,
@@ -44,9 +47,9 @@ async fn prepare(
     caller: &Principal,
     req: &VaccinationRequest,
     field: &str,
-) -> Result<NewDose, ApiError> {
+) -> Result<NewDose, Refusal> {
     let vaccine = vaccines::vaccine(&req.vaccine).ok_or_else(|| {
-        ApiError::unprocessable(
+        Refusal::broken_rule(
             "unknown_vaccine",
             format!(
                 "{:?} is not in the vaccine table (GET /v1/vaccines)",
@@ -60,11 +63,10 @@ async fn prepare(
             || lot.len() > 20
             || !lot.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                "lot: 1–20 letters, digits or hyphens",
-            )
-            .at(format!("{field}lot")));
+            return Err(
+                Refusal::invalid("invalid_field", "lot: 1–20 letters, digits or hyphens")
+                    .at(format!("{field}lot")),
+            );
         }
     }
     let person = resolve_person(state, &req.person, &format!("{field}person")).await?;
@@ -104,7 +106,7 @@ async fn record(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<VaccinationRequest>,
-) -> Result<(StatusCode, Json<Vaccination>), ApiError> {
+) -> Result<(StatusCode, Json<Vaccination>), Refusal> {
     let result = async {
         caller.require(
             &[Role::Hospital, Role::Clinic, Role::Municipality],
@@ -116,7 +118,7 @@ async fn record(
             .blocking(move |s| s.record_doses(&[dose], &[audit]))
             .await?;
         out.pop()
-            .ok_or_else(|| ApiError::internal("no dose was recorded"))
+            .ok_or_else(|| Refusal::internal("no dose was recorded"))
     }
     .await;
     let result = state
@@ -129,11 +131,11 @@ async fn batch(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<VaccinationBatchRequest>,
-) -> Result<(StatusCode, Json<VaccinationBatchResponse>), ApiError> {
+) -> Result<(StatusCode, Json<VaccinationBatchResponse>), Refusal> {
     let result = async {
         caller.require(&[Role::Municipality], "a batch upload of vaccinations")?;
         if req.items.is_empty() || req.items.len() > MAX_VACCINATION_BATCH {
-            return Err(ApiError::bad_request(
+            return Err(Refusal::invalid(
                 "invalid_batch_size",
                 format!("items must hold 1–{MAX_VACCINATION_BATCH} doses"),
             )
@@ -162,7 +164,7 @@ pub async fn history_of(
     state: &AppState,
     caller: &Principal,
     id: &str,
-) -> Result<VaccinationHistory, ApiError> {
+) -> Result<VaccinationHistory, Refusal> {
     let person = person_by_id(state, id).await?;
     require_reader(
         state,
@@ -188,7 +190,7 @@ async fn history(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<VaccinationHistory>, ApiError> {
+) -> Result<Json<VaccinationHistory>, Refusal> {
     let result = history_of(&state, &caller, &id).await;
     let result = state
         .audited(&caller, "vaccination.read", Some(id), result)
@@ -207,9 +209,9 @@ async fn schedule(
     Auth(caller): Auth,
     Path(id): Path<String>,
     query: Result<Query<OnQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ScheduleResponse>, ApiError> {
+) -> Result<Json<ScheduleResponse>, Refusal> {
     let result = async {
-        let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        let Query(q) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
         let person = person_by_id(&state, &id).await?;
         require_reader(
             &state,

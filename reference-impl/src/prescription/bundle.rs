@@ -3,9 +3,9 @@
 //! unknown drug codes or code systems are 422.
 
 use crate::eligibility::InsuranceKey;
-use crate::error::ApiError;
 use crate::fhir_read::{extension, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::{Drug, DrugMaster};
+use crate::refusal::Refusal;
 use crate::wire::fhir::{
     DOC_TYPE_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM, NUMBER_EXTENSION,
     PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
@@ -37,11 +37,7 @@ pub struct ParsedBundle {
     pub uses: u8,
 }
 
-fn item(
-    path: &str,
-    mr: &Value,
-    master: &'static DrugMaster,
-) -> Result<(ParsedItem, u64), ApiError> {
+fn item(path: &str, mr: &Value, master: &'static DrugMaster) -> Result<(ParsedItem, u64), Refusal> {
     let coding = mr
         .pointer("/medicationCodeableConcept/coding/0")
         .ok_or_else(|| {
@@ -62,7 +58,7 @@ fn item(
     )?;
     let field = format!("{path}.medicationCodeableConcept.coding[0].code");
     if system != YJ_SYSTEM && system != HOT9_SYSTEM {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "unknown_code_system",
             format!("drug code system {system} is not YJ or HOT9"),
         )
@@ -74,7 +70,7 @@ fn item(
             (system == YJ_SYSTEM && d.yj == code) || (system == HOT9_SYSTEM && d.hot9 == code)
         })
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            Refusal::broken_rule(
                 "unknown_drug_code",
                 format!("{code} is not in the drug master"),
             )
@@ -122,7 +118,7 @@ fn item(
 }
 
 /// Parses and checks the structure of a prescription Bundle.
-pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle, ApiError> {
+pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle, Refusal> {
     let view = read_bundle(bundle, "document", MAX_ENTRIES)?;
     let document_id = view.identifier.to_owned();
     let by_type = view.entries;

@@ -1,15 +1,19 @@
 //! Pharmacy side: retrieval by access code, dispensing results (electronic and paper), and the
 //! prescriber's cancellation before dispensing.
 
+use super::lines::{Line, validate_lines};
 use super::refill::{check_use, next_window, planned_next};
-use super::routes::{Line, validate_lines, verify_signature};
+use super::signature::verify_signature;
 use super::{NewDispensation, StoredPrescription, UseTransition};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
 use crate::codes::validate_facility_code;
-use crate::eligibility::{lookup, parse_identity, resolve_person};
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::eligibility::resolve::resolve_person;
+use crate::eligibility::{lookup, parse_identity};
+use crate::extract::ApiJson;
+use crate::refusal::Refusal;
+use crate::state::AppState;
 use crate::wire::{
     CancelResponse, DispenseRequest, DispenseResponse, PaperDispenseRequest, PaperDispenseResponse,
     PersonRef, PrescriptionKind, PrescriptionStatus, RefillState, RetrieveResponse, Role,
@@ -27,21 +31,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/dispensations", post(paper))
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found(
+fn not_found() -> Refusal {
+    Refusal::not_found(
         "prescription_not_found",
         "no active prescription matches that access code and person",
     )
 }
 
-async fn load(state: &AppState, id: &str) -> Result<StoredPrescription, ApiError> {
+async fn load(state: &AppState, id: &str) -> Result<StoredPrescription, Refusal> {
     let id = id.to_owned();
     state
         .blocking(move |s| s.prescription(&id))
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found("prescription_not_found", "no prescription with that id")
-        })
+        .ok_or_else(|| Refusal::not_found("prescription_not_found", "no prescription with that id"))
 }
 
 fn refill_state(p: &StoredPrescription) -> RefillState {
@@ -57,7 +59,7 @@ async fn retrieve(
     Auth(caller): Auth,
     Path(code): Path<String>,
     query: Result<Query<PersonRef>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<RetrieveResponse>, ApiError> {
+) -> Result<Json<RetrieveResponse>, Refusal> {
     let result = retrieve_inner(&state, &caller, &code, query).await;
     let result = state
         .audited(&caller, "prescription.retrieve", None, result)
@@ -70,16 +72,15 @@ async fn retrieve_inner(
     caller: &Principal,
     code: &str,
     query: Result<Query<PersonRef>, axum::extract::rejection::QueryRejection>,
-) -> Result<RetrieveResponse, ApiError> {
+) -> Result<RetrieveResponse, Refusal> {
     caller.require(&[Role::Pharmacy], "retrieving prescriptions")?;
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(
-            ApiError::bad_request("invalid_access_code", "the access code has 6 digits")
+            Refusal::invalid("invalid_access_code", "the access code has 6 digits")
                 .at("access_code"),
         );
     }
-    let Query(person_ref) =
-        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(person_ref) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
     let identity = parse_identity(&person_ref, "query")?;
     let code = code.to_owned();
     let (p, person) = state
@@ -106,7 +107,7 @@ async fn retrieve_inner(
         )
         .await;
     let bundle = serde_json::from_str(&p.bundle)
-        .map_err(|e| ApiError::internal(format!("stored bundle unreadable: {e}")))?;
+        .map_err(|e| Refusal::internal(format!("stored bundle unreadable: {e}")))?;
     Ok(RetrieveResponse {
         prescription_id: p.id.clone(),
         status: p.status,
@@ -123,7 +124,7 @@ async fn dispense(
     Auth(caller): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<DispenseRequest>,
-) -> Result<(StatusCode, Json<DispenseResponse>), ApiError> {
+) -> Result<(StatusCode, Json<DispenseResponse>), Refusal> {
     let result = dispense_inner(&state, &caller, &id, req).await;
     let result = state
         .audited(&caller, "prescription.dispense", None, result)
@@ -136,17 +137,17 @@ async fn dispense_inner(
     caller: &Principal,
     id: &str,
     req: DispenseRequest,
-) -> Result<DispenseResponse, ApiError> {
+) -> Result<DispenseResponse, Refusal> {
     caller.require(&[Role::Pharmacy], "registering dispensing results")?;
     let p = load(state, id).await?;
     if p.kind == PrescriptionKind::InHospital {
-        return Err(ApiError::conflict(
+        return Err(Refusal::conflict(
             "not_dispensable",
             "in-hospital prescriptions are information only",
         ));
     }
     if p.access_code.as_deref() != Some(req.dispensation.access_code.as_str()) {
-        return Err(ApiError::forbidden(
+        return Err(Refusal::forbidden(
             "access_code_mismatch",
             "the access code is not this prescription's",
         )
@@ -165,7 +166,7 @@ async fn dispense_inner(
         .enumerate()
         .find(|(_, l)| !prescribed.contains(&l.drug.ingredient))
     {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "item_not_prescribed",
             format!("{} is not on the prescription", l.drug.name),
         )
@@ -244,7 +245,7 @@ async fn paper(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<PaperDispenseRequest>,
-) -> Result<(StatusCode, Json<PaperDispenseResponse>), ApiError> {
+) -> Result<(StatusCode, Json<PaperDispenseResponse>), Refusal> {
     let result = paper_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "dispensation.paper", None, result)
@@ -256,10 +257,10 @@ async fn paper_inner(
     state: &AppState,
     caller: &Principal,
     req: PaperDispenseRequest,
-) -> Result<PaperDispenseResponse, ApiError> {
+) -> Result<PaperDispenseResponse, Refusal> {
     caller.require(&[Role::Pharmacy], "registering dispensing results")?;
     validate_facility_code(&req.prescriber_facility).map_err(|e| {
-        ApiError::bad_request("invalid_facility_code", format!("prescriber_facility: {e}"))
+        Refusal::invalid("invalid_facility_code", format!("prescriber_facility: {e}"))
             .at("prescriber_facility")
     })?;
     let lines = validate_lines(&req.items, "items", state.drugs())?;
@@ -299,7 +300,7 @@ async fn cancel(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<CancelResponse>, ApiError> {
+) -> Result<Json<CancelResponse>, Refusal> {
     let result = cancel_inner(&state, &caller, &id).await;
     let result = state
         .audited(&caller, "prescription.cancel", None, result)
@@ -311,27 +312,27 @@ async fn cancel_inner(
     state: &AppState,
     caller: &Principal,
     id: &str,
-) -> Result<CancelResponse, ApiError> {
+) -> Result<CancelResponse, Refusal> {
     caller.require(
         &[Role::Hospital, Role::Clinic, Role::Dental],
         "cancelling prescriptions",
     )?;
     let p = load(state, id).await?;
     if p.facility_code != caller.subject() {
-        return Err(ApiError::forbidden(
+        return Err(Refusal::forbidden(
             "not_your_prescription",
             "only the issuing facility may cancel a prescription",
         ));
     }
     match p.status {
         PrescriptionStatus::Cancelled => {
-            return Err(ApiError::conflict(
+            return Err(Refusal::conflict(
                 "already_cancelled",
                 "the prescription is already cancelled",
             ));
         }
         _ if p.uses_done > 0 || p.status == PrescriptionStatus::Completed => {
-            return Err(ApiError::conflict(
+            return Err(Refusal::conflict(
                 "already_dispensed",
                 "a dispensed prescription cannot be cancelled",
             ));

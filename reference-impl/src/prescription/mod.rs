@@ -6,15 +6,15 @@
 
 mod bundle;
 pub mod checks;
-mod dispense;
+pub mod dispense;
+pub mod lines;
 pub mod refill;
-mod routes;
+pub mod routes;
+pub mod signature;
 mod storage;
 
-pub use routes::router;
-
 use crate::audit::AuditEvent;
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 use crate::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 

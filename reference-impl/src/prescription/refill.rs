@@ -4,7 +4,7 @@
 //! At most 3 uses in all.
 
 use super::StoredPrescription;
-use crate::error::ApiError;
+use crate::refusal::Refusal;
 use crate::wire::{DateWindow, PrescriptionStatus};
 use chrono::{NaiveDate, TimeDelta};
 
@@ -33,24 +33,24 @@ pub fn next_window(p: &StoredPrescription) -> Option<DateWindow> {
 }
 
 /// Whether the next use may be dispensed `on` this date; the error says why not.
-pub fn check_use(p: &StoredPrescription, on: NaiveDate) -> Result<(), ApiError> {
+pub fn check_use(p: &StoredPrescription, on: NaiveDate) -> Result<(), Refusal> {
     if p.status == PrescriptionStatus::Cancelled {
-        return Err(ApiError::conflict(
+        return Err(Refusal::conflict(
             "prescription_cancelled",
             "the prescription was cancelled",
         ));
     }
     if p.uses_done >= p.uses_allowed {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "uses_exhausted",
             format!("all {} allowed use(s) have been dispensed", p.uses_allowed),
         ));
     }
     let w = next_window(p)
-        .ok_or_else(|| ApiError::conflict("not_dispensable", "the prescription is not active"))?;
+        .ok_or_else(|| Refusal::conflict("not_dispensable", "the prescription is not active"))?;
     let nth = p.uses_done + 1;
     if on < w.from {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "refill_too_early",
             format!(
                 "use {nth} may be dispensed from {} to {}; today is {on}",
@@ -64,7 +64,7 @@ pub fn check_use(p: &StoredPrescription, on: NaiveDate) -> Result<(), ApiError> 
         } else {
             "refill_window_passed"
         };
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             code,
             format!(
                 "use {nth} had to be dispensed from {} to {}; today is {on}",

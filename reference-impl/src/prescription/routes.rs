@@ -1,23 +1,27 @@
 //! Prescribing side: practitioner keys, registration, the stand-alone check, the medication view.
 
 use super::checks::{Candidate, CheckScope, find_warnings, flag_warnings};
+use super::lines::{check_days, validate_lines};
 use super::refill::MAX_USES;
-use super::{HISTORY_DAYS, MAX_DAYS, MAX_ITEMS, NewPrescription, bundle, dispense};
+use super::signature::verify_signature;
+use super::{HISTORY_DAYS, NewPrescription, bundle};
 use crate::audit::AuditEvent;
-use crate::auth::{Auth, Principal};
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
 use crate::clock::jst;
-use crate::consent::require_consent;
+use crate::consent::guard::require_consent;
+use crate::eligibility::resolve::resolve_person;
 use crate::eligibility::rules::status_on;
-use crate::eligibility::{Identity, lookup, parse_identity, resolve_person};
-use crate::error::ApiError;
-use crate::http::{ApiJson, AppState};
+use crate::eligibility::{Identity, lookup, parse_identity};
+use crate::extract::ApiJson;
 use crate::refdata::{Drug, DrugMaster};
-use crate::wire::canonical::{SignatureError, parse_public_key, verify};
+use crate::refusal::Refusal;
+use crate::state::AppState;
+use crate::wire::canonical::parse_public_key;
 use crate::wire::{
-    CheckRequest, CheckResponse, ConsentKind, DrugLine, MedicationEntry, MedicationsResponse,
-    PersonRef, PractitionerKeyRequest, PractitionerKeyResponse, PrescriptionKind,
-    QualificationStatus, RegisterPrescriptionRequest, RegisterPrescriptionResponse, Role,
-    Signature, Warning,
+    CheckRequest, CheckResponse, ConsentKind, MedicationEntry, MedicationsResponse, PersonRef,
+    PractitionerKeyRequest, PractitionerKeyResponse, PrescriptionKind, QualificationStatus,
+    RegisterPrescriptionRequest, RegisterPrescriptionResponse, Role, Warning,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -25,7 +29,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{NaiveDate, TimeDelta};
 use serde::Deserialize;
-use serde::Serialize;
 
 const PRESCRIBERS: [Role; 3] = [Role::Hospital, Role::Clinic, Role::Dental];
 
@@ -35,119 +38,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/prescriptions", post(register))
         .route("/v1/prescriptions/check", post(check))
         .route("/v1/persons/{person_id}/medications", get(medications))
-        .merge(dispense::router())
-}
-
-/// A validated drug line.
-pub struct Line {
-    pub code: String,
-    pub drug: &'static Drug,
-    pub days: u16,
-    pub quantity: u32,
-}
-
-impl Line {
-    /// The stored form: the master's YJ code, days, quantity.
-    pub fn to_item(&self) -> super::Item {
-        super::Item {
-            code: self.drug.yj.clone(),
-            days: self.days,
-            quantity: self.quantity,
-        }
-    }
-}
-
-/// Checks drug lines of a check or dispensing request against the master and the day limits.
-pub fn validate_lines(
-    lines: &[DrugLine],
-    field: &str,
-    master: &'static DrugMaster,
-) -> Result<Vec<Line>, ApiError> {
-    if lines.is_empty() || lines.len() > MAX_ITEMS {
-        return Err(ApiError::bad_request(
-            "invalid_items",
-            format!("1–{MAX_ITEMS} items are required"),
-        )
-        .at(field));
-    }
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let drug = master.by_code(&l.code).ok_or_else(|| {
-                ApiError::unprocessable(
-                    "unknown_drug_code",
-                    format!("{} is not in the drug master", l.code),
-                )
-                .at(format!("{field}[{i}].code"))
-            })?;
-            check_days(drug, l.days, &format!("{field}[{i}].days"))?;
-            Ok(Line {
-                code: l.code.clone(),
-                drug,
-                days: l.days,
-                quantity: l.quantity.unwrap_or(0),
-            })
-        })
-        .collect()
-}
-
-fn check_days(drug: &Drug, days: u16, field: &str) -> Result<(), ApiError> {
-    let limit = drug.max_days.unwrap_or(MAX_DAYS).min(MAX_DAYS);
-    if days == 0 || days > limit {
-        return Err(ApiError::unprocessable(
-            "days_limit_exceeded",
-            format!(
-                "{}: days of supply must be 1–{limit}, got {days}",
-                drug.name
-            ),
-        )
-        .at(field));
-    }
-    Ok(())
-}
-
-/// Verifies a practitioner's signature over `signed` with the key registered at `facility`.
-pub async fn verify_signature<T: Serialize + Send + Sync + 'static>(
-    state: &AppState,
-    sig: &Signature,
-    facility: &str,
-    signed: T,
-) -> Result<T, ApiError> {
-    if sig.algorithm != "Ed25519" {
-        return Err(ApiError::bad_request(
-            "unsupported_algorithm",
-            "signature.algorithm must be Ed25519",
-        )
-        .at("signature.algorithm"));
-    }
-    let (pid, fac) = (sig.practitioner_id.clone(), facility.to_owned());
-    let key = state
-        .blocking(move |s| s.practitioner_key(&pid, &fac))
-        .await?;
-    let key = key.ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_practitioner_key",
-            format!(
-                "no key is registered for {} at {facility}",
-                sig.practitioner_id
-            ),
-        )
-        .at("signature.practitioner_id")
-    })?;
-    let key = parse_public_key(&key)
-        .map_err(|e| ApiError::internal(format!("stored key unusable: {e}")))?;
-    match verify(&key, &signed, &sig.value) {
-        Ok(()) => Ok(signed),
-        Err(SignatureError::Malformed) => Err(ApiError::bad_request(
-            "invalid_signature",
-            "signature.value is not base64 of 64 bytes",
-        )
-        .at("signature.value")),
-        Err(e) => {
-            Err(ApiError::unprocessable("invalid_signature", e.to_string()).at("signature.value"))
-        }
-    }
 }
 
 /// What the checks look at: the person's recent history, their registered allergies and
@@ -163,12 +53,12 @@ async fn check_context(
     caller: &Principal,
     person_id: &str,
     start: NaiveDate,
-) -> Result<CheckContext, ApiError> {
+) -> Result<CheckContext, Refusal> {
     let p = person_id.to_owned();
     let history = state
         .blocking(move |s| s.history(&p, start - TimeDelta::days(HISTORY_DAYS), start))
         .await?;
-    let flags = crate::ehr::drug_flags(state, person_id).await?;
+    let flags = crate::ehr::flags::drug_flags(state, person_id).await?;
     let disclose = require_consent(state, person_id, caller.subject(), ConsentKind::Medication)
         .await
         .is_ok();
@@ -210,7 +100,7 @@ async fn put_key(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<PractitionerKeyRequest>,
-) -> Result<(StatusCode, Json<PractitionerKeyResponse>), ApiError> {
+) -> Result<(StatusCode, Json<PractitionerKeyResponse>), Refusal> {
     caller.require_facility("registering practitioner keys")?;
     let id_ok = !req.practitioner_id.is_empty()
         && req.practitioner_id.len() <= 64
@@ -219,14 +109,13 @@ async fn put_key(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !id_ok {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "1–64 letters, digits, '-', '_' or '.'",
-        )
-        .at("practitioner_id"));
+        return Err(
+            Refusal::invalid("invalid_field", "1–64 letters, digits, '-', '_' or '.'")
+                .at("practitioner_id"),
+        );
     }
     parse_public_key(&req.public_key)
-        .map_err(|e| ApiError::bad_request("invalid_public_key", e.to_string()).at("public_key"))?;
+        .map_err(|e| Refusal::invalid("invalid_public_key", e.to_string()).at("public_key"))?;
     let (pid, fac, key, now) = (
         req.practitioner_id.clone(),
         caller.subject().to_owned(),
@@ -247,7 +136,7 @@ async fn register(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<RegisterPrescriptionRequest>,
-) -> Result<(StatusCode, Json<RegisterPrescriptionResponse>), ApiError> {
+) -> Result<(StatusCode, Json<RegisterPrescriptionResponse>), Refusal> {
     let result = register_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "prescription.register", None, result)
@@ -259,11 +148,11 @@ async fn register_inner(
     state: &AppState,
     caller: &Principal,
     req: RegisterPrescriptionRequest,
-) -> Result<RegisterPrescriptionResponse, ApiError> {
+) -> Result<RegisterPrescriptionResponse, Refusal> {
     caller.require(&PRESCRIBERS, "registering prescriptions")?;
     let parsed = bundle::parse(&req.bundle, state.drugs())?;
     if parsed.facility_code != caller.subject() {
-        return Err(ApiError::forbidden(
+        return Err(Refusal::forbidden(
             "facility_mismatch",
             "the Organization of the bundle is not the calling facility",
         )
@@ -272,14 +161,14 @@ async fn register_inner(
     let today = state.clock().today_jst();
     let issued_on = parsed.issued_at.with_timezone(&jst()).date_naive();
     if issued_on > today || issued_on < today - TimeDelta::days(1) {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "issue_date_out_of_range",
             format!("issued {issued_on}; register on the day of issue ({today})"),
         )
         .at("bundle.Composition.date"));
     }
     if parsed.uses > MAX_USES || (parsed.uses > 1 && req.kind == PrescriptionKind::InHospital) {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "refill_uses_exceeded",
             format!("a refill prescription allows at most {MAX_USES} uses; in-hospital ones one"),
         )
@@ -295,7 +184,7 @@ async fn register_inner(
             ),
         )?;
         if let (true, Some(bar)) = (parsed.uses > 1, it.drug.refill_bar) {
-            return Err(ApiError::unprocessable(
+            return Err(Refusal::broken_rule(
                 "refill_not_allowed",
                 format!(
                     "{} is a {}; it cannot be prescribed as a refill",
@@ -321,7 +210,7 @@ async fn register_inner(
         .blocking(move |s| lookup(s, &identity))
         .await?
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            Refusal::broken_rule(
                 "unknown_coverage",
                 "no person holds the insurance number in the bundle",
             )
@@ -334,14 +223,14 @@ async fn register_inner(
             && q.branch == key.branch
     });
     if q.map(|q| status_on(q, issued_on)) != Some(QualificationStatus::Valid) {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "coverage_not_valid",
             format!("the insurance in the bundle is not valid on {issued_on}"),
         )
         .at("bundle.Coverage"));
     }
     if person.birth_date != parsed.patient_birth_date {
-        return Err(ApiError::unprocessable(
+        return Err(Refusal::broken_rule(
             "patient_mismatch",
             "Patient.birthDate does not match the insured person",
         )
@@ -351,14 +240,14 @@ async fn register_inner(
         PrescriptionKind::InHospital => None,
         PrescriptionKind::Electronic => {
             let sig = req.signature.as_ref().ok_or_else(|| {
-                ApiError::bad_request(
+                Refusal::invalid(
                     "missing_signature",
                     "an electronic prescription must be signed by the prescriber",
                 )
                 .at("signature")
             })?;
             if sig.practitioner_id != parsed.practitioner_id {
-                return Err(ApiError::unprocessable(
+                return Err(Refusal::broken_rule(
                     "practitioner_mismatch",
                     "the signer is not the Practitioner of the bundle",
                 )
@@ -384,8 +273,7 @@ async fn register_inner(
         issued_on,
         registered_at: state.now(),
         uses_allowed: parsed.uses,
-        bundle: serde_json::to_string(&req.bundle)
-            .map_err(|e| ApiError::internal(e.to_string()))?,
+        bundle: serde_json::to_string(&req.bundle).map_err(|e| Refusal::internal(e.to_string()))?,
         signature,
         items: parsed
             .items
@@ -433,7 +321,7 @@ async fn check(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiJson(req): ApiJson<CheckRequest>,
-) -> Result<Json<CheckResponse>, ApiError> {
+) -> Result<Json<CheckResponse>, Refusal> {
     let result = check_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "prescription.check", None, result)
@@ -445,7 +333,7 @@ async fn check_inner(
     state: &AppState,
     caller: &Principal,
     req: CheckRequest,
-) -> Result<CheckResponse, ApiError> {
+) -> Result<CheckResponse, Refusal> {
     caller.require_facility("duplicate and interaction checks")?;
     let lines = validate_lines(&req.items, "items", state.drugs())?;
     let person = resolve_person(state, &req.person, "person").await?;
@@ -483,7 +371,7 @@ async fn medications(
     Auth(caller): Auth,
     Path(person_id): Path<String>,
     query: Result<Query<MedicationsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<MedicationsResponse>, ApiError> {
+) -> Result<Json<MedicationsResponse>, Refusal> {
     let result = medications_inner(&state, &caller, &person_id, query).await;
     let result = state
         .audited(&caller, "medications.read", Some(person_id), result)
@@ -496,16 +384,14 @@ async fn medications_inner(
     caller: &Principal,
     person_id: &str,
     query: Result<Query<MedicationsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<MedicationsResponse, ApiError> {
+) -> Result<MedicationsResponse, Refusal> {
     caller.require_facility("reading medication information")?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(q) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
     let days = q.days.unwrap_or(HISTORY_DAYS);
     if !(1..=HISTORY_DAYS).contains(&days) {
-        return Err(ApiError::bad_request(
-            "invalid_days",
-            format!("days must be 1–{HISTORY_DAYS}"),
-        )
-        .at("days"));
+        return Err(
+            Refusal::invalid("invalid_days", format!("days must be 1–{HISTORY_DAYS}")).at("days"),
+        );
     }
     let person = resolve_person(state, &PersonRef::by_id(person_id), "person_id").await?;
     require_consent(state, &person.id, caller.subject(), ConsentKind::Medication).await?;

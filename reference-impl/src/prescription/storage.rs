@@ -5,7 +5,8 @@ use super::{
     UseTransition,
 };
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::error::StoreError;
+use crate::store::sqlite::SqliteStore;
 use crate::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};

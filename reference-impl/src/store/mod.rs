@@ -5,9 +5,13 @@
 //!
 //! Architecture invariant: only `storage.rs` files and this module know SQL.
 
+pub mod admin;
+pub mod error;
 mod migrations;
-mod sqlite;
+pub mod sqlite;
 
+pub use admin::AdminStore;
+pub use error::StoreError;
 pub use sqlite::{Durability, SqliteStore};
 
 use crate::audit::AuditStore;
@@ -16,46 +20,6 @@ use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
 use crate::municipal::MunicipalStore;
 use crate::prescription::PrescriptionStore;
-use crate::wire::StatsResponse;
-
-/// A storage failure (not a refusal: refusals are decided by the services' rules).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A concurrent change won a race the caller can retry (e.g. two pharmacies dispensing the
-    /// same prescription at once).
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
-    /// A unique key already exists.
-    #[error("already exists: {0}")]
-    Duplicate(String),
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-    #[error("store I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// A rule checked inside the write transaction (against rows the transaction read) refused
-    /// the request; nothing was written.
-    #[error("refused: {0}")]
-    Refused(Box<crate::error::ApiError>),
-}
-
-impl From<crate::error::ApiError> for StoreError {
-    fn from(e: crate::error::ApiError) -> Self {
-        StoreError::Refused(Box::new(e))
-    }
-}
-
-/// Operations on the store as a whole.
-pub trait AdminStore {
-    /// A value kept in the store's metadata (e.g. the server secret), created on first use.
-    fn meta_get_or_insert(
-        &self,
-        key: &str,
-        make: &mut dyn FnMut() -> String,
-    ) -> Result<String, StoreError>;
-    fn stats(&self) -> Result<StatsResponse, StoreError>;
-}
 
 /// Everything the exchange stores.
 pub trait Store:

@@ -1,12 +1,20 @@
 //! The SQLite backend: one file in WAL mode, one writer connection, a bounded pool of readers.
 
+use super::admin::AdminStore;
+use super::error::StoreError;
 use super::migrations::{BULK_LOAD_INDEXES, MIGRATIONS};
-use super::{AdminStore, StoreError};
 use crate::wire::StatsResponse;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
+
+impl From<rusqlite::Error> for StoreError {
+    /// SQLite's errors stay inside this backend: callers see a backend failure.
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
 
 /// When an acknowledged write reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -136,7 +144,7 @@ impl SqliteStore {
                     {
                         StoreError::Duplicate("a card serial".into())
                     }
-                    e => StoreError::Sqlite(e),
+                    e => StoreError::from(e),
                 })?;
             }
             Ok(())

@@ -1,0 +1,165 @@
+//! The keys derived from the server secret: principals' secrets, tokens (`v1.<payload>.<mac>`,
+//! verified by recomputing the MAC) and other derived values.
+
+use super::principal::Principal;
+use crate::refusal::Refusal;
+use crate::wire::Role;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// How long an issued token is valid.
+pub const TOKEN_TTL: TimeDelta = TimeDelta::hours(1);
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: Role,
+    exp: i64,
+}
+
+/// The keys derived from the server secret.
+#[derive(Clone)]
+pub struct Keys {
+    mac_key: [u8; 32],
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl Keys {
+    pub fn new(server_secret: &[u8]) -> Self {
+        let mut mac = HmacSha256::new_from_slice(server_secret).expect("HMAC takes any key length");
+        mac.update(b"dxsim token key v1");
+        Self {
+            mac_key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.mac_key).expect("HMAC takes any key length");
+        for p in parts {
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A number derived from the server secret, for values that must be unpredictable to
+    /// clients yet reproducible by the server (e.g. access codes).
+    pub fn derive_u64(&self, label: &str, data: &str, counter: u32) -> u64 {
+        let m = self.mac(&[label.as_bytes(), data.as_bytes(), &counter.to_be_bytes()]);
+        u64::from_be_bytes(m[..8].try_into().expect("8 bytes"))
+    }
+
+    /// The secret of `principal` (what `/v1/admin/credentials` hands out).
+    pub fn credential_secret(&self, principal: &str) -> String {
+        B64.encode(&self.mac(&[b"credential", principal.as_bytes()])[..24])
+    }
+
+    /// Checks a presented secret in constant time.
+    pub fn secret_matches(&self, principal: &str, presented: &str) -> bool {
+        let expected = self.credential_secret(principal);
+        expected.len() == presented.len()
+            && expected
+                .bytes()
+                .zip(presented.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    /// A token for `principal` valid until `now + TOKEN_TTL`.
+    pub fn issue(&self, principal: &Principal, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+        let exp = now + TOKEN_TTL;
+        let claims = Claims {
+            sub: principal.sub.clone(),
+            role: principal.role,
+            exp: exp.timestamp(),
+        };
+        let payload = B64.encode(serde_json::to_vec(&claims).expect("claims serialise"));
+        let mac = B64.encode(self.mac(&[b"token", payload.as_bytes()]));
+        (format!("v1.{payload}.{mac}"), exp)
+    }
+
+    /// Verifies a token's MAC and expiry.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, Refusal> {
+        let invalid =
+            || Refusal::unauthenticated("invalid_token", "the bearer token is malformed or forged");
+        let rest = token.strip_prefix("v1.").ok_or_else(invalid)?;
+        let (payload, mac) = rest.split_once('.').ok_or_else(invalid)?;
+        let mac = B64.decode(mac).map_err(|_| invalid())?;
+        let expected = self.mac(&[b"token", payload.as_bytes()]);
+        if mac.len() != 32
+            || mac
+                .iter()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                != 0
+        {
+            return Err(invalid());
+        }
+        let claims: Claims = serde_json::from_slice(&B64.decode(payload).map_err(|_| invalid())?)
+            .map_err(|_| invalid())?;
+        if claims.exp <= now.timestamp() {
+            return Err(Refusal::unauthenticated(
+                "token_expired",
+                "the bearer token has expired; get a new one",
+            ));
+        }
+        Ok(Principal {
+            sub: claims.sub,
+            role: claims.role,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> Principal {
+        Principal {
+            sub: "facility:1311001019".into(),
+            role: Role::Clinic,
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire() {
+        let k = Keys::new(b"secret");
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (t, exp) = k.issue(&p(), now);
+        assert_eq!(k.verify(&t, now).unwrap(), p());
+        assert_eq!(k.verify(&t, exp).unwrap_err().code, "token_expired");
+        assert_eq!(
+            Keys::new(b"other").verify(&t, now).unwrap_err().code,
+            "invalid_token"
+        );
+    }
+
+    #[test]
+    fn a_token_with_a_changed_role_is_refused() {
+        let k = Keys::new(b"secret");
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (t, _) = k.issue(&p(), now);
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged_claims = Claims {
+            sub: p().sub,
+            role: Role::Admin,
+            exp: now.timestamp() + 60,
+        };
+        let forged = B64.encode(serde_json::to_vec(&forged_claims).unwrap());
+        let token = format!("v1.{forged}.{}", parts[2]);
+        assert_eq!(k.verify(&token, now).unwrap_err().code, "invalid_token");
+    }
+
+    #[test]
+    fn secrets_differ_per_principal() {
+        let k = Keys::new(b"secret");
+        let a = k.credential_secret("facility:1311001019");
+        assert!(k.secret_matches("facility:1311001019", &a));
+        assert!(!k.secret_matches("facility:1311001027", &a));
+    }
+}

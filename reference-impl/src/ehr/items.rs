@@ -1,0 +1,387 @@
+//! The 6 items and the clinical summary:
+//!
+//! - `POST /v1/ehr/items`: a facility submits items for one visit (a `collection` Bundle).
+//! - `GET /v1/persons/{person_id}/clinical-summary`: a facility with EHR consent reads the six
+//!   items, newest first, as a FHIR `searchset` Bundle; `GET /v1/portal/clinical-summary`: the
+//!   person reads their own, undisclosed diagnoses left out.
+
+use super::parse::{self};
+use super::submit::{AUTHORS, duplicate, facility_mismatch, resolve_patient};
+use super::{ItemQuery, NewSubmission, PAGE_DEFAULT, PAGE_MAX, StoredItem, item_id};
+use crate::audit::AuditEvent;
+use crate::auth::Auth;
+use crate::auth::principal::Principal;
+use crate::consent::guard::require_consent;
+use crate::eligibility::resolve::resolve_person;
+use crate::extract::ApiJson;
+use crate::prescription::{HISTORY_DAYS, HistoryItem};
+use crate::refusal::Refusal;
+use crate::state::AppState;
+use crate::store::error::StoreError;
+use crate::wire::clins::ItemKind;
+use crate::wire::fhir::{FACILITY_SYSTEM, YJ_SYSTEM};
+use crate::wire::{
+    ConsentKind, ItemsSubmittedResponse, MedicationSource, PersonRef, Role, StoredItemRef,
+};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{NaiveDate, TimeDelta};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/ehr/items", post(submit_items))
+        .route(
+            "/v1/persons/{person_id}/clinical-summary",
+            get(facility_summary),
+        )
+        .route("/v1/portal/clinical-summary", get(portal_summary))
+}
+
+async fn submit_items(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(bundle): ApiJson<Value>,
+) -> Result<(StatusCode, Json<ItemsSubmittedResponse>), Refusal> {
+    let result = submit_items_inner(&state, &caller, bundle).await;
+    let result = state
+        .audited(&caller, "ehr.items.submit", None, result)
+        .await;
+    result.map(|r| (StatusCode::CREATED, Json(r)))
+}
+
+async fn submit_items_inner(
+    state: &AppState,
+    caller: &Principal,
+    bundle: Value,
+) -> Result<ItemsSubmittedResponse, Refusal> {
+    caller.require(&AUTHORS, "submitting the 6 items")?;
+    let parsed = parse::items(&bundle, state.clock().today_jst())?;
+    if parsed.facility_code != caller.subject() {
+        return Err(facility_mismatch());
+    }
+    let person = resolve_patient(state, &parsed.patient).await?;
+    let subject = json!({"reference": format!("Patient/{}", person.id)});
+    let items: Vec<_> = parsed
+        .items
+        .into_iter()
+        .map(|mut p| {
+            p.resource[p.subject_field] = subject.clone();
+            p.item.resource = p.resource.to_string();
+            p.item
+        })
+        .collect();
+    let now = state.now();
+    let submission = NewSubmission {
+        facility_code: parsed.facility_code,
+        submission_id: parsed.submission_id.clone(),
+        person_id: person.id.clone(),
+        registered_at: now,
+        items,
+    };
+    let audit = AuditEvent::new(
+        now,
+        caller,
+        "ehr.items.submit",
+        Some(person.id.clone()),
+        None,
+        "ok",
+    );
+    let refs: Vec<_> = submission
+        .items
+        .iter()
+        .map(|i| (i.kind, i.retain_until))
+        .collect();
+    let what = format!("submission {}", parsed.submission_id);
+    let seqs = state
+        .blocking(move |s| {
+            s.insert_items(&submission, &audit)
+                .map_err(duplicate("duplicate_submission", &what))
+        })
+        .await?;
+    Ok(ItemsSubmittedResponse {
+        submission_id: parsed.submission_id,
+        person_id: person.id,
+        items: seqs
+            .into_iter()
+            .zip(refs)
+            .map(|(seq, (kind, retain_until))| StoredItemRef {
+                id: item_id(seq),
+                kind,
+                retain_until,
+            })
+            .collect(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clinical summary
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryQuery {
+    count: Option<u32>,
+    cursor: Option<String>,
+    /// Comma-separated item kinds; all six when absent.
+    kind: Option<String>,
+}
+
+/// Where a page ends: the sort key of its last entry. Items sort as `i<seq>`, medications as
+/// `m<source><prescription or facility><code>`; newest date first, then key descending.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey(NaiveDate, String);
+
+impl SortKey {
+    fn encode(&self) -> String {
+        format!("{}.{}", self.0, self.1)
+    }
+
+    fn decode(s: &str) -> Option<Self> {
+        let (d, k) = s.split_once('.')?;
+        let ok = k.len() <= 64
+            && (k.starts_with('i') || k.starts_with('m'))
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        ok.then_some(())?;
+        Some(Self(d.parse().ok()?, k.to_owned()))
+    }
+
+    /// The item bound `(recorded_on, seq)` equivalent to "sorting before this key".
+    fn item_bound(&self) -> (NaiveDate, i64) {
+        let seq = self.1.strip_prefix('i').and_then(|n| n.parse().ok());
+        (self.0, seq.unwrap_or(i64::MAX))
+    }
+}
+
+struct Page {
+    query: SummaryQuery,
+    count: u32,
+    kinds: Vec<ItemKind>,
+    before: Option<SortKey>,
+}
+
+fn page(q: Result<Query<SummaryQuery>, QueryRejection>) -> Result<Page, Refusal> {
+    let Query(query) = q.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+    let count = query.count.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&count) {
+        return Err(
+            Refusal::invalid("invalid_count", format!("count must be 1–{PAGE_MAX}")).at("count"),
+        );
+    }
+    let kinds = match &query.kind {
+        None => ItemKind::ALL.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|k| {
+                ItemKind::parse(k).ok_or_else(|| {
+                    Refusal::invalid(
+                        "invalid_kind",
+                        format!(
+                            "{k:?} is not an item kind (diagnosis, infection, allergy, contraindicated_drug, lab_result, prescription)"
+                        ),
+                    )
+                    .at("kind")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let before = match &query.cursor {
+        None => None,
+        Some(c) => Some(SortKey::decode(c).ok_or_else(|| {
+            Refusal::invalid("invalid_cursor", "pass the cursor of a next link unchanged")
+                .at("cursor")
+        })?),
+    };
+    Ok(Page {
+        query,
+        count,
+        kinds,
+        before,
+    })
+}
+
+fn item_resource(it: &StoredItem) -> Result<(SortKey, Value), Refusal> {
+    let mut r: Value = serde_json::from_str(&it.resource)
+        .map_err(|e| Refusal::internal(format!("stored item unreadable: {e}")))?;
+    r["id"] = json!(item_id(it.seq));
+    let meta = r
+        .as_object_mut()
+        .expect("stored items are objects")
+        .entry("meta")
+        .or_insert_with(|| json!({}));
+    meta["lastUpdated"] = json!(it.registered_at.to_rfc3339());
+    meta["source"] = json!(format!("{FACILITY_SYSTEM}/{}", it.facility_code));
+    Ok((SortKey(it.recorded_on, format!("i{:012}", it.seq)), r))
+}
+
+fn medication_resource(h: &HistoryItem, person_id: &str) -> (SortKey, Value) {
+    let (letter, name) = match h.source {
+        MedicationSource::Dispensing => ("D", "MedicationDispense"),
+        _ => ("P", "MedicationRequest"),
+    };
+    let key = format!(
+        "m{letter}{}{}",
+        h.prescription_id.as_deref().unwrap_or(&h.facility_code),
+        h.code
+    );
+    let drug = crate::refdata::DrugMaster::get().by_code(&h.code);
+    let mut coding = json!({"system": YJ_SYSTEM, "code": h.code});
+    if let Some(d) = drug {
+        coding["display"] = json!(d.name);
+    }
+    let days =
+        json!({"value": h.days, "unit": "日", "system": "http://unitsofmeasure.org", "code": "d"});
+    let mut r = json!({
+        "resourceType": name,
+        "id": key[1..].to_owned(),
+        "meta": {"source": format!("{FACILITY_SYSTEM}/{}", h.facility_code)},
+        "medicationCodeableConcept": {"coding": [coding]},
+        "subject": {"reference": format!("Patient/{person_id}")},
+    });
+    if name == "MedicationDispense" {
+        r["status"] = json!("completed");
+        r["whenHandedOver"] = json!(h.date.to_string());
+        r["daysSupply"] = days;
+    } else {
+        r["status"] = json!("active");
+        r["intent"] = json!("order");
+        r["authoredOn"] = json!(h.date.to_string());
+        r["dispenseRequest"] = json!({"expectedSupplyDuration": days});
+    }
+    (SortKey(h.date, key), r)
+}
+
+/// One page of the clinical summary as a FHIR `searchset` Bundle.
+async fn summary(
+    state: &AppState,
+    person_id: &str,
+    p: Page,
+    include_undisclosed: bool,
+    base: &str,
+) -> Result<Value, Refusal> {
+    let today = state.clock().today_jst();
+    let q = ItemQuery {
+        person_id: person_id.to_owned(),
+        today,
+        kinds: p.kinds.clone(),
+        include_undisclosed,
+        before: p.before.as_ref().map(SortKey::item_bound),
+        limit: p.count + 1,
+    };
+    let wants_items = p.kinds.iter().any(|k| *k != ItemKind::Prescription);
+    let wants_meds = p.kinds.contains(&ItemKind::Prescription);
+    let (items, item_total) = if wants_items {
+        state
+            .blocking(move |s| Ok::<_, StoreError>((s.items_page(&q)?, s.count_items(&q)?)))
+            .await?
+    } else {
+        (Vec::new(), 0)
+    };
+    let meds = if wants_meds {
+        let pid = person_id.to_owned();
+        state
+            .blocking(move |s| s.history(&pid, today - TimeDelta::days(HISTORY_DAYS), today))
+            .await?
+    } else {
+        Vec::new()
+    };
+    let mut med_entries: Vec<(SortKey, Value)> = meds
+        .iter()
+        .map(|h| medication_resource(h, person_id))
+        .collect();
+    let total = item_total + med_entries.len() as u64;
+    if let Some(b) = &p.before {
+        med_entries.retain(|(k, _)| k < b);
+    }
+    let mut entries = items
+        .iter()
+        .map(item_resource)
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.append(&mut med_entries);
+    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    let more = entries.len() > p.count as usize;
+    entries.truncate(p.count as usize);
+    let query_of = |cursor: Option<&str>| {
+        let mut parts = vec![format!("count={}", p.count)];
+        if let Some(k) = &p.query.kind {
+            parts.push(format!("kind={k}"));
+        }
+        if let Some(c) = cursor {
+            parts.push(format!("cursor={c}"));
+        }
+        format!("{base}?{}", parts.join("&"))
+    };
+    let mut links = vec![json!({"relation": "self", "url": query_of(p.query.cursor.as_deref())})];
+    if let (true, Some((last, _))) = (more, entries.last()) {
+        links.push(json!({"relation": "next", "url": query_of(Some(&last.encode()))}));
+    }
+    Ok(json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": state.now().to_rfc3339(),
+        "total": total,
+        "link": links,
+        "entry": entries.into_iter().map(|(_, r)| json!({"resource": r, "search": {"mode": "match"}})).collect::<Vec<_>>()
+    }))
+}
+
+async fn facility_summary(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(person_id): Path<String>,
+    query: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Json<Value>, Refusal> {
+    let result = async {
+        caller.require_facility("reading the clinical summary")?;
+        let p = page(query)?;
+        let person = resolve_person(&state, &PersonRef::by_id(&person_id), "person_id").await?;
+        require_consent(&state, &person.id, caller.subject(), ConsentKind::Ehr).await?;
+        let base = format!("/v1/persons/{}/clinical-summary", person.id);
+        let body = summary(&state, &person.id, p, true, &base).await?;
+        state
+            .audit_read(&caller, "ehr.summary.read", person.id, None)
+            .await;
+        Ok(body)
+    }
+    .await;
+    let result = state
+        .audited(&caller, "ehr.summary.read", Some(person_id), result)
+        .await;
+    result.map(Json)
+}
+
+async fn portal_summary(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    query: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Json<Value>, Refusal> {
+    let result = async {
+        caller.require(&[Role::Person], "the portal's clinical summary")?;
+        let p = page(query)?;
+        let body = summary(
+            &state,
+            caller.subject(),
+            p,
+            false,
+            "/v1/portal/clinical-summary",
+        )
+        .await?;
+        state
+            .audit_read(
+                &caller,
+                "portal.summary.read",
+                caller.subject().to_owned(),
+                None,
+            )
+            .await;
+        Ok(body)
+    }
+    .await;
+    let result = state
+        .audited(&caller, "portal.summary.read", None, result)
+        .await;
+    result.map(Json)
+}

@@ -1,0 +1,154 @@
+//! The application state every handler shares: the store, the clock, the keys, the audit sink,
+//! the metrics, and (in test builds) the faults switched on.
+
+use crate::audit::AuditEvent;
+use crate::audit::sink::AuditSink;
+use crate::auth::keys::Keys;
+use crate::auth::principal::Principal;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::refdata::DrugMaster;
+use crate::refusal::Refusal;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: Keys,
+    audit: AuditSink,
+    metrics: Arc<Metrics>,
+    /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
+    faults: std::sync::atomic::AtomicU8,
+}
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys) -> Self {
+        let audit = AuditSink::start(store.clone());
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            keys,
+            audit,
+            metrics: Arc::default(),
+            faults: std::sync::atomic::AtomicU8::new(0),
+        }))
+    }
+
+    /// Whether the exchange was told to break a rule (only possible with the `faults` feature).
+    #[inline]
+    pub fn fault(&self, f: crate::faults::Fault) -> bool {
+        cfg!(feature = "faults")
+            && self.0.faults.load(std::sync::atomic::Ordering::Relaxed) & f.bit() != 0
+    }
+
+    /// Tells the exchange to break a rule: for tests of the conformance suite.
+    #[cfg(feature = "faults")]
+    pub fn inject_fault(&self, f: crate::faults::Fault) {
+        self.0
+            .faults
+            .fetch_or(f.bit(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.clock.now()
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.0.clock
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.0.keys
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    pub fn drugs(&self) -> &'static DrugMaster {
+        DrugMaster::get()
+    }
+
+    pub fn audit(&self) -> &AuditSink {
+        &self.0.audit
+    }
+
+    /// Runs blocking store work off the async workers.
+    pub async fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, Refusal>
+    where
+        T: Send + 'static,
+        E: Into<Refusal> + Send + 'static,
+    {
+        let store = self.0.store.clone();
+        match tokio::task::spawn_blocking(move || f(&*store)).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(e) => Err(Refusal::internal(format!("worker failed: {e}"))),
+        }
+    }
+
+    /// Records a refused request in the audit log (successful writes audit inside their own
+    /// transaction; successful reads call [`AppState::audit_read`]).
+    pub async fn audit_refusal(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        person_id: Option<String>,
+        err: &Refusal,
+    ) {
+        self.0
+            .audit
+            .record(AuditEvent::new(
+                self.now(),
+                who,
+                action,
+                person_id,
+                None,
+                err.code,
+            ))
+            .await;
+    }
+
+    /// Passes `result` through, recording it in the audit log if it is a refusal.
+    pub async fn audited<T>(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        person_id: Option<String>,
+        result: Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        if let Err(e) = &result {
+            self.audit_refusal(who, action, person_id, e).await;
+        }
+        result
+    }
+
+    /// Records a read of personal data.
+    pub async fn audit_read(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        person_id: String,
+        target: Option<String>,
+    ) {
+        self.0
+            .audit
+            .record(AuditEvent::new(
+                self.now(),
+                who,
+                action,
+                Some(person_id),
+                target,
+                "ok",
+            ))
+            .await;
+    }
+}
