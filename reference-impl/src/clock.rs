@@ -1,18 +1,10 @@
 //! Time as a parameter. The server asks its [`Clock`] for "now" wherever a result depends on it
 //! (consent windows, refill windows, token expiry), so tests and simulated replays can move time.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use std::sync::Mutex;
 
-/// Japan Standard Time (UTC+9, no daylight saving): dates of service are JST dates.
-pub fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("valid offset")
-}
-
-/// The JST calendar date of an instant.
-pub fn jst_date(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&jst()).date_naive()
-}
+pub use dx_protocol::time::{jst, jst_date};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {

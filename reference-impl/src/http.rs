@@ -2,15 +2,16 @@
 //! `/metrics`, `/v1/admin/stats`, `/v1/admin/clock`), the body limit and the metrics layer.
 
 use crate::auth::Auth;
-use crate::extract::{ApiJson, MAX_BODY_BYTES};
+use crate::extract::MAX_BODY_BYTES;
+use crate::extract::{Answer, Body, Routes};
 use crate::metrics;
 use crate::refusal::{Kind, Refusal};
 use crate::state::AppState;
-use crate::wire::{Role, StatsResponse};
+use crate::wire::Role;
+use crate::wire::endpoints::{Healthz, Metrics, MoveClock, Stats};
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 
 /// The whole API: every service's routes, operations routes, limits and metrics.
 pub fn router(state: AppState) -> Router {
@@ -31,10 +32,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::municipal::applications::router())
         .merge(crate::municipal::portal::router())
         .merge(crate::audit::routes::router())
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(render_metrics))
-        .route("/v1/admin/stats", get(stats))
-        .route("/v1/admin/clock", axum::routing::post(move_clock))
+        .endpoint(Healthz, healthz)
+        .endpoint(Metrics, render_metrics)
+        .endpoint(Stats, stats)
+        .endpoint(MoveClock, move_clock)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -62,10 +63,10 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
 async fn stats(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<StatsResponse>, Refusal> {
+) -> Result<Answer<Stats>, Refusal> {
     caller.require(&[Role::Admin], "store statistics")?;
     state.audit().flush().await;
-    Ok(Json(state.blocking(|s| s.stats()).await?))
+    Ok(Answer(state.blocking(|s| s.stats()).await?))
 }
 
 /// Moves a test exchange's clock forward (consent, token and refill windows); an exchange on the
@@ -73,8 +74,8 @@ async fn stats(
 async fn move_clock(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<crate::wire::ClockRequest>,
-) -> Result<Json<crate::wire::ClockResponse>, Refusal> {
+    Body(req): Body<MoveClock>,
+) -> Result<Answer<MoveClock>, Refusal> {
     caller.require(&[Role::Admin], "moving the clock")?;
     if !(0..=366 * 86_400).contains(&req.advance_seconds) {
         return Err(Refusal::invalid(
@@ -92,7 +93,7 @@ async fn move_clock(
             "this exchange runs on the wall clock; only a test exchange's clock moves",
         ));
     }
-    Ok(Json(crate::wire::ClockResponse { now: state.now() }))
+    Ok(Answer(crate::wire::ClockResponse { now: state.now() }))
 }
 
 async fn not_found() -> Refusal {

@@ -10,7 +10,6 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
-pub mod codes;
 pub mod consent;
 pub mod ehr;
 pub mod eligibility;
@@ -27,7 +26,7 @@ pub mod refusal;
 pub mod server;
 pub mod state;
 pub mod store;
-pub mod wire;
 
+pub use dx_protocol::{codes, wire};
 pub use refusal::Refusal;
 pub use server::{Exchange, Running, ServeArgs};

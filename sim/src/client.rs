@@ -1,6 +1,12 @@
-//! A typed client of the exchange's HTTP API, over the shared wire types. The load driver and the
-//! conformance suite send their requests through it, so they speak exactly the server's contract.
+//! A typed client of the exchange's HTTP API over the endpoint table (`wire::endpoints`): a
+//! call names its endpoint, and the table gives the method, the path, and the types of the
+//! body, the query and the answer. The load driver's setup, the pipeline's tests and the
+//! benchmarks send their requests through it, so they speak exactly the server's contract.
 
+use dx_exchange::wire::endpoints::{
+    self, CheckPrescription, Credentials, Dispense, Endpoint, GiveConsent, Method,
+    PutPractitionerKey, RegisterPrescription, RetrievePrescription, Stats, Token, Verify,
+};
 use dx_exchange::wire::{
     CheckRequest, CheckResponse, ConsentRequest, ConsentResponse, CredentialRequest,
     CredentialResponse, DispenseRequest, DispenseResponse, ErrorBody, PersonRef,
@@ -8,7 +14,7 @@ use dx_exchange::wire::{
     RegisterPrescriptionResponse, RetrieveResponse, StatsResponse, TokenRequest, TokenResponse,
     VerifyRequest, VerifyResponse,
 };
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -35,6 +41,36 @@ impl ClientError {
     }
 }
 
+/// The HTTP method of an endpoint, as reqwest names it.
+pub fn method(m: Method) -> reqwest::Method {
+    match m {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+    }
+}
+
+/// The path and query of a request to `E`: its path parameters filled in order, its query (if
+/// it has one) appended.
+pub fn target<E: Endpoint>(params: &[&str], query: &E::Query) -> String
+where
+    E::Query: Serialize,
+{
+    let path = E::path(params);
+    match endpoints::query_string(query) {
+        q if q.is_empty() => path,
+        q => format!("{path}?{q}"),
+    }
+}
+
+/// The JSON body of a request to `E`, or none when it takes none (`()`).
+pub fn body<E: Endpoint>(request: &E::Request) -> Option<Vec<u8>>
+where
+    E::Request: Serialize,
+{
+    let value = serde_json::to_value(request).expect("wire types serialise");
+    (!value.is_null()).then(|| serde_json::to_vec(&value).expect("JSON"))
+}
+
 /// A client bound to one base URL.
 #[derive(Debug, Clone)]
 pub struct ExchangeClient {
@@ -50,35 +86,41 @@ impl ExchangeClient {
         }
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned>(
+    /// Calls endpoint `E` with its path parameters, query and body; a success is decoded as
+    /// its response type, anything else is a [`ClientError`].
+    pub async fn call<E: Endpoint>(
         &self,
-        method: Method,
-        path: &str,
         token: Option<&str>,
-        body: Option<&B>,
-    ) -> Result<R, ClientError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        params: &[&str],
+        query: &E::Query,
+        request: &E::Request,
+    ) -> Result<E::Response, ClientError>
+    where
+        E::Request: Serialize,
+        E::Query: Serialize,
+        E::Response: DeserializeOwned,
+    {
+        let url = format!("{}{}", self.base, target::<E>(params, query));
+        let mut req = self.http.request(method(E::METHOD), url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(b);
+        if let Some(b) = body::<E>(request) {
+            req = req.header("content-type", "application/json").body(b);
         }
         let resp = req.send().await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
+        let unexpected = || ClientError::Unexpected {
+            status,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        };
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| ClientError::Unexpected {
-                status,
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-            });
+            return serde_json::from_slice(&bytes).map_err(|_| unexpected());
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(ClientError::Api { status, body }),
-            Err(_) => Err(ClientError::Unexpected {
-                status,
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-            }),
+            Err(_) => Err(unexpected()),
         }
     }
 
@@ -87,8 +129,7 @@ impl ExchangeClient {
             principal: principal.to_owned(),
             secret: secret.to_owned(),
         };
-        self.call(Method::POST, "/v1/auth/token", None, Some(&body))
-            .await
+        self.call::<Token>(None, &[], &(), &body).await
     }
 
     /// Issues a principal's secret (admin).
@@ -97,15 +138,11 @@ impl ExchangeClient {
         admin_token: &str,
         principal: &str,
     ) -> Result<CredentialResponse, ClientError> {
-        self.call(
-            Method::POST,
-            "/v1/admin/credentials",
-            Some(admin_token),
-            Some(&CredentialRequest {
-                principal: principal.to_owned(),
-            }),
-        )
-        .await
+        let body = CredentialRequest {
+            principal: principal.to_owned(),
+        };
+        self.call::<Credentials>(Some(admin_token), &[], &(), &body)
+            .await
     }
 
     /// Issues a principal's secret (admin) and exchanges it for a token.
@@ -119,8 +156,7 @@ impl ExchangeClient {
     }
 
     pub async fn stats(&self, admin_token: &str) -> Result<StatsResponse, ClientError> {
-        self.call::<(), _>(Method::GET, "/v1/admin/stats", Some(admin_token), None)
-            .await
+        self.call::<Stats>(Some(admin_token), &[], &(), &()).await
     }
 
     pub async fn verify(
@@ -128,13 +164,7 @@ impl ExchangeClient {
         token: &str,
         req: &VerifyRequest,
     ) -> Result<VerifyResponse, ClientError> {
-        self.call(
-            Method::POST,
-            "/v1/eligibility/verify",
-            Some(token),
-            Some(req),
-        )
-        .await
+        self.call::<Verify>(Some(token), &[], &(), req).await
     }
 
     pub async fn consent(
@@ -142,8 +172,7 @@ impl ExchangeClient {
         token: &str,
         req: &ConsentRequest,
     ) -> Result<ConsentResponse, ClientError> {
-        self.call(Method::POST, "/v1/consents", Some(token), Some(req))
-            .await
+        self.call::<GiveConsent>(Some(token), &[], &(), req).await
     }
 
     pub async fn put_practitioner_key(
@@ -151,13 +180,8 @@ impl ExchangeClient {
         token: &str,
         req: &PractitionerKeyRequest,
     ) -> Result<PractitionerKeyResponse, ClientError> {
-        self.call(
-            Method::POST,
-            "/v1/practitioners/keys",
-            Some(token),
-            Some(req),
-        )
-        .await
+        self.call::<PutPractitionerKey>(Some(token), &[], &(), req)
+            .await
     }
 
     pub async fn check(
@@ -165,13 +189,8 @@ impl ExchangeClient {
         token: &str,
         req: &CheckRequest,
     ) -> Result<CheckResponse, ClientError> {
-        self.call(
-            Method::POST,
-            "/v1/prescriptions/check",
-            Some(token),
-            Some(req),
-        )
-        .await
+        self.call::<CheckPrescription>(Some(token), &[], &(), req)
+            .await
     }
 
     pub async fn register_prescription(
@@ -179,7 +198,7 @@ impl ExchangeClient {
         token: &str,
         req: &RegisterPrescriptionRequest,
     ) -> Result<RegisterPrescriptionResponse, ClientError> {
-        self.call(Method::POST, "/v1/prescriptions", Some(token), Some(req))
+        self.call::<RegisterPrescription>(Some(token), &[], &(), req)
             .await
     }
 
@@ -190,9 +209,7 @@ impl ExchangeClient {
         access_code: &str,
         person: &PersonRef,
     ) -> Result<RetrieveResponse, ClientError> {
-        let query = serde_urlencoded_pairs(person);
-        let path = format!("/v1/prescriptions/{access_code}?{query}");
-        self.call::<(), _>(Method::GET, &path, Some(token), None)
+        self.call::<RetrievePrescription>(Some(token), &[access_code], person, &())
             .await
     }
 
@@ -202,37 +219,9 @@ impl ExchangeClient {
         prescription_id: &str,
         req: &DispenseRequest,
     ) -> Result<DispenseResponse, ClientError> {
-        let path = format!("/v1/prescriptions/{prescription_id}/dispensations");
-        self.call(Method::POST, &path, Some(token), Some(req)).await
+        self.call::<Dispense>(Some(token), &[prescription_id], &(), req)
+            .await
     }
-}
-
-/// `PersonRef` as a query string (its fields are plain strings).
-pub fn serde_urlencoded_pairs(p: &PersonRef) -> String {
-    let fields = [
-        ("person_id", &p.person_id),
-        ("card_serial", &p.card_serial),
-        ("insurer_number", &p.insurer_number),
-        ("symbol", &p.symbol),
-        ("number", &p.number),
-        ("branch", &p.branch),
-    ];
-    fields
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", percent_encode(v))))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -249,8 +238,9 @@ mod tests {
             ..PersonRef::default()
         };
         assert_eq!(
-            serde_urlencoded_pairs(&p),
-            "insurer_number=06130012&symbol=%E8%A8%98%E5%8F%B7%201&number=12&branch=00"
+            target::<RetrievePrescription>(&["123456"], &p),
+            "/v1/prescriptions/123456?insurer_number=06130012&symbol=%E8%A8%98%E5%8F%B7%201&number=12&branch=00"
         );
+        assert_eq!(body::<Stats>(&()), None);
     }
 }

@@ -1,35 +1,28 @@
 //! `GET /v1/portal/access-log`: a person reads who accessed their records.
 
 use crate::auth::Auth;
+use crate::extract::{Answer, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::endpoints::AccessLog;
 use crate::wire::{AccessLogResponse, Role};
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Router;
+use axum::extract::State;
 
 /// Most entries per page.
 const MAX_PAGE: u32 = 500;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/portal/access-log", get(access_log))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    before: Option<i64>,
-    limit: Option<u32>,
+    Router::new().endpoint(AccessLog, access_log)
 }
 
 async fn access_log(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<AccessLogResponse>, Refusal> {
+    page: Result<Params<AccessLog>, Refusal>,
+) -> Result<Answer<AccessLog>, Refusal> {
     caller.require(&[Role::Person], "the access log")?;
-    let Query(page) = page.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+    let Params(page) = page?;
     let limit = page.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(
@@ -45,7 +38,7 @@ async fn access_log(
     let next_before = (entries.len() == limit as usize)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
-    Ok(Json(AccessLogResponse {
+    Ok(Answer(AccessLogResponse {
         entries,
         next_before,
     }))

@@ -2,18 +2,18 @@
 
 use super::{Auth, Principal};
 use crate::codes::{validate_facility_code, validate_municipality_code};
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::{CredentialRequest, CredentialResponse, Role, TokenRequest, TokenResponse};
+use crate::wire::endpoints::{Credentials, Token};
+use crate::wire::{CredentialResponse, Role, TokenResponse};
+use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/auth/token", post(token))
-        .route("/v1/admin/credentials", post(credentials))
+        .endpoint(Token, token)
+        .endpoint(Credentials, credentials)
 }
 
 /// Resolves `facility:<code>`, `municipality:<code>`, `person:<id>` or `admin` to a principal that
@@ -73,8 +73,8 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, Refusal
 
 async fn token(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<TokenRequest>,
-) -> Result<Json<TokenResponse>, Refusal> {
+    Body(req): Body<Token>,
+) -> Result<Answer<Token>, Refusal> {
     if !state.keys().secret_matches(&req.principal, &req.secret) {
         return Err(Refusal::unauthenticated(
             "invalid_credentials",
@@ -83,7 +83,7 @@ async fn token(
     }
     let principal = resolve(&state, &req.principal).await?;
     let (token, expires_at) = state.keys().issue(&principal, state.now());
-    Ok(Json(TokenResponse {
+    Ok(Answer(TokenResponse {
         token,
         role: principal.role,
         expires_at,
@@ -93,12 +93,12 @@ async fn token(
 async fn credentials(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<CredentialRequest>,
-) -> Result<Json<CredentialResponse>, Refusal> {
+    Body(req): Body<Credentials>,
+) -> Result<Answer<Credentials>, Refusal> {
     caller.require(&[Role::Admin], "issuing credentials")?;
     let principal = resolve(&state, &req.principal).await?;
     let secret = state.keys().credential_secret(&principal.sub);
-    Ok(Json(CredentialResponse {
+    Ok(Answer(CredentialResponse {
         principal: principal.sub,
         role: principal.role,
         secret,

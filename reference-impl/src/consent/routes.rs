@@ -6,27 +6,26 @@ use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::eligibility::resolve::resolve_person;
 use crate::eligibility::{Identity, parse_identity};
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::endpoints::GiveConsent;
 use crate::wire::{ConsentMethod, ConsentRequest, ConsentResponse};
+use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/consents", post(give))
+    Router::new().endpoint(GiveConsent, give)
 }
 
 async fn give(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<ConsentRequest>,
-) -> Result<(StatusCode, Json<ConsentResponse>), Refusal> {
+    Body(req): Body<GiveConsent>,
+) -> Result<Answer<GiveConsent>, Refusal> {
     let result = give_inner(&state, &caller, req).await;
     let result = state.audited(&caller, "consent.record", None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn give_inner(

@@ -13,28 +13,27 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::consent::guard::require_consent;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::wire::clins::DocumentKind;
+use crate::wire::endpoints::{
+    PurgeEhr, ReadDocument, ReceiveReferral, ReferralInbox, SubmitDocument,
+};
 use crate::wire::{
     ConsentKind, DocumentResponse, DocumentSummary, PurgeResponse, ReferralInboxResponse, Role,
 };
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Router;
+use axum::extract::{Path, State};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/ehr/documents", post(submit_document))
-        .route("/v1/ehr/documents/{id}", get(read_document))
-        .route("/v1/ehr/documents/{id}/receipt", post(receive))
-        .route("/v1/ehr/referrals", get(inbox))
-        .route("/v1/admin/ehr/purge", post(purge))
+        .endpoint(SubmitDocument, submit_document)
+        .endpoint(ReadDocument, read_document)
+        .endpoint(ReceiveReferral, receive)
+        .endpoint(ReferralInbox, inbox)
+        .endpoint(PurgeEhr, purge)
 }
 
 async fn load_document(state: &AppState, id: &str) -> Result<StoredDocument, Refusal> {
@@ -53,13 +52,13 @@ async fn load_document(state: &AppState, id: &str) -> Result<StoredDocument, Ref
 async fn submit_document(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(bundle): ApiJson<Value>,
-) -> Result<(StatusCode, Json<DocumentSummary>), Refusal> {
+    Body(bundle): Body<SubmitDocument>,
+) -> Result<Answer<SubmitDocument>, Refusal> {
     let result = submit_document_inner(&state, &caller, bundle).await;
     let result = state
         .audited(&caller, "ehr.document.submit", None, result)
         .await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn submit_document_inner(
@@ -204,7 +203,7 @@ async fn read_document(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<DocumentResponse>, Refusal> {
+) -> Result<Answer<ReadDocument>, Refusal> {
     let result = async {
         let d = load_document(&state, &id).await?;
         may_read(&state, &caller, &d).await?;
@@ -225,14 +224,14 @@ async fn read_document(
     let result = state
         .audited(&caller, "ehr.document.read", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn receive(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<DocumentSummary>, Refusal> {
+) -> Result<Answer<ReceiveReferral>, Refusal> {
     let result = async {
         caller.require_facility("marking referrals received")?;
         let d = load_document(&state, &id).await?;
@@ -280,24 +279,16 @@ async fn receive(
     let result = state
         .audited(&caller, "ehr.referral.receive", None, result)
         .await;
-    result.map(Json)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InboxQuery {
-    status: Option<String>,
-    count: Option<u32>,
-    cursor: Option<String>,
+    result.map(Answer)
 }
 
 async fn inbox(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    query: Result<Query<InboxQuery>, QueryRejection>,
-) -> Result<Json<ReferralInboxResponse>, Refusal> {
+    query: Result<Params<ReferralInbox>, Refusal>,
+) -> Result<Answer<ReferralInbox>, Refusal> {
     caller.require_facility("the referral inbox")?;
-    let Query(q) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+    let Params(q) = query?;
     let filter = match q.status.as_deref() {
         None | Some("unreceived") => InboxFilter::Unreceived,
         Some("received") => InboxFilter::Received,
@@ -329,7 +320,7 @@ async fn inbox(
     let more = docs.len() > count as usize;
     docs.truncate(count as usize);
     let referrals: Vec<DocumentSummary> = docs.into_iter().map(|d| summary_of(d).0).collect();
-    Ok(Json(ReferralInboxResponse {
+    Ok(Answer(ReferralInboxResponse {
         facility_code: caller.subject().to_owned(),
         next_cursor: more
             .then(|| referrals.last().map(|d| d.document_id.clone()))
@@ -341,12 +332,12 @@ async fn inbox(
 async fn purge(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<PurgeResponse>, Refusal> {
+) -> Result<Answer<PurgeEhr>, Refusal> {
     caller.require(&[Role::Admin], "purging expired EHR records")?;
     let today = state.clock().today_jst();
     let (documents_removed, items_removed) =
         state.blocking(move |s| s.purge_expired(today)).await?;
-    Ok(Json(PurgeResponse {
+    Ok(Answer(PurgeResponse {
         documents_removed,
         items_removed,
     }))

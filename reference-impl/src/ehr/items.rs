@@ -13,45 +13,40 @@ use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::consent::guard::require_consent;
 use crate::eligibility::resolve::resolve_person;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::prescription::{HISTORY_DAYS, HistoryItem};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::error::StoreError;
+use crate::wire::SummaryQuery;
 use crate::wire::clins::ItemKind;
+use crate::wire::endpoints::{PortalClinicalSummary, ReadClinicalSummary, SubmitItems};
 use crate::wire::fhir::{FACILITY_SYSTEM, YJ_SYSTEM};
 use crate::wire::{
     ConsentKind, ItemsSubmittedResponse, MedicationSource, PersonRef, Role, StoredItemRef,
 };
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
+use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/ehr/items", post(submit_items))
-        .route(
-            "/v1/persons/{person_id}/clinical-summary",
-            get(facility_summary),
-        )
-        .route("/v1/portal/clinical-summary", get(portal_summary))
+        .endpoint(SubmitItems, submit_items)
+        .endpoint(ReadClinicalSummary, facility_summary)
+        .endpoint(PortalClinicalSummary, portal_summary)
 }
 
 async fn submit_items(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(bundle): ApiJson<Value>,
-) -> Result<(StatusCode, Json<ItemsSubmittedResponse>), Refusal> {
+    Body(bundle): Body<SubmitItems>,
+) -> Result<Answer<SubmitItems>, Refusal> {
     let result = submit_items_inner(&state, &caller, bundle).await;
     let result = state
         .audited(&caller, "ehr.items.submit", None, result)
         .await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn submit_items_inner(
@@ -121,15 +116,6 @@ async fn submit_items_inner(
 // ---------------------------------------------------------------------------------------------
 // Clinical summary
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SummaryQuery {
-    count: Option<u32>,
-    cursor: Option<String>,
-    /// Comma-separated item kinds; all six when absent.
-    kind: Option<String>,
-}
-
 /// Where a page ends: the sort key of its last entry. Items sort as `i<seq>`, medications as
 /// `m<source><prescription or facility><code>`; newest date first, then key descending.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -163,8 +149,8 @@ struct Page {
     before: Option<SortKey>,
 }
 
-fn page(q: Result<Query<SummaryQuery>, QueryRejection>) -> Result<Page, Refusal> {
-    let Query(query) = q.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+fn page(q: Result<SummaryQuery, Refusal>) -> Result<Page, Refusal> {
+    let query = q?;
     let count = query.count.unwrap_or(PAGE_DEFAULT);
     if !(1..=PAGE_MAX).contains(&count) {
         return Err(
@@ -332,11 +318,11 @@ async fn facility_summary(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(person_id): Path<String>,
-    query: Result<Query<SummaryQuery>, QueryRejection>,
-) -> Result<Json<Value>, Refusal> {
+    query: Result<Params<ReadClinicalSummary>, Refusal>,
+) -> Result<Answer<ReadClinicalSummary>, Refusal> {
     let result = async {
         caller.require_facility("reading the clinical summary")?;
-        let p = page(query)?;
+        let p = page(query.map(|Params(q)| q))?;
         let person = resolve_person(&state, &PersonRef::by_id(&person_id), "person_id").await?;
         require_consent(&state, &person.id, caller.subject(), ConsentKind::Ehr).await?;
         let base = format!("/v1/persons/{}/clinical-summary", person.id);
@@ -350,17 +336,17 @@ async fn facility_summary(
     let result = state
         .audited(&caller, "ehr.summary.read", Some(person_id), result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn portal_summary(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    query: Result<Query<SummaryQuery>, QueryRejection>,
-) -> Result<Json<Value>, Refusal> {
+    query: Result<Params<PortalClinicalSummary>, Refusal>,
+) -> Result<Answer<PortalClinicalSummary>, Refusal> {
     let result = async {
         caller.require(&[Role::Person], "the portal's clinical summary")?;
-        let p = page(query)?;
+        let p = page(query.map(|Params(q)| q))?;
         let body = summary(
             &state,
             caller.subject(),
@@ -383,5 +369,5 @@ async fn portal_summary(
     let result = state
         .audited(&caller, "portal.summary.read", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }

@@ -6,13 +6,16 @@
 use super::records::{validate_facility, validate_insurer, validate_municipality, validate_person};
 use crate::auth::Auth;
 use crate::extract::MAX_IMPORT_BODY_BYTES;
+use crate::extract::{Answer, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::endpoints::{
+    ImportFacilities, ImportInsurers, ImportMunicipalities, ImportPersons,
+};
 use crate::wire::{ImportResponse, Role};
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
 /// Most records in one import call.
@@ -20,10 +23,10 @@ const MAX_RECORDS: usize = 1_000_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/admin/persons", post(persons))
-        .route("/v1/admin/insurers", post(insurers))
-        .route("/v1/admin/facilities", post(facilities))
-        .route("/v1/admin/municipalities", post(municipalities))
+        .endpoint(ImportPersons, persons)
+        .endpoint(ImportInsurers, insurers)
+        .endpoint(ImportFacilities, facilities)
+        .endpoint(ImportMunicipalities, municipalities)
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES))
 }
 
@@ -66,46 +69,46 @@ async fn persons(
     State(state): State<AppState>,
     Auth(caller): Auth,
     body: Bytes,
-) -> Result<Json<ImportResponse>, Refusal> {
+) -> Result<Answer<ImportPersons>, Refusal> {
     caller.require(&[Role::Admin], "importing persons")?;
     let records = parse_ndjson(&body, validate_person)?;
     let imported = state.blocking(move |s| s.import_persons(&records)).await?;
-    Ok(Json(ImportResponse { imported }))
+    Ok(Answer(ImportResponse { imported }))
 }
 
 async fn insurers(
     State(state): State<AppState>,
     Auth(caller): Auth,
     body: Bytes,
-) -> Result<Json<ImportResponse>, Refusal> {
+) -> Result<Answer<ImportInsurers>, Refusal> {
     caller.require(&[Role::Admin], "importing insurers")?;
     let records = parse_ndjson(&body, validate_insurer)?;
     let imported = state.blocking(move |s| s.import_insurers(&records)).await?;
-    Ok(Json(ImportResponse { imported }))
+    Ok(Answer(ImportResponse { imported }))
 }
 
 async fn facilities(
     State(state): State<AppState>,
     Auth(caller): Auth,
     body: Bytes,
-) -> Result<Json<ImportResponse>, Refusal> {
+) -> Result<Answer<ImportFacilities>, Refusal> {
     caller.require(&[Role::Admin], "importing facilities")?;
     let records = parse_ndjson(&body, validate_facility)?;
     let imported = state
         .blocking(move |s| s.import_facilities(&records))
         .await?;
-    Ok(Json(ImportResponse { imported }))
+    Ok(Answer(ImportResponse { imported }))
 }
 
 async fn municipalities(
     State(state): State<AppState>,
     Auth(caller): Auth,
     body: Bytes,
-) -> Result<Json<ImportResponse>, Refusal> {
+) -> Result<Answer<ImportMunicipalities>, Refusal> {
     caller.require(&[Role::Admin], "importing municipalities")?;
     let records = parse_ndjson(&body, validate_municipality)?;
     let imported = state
         .blocking(move |s| s.import_municipalities(&records))
         .await?;
-    Ok(Json(ImportResponse { imported }))
+    Ok(Answer(ImportResponse { imported }))
 }

@@ -6,22 +6,22 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::consent;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::endpoints::{BatchVerify, Verify};
 use crate::wire::{
     BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage,
     MAX_BATCH_VERIFY, PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
 };
+use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::NaiveDate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/eligibility/verify", post(verify))
-        .route("/v1/eligibility/batch", post(batch))
+        .endpoint(Verify, verify)
+        .endpoint(BatchVerify, batch)
 }
 
 /// What verification answers for one identity on one date.
@@ -104,12 +104,12 @@ fn answer_with_care(
 async fn verify(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<VerifyRequest>,
-) -> Result<Json<VerifyResponse>, Refusal> {
+    Body(req): Body<Verify>,
+) -> Result<Answer<Verify>, Refusal> {
     let action = "eligibility.verify";
     let result = verify_inner(&state, &caller, req).await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn verify_inner(
@@ -189,13 +189,13 @@ async fn verify_inner(
 async fn batch(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<BatchVerifyRequest>,
-) -> Result<Json<BatchVerifyResponse>, Refusal> {
+    Body(req): Body<BatchVerify>,
+) -> Result<Answer<BatchVerify>, Refusal> {
     let result = batch_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "eligibility.batch", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn batch_inner(

@@ -3,13 +3,7 @@
 
 use crate::wire::{PublicExpenseRecord, QualificationRecord, QualificationStatus};
 use chrono::{Datelike, NaiveDate};
-
-/// The date a person reaches `years` of age (a 29 February birthday counts from 1 March).
-pub fn birthday(birth: NaiveDate, years: i32) -> NaiveDate {
-    let y = birth.year() + years;
-    NaiveDate::from_ymd_opt(y, birth.month(), birth.day())
-        .unwrap_or_else(|| NaiveDate::from_ymd_opt(y, 3, 1).expect("1 March exists"))
-}
+pub use dx_protocol::time::birthday;
 
 /// First day of compulsory schooling: 1 April after the 6th birthday, where children born on
 /// 2 April through 1 April of the next year form one school year.

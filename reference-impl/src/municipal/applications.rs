@@ -9,19 +9,20 @@ use super::{ApplicationOwner, ApplicationQuery, NewApplication, check_text};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::vaccines::age_on;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::{
-    Application, ApplicationKind, ApplicationRequest, ApplicationStatus, ApplicationsResponse,
-    Decision, DecisionRequest, Role,
+use crate::wire::ApplicationsQuery;
+use crate::wire::endpoints::{
+    ApplicationInbox, DecideApplication, FileApplication, MyApplications,
 };
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use crate::wire::{
+    Application, ApplicationKind, ApplicationStatus, ApplicationsResponse, Decision,
+    DecisionRequest, Role,
+};
+use axum::Router;
+use axum::extract::{Path, State};
 
 /// Most applications per page.
 const MAX_PAGE: u32 = 200;
@@ -30,16 +31,17 @@ const MAX_TEXT: usize = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/portal/applications", post(file).get(mine))
-        .route("/v1/municipal/applications", get(inbox))
-        .route("/v1/municipal/applications/{id}/decision", post(decide))
+        .endpoint(FileApplication, file)
+        .endpoint(MyApplications, mine)
+        .endpoint(ApplicationInbox, inbox)
+        .endpoint(DecideApplication, decide)
 }
 
 async fn file(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<ApplicationRequest>,
-) -> Result<(StatusCode, Json<Application>), Refusal> {
+    Body(req): Body<FileApplication>,
+) -> Result<Answer<FileApplication>, Refusal> {
     let action = "application.file";
     let result = async {
         caller.require(&[Role::Person], "filing an application")?;
@@ -84,23 +86,15 @@ async fn file(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|a| (StatusCode::CREATED, Json(a)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    status: Option<String>,
-    before: Option<i64>,
-    limit: Option<u32>,
+    result.map(Answer)
 }
 
 async fn page(
     state: &AppState,
     owner: ApplicationOwner,
-    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+    page: Result<ApplicationsQuery, Refusal>,
 ) -> Result<ApplicationsResponse, Refusal> {
-    let Query(page) = page.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+    let page = page?;
     let limit = page.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(
@@ -139,28 +133,30 @@ async fn page(
 async fn mine(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ApplicationsResponse>, Refusal> {
+    query: Result<Params<MyApplications>, Refusal>,
+) -> Result<Answer<MyApplications>, Refusal> {
     caller.require(&[Role::Person], "your applications")?;
     let owner = ApplicationOwner::Person(caller.subject().to_owned());
-    page(&state, owner, query).await.map(Json)
+    page(&state, owner, query.map(|Params(q)| q))
+        .await
+        .map(Answer)
 }
 
 async fn inbox(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ApplicationsResponse>, Refusal> {
+    query: Result<Params<ApplicationInbox>, Refusal>,
+) -> Result<Answer<ApplicationInbox>, Refusal> {
     let result = async {
         caller.require(&[Role::Municipality], "the applications inbox")?;
         let owner = ApplicationOwner::Municipality(caller.subject().to_owned());
-        page(&state, owner, query).await
+        page(&state, owner, query.map(|Params(q)| q)).await
     }
     .await;
     let result = state
         .audited(&caller, "application.list", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn decide_inner(
@@ -212,11 +208,11 @@ async fn decide(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<DecisionRequest>,
-) -> Result<Json<Application>, Refusal> {
+    Body(req): Body<DecideApplication>,
+) -> Result<Answer<DecideApplication>, Refusal> {
     let result = decide_inner(&state, &caller, &id, req).await;
     let result = state
         .audited(&caller, "application.decide", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }

@@ -11,25 +11,20 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::eligibility::resolve::resolve_person;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
-use crate::wire::{
-    CareCertification, CareCertificationRequest, CareCertificationResponse,
-    CareCertificationsResponse, ConsentKind, Role,
-};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use crate::wire::endpoints::{CertifyCare, ReadCareCertification};
+use crate::wire::{CareCertification, CareCertificationsResponse, ConsentKind, Role};
+use axum::Router;
+use axum::extract::{Path, State};
 use chrono::NaiveDate;
-use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/care/certifications", post(certify))
-        .route("/v1/persons/{id}/care-certification", get(read))
+        .endpoint(CertifyCare, certify)
+        .endpoint(ReadCareCertification, read)
 }
 
 /// The certification in force on `on`, if any.
@@ -47,8 +42,8 @@ pub fn in_force(
 async fn certify(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<CareCertificationRequest>,
-) -> Result<(StatusCode, Json<CareCertificationResponse>), Refusal> {
+    Body(req): Body<CertifyCare>,
+) -> Result<Answer<CertifyCare>, Refusal> {
     let action = "care.certify";
     let result = async {
         caller.require(&[Role::Municipality], "certifying a care level")?;
@@ -76,13 +71,7 @@ async fn certify(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OnQuery {
-    on: Option<NaiveDate>,
+    result.map(Answer)
 }
 
 /// Certifications the caller may see: the one in force for a care provider (refused when the
@@ -141,12 +130,12 @@ async fn read(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    query: Result<Query<OnQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<CareCertificationsResponse>, Refusal> {
+    query: Result<Params<ReadCareCertification>, Refusal>,
+) -> Result<Answer<ReadCareCertification>, Refusal> {
     let result = match query {
-        Ok(Query(q)) => certifications_of(&state, &caller, &id, q.on).await,
-        Err(e) => Err(Refusal::invalid("invalid_query", e.body_text())),
+        Ok(Params(q)) => certifications_of(&state, &caller, &id, q.on).await,
+        Err(e) => Err(e),
     };
     let result = state.audited(&caller, "care.read", Some(id), result).await;
-    result.map(Json)
+    result.map(Answer)
 }

@@ -9,24 +9,23 @@ use super::rules::check_entitlement;
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::eligibility::resolve::resolve_person;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::{EntitlementRequest, EntitlementResponse, PublicExpenseRecord, Role};
+use crate::wire::endpoints::RegisterEntitlement;
+use crate::wire::{EntitlementResponse, PublicExpenseRecord, Role};
+use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/municipal/entitlements", post(register))
+    Router::new().endpoint(RegisterEntitlement, register)
 }
 
 async fn register(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<EntitlementRequest>,
-) -> Result<(StatusCode, Json<EntitlementResponse>), Refusal> {
+    Body(req): Body<RegisterEntitlement>,
+) -> Result<Answer<RegisterEntitlement>, Refusal> {
     let action = "entitlement.register";
     let result = async {
         caller.require(&[Role::Municipality], "registering an entitlement")?;
@@ -64,5 +63,5 @@ async fn register(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }

@@ -12,27 +12,25 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::eligibility::resolve::resolve_person;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Routes};
 use crate::refdata::vaccines::age_on;
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::endpoints::{InfantCheckup, PrenatalCheckup, ReadMaternal, RegisterPregnancy};
 use crate::wire::{
-    ConsentKind, InfantCheckupRequest, MaternalKind, MaternalRecord, MaternalResponse,
-    PersonRecord, PersonRef, PregnancyRequest, PrenatalCheckupRequest, Role, Sex,
+    ConsentKind, MaternalKind, MaternalRecord, MaternalResponse, PersonRecord, PersonRef, Role, Sex,
 };
+use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/maternal/pregnancies", post(pregnancy))
-        .route("/v1/maternal/prenatal-checkups", post(prenatal))
-        .route("/v1/maternal/infant-checkups", post(infant))
-        .route("/v1/persons/{id}/maternal", get(read))
+        .endpoint(RegisterPregnancy, pregnancy)
+        .endpoint(PrenatalCheckup, prenatal)
+        .endpoint(InfantCheckup, infant)
+        .endpoint(ReadMaternal, read)
 }
 
 /// Longest span from confirmation to the expected delivery, in days (a full term is 280 days
@@ -97,8 +95,8 @@ async fn store(
 async fn pregnancy(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<PregnancyRequest>,
-) -> Result<(StatusCode, Json<MaternalRecord>), Refusal> {
+    Body(req): Body<RegisterPregnancy>,
+) -> Result<Answer<RegisterPregnancy>, Refusal> {
     let action = "maternal.pregnancy";
     let result = async {
         let p = subject(
@@ -144,14 +142,14 @@ async fn pregnancy(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn prenatal(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<PrenatalCheckupRequest>,
-) -> Result<(StatusCode, Json<MaternalRecord>), Refusal> {
+    Body(req): Body<PrenatalCheckup>,
+) -> Result<Answer<PrenatalCheckup>, Refusal> {
     let action = "maternal.prenatal_checkup";
     let result = async {
         let p = subject(
@@ -202,14 +200,14 @@ async fn prenatal(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn infant(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<InfantCheckupRequest>,
-) -> Result<(StatusCode, Json<MaternalRecord>), Refusal> {
+    Body(req): Body<InfantCheckup>,
+) -> Result<Answer<InfantCheckup>, Refusal> {
     let action = "maternal.infant_checkup";
     let result = async {
         let p = subject(
@@ -257,7 +255,7 @@ async fn infant(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 /// A person's records, for the municipality of residence or the person.
@@ -291,10 +289,10 @@ async fn read(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<MaternalResponse>, Refusal> {
+) -> Result<Answer<ReadMaternal>, Refusal> {
     let result = records_of(&state, &caller, &id).await;
     let result = state
         .audited(&caller, "maternal.read", Some(id), result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }

@@ -9,19 +9,18 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::consent::Consent;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::wire::clins::DocumentKind;
-use crate::wire::{
-    CareCertificationsResponse, CheckupReportsResponse, ConsentKind, ConsentMethod,
-    ConsentResponse, FacilityKind, MaternalResponse, PortalConsentRequest, Role,
-    VaccinationHistory,
+use crate::wire::endpoints::{
+    PortalCareCertification, PortalCheckups, PortalConsent, PortalMaternal, PortalVaccinations,
 };
+use crate::wire::{
+    CheckupReportsResponse, ConsentKind, ConsentMethod, ConsentResponse, FacilityKind, Role,
+};
+use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::TimeDelta;
 
 /// How long care consent given on the portal lasts (the span of a care plan; an assumption —
@@ -30,11 +29,11 @@ pub const CARE_CONSENT_VALIDITY: TimeDelta = TimeDelta::days(365);
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/portal/vaccinations", get(vaccinations))
-        .route("/v1/portal/maternal", get(maternal_records))
-        .route("/v1/portal/care-certification", get(care_certifications))
-        .route("/v1/portal/checkups", get(checkups))
-        .route("/v1/portal/consents", post(consent))
+        .endpoint(PortalVaccinations, vaccinations)
+        .endpoint(PortalMaternal, maternal_records)
+        .endpoint(PortalCareCertification, care_certifications)
+        .endpoint(PortalCheckups, checkups)
+        .endpoint(PortalConsent, consent)
 }
 
 fn person(caller: &Principal, what: &str) -> Result<String, Refusal> {
@@ -45,7 +44,7 @@ fn person(caller: &Principal, what: &str) -> Result<String, Refusal> {
 async fn vaccinations(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<VaccinationHistory>, Refusal> {
+) -> Result<Answer<PortalVaccinations>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's vaccinations")?;
         vaccination::history_of(&state, &caller, &id).await
@@ -54,13 +53,13 @@ async fn vaccinations(
     let result = state
         .audited(&caller, "portal.vaccinations", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn maternal_records(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<MaternalResponse>, Refusal> {
+) -> Result<Answer<PortalMaternal>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's maternal-child health records")?;
         maternal::records_of(&state, &caller, &id).await
@@ -69,26 +68,26 @@ async fn maternal_records(
     let result = state
         .audited(&caller, "portal.maternal", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn care_certifications(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<CareCertificationsResponse>, Refusal> {
+) -> Result<Answer<PortalCareCertification>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's care certifications")?;
         care::certifications_of(&state, &caller, &id, None).await
     }
     .await;
     let result = state.audited(&caller, "portal.care", None, result).await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn checkups(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<CheckupReportsResponse>, Refusal> {
+) -> Result<Answer<PortalCheckups>, Refusal> {
     let result = async {
         let id = person(&caller, "the portal's checkup reports")?;
         let (p, today) = (id.clone(), state.clock().today_jst());
@@ -110,14 +109,14 @@ async fn checkups(
     let result = state
         .audited(&caller, "portal.checkups", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn consent(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<PortalConsentRequest>,
-) -> Result<(StatusCode, Json<ConsentResponse>), Refusal> {
+    Body(req): Body<PortalConsent>,
+) -> Result<Answer<PortalConsent>, Refusal> {
     let action = "portal.consent";
     let result = async {
         let id = person(&caller, "consent on the portal")?;
@@ -164,5 +163,5 @@ async fn consent(
     }
     .await;
     let result = state.audited(&caller, action, None, result).await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }

@@ -9,29 +9,28 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::eligibility::resolve::resolve_person;
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::vaccines;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::{
-    ConsentKind, MAX_VACCINATION_BATCH, Role, ScheduleResponse, Vaccination,
-    VaccinationBatchRequest, VaccinationBatchResponse, VaccinationHistory, VaccinationRequest,
-    VaccineInfo,
+use crate::wire::endpoints::{
+    ReadVaccinationSchedule, ReadVaccinations, RecordVaccination, VaccinationBatch, Vaccines,
 };
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use crate::wire::{
+    ConsentKind, MAX_VACCINATION_BATCH, Role, ScheduleResponse, VaccinationBatchResponse,
+    VaccinationHistory, VaccinationRequest, VaccineInfo,
+};
+use axum::extract::{Path, State};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/vaccines", get(list))
-        .route("/v1/vaccinations", post(record))
-        .route("/v1/municipal/vaccinations/batch", post(batch))
-        .route("/v1/persons/{id}/vaccinations", get(history))
-        .route("/v1/persons/{id}/vaccination-schedule", get(schedule))
+        .endpoint(Vaccines, list)
+        .endpoint(RecordVaccination, record)
+        .endpoint(VaccinationBatch, batch)
+        .endpoint(ReadVaccinations, history)
+        .endpoint(ReadVaccinationSchedule, schedule)
 }
 
 /// Facilities that vaccinate and read vaccination records with consent.
@@ -105,8 +104,8 @@ fn dose_audit(caller: &Principal, d: &NewDose) -> AuditEvent {
 async fn record(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<VaccinationRequest>,
-) -> Result<(StatusCode, Json<Vaccination>), Refusal> {
+    Body(req): Body<RecordVaccination>,
+) -> Result<Answer<RecordVaccination>, Refusal> {
     let result = async {
         caller.require(
             &[Role::Hospital, Role::Clinic, Role::Municipality],
@@ -124,14 +123,14 @@ async fn record(
     let result = state
         .audited(&caller, "vaccination.record", None, result)
         .await;
-    result.map(|v| (StatusCode::CREATED, Json(v)))
+    result.map(Answer)
 }
 
 async fn batch(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<VaccinationBatchRequest>,
-) -> Result<(StatusCode, Json<VaccinationBatchResponse>), Refusal> {
+    Body(req): Body<VaccinationBatch>,
+) -> Result<Answer<VaccinationBatch>, Refusal> {
     let result = async {
         caller.require(&[Role::Municipality], "a batch upload of vaccinations")?;
         if req.items.is_empty() || req.items.len() > MAX_VACCINATION_BATCH {
@@ -155,7 +154,7 @@ async fn batch(
     let result = state
         .audited(&caller, "vaccination.batch", None, result)
         .await;
-    result.map(|v| (StatusCode::CREATED, Json(v)))
+    result.map(Answer)
 }
 
 /// A person's doses, for a vaccinating facility with consent, the municipality of residence or
@@ -190,28 +189,22 @@ async fn history(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<VaccinationHistory>, Refusal> {
+) -> Result<Answer<ReadVaccinations>, Refusal> {
     let result = history_of(&state, &caller, &id).await;
     let result = state
         .audited(&caller, "vaccination.read", Some(id), result)
         .await;
-    result.map(Json)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OnQuery {
-    on: Option<NaiveDate>,
+    result.map(Answer)
 }
 
 async fn schedule(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    query: Result<Query<OnQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ScheduleResponse>, Refusal> {
+    query: Result<Params<ReadVaccinationSchedule>, Refusal>,
+) -> Result<Answer<ReadVaccinationSchedule>, Refusal> {
     let result = async {
-        let Query(q) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+        let Params(q) = query?;
         let person = person_by_id(&state, &id).await?;
         require_reader(
             &state,
@@ -246,5 +239,5 @@ async fn schedule(
     let result = state
         .audited(&caller, "vaccination.schedule", Some(id), result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }

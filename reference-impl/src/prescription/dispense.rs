@@ -11,24 +11,23 @@ use crate::auth::principal::Principal;
 use crate::codes::validate_facility_code;
 use crate::eligibility::resolve::resolve_person;
 use crate::eligibility::{lookup, parse_identity};
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::endpoints::{CancelPrescription, Dispense, PaperDispense, RetrievePrescription};
 use crate::wire::{
     CancelResponse, DispenseRequest, DispenseResponse, PaperDispenseRequest, PaperDispenseResponse,
     PersonRef, PrescriptionKind, PrescriptionStatus, RefillState, RetrieveResponse, Role,
 };
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
+use axum::extract::{Path, State};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/prescriptions/{code}", get(retrieve))
-        .route("/v1/prescriptions/{id}/dispensations", post(dispense))
-        .route("/v1/prescriptions/{id}/cancel", post(cancel))
-        .route("/v1/dispensations", post(paper))
+        .endpoint(RetrievePrescription, retrieve)
+        .endpoint(Dispense, dispense)
+        .endpoint(CancelPrescription, cancel)
+        .endpoint(PaperDispense, paper)
 }
 
 fn not_found() -> Refusal {
@@ -58,20 +57,20 @@ async fn retrieve(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(code): Path<String>,
-    query: Result<Query<PersonRef>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<RetrieveResponse>, Refusal> {
-    let result = retrieve_inner(&state, &caller, &code, query).await;
+    query: Result<Params<RetrievePrescription>, Refusal>,
+) -> Result<Answer<RetrievePrescription>, Refusal> {
+    let result = retrieve_inner(&state, &caller, &code, query.map(|Params(q)| q)).await;
     let result = state
         .audited(&caller, "prescription.retrieve", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn retrieve_inner(
     state: &AppState,
     caller: &Principal,
     code: &str,
-    query: Result<Query<PersonRef>, axum::extract::rejection::QueryRejection>,
+    query: Result<PersonRef, Refusal>,
 ) -> Result<RetrieveResponse, Refusal> {
     caller.require(&[Role::Pharmacy], "retrieving prescriptions")?;
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -80,7 +79,7 @@ async fn retrieve_inner(
                 .at("access_code"),
         );
     }
-    let Query(person_ref) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+    let person_ref = query?;
     let identity = parse_identity(&person_ref, "query")?;
     let code = code.to_owned();
     let (p, person) = state
@@ -123,13 +122,13 @@ async fn dispense(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<DispenseRequest>,
-) -> Result<(StatusCode, Json<DispenseResponse>), Refusal> {
+    Body(req): Body<Dispense>,
+) -> Result<Answer<Dispense>, Refusal> {
     let result = dispense_inner(&state, &caller, &id, req).await;
     let result = state
         .audited(&caller, "prescription.dispense", None, result)
         .await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn dispense_inner(
@@ -244,13 +243,13 @@ async fn dispense_inner(
 async fn paper(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<PaperDispenseRequest>,
-) -> Result<(StatusCode, Json<PaperDispenseResponse>), Refusal> {
+    Body(req): Body<PaperDispense>,
+) -> Result<Answer<PaperDispense>, Refusal> {
     let result = paper_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "dispensation.paper", None, result)
         .await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn paper_inner(
@@ -300,12 +299,12 @@ async fn cancel(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-) -> Result<Json<CancelResponse>, Refusal> {
+) -> Result<Answer<CancelPrescription>, Refusal> {
     let result = cancel_inner(&state, &caller, &id).await;
     let result = state
         .audited(&caller, "prescription.cancel", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn cancel_inner(

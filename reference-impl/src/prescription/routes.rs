@@ -13,31 +13,32 @@ use crate::consent::guard::require_consent;
 use crate::eligibility::resolve::resolve_person;
 use crate::eligibility::rules::status_on;
 use crate::eligibility::{Identity, lookup, parse_identity};
-use crate::extract::ApiJson;
+use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
 use crate::state::AppState;
+use crate::wire::MedicationsQuery;
 use crate::wire::canonical::parse_public_key;
+use crate::wire::endpoints::{
+    CheckPrescription, PutPractitionerKey, ReadMedications, RegisterPrescription,
+};
 use crate::wire::{
     CheckRequest, CheckResponse, ConsentKind, MedicationEntry, MedicationsResponse, PersonRef,
-    PractitionerKeyRequest, PractitionerKeyResponse, PrescriptionKind, QualificationStatus,
-    RegisterPrescriptionRequest, RegisterPrescriptionResponse, Role, Warning,
+    PractitionerKeyResponse, PrescriptionKind, QualificationStatus, RegisterPrescriptionRequest,
+    RegisterPrescriptionResponse, Role, Warning,
 };
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
+use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
-use serde::Deserialize;
 
 const PRESCRIBERS: [Role; 3] = [Role::Hospital, Role::Clinic, Role::Dental];
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/practitioners/keys", post(put_key))
-        .route("/v1/prescriptions", post(register))
-        .route("/v1/prescriptions/check", post(check))
-        .route("/v1/persons/{person_id}/medications", get(medications))
+        .endpoint(PutPractitionerKey, put_key)
+        .endpoint(RegisterPrescription, register)
+        .endpoint(CheckPrescription, check)
+        .endpoint(ReadMedications, medications)
 }
 
 /// What the checks look at: the person's recent history, their registered allergies and
@@ -99,8 +100,8 @@ fn warnings_for(
 async fn put_key(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<PractitionerKeyRequest>,
-) -> Result<(StatusCode, Json<PractitionerKeyResponse>), Refusal> {
+    Body(req): Body<PutPractitionerKey>,
+) -> Result<Answer<PutPractitionerKey>, Refusal> {
     caller.require_facility("registering practitioner keys")?;
     let id_ok = !req.practitioner_id.is_empty()
         && req.practitioner_id.len() <= 64
@@ -129,19 +130,19 @@ async fn put_key(
         practitioner_id: req.practitioner_id,
         facility_code: caller.subject().to_owned(),
     };
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok(Answer(body))
 }
 
 async fn register(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<RegisterPrescriptionRequest>,
-) -> Result<(StatusCode, Json<RegisterPrescriptionResponse>), Refusal> {
+    Body(req): Body<RegisterPrescription>,
+) -> Result<Answer<RegisterPrescription>, Refusal> {
     let result = register_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "prescription.register", None, result)
         .await;
-    result.map(|r| (StatusCode::CREATED, Json(r)))
+    result.map(Answer)
 }
 
 async fn register_inner(
@@ -320,13 +321,13 @@ async fn register_inner(
 async fn check(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(req): ApiJson<CheckRequest>,
-) -> Result<Json<CheckResponse>, Refusal> {
+    Body(req): Body<CheckPrescription>,
+) -> Result<Answer<CheckPrescription>, Refusal> {
     let result = check_inner(&state, &caller, req).await;
     let result = state
         .audited(&caller, "prescription.check", None, result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn check_inner(
@@ -360,33 +361,27 @@ async fn check_inner(
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MedicationsQuery {
-    days: Option<i64>,
-}
-
 async fn medications(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(person_id): Path<String>,
-    query: Result<Query<MedicationsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<MedicationsResponse>, Refusal> {
-    let result = medications_inner(&state, &caller, &person_id, query).await;
+    query: Result<Params<ReadMedications>, Refusal>,
+) -> Result<Answer<ReadMedications>, Refusal> {
+    let result = medications_inner(&state, &caller, &person_id, query.map(|Params(q)| q)).await;
     let result = state
         .audited(&caller, "medications.read", Some(person_id), result)
         .await;
-    result.map(Json)
+    result.map(Answer)
 }
 
 async fn medications_inner(
     state: &AppState,
     caller: &Principal,
     person_id: &str,
-    query: Result<Query<MedicationsQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<MedicationsQuery, Refusal>,
 ) -> Result<MedicationsResponse, Refusal> {
     caller.require_facility("reading medication information")?;
-    let Query(q) = query.map_err(|e| Refusal::invalid("invalid_query", e.body_text()))?;
+    let q = query?;
     let days = q.days.unwrap_or(HISTORY_DAYS);
     if !(1..=HISTORY_DAYS).contains(&days) {
         return Err(

@@ -1,10 +1,8 @@
-//! Reference data the exchange loads: the drug master (compiled in) and a built-in sample of
-//! insurers, facilities and persons that a fresh store is seeded with until a generated
-//! population is imported; the vaccine table and schedule rules.
+//! Reference data the exchange loads: the protocol's code tables (`dx_protocol::refdata`: the
+//! drug master with its 併用禁忌 pairs, the clinical codes, the vaccines and their schedule
+//! rules), and a built-in sample of insurers, facilities and persons that a fresh store is
+//! seeded with until a generated population is imported (`sample`).
 
-pub mod clinical;
-pub mod drugs;
 pub mod sample;
-pub mod vaccines;
 
-pub use drugs::{Drug, DrugMaster, RefillBar, Route};
+pub use dx_protocol::refdata::*;

@@ -146,3 +146,68 @@ async fn bulk_import_is_all_or_nothing() {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(h.stats().await["persons"], PERSONS + 3);
 }
+
+/// Every endpoint of `wire::endpoints` is routed with its method: none answers `no_route` or
+/// `method_not_allowed` (whatever else it refuses for a placeholder id).
+#[tokio::test]
+async fn every_endpoint_of_the_table_is_served() {
+    use dx_exchange::wire::endpoints::{ALL, Method, fill};
+    let h = Harness::start().await;
+    let admin = h.admin().await;
+    for e in ALL {
+        let params: Vec<&str> = vec!["x"; e.path.matches('{').count()];
+        let method = match e.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let (status, body) = h
+            .send(method, Some(&admin), &fill(e.path, &params), None)
+            .await;
+        let code = body["error"]["code"].as_str().unwrap_or_default();
+        assert!(
+            !matches!(code, "no_route" | "method_not_allowed"),
+            "{} {}: {status} {code}",
+            e.method.as_str(),
+            e.path
+        );
+    }
+}
+
+/// docs/api.md documents every endpoint of the table (path parameters by any name).
+#[test]
+fn docs_api_md_documents_every_endpoint() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md")).unwrap();
+    let normal = |p: &str| {
+        let mut out = String::new();
+        let mut depth = 0;
+        for c in p.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    out.push_str("{}");
+                }
+                '}' => depth -= 1,
+                '?' if depth == 0 => break,
+                _ if depth == 0 => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    };
+    let documented: std::collections::BTreeSet<String> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|code| {
+            let (method, path) = code.split_once(' ')?;
+            matches!(method, "GET" | "POST").then(|| format!("{method} {}", normal(path)))
+        })
+        .collect();
+    let missing: Vec<String> = dx_exchange::wire::endpoints::ALL
+        .iter()
+        .map(|e| format!("{} {}", e.method.as_str(), normal(e.path)))
+        .filter(|e| !documented.contains(e))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/api.md: {missing:?}");
+}

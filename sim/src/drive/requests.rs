@@ -311,7 +311,7 @@ pub fn prepare(
                 false,
                 format!(
                     "/v1/prescriptions/{code}?{}",
-                    crate::client::serde_urlencoded_pairs(&person(e))
+                    dx_exchange::wire::endpoints::query_string(&person(e))
                 ),
                 None,
             )

@@ -447,8 +447,8 @@ pub fn schedule(
                 ));
             }
             Programme::ElderlyOnce if age >= ELDERLY_AGE => {
-                let from = crate::eligibility::rules::birthday(birth, 65);
-                let until = crate::eligibility::rules::birthday(birth, 66).pred_opt();
+                let from = crate::time::birthday(birth, 65);
+                let until = crate::time::birthday(birth, 66).pred_opt();
                 let status = if !given.is_empty() {
                     ScheduleStatus::Complete
                 } else if until.is_some_and(|u| on > u) {

@@ -2,7 +2,8 @@
 //! (予防接種), maternal-child health (母子保健), care-level certification (要介護認定),
 //! public-expense and local-subsidy entitlements, and the portal's online applications.
 
-use super::{DocumentSummary, PersonRef, PublicExpenseRecord};
+use super::common::{PersonRef, PublicExpenseRecord};
+use super::ehr::DocumentSummary;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -480,5 +481,22 @@ pub struct CheckupReportsResponse {
 pub struct PortalConsentRequest {
     /// The care provider's 10-digit code.
     pub provider: String,
-    pub kind: super::ConsentKind,
+    pub kind: super::consent::ConsentKind,
+}
+
+/// The query of the application lists: by `status`, ids below `before`, at most `limit`
+/// (default 50).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationsQuery {
+    pub status: Option<String>,
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// A query naming the date a read refers to (default: today).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateQuery {
+    pub on: Option<NaiveDate>,
 }

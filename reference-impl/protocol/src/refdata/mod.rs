@@ -1,0 +1,8 @@
+//! The code tables the contract names: the drug master (compiled in) with its 併用禁忌 pairs,
+//! the clinical codes of EHR sharing, and the vaccine table with the routine schedule's rules.
+
+pub mod clinical;
+pub mod drugs;
+pub mod vaccines;
+
+pub use drugs::{Drug, DrugMaster, RefillBar, Route};

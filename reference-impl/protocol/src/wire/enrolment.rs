@@ -1,0 +1,127 @@
+//! Reference data and enrolment (admin): facilities, insurers and persons as the population file
+//! and the import routes carry them, and the operations routes' bodies.
+
+use super::common::{PublicExpenseRecord, QualificationRecord, Role, Sex};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacilityKind {
+    Hospital,
+    Clinic,
+    Dental,
+    Pharmacy,
+    /// A long-term-care provider; its code has table digit 7.
+    CareProvider,
+}
+
+impl FacilityKind {
+    pub fn role(self) -> Role {
+        match self {
+            FacilityKind::Hospital => Role::Hospital,
+            FacilityKind::Clinic => Role::Clinic,
+            FacilityKind::Dental => Role::Dental,
+            FacilityKind::Pharmacy => Role::Pharmacy,
+            FacilityKind::CareProvider => Role::CareProvider,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.role().as_str()
+    }
+}
+
+/// One facility as the population file and the import route carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacilityRecord {
+    pub code: String,
+    pub kind: FacilityKind,
+    pub name: String,
+    pub prefecture: u8,
+}
+
+/// One insurer as the population file and the import route carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsurerRecord {
+    pub number: String,
+    /// Scheme code (法別番号): 01 Kyokai Kenpo, 06 societies, 31–34 mutual aid, 39 late-elderly,
+    /// `null` for municipal NHI (6-digit numbers).
+    pub scheme: Option<u8>,
+    pub name: String,
+    pub prefecture: u8,
+}
+
+/// One person as the population file carries it: identity, card, insurance history and
+/// public-expense entitlements. The import route takes these as NDJSON, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonRecord {
+    pub id: String,
+    pub sex: Sex,
+    pub birth_date: NaiveDate,
+    pub prefecture: u8,
+    pub municipality: String,
+    /// Serial of the My Number card registered as insurance card, if any.
+    #[serde(default)]
+    pub card_serial: Option<String>,
+    /// Qualification history, in any order; at most one may be open-ended.
+    pub qualifications: Vec<QualificationRecord>,
+    #[serde(default)]
+    pub public_expenses: Vec<PublicExpenseRecord>,
+    /// Long-term-care certification in force, certified by the municipality of residence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub care_certification: Option<super::municipal::CareCertificationRecord>,
+    /// A pregnancy registered with the municipality of residence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pregnancy: Option<super::municipal::PregnancyRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportResponse {
+    pub imported: u64,
+}
+
+/// `POST /v1/admin/clock`: move a test exchange's clock forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRequest {
+    pub advance_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockResponse {
+    pub now: DateTime<Utc>,
+}
+
+/// Row counts of the store, for operators and for tests that show a refusal stored nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    pub persons: u64,
+    pub qualifications: u64,
+    pub insurers: u64,
+    pub facilities: u64,
+    pub consents: u64,
+    pub practitioner_keys: u64,
+    pub prescriptions: u64,
+    pub dispensations: u64,
+    #[serde(default)]
+    pub ehr_documents: u64,
+    #[serde(default)]
+    pub ehr_items: u64,
+    #[serde(default)]
+    pub municipalities: u64,
+    #[serde(default)]
+    pub vaccinations: u64,
+    #[serde(default)]
+    pub maternal_records: u64,
+    #[serde(default)]
+    pub care_certifications: u64,
+    #[serde(default)]
+    pub public_expenses: u64,
+    #[serde(default)]
+    pub applications: u64,
+    pub audit: u64,
+}
