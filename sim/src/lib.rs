@@ -13,7 +13,6 @@ pub mod client;
 pub mod conformance;
 pub mod drive;
 pub mod population;
-pub mod rng;
 pub mod rollout;
 pub mod scenario;
 pub mod tables;

@@ -946,13 +946,11 @@ impl Scenario {
             .slo
             .routes
             .keys()
-            .find(|k| crate::workload::events::Route::parse(k).is_none())
+            .find(|k| dx_model::route::Route::parse(k).is_none())
         {
             return Err(format!(
                 "slo.routes.{route}: not a route; routes are {}",
-                crate::workload::events::Route::ALL
-                    .map(|r| r.as_str())
-                    .join(", ")
+                dx_model::route::Route::ALL.map(|r| r.as_str()).join(", ")
             ));
         }
         for (route, slo) in std::iter::once(("default", &self.slo.default))
@@ -1030,12 +1028,10 @@ impl Scenario {
             return Err("capacity.replications must be in 1..=1000".into());
         }
         for (name, svc) in &c.services {
-            if crate::capacity::services::Service::parse(name).is_none() {
+            if dx_model::route::Service::parse(name).is_none() {
                 return Err(format!(
                     "capacity.services.{name}: not a service; services are {}",
-                    crate::capacity::services::Service::ALL
-                        .map(|s| s.as_str())
-                        .join(", ")
+                    dx_model::route::Service::ALL.map(|s| s.as_str()).join(", ")
                 ));
             }
             if svc.servers == Some(0) {
@@ -1043,10 +1039,10 @@ impl Scenario {
                     "capacity.services.{name}.servers must be at least 1"
                 ));
             }
-            let service = crate::capacity::services::Service::parse(name).expect("checked");
+            let service = dx_model::route::Service::parse(name).expect("checked");
             if let Some(r) = svc.priority.iter().find(|r| {
-                crate::workload::events::Route::parse(r)
-                    .is_none_or(|r| crate::capacity::services::Service::of(r) != Some(service))
+                dx_model::route::Route::parse(r)
+                    .is_none_or(|r| dx_model::route::Service::of(r) != Some(service))
             }) {
                 return Err(format!(
                     "capacity.services.{name}.priority: {r} is not a route of {name}"
@@ -1057,7 +1053,7 @@ impl Scenario {
             }
         }
         for (route, t) in &c.service_times {
-            if crate::workload::events::Route::parse(route).is_none() {
+            if dx_model::route::Route::parse(route).is_none() {
                 return Err(format!("capacity.service_times.{route}: not a route"));
             }
             if !(t.median_ms > 0.0 && t.p99_ms >= t.median_ms && t.p99_ms.is_finite()) {

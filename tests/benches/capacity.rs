@@ -6,7 +6,8 @@
 //! simulated once over the day at 64 workers (enough for every service with the built-in
 //! service times), timed alone; then the whole model (sizing searches and replications) is timed.
 
-use dx_sim::capacity::{self, calibrate::Calibration, rates::Rates, services::Service};
+use dx_model::route::Service;
+use dx_sim::capacity::{self, calibrate::Calibration, rates::Rates};
 use dx_sim::population::{self, RunOptions};
 use dx_sim::scenario::Scenario;
 use dx_sim::workload;

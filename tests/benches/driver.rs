@@ -9,9 +9,10 @@
 
 use dx_exchange::clock::SystemClock;
 use dx_exchange::store::Durability;
+use dx_model::event::{Event, Flow, Payload};
 use dx_sim::drive::{self, DriveOptions, ServerClock};
 use dx_sim::scenario::Scenario;
-use dx_sim::workload::{self, events::Event, events::Route};
+use dx_sim::workload;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,8 +83,8 @@ async fn main() {
         .map(|i| Event {
             id: i,
             at_ms: start_ms,
-            flow: "visit",
-            route: Route::Healthz,
+            flow: Flow::Visit,
+            payload: Payload::Healthz,
             sex: "female",
             ..Event::default()
         })

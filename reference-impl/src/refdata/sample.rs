@@ -9,6 +9,7 @@ use crate::wire::{
     Sex,
 };
 use chrono::{Datelike, NaiveDate};
+use dx_model::rng::{Stream, splitmix64};
 
 /// Prefectures of the sample: Tokyo (largest) and Tottori (smallest).
 pub const SAMPLE_PREFECTURES: [u8; 2] = [13, 31];
@@ -42,47 +43,6 @@ pub fn municipalities() -> Vec<MunicipalityRecord> {
             })
         })
         .collect()
-}
-
-/// SplitMix64: a tiny, well-mixed hash used as a counter-based random stream.
-pub fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// Uniform draws from the stream of one entity.
-struct Draws {
-    key: u64,
-    n: u64,
-}
-
-impl Draws {
-    fn new(seed: u64, stream: &str, id: u64) -> Self {
-        let s = stream
-            .bytes()
-            .fold(seed, |h, b| splitmix64(h ^ u64::from(b)));
-        Self {
-            key: splitmix64(s ^ id),
-            n: 0,
-        }
-    }
-
-    fn next(&mut self) -> u64 {
-        self.n += 1;
-        splitmix64(self.key ^ self.n.wrapping_mul(0xd1b5_4a32_d192_ed03))
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True with probability `p_permille / 1000`.
-    fn chance(&mut self, p_permille: u64) -> bool {
-        self.below(1000) < p_permille
-    }
 }
 
 fn kyokai(pref: u8) -> String {
@@ -191,25 +151,25 @@ pub fn card_serial(i: u64) -> String {
 /// The sample person with index `i`, as of `today` (ages and qualification history are relative
 /// to it). Every tenth person changed insurer last April and keeps the lapsed number in history.
 pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
-    let mut d = Draws::new(seed, "sample-person", i);
+    let mut d = Stream::new(seed, "sample-person", i);
     let pref = SAMPLE_PREFECTURES[(d.below(10) >= 7) as usize];
-    let sex = if d.chance(487) {
+    let sex = if d.chance(0.487) {
         Sex::Male
     } else {
         Sex::Female
     };
     // Ages 0–99, weighted towards the 29% aged 65 and over.
-    let age = if d.chance(293) {
+    let age = if d.chance(0.293) {
         65 + d.below(35)
     } else {
         d.below(65)
     } as i32;
     let birth_date = NaiveDate::from_yo_opt(today.year() - age - 1, 1 + d.below(365) as u32)
         .expect("day of year within range");
-    let card = d.chance(800).then(|| card_serial(i));
+    let card = d.chance(0.8).then(|| card_serial(i));
     let current = if age >= 75 {
         late_elderly(pref)
-    } else if age < 70 && d.chance(650) {
+    } else if age < 70 && d.chance(0.65) {
         match d.below(3) {
             0 => kyokai(pref),
             1 => society(pref, d.below(3) as u16),
@@ -239,10 +199,10 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
         } else {
             kyokai(pref)
         };
-        qualifications.push(qual(old, since, change_on.pred_opt(), d.next()));
-        qualifications.push(qual(current, change_on, None, d.next()));
+        qualifications.push(qual(old, since, change_on.pred_opt(), d.next_u64()));
+        qualifications.push(qual(current, change_on, None, d.next_u64()));
     } else {
-        qualifications.push(qual(current, since, None, d.next()));
+        qualifications.push(qual(current, since, None, d.next_u64()));
     }
     let mut public_expenses = Vec::new();
     if age < 15 {
@@ -253,7 +213,7 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
             valid_from: birth_date,
             valid_to: None,
         });
-    } else if d.chance(8) {
+    } else if d.chance(0.008) {
         public_expenses.push(PublicExpenseRecord {
             law_code: "54".into(),
             payer_number: format!("54{pref:02}0012"),
@@ -264,7 +224,7 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
     }
     // A fifth of those 65 and over are certified for long-term care, for a year from a day in
     // the last six months; a tenth of women aged 20–44 are pregnant, due within 40 weeks.
-    let care_certification = (age >= 65 && d.chance(200)).then(|| {
+    let care_certification = (age >= 65 && d.chance(0.2)).then(|| {
         let from = today - chrono::TimeDelta::days(d.below(183) as i64);
         CareCertificationRecord {
             level: CareLevel::from_number(1 + d.below(7) as u8).expect("1–7"),
@@ -273,7 +233,7 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
             care_provider: None,
         }
     });
-    let pregnancy = (sex == Sex::Female && (20..45).contains(&age) && d.chance(100)).then(|| {
+    let pregnancy = (sex == Sex::Female && (20..45).contains(&age) && d.chance(0.1)).then(|| {
         let due = today + chrono::TimeDelta::days(1 + d.below(280) as i64);
         PregnancyRecord {
             confirmed_on: due - chrono::TimeDelta::days(245),

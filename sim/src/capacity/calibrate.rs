@@ -126,7 +126,7 @@ pub fn fit(h: &Histogram<u64>) -> Option<Fit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Stream;
+    use dx_model::rng::Stream;
 
     fn histogram_of(d: ServiceTime, n: usize) -> Histogram<u64> {
         let mut h = Histogram::new_with_bounds(1, 60_000_000, 3).unwrap();

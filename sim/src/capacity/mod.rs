@@ -17,7 +17,7 @@ pub mod station;
 pub mod stats;
 pub mod theory;
 
-use crate::rng::Stream;
+use dx_model::rng::Stream;
 use station::{Fate, Running, Station, poisson_arrivals};
 use stats::Estimate;
 

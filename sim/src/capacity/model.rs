@@ -4,10 +4,11 @@
 //! service's SLO in its busiest hour.
 
 use super::rates::Rates;
-use super::services::{RouteTime, Service};
+use super::services::RouteTime;
 use super::station::{Discipline, Fate, PriorityRunning, Running, Station};
-use crate::rng::{Stream, stream_key};
-use crate::workload::events::Route;
+use dx_model::rng::{Stream, stream_key};
+use dx_model::route::Route;
+use dx_model::route::Service;
 use hdrhistogram::Histogram;
 use std::ops::Range;
 

@@ -3,7 +3,8 @@
 //! then draws arrivals minute by minute as a non-homogeneous Poisson process with those rates,
 //! so the national stream is never held in memory.
 
-use crate::workload::{self, events::Route};
+use crate::workload;
+use dx_model::route::Route;
 use std::path::Path;
 
 /// Expected arrivals per route and minute at scale 1.0.
@@ -32,7 +33,7 @@ impl Rates {
         for batch in workload::stream(dir)? {
             for e in batch? {
                 let minute = ((e.at_ms - start_ms) / 60_000) as usize;
-                let r = slot(e.route);
+                let r = slot(e.route());
                 if minute < minutes {
                     per_minute[r][minute] += weight;
                     n += 1;

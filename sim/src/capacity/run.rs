@@ -6,11 +6,12 @@
 use super::calibrate::Calibration;
 use super::model::{Minute, Outcome, ServiceModel, service_model};
 use super::rates::{Rates, busiest};
-use super::services::{RouteTime, Service, given_time, measured_time, published_time};
+use super::services::{RouteTime, given_time, measured_time, published_time};
 use super::stats::Estimate;
 use crate::scenario::Scenario;
-use crate::workload::events::Route;
 use anyhow::Context as _;
+use dx_model::route::Route;
+use dx_model::route::Service;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;

@@ -1,95 +1,13 @@
-//! The central services of the model, the routes each one serves, and where each route's
-//! service time comes from.
+//! Where each route's service time comes from (the services and their routes are
+//! `dx_model::route`).
 
 use super::calibrate::Calibration;
 use super::station::ServiceTime;
 use crate::scenario::Scenario;
-use crate::workload::events::Route;
+use dx_model::route::Route;
 
 /// z of the standard normal at 0.99.
 const Z99: f64 = 2.326_347_874;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    Eligibility,
-    Consent,
-    PrescriptionRegister,
-    PrescriptionCheck,
-    PrescriptionRetrieve,
-    PrescriptionDispense,
-    EhrWrite,
-    EhrRead,
-    Municipal,
-    Portal,
-}
-
-impl Service {
-    pub const ALL: [Service; 10] = [
-        Service::Eligibility,
-        Service::Consent,
-        Service::PrescriptionRegister,
-        Service::PrescriptionCheck,
-        Service::PrescriptionRetrieve,
-        Service::PrescriptionDispense,
-        Service::EhrWrite,
-        Service::EhrRead,
-        Service::Municipal,
-        Service::Portal,
-    ];
-
-    /// The service's position in [`Service::ALL`] (its declaration order).
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Eligibility => "eligibility",
-            Service::Consent => "consent",
-            Service::PrescriptionRegister => "prescription_register",
-            Service::PrescriptionCheck => "prescription_check",
-            Service::PrescriptionRetrieve => "prescription_retrieve",
-            Service::PrescriptionDispense => "prescription_dispense",
-            Service::EhrWrite => "ehr_write",
-            Service::EhrRead => "ehr_read",
-            Service::Municipal => "municipal",
-            Service::Portal => "portal",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Service> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// The service a route's requests go to (`None` for the health probe). A batch pre-check
-    /// counts once per person, as the service checks each.
-    pub fn of(route: Route) -> Option<Service> {
-        use Route::*;
-        Some(match route {
-            Verify | Batch => Service::Eligibility,
-            Consent => Service::Consent,
-            Register | Cancel => Service::PrescriptionRegister,
-            Check => Service::PrescriptionCheck,
-            Retrieve => Service::PrescriptionRetrieve,
-            Dispense | PaperDispense => Service::PrescriptionDispense,
-            EhrItems | EhrDocument | EhrReceive => Service::EhrWrite,
-            EhrSummary | EhrInbox | EhrRead => Service::EhrRead,
-            VaccinationRecord | VaccinationBatch | VaccinationRead | VaccinationSchedule
-            | PrenatalCheckup | InfantCheckup | CareCertify | CareRead | ApplicationDecide => {
-                Service::Municipal
-            }
-            PortalRead | PortalApply => Service::Portal,
-            Healthz => return None,
-        })
-    }
-
-    pub fn routes(self) -> Vec<Route> {
-        Route::ALL
-            .into_iter()
-            .filter(|r| Self::of(*r) == Some(self))
-            .collect()
-    }
-}
 
 /// A route's service time and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,24 +99,6 @@ pub fn published_time(route: Route) -> Option<RouteTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_route_but_the_probe_has_one_service() {
-        for r in Route::ALL {
-            let owners: Vec<_> = Service::ALL
-                .into_iter()
-                .filter(|s| s.routes().contains(&r))
-                .collect();
-            assert_eq!(owners.len(), usize::from(r != Route::Healthz), "{r:?}");
-        }
-        for (i, s) in Service::ALL.into_iter().enumerate() {
-            assert_eq!(Service::parse(s.as_str()), Some(s));
-            assert_eq!(s.index(), i);
-        }
-        for (i, r) in Route::ALL.into_iter().enumerate() {
-            assert_eq!(r.index(), i, "{r:?}: Route::ALL is in declaration order");
-        }
-    }
 
     #[test]
     fn service_times_come_from_the_scenario_then_the_calibration_then_facts() {

@@ -7,7 +7,7 @@
 //! and the earliest free worker, and the customers still waiting at an instant are the tail of
 //! the (sorted) start times. Each arrival costs O(log c).
 
-use crate::rng::Stream;
+use dx_model::rng::Stream;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 

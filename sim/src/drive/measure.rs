@@ -4,7 +4,7 @@
 //! summary with SLO verdicts.
 
 use crate::scenario::{Slo, SloSection};
-use crate::workload::events::Route;
+use dx_model::route::Route;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -13,10 +13,13 @@ pub mod measure;
 pub mod requests;
 
 use crate::client::ExchangeClient;
-use crate::workload::{self, events::Event, events::Route};
+use crate::workload;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use dx_exchange::wire::PractitionerKeyRequest;
+use dx_exchange::wire::endpoints::Method;
+use dx_model::event::Event;
+use dx_model::route::Route;
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use measure::{Class, Recorder, RunInfo, Sample, Summary};
@@ -179,14 +182,14 @@ impl Shared {
         });
         lock(&self.recorder).record_lateness(second, late.as_micros() as u64);
         let first = &job.events[0];
-        let prepared = if first.route.is_batched() {
+        let prepared = if first.route().is_batched() {
             Ok(requests::batch(&job.events, self.clock.now()))
         } else {
             let needed = match first.needs {
                 Some(n) => match self.needed(n).await {
                     Some(o) => Some(o),
                     None => {
-                        lock(&self.recorder).skip(first.route);
+                        lock(&self.recorder).skip(first.route());
                         self.settle(first.id, Slot::Failed);
                         self.bar.inc(1);
                         return;
@@ -202,7 +205,7 @@ impl Shared {
                     if first.is_needed() {
                         let slot = match result {
                             Some(body) => {
-                                Slot::Done(requests::outcome(first.route, &body, n.as_ref()))
+                                Slot::Done(requests::outcome(first.route(), &body, n.as_ref()))
                             }
                             None => Slot::Failed,
                         };
@@ -220,7 +223,7 @@ impl Shared {
             }
             Err(e) => {
                 tracing::warn!("event {}: {e:#}", first.id);
-                lock(&self.recorder).skip(first.route);
+                lock(&self.recorder).skip(first.route());
                 self.settle(first.id, Slot::Failed);
             }
         }
@@ -239,19 +242,18 @@ impl Shared {
         let token = if p.route == Route::Healthz {
             None
         } else {
-            match self.token(&p.facility).await {
+            match self.token(&p.principal).await {
                 Ok(t) => Some(t),
                 Err(e) => {
-                    tracing::warn!("token for {}: {e:#}", p.facility);
+                    tracing::warn!("token for {}: {e:#}", p.principal);
                     self.record(job, p.route, Class::Transport, started);
                     return None;
                 }
             }
         };
-        let method = if p.post {
-            GooseMethod::Post
-        } else {
-            GooseMethod::Get
+        let method = match p.method {
+            Method::Post => GooseMethod::Post,
+            Method::Get => GooseMethod::Get,
         };
         let builder = match user.get_request_builder(&method, &p.path) {
             Ok(b) => b,
@@ -331,7 +333,7 @@ fn actors(dir: &Path) -> anyhow::Result<Actors> {
     for batch in workload::stream(dir)? {
         for e in batch? {
             a.events += 1;
-            match e.route {
+            match e.route() {
                 Route::Register => {
                     a.prescribers.insert(e.facility.clone());
                 }
@@ -680,9 +682,9 @@ async fn dispatch(
                     return Ok(released);
                 }
             }
-            if e.route.is_batched() {
+            if e.route().is_batched() {
                 batch_at = e.at_ms;
-                let key = format!("{} {}", e.route.as_str(), e.principal());
+                let key = format!("{} {}", e.route().as_str(), e.principal());
                 batches.entry(key).or_default().push(e);
                 continue;
             }

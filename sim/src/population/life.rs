@@ -3,9 +3,9 @@
 //! (what the store holds when a run starts) and the workload (what happens during the run) agree
 //! without either reading the other.
 
-use crate::rng::Stream;
 use chrono::{Months, NaiveDate, TimeDelta};
 use dx_exchange::wire::{CareCertificationRecord, CareLevel, PregnancyRecord};
+use dx_model::rng::Stream;
 use std::collections::HashMap;
 
 /// Days from the confirmation of a pregnancy (≈5 weeks) to the expected delivery (40 weeks).

@@ -3,10 +3,10 @@
 //! insurer numbers, ≈242 k facilities).
 
 use super::tables::{self, InsurerType, PREFECTURES};
-use crate::rng::Stream;
 use crate::scenario::Scenario;
 use dx_exchange::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use dx_exchange::wire::FacilityKind;
+use dx_model::rng::Stream;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prefecture {

@@ -3,9 +3,9 @@
 
 use super::orgs::{Insurer, Orgs};
 use super::tables::{self, InsurerType};
-use crate::rng::{Stream, stream_key};
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use dx_exchange::wire::FacilityKind;
+use dx_model::rng::{Stream, stream_key};
 
 /// A generated person; the columns of `persons/*.parquet`.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,16 +8,15 @@
 //! through EHR sharing. So the warnings grow with adoption, as more of a patient's medication is
 //! on record.
 
-use crate::workload::events::{Event, Route, parse_facts, parse_items};
 use crate::workload::flows::GenContext;
 use chrono::{NaiveDate, TimeDelta};
 use dx_exchange::ehr::DrugFlag;
 use dx_exchange::prescription::checks::{Candidate, CheckScope, find_warnings, flag_warnings};
 use dx_exchange::prescription::{HISTORY_DAYS, HistoryItem};
 use dx_exchange::refdata::DrugMaster;
-use dx_exchange::wire::clins::{Fact, ItemKind};
-use dx_exchange::wire::fhir::YJ_SYSTEM;
+use dx_exchange::wire::clins::ItemKind;
 use dx_exchange::wire::{MedicationSource, WarningKind};
+use dx_model::event::{Event, Fact, Payload};
 use std::collections::HashMap;
 
 /// Warnings by kind, in the order of [`KINDS`].
@@ -44,22 +43,14 @@ pub struct Medication {
     flags: Vec<DrugFlag>,
 }
 
-fn lines(e: &Event) -> Vec<(String, u16)> {
-    e.items
-        .as_deref()
-        .and_then(|i| parse_items(i).ok())
-        .map(|v| v.into_iter().map(|(c, d, _)| (c, d)).collect())
-        .unwrap_or_default()
-}
-
 impl Medication {
     /// Follows one event (in time order); returns the warnings it raised.
     pub fn on(&mut self, e: &Event) -> Raised {
         let date = GenContext::date_of(e.at_ms);
         let mut raised = [0; 4];
-        match e.route {
-            Route::Check => raised = self.warnings(e, date),
-            Route::Register => {
+        match &e.payload {
+            Payload::Check { .. } => raised = self.warnings(e, date),
+            Payload::Register { .. } => {
                 raised = self.warnings(e, date);
                 self.registered.insert(e.id, e.facility.clone());
                 self.record(
@@ -70,19 +61,19 @@ impl Medication {
                     &e.facility,
                 );
             }
-            Route::Cancel => {
+            Payload::Cancel => {
                 if let Some(reg) = e.needs {
                     let reg = reg.to_string();
                     self.items
                         .retain(|h| h.prescription_id.as_ref() != Some(&reg));
                 }
             }
-            Route::Retrieve => {
+            Payload::Retrieve => {
                 if let Some(reg) = e.needs {
                     self.retrieved.insert(e.id, reg);
                 }
             }
-            Route::Dispense => {
+            Payload::Dispense { .. } => {
                 let reg = e.needs.and_then(|r| self.retrieved.get(&r).copied());
                 if let Some(reg) = reg.map(|r| r.to_string()) {
                     // Once dispensed, the prescription leaves the history; the dispensing enters.
@@ -96,11 +87,10 @@ impl Medication {
                     .unwrap_or_default();
                 self.record(e, date, MedicationSource::Dispensing, reg, &prescriber);
             }
-            Route::PaperDispense => {
-                let prescriber = e.other_facility.clone().unwrap_or_default();
-                self.record(e, date, MedicationSource::Dispensing, None, &prescriber);
+            Payload::PaperDispense { prescriber, .. } => {
+                self.record(e, date, MedicationSource::Dispensing, None, prescriber);
             }
-            Route::EhrItems => self.register_flags(e, date),
+            Payload::EhrItems { .. } => self.register_flags(e, date),
             _ => {}
         }
         raised
@@ -116,39 +106,34 @@ impl Medication {
         reg: Option<u64>,
         prescriber: &str,
     ) {
-        for (code, days) in lines(e) {
+        for line in e.payload.drugs() {
             self.items.push(HistoryItem {
                 source,
                 date,
                 facility_code: e.facility.clone(),
                 prescriber_facility: prescriber.to_owned(),
-                code,
-                days,
+                code: line.code.clone(),
+                days: line.days,
                 prescription_id: reg.map(|r| r.to_string()),
             });
         }
     }
 
     fn register_flags(&mut self, e: &Event, date: NaiveDate) {
-        let Some(facts) = e.items.as_deref().and_then(|i| parse_facts(i).ok()) else {
-            return;
-        };
-        for (fact, _, _) in facts {
-            let (kind, system, code) = match fact {
-                Fact::Allergy { system, code } => (ItemKind::Allergy, system, code),
-                Fact::ContraindicatedDrug { system, code } => {
-                    (ItemKind::ContraindicatedDrug, system, code)
-                }
+        for line in e.payload.facts() {
+            // Drug allergies and contraindicated drugs (by YJ code) flag prescriptions; food
+            // allergies do not.
+            let (kind, yj) = match &line.fact {
+                Fact::DrugAllergy { yj } => (ItemKind::Allergy, yj),
+                Fact::ContraindicatedDrug { yj } => (ItemKind::ContraindicatedDrug, yj),
                 _ => continue,
             };
-            if system == YJ_SYSTEM {
-                self.flags.push(DrugFlag {
-                    kind,
-                    yj: code,
-                    facility_code: e.facility.clone(),
-                    recorded_on: date,
-                });
-            }
+            self.flags.push(DrugFlag {
+                kind,
+                yj: yj.clone(),
+                facility_code: e.facility.clone(),
+                recorded_on: date,
+            });
         }
     }
 
@@ -157,15 +142,16 @@ impl Medication {
         let from = date - TimeDelta::days(HISTORY_DAYS);
         self.items.retain(|h| h.date >= from);
         let master = DrugMaster::get();
-        let lines = lines(e);
-        let candidates: Vec<Candidate<'_>> = lines
+        let candidates: Vec<Candidate<'_>> = e
+            .payload
+            .drugs()
             .iter()
-            .filter_map(|(code, days)| {
-                master.by_code(code).map(|drug| Candidate {
-                    code,
+            .filter_map(|line| {
+                master.by_code(&line.code).map(|drug| Candidate {
+                    code: &line.code,
                     drug,
                     start: date,
-                    days: *days,
+                    days: line.days,
                 })
             })
             .collect();
@@ -191,6 +177,9 @@ impl Medication {
 mod tests {
     use super::*;
     use crate::workload::flows::jst_ms;
+    use dx_exchange::wire::PrescriptionKind;
+    use dx_model::event::{DrugLine, FactLine};
+    use dx_model::route::Route;
 
     fn yj(ingredient: &str) -> String {
         DrugMaster::get()
@@ -211,13 +200,48 @@ mod tests {
         )
     }
 
+    /// An event of `route` at `facility` on a January day, carrying `items`: drug lines
+    /// `YJ:days:quantity` (`;`-separated), or for EHR items one drug allergy `alg:yj:<YJ>`.
     fn event(id: u64, route: Route, day: u32, facility: &str, items: &str) -> Event {
+        let drugs = || {
+            items
+                .split(';')
+                .map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    DrugLine {
+                        code: f[0].into(),
+                        days: f[1].parse().unwrap(),
+                        quantity: f[2].parse().unwrap(),
+                    }
+                })
+                .collect()
+        };
+        let payload = match route {
+            Route::Register => Payload::Register {
+                kind: PrescriptionKind::Electronic,
+                uses: 1,
+                drugs: drugs(),
+            },
+            Route::Check => Payload::Check { drugs: drugs() },
+            Route::Dispense => Payload::Dispense { drugs: drugs() },
+            Route::Retrieve => Payload::Retrieve,
+            Route::Cancel => Payload::Cancel,
+            Route::EhrItems => Payload::EhrItems {
+                facts: vec![FactLine {
+                    fact: Fact::DrugAllergy {
+                        yj: items.strip_prefix("alg:yj:").unwrap().into(),
+                    },
+                    undisclosed: false,
+                    long_term: false,
+                }],
+            },
+            other => panic!("{other:?}"),
+        };
         Event {
             id,
             at_ms: at(day),
-            route,
             facility: facility.into(),
-            items: (!items.is_empty()).then(|| items.to_owned()),
+            payload,
             ..Event::default()
         }
     }

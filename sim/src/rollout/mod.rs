@@ -19,13 +19,14 @@ pub mod history;
 pub mod sizing;
 
 use crate::adoption::{AdoptionState, FIELD_NAMES};
-use crate::capacity::services::Service;
 use crate::scenario::Scenario;
 use crate::tables::{Column, write_parquet};
-use crate::workload::events::{Event, Route};
 use crate::workload::flows::{self, Emitter, GenContext, Note, jst_ms};
 use anyhow::Context as _;
 use chrono::NaiveDate;
+use dx_model::event::Event;
+use dx_model::route::Route;
+use dx_model::route::Service;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -137,8 +138,8 @@ fn person(
         let Some(m) = months.month(e.at_ms) else {
             continue;
         };
-        t.routes[m][e.route.index()] += 1;
-        if let Some(s) = Service::of(e.route) {
+        t.routes[m][e.route().index()] += 1;
+        if let Some(s) = Service::of(e.route()) {
             t.hours[((e.at_ms - start_ms) / HOUR_MS) as usize][s.index()] += 1;
         }
         let raised = med.on(e);

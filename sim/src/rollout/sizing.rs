@@ -102,9 +102,10 @@ pub fn workers(lambda: f64, mix: &Mix, bound_s: f64) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::capacity::model::ServiceModel;
-    use crate::capacity::services::{RouteTime, Service, log_normal_ms};
+    use crate::capacity::services::{RouteTime, log_normal_ms};
     use crate::capacity::station::Discipline;
-    use crate::workload::events::Route;
+    use dx_model::route::Route;
+    use dx_model::route::Service;
 
     /// The simulation's size for a constant rate over one hour.
     fn simulated(lambda: f64, time: ServiceTime, slo_ms: f64) -> u32 {

@@ -26,7 +26,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, UInt8Type, UInt16Type};
 use arrow_array::{Array, RecordBatch};
 use calendar::Desk;
-use events::{Event, Route};
+use dx_model::event::Event;
+use dx_model::route::Route;
 use flows::{Facilities, Facility, FlowCounts, GenContext, PersonRow};
 use model::VisitKind;
 use parquet::arrow::ArrowWriter;
@@ -541,7 +542,7 @@ fn merge(
             writer = Some(ArrowWriter::try_new(file, events::schema(), None)?);
             files.push(name);
         }
-        *routes.get_mut(e.route.as_str()).expect("every route") += 1;
+        *routes.get_mut(e.route().as_str()).expect("every route") += 1;
         total += 1;
         batch.push(e);
         in_part += 1;
@@ -760,14 +761,14 @@ mod tests {
         let tmp = dir.path().join(".tmp");
         std::fs::create_dir_all(&tmp).unwrap();
         let mut runs = Vec::new();
-        let mut rng = crate::rng::Stream::new(1, "merge-test", 0);
+        let mut rng = dx_model::rng::Stream::new(1, "merge-test", 0);
         for r in 0..(2 * FAN_IN + 5) {
             let mut events: Vec<Event> = (0..20)
                 .map(|i| Event {
                     id: ((r as u64) << 20) | i,
                     at_ms: rng.below(1_000) as i64,
-                    flow: "visit",
-                    route: Route::Verify,
+                    flow: dx_model::event::Flow::Visit,
+                    payload: dx_model::event::Payload::Verify { consent: false },
                     sex: "male",
                     ..Event::default()
                 })

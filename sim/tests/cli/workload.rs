@@ -3,9 +3,11 @@
 
 use super::population::files;
 use chrono::{NaiveDate, Timelike};
+use dx_model::event::{Event, Payload};
+use dx_model::route::Route;
 use dx_sim::population::{self, RunOptions};
 use dx_sim::scenario::Scenario;
-use dx_sim::workload::{self, events::Route};
+use dx_sim::workload;
 use std::path::Path;
 
 fn scenario(scale: f64, start: (i32, u32, u32), hours: f64) -> Scenario {
@@ -31,7 +33,7 @@ fn population(s: &Scenario, dir: &Path) {
     .unwrap();
 }
 
-fn events(dir: &Path) -> Vec<workload::events::Event> {
+fn events(dir: &Path) -> Vec<Event> {
     workload::stream(dir)
         .unwrap()
         .flat_map(|b| b.unwrap())
@@ -113,14 +115,14 @@ fn realised_counts_match_the_model_and_days_differ_as_the_calendar_says() {
     );
     assert!(m.expected_flu_doses > 500.0, "{m:?}");
     let ev = events(out.path());
-    let jst = |e: &workload::events::Event| {
+    let jst = |e: &Event| {
         chrono::DateTime::from_timestamp_millis(e.at_ms + 9 * 3_600_000)
             .unwrap()
             .naive_utc()
     };
-    let day = |e: &workload::events::Event| (jst(e).date() - s.period.start.date()).num_days();
-    let jst_hour = |e: &workload::events::Event| jst(e).hour();
-    let checks: Vec<_> = ev.iter().filter(|e| e.route == Route::Verify).collect();
+    let day = |e: &Event| (jst(e).date() - s.period.start.date()).num_days();
+    let jst_hour = |e: &Event| jst(e).hour();
+    let checks: Vec<_> = ev.iter().filter(|e| e.route() == Route::Verify).collect();
     let monday = checks.iter().filter(|e| day(e) == 0).count();
     let tuesday = checks.iter().filter(|e| day(e) == 1).count();
     assert!(
@@ -216,10 +218,19 @@ fn a_rollout_over_the_period_shows_in_the_stream() {
     workload::generate(&s, pop.path(), out.path(), workload::RunOptions::default()).unwrap();
     let ev = events(out.path());
     let start = dx_sim::workload::flows::jst_ms(s.period.start);
-    let week = |e: &workload::events::Event| (e.at_ms - start) / (7 * 86_400_000);
+    let week = |e: &Event| (e.at_ms - start) / (7 * 86_400_000);
     let electronic = |w: i64| {
         ev.iter()
-            .filter(|e| week(e) == w && e.route == Route::Register && e.kind == Some("electronic"))
+            .filter(|e| {
+                week(e) == w
+                    && matches!(
+                        e.payload,
+                        Payload::Register {
+                            kind: dx_exchange::wire::PrescriptionKind::Electronic,
+                            ..
+                        }
+                    )
+            })
             .count()
     };
     let (first, second) = (electronic(0), electronic(1));

@@ -78,6 +78,16 @@ pub struct Info {
     pub status: u16,
 }
 
+/// The table row of endpoint `E`.
+pub const fn info<E: Endpoint>() -> Info {
+    Info {
+        name: E::NAME,
+        method: E::METHOD,
+        path: E::PATH,
+        status: E::STATUS,
+    }
+}
+
 /// Lines of NDJSON, one record per line (the admin import routes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ndjson<T>(pub Vec<T>);

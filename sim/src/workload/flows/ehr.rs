@@ -12,17 +12,17 @@
 //! Rates are in `[ehr]` of the scenario; derivations beside each field there.
 
 use super::super::calendar::{Calendar, Desk};
-use super::super::events::Route;
 use super::super::model::VisitKind;
 use super::{Day, Emitter, Facility, Flow, GenContext, PersonRow, poisson};
 use crate::population::expected::age_distribution;
 use crate::population::tables::TOTAL_POPULATION;
-use crate::rng::Stream;
 use crate::scenario::Scenario;
 use dx_exchange::refdata::DrugMaster;
 use dx_exchange::refdata::clinical::{DIAGNOSES, FOOD_ALLERGENS, LAB_TESTS, LabTest, Panel};
+use dx_exchange::wire::clins::DocumentKind;
+use dx_model::event::{Centi, Fact, FactLine, Flow as FlowName, Payload};
+use dx_model::rng::Stream;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
@@ -94,7 +94,7 @@ fn pick<'a, T>(rng: &mut Stream, list: &'a [T]) -> &'a T {
 
 /// The diagnosis of a visit: a chronic one of the person's (fixed per person) if they have
 /// conditions, otherwise an acute one; a cancer diagnosis is sometimes not yet told (undisclosed).
-fn diagnosis(person: &PersonRow, rng: &mut Stream, out: &mut String) {
+fn diagnosis(person: &PersonRow, rng: &mut Stream, out: &mut Vec<FactLine>) {
     let chronic: Vec<_> = DIAGNOSES.iter().filter(|d| d.2).collect();
     let acute: Vec<_> = DIAGNOSES.iter().filter(|d| !d.2).collect();
     let (code, long_term) = if person.conditions > 0 && rng.chance(0.8) {
@@ -105,39 +105,54 @@ fn diagnosis(person: &PersonRow, rng: &mut Stream, out: &mut String) {
     } else {
         (pick(rng, &acute).0, false)
     };
-    let _ = write!(out, "dx:{code}");
-    if code.starts_with('C') && rng.chance(0.3) {
-        out.push_str("!u");
-    }
-    if long_term {
-        out.push_str("!l");
-    }
-    out.push(';');
+    let undisclosed = code.starts_with('C') && rng.chance(0.3);
+    out.push(FactLine {
+        fact: Fact::Diagnosis {
+            icd10: code.to_owned(),
+        },
+        undisclosed,
+        long_term,
+    });
 }
 
-fn labs(panel: Panel, n: usize, rng: &mut Stream, out: &mut String) {
+/// A fact without flags.
+fn plain(fact: Fact) -> FactLine {
+    FactLine {
+        fact,
+        undisclosed: false,
+        long_term: false,
+    }
+}
+
+fn labs(panel: Panel, n: usize, rng: &mut Stream, out: &mut Vec<FactLine>) {
     let tests: Vec<&LabTest> = LAB_TESTS.iter().filter(|t| t.panel == panel).collect();
     let start = rng.below(tests.len() as u64) as usize;
     for t in tests.iter().cycle().skip(start).take(n.min(tests.len())) {
         if panel == Panel::Infection {
-            let _ = write!(
-                out,
-                "inf:{}={};",
-                t.code,
-                if rng.chance(0.01) { 'P' } else { 'N' }
-            );
+            out.push(plain(Fact::Infection {
+                jlac10: t.code.to_owned(),
+                positive: rng.chance(0.01),
+            }));
         } else {
             // Mostly within the reference interval, some above it.
             let v = t.low + (t.high - t.low) * rng.unit() * 1.3;
-            let _ = write!(out, "lab:{}={v:.2};", t.code);
+            out.push(plain(Fact::Lab {
+                jlac10: t.code.to_owned(),
+                value: Centi::of(v),
+            }));
         }
     }
 }
 
-/// The 6 items of one visit, as an `items` value.
-fn visit_facts(person: &PersonRow, desk: Desk, ctx: &GenContext, rng: &mut Stream) -> String {
+/// The 6 items of one visit.
+fn visit_facts(
+    person: &PersonRow,
+    desk: Desk,
+    ctx: &GenContext,
+    rng: &mut Stream,
+) -> Vec<FactLine> {
     let e = &ctx.scenario.ehr;
-    let mut out = String::new();
+    let mut out = Vec::new();
     diagnosis(person, rng, &mut out);
     if rng.chance(e.lab_share) {
         let panel = if desk == Desk::Hospital {
@@ -151,16 +166,22 @@ fn visit_facts(person: &PersonRow, desk: Desk, ctx: &GenContext, rng: &mut Strea
         labs(Panel::Infection, 4, rng, &mut out);
     }
     if rng.chance(0.02) {
-        if rng.chance(0.5) {
-            let _ = write!(out, "alg:food:{};", pick(rng, FOOD_ALLERGENS).0);
+        let fact = if rng.chance(0.5) {
+            Fact::FoodAllergy {
+                allergen: pick(rng, FOOD_ALLERGENS).0.to_owned(),
+            }
         } else {
-            let _ = write!(out, "alg:yj:{};", pick(rng, &ctx.ehr.allergy_drugs));
-        }
+            Fact::DrugAllergy {
+                yj: pick(rng, &ctx.ehr.allergy_drugs).clone(),
+            }
+        };
+        out.push(plain(fact));
     }
     if rng.chance(0.005) {
-        let _ = write!(out, "ci:yj:{};", pick(rng, &ctx.ehr.contraindicated_drugs));
+        out.push(plain(Fact::ContraindicatedDrug {
+            yj: pick(rng, &ctx.ehr.contraindicated_drugs).clone(),
+        }));
     }
-    out.pop();
     out
 }
 
@@ -169,7 +190,7 @@ fn receive(
     addressee: &Facility,
     referral: u64,
     attachment: Option<u64>,
-    flow: &'static str,
+    flow: FlowName,
     sent: i64,
     rng: &mut Stream,
     out: &mut Emitter<'_>,
@@ -181,16 +202,16 @@ fn receive(
         sent + (1 + rng.below(14) as i64) * DAY + rng.below(120) as i64 * MINUTE
     };
     let code = addressee.code.as_str();
-    out.emit(flow, Route::EhrInbox, t, code, |_| {});
-    out.emit(flow, Route::EhrRead, t + MINUTE, code, |e| {
+    out.emit(flow, t, code, Payload::EhrInbox, |_| {});
+    out.emit(flow, t + MINUTE, code, Payload::EhrRead, |e| {
         e.needs = Some(referral);
     });
     if let Some(a) = attachment {
-        out.emit(flow, Route::EhrRead, t + 2 * MINUTE, code, |e| {
+        out.emit(flow, t + 2 * MINUTE, code, Payload::EhrRead, |e| {
             e.needs = Some(a);
         });
     }
-    out.emit(flow, Route::EhrReceive, t + 3 * MINUTE, code, |e| {
+    out.emit(flow, t + 3 * MINUTE, code, Payload::EhrReceive, |e| {
         e.needs = Some(referral);
     });
 }
@@ -199,21 +220,23 @@ fn receive(
 #[allow(clippy::too_many_arguments)]
 fn document(
     person: &PersonRow,
-    flow: &'static str,
-    kind: &'static str,
+    flow: FlowName,
+    kind: DocumentKind,
     at: i64,
     facility: &str,
     addressee: Option<&str>,
     attachment: Option<u64>,
-    facts: String,
+    facts: Vec<FactLine>,
     out: &mut Emitter<'_>,
 ) -> u64 {
-    out.emit(flow, Route::EhrDocument, at, facility, |e| {
+    let payload = Payload::EhrDocument {
+        kind,
+        addressee: addressee.map(str::to_owned),
+        facts,
+    };
+    out.emit(flow, at, facility, payload, |e| {
         e.insurance = person.insurance.clone();
-        e.kind = Some(kind);
-        e.other_facility = addressee.map(str::to_owned);
         e.needs = attachment;
-        e.items = Some(facts);
     })
 }
 
@@ -231,7 +254,7 @@ pub fn at_visit(
     rng: &mut Stream,
     out: &mut Emitter<'_>,
 ) {
-    const FLOW: &str = "visit";
+    const FLOW: FlowName = FlowName::Visit;
     if kind == VisitKind::Dental || person.insurance.is_none() || !ctx.runs_ehr(facility, at) {
         return;
     }
@@ -239,7 +262,7 @@ pub fn at_visit(
     if let Some(c) = consent {
         if rng.chance(e.summary_read_share) {
             let t = at + (2 + rng.below(9) as i64) * MINUTE;
-            out.emit(FLOW, Route::EhrSummary, t, &facility.code, |ev| {
+            out.emit(FLOW, t, &facility.code, Payload::EhrSummary, |ev| {
                 ev.needs = Some(c);
             });
         }
@@ -249,9 +272,11 @@ pub fn at_visit(
     }
     let facts = visit_facts(person, facility.desk, ctx, rng);
     let done = at + (15 + rng.below(31) as i64) * MINUTE;
-    out.emit(FLOW, Route::EhrItems, done, &facility.code, |ev| {
+    let items = Payload::EhrItems {
+        facts: facts.clone(),
+    };
+    out.emit(FLOW, done, &facility.code, items, |ev| {
         ev.insurance = person.insurance.clone();
-        ev.items = Some(facts.clone());
     });
     if kind == VisitKind::Clinic && rng.chance(e.referral_share) {
         let Some(hospital) = ctx
@@ -261,11 +286,11 @@ pub fn at_visit(
         else {
             return;
         };
-        let diagnosis = facts.split(';').next().unwrap_or_default().to_owned();
+        let diagnosis = facts.iter().take(1).cloned().collect();
         let id = document(
             person,
             FLOW,
-            "referral",
+            DocumentKind::Referral,
             done + MINUTE,
             &facility.code,
             Some(&hospital.code),
@@ -304,14 +329,13 @@ impl Flow for EhrFlow {
             else {
                 continue;
             };
-            let mut facts = String::new();
+            let mut facts = Vec::new();
             diagnosis(person, &mut rng, &mut facts);
             labs(Panel::Emergency, 4, &mut rng, &mut facts);
-            facts.pop();
             let summary = document(
                 person,
-                "discharge",
-                "discharge_summary",
+                FlowName::Discharge,
+                DocumentKind::DischargeSummary,
                 at,
                 &hospital.code,
                 None,
@@ -333,20 +357,20 @@ impl Flow for EhrFlow {
             let sent = at + 10 * MINUTE;
             let referral = document(
                 person,
-                "discharge",
-                "referral",
+                FlowName::Discharge,
+                DocumentKind::Referral,
                 sent,
                 &hospital.code,
                 Some(&clinic.code),
                 Some(summary),
-                String::new(),
+                Vec::new(),
                 out,
             );
             receive(
                 clinic,
                 referral,
                 Some(summary),
-                "discharge",
+                FlowName::Discharge,
                 sent,
                 &mut rng,
                 out,
@@ -369,13 +393,12 @@ impl Flow for EhrFlow {
                 else {
                     continue;
                 };
-                let mut facts = String::new();
+                let mut facts = Vec::new();
                 labs(Panel::Lifestyle, LAB_TESTS.len(), &mut rng, &mut facts);
-                facts.pop();
                 document(
                     person,
-                    "checkup",
-                    "checkup_report",
+                    FlowName::Checkup,
+                    DocumentKind::CheckupReport,
                     at,
                     &f.code,
                     None,

@@ -8,12 +8,12 @@ pub mod prescription;
 pub mod visit;
 
 use super::calendar::{Calendar, Desk};
-use super::events::{Event, Route};
 use super::model::Model;
 use crate::adoption::field;
-use crate::rng::Stream;
 use crate::scenario::Scenario;
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use dx_model::event::{Event, Flow as FlowName, Payload};
+use dx_model::rng::Stream;
 use std::collections::HashMap;
 
 /// What a flow sees of a person (one row of the population's persons files).
@@ -55,16 +55,10 @@ pub struct Facility {
 impl Facility {
     /// A facility with its adoption ranks drawn from its code.
     pub fn new(code: String, desk: Desk, online_eligibility: bool, eprescription: bool) -> Self {
-        let h = code.bytes().fold(0x5eed_u64, |h, b| {
-            dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
-        });
-        let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
-        let h2 = dx_exchange::refdata::sample::splitmix64(h);
-        let ranks = [
-            unit(h),
-            unit(h2),
-            unit(dx_exchange::refdata::sample::splitmix64(h2)),
-        ];
+        use dx_model::rng::{code_hash, splitmix64, unit_of};
+        let h = code_hash(0x5eed, &code);
+        let h2 = splitmix64(h);
+        let ranks = [unit_of(h), unit_of(h2), unit_of(splitmix64(h2))];
         Self {
             code,
             desk,
@@ -214,10 +208,10 @@ impl GenContext {
             ehr: ehr_rates,
             municipal,
             stream_keys: StreamKeys {
-                visit: crate::rng::stream_key(scenario.seed, "workload.visit"),
-                prescription: crate::rng::stream_key(scenario.seed, "workload.prescription"),
-                ehr: crate::rng::stream_key(scenario.seed, "workload.ehr"),
-                municipal: crate::rng::stream_key(scenario.seed, "workload.municipal"),
+                visit: dx_model::rng::stream_key(scenario.seed, "workload.visit"),
+                prescription: dx_model::rng::stream_key(scenario.seed, "workload.prescription"),
+                ehr: dx_model::rng::stream_key(scenario.seed, "workload.ehr"),
+                municipal: dx_model::rng::stream_key(scenario.seed, "workload.municipal"),
             },
             adoption: crate::adoption::Timeline::of(scenario),
         }
@@ -378,15 +372,15 @@ impl<'a> Emitter<'a> {
         self.start_ms = saved;
     }
 
-    /// A new event of this person, due at `at_ms`; returns its id. Its fields beyond the person's
-    /// own are set by `fill`. Events outside the period are numbered but not kept, so ids do not
-    /// depend on the period.
+    /// A new event of this person carrying `payload`, due at `at_ms`; returns its id. Its
+    /// identification and prerequisite are set by `fill`. Events outside the period are numbered
+    /// but not kept, so ids do not depend on the period.
     pub fn emit(
         &mut self,
-        flow: &'static str,
-        route: Route,
+        flow: FlowName,
         at_ms: i64,
         facility: &str,
+        payload: Payload,
         fill: impl FnOnce(&mut Event),
     ) -> u64 {
         let id = (self.person.index << 20) | self.seq;
@@ -399,7 +393,6 @@ impl<'a> Emitter<'a> {
             id,
             at_ms,
             flow,
-            route,
             needs: None,
             facility: facility.to_owned(),
             person_id: p.id.clone(),
@@ -407,11 +400,7 @@ impl<'a> Emitter<'a> {
             insurance: None,
             sex: p.sex,
             birth_date: p.birth_date,
-            consent: false,
-            kind: None,
-            uses: 0,
-            other_facility: None,
-            items: None,
+            payload,
         };
         fill(&mut e);
         self.events.push(e);

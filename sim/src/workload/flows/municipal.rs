@@ -24,13 +24,14 @@
 
 use super::{Emitter, Flow, GenContext, PersonRow, day_masses, jst_ms, poisson};
 use crate::population::life::Life;
-use crate::rng::Stream;
 use crate::scenario::Scenario;
 use crate::workload::calendar::{Calendar, DayKind, Desk};
-use crate::workload::events::Route;
 use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use dx_exchange::refdata::vaccines::{Programme, VACCINES};
+use dx_exchange::wire::ApplicationKind;
 use dx_exchange::wire::CareLevel;
+use dx_model::event::{Flow as FlowName, Payload, PortalPage};
+use dx_model::rng::Stream;
 use std::collections::HashMap;
 
 const MINUTE: i64 = 60_000;
@@ -52,18 +53,18 @@ const PORTAL_HOURS: [f64; 24] = [
     1.4, 1.8, 2.4, 2.6, 2.0, 1.0,
 ];
 /// Pages of the portal and their share of reads.
-const PORTAL_PAGES: [(&str, f64); 6] = [
-    ("medications", 0.35),
-    ("checkups", 0.2),
-    ("vaccinations", 0.15),
-    ("access_log", 0.1),
-    ("applications", 0.1),
-    ("care", 0.1),
+const PORTAL_PAGES: [(PortalPage, f64); 6] = [
+    (PortalPage::Medications, 0.35),
+    (PortalPage::Checkups, 0.2),
+    (PortalPage::Vaccinations, 0.15),
+    (PortalPage::AccessLog, 0.1),
+    (PortalPage::Applications, 0.1),
+    (PortalPage::Care, 0.1),
 ];
-const APPLICATIONS: [&str; 3] = [
-    "vaccination_voucher",
-    "medical_subsidy",
-    "care_certification",
+const APPLICATIONS: [ApplicationKind; 3] = [
+    ApplicationKind::VaccinationVoucher,
+    ApplicationKind::MedicalSubsidy,
+    ApplicationKind::CareCertification,
 ];
 
 /// What the municipal flows derive once per generation.
@@ -231,10 +232,7 @@ fn weekday_from(ctx: &GenContext, mut d: NaiveDate) -> NaiveDate {
 /// Where a municipality stands in the queue of those joining the exchange, in [0, 1): the
 /// lowest ranks join first.
 pub fn municipality_rank(code: &str) -> f64 {
-    let h = code.bytes().fold(0x6d75_6e69_u64, |h, b| {
-        dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
-    });
-    (h >> 11) as f64 / (1u64 << 53) as f64
+    dx_model::rng::unit_of(dx_model::rng::code_hash(0x6d75_6e69, code))
 }
 
 /// The municipality's upload of paper records: 09:00 JST of the first weekday at least two
@@ -274,7 +272,7 @@ impl MunicipalFlow {
         r: &mut Stream,
         out: &mut Emitter<'_>,
     ) {
-        let flow = "vaccination";
+        let flow = FlowName::Vaccination;
         let clinic = ctx.facilities.pick(person.prefecture, Desk::Clinic, r);
         let online = clinic.filter(|c| {
             ctx.connected(c, at)
@@ -282,38 +280,28 @@ impl MunicipalFlow {
                 && r.chance(ctx.scenario.municipal.online_record_share)
         });
         if let Some(c) = online.filter(|_| out.inside(at)) {
-            let check = out.emit(flow, Route::Verify, at, &c.code, |e| {
+            let verify = Payload::Verify { consent: true };
+            let check = out.emit(flow, at, &c.code, verify, |e| {
                 e.card_serial = person.card_serial.clone();
-                e.consent = true;
             });
             let read = if schedule {
-                Route::VaccinationSchedule
+                Payload::VaccinationSchedule
             } else {
-                Route::VaccinationRead
+                Payload::VaccinationRead
             };
-            out.emit(flow, read, at + MINUTE, &c.code, |e| e.needs = Some(check));
-            out.emit(
-                flow,
-                Route::VaccinationRecord,
-                at + 15 * MINUTE,
-                &c.code,
-                |e| {
-                    e.items = Some(vaccine.into());
-                },
-            );
+            out.emit(flow, at + MINUTE, &c.code, read, |e| e.needs = Some(check));
+            let record = Payload::VaccinationRecord {
+                vaccine: vaccine.into(),
+            };
+            out.emit(flow, at + 15 * MINUTE, &c.code, record, |_| {});
         } else {
             let upload = upload_after(ctx, at);
             let days_ago = (GenContext::date_of(upload) - GenContext::date_of(at)).num_days();
-            out.emit(
-                flow,
-                Route::VaccinationBatch,
-                upload,
-                &person.municipality,
-                |e| {
-                    e.items = Some(vaccine.into());
-                    e.uses = days_ago as u8;
-                },
-            );
+            let dose = Payload::VaccinationBatch {
+                vaccine: vaccine.into(),
+                days_ago: days_ago as u8,
+            };
+            out.emit(flow, upload, &person.municipality, dose, |_| {});
         }
     }
 
@@ -358,7 +346,7 @@ impl MunicipalFlow {
     }
 
     fn maternal(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
-        let flow = "maternal";
+        let flow = FlowName::Maternal;
         if person.pregnant {
             let due = ctx.municipal.life.pregnancy(person.index).expected_delivery;
             for w in PRENATAL_WEEKS {
@@ -374,9 +362,10 @@ impl MunicipalFlow {
                     Desk::Clinic
                 };
                 if let Some(f) = ctx.facilities.pick(person.prefecture, desk, r) {
-                    out.emit(flow, Route::PrenatalCheckup, at, &f.code, |e| {
-                        e.items = Some(w.to_string());
-                    });
+                    let checkup = Payload::PrenatalCheckup {
+                        gestational_weeks: w as u8,
+                    };
+                    out.emit(flow, at, &f.code, checkup, |_| {});
                 }
             }
         }
@@ -388,14 +377,20 @@ impl MunicipalFlow {
                 let at = jst_ms(day.and_hms_opt(13, 30, 0).expect("13:30"))
                     + r.below(150) as i64 * MINUTE;
                 if out.inside(at) {
-                    out.emit(flow, Route::InfantCheckup, at, &person.municipality, |_| {});
+                    out.emit(
+                        flow,
+                        at,
+                        &person.municipality,
+                        Payload::InfantCheckup,
+                        |_| {},
+                    );
                 }
             }
         }
     }
 
     fn care(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
-        let flow = "care";
+        let flow = FlowName::Care;
         let Some(cert) = ctx
             .municipal
             .life
@@ -413,7 +408,7 @@ impl MunicipalFlow {
                 for _ in 0..poisson(r, mean) {
                     let at = day.midnight_ms + 9 * HOUR + r.below(8 * 60) as i64 * MINUTE;
                     if day.date <= cert.valid_to {
-                        out.emit(flow, Route::CareRead, at, provider, |_| {});
+                        out.emit(flow, at, provider, Payload::CareRead, |_| {});
                     }
                 }
             }
@@ -426,14 +421,17 @@ impl MunicipalFlow {
             let from = cert.valid_to + TimeDelta::days(1);
             let to = from + Months::new(24) - TimeDelta::days(1);
             let level = CareLevel::from_number(person.ltc_level).unwrap_or(CareLevel::Care1);
-            out.emit(flow, Route::CareCertify, at, &person.municipality, |e| {
-                e.items = Some(format!("{}:{from}:{to}", level.as_str()));
-            });
+            let certify = Payload::CareCertify {
+                level,
+                valid_from: from,
+                valid_to: to,
+            };
+            out.emit(flow, at, &person.municipality, certify, |_| {});
         }
     }
 
     fn portal(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
-        let flow = "portal";
+        let flow = FlowName::Portal;
         let p = &ctx.scenario.portal;
         let rates = &ctx.municipal;
         if person.card_serial.is_none() {
@@ -451,10 +449,10 @@ impl MunicipalFlow {
                 }
                 u -= share;
             }
-            if page == "care" && person.ltc_level == 0 {
-                page = "medications";
+            if page == PortalPage::Care && person.ltc_level == 0 {
+                page = PortalPage::Medications;
             }
-            out.emit(flow, Route::PortalRead, at, "", |e| e.kind = Some(page));
+            out.emit(flow, at, "", Payload::PortalRead { page }, |_| {});
         }
         let per_person = p.applications_per_year / POPULATION;
         if poisson(r, per_person * rates.portal_year_fraction) > 0 {
@@ -464,17 +462,12 @@ impl MunicipalFlow {
             } else {
                 APPLICATIONS[r.below(2) as usize]
             };
-            let filed = out.emit(flow, Route::PortalApply, at, "", |e| e.kind = Some(kind));
+            let filed = out.emit(flow, at, "", Payload::PortalApply { kind }, |_| {});
             let decided = office_day_after(ctx, at, r);
-            out.emit(
-                flow,
-                Route::ApplicationDecide,
-                decided,
-                &person.municipality,
-                |e| {
-                    e.needs = Some(filed);
-                },
-            );
+            let decide = Payload::ApplicationDecide;
+            out.emit(flow, decided, &person.municipality, decide, |e| {
+                e.needs = Some(filed);
+            });
         }
     }
 }

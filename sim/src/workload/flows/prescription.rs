@@ -4,13 +4,14 @@
 //! code and dispensing, or a paper dispensing result), and the later uses of a refill.
 
 use super::super::calendar::Desk;
-use super::super::events::Route;
 use super::super::model::VisitKind;
 use super::visit::{Ident, identify};
 use super::{Emitter, Facility, GenContext, PersonRow, stochastic_round};
 use crate::population::tables;
-use crate::rng::Stream;
 use dx_exchange::refdata::DrugMaster;
+use dx_exchange::wire::PrescriptionKind;
+use dx_model::event::{DrugLine, Flow as FlowName, Payload};
+use dx_model::rng::Stream;
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
@@ -150,12 +151,16 @@ impl Default for DrugChoices {
     }
 }
 
-fn items_text(lines: &[(String, u16)]) -> String {
+/// The drug lines of a prescription: each drug's days of supply, one unit a day.
+fn drug_lines(lines: &[(String, u16)]) -> Vec<DrugLine> {
     lines
         .iter()
-        .map(|(code, days)| format!("{code}:{days}:{days}"))
-        .collect::<Vec<_>>()
-        .join(";")
+        .map(|(code, days)| DrugLine {
+            code: code.clone(),
+            days: *days,
+            quantity: u32::from(*days),
+        })
+        .collect()
 }
 
 /// Issues a prescription at `issued_ms` after a visit, with everything that follows it.
@@ -171,35 +176,42 @@ pub fn issue(
     let rates = &ctx.scenario.rates;
     let mut rng = Stream::from_key(
         ctx.stream_keys.prescription,
-        dx_exchange::refdata::sample::splitmix64(person.index) ^ issued_ms as u64,
+        dx_model::rng::splitmix64(person.index) ^ issued_ms as u64,
     );
     out.counts.prescriptions += 1;
     let flu = super::super::calendar::Calendar::in_flu_season(GenContext::date_of(issued_ms));
     let (lines, long_term) = ctx.drugs.choose(person, kind, flu, &mut rng);
-    let items = items_text(&lines);
+    let drugs = drug_lines(&lines);
     let outside = rng.chance(rates.outside_share);
     let here = &prescriber.code;
     let runs = ctx.runs_eprescription(prescriber, issued_ms);
     if runs && rng.chance(rates.duplicate_check_share) {
         if !consent_at_card && rng.chance(0.5) {
-            out.emit("visit", Route::Consent, issued_ms - 2 * MINUTE, here, |e| {
-                e.consent = true
-            });
+            out.emit(
+                FlowName::Visit,
+                issued_ms - 2 * MINUTE,
+                here,
+                Payload::Consent,
+                |_| {},
+            );
         }
-        out.emit("visit", Route::Check, issued_ms - MINUTE, here, |e| {
-            e.items = Some(items.clone())
-        });
+        let check = Payload::Check {
+            drugs: drugs.clone(),
+        };
+        out.emit(FlowName::Visit, issued_ms - MINUTE, here, check, |_| {});
     }
     let electronic = outside
         && runs
         && person.insurance.is_some()
         && rng.chance(ctx.electronic_share(issued_ms));
-    let register = |out: &mut Emitter<'_>, at: i64, kind: &'static str, uses: u8| {
-        out.emit("visit", Route::Register, at, here, |e| {
-            e.kind = Some(kind);
+    let register = |out: &mut Emitter<'_>, at: i64, kind: PrescriptionKind, uses: u8| {
+        let payload = Payload::Register {
+            kind,
+            uses,
+            drugs: drugs.clone(),
+        };
+        out.emit(FlowName::Visit, at, here, payload, |e| {
             e.insurance = person.insurance.clone();
-            e.items = Some(items.clone());
-            e.uses = uses;
         })
     };
     out.note(
@@ -212,7 +224,7 @@ pub fn issue(
     if !outside {
         // The document names the insurer; persons on public assistance alone are left out.
         if runs && person.insurance.is_some() {
-            register(out, issued_ms, "in_hospital", 1);
+            register(out, issued_ms, PrescriptionKind::InHospital, 1);
         }
         return;
     }
@@ -223,13 +235,22 @@ pub fn issue(
         if long_term && rng.chance(ctx.refill_share(issued_ms)) {
             uses = 2 + rng.below(2) as u8;
         }
-        let mut reg = register(out, issued_ms, "electronic", uses);
+        let mut reg = register(out, issued_ms, PrescriptionKind::Electronic, uses);
         if rng.chance(rates.cancel_share) {
             // A mistake noticed at once: cancelled, then issued again.
-            out.emit("visit", Route::Cancel, issued_ms + 2 * MINUTE, here, |e| {
-                e.needs = Some(reg)
-            });
-            reg = register(out, issued_ms + 3 * MINUTE, "electronic", uses);
+            out.emit(
+                FlowName::Visit,
+                issued_ms + 2 * MINUTE,
+                here,
+                Payload::Cancel,
+                |e| e.needs = Some(reg),
+            );
+            reg = register(
+                out,
+                issued_ms + 3 * MINUTE,
+                PrescriptionKind::Electronic,
+                uses,
+            );
         }
         registration = Some(reg);
     }
@@ -250,7 +271,11 @@ pub fn issue(
     let supply = lines.iter().map(|(_, d)| i64::from(*d)).max().unwrap_or(1);
     let mut day_ms = arrive;
     for use_number in 1..=uses {
-        let flow = if use_number == 1 { "visit" } else { "refill" };
+        let flow = if use_number == 1 {
+            FlowName::Visit
+        } else {
+            FlowName::Refill
+        };
         let at = if use_number == 1 {
             arrive
         } else {
@@ -266,7 +291,8 @@ pub fn issue(
         if ctx.connected(pharmacy, at) && ident != Ident::None {
             for n in 0..stochastic_round(&mut rng, ctx.model.pharmacy_checks) {
                 let t = at + i64::from(n) * (3 + rng.below(10) as i64) * MINUTE;
-                out.emit(flow, Route::Verify, t, &pharmacy.code, |e| ident.apply(e));
+                let verify = Payload::Verify { consent: false };
+                out.emit(flow, t, &pharmacy.code, verify, |e| ident.apply(e));
             }
         }
         let done = at + (5 + rng.below(16) as i64) * MINUTE;
@@ -280,25 +306,27 @@ pub fn issue(
                 };
                 let retrieved = out.emit(
                     flow,
-                    Route::Retrieve,
                     at + 2 * MINUTE,
                     &pharmacy.code,
+                    Payload::Retrieve,
                     |e| {
                         e.needs = Some(reg);
                         ident.apply(e);
                     },
                 );
-                out.emit(flow, Route::Dispense, done, &pharmacy.code, |e| {
+                let dispense = Payload::Dispense {
+                    drugs: drugs.clone(),
+                };
+                out.emit(flow, done, &pharmacy.code, dispense, |e| {
                     e.needs = Some(retrieved);
-                    e.items = Some(items.clone());
                 });
             }
             None if ctx.runs_eprescription(pharmacy, at) && ident != Ident::None => {
-                out.emit(flow, Route::PaperDispense, done, &pharmacy.code, |e| {
-                    ident.apply(e);
-                    e.other_facility = Some(here.clone());
-                    e.items = Some(items.clone());
-                });
+                let paper = Payload::PaperDispense {
+                    prescriber: here.clone(),
+                    drugs: drugs.clone(),
+                };
+                out.emit(flow, done, &pharmacy.code, paper, |e| ident.apply(e));
             }
             None => {}
         }

@@ -4,16 +4,16 @@
 //! which [`super::prescription`] carries on.
 
 use super::super::calendar::Desk;
-use super::super::events::Route;
 use super::super::model::VisitKind;
 use super::{
     Emitter, Facility, Flow, GenContext, PersonRow, ehr, poisson, prescription, stochastic_round,
 };
-use crate::rng::Stream;
+use dx_model::event::{Flow as FlowName, Payload};
+use dx_model::rng::Stream;
 
 pub struct VisitFlow;
 
-const FLOW: &str = "visit";
+const FLOW: FlowName = FlowName::Visit;
 const MINUTE: i64 = 60_000;
 
 fn desk(kind: VisitKind) -> Desk {
@@ -46,9 +46,7 @@ fn choose<'c>(
 /// When a facility runs its batch pre-check of the day's booked patients: between 07:00 and
 /// 08:00, fixed per facility and day so one request carries the whole list.
 fn batch_time(facility: &str, day_midnight_ms: i64) -> i64 {
-    let h = facility.bytes().fold(day_midnight_ms as u64, |h, b| {
-        dx_exchange::refdata::sample::splitmix64(h ^ u64::from(b))
-    });
+    let h = dx_model::rng::code_hash(day_midnight_ms as u64, facility);
     day_midnight_ms + 7 * 60 * MINUTE + (h % 60) as i64 * MINUTE
 }
 
@@ -74,7 +72,7 @@ pub enum Ident {
 }
 
 impl Ident {
-    pub fn apply(&self, e: &mut super::super::events::Event) {
+    pub fn apply(&self, e: &mut dx_model::event::Event) {
         match self {
             Ident::Card(c) => e.card_serial = Some(c.clone()),
             Ident::Number(k) => e.insurance = Some(k.clone()),
@@ -85,7 +83,7 @@ impl Ident {
 
 impl Flow for VisitFlow {
     fn name(&self) -> &'static str {
-        FLOW
+        "visit"
     }
 
     fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>) {
@@ -113,7 +111,7 @@ impl Flow for VisitFlow {
                         let t = batch_time(&facility.code, midnight)
                             .max(ctx.start_ms)
                             .min(at);
-                        out.emit(FLOW, Route::Batch, t, &facility.code, |e| ident.apply(e));
+                        out.emit(FLOW, t, &facility.code, Payload::Batch, |e| ident.apply(e));
                     }
                     let mut expected_checks = model.realtime_checks[k];
                     if matches!(ident, Ident::Number(_)) {
@@ -131,10 +129,10 @@ impl Flow for VisitFlow {
                         };
                         let consent = n == 0 && matches!(ident, Ident::Card(_)) && rng.chance(0.8);
                         verified_by_card |= consent;
-                        let id = out.emit(FLOW, Route::Verify, t, &facility.code, |e| {
-                            ident.apply(e);
-                            e.consent = consent;
-                        });
+                        let id =
+                            out.emit(FLOW, t, &facility.code, Payload::Verify { consent }, |e| {
+                                ident.apply(e)
+                            });
                         if consent {
                             consent_event = Some(id);
                         }

@@ -1,12 +1,39 @@
-//! Counter-based random streams: every draw is a pure function of (seed, stream name, entity id,
-//! draw number), so an entity's attributes never depend on which thread made it, in what chunk,
-//! or what was generated before it.
+//! The one source of randomness of dxsim: counter-based random streams, where every draw is a
+//! pure function of (seed, stream name, entity id, draw number), so an entity's attributes never
+//! depend on which thread made it, in what chunk, or what was generated before it; and the
+//! hashes of codes that give facilities and municipalities their places in a rollout.
+//!
+//! Which draws follow the scenario's seed: every person, insurer, facility and event of a
+//! population and a workload ([`Stream`] from the seed), the capacity model's arrivals and
+//! service times, the driver's signing keys, and the built-in sample of `dxsim serve` (from the
+//! exchange's own seed). Which do not: a facility's and a municipality's adoption ranks and a
+//! facility's batch pre-check minute, which are hashes of their codes ([`code_hash`]), so the
+//! same facility joins at the same point of every rollout and two scenarios stay comparable;
+//! and a sample person's card serial ([`splitmix64`] of its index).
 //!
 //! The mixer is SplitMix64 (Steele, Lea & Flood 2014). It is written out here rather than taken
 //! from `rand` so that the numbers a seed produces are part of dxsim's own contract and cannot
 //! change with a dependency's version.
 
-use dx_exchange::refdata::sample::splitmix64;
+/// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`.
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A hash of a code (a facility's, a municipality's) from a starting value: each byte folded in
+/// with [`splitmix64`]. It does not follow the scenario's seed (see the module's doc).
+pub fn code_hash(start: u64, code: &str) -> u64 {
+    code.bytes()
+        .fold(start, |h, b| splitmix64(h ^ u64::from(b)))
+}
+
+/// A hash as a uniform number in [0, 1).
+pub fn unit_of(h: u64) -> f64 {
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
 
 /// The draws of one entity in one stream.
 #[derive(Debug, Clone)]
@@ -17,9 +44,7 @@ pub struct Stream {
 
 /// A 64-bit key for a stream name, for hoisting out of loops.
 pub fn stream_key(seed: u64, stream: &str) -> u64 {
-    stream
-        .bytes()
-        .fold(splitmix64(seed), |h, b| splitmix64(h ^ u64::from(b)))
+    code_hash(splitmix64(seed), stream)
 }
 
 impl Stream {
@@ -44,7 +69,7 @@ impl Stream {
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        unit_of(self.next_u64())
     }
 
     /// True with probability `p`.
