@@ -1,8 +1,9 @@
 //! The `dxsim` command line: argument parsing and dispatch to library functions.
 
 use crate::population::{self, RunOptions};
-use crate::scenario::Scenario;
 use clap::{Parser, Subcommand};
+use dx_scenario::Scenario;
+use dx_scenario::values::{Scale, Speedup};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -398,7 +399,7 @@ pub struct DriveArgs {
     pub workload: Option<PathBuf>,
     /// Simulated seconds per real second; overrides the scenario's replay.speedup.
     #[arg(long)]
-    pub speedup: Option<f64>,
+    pub speedup: Option<Speedup>,
     /// Output directory (default: runs/<scenario>-<UTC timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -413,7 +414,7 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     /// Simulated seconds per real second; overrides the scenario's replay.speedup.
     #[arg(long)]
-    pub speedup: Option<f64>,
+    pub speedup: Option<Speedup>,
 }
 
 /// Raised when a replay breaches an SLO: the command fails with exit code 2.
@@ -431,13 +432,11 @@ fn run_dir(s: &Scenario, out: &Option<PathBuf>) -> PathBuf {
     })
 }
 
-fn with_speedup(mut s: Scenario, speedup: Option<f64>) -> anyhow::Result<Scenario> {
+fn with_speedup(mut s: Scenario, speedup: Option<Speedup>) -> Scenario {
     if let Some(x) = speedup {
         s.replay.speedup = x;
-        s.validate()
-            .map_err(|m| anyhow::anyhow!("--speedup: {m}"))?;
     }
-    Ok(s)
+    s
 }
 
 fn verdict(summary: &crate::drive::measure::Summary, out: &std::path::Path) -> anyhow::Result<()> {
@@ -459,7 +458,7 @@ fn verdict(summary: &crate::drive::measure::Summary, out: &std::path::Path) -> a
 }
 
 fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
-    let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup)?;
+    let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup);
     let admin_secret = match (&args.admin_secret, &args.admin_key_file) {
         (Some(secret), _) => secret.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)
@@ -487,8 +486,8 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
     let opts = crate::drive::DriveOptions {
         target: args.target.clone(),
         admin_secret,
-        speedup: s.replay.speedup,
-        max_in_flight: s.replay.max_in_flight,
+        speedup: s.replay.speedup.get(),
+        max_in_flight: s.replay.max_in_flight.get(),
         out: out.clone(),
         server_clock: crate::drive::ServerClock::Real,
         progress: true,
@@ -501,7 +500,7 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
 
 /// `dxsim run`: the whole pipeline against the in-process reference exchange.
 pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary, PathBuf)> {
-    let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup)?;
+    let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup);
     let out = run_dir(&s, &args.out);
     if out.join("summary.json").exists() || out.join("store").exists() {
         anyhow::bail!("{} already holds a run; give a new --out", out.display());
@@ -527,7 +526,10 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
     );
 
     let sim_start = (s.period.start - chrono::TimeDelta::hours(9)).and_utc();
-    let clock = std::sync::Arc::new(crate::drive::ReplayClock::new(sim_start, s.replay.speedup));
+    let clock = std::sync::Arc::new(crate::drive::ReplayClock::new(
+        sim_start,
+        s.replay.speedup.get(),
+    ));
     let exchange = dx_exchange::Exchange::open(
         &out.join("store"),
         dx_exchange::store::Durability::Full,
@@ -571,8 +573,8 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
         let opts = crate::drive::DriveOptions {
             target: running.url(),
             admin_secret,
-            speedup: s.replay.speedup,
-            max_in_flight: s.replay.max_in_flight,
+            speedup: s.replay.speedup.get(),
+            max_in_flight: s.replay.max_in_flight.get(),
             out: out.clone(),
             server_clock: crate::drive::ServerClock::Replay(clock),
             progress: true,
@@ -588,7 +590,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
             crate::capacity::calibrate::Calibration::load(&out.join(crate::drive::SERVICE_TIMES))?;
         let dir = out.join("capacity");
         std::fs::create_dir_all(&dir)?;
-        capacity_of(&s, &wl_dir, s.population.scale, &calibration, &dir)?;
+        capacity_of(&s, &wl_dir, s.population.scale.get(), &calibration, &dir)?;
     }
     write_report(&out)?;
     Ok((summary, out))
@@ -626,7 +628,7 @@ pub struct PopulationArgs {
     pub scenario: Option<PathBuf>,
     /// Fraction of Japan, in (0, 1]; overrides the scenario's population.scale.
     #[arg(long)]
-    pub scale: Option<f64>,
+    pub scale: Option<Scale>,
     /// Overrides the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -641,9 +643,19 @@ pub struct PopulationArgs {
     pub chunk: usize,
 }
 
-/// Parses the command line, runs the command, and maps failure to exit code 1.
+/// Parses the command line, runs the command, and maps failure to exit code 1 (an SLO breach
+/// or a failed conformance check to 2).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value out of its range (`--scale 0`) is refused like a bad scenario value: exit 1;
+        // code 2 stays for SLO breaches, non-conformance and clap's usage errors.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<SloBreach>() || e.is::<NonConformance>() => {
@@ -724,7 +736,7 @@ pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run:
                 wm.events,
                 started.elapsed().as_secs_f64()
             );
-            (dir.join("workload"), sample.population.scale)
+            (dir.join("workload"), sample.population.scale.get())
         }
     };
     let report = capacity_of(&s, &workload, scale, &calibration, &out)?;
@@ -867,7 +879,7 @@ fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {
 pub fn population_scenario(args: &PopulationArgs) -> anyhow::Result<Scenario> {
     let mut s = match &args.scenario {
         Some(path) => Scenario::load(path)?,
-        None => Scenario::national(args.scale.unwrap_or(1.0)),
+        None => Scenario::national(1.0),
     };
     if let Some(scale) = args.scale {
         s.population.scale = scale;
@@ -875,7 +887,6 @@ pub fn population_scenario(args: &PopulationArgs) -> anyhow::Result<Scenario> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
-    s.validate().map_err(|m| anyhow::anyhow!("{m}"))?;
     if args.threads == Some(0) || args.chunk == 0 {
         anyhow::bail!("--threads and --chunk must be at least 1");
     }
@@ -904,8 +915,8 @@ fn run_population(args: &PopulationArgs) -> anyhow::Result<()> {
     );
     let cmp = population::expected::Comparison::new(
         &marginals,
-        s.population.scale,
-        &s.population.prefectures,
+        s.population.scale.get(),
+        &s.population.prefecture_codes(),
     );
     if cmp.rows.is_empty() {
         println!("(a subset of prefectures: national figures do not apply; see summary.json)");

@@ -6,7 +6,6 @@
 //! ([`drive`], `dxsim drive`, `dxsim run`), and holds the typed HTTP client of the exchange's API
 //! ([`client`]); the capacity model joins it as a module of its own.
 
-pub mod adoption;
 pub mod capacity;
 pub mod cli;
 pub mod client;
@@ -14,7 +13,6 @@ pub mod conformance;
 pub mod drive;
 pub mod population;
 pub mod rollout;
-pub mod scenario;
 pub mod tables;
 pub mod workload;
 

@@ -7,9 +7,9 @@
 //! service times), timed alone; then the whole model (sizing searches and replications) is timed.
 
 use dx_model::route::Service;
+use dx_scenario::Scenario;
 use dx_sim::capacity::{self, calibrate::Calibration, rates::Rates};
 use dx_sim::population::{self, RunOptions};
-use dx_sim::scenario::Scenario;
 use dx_sim::workload;
 use serde_json::json;
 use std::time::Instant;
@@ -24,7 +24,7 @@ fn main() {
         "/../scenarios/national-weekday.toml"
     )))
     .unwrap();
-    s.population.scale = scale;
+    s.population.scale = dx_scenario::values::Scale::new(scale).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (pop, wl) = (dir.path().join("population"), dir.path().join("workload"));
     population::generate(&s, &pop, RunOptions::default()).unwrap();

@@ -10,8 +10,8 @@
 use dx_exchange::clock::SystemClock;
 use dx_exchange::store::Durability;
 use dx_model::event::{Event, Flow, Payload};
+use dx_scenario::Scenario;
 use dx_sim::drive::{self, DriveOptions, ServerClock};
-use dx_sim::scenario::Scenario;
 use dx_sim::workload;
 use serde_json::json;
 use std::sync::Arc;
@@ -75,8 +75,8 @@ async fn main() {
 
     // The driver: as many probes, all due at the period's start.
     let mut s = Scenario::national(0.001);
-    s.name = "driver-bench".into();
-    s.period.hours = 1.0;
+    s.name = dx_scenario::Name::new("driver-bench").unwrap();
+    s.period.hours = dx_scenario::values::Hours::new(1.0).unwrap();
     let start_ms = workload::flows::jst_ms(s.period.start);
     let n = raw_ok.clamp(1, MAX_REQUESTS);
     let events: Vec<Event> = (0..n)

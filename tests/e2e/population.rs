@@ -3,9 +3,9 @@
 use dx_exchange::clock::ManualClock;
 use dx_exchange::store::{AdminStore, Durability};
 use dx_exchange::wire::{PersonRef, QualificationStatus, VerifyRequest};
+use dx_scenario::Scenario;
 use dx_sim::client::ExchangeClient;
 use dx_sim::population::{self, RunOptions};
-use dx_sim::scenario::Scenario;
 use std::sync::Arc;
 
 fn quickstart() -> Scenario {

@@ -1,6 +1,6 @@
 //! Japan Standard Time (UTC+9, no daylight saving): dates of service are JST dates.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 /// The JST offset.
 pub fn jst() -> FixedOffset {
@@ -10,6 +10,18 @@ pub fn jst() -> FixedOffset {
 /// The JST calendar date of an instant.
 pub fn jst_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&jst()).date_naive()
+}
+
+/// Epoch milliseconds of a JST wall time.
+pub fn jst_ms(t: NaiveDateTime) -> i64 {
+    (t - TimeDelta::hours(9)).and_utc().timestamp_millis()
+}
+
+/// The JST date of epoch milliseconds.
+pub fn jst_date_of_ms(ms: i64) -> NaiveDate {
+    DateTime::from_timestamp_millis(ms + 9 * 3_600_000)
+        .expect("in range")
+        .date_naive()
 }
 
 /// The date a person reaches `years` of age (a 29 February birthday counts from 1 March).

@@ -251,7 +251,7 @@ pub fn service_model(
     service: Service,
     rates: &Rates,
     times: &dyn Fn(Route) -> RouteTime,
-    s: &crate::scenario::Scenario,
+    s: &dx_scenario::Scenario,
 ) -> Option<ServiceModel> {
     let routes: Vec<_> = service
         .routes()
@@ -262,7 +262,7 @@ pub fn service_model(
     if routes.is_empty() {
         return None;
     }
-    let cfg = s.capacity.services.get(service.as_str());
+    let cfg = s.capacity.services.get(&service);
     // Listed routes first, in their order; the others after them, together.
     let listed = cfg.map_or(&[][..], |c| &c.priority[..]);
     let class: Vec<u8> = routes
@@ -270,12 +270,12 @@ pub fn service_model(
         .map(|(r, _, _)| {
             listed
                 .iter()
-                .position(|x| x == r.as_str())
+                .position(|x| x == r)
                 .unwrap_or(listed.len())
                 .min(255) as u8
         })
         .collect();
-    let slo = |r: &Route| s.slo.routes.get(r.as_str()).unwrap_or(&s.slo.default);
+    let slo = |r: &Route| s.slo.for_route(*r);
     Some(ServiceModel {
         service,
         slo_p99_ms: routes
@@ -288,7 +288,7 @@ pub fn service_model(
             .fold(1.0, f64::min),
         routes,
         queue_limit: cfg.and_then(|c| c.queue_limit),
-        latency_s: cfg.map_or(0.0, |c| c.latency_ms / 1e3),
+        latency_s: cfg.map_or(0.0, |c| c.latency_ms.get() / 1e3),
         discipline: cfg.map_or(Discipline::Fifo, |c| c.discipline),
         class,
         seed: s.seed,

@@ -8,10 +8,10 @@ use super::model::{Minute, Outcome, ServiceModel, service_model};
 use super::rates::{Rates, busiest};
 use super::services::{RouteTime, given_time, measured_time, published_time};
 use super::stats::Estimate;
-use crate::scenario::Scenario;
 use anyhow::Context as _;
 use dx_model::route::Route;
 use dx_model::route::Service;
+use dx_scenario::Scenario;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
@@ -191,7 +191,7 @@ pub fn run(
         .into_iter()
         .filter_map(|svc| service_model(svc, rates, &lookup, s))
         .collect();
-    let reps = s.capacity.replications.max(1);
+    let reps = s.capacity.replications.get();
     let results: Vec<(ServiceReport, Vec<Minute>)> = models
         .par_iter()
         .map(|m| report(s, rates, m, reps))
@@ -199,7 +199,7 @@ pub fn run(
     let arrivals = results.iter().map(|(r, _)| r.arrivals).sum();
     write_minutes(out, rates, &results)?;
     let report = CapacityReport {
-        scenario: s.name.clone(),
+        scenario: s.name.to_string(),
         seed: s.seed,
         period_start: jst(rates, 0),
         period_end: jst(rates, rates.minutes),
@@ -231,8 +231,9 @@ fn report(
     let configured = s
         .capacity
         .services
-        .get(m.service.as_str())
-        .and_then(|c| c.servers);
+        .get(&m.service)
+        .and_then(|c| c.servers)
+        .map(|c| c.get());
     let (servers, from) = match (configured, &sized) {
         (Some(c), _) => (Some(c), "scenario"),
         (None, Ok(c)) => (Some(*c), "sizing"),

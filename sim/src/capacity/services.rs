@@ -3,8 +3,8 @@
 
 use super::calibrate::Calibration;
 use super::station::ServiceTime;
-use crate::scenario::Scenario;
 use dx_model::route::Route;
+use dx_scenario::Scenario;
 
 /// z of the standard normal at 0.99.
 const Z99: f64 = 2.326_347_874;
@@ -52,16 +52,13 @@ pub fn route_time(
 
 /// The scenario's own figure for `route`.
 pub fn given_time(s: &Scenario, route: Route) -> Option<RouteTime> {
-    s.capacity
-        .service_times
-        .get(route.as_str())
-        .map(|t| RouteTime {
-            time: log_normal_ms(t.median_ms, t.p99_ms),
-            source: format!(
-                "scenario: log-normal, median {} ms, p99 {} ms",
-                t.median_ms, t.p99_ms
-            ),
-        })
+    s.capacity.service_times.get(&route).map(|t| RouteTime {
+        time: log_normal_ms(t.median_ms.get(), t.p99_ms.get()),
+        source: format!(
+            "scenario: log-normal, median {} ms, p99 {} ms",
+            t.median_ms, t.p99_ms
+        ),
+    })
 }
 
 /// A calibration's fit for `route`.
@@ -132,10 +129,10 @@ mod tests {
             assert!((a - b).abs() < 1e-3);
         }
         s.capacity.service_times.insert(
-            "verify".into(),
-            crate::scenario::ServiceTimeSpec {
-                median_ms: 100.0,
-                p99_ms: 100.0,
+            Route::Verify,
+            dx_scenario::ServiceTimeSpec {
+                median_ms: dx_scenario::values::Millis::new(100.0).unwrap(),
+                p99_ms: dx_scenario::values::Millis::new(100.0).unwrap(),
             },
         );
         let v = route_time(&s, Some(&cal), Route::Verify).unwrap();

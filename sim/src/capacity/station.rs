@@ -199,16 +199,7 @@ impl Running {
     }
 }
 
-/// How a freed worker chooses among those waiting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Discipline {
-    /// First come, first served.
-    #[default]
-    Fifo,
-    /// Non-preemptive priority by class (0 first), first come first served within a class.
-    Priority,
-}
+pub use dx_scenario::Discipline;
 
 /// A station serving waiting customers by class priority. A customer who must wait learns its
 /// fate only when a worker takes it, so fates come back tagged: at once from `arrive`, or later

@@ -3,8 +3,9 @@
 //! service time from the actual send; the driver's own lateness; a per-second series; and the
 //! summary with SLO verdicts.
 
-use crate::scenario::{Slo, SloSection};
 use dx_model::route::Route;
+use dx_model::route::Slo;
+use dx_scenario::SloSection;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -210,7 +211,7 @@ impl Recorder {
                     .filter(|((r, _), _)| *r == route)
                     .map(|((_, c), n)| (c.clone(), *n))
                     .collect(),
-                slo: slo.for_route(route.as_str()),
+                slo: slo.for_route(route),
                 breaches: Vec::new(),
             };
             let stats = stats.judged();

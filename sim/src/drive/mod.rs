@@ -454,7 +454,7 @@ async fn setup_one(
 /// Replays the workload in `dir` against `opts.target`; writes the results into `opts.out` and
 /// returns the summary.
 pub async fn drive(
-    scenario: &crate::scenario::Scenario,
+    scenario: &dx_scenario::Scenario,
     dir: &Path,
     opts: &DriveOptions,
 ) -> anyhow::Result<Summary> {
@@ -584,7 +584,7 @@ pub async fn drive(
     bar.finish_and_clear();
 
     let info = RunInfo {
-        scenario: scenario.name.clone(),
+        scenario: scenario.name.to_string(),
         target: opts.target.clone(),
         speedup,
         period_start: manifest.period_start.clone(),

@@ -22,8 +22,8 @@ pub mod output;
 pub mod persons;
 pub mod tables;
 
-use crate::scenario::Scenario;
 use anyhow::Context as _;
+use dx_scenario::Scenario;
 use orgs::Orgs;
 use parquet::arrow::ArrowWriter;
 use persons::{Context, Person};
@@ -254,8 +254,6 @@ pub fn generate(
     out: &Path,
     opts: RunOptions,
 ) -> anyhow::Result<(Manifest, Marginals)> {
-    s.validate()
-        .map_err(|m| anyhow::anyhow!("scenario {}: {m}", s.name))?;
     prepare_output(out)?;
     let orgs = Orgs::generate(s);
     let ctx = Context::new(&orgs, s.seed, s.population.as_of);
@@ -327,8 +325,11 @@ pub fn generate(
     let person_files = parts.into_iter().map(|(rel, _, _)| rel).collect();
     bar.finish_and_clear();
     output::write_orgs(out, &orgs, &members)?;
-    let summary =
-        expected::Comparison::new(&marginals, s.population.scale, &s.population.prefectures);
+    let summary = expected::Comparison::new(
+        &marginals,
+        s.population.scale.get(),
+        &s.population.prefecture_codes(),
+    );
     std::fs::write(
         out.join("summary.json"),
         serde_json::to_string_pretty(&summary)? + "\n",
@@ -336,9 +337,9 @@ pub fn generate(
     let manifest = Manifest {
         schema_version: 1,
         generator: format!("dxsim {}", env!("CARGO_PKG_VERSION")),
-        scenario: s.name.clone(),
+        scenario: s.name.to_string(),
         seed: s.seed,
-        scale: s.population.scale,
+        scale: s.population.scale.get(),
         as_of: s.population.as_of.to_string(),
         prefectures: orgs
             .prefectures

@@ -3,10 +3,10 @@
 //! insurer numbers, ≈242 k facilities).
 
 use super::tables::{self, InsurerType, PREFECTURES};
-use crate::scenario::Scenario;
 use dx_exchange::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use dx_exchange::wire::FacilityKind;
 use dx_model::rng::Stream;
+use dx_scenario::Scenario;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prefecture {
@@ -93,14 +93,14 @@ fn municipality_weights(n: u16) -> Vec<f64> {
 
 fn geography(s: &Scenario) -> (Vec<Prefecture>, Vec<Municipality>) {
     let shares = tables::prefecture_shares();
-    let national = (tables::TOTAL_POPULATION * s.population.scale).round() as u64;
+    let national = (tables::TOTAL_POPULATION * s.population.scale.get()).round() as u64;
     let per_pref = apportion(national, &shares);
     let mut prefectures = Vec::new();
     let mut municipalities = Vec::new();
     let mut next_person = 0u64;
     for (i, &(code, name, _, count)) in PREFECTURES.iter().enumerate() {
         let included =
-            s.population.prefectures.is_empty() || s.population.prefectures.contains(&code);
+            s.population.prefectures.is_empty() || s.population.prefecture_codes().contains(&code);
         let persons = if included { per_pref[i] } else { 0 };
         let sizes = apportion(persons, &municipality_weights(count));
         let start = municipalities.len();
@@ -247,7 +247,7 @@ fn facilities(
         let mut seq = [0u32; 4];
         for (kind, national) in tables::FACILITY_COUNTS {
             // At least one of each kind in a generated prefecture, so every person has a clinic.
-            let n = ((national * s.population.scale * share).round() as u64).max(1);
+            let n = ((national * s.population.scale.get() * share).round() as u64).max(1);
             let (table, slot, connected, erx) = match kind {
                 FacilityKind::Hospital => (
                     FacilityTable::Medical,
@@ -274,7 +274,12 @@ fn facilities(
                     adoption.eprescription.pharmacy,
                 ),
                 // Care providers are not connected to online eligibility.
-                FacilityKind::CareProvider => (FacilityTable::Care, 3, 0.0, 0.0),
+                FacilityKind::CareProvider => (
+                    FacilityTable::Care,
+                    3,
+                    dx_scenario::values::share(0.0),
+                    dx_scenario::values::share(0.0),
+                ),
             };
             let profiles = HOURS
                 .iter()
@@ -289,7 +294,7 @@ fn facilities(
                 );
                 let number = seq[slot];
                 seq[slot] += 1;
-                let online_eligibility = r.chance(connected);
+                let online_eligibility = r.chance(connected.get());
                 out.push(Facility {
                     code: facility_code(
                         p.code,
@@ -303,7 +308,7 @@ fn facilities(
                     municipality: p.municipalities.start + r.pick_cumulative(&cumulative),
                     hours: profiles[r.below(profiles.len() as u64) as usize],
                     online_eligibility,
-                    eprescription: online_eligibility && r.chance(erx),
+                    eprescription: online_eligibility && r.chance(erx.get()),
                 });
             }
         }
@@ -392,7 +397,7 @@ mod tests {
     #[test]
     fn a_prefecture_filter_generates_only_that_prefecture() {
         let mut s = Scenario::national(0.01);
-        s.population.prefectures = vec![31];
+        s.population.prefectures = vec![dx_scenario::values::Prefecture::new(31).unwrap()];
         let orgs = Orgs::generate(&s);
         assert_eq!(orgs.total_persons(), orgs.prefectures[30].persons);
         assert!(

@@ -323,7 +323,7 @@ pub fn card_serial_number(id: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
+    use dx_scenario::Scenario;
 
     #[test]
     fn a_person_depends_only_on_seed_and_id() {

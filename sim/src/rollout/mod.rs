@@ -18,8 +18,6 @@
 pub mod history;
 pub mod sizing;
 
-use crate::adoption::{AdoptionState, FIELD_NAMES};
-use crate::scenario::Scenario;
 use crate::tables::{Column, write_parquet};
 use crate::workload::flows::{self, Emitter, GenContext, Note, jst_ms};
 use anyhow::Context as _;
@@ -27,6 +25,8 @@ use chrono::NaiveDate;
 use dx_model::event::Event;
 use dx_model::route::Route;
 use dx_model::route::Service;
+use dx_scenario::Scenario;
+use dx_scenario::adoption::{AdoptionState, FIELD_NAMES};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -180,8 +180,6 @@ pub fn run(
     out: &Path,
     opts: RunOptions,
 ) -> anyhow::Result<RolloutSummary> {
-    s.validate()
-        .map_err(|m| anyhow::anyhow!("scenario {}: {m}", s.name))?;
     let r = s.rollout.as_ref().with_context(|| {
         format!(
             "scenario {} has no [rollout]: give its start, months and waypoints (see scenarios/rollout-2025-2030.toml)",
@@ -198,14 +196,17 @@ pub fn run(
         starts: starts.clone(),
     };
     // The flows run over the whole rollout as one period.
-    let mut whole = s.clone();
-    whole.period.start = r.start_time();
     let (start_ms, end_ms) = (
         months.starts_ms[0],
         *months.starts_ms.last().expect("months"),
     );
-    whole.period.hours = (end_ms - start_ms) as f64 / HOUR_MS as f64;
-    let ctx = GenContext::new(&whole, crate::workload::read_facilities(population)?);
+    let end = r.start_time() + chrono::TimeDelta::milliseconds(end_ms - start_ms);
+    let ctx = GenContext::over(
+        s,
+        r.start_time(),
+        end,
+        crate::workload::read_facilities(population)?,
+    );
     let registry = flows::registry();
     let hours = ((end_ms - start_ms) / HOUR_MS) as usize;
     let bar = crate::workload::persons_bar("rollout", pop.persons, opts.progress);
@@ -261,7 +262,7 @@ fn write(
     out: &Path,
 ) -> anyhow::Result<RolloutSummary> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let scale = s.population.scale;
+    let scale = s.population.scale.get();
     let national = |n: u64| n as f64 / scale;
     let slot = Route::index;
     let n = months.count();
@@ -342,7 +343,7 @@ fn write(
         ));
     }
     let summary = RolloutSummary {
-        scenario: s.name.clone(),
+        scenario: s.name.to_string(),
         seed: s.seed,
         scale,
         persons: t.persons,
@@ -404,7 +405,7 @@ fn write_services(
     let calibration: crate::capacity::calibrate::Calibration =
         serde_json::from_str(crate::capacity::run::BUILT_IN_CALIBRATION)?;
     let times = crate::capacity::run::times_for(s, &calibration);
-    let scale = s.population.scale;
+    let scale = s.population.scale.get();
     let mut sources = BTreeMap::new();
     let mut rows: Vec<ServiceMonth> = Vec::new();
     for service in Service::ALL {
@@ -427,13 +428,13 @@ fn write_services(
         }
         let slo = used
             .iter()
-            .filter_map(|(_, r)| s.slo.for_route(r.as_str()).p99_ms)
+            .filter_map(|(_, r)| s.slo.for_route(*r).p99_ms)
             .fold(f64::INFINITY, f64::min);
         let latency_s = s
             .capacity
             .services
-            .get(service.as_str())
-            .map_or(0.0, |c| c.latency_ms / 1e3);
+            .get(&service)
+            .map_or(0.0, |c| c.latency_ms.get() / 1e3);
         for m in 0..months.count() {
             let requests: u64 = routes.iter().map(|(i, _)| t.routes[m][*i]).sum();
             let h0 = ((months.starts_ms[m] - months.starts_ms[0]) / HOUR_MS) as usize;

@@ -12,7 +12,7 @@
 use chrono::{Datelike, NaiveDate, Weekday};
 
 /// Years the holiday rules here are exact for (the 2020–2021 Olympic moves are not modelled).
-pub const YEARS: std::ops::RangeInclusive<i32> = 2022..=2099;
+pub const YEARS: std::ops::RangeInclusive<i32> = dx_scenario::CALENDAR_YEARS;
 
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
     NaiveDate::from_weekday_of_month_opt(year, month, weekday, n).expect("exists in every month")

@@ -20,7 +20,6 @@ pub mod model;
 
 use crate::population::expected::age_distribution;
 use crate::population::tables::{TOTAL_POPULATION, prefecture_shares};
-use crate::scenario::Scenario;
 use anyhow::Context as _;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, UInt8Type, UInt16Type};
@@ -28,6 +27,7 @@ use arrow_array::{Array, RecordBatch};
 use calendar::Desk;
 use dx_model::event::Event;
 use dx_model::route::Route;
+use dx_scenario::Scenario;
 use flows::{Facilities, Facility, FlowCounts, GenContext, PersonRow};
 use model::VisitKind;
 use parquet::arrow::ArrowWriter;
@@ -93,10 +93,10 @@ pub fn expected(s: &Scenario) -> Expected {
         s.population
             .prefectures
             .iter()
-            .map(|p| shares[usize::from(*p) - 1])
+            .map(|p| shares[usize::from(p.get()) - 1])
             .sum()
     };
-    let persons = TOTAL_POPULATION * s.population.scale * share;
+    let persons = TOTAL_POPULATION * s.population.scale.get() * share;
     // A rollout over the period counts at its midpoint (arrivals spread over the period).
     let mid = ctx.adoption_at((ctx.start_ms + ctx.end_ms) / 2);
     let conn_mid = mid.online_eligibility;
@@ -144,16 +144,17 @@ pub fn expected(s: &Scenario) -> Expected {
         }
     }
     e.eligibility_checks +=
-        e.prescriptions * s.rates.outside_share * conn_mid.pharmacy * m.pharmacy_checks;
+        e.prescriptions * s.rates.outside_share.get() * conn_mid.pharmacy * m.pharmacy_checks;
     let ehr = mid.ehr_sharing;
     let (ehr_hospital, ehr_clinic) = (
         ehr.hospital * conn_mid.hospital,
         ehr.clinic * conn_mid.clinic,
     );
-    e.discharge_summaries = persons * s.rates.visits_per_person_year * ctx.ehr.discharges_per_visit
-        / ctx.year_divisor
-        * ctx.mass(Desk::Hospital)
-        * ehr_hospital;
+    e.discharge_summaries =
+        persons * s.rates.visits_per_person_year.get() * ctx.ehr.discharges_per_visit
+            / ctx.year_divisor
+            * ctx.mass(Desk::Hospital)
+            * ehr_hospital;
     e.checkup_reports =
         persons * flows::ehr::checkup_age_share() * ctx.ehr.checkups_per_person_year
             / ctx.year_divisor
@@ -221,7 +222,7 @@ pub(crate) fn population_for(
     })?;
     let pop: PopulationManifest = serde_json::from_str(&text)
         .with_context(|| format!("reading {}", manifest_path.display()))?;
-    if pop.seed != s.seed || pop.scale != s.population.scale {
+    if pop.seed != s.seed || pop.scale != s.population.scale.get() {
         anyhow::bail!(
             "the population in {} was generated for scenario {} (seed {}, scale {}), not for {} (seed {}, scale {})",
             population.display(),
@@ -621,8 +622,6 @@ pub fn generate(
     out: &Path,
     opts: RunOptions,
 ) -> anyhow::Result<Manifest> {
-    s.validate()
-        .map_err(|m| anyhow::anyhow!("scenario {}: {m}", s.name))?;
     let pop = population_for(s, population)?;
     prepare_output(out)?;
     let tmp = out.join(".tmp");
@@ -665,9 +664,9 @@ fn finish(
     let manifest = Manifest {
         schema_version: 1,
         generator: format!("dxsim {}", env!("CARGO_PKG_VERSION")),
-        scenario: s.name.clone(),
+        scenario: s.name.to_string(),
         seed: s.seed,
-        scale: s.population.scale,
+        scale: s.population.scale.get(),
         period_start: s.period.start.to_string(),
         period_end: s.period.end().to_string(),
         persons,
@@ -744,6 +743,7 @@ pub fn stream(dir: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+    use dx_scenario::values::{hours, share};
 
     fn month(scale: f64) -> Scenario {
         let mut s = Scenario::national(scale);
@@ -751,7 +751,7 @@ mod tests {
             .unwrap()
             .and_hms_opt(0, 0, 0)
             .unwrap();
-        s.period.hours = 31.0 * 24.0;
+        s.period.hours = hours(31.0 * 24.0);
         s
     }
 
@@ -819,11 +819,11 @@ mod tests {
     #[test]
     fn ehr_documents_meet_the_published_volumes_at_full_adoption() {
         let mut s = month(1.0);
-        s.adoption.online_eligibility = crate::scenario::KindShares {
-            hospital: 1.0,
-            clinic: 1.0,
-            dental: 1.0,
-            pharmacy: 1.0,
+        s.adoption.online_eligibility = dx_scenario::KindShares {
+            hospital: share(1.0),
+            clinic: share(1.0),
+            dental: share(1.0),
+            pharmacy: share(1.0),
         };
         s.adoption.ehr_sharing = s.adoption.online_eligibility;
         let e = expected(&s);
@@ -844,18 +844,18 @@ mod tests {
     #[test]
     fn vaccinations_meet_the_published_volumes() {
         let mut s = month(1.0);
-        s.municipal.participation = 1.0;
+        s.municipal.participation = share(1.0);
         // A whole flu season, October to December.
         s.period.start = NaiveDate::from_ymd_opt(2025, 10, 1)
             .unwrap()
             .and_hms_opt(0, 0, 0)
             .unwrap();
-        s.period.hours = 92.0 * 24.0;
+        s.period.hours = hours(92.0 * 24.0);
         let season = expected(&s);
         let flu = season.flu_doses / 50.0e6;
         assert!((0.95..=1.05).contains(&flu), "flu {flu:.3}");
         // Routine childhood doses over a year: FACTS est. ≈20 M.
-        s.period.hours = 365.0 * 24.0;
+        s.period.hours = hours(365.0 * 24.0);
         let year = expected(&s);
         let childhood = year.childhood_doses / 20.0e6;
         assert!(
@@ -863,7 +863,7 @@ mod tests {
             "childhood {childhood:.3}"
         );
         // October carries 45% of the season, a week of it about a tenth; none in summer.
-        s.period.hours = 7.0 * 24.0;
+        s.period.hours = hours(7.0 * 24.0);
         let week = expected(&s).flu_doses / season.flu_doses;
         assert!((0.08..=0.12).contains(&week), "week {week:.3}");
         s.period.start = NaiveDate::from_ymd_opt(2025, 7, 7)
@@ -872,7 +872,7 @@ mod tests {
             .unwrap();
         assert_eq!(expected(&s).flu_doses, 0.0);
         // Municipalities not taking part send nothing.
-        s.municipal.participation = 0.0;
+        s.municipal.participation = share(0.0);
         assert_eq!(expected(&s).childhood_doses, 0.0);
     }
 
@@ -884,18 +884,18 @@ mod tests {
             .unwrap()
             .and_hms_opt(0, 0, 0)
             .unwrap();
-        flu.period.hours = 24.0;
+        flu.period.hours = hours(24.0);
         let mut normal_jan = flu.clone();
-        flu.calendar.flu_peak = 1.4;
-        normal_jan.calendar.flu_peak = 1.0;
+        flu.calendar.flu_peak = dx_scenario::values::FluPeak::new(1.4).unwrap();
+        normal_jan.calendar.flu_peak = dx_scenario::values::FluPeak::new(1.0).unwrap();
         assert!(expected(&flu).visits > 1.3 * expected(&normal_jan).visits);
         // Full adoption of online eligibility raises the checks.
         let mut all = base.clone();
-        all.adoption.online_eligibility = crate::scenario::KindShares {
-            hospital: 1.0,
-            clinic: 1.0,
-            dental: 1.0,
-            pharmacy: 1.0,
+        all.adoption.online_eligibility = dx_scenario::KindShares {
+            hospital: share(1.0),
+            clinic: share(1.0),
+            dental: share(1.0),
+            pharmacy: share(1.0),
         };
         assert!(expected(&all).eligibility_checks > expected(&base).eligibility_checks * 1.05);
         // A rollout to full connection over the month lands halfway between.
@@ -917,7 +917,7 @@ mod tests {
                 .unwrap()
                 .and_hms_opt(0, 0, 0)
                 .unwrap();
-            s.period.hours = 24.0;
+            s.period.hours = hours(24.0);
             let e = expected(&s);
             e.eligibility_checks / e.visits
         };

@@ -19,7 +19,7 @@
 
 use crate::population::expected::age_distribution;
 use crate::population::tables::TOTAL_POPULATION;
-use crate::scenario::{KindShares, Scenario};
+use dx_scenario::{AdoptionSection, PerKind, Scenario, Share};
 
 /// Share of dental visits that end with a prescription (analgesics, antibiotics); an assumption.
 pub const DENTAL_PRESCRIBING: f64 = 0.15;
@@ -76,8 +76,16 @@ impl VisitKind {
     }
 }
 
-fn kind_values(k: &KindShares) -> [f64; 3] {
-    [k.hospital, k.clinic, k.dental]
+/// The medical kinds' values (hospital, clinic, dental) of a per-kind value.
+fn kind_values<T: Copy + Into<f64>>(k: &PerKind<T>) -> [f64; 3] {
+    let [hospital, clinic, dental, _] = k.values();
+    [hospital, clinic, dental]
+}
+
+/// Connection to online eligibility as published (FACTS, June 2025): the defaults of
+/// `[adoption.online_eligibility]`.
+fn published_connection() -> PerKind<Share> {
+    AdoptionSection::default().online_eligibility
 }
 
 /// The per-visit and per-person rates of a scenario.
@@ -108,7 +116,7 @@ impl Model {
             .map(|(a, w)| w * visit_shape(a as u32))
             .sum();
         let visits_per_year: Vec<f64> = (0..ages.len())
-            .map(|a| r.visits_per_person_year * visit_shape(a as u32) / mean_shape)
+            .map(|a| r.visits_per_person_year.get() * visit_shape(a as u32) / mean_shape)
             .collect();
         let checks = kind_values(&r.eligibility_checks_per_month);
         let medical_checks: f64 = checks.iter().sum();
@@ -117,12 +125,12 @@ impl Model {
         } else {
             [0.15, 0.7, 0.15]
         };
-        let facts_connected = kind_values(&KindShares::default());
-        let visits_month = TOTAL_POPULATION * r.visits_per_person_year / 12.0;
-        let total_checks = medical_checks + r.eligibility_checks_per_month.pharmacy;
+        let facts_connected = kind_values(&published_connection());
+        let visits_month = TOTAL_POPULATION * r.visits_per_person_year.get() / 12.0;
+        let total_checks = medical_checks + r.eligibility_checks_per_month.pharmacy.get();
         // All batch pre-checks are made at medical and dental desks.
         let batch_of_medical = if medical_checks > 0.0 {
-            (r.batch_share * total_checks / medical_checks).min(1.0)
+            (r.batch_share.get() * total_checks / medical_checks).min(1.0)
         } else {
             0.0
         };
@@ -138,7 +146,7 @@ impl Model {
             batch_checks[k] = (per_visit * batch_of_medical).min(1.0);
             realtime_checks[k] = per_visit - batch_checks[k];
         }
-        let prescriptions_month = r.prescriptions_per_year / 12.0;
+        let prescriptions_month = r.prescriptions_per_year.get() / 12.0;
         let dental_visits = visits_month * kind_share[VisitKind::Dental.index()];
         let medical_visits = visits_month - dental_visits;
         let dental_prescribing =
@@ -160,9 +168,10 @@ impl Model {
         let prescribing = (0..ages.len())
             .map(|a| (medical_p * prescribing_shape(a as u32) / visit_weighted_shape).min(0.98))
             .collect();
-        let outside_month = prescriptions_month * r.outside_share * KindShares::default().pharmacy;
+        let outside_month =
+            prescriptions_month * r.outside_share.get() * published_connection().pharmacy.get();
         let pharmacy_checks = if outside_month > 0.0 {
-            r.eligibility_checks_per_month.pharmacy / outside_month
+            r.eligibility_checks_per_month.pharmacy.get() / outside_month
         } else {
             0.0
         };

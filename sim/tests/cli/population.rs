@@ -1,7 +1,7 @@
 //! The population generator: determinism, calibration, and refusal of bad input.
 
+use dx_scenario::Scenario;
 use dx_sim::population::{self, RunOptions, expected::Comparison};
-use dx_sim::scenario::Scenario;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -88,7 +88,7 @@ fn a_national_sample_matches_the_published_marginals() {
     let (manifest, marginals) =
         population::generate(&s, dir.path(), RunOptions::default()).unwrap();
     assert_eq!(manifest.persons, (123_800_000.0f64 * 0.002).round() as u64);
-    let cmp = Comparison::new(&marginals, s.population.scale, &[]);
+    let cmp = Comparison::new(&marginals, s.population.scale.get(), &[]);
     assert!(cmp.national && cmp.rows.len() == 16, "{}", cmp.rows.len());
     for r in &cmp.rows {
         assert!(

@@ -205,7 +205,7 @@ fn a_rollout_is_simulated_month_by_month_and_reported() {
 #[test]
 fn a_rollout_is_the_same_for_any_thread_count_and_two_compare_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
-    let s = dx_sim::scenario::Scenario::load(&scenario(dir.path(), "slow", "2026-11-01")).unwrap();
+    let s = dx_scenario::Scenario::load(&scenario(dir.path(), "slow", "2026-11-01")).unwrap();
     let population = dir.path().join("population");
     dx_sim::population::generate(
         &s,

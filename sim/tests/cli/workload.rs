@@ -5,8 +5,9 @@ use super::population::files;
 use chrono::{NaiveDate, Timelike};
 use dx_model::event::{Event, Payload};
 use dx_model::route::Route;
+use dx_scenario::Scenario;
+use dx_scenario::values::share;
 use dx_sim::population::{self, RunOptions};
-use dx_sim::scenario::Scenario;
 use dx_sim::workload;
 use std::path::Path;
 
@@ -17,7 +18,7 @@ fn scenario(scale: f64, start: (i32, u32, u32), hours: f64) -> Scenario {
         .unwrap()
         .and_hms_opt(0, 0, 0)
         .unwrap();
-    s.period.hours = hours;
+    s.period.hours = dx_scenario::values::hours(hours);
     s
 }
 
@@ -80,7 +81,7 @@ fn the_stream_is_byte_identical_for_any_thread_count_and_sorted() {
 fn realised_counts_match_the_model_and_days_differ_as_the_calendar_says() {
     // Monday 6 Oct 2025 to Tuesday, then Monday 13 Oct (Sports Day, a public holiday).
     let mut s = scenario(0.001, (2025, 10, 6), 48.0);
-    s.municipal.participation = 1.0;
+    s.municipal.participation = share(1.0);
     let pop = tempfile::tempdir().unwrap();
     population(&s, pop.path());
     let out = tempfile::tempdir().unwrap();
@@ -203,15 +204,15 @@ fn a_rollout_over_the_period_shows_in_the_stream() {
     // Two weeks in which every facility starts running e-prescription and every outside
     // prescription turns electronic.
     let mut s = scenario(0.0005, (2025, 10, 6), 14.0 * 24.0);
-    let all = dx_sim::scenario::KindShares {
-        hospital: 1.0,
-        clinic: 1.0,
-        dental: 1.0,
-        pharmacy: 1.0,
+    let all = dx_scenario::KindShares {
+        hospital: share(1.0),
+        clinic: share(1.0),
+        dental: share(1.0),
+        pharmacy: share(1.0),
     };
     s.adoption.at_end.online_eligibility = Some(all);
     s.adoption.at_end.eprescription = Some(all);
-    s.adoption.at_end.electronic_share = Some(1.0);
+    s.adoption.at_end.electronic_share = Some(share(1.0));
     let pop = tempfile::tempdir().unwrap();
     population(&s, pop.path());
     let out = tempfile::tempdir().unwrap();
@@ -240,11 +241,11 @@ fn a_rollout_over_the_period_shows_in_the_stream() {
     );
     // A shrinking adoption is refused.
     let mut bad = s.clone();
-    bad.adoption.at_end.eprescription = Some(dx_sim::scenario::KindShares {
-        hospital: 0.0,
-        clinic: 0.0,
-        dental: 0.0,
-        pharmacy: 0.0,
+    bad.adoption.at_end.eprescription = Some(dx_scenario::KindShares {
+        hospital: share(0.0),
+        clinic: share(0.0),
+        dental: share(0.0),
+        pharmacy: share(0.0),
     });
     assert!(bad.validate().unwrap_err().contains("only grows"));
 }

@@ -16,12 +16,12 @@ use super::super::model::VisitKind;
 use super::{Day, Emitter, Facility, Flow, GenContext, PersonRow, poisson};
 use crate::population::expected::age_distribution;
 use crate::population::tables::TOTAL_POPULATION;
-use crate::scenario::Scenario;
 use dx_exchange::refdata::DrugMaster;
 use dx_exchange::refdata::clinical::{DIAGNOSES, FOOD_ALLERGENS, LAB_TESTS, LabTest, Panel};
 use dx_exchange::wire::clins::DocumentKind;
 use dx_model::event::{Centi, Fact, FactLine, Flow as FlowName, Payload};
 use dx_model::rng::Stream;
+use dx_scenario::Scenario;
 use std::collections::HashMap;
 
 const MINUTE: i64 = 60_000;
@@ -77,9 +77,9 @@ impl EhrRates {
             })
             .sum();
         Self {
-            discharges_per_visit: e.discharges_per_month * 12.0
-                / (TOTAL_POPULATION * s.rates.visits_per_person_year),
-            checkups_per_person_year: e.checkups_per_year
+            discharges_per_visit: e.discharges_per_month.get() * 12.0
+                / (TOTAL_POPULATION * s.rates.visits_per_person_year.get()),
+            checkups_per_person_year: e.checkups_per_year.get()
                 / (TOTAL_POPULATION * checkup_age_share()),
             checkup_mass,
             allergy_drugs: ALLERGY_DRUGS.iter().map(|i| yj_of(i)).collect(),
@@ -154,7 +154,7 @@ fn visit_facts(
     let e = &ctx.scenario.ehr;
     let mut out = Vec::new();
     diagnosis(person, rng, &mut out);
-    if rng.chance(e.lab_share) {
+    if rng.chance(e.lab_share.get()) {
         let panel = if desk == Desk::Hospital {
             Panel::Emergency
         } else {
@@ -260,14 +260,14 @@ pub fn at_visit(
     }
     let e = &ctx.scenario.ehr;
     if let Some(c) = consent {
-        if rng.chance(e.summary_read_share) {
+        if rng.chance(e.summary_read_share.get()) {
             let t = at + (2 + rng.below(9) as i64) * MINUTE;
             out.emit(FLOW, t, &facility.code, Payload::EhrSummary, |ev| {
                 ev.needs = Some(c);
             });
         }
     }
-    if !rng.chance(e.items_share) {
+    if !rng.chance(e.items_share.get()) {
         return;
     }
     let facts = visit_facts(person, facility.desk, ctx, rng);
@@ -278,7 +278,7 @@ pub fn at_visit(
     out.emit(FLOW, done, &facility.code, items, |ev| {
         ev.insurance = person.insurance.clone();
     });
-    if kind == VisitKind::Clinic && rng.chance(e.referral_share) {
+    if kind == VisitKind::Clinic && rng.chance(e.referral_share.get()) {
         let Some(hospital) = ctx
             .facilities
             .pick(person.prefecture, Desk::Hospital, rng)
@@ -343,7 +343,7 @@ impl Flow for EhrFlow {
                 facts,
                 out,
             );
-            if !rng.chance(e.discharge_referral_share) {
+            if !rng.chance(e.discharge_referral_share.get()) {
                 continue;
             }
             let Some(clinic) = person

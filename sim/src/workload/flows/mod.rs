@@ -9,11 +9,11 @@ pub mod visit;
 
 use super::calendar::{Calendar, Desk};
 use super::model::Model;
-use crate::adoption::field;
-use crate::scenario::Scenario;
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use dx_model::event::{Event, Flow as FlowName, Payload};
 use dx_model::rng::Stream;
+use dx_scenario::Scenario;
+use dx_scenario::adoption::field;
 use std::collections::HashMap;
 
 /// What a flow sees of a person (one row of the population's persons files).
@@ -124,7 +124,7 @@ pub struct GenContext {
     pub municipal: municipal::MunicipalRates,
     pub stream_keys: StreamKeys,
     /// Adoption over time (`[adoption.at_end]` or `[rollout]`).
-    pub adoption: crate::adoption::Timeline,
+    pub adoption: dx_scenario::adoption::Timeline,
 }
 
 /// Stream keys hoisted out of the per-person loop.
@@ -149,11 +149,26 @@ pub fn jst_ms(t: NaiveDateTime) -> i64 {
 }
 
 impl GenContext {
+    /// The context of the scenario's period.
     pub fn new(scenario: &Scenario, facilities: Facilities) -> Self {
-        use chrono::Datelike;
         let p = &scenario.period;
-        let (start, end) = (p.start, p.end());
-        let calendar = Calendar::new(start.year() - 1, end.year() + 1, scenario.calendar.flu_peak);
+        Self::over(scenario, p.start, p.end(), facilities)
+    }
+
+    /// The context of the span from `start` to `end` (JST wall times): the scenario's period,
+    /// or a rollout's years.
+    pub fn over(
+        scenario: &Scenario,
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+        facilities: Facilities,
+    ) -> Self {
+        use chrono::Datelike;
+        let calendar = Calendar::new(
+            start.year() - 1,
+            end.year() + 1,
+            scenario.calendar.flu_peak.get(),
+        );
         let days: Vec<Day> = start
             .date()
             .iter_days()
@@ -213,7 +228,7 @@ impl GenContext {
                 ehr: dx_model::rng::stream_key(scenario.seed, "workload.ehr"),
                 municipal: dx_model::rng::stream_key(scenario.seed, "workload.municipal"),
             },
-            adoption: crate::adoption::Timeline::of(scenario),
+            adoption: dx_scenario::adoption::Timeline::of(scenario),
         }
     }
 
@@ -238,7 +253,7 @@ impl GenContext {
     }
 
     /// Adoption at an instant.
-    pub fn adoption_at(&self, at_ms: i64) -> crate::adoption::AdoptionState {
+    pub fn adoption_at(&self, at_ms: i64) -> dx_scenario::adoption::AdoptionState {
         self.adoption.at(at_ms)
     }
 

@@ -24,7 +24,6 @@
 
 use super::{Emitter, Flow, GenContext, PersonRow, day_masses, jst_ms, poisson};
 use crate::population::life::Life;
-use crate::scenario::Scenario;
 use crate::workload::calendar::{Calendar, DayKind, Desk};
 use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use dx_exchange::refdata::vaccines::{Programme, VACCINES};
@@ -32,6 +31,7 @@ use dx_exchange::wire::ApplicationKind;
 use dx_exchange::wire::CareLevel;
 use dx_model::event::{Flow as FlowName, Payload, PortalPage};
 use dx_model::rng::Stream;
+use dx_scenario::Scenario;
 use std::collections::HashMap;
 
 const MINUTE: i64 = 60_000;
@@ -122,9 +122,9 @@ impl MunicipalRates {
                     ((h0 + HOUR).min(end_ms) - h0.max(start_ms)).max(0) as f64 / HOUR as f64;
                 let surge = s.portal.surge.as_ref().map_or(1.0, |sg| {
                     let from = jst_ms(sg.start);
-                    let to = from + (sg.hours * HOUR as f64) as i64;
+                    let to = from + (sg.hours.get() * HOUR as f64) as i64;
                     if h0 < to && h0 + HOUR > from {
-                        sg.factor
+                        sg.factor.get()
                     } else {
                         1.0
                     }
@@ -172,11 +172,12 @@ impl MunicipalRates {
 
 /// Flu doses per person and season at `age` (at most one each): the routine doses of persons
 /// 65 and over, and the others' voluntary doses, from the scenario's yearly totals.
-pub fn flu_uptake(age: u32, m: &crate::scenario::MunicipalSection) -> f64 {
+pub fn flu_uptake(age: u32, m: &dx_scenario::MunicipalSection) -> f64 {
     let p = if age >= 65 {
-        m.flu_elderly_doses_per_year / (POPULATION * ELDERLY_SHARE)
+        m.flu_elderly_doses_per_year.get() / (POPULATION * ELDERLY_SHARE)
     } else {
-        (m.flu_doses_per_year - m.flu_elderly_doses_per_year) / (POPULATION * (1.0 - ELDERLY_SHARE))
+        (m.flu_doses_per_year.get() - m.flu_elderly_doses_per_year.get())
+            / (POPULATION * (1.0 - ELDERLY_SHARE))
     };
     p.min(1.0)
 }
@@ -277,7 +278,7 @@ impl MunicipalFlow {
         let online = clinic.filter(|c| {
             ctx.connected(c, at)
                 && person.card_serial.is_some()
-                && r.chance(ctx.scenario.municipal.online_record_share)
+                && r.chance(ctx.scenario.municipal.online_record_share.get())
         });
         if let Some(c) = online.filter(|_| out.inside(at)) {
             let verify = Payload::Verify { consent: true };
@@ -404,7 +405,7 @@ impl MunicipalFlow {
                 if !matches!(ctx.calendar.day_kind(day.date), DayKind::Weekday(_)) {
                     continue;
                 }
-                let mean = ctx.scenario.municipal.care_reads_per_month * 12.0 / 245.0;
+                let mean = ctx.scenario.municipal.care_reads_per_month.get() * 12.0 / 245.0;
                 for _ in 0..poisson(r, mean) {
                     let at = day.midnight_ms + 9 * HOUR + r.below(8 * 60) as i64 * MINUTE;
                     if day.date <= cert.valid_to {
@@ -437,7 +438,10 @@ impl MunicipalFlow {
         if person.card_serial.is_none() {
             return;
         }
-        let reads = poisson(r, p.reads_per_holder_per_year * rates.portal_year_fraction);
+        let reads = poisson(
+            r,
+            p.reads_per_holder_per_year.get() * rates.portal_year_fraction,
+        );
         for _ in 0..reads {
             let at = rates.portal_time(ctx, r);
             let mut u = r.unit();
@@ -454,7 +458,7 @@ impl MunicipalFlow {
             }
             out.emit(flow, at, "", Payload::PortalRead { page }, |_| {});
         }
-        let per_person = p.applications_per_year / POPULATION;
+        let per_person = p.applications_per_year.get() / POPULATION;
         if poisson(r, per_person * rates.portal_year_fraction) > 0 {
             let at = rates.portal_time(ctx, r);
             let kind = if person.age >= 65 && person.ltc_level == 0 {

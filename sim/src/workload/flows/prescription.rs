@@ -182,10 +182,10 @@ pub fn issue(
     let flu = super::super::calendar::Calendar::in_flu_season(GenContext::date_of(issued_ms));
     let (lines, long_term) = ctx.drugs.choose(person, kind, flu, &mut rng);
     let drugs = drug_lines(&lines);
-    let outside = rng.chance(rates.outside_share);
+    let outside = rng.chance(rates.outside_share.get());
     let here = &prescriber.code;
     let runs = ctx.runs_eprescription(prescriber, issued_ms);
-    if runs && rng.chance(rates.duplicate_check_share) {
+    if runs && rng.chance(rates.duplicate_check_share.get()) {
         if !consent_at_card && rng.chance(0.5) {
             out.emit(
                 FlowName::Visit,
@@ -236,7 +236,7 @@ pub fn issue(
             uses = 2 + rng.below(2) as u8;
         }
         let mut reg = register(out, issued_ms, PrescriptionKind::Electronic, uses);
-        if rng.chance(rates.cancel_share) {
+        if rng.chance(rates.cancel_share.get()) {
             // A mistake noticed at once: cancelled, then issued again.
             out.emit(
                 FlowName::Visit,

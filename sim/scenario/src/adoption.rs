@@ -7,20 +7,25 @@
 //! value moves linearly between the waypoints that name it (from the start values at the
 //! rollout's start) and stays at the last one after it.
 
-use crate::scenario::{AdoptionEnd, KindShares, Scenario};
+use crate::values::PerKind;
+use crate::{AdoptionEnd, KindShares, Scenario};
 use chrono::NaiveDateTime;
+use dx_protocol::time::jst_ms;
+
+/// A value per facility kind at an instant (shares interpolated between waypoints).
+pub type KindValues = PerKind<f64>;
 
 /// Adoption at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdoptionState {
     /// Facilities connected to online eligibility, by kind.
-    pub online_eligibility: KindShares,
+    pub online_eligibility: KindValues,
     /// Connected facilities running e-prescription, by kind.
-    pub eprescription: KindShares,
+    pub eprescription: KindValues,
     /// Connected facilities taking part in EHR sharing, by kind.
-    pub ehr_sharing: KindShares,
+    pub ehr_sharing: KindValues,
     /// Card holders using the card at the reader, by kind of desk.
-    pub card_use: KindShares,
+    pub card_use: KindValues,
     /// Outside prescriptions taken electronically at a facility running e-prescription.
     pub electronic_share: f64,
     /// Electronic long-term prescriptions issued as refills.
@@ -44,12 +49,8 @@ pub mod field {
     pub const MUNICIPAL_PARTICIPATION: usize = 18;
 }
 
-fn kinds(k: &KindShares) -> [f64; 4] {
-    k.values()
-}
-
-fn kind_shares(v: &[f64]) -> KindShares {
-    KindShares {
+fn kind_values(v: &[f64]) -> KindValues {
+    KindValues {
         hospital: v[0],
         clinic: v[1],
         dental: v[2],
@@ -57,17 +58,21 @@ fn kind_shares(v: &[f64]) -> KindShares {
     }
 }
 
+fn values_of(k: KindShares) -> KindValues {
+    k.map(f64::from)
+}
+
 impl AdoptionState {
     /// Where `s` starts.
     pub fn start_of(s: &Scenario) -> Self {
         Self {
-            online_eligibility: s.adoption.online_eligibility,
-            eprescription: s.adoption.eprescription,
-            ehr_sharing: s.adoption.ehr_sharing,
-            card_use: s.rates.card_use,
-            electronic_share: s.rates.electronic_share,
-            refill_share: s.rates.refill_share,
-            municipal_participation: s.municipal.participation,
+            online_eligibility: values_of(s.adoption.online_eligibility),
+            eprescription: values_of(s.adoption.eprescription),
+            ehr_sharing: values_of(s.adoption.ehr_sharing),
+            card_use: values_of(s.rates.card_use),
+            electronic_share: s.rates.electronic_share.get(),
+            refill_share: s.rates.refill_share.get(),
+            municipal_participation: s.municipal.participation.get(),
         }
     }
 
@@ -83,7 +88,7 @@ impl AdoptionState {
         .iter()
         .enumerate()
         {
-            out[4 * i..4 * i + 4].copy_from_slice(&kinds(k));
+            out[4 * i..4 * i + 4].copy_from_slice(&k.values());
         }
         out[16] = self.electronic_share;
         out[17] = self.refill_share;
@@ -93,10 +98,10 @@ impl AdoptionState {
 
     fn from_array(v: &[f64; FIELDS]) -> Self {
         Self {
-            online_eligibility: kind_shares(&v[0..4]),
-            eprescription: kind_shares(&v[4..8]),
-            ehr_sharing: kind_shares(&v[8..12]),
-            card_use: kind_shares(&v[12..16]),
+            online_eligibility: kind_values(&v[0..4]),
+            eprescription: kind_values(&v[4..8]),
+            ehr_sharing: kind_values(&v[8..12]),
+            card_use: kind_values(&v[12..16]),
             electronic_share: v[16],
             refill_share: v[17],
             municipal_participation: v[18],
@@ -117,14 +122,14 @@ fn named(set: &AdoptionEnd) -> [Option<f64>; FIELDS] {
     .enumerate()
     {
         if let Some(k) = k {
-            for (j, v) in kinds(k).into_iter().enumerate() {
+            for (j, v) in k.values().into_iter().enumerate() {
                 out[4 * i + j] = Some(v);
             }
         }
     }
-    out[16] = set.electronic_share;
-    out[17] = set.refill_share;
-    out[18] = set.municipal_participation;
+    out[16] = set.electronic_share.map(f64::from);
+    out[17] = set.refill_share.map(f64::from);
+    out[18] = set.municipal_participation.map(f64::from);
     out
 }
 
@@ -168,7 +173,7 @@ impl Timeline {
     /// over its period.
     pub fn of(s: &Scenario) -> Self {
         let start = AdoptionState::start_of(s);
-        let ms = crate::workload::flows::jst_ms;
+        let ms = jst_ms;
         let (t0, waypoints): (NaiveDateTime, Vec<(NaiveDateTime, &AdoptionEnd)>) = match &s.rollout
         {
             Some(r) => (
@@ -244,7 +249,8 @@ impl Timeline {
         Some(hi)
     }
 
-    /// Checks the values: shares in [0, 1], waypoints in order, and what only grows growing.
+    /// Checks that what only grows grows, and (for timelines built in code) that shares stay in
+    /// [0, 1].
     pub fn validate(&self) -> Result<(), String> {
         for (f, k) in self.knots.iter().enumerate() {
             for w in k.windows(2) {
@@ -269,7 +275,8 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{RolloutSection, Waypoint};
+    use crate::values::{Months, share};
+    use crate::{RolloutSection, Waypoint};
     use chrono::NaiveDate;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -277,29 +284,29 @@ mod tests {
     }
 
     fn ms(d: NaiveDate) -> i64 {
-        crate::workload::flows::jst_ms(d.and_hms_opt(0, 0, 0).unwrap())
+        jst_ms(d.and_hms_opt(0, 0, 0).unwrap())
     }
 
     #[test]
     fn each_value_moves_between_the_waypoints_that_name_it() {
         let mut s = Scenario::national(0.001);
-        s.rates.electronic_share = 0.2;
-        s.municipal.participation = 0.1;
+        s.rates.electronic_share = share(0.2);
+        s.municipal.participation = share(0.1);
         s.rollout = Some(RolloutSection {
             start: day(2026, 1, 1),
-            months: 24,
+            months: Months::new(24).unwrap(),
             waypoints: vec![
                 Waypoint {
                     at: day(2027, 1, 1),
                     values: AdoptionEnd {
-                        electronic_share: Some(0.6),
+                        electronic_share: Some(share(0.6)),
                         ..AdoptionEnd::default()
                     },
                 },
                 Waypoint {
                     at: day(2028, 1, 1),
                     values: AdoptionEnd {
-                        municipal_participation: Some(0.9),
+                        municipal_participation: Some(share(0.9)),
                         ..AdoptionEnd::default()
                     },
                 },
@@ -317,7 +324,7 @@ mod tests {
         let after = t.at(ms(day(2029, 1, 1)));
         assert_eq!(after.electronic_share, 0.6);
         assert_eq!(after.municipal_participation, 0.9);
-        assert_eq!(after.eprescription, s.adoption.eprescription);
+        assert_eq!(after.eprescription, values_of(s.adoption.eprescription));
         // A municipality ranked at 0.5 joins about 1 January 2027.
         let joins = t
             .municipal_joins(0.5, ms(day(2026, 1, 1)), ms(day(2028, 1, 1)))
@@ -346,15 +353,15 @@ mod tests {
     #[test]
     fn without_a_rollout_the_period_end_is_the_one_waypoint_and_shrinking_is_refused() {
         let mut s = Scenario::national(0.001);
-        s.adoption.at_end.electronic_share = Some(1.0);
+        s.adoption.at_end.electronic_share = Some(share(1.0));
         let t = Timeline::of(&s);
-        let mid = (ms(s.period.start.date()) + crate::workload::flows::jst_ms(s.period.end())) / 2;
+        let mid = (ms(s.period.start.date()) + jst_ms(s.period.end())) / 2;
         let e = t.at(mid).electronic_share;
         assert!(
-            (e - (s.rates.electronic_share + 1.0) / 2.0).abs() < 1e-6,
+            (e - (s.rates.electronic_share.get() + 1.0) / 2.0).abs() < 1e-6,
             "{e}"
         );
-        s.adoption.at_end.municipal_participation = Some(0.01);
+        s.adoption.at_end.municipal_participation = Some(share(0.01));
         let err = Timeline::of(&s).validate().unwrap_err();
         assert!(err.contains("municipal_participation"), "{err}");
     }
