@@ -3,76 +3,29 @@
 //! `capacity.json` and `capacity-minutes.parquet`.
 
 use crate::chart::{Body, Chart, Scale, Series, XLabels, compact};
-use crate::data::{floats, read_json, read_parquet, texts};
+use crate::data::{floats, read_parquet, read_run_file, texts};
 use crate::html::{Page, Table};
 use crate::terms::label;
 use polars::prelude::*;
-use serde::Deserialize;
 use std::path::Path;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Estimate {
-    pub mean: f64,
-    /// Null with a single replication.
-    pub half_width: Option<f64>,
-    pub replications: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SizePoint {
-    pub servers: u32,
-    pub utilisation: f64,
-    pub p99_ms: f64,
-    pub rejected_share: f64,
-    pub meets_slo: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ServiceReport {
-    pub service: String,
-    pub arrivals: f64,
-    pub slo_p99_ms: f64,
-    pub peak_minute: String,
-    pub peak_per_s: f64,
-    pub peak_hour: String,
-    pub peak_hour_load: f64,
-    pub sized_servers: Option<u32>,
-    pub unreachable_p99_ms: Option<f64>,
-    pub servers: Option<u32>,
-    pub servers_from: String,
-    pub worst_hour_p99_ms: Option<Estimate>,
-    pub worst_hour: Option<String>,
-    pub peak_hour_utilisation: Option<f64>,
-    pub headroom: Option<f64>,
-    pub meets_slo: Option<bool>,
-    #[serde(default)]
-    pub size_curve: Vec<SizePoint>,
-}
-
-/// The parts of `capacity.json` the report shows.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CapacityReport {
-    pub scenario: String,
-    pub period_start: String,
-    pub period_end: String,
-    pub sample_scale: f64,
-    pub replications: usize,
-    pub calibration: String,
-    pub services: Vec<ServiceReport>,
-}
+pub use dx_model::rundir::capacity::{CapacityReport, Estimate, ServiceReport, SizePoint};
 
 /// Where a capacity result is: `dir` itself (`dxsim capacity`) or `dir/capacity` (`dxsim run`).
 pub fn locate(dir: &Path) -> Option<std::path::PathBuf> {
     [dir.to_path_buf(), dir.join("capacity")]
         .into_iter()
-        .find(|d| d.join("capacity.json").is_file() && d.join("capacity-minutes.parquet").is_file())
+        .find(|d| {
+            dx_model::rundir::present::<CapacityReport>(d)
+                && d.join("capacity-minutes.parquet").is_file()
+        })
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// The capacity charts and tables of the result in `dir`.
 pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)> {
-    let report: CapacityReport = read_json(&dir.join("capacity.json"))?;
+    let report: CapacityReport = read_run_file(dir)?;
     let minutes = read_parquet(&dir.join("capacity-minutes.parquet"))?;
     let mut out = Vec::new();
 
@@ -134,7 +87,7 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         body: Body::Bars {
             rows: sized
                 .iter()
-                .map(|s| (label(&s.service), f64::from(s.servers.unwrap_or(0)), 0))
+                .map(|s| (label(s.service.as_str()), f64::from(s.servers.unwrap_or(0)), 0))
                 .collect(),
             groups: vec!["workers".into()],
         },
@@ -151,7 +104,7 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         curves
             .iter()
             .map(|s| Series {
-                name: label(&s.service),
+                name: label(s.service.as_str()),
                 points: s
                     .size_curve
                     .iter()
@@ -220,10 +173,10 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
 pub fn sizing_table(r: &CapacityReport) -> Table {
     let est = |e: &Option<Estimate>| match e {
         Some(Estimate {
-            mean,
-            half_width: Some(h),
-            ..
-        }) if h.is_finite() => format!("{} ± {}", compact(*mean), compact(*h)),
+            mean, half_width, ..
+        }) if half_width.is_finite() => {
+            format!("{} ± {}", compact(*mean), compact(*half_width))
+        }
         Some(e) => compact(e.mean),
         None => "–".into(),
     };
@@ -250,7 +203,7 @@ pub fn sizing_table(r: &CapacityReport) -> Table {
             .iter()
             .map(|s| {
                 vec![
-                    label(&s.service),
+                    label(s.service.as_str()),
                     compact(s.arrivals),
                     s.peak_minute.clone(),
                     compact(s.peak_per_s),

@@ -3,61 +3,20 @@
 //! `conformance.json` (`dxsim conformance`).
 
 use crate::chart::{Body, Chart};
-use crate::data::read_json;
+use crate::data::read_run_file;
 use crate::html::{Page, Table};
-use serde::Deserialize;
 use std::path::Path;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Exchange {
-    pub method: String,
-    pub path: String,
-    #[serde(default)]
-    pub request: Option<String>,
-    pub status: u16,
-    pub response: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CheckResult {
-    pub id: String,
-    pub group: String,
-    pub title: String,
-    pub rule: String,
-    pub source: String,
-    pub result: String,
-    #[serde(default)]
-    pub message: Option<String>,
-    #[serde(default)]
-    pub exchange: Option<Exchange>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Counts {
-    pub pass: u32,
-    pub fail: u32,
-    pub skip: u32,
-    pub error: u32,
-}
-
-/// The parts of `conformance.json` the report shows.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Report {
-    pub target: String,
-    pub suite: String,
-    pub started_at: String,
-    pub counts: Counts,
-    pub checks: Vec<CheckResult>,
-}
+pub use dx_model::rundir::conformance::{CheckResult, Counts, Exchange, Report};
 
 const RESULTS: [&str; 4] = ["pass", "fail", "skip", "error"];
 
 pub fn present(dir: &Path) -> bool {
-    dir.join("conformance.json").is_file()
+    dx_model::rundir::present::<Report>(dir)
 }
 
 pub fn read(dir: &Path) -> anyhow::Result<Report> {
-    read_json(&dir.join("conformance.json"))
+    read_run_file(dir)
 }
 
 /// Adds the conformance section of the result in `dir` to `page`.

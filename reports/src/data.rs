@@ -33,9 +33,7 @@ pub fn floats(df: &DataFrame, name: &str) -> anyhow::Result<Vec<f64>> {
     Ok(c.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
 }
 
-/// A JSON file, deserialised.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+/// A run directory's file of type `T` (`dx_model::rundir`).
+pub fn read_run_file<T: dx_model::rundir::RunFile>(dir: &Path) -> anyhow::Result<T> {
+    Ok(dx_model::rundir::read(dir)?)
 }

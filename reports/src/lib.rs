@@ -39,11 +39,9 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     } else if conformance::present(dir) && !load::present(dir) {
         conformance::read(dir)?.target
     } else if load::present(dir) {
-        data::read_json::<load::Summary>(&dir.join("summary.json"))?
-            .run
-            .scenario
+        data::read_run_file::<load::Summary>(dir)?.run.scenario
     } else if let Some(c) = &cap {
-        data::read_json::<capacity::CapacityReport>(&c.join("capacity.json"))?.scenario
+        data::read_run_file::<capacity::CapacityReport>(&c)?.scenario
     } else {
         String::new()
     };
@@ -148,8 +146,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
         sections.push("rollout");
     }
     if load::present(a) && load::present(b) {
-        let sa: load::Summary = data::read_json(&a.join("summary.json"))?;
-        let sb: load::Summary = data::read_json(&b.join("summary.json"))?;
+        let sa: load::Summary = data::read_run_file(a)?;
+        let sb: load::Summary = data::read_run_file(b)?;
         let mut routes: Vec<&String> = sa.routes.keys().chain(sb.routes.keys()).collect();
         routes.sort();
         routes.dedup();
@@ -194,15 +192,15 @@ pub fn compare(a: &Path, b: &Path, out: &Path) -> anyhow::Result<Written> {
         sections.push("load");
     }
     if let (Some(ca), Some(cb)) = (capacity::locate(a), capacity::locate(b)) {
-        let ra: capacity::CapacityReport = data::read_json(&ca.join("capacity.json"))?;
-        let rb: capacity::CapacityReport = data::read_json(&cb.join("capacity.json"))?;
+        let ra: capacity::CapacityReport = data::read_run_file(&ca)?;
+        let rb: capacity::CapacityReport = data::read_run_file(&cb)?;
         let mut rows = Vec::new();
         for s in &ra.services {
             for (g, r) in [&ra, &rb].into_iter().enumerate() {
                 if let Some(x) = r.services.iter().find(|x| x.service == s.service) {
                     let workers = f64::from(x.servers.unwrap_or(0));
                     rows.push((
-                        format!("{} · {}", terms::label(&s.service), &groups[g][..1]),
+                        format!("{} · {}", terms::label(s.service.as_str()), &groups[g][..1]),
                         workers,
                         g,
                     ));

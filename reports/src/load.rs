@@ -4,86 +4,20 @@
 //! `driver-lateness.parquet`.
 
 use crate::chart::{Body, Chart, Scale, Series, XLabels, compact, percentile_x};
-use crate::data::{floats, read_json, read_parquet, texts};
+use crate::data::{floats, read_parquet, read_run_file, texts};
 use crate::html::{Page, Table};
 use crate::terms::label;
 use polars::prelude::*;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Routes drawn at most in one line chart (the busiest); every route is in the tables.
 pub const MAX_LINES: usize = 6;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunInfo {
-    pub scenario: String,
-    pub target: String,
-    pub speedup: f64,
-    pub period_start: String,
-    pub period_end: String,
-    pub events: u64,
-    pub max_in_flight: usize,
-    pub interrupted: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Slo {
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub p999_ms: Option<f64>,
-    pub error_rate: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RouteSummary {
-    pub count: u64,
-    pub refused: u64,
-    pub errors: u64,
-    pub skipped: u64,
-    pub error_rate: f64,
-    pub throughput_per_s: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
-    #[serde(default)]
-    pub refusal_codes: BTreeMap<String, u64>,
-    pub slo: Slo,
-    pub breaches: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Totals {
-    pub requests: u64,
-    pub errors: u64,
-    pub refused: u64,
-    pub skipped: u64,
-    pub throughput_per_s: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Lateness {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub over_10ms: u64,
-}
-
-/// The parts of a replay's `summary.json` the report shows.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Summary {
-    pub run: RunInfo,
-    pub elapsed_s: f64,
-    pub pass: bool,
-    pub totals: Totals,
-    pub lateness: Lateness,
-    pub routes: BTreeMap<String, RouteSummary>,
-}
+pub use dx_model::rundir::summary::{Lateness, RouteSummary, RunInfo, Summary, Totals};
 
 /// Whether `dir` holds a replay's results.
 pub fn present(dir: &Path) -> bool {
-    dir.join("summary.json").is_file() && dir.join("latency-windows.parquet").is_file()
+    dx_model::rundir::present::<Summary>(dir) && dir.join("latency-windows.parquet").is_file()
 }
 
 /// The routes of the windows table, busiest first, at most `n`.
@@ -114,7 +48,7 @@ fn route_rows(windows: &DataFrame, route: &str) -> anyhow::Result<DataFrame> {
 
 /// The load-test charts of a replay in `dir`.
 pub fn charts(dir: &Path) -> anyhow::Result<(Summary, Vec<Chart>)> {
-    let summary: Summary = read_json(&dir.join("summary.json"))?;
+    let summary: Summary = read_run_file(dir)?;
     let windows = read_parquet(&dir.join("latency-windows.parquet"))?;
     let ladder = read_parquet(&dir.join("latency-percentiles.parquet"))?;
     let lateness = read_parquet(&dir.join("driver-lateness.parquet"))?;

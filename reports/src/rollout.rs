@@ -5,64 +5,25 @@
 //! by side.
 
 use crate::chart::{Body, Chart, Scale, Series, XLabels, compact};
-use crate::data::{floats, read_json, read_parquet, texts};
+use crate::data::{floats, read_parquet, read_run_file, texts};
 use crate::html::{Page, Table};
 use crate::terms::label;
 use polars::prelude::*;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Adoption shares by facility kind.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct KindShares {
-    pub hospital: f64,
-    pub clinic: f64,
-    pub dental: f64,
-    pub pharmacy: f64,
-}
-
-/// Adoption at one date, as `rollout.json` writes it.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct Adoption {
-    pub online_eligibility: KindShares,
-    pub eprescription: KindShares,
-    pub ehr_sharing: KindShares,
-    pub card_use: KindShares,
-    pub electronic_share: f64,
-    pub refill_share: f64,
-    pub municipal_participation: f64,
-}
-
-/// The parts of `rollout.json` the report shows.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RolloutSummary {
-    pub scenario: String,
-    pub scale: f64,
-    pub persons: u64,
-    pub sample_events: u64,
-    pub start: String,
-    pub end: String,
-    pub months: u32,
-    pub waypoints: Vec<(String, Adoption)>,
-    pub totals: BTreeMap<String, f64>,
-    pub service_times: BTreeMap<String, String>,
-    pub method: Vec<String>,
-}
+use dx_model::adoption::{AdoptionState as Adoption, KindValues};
+pub use dx_model::rundir::rollout::RolloutSummary;
 
 /// Whether `dir` holds a rollout.
 pub fn present(dir: &Path) -> bool {
-    [
-        "rollout.json",
-        "rollout-months.parquet",
-        "rollout-services.parquet",
-    ]
-    .iter()
-    .all(|f| dir.join(f).is_file())
+    dx_model::rundir::present::<RolloutSummary>(dir)
+        && ["rollout-months.parquet", "rollout-services.parquet"]
+            .iter()
+            .all(|f| dir.join(f).is_file())
 }
 
 pub fn summary(dir: &Path) -> anyhow::Result<RolloutSummary> {
-    read_json(&dir.join("rollout.json"))
+    read_run_file(dir)
 }
 
 /// The monthly table of a rollout: month labels and named columns.
@@ -363,7 +324,7 @@ pub fn charts(dir: &Path) -> anyhow::Result<(RolloutSummary, Vec<Chart>)> {
 pub fn waypoint_table(s: &RolloutSummary) -> Table {
     let mut columns = vec!["adoption".to_owned()];
     columns.extend(s.waypoints.iter().map(|(d, _)| d.clone()));
-    let kinds = |k: fn(&Adoption) -> KindShares, what: &str| {
+    let kinds = |k: fn(&Adoption) -> KindValues, what: &str| {
         [
             ("hospitals", 0usize),
             ("clinics", 1),

@@ -439,7 +439,10 @@ fn with_speedup(mut s: Scenario, speedup: Option<Speedup>) -> Scenario {
     s
 }
 
-fn verdict(summary: &crate::drive::measure::Summary, out: &std::path::Path) -> anyhow::Result<()> {
+fn verdict(
+    summary: &dx_model::rundir::summary::Summary,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
     print!("{}", summary.table());
     println!("results: {}", out.display());
     if summary.run.interrupted {
@@ -499,7 +502,7 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
 }
 
 /// `dxsim run`: the whole pipeline against the in-process reference exchange.
-pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary, PathBuf)> {
+pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Summary, PathBuf)> {
     let s = with_speedup(Scenario::load(&args.scenario)?, args.speedup);
     let out = run_dir(&s, &args.out);
     if out.join("summary.json").exists() || out.join("store").exists() {
@@ -586,8 +589,9 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(crate::drive::measure::Summary
     println!("run finished in {:.1} s", started.elapsed().as_secs_f64());
     if !summary.run.interrupted {
         // The national capacity the scenario needs, from the service times just measured.
-        let calibration =
-            crate::capacity::calibrate::Calibration::load(&out.join(crate::drive::SERVICE_TIMES))?;
+        let calibration = crate::capacity::calibrate::load(&out.join(
+            <dx_model::rundir::calibration::Calibration as dx_model::rundir::RunFile>::NAME,
+        ))?;
         let dir = out.join("capacity");
         std::fs::create_dir_all(&dir)?;
         capacity_of(&s, &wl_dir, s.population.scale.get(), &calibration, &dir)?;
@@ -700,7 +704,7 @@ pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run:
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
     let calibration = match &args.calibration {
-        Some(p) => crate::capacity::calibrate::Calibration::load(p)?,
+        Some(p) => crate::capacity::calibrate::load(p)?,
         None => serde_json::from_str(crate::capacity::run::BUILT_IN_CALIBRATION)?,
     };
     let started = Instant::now();

@@ -7,35 +7,10 @@
 //! value moves linearly between the waypoints that name it (from the start values at the
 //! rollout's start) and stays at the last one after it.
 
-use crate::values::PerKind;
 use crate::{AdoptionEnd, KindShares, Scenario};
 use chrono::NaiveDateTime;
+pub use dx_model::adoption::{AdoptionState, FIELDS, KindValues};
 use dx_protocol::time::jst_ms;
-
-/// A value per facility kind at an instant (shares interpolated between waypoints).
-pub type KindValues = PerKind<f64>;
-
-/// Adoption at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AdoptionState {
-    /// Facilities connected to online eligibility, by kind.
-    pub online_eligibility: KindValues,
-    /// Connected facilities running e-prescription, by kind.
-    pub eprescription: KindValues,
-    /// Connected facilities taking part in EHR sharing, by kind.
-    pub ehr_sharing: KindValues,
-    /// Card holders using the card at the reader, by kind of desk.
-    pub card_use: KindValues,
-    /// Outside prescriptions taken electronically at a facility running e-prescription.
-    pub electronic_share: f64,
-    /// Electronic long-term prescriptions issued as refills.
-    pub refill_share: f64,
-    /// Municipalities exchanging their residents' records.
-    pub municipal_participation: f64,
-}
-
-/// Values of a state, in a fixed order: four kind shares each, then the three scalars.
-const FIELDS: usize = 19;
 
 /// Where each value starts in that order: a kind share is the first plus the kind's index
 /// (hospital, clinic, dental, pharmacy).
@@ -49,63 +24,20 @@ pub mod field {
     pub const MUNICIPAL_PARTICIPATION: usize = 18;
 }
 
-fn kind_values(v: &[f64]) -> KindValues {
-    KindValues {
-        hospital: v[0],
-        clinic: v[1],
-        dental: v[2],
-        pharmacy: v[3],
-    }
-}
-
 fn values_of(k: KindShares) -> KindValues {
     k.map(f64::from)
 }
 
-impl AdoptionState {
-    /// Where `s` starts.
-    pub fn start_of(s: &Scenario) -> Self {
-        Self {
-            online_eligibility: values_of(s.adoption.online_eligibility),
-            eprescription: values_of(s.adoption.eprescription),
-            ehr_sharing: values_of(s.adoption.ehr_sharing),
-            card_use: values_of(s.rates.card_use),
-            electronic_share: s.rates.electronic_share.get(),
-            refill_share: s.rates.refill_share.get(),
-            municipal_participation: s.municipal.participation.get(),
-        }
-    }
-
-    /// The values in the order of [`FIELD_NAMES`].
-    pub fn to_array(self) -> [f64; FIELDS] {
-        let mut out = [0.0; FIELDS];
-        for (i, k) in [
-            self.online_eligibility,
-            self.eprescription,
-            self.ehr_sharing,
-            self.card_use,
-        ]
-        .iter()
-        .enumerate()
-        {
-            out[4 * i..4 * i + 4].copy_from_slice(&k.values());
-        }
-        out[16] = self.electronic_share;
-        out[17] = self.refill_share;
-        out[18] = self.municipal_participation;
-        out
-    }
-
-    fn from_array(v: &[f64; FIELDS]) -> Self {
-        Self {
-            online_eligibility: kind_values(&v[0..4]),
-            eprescription: kind_values(&v[4..8]),
-            ehr_sharing: kind_values(&v[8..12]),
-            card_use: kind_values(&v[12..16]),
-            electronic_share: v[16],
-            refill_share: v[17],
-            municipal_participation: v[18],
-        }
+/// Where `s` starts.
+pub fn start_of(s: &Scenario) -> AdoptionState {
+    AdoptionState {
+        online_eligibility: values_of(s.adoption.online_eligibility),
+        eprescription: values_of(s.adoption.eprescription),
+        ehr_sharing: values_of(s.adoption.ehr_sharing),
+        card_use: values_of(s.rates.card_use),
+        electronic_share: s.rates.electronic_share.get(),
+        refill_share: s.rates.refill_share.get(),
+        municipal_participation: s.municipal.participation.get(),
     }
 }
 
@@ -172,7 +104,7 @@ impl Timeline {
     /// The timeline of `s`: its `[rollout]` waypoints if it has any, else `[adoption.at_end]`
     /// over its period.
     pub fn of(s: &Scenario) -> Self {
-        let start = AdoptionState::start_of(s);
+        let start = start_of(s);
         let ms = jst_ms;
         let (t0, waypoints): (NaiveDateTime, Vec<(NaiveDateTime, &AdoptionEnd)>) = match &s.rollout
         {

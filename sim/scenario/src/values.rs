@@ -131,33 +131,7 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
-/// One value per kind of facility.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PerKind<T> {
-    pub hospital: T,
-    pub clinic: T,
-    pub dental: T,
-    pub pharmacy: T,
-}
-
-impl<T: Copy + Into<f64>> PerKind<T> {
-    /// The values as numbers, in kind order (hospital, clinic, dental, pharmacy).
-    pub fn values(&self) -> [f64; 4] {
-        [self.hospital, self.clinic, self.dental, self.pharmacy].map(Into::into)
-    }
-}
-
-impl<T> PerKind<T> {
-    pub fn map<U>(self, f: impl Fn(T) -> U) -> PerKind<U> {
-        PerKind {
-            hospital: f(self.hospital),
-            clinic: f(self.clinic),
-            dental: f(self.dental),
-            pharmacy: f(self.pharmacy),
-        }
-    }
-}
+pub use dx_model::adoption::PerKind;
 
 /// A share per facility kind, each in [0, 1].
 pub type KindShares = PerKind<Share>;

@@ -8,75 +8,25 @@
 
 use super::station::ServiceTime;
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, LogNormal};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Fewer samples than this give no fit.
 pub const MIN_SAMPLES: u64 = 20;
 
-/// A log-normal fitted to one route's service times.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Fit {
-    /// `ln S ~ N(mu, sigma²)`, S in seconds.
-    pub mu: f64,
-    pub sigma: f64,
-    pub samples: u64,
-    pub median_ms: f64,
-    pub p99_ms: f64,
-    /// The measured p99, for comparison with the fit's.
-    pub measured_p99_ms: f64,
-    /// Kolmogorov–Smirnov distance between the measured distribution and the fit (0 = exact;
-    /// above ≈0.1 the log-normal describes the route poorly).
-    pub ks: f64,
-    /// For a batched route, the mean events per request the times were divided by (the model
-    /// counts one arrival per event).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_item_of: Option<f64>,
-}
+pub use dx_model::rundir::calibration::{Calibration, Fit};
 
-impl Fit {
-    /// The time per event of requests carrying `items` events on average: the distribution
-    /// scaled by `1/items` (1 leaves the fit as it is).
-    pub fn per_item(self, items: f64) -> Self {
-        if items <= 1.0 {
-            return self;
-        }
-        let shift = items.ln();
-        Self {
-            mu: self.mu - shift,
-            median_ms: self.median_ms / items,
-            p99_ms: self.p99_ms / items,
-            measured_p99_ms: self.measured_p99_ms / items,
-            per_item_of: Some(items),
-            ..self
-        }
-    }
-
-    pub fn service_time(&self) -> ServiceTime {
-        ServiceTime::LogNormal {
-            mu: self.mu,
-            sigma: self.sigma,
-        }
+/// A fit as the model's service-time distribution.
+pub fn service_time(fit: &Fit) -> ServiceTime {
+    ServiceTime::LogNormal {
+        mu: fit.mu,
+        sigma: fit.sigma,
     }
 }
 
-/// The fits of a run, by route name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Where the times were measured (the driver's target) and when.
-    pub source: String,
-    pub routes: BTreeMap<String, Fit>,
-}
-
-impl Calibration {
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("reading calibration {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("calibration {} is not valid: {e}", path.display()))
-    }
+/// Reads a calibration (a run's `service-times.json`).
+pub fn load(path: &Path) -> anyhow::Result<Calibration> {
+    dx_model::rundir::read_file(path).map_err(|e| anyhow::anyhow!("calibration {e}"))
 }
 
 /// Fits a log-normal to a histogram of microseconds; `None` below `MIN_SAMPLES`.

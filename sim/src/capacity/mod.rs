@@ -19,7 +19,7 @@ pub mod theory;
 
 use dx_model::rng::Stream;
 use station::{Fate, Running, Station, poisson_arrivals};
-use stats::Estimate;
+use stats::{Estimate, Interval};
 
 /// Steady-state measures of a station under Poisson arrivals, over independent replications.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

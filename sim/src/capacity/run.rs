@@ -7,13 +7,12 @@ use super::calibrate::Calibration;
 use super::model::{Minute, Outcome, ServiceModel, service_model};
 use super::rates::{Rates, busiest};
 use super::services::{RouteTime, given_time, measured_time, published_time};
-use super::stats::Estimate;
+use super::stats::{Estimate, Interval};
 use anyhow::Context as _;
 use dx_model::route::Route;
 use dx_model::route::Service;
 use dx_scenario::Scenario;
 use rayon::prelude::*;
-use serde::Serialize;
 use std::path::Path;
 
 /// Service times measured by `dxsim run scenarios/quickstart.toml` on the reference exchange
@@ -24,61 +23,7 @@ pub const BUILT_IN_CALIBRATION: &str =
 /// Confidence level of the replication intervals.
 const LEVEL: f64 = 0.95;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RouteReport {
-    pub route: &'static str,
-    pub arrivals: f64,
-    pub mean_service_ms: f64,
-    pub service_time_source: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceReport {
-    pub service: &'static str,
-    pub routes: Vec<RouteReport>,
-    pub arrivals: f64,
-    pub slo_p99_ms: f64,
-    pub slo_error_rate: f64,
-    /// JST wall time of the busiest minute and its arrivals per second.
-    pub peak_minute: String,
-    pub peak_per_s: f64,
-    pub peak_hour: String,
-    pub peak_hour_arrivals: f64,
-    /// Busy workers the peak hour needs on average (Erlangs).
-    pub peak_hour_load: f64,
-    /// The least workers meeting the SLO in the peak hour; none when the service time alone
-    /// breaks it (`unreachable_p99_ms` then says by how much).
-    pub sized_servers: Option<u32>,
-    pub unreachable_p99_ms: Option<f64>,
-    /// The size simulated over the period: the scenario's, else the sized one.
-    pub servers: Option<u32>,
-    pub servers_from: &'static str,
-    /// Over replications at `servers`: the largest hourly p99 of the period (the SLO's
-    /// measure), the mean wait and the rejected share over the period.
-    pub worst_hour_p99_ms: Option<Estimate>,
-    /// The hour of that p99 in replication 0.
-    pub worst_hour: Option<String>,
-    pub mean_wait_ms: Option<Estimate>,
-    pub rejected_share: Option<Estimate>,
-    /// Expected utilisation of `servers` in the peak hour (load / servers).
-    pub peak_hour_utilisation: Option<f64>,
-    /// Spare capacity at `servers` in the peak hour: workers / load − 1.
-    pub headroom: Option<f64>,
-    pub meets_slo: Option<bool>,
-    /// The peak hour simulated at sizes around `servers` (replication 0): how latency falls
-    /// and utilisation with it as workers are added.
-    pub size_curve: Vec<SizePoint>,
-}
-
-/// One size of a service's curve: its peak hour at `servers` workers.
-#[derive(Debug, Clone, Serialize)]
-pub struct SizePoint {
-    pub servers: u32,
-    pub utilisation: f64,
-    pub p99_ms: f64,
-    pub rejected_share: f64,
-    pub meets_slo: bool,
-}
+pub use dx_model::rundir::capacity::{CapacityReport, RouteReport, ServiceReport, SizePoint};
 
 /// Sizes at most on a service's curve.
 const CURVE_POINTS: u32 = 8;
@@ -112,21 +57,6 @@ fn size_curve(
             }
         })
         .collect()
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CapacityReport {
-    pub scenario: String,
-    pub seed: u64,
-    pub period_start: String,
-    pub period_end: String,
-    pub sample_scale: f64,
-    pub sample_events: u64,
-    pub replications: usize,
-    pub calibration: String,
-    /// Arrivals simulated per replication over the whole period, all services.
-    pub arrivals_per_replication: f64,
-    pub services: Vec<ServiceReport>,
 }
 
 fn jst(rates: &Rates, minute: usize) -> String {
@@ -210,10 +140,7 @@ pub fn run(
         arrivals_per_replication: arrivals,
         services: results.into_iter().map(|(r, _)| r).collect(),
     };
-    std::fs::write(
-        out.join("capacity.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
+    dx_model::rundir::write(out, &report)?;
     Ok(report)
 }
 
@@ -276,12 +203,12 @@ fn report(
     let p99 = est(&cols[0]);
     let rejected = est(&cols[2]);
     let report = ServiceReport {
-        service: m.service.as_str(),
+        service: m.service,
         routes: m
             .routes
             .iter()
             .map(|(r, t, per)| RouteReport {
-                route: r.as_str(),
+                route: *r,
                 arrivals: per.iter().sum(),
                 mean_service_ms: t.time.mean() * 1e3,
                 service_time_source: t.source.clone(),
@@ -298,7 +225,7 @@ fn report(
         sized_servers: sized.ok(),
         unreachable_p99_ms: sized.err(),
         servers,
-        servers_from: from,
+        servers_from: from.to_owned(),
         meets_slo: p99
             .zip(rejected)
             .map(|(p, r)| p.mean <= m.slo_p99_ms && r.mean <= m.slo_error_rate),
@@ -364,7 +291,7 @@ fn write_minutes(
     use chrono::{Datelike as _, Timelike as _};
     let rows: Vec<(&str, &Minute)> = results
         .iter()
-        .flat_map(|(r, m)| m.iter().map(move |x| (r.service, x)))
+        .flat_map(|(r, m)| m.iter().map(move |x| (r.service.as_str(), x)))
         .collect();
     let f64s = |f: fn(&Minute) -> f64| Column::F64(rows.iter().map(|(_, m)| f(m)).collect());
     let wall = |m: &Minute| {
@@ -456,7 +383,7 @@ pub fn table(r: &CapacityReport) -> String {
         };
         t.push_str(&format!(
             "{:<22} {:>12.0} {:>9.1} {:>17} {:>9.2} {:>8} {:>8} {:>10} {:>9}  {verdict}\n",
-            s.service,
+            s.service.as_str(),
             s.arrivals,
             s.peak_per_s,
             s.peak_minute,

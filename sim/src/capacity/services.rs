@@ -64,7 +64,7 @@ pub fn given_time(s: &Scenario, route: Route) -> Option<RouteTime> {
 /// A calibration's fit for `route`.
 pub fn measured_time(cal: &Calibration, route: Route) -> Option<RouteTime> {
     cal.routes.get(route.as_str()).map(|fit| RouteTime {
-        time: fit.service_time(),
+        time: super::calibrate::service_time(fit),
         source: format!(
             "measured: log-normal fit of {} samples (median {:.2} ms, p99 {:.2} ms, KS {:.3}{}) from {}",
             fit.samples,

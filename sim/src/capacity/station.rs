@@ -386,7 +386,8 @@ mod tests {
             }
         }
         for k in 0..2 {
-            let e = super::super::stats::Estimate::of(&means[k], 0.99);
+            use super::super::stats::{Estimate, Interval};
+            let e = Estimate::of(&means[k], 0.99);
             assert!(
                 e.contains(want[k]),
                 "class {k}: want {:.3}, got {e:?}",

@@ -2,19 +2,17 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// A mean over replications with its two-sided confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Estimate {
-    pub mean: f64,
-    /// Half-width of the interval at `level`.
-    pub half_width: f64,
-    pub level: f64,
-    pub replications: usize,
+pub use dx_model::rundir::capacity::Estimate;
+
+/// Intervals over replications (for the capacity file's [`Estimate`]).
+pub trait Interval: Sized {
+    /// The Student-t interval of the replications' values at `level` (e.g. 0.95).
+    fn of(values: &[f64], level: f64) -> Self;
+    fn contains(&self, x: f64) -> bool;
 }
 
-impl Estimate {
-    /// The Student-t interval of the replications' values at `level` (e.g. 0.95).
-    pub fn of(values: &[f64], level: f64) -> Self {
+impl Interval for Estimate {
+    fn of(values: &[f64], level: f64) -> Self {
         let n = values.len();
         assert!(n >= 2, "an interval needs at least two replications");
         let mean = values.iter().sum::<f64>() / n as f64;
@@ -30,7 +28,7 @@ impl Estimate {
         }
     }
 
-    pub fn contains(&self, x: f64) -> bool {
+    fn contains(&self, x: f64) -> bool {
         (x - self.mean).abs() <= self.half_width
     }
 }

@@ -17,7 +17,6 @@ pub mod checks;
 pub mod fhir;
 pub mod target;
 
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -133,49 +132,7 @@ pub const GROUPS: [&str; 11] = [
     "errors",
 ];
 
-/// A check's result as `conformance.json` holds it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CheckResult {
-    pub id: String,
-    pub group: String,
-    pub title: String,
-    pub rule: String,
-    pub source: String,
-    /// `pass`, `fail`, `skip` or `error`.
-    pub result: String,
-    /// What was expected (fail), why it was skipped (skip), what went wrong (error).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<Exchange>,
-    pub duration_ms: u64,
-}
-
-/// Counts of the results.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Counts {
-    pub pass: u32,
-    pub fail: u32,
-    pub skip: u32,
-    pub error: u32,
-}
-
-/// `conformance.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Report {
-    pub target: String,
-    pub suite: String,
-    pub started_at: String,
-    pub counts: Counts,
-    pub checks: Vec<CheckResult>,
-}
-
-impl Report {
-    /// Whether nothing failed or erred.
-    pub fn passed(&self) -> bool {
-        self.counts.fail == 0 && self.counts.error == 0
-    }
-}
+pub use dx_model::rundir::conformance::{CheckResult, Counts, Report};
 
 /// Which checks to run: those of the groups and those whose id starts with one of the ids; all
 /// when neither is given.
@@ -286,10 +243,7 @@ fn describe(f: &Finding) -> String {
 pub fn write(report: &Report, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)
         .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
-    std::fs::write(
-        out.join("conformance.json"),
-        serde_json::to_string_pretty(report)? + "\n",
-    )?;
+    dx_model::rundir::write(out, report)?;
     std::fs::write(out.join("junit.xml"), junit(report))?;
     Ok(())
 }

@@ -10,46 +10,13 @@ use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_see
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Bytes of a request or response body kept in a record.
 const KEEP: usize = 4096;
 
-/// One request and its response, as a failure report shows them.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Exchange {
-    pub method: String,
-    pub path: String,
-    /// The request body (cut at 4 KiB), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request: Option<String>,
-    pub status: u16,
-    /// The response body (cut at 4 KiB).
-    pub response: String,
-    #[serde(skip)]
-    pub json: Option<Value>,
-}
-
-impl Exchange {
-    /// The error code of an error response.
-    pub fn code(&self) -> Option<&str> {
-        self.json.as_ref()?.pointer("/error/code")?.as_str()
-    }
-
-    /// A field of the JSON body by JSON pointer (`/coverage/insurer_number`).
-    pub fn at(&self, pointer: &str) -> Option<&Value> {
-        self.json.as_ref()?.pointer(pointer)
-    }
-
-    pub fn text(&self, pointer: &str) -> String {
-        self.at(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
+pub use dx_model::rundir::conformance::Exchange;
 
 fn cut(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(KEEP)]).into_owned();

@@ -20,9 +20,11 @@ use dx_exchange::wire::PractitionerKeyRequest;
 use dx_exchange::wire::endpoints::Method;
 use dx_model::event::Event;
 use dx_model::route::Route;
+use dx_model::rundir;
+use dx_model::rundir::summary::{RunInfo, Summary};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
-use measure::{Class, Recorder, RunInfo, Sample, Summary};
+use measure::{Class, Recorder, Sample};
 use requests::Outcome;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -349,9 +351,6 @@ fn actors(dir: &Path) -> anyhow::Result<Actors> {
     Ok(a)
 }
 
-/// The service times measured by a replay, fitted per route (`capacity::calibrate`).
-pub const SERVICE_TIMES: &str = "service-times.json";
-
 /// Principals set up at once: a run with many persons on the portal has thousands.
 const SETUP_WORKERS: usize = 16;
 
@@ -601,14 +600,8 @@ pub async fn drive(
         "dxsim drive of {} against {} ({} → {}, {speedup}×)",
         scenario.name, opts.target, manifest.period_start, manifest.period_end
     ));
-    std::fs::write(
-        opts.out.join(SERVICE_TIMES),
-        serde_json::to_string_pretty(&calibration)? + "\n",
-    )?;
-    std::fs::write(
-        opts.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
+    rundir::write(&opts.out, &calibration)?;
+    rundir::write(&opts.out, &summary)?;
     Ok(summary)
 }
 

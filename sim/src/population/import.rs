@@ -232,14 +232,6 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
     Ok(out)
 }
 
-#[derive(serde::Deserialize)]
-struct ManifestIn {
-    as_of: NaiveDate,
-    seed: u64,
-    persons: u64,
-    person_files: Vec<String>,
-}
-
 /// Imports the population in `dir` into an empty SQLite store, with its secondary indexes
 /// rebuilt after the load (see [`SqliteStore::bulk_load`]).
 pub fn import_fresh(dir: &Path, store: &SqliteStore, progress: bool) -> anyhow::Result<Imported> {
@@ -259,23 +251,18 @@ pub fn import_fresh(dir: &Path, store: &SqliteStore, progress: bool) -> anyhow::
 
 /// Imports the population in `dir` (as written by `dxsim population`) into `store`.
 pub fn import(dir: &Path, store: &dyn Store, progress: bool) -> anyhow::Result<Imported> {
-    let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
-        format!(
-            "{} is missing: is {} a complete `dxsim population` output?",
-            manifest_path.display(),
-            dir.display()
-        )
-    })?;
-    let manifest: ManifestIn = serde_json::from_str(&text)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest = super::read_manifest(dir)?;
+    let as_of: NaiveDate = manifest
+        .as_of
+        .parse()
+        .with_context(|| format!("{}: as_of {:?}", dir.display(), manifest.as_of))?;
     let insurers = store.import_insurers(&read_insurers(dir)?)?;
     let facility_records = read_facilities(dir)?;
     let facilities = store.import_facilities(&facility_records)?;
     store.import_municipalities(&read_municipalities(dir)?)?;
     let life = Life {
         seed: manifest.seed,
-        as_of: manifest.as_of,
+        as_of,
         care_providers: care_providers(&facility_records),
     };
     let bar = if progress {

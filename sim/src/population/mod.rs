@@ -218,21 +218,19 @@ impl Marginals {
     }
 }
 
-/// What a generation produced.
-#[derive(Debug, Clone, Serialize)]
-pub struct Manifest {
-    pub schema_version: u32,
-    pub generator: String,
-    pub scenario: String,
-    pub seed: u64,
-    pub scale: f64,
-    pub as_of: String,
-    pub prefectures: Vec<u8>,
-    pub persons: u64,
-    pub municipalities: usize,
-    pub insurers: usize,
-    pub facilities: usize,
-    pub person_files: Vec<String>,
+pub use dx_model::rundir::manifests::PopulationManifest as Manifest;
+
+/// The manifest of the population in `dir`; a directory without one is not a complete
+/// `dxsim population` output.
+pub fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
+    if !dir.join("manifest.json").is_file() {
+        anyhow::bail!(
+            "{} is missing: is {} a complete `dxsim population` output?",
+            dir.join("manifest.json").display(),
+            dir.display()
+        );
+    }
+    Ok(dx_model::rundir::read(dir)?)
 }
 
 /// Creates `out` and proves it writable, before any work starts.
@@ -353,10 +351,7 @@ pub fn generate(
         facilities: orgs.facilities.len(),
         person_files,
     };
-    std::fs::write(
-        out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
+    dx_model::rundir::write(out, &manifest)?;
     Ok((manifest, marginals))
 }
 

@@ -28,7 +28,7 @@ use dx_model::route::Service;
 use dx_scenario::Scenario;
 use dx_scenario::adoption::{AdoptionState, FIELD_NAMES};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -36,29 +36,7 @@ const ROUTES: usize = Route::ALL.len();
 const SERVICES: usize = Service::ALL.len();
 const HOUR_MS: i64 = 3_600_000;
 
-/// What `rollout.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RolloutSummary {
-    pub scenario: String,
-    pub seed: u64,
-    /// The population's scale; every count is divided by it.
-    pub scale: f64,
-    pub persons: u64,
-    /// Requests of the sample over the whole rollout.
-    pub sample_events: u64,
-    /// First day simulated and the day after the last.
-    pub start: String,
-    pub end: String,
-    pub months: u32,
-    /// The scenario's start values and waypoints: (date, adoption there).
-    pub waypoints: Vec<(String, AdoptionState)>,
-    /// Sums over the rollout at scale 1.0.
-    pub totals: BTreeMap<String, f64>,
-    /// Where each route's service time comes from.
-    pub service_times: BTreeMap<String, String>,
-    /// How the numbers are made, one sentence each.
-    pub method: Vec<String>,
-}
+pub use dx_model::rundir::rollout::RolloutSummary;
 
 /// Counts of a set of persons over the rollout.
 #[derive(Debug, Clone)]
@@ -356,10 +334,7 @@ fn write(
         service_times,
         method: method(),
     };
-    std::fs::write(
-        out.join("rollout.json"),
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
+    dx_model::rundir::write(out, &summary)?;
     Ok(summary)
 }
 

@@ -163,65 +163,14 @@ pub fn expected(s: &Scenario) -> Expected {
     e
 }
 
-/// Written last into the output directory.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Manifest {
-    pub schema_version: u32,
-    pub generator: String,
-    pub scenario: String,
-    pub seed: u64,
-    pub scale: f64,
-    pub period_start: String,
-    pub period_end: String,
-    pub persons: u64,
-    pub events: u64,
-    pub routes: BTreeMap<String, u64>,
-    pub eligibility_checks: u64,
-    pub visits: u64,
-    pub prescriptions: u64,
-    pub electronic_prescriptions: u64,
-    pub pharmacy_visits: u64,
-    pub expected_eligibility_checks: f64,
-    pub expected_prescriptions: f64,
-    pub expected_visits: f64,
-    /// Vaccine doses given in the period (recorded then or uploaded later) and the model's
-    /// expectation.
-    #[serde(default)]
-    pub flu_doses: u64,
-    #[serde(default)]
-    pub childhood_doses: u64,
-    #[serde(default)]
-    pub expected_flu_doses: f64,
-    #[serde(default)]
-    pub expected_childhood_doses: f64,
-    pub files: Vec<String>,
-}
-
-/// What the workload reads of a population's manifest.
-#[derive(serde::Deserialize)]
-pub(crate) struct PopulationManifest {
-    scenario: String,
-    seed: u64,
-    scale: f64,
-    pub(crate) persons: u64,
-    pub(crate) person_files: Vec<String>,
-}
+pub use dx_model::rundir::manifests::WorkloadManifest as Manifest;
 
 /// The manifest of the population in `population`, which must have been generated for `s`.
 pub(crate) fn population_for(
     s: &Scenario,
     population: &Path,
-) -> anyhow::Result<PopulationManifest> {
-    let manifest_path = population.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
-        format!(
-            "{} is missing: is {} a complete `dxsim population` output?",
-            manifest_path.display(),
-            population.display()
-        )
-    })?;
-    let pop: PopulationManifest = serde_json::from_str(&text)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
+) -> anyhow::Result<crate::population::Manifest> {
+    let pop = crate::population::read_manifest(population)?;
     if pop.seed != s.seed || pop.scale != s.population.scale.get() {
         anyhow::bail!(
             "the population in {} was generated for scenario {} (seed {}, scale {}), not for {} (seed {}, scale {})",
@@ -686,10 +635,7 @@ fn finish(
         expected_childhood_doses: exp.childhood_doses,
         files,
     };
-    std::fs::write(
-        out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
+    dx_model::rundir::write(out, &manifest)?;
     Ok(manifest)
 }
 
@@ -714,15 +660,14 @@ pub fn write_events(s: &Scenario, out: &Path, mut events: Vec<Event>) -> anyhow:
 
 /// Reads a workload's manifest.
 pub fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
+    if !dx_model::rundir::present::<Manifest>(dir) {
+        anyhow::bail!(
             "{} is missing: is {} a complete `dxsim workload` output?",
-            path.display(),
+            dir.join("manifest.json").display(),
             dir.display()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+        );
+    }
+    Ok(dx_model::rundir::read(dir)?)
 }
 
 /// The events of a workload in order, streamed batch by batch.
