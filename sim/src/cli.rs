@@ -489,7 +489,10 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
     let opts = crate::drive::DriveOptions {
         target: args.target.clone(),
         admin_secret,
-        speedup: s.replay.speedup.get(),
+        schedule: std::sync::Arc::new(crate::drive::Schedule::new(
+            s.period.start,
+            s.replay.speedup.get(),
+        )),
         max_in_flight: s.replay.max_in_flight.get(),
         out: out.clone(),
         server_clock: crate::drive::ServerClock::Real,
@@ -528,15 +531,15 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         started.elapsed().as_secs_f64()
     );
 
-    let sim_start = (s.period.start - chrono::TimeDelta::hours(9)).and_utc();
-    let clock = std::sync::Arc::new(crate::drive::ReplayClock::new(
-        sim_start,
+    // One schedule: the exchange's clock and the driver's due times.
+    let schedule = std::sync::Arc::new(crate::drive::Schedule::new(
+        s.period.start,
         s.replay.speedup.get(),
     ));
     let exchange = dx_exchange::Exchange::open(
         &out.join("store"),
         dx_exchange::store::Durability::Full,
-        clock.clone(),
+        schedule.clone(),
     )?;
     let t = Instant::now();
     let imported = population::import::import_fresh(&pop_dir, exchange.store(), true)?;
@@ -576,10 +579,10 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         let opts = crate::drive::DriveOptions {
             target: running.url(),
             admin_secret,
-            speedup: s.replay.speedup.get(),
+            schedule: schedule.clone(),
             max_in_flight: s.replay.max_in_flight.get(),
             out: out.clone(),
-            server_clock: crate::drive::ServerClock::Replay(clock),
+            server_clock: crate::drive::ServerClock::Replay(schedule),
             progress: true,
         };
         let summary = crate::drive::drive(&s, &wl_dir, &opts).await;

@@ -94,7 +94,7 @@ async fn main() {
     let opts = DriveOptions {
         target: url.clone(),
         admin_secret,
-        speedup: 1.0,
+        schedule: std::sync::Arc::new(drive::Schedule::new(s.period.start, 1.0)),
         max_in_flight: workers,
         out: dir.path().join("out"),
         server_clock: ServerClock::Real,

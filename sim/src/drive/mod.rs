@@ -2,21 +2,22 @@
 //! open model, with goose as the load engine.
 //!
 //! Goose runs `max_in_flight` users; each pulls the next due request from the dispatcher, which
-//! releases every event at its scheduled time (simulated time ÷ speedup) whether or not earlier
+//! releases every event at its due instant on the replay's [`Schedule`] whether or not earlier
 //! requests have returned. A request due while every user is busy waits, and that wait is part of
 //! its latency, because latency is measured from the intended send time (no coordinated
 //! omission); the driver's own lateness (actual − intended send) is reported beside it. Results
-//! that later events need (access codes, prescription ids) pass between users through a shared
-//! table; an event whose prerequisite failed is counted as skipped, not sent.
+//! that later events need (access codes, prescription ids) pass between users through the
+//! dependency table ([`deps`]), which drops each entry once its last dependent has taken it; an
+//! event whose prerequisite failed is counted as skipped, not sent.
 
+pub mod deps;
 pub mod measure;
 pub mod requests;
+pub mod schedule;
+pub mod setup;
 
-use crate::client::ExchangeClient;
-use crate::workload;
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
-use dx_exchange::wire::PractitionerKeyRequest;
+use deps::Dependencies;
 use dx_exchange::wire::endpoints::Method;
 use dx_model::event::Event;
 use dx_model::route::Route;
@@ -25,62 +26,16 @@ use dx_model::rundir::summary::{RunInfo, Summary};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use measure::{Class, Recorder, Sample};
-use requests::Outcome;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+pub use schedule::{Schedule, ServerClock};
+use setup::TokenSlot;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// What the target's clock follows.
-#[derive(Debug, Clone)]
-pub enum ServerClock {
-    /// The wall clock (a vendor's server, or `dxsim serve`).
-    Real,
-    /// The simulated time of the replay (the in-process exchange of `dxsim run`).
-    Replay(Arc<ReplayClock>),
-}
-
-/// Simulated time that starts moving when the replay starts, at the replay's speed: the clock
-/// `dxsim run` gives the exchange so that consent and refill windows see the scenario's time.
-#[derive(Debug)]
-pub struct ReplayClock {
-    sim_start: DateTime<Utc>,
-    speedup: f64,
-    started: OnceLock<Instant>,
-}
-
-impl ReplayClock {
-    pub fn new(sim_start: DateTime<Utc>, speedup: f64) -> Self {
-        Self {
-            sim_start,
-            speedup,
-            started: OnceLock::new(),
-        }
-    }
-
-    fn start(&self, at: Instant) {
-        let _ = self.started.set(at);
-    }
-}
-
-impl dx_exchange::clock::Clock for ReplayClock {
-    fn now(&self) -> DateTime<Utc> {
-        let elapsed = self.started.get().map_or(0.0, |t| {
-            Instant::now().saturating_duration_since(*t).as_secs_f64()
-        });
-        self.sim_start + chrono::TimeDelta::microseconds((elapsed * self.speedup * 1e6) as i64)
-    }
-}
-
-impl ServerClock {
-    fn now(&self) -> DateTime<Utc> {
-        match self {
-            ServerClock::Real => Utc::now(),
-            ServerClock::Replay(c) => dx_exchange::clock::Clock::now(c.as_ref()),
-        }
-    }
-}
+use crate::client::ExchangeClient;
+use crate::workload;
 
 /// How a replay runs.
 #[derive(Debug, Clone)]
@@ -89,38 +44,24 @@ pub struct DriveOptions {
     pub target: String,
     /// The target's admin secret (it issues the facilities' credentials).
     pub admin_secret: String,
-    pub speedup: f64,
+    /// When each event is due (the period's start and the speedup).
+    pub schedule: Arc<Schedule>,
     pub max_in_flight: usize,
     pub out: PathBuf,
     pub server_clock: ServerClock,
     pub progress: bool,
 }
 
-/// A principal's token, refreshed before it expires.
-struct TokenSlot {
-    principal: String,
-    secret: String,
-    token: tokio::sync::Mutex<(String, DateTime<Utc>)>,
-}
-
-enum Slot {
-    Pending,
-    Done(Outcome),
-    Failed,
-}
-
 /// State shared by the dispatcher and the goose users.
 struct Shared {
     rx: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>,
-    results: Mutex<HashMap<u64, Slot>>,
-    settled: Notify,
+    deps: Dependencies,
     tokens: HashMap<String, TokenSlot>,
     recorder: Mutex<Recorder>,
+    schedule: Arc<Schedule>,
     clock: ServerClock,
     client: ExchangeClient,
     seed: u64,
-    /// The real instant of the period's start, fixed once every goose user is waiting for work.
-    t0: OnceLock<Instant>,
     users_ready: std::sync::atomic::AtomicUsize,
     all_ready: Notify,
     refreshes: std::sync::atomic::AtomicU64,
@@ -141,26 +82,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
 
 impl Shared {
-    async fn needed(&self, id: u64) -> Option<Outcome> {
-        let deadline = tokio::time::Instant::now() + DEPENDENCY_WAIT;
-        loop {
-            let notified = self.settled.notified();
-            match lock(&self.results).get(&id) {
-                Some(Slot::Done(o)) => return Some(o.clone()),
-                Some(Slot::Failed) | None => return None,
-                Some(Slot::Pending) => {}
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return None;
-            }
-        }
-    }
-
-    fn settle(&self, id: u64, slot: Slot) {
-        lock(&self.results).insert(id, slot);
-        self.settled.notify_waiters();
-    }
-
     async fn token(&self, principal: &str) -> anyhow::Result<String> {
         let slot = self
             .tokens
@@ -176,60 +97,46 @@ impl Shared {
         Ok(t.0.clone())
     }
 
+    /// Prepares and sends one released request; an event whose prerequisite failed is skipped,
+    /// and a needed event's result goes into the dependency table.
     async fn serve_one(&self, user: &mut GooseUser, job: Job) {
         let started = Instant::now();
         let late = started.saturating_duration_since(job.intended);
-        let second = self.t0.get().map_or(0, |t0| {
-            job.intended.saturating_duration_since(*t0).as_secs()
-        });
+        let second = self.schedule.second_of(job.intended);
         lock(&self.recorder).record_lateness(second, late.as_micros() as u64);
         let first = &job.events[0];
-        let prepared = if first.route().is_batched() {
-            Ok(requests::batch(&job.events, self.clock.now()))
-        } else {
-            let needed = match first.needs {
-                Some(n) => match self.needed(n).await {
-                    Some(o) => Some(o),
-                    None => {
-                        lock(&self.recorder).skip(first.route());
-                        self.settle(first.id, Slot::Failed);
-                        self.bar.inc(1);
-                        return;
-                    }
-                },
-                None => None,
-            };
-            let out = requests::prepare(first, needed.as_ref(), self.clock.now(), self.seed)
-                .map(|p| (p, needed));
-            match out {
-                Ok((p, n)) => {
-                    let result = self.send(user, &job, p, started).await;
-                    if first.is_needed() {
-                        let slot = match result {
-                            Some(body) => {
-                                Slot::Done(requests::outcome(first.route(), &body, n.as_ref()))
-                            }
-                            None => Slot::Failed,
-                        };
-                        self.settle(first.id, slot);
-                    }
+        if first.route().is_batched() {
+            let p = requests::batch(&job.events, self.clock.now());
+            self.send(user, &job, p, started).await;
+            self.bar.inc(job.events.len() as u64);
+            return;
+        }
+        let needed = match first.needs {
+            Some(n) => match self.deps.take(n, DEPENDENCY_WAIT).await {
+                Some(o) => Some(o),
+                None => {
+                    lock(&self.recorder).skip(first.route());
+                    self.deps.settle(first.id, None);
                     self.bar.inc(1);
                     return;
                 }
-                Err(e) => Err(e),
-            }
+            },
+            None => None,
         };
-        match prepared {
-            Ok(p) => {
-                self.send(user, &job, p, started).await;
-            }
+        let result = match requests::prepare(first, needed.as_ref(), self.clock.now(), self.seed) {
+            Ok(p) => self.send(user, &job, p, started).await,
             Err(e) => {
                 tracing::warn!("event {}: {e:#}", first.id);
                 lock(&self.recorder).skip(first.route());
-                self.settle(first.id, Slot::Failed);
+                None
             }
+        };
+        if first.is_needed() {
+            let outcome =
+                result.map(|body| requests::outcome(first.route(), &body, needed.as_ref()));
+            self.deps.settle(first.id, outcome);
         }
-        self.bar.inc(job.events.len() as u64);
+        self.bar.inc(1);
     }
 
     /// Sends one request through goose and records it; returns the body of a 2xx answer.
@@ -240,7 +147,7 @@ impl Shared {
         p: requests::Prepared,
         started: Instant,
     ) -> Option<Vec<u8>> {
-        // The probe is anonymous; every API route carries the facility's token.
+        // The probe is anonymous; every API route carries the principal's token.
         let token = if p.route == Route::Healthz {
             None
         } else {
@@ -312,142 +219,10 @@ impl Shared {
             class,
             from_intended_us: done.saturating_duration_since(job.intended).as_micros() as u64,
             service_us: done.saturating_duration_since(started).as_micros() as u64,
-            second: self.t0.get().map_or(0, |t0| {
-                job.intended.saturating_duration_since(*t0).as_secs()
-            }),
+            second: self.schedule.second_of(job.intended),
             items: job.events.len() as u32,
         });
     }
-}
-
-/// Principals that act in a stream (facilities, municipalities, persons on the portal), and
-/// which facilities sign.
-#[derive(Default)]
-struct Actors {
-    principals: BTreeSet<String>,
-    prescribers: BTreeSet<String>,
-    pharmacies: BTreeSet<String>,
-    events: u64,
-}
-
-fn actors(dir: &Path) -> anyhow::Result<Actors> {
-    let mut a = Actors::default();
-    for batch in workload::stream(dir)? {
-        for e in batch? {
-            a.events += 1;
-            match e.route() {
-                Route::Register => {
-                    a.prescribers.insert(e.facility.clone());
-                }
-                Route::Dispense => {
-                    a.pharmacies.insert(e.facility.clone());
-                }
-                Route::Healthz => continue,
-                _ => {}
-            }
-            a.principals.insert(e.principal());
-        }
-    }
-    Ok(a)
-}
-
-/// Principals set up at once: a run with many persons on the portal has thousands.
-const SETUP_WORKERS: usize = 16;
-
-/// Issues every acting principal's credentials and registers the driver's signing keys, a few
-/// principals at a time, with a progress bar when there are many.
-async fn setup(
-    client: &ExchangeClient,
-    admin_secret: &str,
-    a: &Actors,
-    seed: u64,
-    progress: bool,
-) -> anyhow::Result<HashMap<String, TokenSlot>> {
-    let admin = client
-        .token("admin", admin_secret)
-        .await
-        .context("the target refused the admin secret")?
-        .token;
-    let bar = if progress && a.principals.len() > 1_000 {
-        indicatif::ProgressBar::new(a.principals.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "credentials {human_pos}/{human_len} principals [{bar:40}] eta {eta}",
-        )
-        .expect("template"),
-    );
-    let shared = std::sync::Arc::new((
-        client.clone(),
-        admin,
-        a.prescribers.clone(),
-        a.pharmacies.clone(),
-        bar.clone(),
-    ));
-    let principals: Vec<String> = a.principals.iter().cloned().collect();
-    let mut workers = tokio::task::JoinSet::new();
-    for k in 0..SETUP_WORKERS {
-        let shared = shared.clone();
-        let mine: Vec<String> = principals
-            .iter()
-            .skip(k)
-            .step_by(SETUP_WORKERS)
-            .cloned()
-            .collect();
-        workers.spawn(async move {
-            let (client, admin, prescribers, pharmacies, bar) = &*shared;
-            let mut slots = Vec::with_capacity(mine.len());
-            for principal in mine {
-                let slot =
-                    setup_one(client, admin, &principal, (prescribers, pharmacies), seed).await?;
-                slots.push((principal, slot));
-                bar.inc(1);
-            }
-            anyhow::Ok(slots)
-        });
-    }
-    let mut tokens = HashMap::new();
-    while let Some(done) = workers.join_next().await {
-        tokens.extend(done.context("a setup task panicked")??);
-    }
-    bar.finish_and_clear();
-    Ok(tokens)
-}
-
-/// One principal's credentials and first token; a prescriber's or pharmacy's signing key.
-async fn setup_one(
-    client: &ExchangeClient,
-    admin: &str,
-    principal: &str,
-    (prescribers, pharmacies): (&BTreeSet<String>, &BTreeSet<String>),
-    seed: u64,
-) -> anyhow::Result<TokenSlot> {
-    let cred = client
-        .credentials(admin, principal)
-        .await
-        .with_context(|| format!("issuing credentials for {principal}"))?;
-    let t = client.token(&cred.principal, &cred.secret).await?;
-    let f = principal.strip_prefix("facility:").unwrap_or("");
-    for (set, pharmacist) in [(prescribers, false), (pharmacies, true)] {
-        if set.contains(f) {
-            let key = requests::signing_key(seed, f, pharmacist);
-            let req = PractitionerKeyRequest {
-                practitioner_id: requests::practitioner_id(f, pharmacist),
-                public_key: dx_exchange::wire::canonical::encode_public_key(&key.verifying_key()),
-            };
-            client
-                .put_practitioner_key(&t.token, &req)
-                .await
-                .with_context(|| format!("registering the signing key of {f}"))?;
-        }
-    }
-    Ok(TokenSlot {
-        principal: cred.principal,
-        secret: cred.secret,
-        token: tokio::sync::Mutex::new((t.token, t.expires_at)),
-    })
 }
 
 /// Replays the workload in `dir` against `opts.target`; writes the results into `opts.out` and
@@ -461,8 +236,8 @@ pub async fn drive(
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("{} is not writable", opts.out.display()))?;
     let client = ExchangeClient::new(&opts.target);
-    let a = actors(dir)?;
-    let tokens = setup(
+    let mut a = setup::actors(dir)?;
+    let tokens = setup::setup(
         &client,
         &opts.admin_secret,
         &a,
@@ -470,10 +245,63 @@ pub async fn drive(
         opts.progress,
     )
     .await?;
+    let users = opts.max_in_flight.max(1);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Job>(users * 4);
+    let shared = Arc::new(Shared {
+        rx: tokio::sync::Mutex::new(rx),
+        deps: Dependencies::default(),
+        tokens,
+        recorder: Mutex::new(Recorder::default()),
+        schedule: opts.schedule.clone(),
+        clock: opts.server_clock.clone(),
+        client,
+        seed: scenario.seed,
+        users_ready: std::sync::atomic::AtomicUsize::new(0),
+        all_ready: Notify::new(),
+        refreshes: std::sync::atomic::AtomicU64::new(0),
+        bar: progress_bar(opts.progress, a.events),
+    });
+    let dependents = std::mem::take(&mut a.dependents);
+    let dispatcher = {
+        let (shared, dir) = (shared.clone(), dir.to_path_buf());
+        tokio::spawn(async move {
+            // The replay starts once goose has launched every user (or after 10 s), so the
+            // first events are not late because users were still starting.
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), shared.all_ready.notified()).await;
+            shared
+                .schedule
+                .start(Instant::now() + Duration::from_millis(20));
+            dispatch(&dir, tx, &shared, dependents).await
+        })
+    };
+    attack(&shared, opts, users).await?;
+    // The attack ends when every user has seen the stream close, or when goose was stopped
+    // (Ctrl-C): then the dispatcher's sends fail and it stops too.
+    shared.rx.lock().await.close();
+    let dispatched = dispatcher.await.context("dispatcher")??;
+    // The replay's own duration, from its first scheduled instant to its last answer.
+    let elapsed = shared.schedule.started().map_or(0.0, |t0| {
+        Instant::now().saturating_duration_since(t0).as_secs_f64()
+    });
+    shared.bar.finish_and_clear();
+    tracing::debug!(peak = shared.deps.peak(), "dependency table");
+    let info = RunInfo {
+        scenario: scenario.name.to_string(),
+        target: opts.target.clone(),
+        speedup: opts.schedule.speedup(),
+        period_start: manifest.period_start.clone(),
+        period_end: manifest.period_end.clone(),
+        events: dispatched,
+        max_in_flight: opts.max_in_flight,
+        interrupted: goose::is_killswitch_triggered(),
+    };
+    finish(&shared, scenario, opts, &manifest, info, elapsed)
+}
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<Job>(opts.max_in_flight.max(1) * 4);
-    let bar = if opts.progress {
-        indicatif::ProgressBar::new(a.events)
+fn progress_bar(show: bool, events: u64) -> indicatif::ProgressBar {
+    let bar = if show {
+        indicatif::ProgressBar::new(events)
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -483,60 +311,19 @@ pub async fn drive(
         )
         .expect("template"),
     );
-    let shared = Arc::new(Shared {
-        rx: tokio::sync::Mutex::new(rx),
-        results: Mutex::new(HashMap::new()),
-        settled: Notify::new(),
-        tokens,
-        recorder: Mutex::new(Recorder::default()),
-        clock: opts.server_clock.clone(),
-        client,
-        seed: scenario.seed,
-        t0: OnceLock::new(),
-        users_ready: std::sync::atomic::AtomicUsize::new(0),
-        all_ready: Notify::new(),
-        refreshes: std::sync::atomic::AtomicU64::new(0),
-        bar: bar.clone(),
-    });
+    bar
+}
 
-    let period_start_ms = workload::flows::jst_ms(scenario.period.start);
-    let speedup = opts.speedup;
-    let dispatch_shared = shared.clone();
-    let dispatch_dir = dir.to_path_buf();
-    let users_wanted = opts.max_in_flight.max(1);
-    let replay_clock = opts.server_clock.clone();
-    let dispatcher = tokio::spawn(async move {
-        // The replay starts once goose has launched every user (or after 10 s), so the first
-        // events are not late because users were still starting.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(10),
-            dispatch_shared.all_ready.notified(),
-        )
-        .await;
-        let t0 = Instant::now() + Duration::from_millis(20);
-        let _ = dispatch_shared.t0.set(t0);
-        if let ServerClock::Replay(c) = &replay_clock {
-            c.start(t0);
-        }
-        dispatch(
-            &dispatch_dir,
-            period_start_ms,
-            speedup,
-            t0,
-            tx,
-            &dispatch_shared,
-        )
-        .await
-    });
-
+/// Runs goose's `users` users, each serving released requests until the stream closes.
+async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyhow::Result<()> {
     let report = opts.out.join("goose-report.html");
-    let users = opts.max_in_flight.max(1).to_string();
-    let launch_rate = (opts.max_in_flight.max(1) * 20).to_string();
+    let user_count = users.to_string();
+    let launch_rate = (users * 20).to_string();
     let config = GooseConfiguration::parse_args_default(&[
         "--host",
         opts.target.as_str(),
         "--users",
-        users.as_str(),
+        user_count.as_str(),
         "--increase-rate",
         launch_rate.as_str(),
         "--iterations",
@@ -555,7 +342,7 @@ pub async fn drive(
                 .users_ready
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
                 + 1;
-            if ready == users_wanted {
+            if ready == users {
                 shared.all_ready.notify_one();
             }
             loop {
@@ -572,33 +359,30 @@ pub async fn drive(
         .execute()
         .await
         .context("goose")?;
-    // The attack ends when every user has seen the stream close, or when goose was stopped
-    // (Ctrl-C): then the dispatcher's sends fail and it stops too.
-    shared.rx.lock().await.close();
-    let dispatched = dispatcher.await.context("dispatcher")??;
-    // The replay's own duration, from its first scheduled instant to its last answer.
-    let elapsed = shared.t0.get().map_or(0.0, |t0| {
-        Instant::now().saturating_duration_since(*t0).as_secs_f64()
-    });
-    bar.finish_and_clear();
+    Ok(())
+}
 
-    let info = RunInfo {
-        scenario: scenario.name.to_string(),
-        target: opts.target.clone(),
-        speedup,
-        period_start: manifest.period_start.clone(),
-        period_end: manifest.period_end.clone(),
-        events: dispatched,
-        max_in_flight: opts.max_in_flight,
-        interrupted: goose::is_killswitch_triggered(),
-    };
+/// Writes the replay's files (histograms, series, `service-times.json`, `summary.json`) and
+/// returns the summary.
+fn finish(
+    shared: &Shared,
+    scenario: &dx_scenario::Scenario,
+    opts: &DriveOptions,
+    manifest: &workload::Manifest,
+    info: RunInfo,
+    elapsed: f64,
+) -> anyhow::Result<Summary> {
     let recorder = lock(&shared.recorder);
     let mut summary = recorder.summary(&scenario.slo, elapsed, info);
     summary.totals.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
     recorder.write_files(&opts.out)?;
     let calibration = recorder.calibration(format!(
-        "dxsim drive of {} against {} ({} → {}, {speedup}×)",
-        scenario.name, opts.target, manifest.period_start, manifest.period_end
+        "dxsim drive of {} against {} ({} → {}, {}×)",
+        scenario.name,
+        opts.target,
+        manifest.period_start,
+        manifest.period_end,
+        opts.schedule.speedup()
     ));
     rundir::write(&opts.out, &calibration)?;
     rundir::write(&opts.out, &summary)?;
@@ -648,19 +432,16 @@ async fn release_batches(
     true
 }
 
-/// Releases the events at their scheduled times; returns how many were released.
+/// Releases the events at their due instants; returns how many were released. A needed event
+/// opens its entry in the dependency table with the count of its dependents (`dependents`,
+/// from the pass before the replay, from which it then leaves).
 async fn dispatch(
     dir: &Path,
-    period_start_ms: i64,
-    speedup: f64,
-    t0: Instant,
     tx: tokio::sync::mpsc::Sender<Job>,
     shared: &Shared,
+    mut dependents: HashMap<u64, u32>,
 ) -> anyhow::Result<u64> {
-    let due = |at_ms: i64| {
-        let sim = (at_ms - period_start_ms).max(0) as f64 / 1000.0;
-        t0 + Duration::from_secs_f64(sim / speedup)
-    };
+    let due = |at_ms: i64| shared.schedule.due(at_ms);
     // Batch pre-checks and municipal uploads due at the same moment travel as one request per
     // route and principal.
     let mut batches: BTreeMap<String, Vec<Event>> = BTreeMap::new();
@@ -686,7 +467,9 @@ async fn dispatch(
                 return Ok(released);
             }
             if e.is_needed() {
-                lock(&shared.results).insert(e.id, Slot::Pending);
+                shared
+                    .deps
+                    .open(e.id, dependents.remove(&e.id).unwrap_or(0));
             }
             released += 1;
             let job = Job {

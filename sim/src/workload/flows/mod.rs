@@ -9,7 +9,7 @@ pub mod visit;
 
 use super::calendar::{Calendar, Desk};
 use super::model::Model;
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime};
 use dx_model::event::{Event, Flow as FlowName, Payload};
 use dx_model::rng::Stream;
 use dx_scenario::Scenario;
@@ -143,10 +143,7 @@ pub fn day_masses(cum: &[f64]) -> impl Iterator<Item = f64> + '_ {
         .map(move |i| cum[(i + 1) * q - 1] - if i == 0 { 0.0 } else { cum[i * q - 1] })
 }
 
-/// Epoch milliseconds of a JST wall time.
-pub fn jst_ms(t: NaiveDateTime) -> i64 {
-    (t - TimeDelta::hours(9)).and_utc().timestamp_millis()
-}
+pub use dx_protocol::time::jst_ms;
 
 impl GenContext {
     /// The context of the scenario's period.
@@ -306,9 +303,7 @@ impl GenContext {
 
     /// The JST date of an instant.
     pub fn date_of(ms: i64) -> NaiveDate {
-        chrono::DateTime::from_timestamp_millis(ms + 9 * 3_600_000)
-            .expect("in range")
-            .date_naive()
+        dx_protocol::time::jst_date_of_ms(ms)
     }
 }
 
