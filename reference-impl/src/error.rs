@@ -1,15 +1,15 @@
 //! The HTTP face of a [`Refusal`]: its status and the JSON error body
-//! `{ "error": { "code", "message", "field" } }` of [`crate::wire::ErrorBody`]; and axum's own
+//! `{ "error": { "code", "message", "field" } }` of [`dx_protocol::wire::ErrorBody`]; and axum's own
 //! rejections (malformed JSON, wrong content type, oversized bodies) as refusals.
 //!
 //! Architecture invariant: this is the only module that maps refusals to HTTP status codes.
 
 use crate::refusal::{Kind, Refusal};
-use crate::wire::ErrorBody;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use dx_protocol::wire::ErrorBody;
 
 /// The status a refusal of `kind` answers with.
 pub fn status(kind: Kind) -> StatusCode {

@@ -6,13 +6,13 @@
 
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{Endpoint, Method};
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use dx_protocol::wire::endpoints::{Endpoint, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -2,7 +2,7 @@
 //! `invalid_fhir` with the dotted JSON path (`bundle.entry[2].resource.code`).
 
 use crate::refusal::Refusal;
-use crate::wire::fhir::DOCUMENT_ID_SYSTEM;
+use dx_protocol::wire::fhir::DOCUMENT_ID_SYSTEM;
 use serde_json::Value;
 
 pub fn fhir_err(path: &str, msg: impl Into<String>) -> Refusal {

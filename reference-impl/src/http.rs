@@ -7,11 +7,11 @@ use crate::extract::{Answer, Body, Routes};
 use crate::metrics;
 use crate::refusal::{Kind, Refusal};
 use crate::state::AppState;
-use crate::wire::Role;
-use crate::wire::endpoints::{Healthz, Metrics, MoveClock, Stats};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::IntoResponse;
+use dx_protocol::wire::Role;
+use dx_protocol::wire::endpoints::{Healthz, Metrics, MoveClock, Stats};
 
 /// The whole API: every service's routes, operations routes, limits and metrics.
 pub fn router(state: AppState) -> Router {
@@ -93,7 +93,9 @@ async fn move_clock(
             "this exchange runs on the wall clock; only a test exchange's clock moves",
         ));
     }
-    Ok(Answer(crate::wire::ClockResponse { now: state.now() }))
+    Ok(Answer(dx_protocol::wire::ClockResponse {
+        now: state.now(),
+    }))
 }
 
 async fn not_found() -> Refusal {

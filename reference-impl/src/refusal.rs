@@ -94,8 +94,8 @@ impl Refusal {
     }
 
     /// The refusal as the error body's detail.
-    pub fn to_detail(&self) -> crate::wire::ErrorDetail {
-        crate::wire::ErrorDetail {
+    pub fn to_detail(&self) -> dx_protocol::wire::ErrorDetail {
+        dx_protocol::wire::ErrorDetail {
             code: self.code.to_string(),
             message: self.message.clone(),
             field: self.field.clone(),

@@ -1,7 +1,7 @@
 //! The `dxsim` command line: argument parsing and dispatch to library functions.
 
-use crate::population::{self, RunOptions};
 use clap::{Parser, Subcommand};
+use dx_population::{self as population, RunOptions};
 use dx_scenario::Scenario;
 use dx_scenario::values::{Scale, Speedup};
 use std::path::PathBuf;
@@ -164,11 +164,11 @@ fn admin_secret(credentials: Option<&std::path::Path>) -> anyhow::Result<String>
 
 /// `dxsim conformance`.
 pub fn run_conformance(args: &ConformanceArgs) -> anyhow::Result<()> {
-    let filter = crate::conformance::Filter {
+    let filter = dx_conformance::Filter {
         groups: args.groups.clone(),
         ids: args.ids.clone(),
     };
-    let suite = crate::conformance::checks::all();
+    let suite = dx_conformance::checks::all();
     filter.validate(&suite)?;
     if args.list {
         for c in suite.iter().filter(|c| filter.selects(c)) {
@@ -191,7 +191,7 @@ pub fn run_conformance(args: &ConformanceArgs) -> anyhow::Result<()> {
             .expect("template"),
     );
     let started = Instant::now();
-    let report = tokio::runtime::Runtime::new()?.block_on(crate::conformance::run(
+    let report = tokio::runtime::Runtime::new()?.block_on(dx_conformance::run(
         &target,
         &secret,
         &filter,
@@ -204,8 +204,8 @@ pub fn run_conformance(args: &ConformanceArgs) -> anyhow::Result<()> {
         },
     ))?;
     bar.finish_and_clear();
-    crate::conformance::write(&report, &out)?;
-    print!("{}", crate::conformance::summary(&report));
+    dx_conformance::write(&report, &out)?;
+    print!("{}", dx_conformance::summary(&report));
     println!(
         "conformance of {target} in {:.1} s: {}",
         started.elapsed().as_secs_f64(),
@@ -308,7 +308,7 @@ pub fn run_rollout(path: &std::path::Path, out: Option<PathBuf>) -> anyhow::Resu
     let out = run_dir(&s, &out);
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
-    let threads = crate::all_cores();
+    let threads = dx_population::all_cores();
     let started = Instant::now();
     let population = out.join("population");
     let (pm, _) = population::generate(
@@ -320,11 +320,11 @@ pub fn run_rollout(path: &std::path::Path, out: Option<PathBuf>) -> anyhow::Resu
             ..RunOptions::default()
         },
     )?;
-    let r = crate::rollout::run(
+    let r = dx_rollout::run(
         &s,
         &population,
         &out,
-        crate::rollout::RunOptions {
+        dx_rollout::RunOptions {
             threads,
             progress: true,
         },
@@ -486,20 +486,20 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
             dir
         }
     };
-    let opts = crate::drive::DriveOptions {
+    let opts = dx_drive::DriveOptions {
         target: args.target.clone(),
         admin_secret,
-        schedule: std::sync::Arc::new(crate::drive::Schedule::new(
+        schedule: std::sync::Arc::new(dx_drive::Schedule::new(
             s.period.start,
             s.replay.speedup.get(),
         )),
         max_in_flight: s.replay.max_in_flight.get(),
         out: out.clone(),
-        server_clock: crate::drive::ServerClock::Real,
+        server_clock: dx_drive::ServerClock::Real,
         progress: true,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let summary = runtime.block_on(crate::drive::drive(&s, &workload, &opts))?;
+    let summary = runtime.block_on(dx_drive::drive(&s, &workload, &opts))?;
     write_report(&out)?;
     verdict(&summary, &out)
 }
@@ -514,7 +514,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
     let started = Instant::now();
-    let threads = crate::all_cores();
+    let threads = dx_population::all_cores();
     let pop_dir = out.join("population");
     let (pm, _) = population::generate(
         &s,
@@ -532,7 +532,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     );
 
     // One schedule: the exchange's clock and the driver's due times.
-    let schedule = std::sync::Arc::new(crate::drive::Schedule::new(
+    let schedule = std::sync::Arc::new(dx_drive::Schedule::new(
         s.period.start,
         s.replay.speedup.get(),
     ));
@@ -550,11 +550,11 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     );
 
     let wl_dir = out.join("workload");
-    let wm = crate::workload::generate(
+    let wm = dx_workload::generate(
         &s,
         &pop_dir,
         &wl_dir,
-        crate::workload::RunOptions {
+        dx_workload::RunOptions {
             threads,
             progress: true,
         },
@@ -576,23 +576,23 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
             running.url(),
             s.replay.max_in_flight
         );
-        let opts = crate::drive::DriveOptions {
+        let opts = dx_drive::DriveOptions {
             target: running.url(),
             admin_secret,
             schedule: schedule.clone(),
             max_in_flight: s.replay.max_in_flight.get(),
             out: out.clone(),
-            server_clock: crate::drive::ServerClock::Replay(schedule),
+            server_clock: dx_drive::ServerClock::Replay(schedule),
             progress: true,
         };
-        let summary = crate::drive::drive(&s, &wl_dir, &opts).await;
+        let summary = dx_drive::drive(&s, &wl_dir, &opts).await;
         running.stop().await?;
         summary
     })?;
     println!("run finished in {:.1} s", started.elapsed().as_secs_f64());
     if !summary.run.interrupted {
         // The national capacity the scenario needs, from the service times just measured.
-        let calibration = crate::capacity::calibrate::load(&out.join(
+        let calibration = dx_capacity::calibration::load(&out.join(
             <dx_model::rundir::calibration::Calibration as dx_model::rundir::RunFile>::NAME,
         ))?;
         let dir = out.join("capacity");
@@ -695,7 +695,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `dxsim capacity`: the rates (from a sample workload unless one is given), the calibration,
 /// the model; prints the sizing table.
-pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run::CapacityReport> {
+pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<dx_capacity::run::CapacityReport> {
     let s = Scenario::load(&args.scenario)?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!(
@@ -707,17 +707,17 @@ pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run:
     std::fs::create_dir_all(&out)
         .map_err(|e| anyhow::anyhow!("{} is not writable: {e}", out.display()))?;
     let calibration = match &args.calibration {
-        Some(p) => crate::capacity::calibrate::load(p)?,
-        None => serde_json::from_str(crate::capacity::run::BUILT_IN_CALIBRATION)?,
+        Some(p) => dx_capacity::calibration::load(p)?,
+        None => serde_json::from_str(dx_capacity::run::BUILT_IN_CALIBRATION)?,
     };
     let started = Instant::now();
     let (workload, scale) = match &args.workload {
-        Some(w) => (w.clone(), crate::workload::read_manifest(w)?.scale),
+        Some(w) => (w.clone(), dx_workload::read_manifest(w)?.scale),
         None => {
             let mut sample = s.clone();
             sample.population.scale = s.capacity.sample_scale;
             let dir = out.join("sample");
-            let threads = crate::all_cores();
+            let threads = dx_population::all_cores();
             let (pm, _) = population::generate(
                 &sample,
                 &dir.join("population"),
@@ -727,11 +727,11 @@ pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<crate::capacity::run:
                     ..RunOptions::default()
                 },
             )?;
-            let wm = crate::workload::generate(
+            let wm = dx_workload::generate(
                 &sample,
                 &dir.join("population"),
                 &dir.join("workload"),
-                crate::workload::RunOptions {
+                dx_workload::RunOptions {
                     threads,
                     progress: true,
                 },
@@ -757,12 +757,12 @@ fn capacity_of(
     s: &Scenario,
     workload: &std::path::Path,
     scale: f64,
-    calibration: &crate::capacity::calibrate::Calibration,
+    calibration: &dx_capacity::calibration::Calibration,
     out: &std::path::Path,
-) -> anyhow::Result<crate::capacity::run::CapacityReport> {
+) -> anyhow::Result<dx_capacity::run::CapacityReport> {
     let t = Instant::now();
-    let rates = crate::capacity::rates::Rates::from_workload(workload, scale)?;
-    let report = crate::capacity::run::run(s, &rates, calibration, out)?;
+    let rates = dx_capacity::rates::Rates::from_workload(workload, scale)?;
+    let report = dx_capacity::run::run(s, &rates, calibration, out)?;
     println!(
         "capacity of {} at scale 1.0: {:.0} arrivals per replication × {} replications, {} → {} ({:.1} s)",
         report.scenario,
@@ -772,16 +772,16 @@ fn capacity_of(
         report.period_end,
         t.elapsed().as_secs_f64()
     );
-    print!("{}", crate::capacity::run::table(&report));
+    print!("{}", dx_capacity::run::table(&report));
     println!("capacity: {}", out.display());
     Ok(report)
 }
 
 /// Generates a scenario's workload (and its population, unless one is given); returns the
 /// workload directory's manifest.
-pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<crate::workload::Manifest> {
+pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<dx_workload::Manifest> {
     let s = Scenario::load(&args.scenario)?;
-    let threads = args.threads.unwrap_or_else(crate::all_cores);
+    let threads = args.threads.unwrap_or_else(dx_population::all_cores);
     if threads == 0 {
         anyhow::bail!("--threads must be at least 1");
     }
@@ -800,11 +800,11 @@ pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<crate::workload::Mani
         }
     };
     let started = Instant::now();
-    let m = crate::workload::generate(
+    let m = dx_workload::generate(
         &s,
         &population,
         &args.out,
-        crate::workload::RunOptions {
+        dx_workload::RunOptions {
             threads,
             progress: true,
         },
@@ -903,7 +903,7 @@ pub fn population_scenario(args: &PopulationArgs) -> anyhow::Result<Scenario> {
 fn run_population(args: &PopulationArgs) -> anyhow::Result<()> {
     let s = population_scenario(args)?;
     let opts = RunOptions {
-        threads: args.threads.unwrap_or_else(crate::all_cores),
+        threads: args.threads.unwrap_or_else(dx_population::all_cores),
         chunk: args.chunk,
         progress: true,
     };

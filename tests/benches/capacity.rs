@@ -6,11 +6,11 @@
 //! simulated once over the day at 64 workers (enough for every service with the built-in
 //! service times), timed alone; then the whole model (sizing searches and replications) is timed.
 
+use dx_capacity::{self as capacity, calibration::Calibration, rates::Rates};
 use dx_model::route::Service;
+use dx_population::{self as population, RunOptions};
 use dx_scenario::Scenario;
-use dx_sim::capacity::{self, calibrate::Calibration, rates::Rates};
-use dx_sim::population::{self, RunOptions};
-use dx_sim::workload;
+use dx_workload as workload;
 use serde_json::json;
 use std::time::Instant;
 

@@ -7,12 +7,12 @@
 //! as many probes as the raw loop managed, all due at once (an open model saturating its users),
 //! at most 200,000. Results go to stdout and `<target>/dxsim-bench/driver.json`.
 
+use dx_drive::{self as drive, DriveOptions, ServerClock};
 use dx_exchange::clock::SystemClock;
 use dx_exchange::store::Durability;
 use dx_model::event::{Event, Flow, Payload};
 use dx_scenario::Scenario;
-use dx_sim::drive::{self, DriveOptions, ServerClock};
-use dx_sim::workload;
+use dx_workload as workload;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

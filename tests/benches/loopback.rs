@@ -80,7 +80,7 @@ async fn setup(durability: Durability) -> Setup {
         .build()
         .unwrap();
     // Setup goes through the typed client; the measured loops below use the raw client.
-    let client = dx_sim::client::ExchangeClient::new(url.clone());
+    let client = dx_client::ExchangeClient::new(url.clone());
     let admin_token = client.token("admin", &admin_secret).await.unwrap().token;
     let clinic = format!(
         "facility:{}",

@@ -6,8 +6,8 @@
 
 use dx_exchange::clock::SystemClock;
 use dx_exchange::store::Durability;
+use dx_population::{self as population, RunOptions};
 use dx_scenario::Scenario;
-use dx_sim::population::{self, RunOptions};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;

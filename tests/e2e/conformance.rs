@@ -3,10 +3,10 @@
 //! each deliberate fault ([`dx_exchange::faults::Fault`]) fails the check that targets it.
 
 use chrono::{DateTime, Utc};
+use dx_conformance::{self as conformance, Filter, Report};
 use dx_exchange::clock::ManualClock;
 use dx_exchange::faults::Fault;
 use dx_exchange::store::Durability;
-use dx_sim::conformance::{self, Filter, Report};
 use std::sync::Arc;
 
 fn start() -> DateTime<Utc> {

@@ -1,11 +1,11 @@
 //! A generated population imported into the exchange: every person verifies as generated.
 
+use dx_client::ExchangeClient;
 use dx_exchange::clock::ManualClock;
 use dx_exchange::store::{AdminStore, Durability};
 use dx_exchange::wire::{PersonRef, QualificationStatus, VerifyRequest};
+use dx_population::{self as population, RunOptions};
 use dx_scenario::Scenario;
-use dx_sim::client::ExchangeClient;
-use dx_sim::population::{self, RunOptions};
 use std::sync::Arc;
 
 fn quickstart() -> Scenario {

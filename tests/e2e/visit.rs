@@ -3,6 +3,7 @@
 //! retrieves by access code → dispenses with a signed result.
 
 use chrono::{DateTime, Utc};
+use dx_client::ExchangeClient;
 use dx_exchange::clock::{Clock, ManualClock, jst};
 use dx_exchange::codes::{FacilityTable, facility_code};
 use dx_exchange::refdata::{DrugMaster, sample};
@@ -14,7 +15,6 @@ use dx_exchange::wire::{
     PractitionerKeyRequest, PrescriptionKind, PrescriptionStatus, QualificationStatus,
     RegisterPrescriptionRequest, Signature, VerifyRequest,
 };
-use dx_sim::client::ExchangeClient;
 use std::sync::Arc;
 
 fn start() -> DateTime<Utc> {

@@ -10,8 +10,8 @@ pub mod storage;
 
 use crate::auth::principal::Principal;
 use crate::store::error::StoreError;
-use crate::wire::{AccessLogEntry, Role};
 use chrono::{DateTime, Utc};
+use dx_protocol::wire::{AccessLogEntry, Role};
 
 /// One audit line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,10 +4,10 @@ use crate::auth::Auth;
 use crate::extract::{Answer, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::AccessLog;
-use crate::wire::{AccessLogResponse, Role};
 use axum::Router;
 use axum::extract::State;
+use dx_protocol::wire::endpoints::AccessLog;
+use dx_protocol::wire::{AccessLogResponse, Role};
 
 /// Most entries per page.
 const MAX_PAGE: u32 = 500;

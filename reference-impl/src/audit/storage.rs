@@ -3,8 +3,8 @@
 use super::{AuditEvent, AuditStore};
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::{AccessLogEntry, Role};
 use chrono::DateTime;
+use dx_protocol::wire::{AccessLogEntry, Role};
 use rusqlite::Connection;
 
 /// Inserts one line; write paths call this inside their own transaction.

@@ -3,10 +3,10 @@
 
 use super::principal::Principal;
 use crate::refusal::Refusal;
-use crate::wire::Role;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, TimeDelta, Utc};
+use dx_protocol::wire::Role;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;

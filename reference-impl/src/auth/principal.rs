@@ -1,7 +1,7 @@
 //! Who is calling, as proven by a token, and the role checks every route makes.
 
 use crate::refusal::Refusal;
-use crate::wire::Role;
+use dx_protocol::wire::Role;
 use serde::{Deserialize, Serialize};
 
 /// Who is calling, as proven by a token.

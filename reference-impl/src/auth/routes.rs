@@ -1,14 +1,14 @@
 //! `POST /v1/auth/token` (anyone with a secret) and `POST /v1/admin/credentials` (admin).
 
 use super::{Auth, Principal};
-use crate::codes::{validate_facility_code, validate_municipality_code};
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{Credentials, Token};
-use crate::wire::{CredentialResponse, Role, TokenResponse};
 use axum::Router;
 use axum::extract::State;
+use dx_protocol::codes::{validate_facility_code, validate_municipality_code};
+use dx_protocol::wire::endpoints::{Credentials, Token};
+use dx_protocol::wire::{CredentialResponse, Role, TokenResponse};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -3,7 +3,7 @@
 use super::check;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::ConsentKind;
+use dx_protocol::wire::ConsentKind;
 
 /// Refuses unless `facility` holds the person's consent of `kind` now.
 pub async fn require_consent(

@@ -9,8 +9,8 @@ mod storage;
 use crate::audit::AuditEvent;
 use crate::refusal::Refusal;
 use crate::store::error::StoreError;
-use crate::wire::{ConsentKind, ConsentMethod};
 use chrono::{DateTime, TimeDelta, Utc};
+use dx_protocol::wire::{ConsentKind, ConsentMethod};
 
 /// How long consent lasts.
 pub const CONSENT_VALIDITY: TimeDelta = TimeDelta::hours(24);

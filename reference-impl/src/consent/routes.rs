@@ -9,10 +9,10 @@ use crate::eligibility::{Identity, parse_identity};
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::GiveConsent;
-use crate::wire::{ConsentMethod, ConsentRequest, ConsentResponse};
 use axum::Router;
 use axum::extract::State;
+use dx_protocol::wire::endpoints::GiveConsent;
+use dx_protocol::wire::{ConsentMethod, ConsentRequest, ConsentResponse};
 
 pub fn router() -> Router<AppState> {
     Router::new().endpoint(GiveConsent, give)

@@ -4,8 +4,8 @@ use super::{Consent, ConsentStore};
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::{ConsentKind, ConsentMethod};
 use chrono::{DateTime, Utc};
+use dx_protocol::wire::{ConsentKind, ConsentMethod};
 use rusqlite::{OptionalExtension, params};
 
 impl ConsentStore for SqliteStore {

@@ -16,15 +16,15 @@ use crate::consent::guard::require_consent;
 use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::clins::DocumentKind;
-use crate::wire::endpoints::{
-    PurgeEhr, ReadDocument, ReceiveReferral, ReferralInbox, SubmitDocument,
-};
-use crate::wire::{
-    ConsentKind, DocumentResponse, DocumentSummary, PurgeResponse, ReferralInboxResponse, Role,
-};
 use axum::Router;
 use axum::extract::{Path, State};
+use dx_protocol::wire::clins::DocumentKind;
+use dx_protocol::wire::endpoints::{
+    PurgeEhr, ReadDocument, ReceiveReferral, ReferralInbox, SubmitDocument,
+};
+use dx_protocol::wire::{
+    ConsentKind, DocumentResponse, DocumentSummary, PurgeResponse, ReferralInboxResponse, Role,
+};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {

@@ -18,16 +18,16 @@ use crate::prescription::{HISTORY_DAYS, HistoryItem};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::error::StoreError;
-use crate::wire::SummaryQuery;
-use crate::wire::clins::ItemKind;
-use crate::wire::endpoints::{PortalClinicalSummary, ReadClinicalSummary, SubmitItems};
-use crate::wire::fhir::{FACILITY_SYSTEM, YJ_SYSTEM};
-use crate::wire::{
-    ConsentKind, ItemsSubmittedResponse, MedicationSource, PersonRef, Role, StoredItemRef,
-};
 use axum::Router;
 use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
+use dx_protocol::wire::SummaryQuery;
+use dx_protocol::wire::clins::ItemKind;
+use dx_protocol::wire::endpoints::{PortalClinicalSummary, ReadClinicalSummary, SubmitItems};
+use dx_protocol::wire::fhir::{FACILITY_SYSTEM, YJ_SYSTEM};
+use dx_protocol::wire::{
+    ConsentKind, ItemsSubmittedResponse, MedicationSource, PersonRef, Role, StoredItemRef,
+};
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {

@@ -1,7 +1,7 @@
 //! The EHR sharing service (電子カルテ情報共有サービス): 3 documents and 6 items.
 //!
 //! - **6 items**: facilities submit diagnoses, infections, allergies, contraindicated drugs and lab
-//!   results per visit (a `collection` Bundle, see [`crate::wire::clins`]); prescriptions are read
+//!   results per visit (a `collection` Bundle, see [`dx_protocol::wire::clins`]); prescriptions are read
 //!   from the e-prescription service, never stored twice. Items are kept 5 years from
 //!   registration ([`RETENTION_MONTHS`]), without end when flagged long-term.
 //! - **Clinical summary**: a facility holding the person's EHR consent reads all six, newest
@@ -23,9 +23,9 @@ pub mod submit;
 
 use crate::audit::AuditEvent;
 use crate::store::error::StoreError;
-use crate::wire::DocumentSummary;
-use crate::wire::clins::{DocumentKind, ItemKind};
 use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
+use dx_protocol::wire::DocumentSummary;
+use dx_protocol::wire::clins::{DocumentKind, ItemKind};
 
 /// Items and checkup reports are kept 5 years from registration (FACTS: EHR sharing).
 pub const RETENTION_MONTHS: u32 = 60;

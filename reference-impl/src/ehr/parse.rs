@@ -1,4 +1,4 @@
-//! Reads the service's Bundles (see [`crate::wire::clins`]) into what it stores. Structural
+//! Reads the service's Bundles (see [`dx_protocol::wire::clins`]) into what it stores. Structural
 //! faults are 400 `invalid_fhir` with the path; unknown code systems, codes and document types
 //! are 422.
 
@@ -7,14 +7,14 @@ use crate::fhir_read::{BundleView, fhir_err, identifier, one, read_bundle, str_a
 use crate::refdata::DrugMaster;
 use crate::refdata::clinical::{Panel, food_allergen, is_icd10, lab_test};
 use crate::refusal::Refusal;
-use crate::wire::PersonRef;
-use crate::wire::clins::{
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use dx_protocol::wire::PersonRef;
+use dx_protocol::wire::clins::{
     DocumentKind, EHR_TAG_SYSTEM, FOOD_ALLERGEN_SYSTEM, ICD10_SYSTEM, INSURED_PERSON_SYSTEM,
     INTERPRETATION_SYSTEM, ItemKind, JLAC10_SYSTEM, LOINC_SYSTEM, REFERRAL_TO_EXTENSION,
     STORED_DOCUMENT_PREFIX, TAG_LONG_TERM, TAG_UNDISCLOSED,
 };
-use crate::wire::fhir::{FACILITY_SYSTEM, HOT9_SYSTEM, YJ_SYSTEM};
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use dx_protocol::wire::fhir::{FACILITY_SYSTEM, HOT9_SYSTEM, YJ_SYSTEM};
 use serde_json::Value;
 
 /// Who a Bundle is about, as its Patient entry says.
@@ -279,7 +279,7 @@ pub fn item(
 
 fn facility_of(org: &Value, path: &str) -> Result<String, Refusal> {
     let code = identifier(org, FACILITY_SYSTEM, path)?;
-    crate::codes::validate_facility_code(code).map_err(|e| {
+    dx_protocol::codes::validate_facility_code(code).map_err(|e| {
         Refusal::invalid("invalid_facility_code", format!("facility code: {e}"))
             .at(format!("{path}.identifier"))
     })?;

@@ -7,8 +7,8 @@ use super::{
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::clins::{DocumentKind, ItemKind};
 use chrono::{DateTime, NaiveDate, Utc};
+use dx_protocol::wire::clins::{DocumentKind, ItemKind};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 

@@ -6,7 +6,7 @@ use crate::eligibility::{lookup, parse_identity};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::error::StoreError;
-use crate::wire::{PersonRecord, Role};
+use dx_protocol::wire::{PersonRecord, Role};
 
 /// Who may author items and documents.
 pub const AUTHORS: [Role; 3] = [Role::Hospital, Role::Clinic, Role::Dental];

@@ -9,13 +9,13 @@ use crate::extract::MAX_IMPORT_BODY_BYTES;
 use crate::extract::{Answer, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{
-    ImportFacilities, ImportInsurers, ImportMunicipalities, ImportPersons,
-};
-use crate::wire::{ImportResponse, Role};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use dx_protocol::wire::endpoints::{
+    ImportFacilities, ImportInsurers, ImportMunicipalities, ImportPersons,
+};
+use dx_protocol::wire::{ImportResponse, Role};
 use serde::de::DeserializeOwned;
 
 /// Most records in one import call.

@@ -12,10 +12,10 @@ mod storage;
 
 pub use records::validate_person;
 
-use crate::codes::validate_insurer_number;
 use crate::refusal::Refusal;
 use crate::store::error::StoreError;
-use crate::wire::{FacilityRecord, InsurerRecord, PersonRecord, PersonRef};
+use dx_protocol::codes::validate_insurer_number;
+use dx_protocol::wire::{FacilityRecord, InsurerRecord, PersonRecord, PersonRef};
 
 /// The insurance-number quadruple that names one qualification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,7 @@ pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, Refusal> {
     }
     let insurer_number = r.insurer_number.clone().unwrap_or_default();
     validate_insurer_number(&insurer_number).map_err(|e| {
-        let code = if matches!(e, crate::codes::CodeError::CheckDigit { .. }) {
+        let code = if matches!(e, dx_protocol::codes::CodeError::CheckDigit { .. }) {
             "invalid_check_digit"
         } else {
             "invalid_insurer_number"

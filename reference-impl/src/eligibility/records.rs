@@ -1,8 +1,12 @@
 //! The checks every enrolment record passes (persons, insurers, facilities, municipalities);
 //! each message names the field at fault.
 
-use crate::codes::{validate_facility_code, validate_insurer_number, validate_municipality_code};
-use crate::wire::{FacilityKind, FacilityRecord, InsurerRecord, MunicipalityRecord, PersonRecord};
+use dx_protocol::codes::{
+    validate_facility_code, validate_insurer_number, validate_municipality_code,
+};
+use dx_protocol::wire::{
+    FacilityKind, FacilityRecord, InsurerRecord, MunicipalityRecord, PersonRecord,
+};
 
 /// Checks one person record; the message names the field at fault.
 pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
@@ -58,7 +62,7 @@ pub fn validate_person(p: &PersonRecord) -> Result<(), String> {
         }
     }
     if let Some(g) = &p.pregnancy {
-        if g.expected_delivery <= g.confirmed_on || p.sex != crate::wire::Sex::Female {
+        if g.expected_delivery <= g.confirmed_on || p.sex != dx_protocol::wire::Sex::Female {
             return Err("pregnancy: a woman's, with expected_delivery after confirmed_on".into());
         }
     }
@@ -89,10 +93,10 @@ pub fn validate_insurer(i: &InsurerRecord) -> Result<(), String> {
 pub fn validate_facility(f: &FacilityRecord) -> Result<(), String> {
     let table = validate_facility_code(&f.code).map_err(|e| format!("code: {e}"))?;
     let expected = match f.kind {
-        FacilityKind::Hospital | FacilityKind::Clinic => crate::codes::FacilityTable::Medical,
-        FacilityKind::Dental => crate::codes::FacilityTable::Dental,
-        FacilityKind::Pharmacy => crate::codes::FacilityTable::Pharmacy,
-        FacilityKind::CareProvider => crate::codes::FacilityTable::Care,
+        FacilityKind::Hospital | FacilityKind::Clinic => dx_protocol::codes::FacilityTable::Medical,
+        FacilityKind::Dental => dx_protocol::codes::FacilityTable::Dental,
+        FacilityKind::Pharmacy => dx_protocol::codes::FacilityTable::Pharmacy,
+        FacilityKind::CareProvider => dx_protocol::codes::FacilityTable::Care,
     };
     if table != expected {
         return Err(format!(

@@ -3,7 +3,7 @@
 use super::{lookup, parse_identity};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::{PersonRecord, PersonRef};
+use dx_protocol::wire::{PersonRecord, PersonRef};
 
 /// Resolves a reference to an enrolled person, or 404 `person_not_found`.
 pub async fn resolve_person(

@@ -9,14 +9,14 @@ use crate::consent;
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{BatchVerify, Verify};
-use crate::wire::{
-    BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage,
-    MAX_BATCH_VERIFY, PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
-};
 use axum::Router;
 use axum::extract::State;
 use chrono::NaiveDate;
+use dx_protocol::wire::endpoints::{BatchVerify, Verify};
+use dx_protocol::wire::{
+    BatchVerifyRequest, BatchVerifyResponse, BatchVerifyResult, ConsentMethod, Coverage,
+    MAX_BATCH_VERIFY, PersonRecord, QualificationStatus, VerifyRequest, VerifyResponse,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -126,7 +126,7 @@ async fn verify_inner(
             if digits.iter().all(|d| *d < 10) {
                 let body = &digits[..digits.len() - 1];
                 n.pop();
-                n.push(char::from(b'0' + crate::codes::mod10_weight21(body)));
+                n.push(char::from(b'0' + dx_protocol::codes::mod10_weight21(body)));
             }
         }
     }

@@ -1,9 +1,9 @@
 //! Coverage rules that depend only on dates: the patient's copay share by age, and the status of
 //! a qualification on a date of service.
 
-use crate::wire::{PublicExpenseRecord, QualificationRecord, QualificationStatus};
 use chrono::{Datelike, NaiveDate};
 pub use dx_protocol::time::birthday;
+use dx_protocol::wire::{PublicExpenseRecord, QualificationRecord, QualificationStatus};
 
 /// First day of compulsory schooling: 1 April after the 6th birthday, where children born on
 /// 2 April through 1 April of the next year form one school year.

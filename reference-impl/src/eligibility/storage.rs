@@ -3,11 +3,11 @@
 use super::{EligibilityStore, InsuranceKey};
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::{
+use chrono::NaiveDate;
+use dx_protocol::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
     QualificationRecord, Sex,
 };
-use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn date(s: String) -> Result<NaiveDate, StoreError> {

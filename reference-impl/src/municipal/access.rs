@@ -5,8 +5,8 @@ use crate::auth::principal::Principal;
 use crate::consent::guard::require_consent;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::{ConsentKind, PersonRecord, Role};
 use chrono::NaiveDate;
+use dx_protocol::wire::{ConsentKind, PersonRecord, Role};
 
 /// The enrolled person with this id, or 404.
 pub async fn person_by_id(state: &AppState, id: &str) -> Result<PersonRecord, Refusal> {

@@ -13,16 +13,16 @@ use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::vaccines::age_on;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::ApplicationsQuery;
-use crate::wire::endpoints::{
+use axum::Router;
+use axum::extract::{Path, State};
+use dx_protocol::wire::ApplicationsQuery;
+use dx_protocol::wire::endpoints::{
     ApplicationInbox, DecideApplication, FileApplication, MyApplications,
 };
-use crate::wire::{
+use dx_protocol::wire::{
     Application, ApplicationKind, ApplicationStatus, ApplicationsResponse, Decision,
     DecisionRequest, Role,
 };
-use axum::Router;
-use axum::extract::{Path, State};
 
 /// Most applications per page.
 const MAX_PAGE: u32 = 200;

@@ -15,11 +15,11 @@ use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
-use crate::wire::endpoints::{CertifyCare, ReadCareCertification};
-use crate::wire::{CareCertification, CareCertificationsResponse, ConsentKind, Role};
 use axum::Router;
 use axum::extract::{Path, State};
 use chrono::NaiveDate;
+use dx_protocol::wire::endpoints::{CertifyCare, ReadCareCertification};
+use dx_protocol::wire::{CareCertification, CareCertificationsResponse, ConsentKind, Role};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -12,10 +12,10 @@ use crate::eligibility::resolve::resolve_person;
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::RegisterEntitlement;
-use crate::wire::{EntitlementResponse, PublicExpenseRecord, Role};
 use axum::Router;
 use axum::extract::State;
+use dx_protocol::wire::endpoints::RegisterEntitlement;
+use dx_protocol::wire::{EntitlementResponse, PublicExpenseRecord, Role};
 
 pub fn router() -> Router<AppState> {
     Router::new().endpoint(RegisterEntitlement, register)

@@ -16,13 +16,15 @@ use crate::extract::{Answer, Body, Routes};
 use crate::refdata::vaccines::age_on;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{InfantCheckup, PrenatalCheckup, ReadMaternal, RegisterPregnancy};
-use crate::wire::{
-    ConsentKind, MaternalKind, MaternalRecord, MaternalResponse, PersonRecord, PersonRef, Role, Sex,
-};
 use axum::Router;
 use axum::extract::{Path, State};
 use chrono::NaiveDate;
+use dx_protocol::wire::endpoints::{
+    InfantCheckup, PrenatalCheckup, ReadMaternal, RegisterPregnancy,
+};
+use dx_protocol::wire::{
+    ConsentKind, MaternalKind, MaternalRecord, MaternalResponse, PersonRecord, PersonRef, Role, Sex,
+};
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {

@@ -26,12 +26,12 @@ use crate::auth::principal::Principal;
 use crate::refdata::vaccines::Vaccine;
 use crate::refusal::Refusal;
 use crate::store::error::StoreError;
-use crate::wire::{
+use chrono::{DateTime, NaiveDate, Utc};
+use dx_protocol::wire::{
     Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
     CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord, PersonRecord, PublicExpenseRecord,
     Role, Vaccination,
 };
-use chrono::{DateTime, NaiveDate, Utc};
 
 /// A dose to record.
 #[derive(Debug, Clone)]

@@ -12,16 +12,16 @@ use crate::consent::Consent;
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::clins::DocumentKind;
-use crate::wire::endpoints::{
-    PortalCareCertification, PortalCheckups, PortalConsent, PortalMaternal, PortalVaccinations,
-};
-use crate::wire::{
-    CheckupReportsResponse, ConsentKind, ConsentMethod, ConsentResponse, FacilityKind, Role,
-};
 use axum::Router;
 use axum::extract::State;
 use chrono::TimeDelta;
+use dx_protocol::wire::clins::DocumentKind;
+use dx_protocol::wire::endpoints::{
+    PortalCareCertification, PortalCheckups, PortalConsent, PortalMaternal, PortalVaccinations,
+};
+use dx_protocol::wire::{
+    CheckupReportsResponse, ConsentKind, ConsentMethod, ConsentResponse, FacilityKind, Role,
+};
 
 /// How long care consent given on the portal lasts (the span of a care plan; an assumption —
 /// FACTS has no figure).

@@ -3,11 +3,11 @@
 //! transaction with the rows it just read).
 
 use super::{NewCertification, NewDose};
-use crate::codes::{mod10_weight21, validate_insurer_number};
 use crate::refdata::vaccines::{self, DoseRefusal};
 use crate::refusal::Refusal;
-use crate::wire::{CareCertification, PublicExpenseRecord};
 use chrono::{Months, NaiveDate, TimeDelta};
+use dx_protocol::codes::{mod10_weight21, validate_insurer_number};
+use dx_protocol::wire::{CareCertification, PublicExpenseRecord};
 
 /// Longest validity of one care-level certification (renewals: up to 48 months).
 pub const MAX_CERTIFICATION_MONTHS: u32 = 48;
@@ -146,7 +146,7 @@ pub fn check_entitlement(e: &PublicExpenseRecord, prefecture: u8) -> Result<(), 
         );
     }
     validate_insurer_number(&e.payer_number).map_err(|err| {
-        let code = if matches!(err, crate::codes::CodeError::CheckDigit { .. }) {
+        let code = if matches!(err, dx_protocol::codes::CodeError::CheckDigit { .. }) {
             "invalid_check_digit"
         } else {
             "invalid_payer_number"
@@ -274,8 +274,8 @@ pub fn pregnancy_at(on: NaiveDate, stored: &[StoredPregnancy]) -> Result<i64, Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::CareLevel;
     use chrono::Utc;
+    use dx_protocol::wire::CareLevel;
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -325,7 +325,7 @@ mod tests {
     fn entitlement_numbers_carry_check_digits() {
         let e = PublicExpenseRecord {
             law_code: "88".into(),
-            payer_number: crate::codes::insurer_number(Some(88), 13, 101),
+            payer_number: dx_protocol::codes::insurer_number(Some(88), 13, 101),
             recipient_number: recipient_number(123_456),
             valid_from: ymd(2026, 4, 1),
             valid_to: None,

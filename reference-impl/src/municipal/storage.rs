@@ -10,11 +10,11 @@ use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::refusal::Refusal;
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::{
+use chrono::{DateTime, NaiveDate, Utc};
+use dx_protocol::wire::{
     Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
     CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord, PublicExpenseRecord, Vaccination,
 };
-use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 fn date(s: &str) -> Result<NaiveDate, StoreError> {

@@ -13,16 +13,16 @@ use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::vaccines;
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{
-    ReadVaccinationSchedule, ReadVaccinations, RecordVaccination, VaccinationBatch, Vaccines,
-};
-use crate::wire::{
-    ConsentKind, MAX_VACCINATION_BATCH, Role, ScheduleResponse, VaccinationBatchResponse,
-    VaccinationHistory, VaccinationRequest, VaccineInfo,
-};
 use axum::extract::{Path, State};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use dx_protocol::wire::endpoints::{
+    ReadVaccinationSchedule, ReadVaccinations, RecordVaccination, VaccinationBatch, Vaccines,
+};
+use dx_protocol::wire::{
+    ConsentKind, MAX_VACCINATION_BATCH, Role, ScheduleResponse, VaccinationBatchResponse,
+    VaccinationHistory, VaccinationRequest, VaccineInfo,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,4 +1,4 @@
-//! Reads an e-prescription document Bundle (see [`crate::wire::fhir`]) into what the service
+//! Reads an e-prescription document Bundle (see [`dx_protocol::wire::fhir`]) into what the service
 //! stores and checks. Structural faults are 400 `invalid_fhir` with the JSON path at fault;
 //! unknown drug codes or code systems are 422.
 
@@ -6,11 +6,11 @@ use crate::eligibility::InsuranceKey;
 use crate::fhir_read::{extension, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
-use crate::wire::fhir::{
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use dx_protocol::wire::fhir::{
     DOC_TYPE_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM, NUMBER_EXTENSION,
     PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
 };
-use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::Value;
 
 /// Most entries in one Bundle.

@@ -9,9 +9,9 @@
 use super::HistoryItem;
 use crate::ehr::DrugFlag;
 use crate::refdata::{Drug, DrugMaster};
-use crate::wire::clins::ItemKind;
-use crate::wire::{MedicationSource, OtherDrug, Warning, WarningKind};
 use chrono::{NaiveDate, TimeDelta};
+use dx_protocol::wire::clins::ItemKind;
+use dx_protocol::wire::{MedicationSource, OtherDrug, Warning, WarningKind};
 
 /// A new drug to check.
 #[derive(Debug, Clone)]

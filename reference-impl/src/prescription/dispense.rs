@@ -8,19 +8,21 @@ use super::{NewDispensation, StoredPrescription, UseTransition};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
-use crate::codes::validate_facility_code;
 use crate::eligibility::resolve::resolve_person;
 use crate::eligibility::{lookup, parse_identity};
 use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::endpoints::{CancelPrescription, Dispense, PaperDispense, RetrievePrescription};
-use crate::wire::{
+use axum::Router;
+use axum::extract::{Path, State};
+use dx_protocol::codes::validate_facility_code;
+use dx_protocol::wire::endpoints::{
+    CancelPrescription, Dispense, PaperDispense, RetrievePrescription,
+};
+use dx_protocol::wire::{
     CancelResponse, DispenseRequest, DispenseResponse, PaperDispenseRequest, PaperDispenseResponse,
     PersonRef, PrescriptionKind, PrescriptionStatus, RefillState, RetrieveResponse, Role,
 };
-use axum::Router;
-use axum::extract::{Path, State};
 
 pub fn router() -> Router<AppState> {
     Router::new()

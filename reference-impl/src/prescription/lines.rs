@@ -4,7 +4,7 @@
 use super::{Item, MAX_DAYS, MAX_ITEMS};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
-use crate::wire::DrugLine;
+use dx_protocol::wire::DrugLine;
 
 /// A validated drug line.
 pub struct Line {

@@ -15,8 +15,8 @@ mod storage;
 
 use crate::audit::AuditEvent;
 use crate::store::error::StoreError;
-use crate::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 use chrono::{DateTime, NaiveDate, Utc};
+use dx_protocol::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 
 /// How far back the checks and the medication view look.
 pub const HISTORY_DAYS: i64 = 100;

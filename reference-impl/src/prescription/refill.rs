@@ -5,8 +5,8 @@
 
 use super::StoredPrescription;
 use crate::refusal::Refusal;
-use crate::wire::{DateWindow, PrescriptionStatus};
 use chrono::{NaiveDate, TimeDelta};
+use dx_protocol::wire::{DateWindow, PrescriptionStatus};
 
 /// Most uses of one refill prescription (リフィル).
 pub const MAX_USES: u8 = 3;
@@ -83,7 +83,7 @@ pub fn planned_next(on: NaiveDate, days: u16) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::PrescriptionKind;
+    use dx_protocol::wire::PrescriptionKind;
     use proptest::prelude::*;
 
     fn rx(

@@ -17,19 +17,19 @@ use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::MedicationsQuery;
-use crate::wire::canonical::parse_public_key;
-use crate::wire::endpoints::{
+use axum::Router;
+use axum::extract::{Path, State};
+use chrono::{NaiveDate, TimeDelta};
+use dx_protocol::wire::MedicationsQuery;
+use dx_protocol::wire::canonical::parse_public_key;
+use dx_protocol::wire::endpoints::{
     CheckPrescription, PutPractitionerKey, ReadMedications, RegisterPrescription,
 };
-use crate::wire::{
+use dx_protocol::wire::{
     CheckRequest, CheckResponse, ConsentKind, MedicationEntry, MedicationsResponse, PersonRef,
     PractitionerKeyResponse, PrescriptionKind, QualificationStatus, RegisterPrescriptionRequest,
     RegisterPrescriptionResponse, Role, Warning,
 };
-use axum::Router;
-use axum::extract::{Path, State};
-use chrono::{NaiveDate, TimeDelta};
 
 const PRESCRIBERS: [Role; 3] = [Role::Hospital, Role::Clinic, Role::Dental];
 

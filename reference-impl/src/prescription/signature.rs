@@ -2,8 +2,8 @@
 
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::wire::Signature;
-use crate::wire::canonical::{SignatureError, parse_public_key, verify};
+use dx_protocol::wire::Signature;
+use dx_protocol::wire::canonical::{SignatureError, parse_public_key, verify};
 use serde::Serialize;
 
 /// Verifies a practitioner's signature over `signed` with the key registered at `facility`.

@@ -7,8 +7,8 @@ use super::{
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use crate::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use dx_protocol::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Attempts at drawing an access code not held by another active prescription.

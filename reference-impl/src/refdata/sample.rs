@@ -2,14 +2,14 @@
 //! Tottori 31) and as many persons as asked, each derived from (seed, person index) alone, so the
 //! sample is the same on every machine and for every order of generation.
 
-use crate::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
-use crate::wire::{
+use chrono::{Datelike, NaiveDate};
+use dx_model::rng::{Stream, splitmix64};
+use dx_protocol::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
+use dx_protocol::wire::{
     CareCertificationRecord, CareLevel, FacilityKind, FacilityRecord, InsurerRecord,
     MunicipalityRecord, PersonRecord, PregnancyRecord, PublicExpenseRecord, QualificationRecord,
     Sex,
 };
-use chrono::{Datelike, NaiveDate};
-use dx_model::rng::{Stream, splitmix64};
 
 /// Prefectures of the sample: Tokyo (largest) and Tottori (smallest).
 pub const SAMPLE_PREFECTURES: [u8; 2] = [13, 31];
@@ -257,7 +257,7 @@ pub fn person(seed: u64, i: u64, today: NaiveDate) -> PersonRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codes::{
+    use dx_protocol::codes::{
         validate_facility_code, validate_insurer_number, validate_municipality_code,
     };
 

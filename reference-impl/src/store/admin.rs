@@ -1,7 +1,7 @@
 //! Operations on the store as a whole.
 
 use super::error::StoreError;
-use crate::wire::StatsResponse;
+use dx_protocol::wire::StatsResponse;
 
 /// Operations on the store as a whole.
 pub trait AdminStore {

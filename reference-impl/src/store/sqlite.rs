@@ -3,7 +3,7 @@
 use super::admin::AdminStore;
 use super::error::StoreError;
 use super::migrations::{BULK_LOAD_INDEXES, MIGRATIONS};
-use crate::wire::StatsResponse;
+use dx_protocol::wire::StatsResponse;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};

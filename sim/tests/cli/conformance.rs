@@ -69,7 +69,7 @@ fn a_served_exchange_conforms_and_the_results_are_written_for_people_and_ci() {
         serde_json::from_slice(&std::fs::read(out.path().join("conformance.json")).unwrap())
             .unwrap();
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), dx_sim::conformance::checks::all().len());
+    assert_eq!(checks.len(), dx_conformance::checks::all().len());
     assert_eq!(report["counts"]["fail"], 0);
     assert_eq!(report["counts"]["skip"], 3);
     for c in checks {
@@ -86,7 +86,7 @@ fn a_served_exchange_conforms_and_the_results_are_written_for_people_and_ci() {
     assert_eq!(junit.matches("<skipped ").count(), 3);
     assert_eq!(
         junit.matches("<testsuite ").count(),
-        dx_sim::conformance::GROUPS.len()
+        dx_conformance::GROUPS.len()
     );
     // The report: self-contained, in the font, the chart's numbers those of the JSON.
     let ids = super::report::check_report(out.path());

@@ -1,7 +1,7 @@
 //! The population generator: determinism, calibration, and refusal of bad input.
 
+use dx_population::{self as population, RunOptions, expected::Comparison};
 use dx_scenario::Scenario;
-use dx_sim::population::{self, RunOptions, expected::Comparison};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;

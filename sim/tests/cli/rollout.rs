@@ -207,10 +207,10 @@ fn a_rollout_is_the_same_for_any_thread_count_and_two_compare_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
     let s = dx_scenario::Scenario::load(&scenario(dir.path(), "slow", "2026-11-01")).unwrap();
     let population = dir.path().join("population");
-    dx_sim::population::generate(
+    dx_population::generate(
         &s,
         &population,
-        dx_sim::population::RunOptions {
+        dx_population::RunOptions {
             threads: 2,
             // Several persons files, so the threads share the work.
             chunk: 2_000,
@@ -219,11 +219,11 @@ fn a_rollout_is_the_same_for_any_thread_count_and_two_compare_side_by_side() {
     )
     .unwrap();
     let run = |threads: usize, out: &Path| {
-        dx_sim::rollout::run(
+        dx_rollout::run(
             &s,
             &population,
             out,
-            dx_sim::rollout::RunOptions {
+            dx_rollout::RunOptions {
                 threads,
                 progress: false,
             },

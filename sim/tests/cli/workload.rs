@@ -5,10 +5,10 @@ use super::population::files;
 use chrono::{NaiveDate, Timelike};
 use dx_model::event::{Event, Payload};
 use dx_model::route::Route;
+use dx_population::{self as population, RunOptions};
 use dx_scenario::Scenario;
 use dx_scenario::values::share;
-use dx_sim::population::{self, RunOptions};
-use dx_sim::workload;
+use dx_workload as workload;
 use std::path::Path;
 
 fn scenario(scale: f64, start: (i32, u32, u32), hours: f64) -> Scenario {
@@ -218,7 +218,7 @@ fn a_rollout_over_the_period_shows_in_the_stream() {
     let out = tempfile::tempdir().unwrap();
     workload::generate(&s, pop.path(), out.path(), workload::RunOptions::default()).unwrap();
     let ev = events(out.path());
-    let start = dx_sim::workload::flows::jst_ms(s.period.start);
+    let start = dx_workload::flows::jst_ms(s.period.start);
     let week = |e: &Event| (e.at_ms - start) / (7 * 86_400_000);
     let electronic = |w: i64| {
         ev.iter()

@@ -1,0 +1,421 @@
+//! EHR sharing (電子カルテ情報共有サービス): the 3 documents and the 6 items.
+
+use super::check;
+use super::eligibility::consent_by_card;
+use crate::target::{Exchange, Person, jst, yj};
+use crate::{Check, Ctx, Finding, Outcome, ensure, error, fail, fhir, status};
+use dx_protocol::refdata::clinical::LAB_TESTS;
+use dx_protocol::wire::clins::{
+    DocumentDraft, DocumentKind, EhrPatient, Fact, ItemDraft, ItemsDraft,
+};
+use dx_protocol::wire::fhir::YJ_SYSTEM;
+use serde_json::{Value, json};
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "ehr-documents.referral-to-its-addressee",
+            "A referral letter reaches its addressee only, who marks it received once",
+            "POST /v1/ehr/documents (57133-1) answers 201 naming the addressee; the addressee's inbox lists it; another facility reading it is 403 not_addressee; receipt is 200, a second 409 already_received",
+            "docs/api.md § EHR sharing; FACTS § EHR sharing",
+            referral
+        ),
+        check!(
+            "ehr-documents.duplicate",
+            "The same document submitted twice is refused the second time",
+            "A second document with the same identifier from the same facility is 409 duplicate_document",
+            "docs/api.md § EHR sharing",
+            duplicate_document
+        ),
+        check!(
+            "ehr-documents.referral-needs-addressee",
+            "A referral letter without an addressee is refused",
+            "A referral letter names its addressee (JP_eReferral_Destination): without one, 422 addressee_required",
+            "docs/api.md § EHR sharing; FACTS § EHR sharing",
+            referral_needs_addressee
+        ),
+        check!(
+            "ehr-documents.checkup-report-needs-consent",
+            "A checkup report is read by another facility only with checkup consent",
+            "GET /v1/ehr/documents/{id} of a checkup report: the author, or a facility with the person's checkup consent",
+            "docs/api.md § EHR sharing",
+            checkup_needs_consent
+        ),
+        check!(
+            "ehr-items.submit",
+            "A facility submits the 6 items of a visit",
+            "POST /v1/ehr/items with a collection Bundle answers 201 with an id and a retention date per item",
+            "docs/api.md § EHR sharing; FACTS § EHR sharing",
+            submit
+        ),
+        check!(
+            "ehr-items.summary-needs-consent",
+            "The clinical summary is refused without EHR consent",
+            "GET /v1/persons/{id}/clinical-summary without the person's EHR consent is 403 consent_required",
+            "docs/api.md § EHR sharing; FACTS § Consent",
+            summary_needs_consent
+        ),
+        check!(
+            "ehr-items.summary-fhir-searchset",
+            "The clinical summary is a FHIR searchset of the items",
+            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items (JP-CLINS), each with id, meta.lastUpdated and the person as subject",
+            "docs/api.md § EHR sharing; FACTS § FHIR",
+            summary_searchset
+        ),
+        check!(
+            "ehr-items.duplicate-submission",
+            "The same submission twice is refused the second time",
+            "A second submission with the same identifier is 409 duplicate_submission and stores no item",
+            "docs/api.md § EHR sharing",
+            duplicate_submission
+        ),
+        check!(
+            "ehr-items.undisclosed-hidden-from-portal",
+            "An undisclosed diagnosis is hidden from the person's portal",
+            "A diagnosis tagged undisclosed is in the facility's summary and not in the person's own",
+            "docs/api.md § EHR sharing; FACTS § EHR sharing",
+            undisclosed
+        ),
+        check!(
+            "ehr-items.registered-allergy-warns",
+            "A drug allergy registered through EHR sharing warns any prescriber",
+            "After an allergy item of a drug, POST /v1/prescriptions/check of that drug at another facility warns allergy",
+            "docs/api.md § E-prescription; FACTS § EHR sharing",
+            allergy_warns
+        ),
+        check!(
+            "ehr-items.unknown-code",
+            "A lab result with an unknown code is refused",
+            "Lab results are coded in JLAC10 from the table: an unknown code is 422 unknown_code",
+            "docs/api.md § EHR sharing",
+            unknown_code
+        ),
+    ]
+}
+
+fn patient(p: &Person) -> EhrPatient {
+    EhrPatient {
+        insurer_number: p.insurer_number.clone(),
+        symbol: p.symbol.clone(),
+        number: p.number.clone(),
+        branch: p.branch.clone(),
+        gender: if p.female { "female" } else { "male" },
+        birth_date: p.birth_date,
+    }
+}
+
+async fn items_bundle(
+    c: &Ctx,
+    facility: &str,
+    p: &Person,
+    facts: Vec<(Fact, bool)>,
+) -> Result<Value, Finding> {
+    let now = c.t.now().await?.with_timezone(&jst());
+    Ok(ItemsDraft {
+        submission_id: format!("CONF-ITEMS-{}", c.fx.next()),
+        facility_code: facility.to_owned(),
+        facility_name: format!("dxsim conformance {facility}"),
+        at: now,
+        patient: patient(p),
+        items: facts
+            .into_iter()
+            .map(|(fact, undisclosed)| ItemDraft {
+                fact,
+                on: now.date_naive(),
+                undisclosed,
+                long_term: false,
+            })
+            .collect(),
+    }
+    .to_bundle())
+}
+
+async fn submit_items(c: &Ctx, facility: &str, bundle: Value) -> Result<Exchange, Finding> {
+    let tok = c.facility(facility).await?;
+    c.t.post("/v1/ehr/items", &tok, bundle).await
+}
+
+fn diagnosis(code: &str) -> Fact {
+    Fact::Diagnosis { code: code.into() }
+}
+
+fn lab(code: &str, value: f64) -> Fact {
+    Fact::LabResult {
+        code: code.into(),
+        value,
+    }
+}
+
+async fn document(
+    c: &Ctx,
+    facility: &str,
+    p: &Person,
+    kind: DocumentKind,
+    addressee: Option<String>,
+) -> Result<Value, Finding> {
+    let now = c.t.now().await?.with_timezone(&jst());
+    Ok(DocumentDraft {
+        document_id: format!("CONF-DOC-{}", c.fx.next()),
+        kind,
+        facility_code: facility.to_owned(),
+        facility_name: format!("dxsim conformance {facility}"),
+        at: now,
+        patient: patient(p),
+        addressee,
+        attachments: Vec::new(),
+        text: "dxsim conformance".into(),
+        items: vec![ItemDraft {
+            fact: diagnosis("I10"),
+            on: now.date_naive(),
+            undisclosed: false,
+            long_term: false,
+        }],
+    }
+    .to_bundle())
+}
+
+async fn post_document(c: &Ctx, facility: &str, bundle: Value) -> Result<Exchange, Finding> {
+    let tok = c.facility(facility).await?;
+    c.t.post("/v1/ehr/documents", &tok, bundle).await
+}
+
+async fn referral(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 59, true).await?;
+    let doc = document(
+        c,
+        &c.fx.clinic,
+        &p,
+        DocumentKind::Referral,
+        Some(c.fx.hospital.clone()),
+    )
+    .await?;
+    let ex = post_document(c, &c.fx.clinic, doc).await?;
+    status(&ex, 201)?;
+    let id = ex.text("/document_id");
+    ensure(
+        ex.text("/addressee") == c.fx.hospital,
+        &ex,
+        format!("addressee {}", c.fx.hospital),
+    )?;
+    let hospital = c.facility(&c.fx.hospital).await?;
+    let inbox =
+        c.t.get("/v1/ehr/referrals?status=unreceived&count=200", &hospital)
+            .await?;
+    status(&inbox, 200)?;
+    ensure(
+        inbox
+            .at("/referrals")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|x| x["document_id"] == id.as_str())),
+        &inbox,
+        format!("the addressee's inbox lists {id}"),
+    )?;
+    let other = c.facility(&c.fx.clinic2).await?;
+    error(
+        &c.t.get(&format!("/v1/ehr/documents/{id}"), &other).await?,
+        403,
+        "not_addressee",
+    )?;
+    let receipt = format!("/v1/ehr/documents/{id}/receipt");
+    status(&c.t.post(&receipt, &hospital, json!({})).await?, 200)?;
+    error(
+        &c.t.post(&receipt, &hospital, json!({})).await?,
+        409,
+        "already_received",
+    )
+}
+
+async fn duplicate_document(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 46, false).await?;
+    let doc = document(c, &c.fx.clinic, &p, DocumentKind::CheckupReport, None).await?;
+    status(&post_document(c, &c.fx.clinic, doc.clone()).await?, 201)?;
+    error(
+        &post_document(c, &c.fx.clinic, doc).await?,
+        409,
+        "duplicate_document",
+    )
+}
+
+async fn referral_needs_addressee(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 38, true).await?;
+    let doc = document(c, &c.fx.clinic, &p, DocumentKind::Referral, None).await?;
+    error(
+        &post_document(c, &c.fx.clinic, doc).await?,
+        422,
+        "addressee_required",
+    )
+}
+
+async fn checkup_needs_consent(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 52, true).await?;
+    let doc = document(c, &c.fx.clinic, &p, DocumentKind::CheckupReport, None).await?;
+    let ex = post_document(c, &c.fx.clinic, doc).await?;
+    status(&ex, 201)?;
+    let path = format!("/v1/ehr/documents/{}", ex.text("/document_id"));
+    let other = c.facility(&c.fx.clinic2).await?;
+    let refused = c.t.get(&path, &other).await?;
+    ensure(
+        refused.status == 403,
+        &refused,
+        "403 without checkup consent",
+    )?;
+    consent_by_card(c, &c.fx.clinic2, &p, &["checkup"]).await?;
+    status(&c.t.get(&path, &other).await?, 200)
+}
+
+fn hba1c() -> &'static str {
+    LAB_TESTS.first().map_or("", |l| l.code)
+}
+
+async fn submit(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 63, false).await?;
+    let b = items_bundle(
+        c,
+        &c.fx.clinic,
+        &p,
+        vec![(diagnosis("E11.9"), false), (lab(hba1c(), 7.1), false)],
+    )
+    .await?;
+    let ex = submit_items(c, &c.fx.clinic, b).await?;
+    status(&ex, 201)?;
+    ensure(
+        ex.at("/items").and_then(Value::as_array).is_some_and(|i| {
+            i.len() == 2
+                && i.iter()
+                    .all(|x| x["id"].is_string() && x["retain_until"].is_string())
+        }) && ex.text("/person_id") == p.id,
+        &ex,
+        "two items, each with an id and retain_until, for the person",
+    )
+}
+
+async fn summary(c: &Ctx, facility: &str, p: &Person) -> Result<Exchange, Finding> {
+    let tok = c.facility(facility).await?;
+    c.t.get(
+        &format!("/v1/persons/{}/clinical-summary?count=200", p.id),
+        &tok,
+    )
+    .await
+}
+
+async fn summary_needs_consent(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 49, true).await?;
+    let b = items_bundle(c, &c.fx.clinic, &p, vec![(diagnosis("I10"), false)]).await?;
+    status(&submit_items(c, &c.fx.clinic, b).await?, 201)?;
+    error(
+        &summary(c, &c.fx.clinic2, &p).await?,
+        403,
+        "consent_required",
+    )
+}
+
+async fn summary_searchset(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 70, true).await?;
+    let b = items_bundle(
+        c,
+        &c.fx.clinic,
+        &p,
+        vec![(diagnosis("E78.5"), false), (lab(hba1c(), 6.4), false)],
+    )
+    .await?;
+    status(&submit_items(c, &c.fx.clinic, b).await?, 201)?;
+    consent_by_card(c, &c.fx.hospital, &p, &["ehr"]).await?;
+    let ex = summary(c, &c.fx.hospital, &p).await?;
+    status(&ex, 200)?;
+    let body = ex.json.clone().unwrap_or(Value::Null);
+    fhir::summary_searchset(&body, &p.id)
+        .map_err(|f| fail(&ex, format!("a FHIR R4 searchset of the items: {f}")))?;
+    ensure(
+        ex.response.contains("E78.5"),
+        &ex,
+        "the submitted diagnosis E78.5 among the entries",
+    )
+}
+
+async fn duplicate_submission(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 35, false).await?;
+    let b = items_bundle(c, &c.fx.clinic, &p, vec![(diagnosis("K21.9"), false)]).await?;
+    status(&submit_items(c, &c.fx.clinic, b.clone()).await?, 201)?;
+    let before = c.t.stats().await?["ehr_items"].as_u64();
+    let ex = submit_items(c, &c.fx.clinic, b).await?;
+    error(&ex, 409, "duplicate_submission")?;
+    let after = c.t.stats().await?["ehr_items"].as_u64();
+    ensure(
+        before == after,
+        &ex,
+        "no item stored by the second submission",
+    )
+}
+
+async fn undisclosed(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 42, true).await?;
+    let b = items_bundle(
+        c,
+        &c.fx.clinic,
+        &p,
+        vec![(diagnosis("M17.9"), false), (diagnosis("F32.9"), true)],
+    )
+    .await?;
+    status(&submit_items(c, &c.fx.clinic, b).await?, 201)?;
+    consent_by_card(c, &c.fx.clinic, &p, &["ehr"]).await?;
+    let facility = summary(c, &c.fx.clinic, &p).await?;
+    status(&facility, 200)?;
+    ensure(
+        facility.response.contains("F32.9"),
+        &facility,
+        "the undisclosed diagnosis in the facility's summary",
+    )?;
+    let tok = c.t.token(&p.principal()).await?;
+    let own =
+        c.t.get("/v1/portal/clinical-summary?count=200", &tok)
+            .await?;
+    status(&own, 200)?;
+    ensure(
+        own.response.contains("M17.9") && !own.response.contains("F32.9"),
+        &own,
+        "the person's own summary with M17.9 and without the undisclosed F32.9",
+    )
+}
+
+async fn allergy_warns(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 26, false).await?;
+    let fact = Fact::Allergy {
+        system: YJ_SYSTEM.into(),
+        code: yj("clarithromycin"),
+    };
+    let b = items_bundle(c, &c.fx.hospital, &p, vec![(fact, false)]).await?;
+    status(&submit_items(c, &c.fx.hospital, b).await?, 201)?;
+    let tok = c.facility(&c.fx.clinic2).await?;
+    let ex = c
+        .t
+        .post(
+            "/v1/prescriptions/check",
+            &tok,
+            json!({"person": p.by_id(), "items": [{"code": yj("clarithromycin"), "days": 7, "quantity": 14}]}),
+        )
+        .await?;
+    status(&ex, 200)?;
+    ensure(
+        ex.at("/warnings")
+            .and_then(Value::as_array)
+            .is_some_and(|w| w.iter().any(|x| x["kind"] == "allergy")),
+        &ex,
+        "an allergy warning",
+    )
+}
+
+async fn unknown_code(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 54, true).await?;
+    let b = items_bundle(
+        c,
+        &c.fx.clinic,
+        &p,
+        vec![(lab("9Z999000009999999", 1.0), false)],
+    )
+    .await?;
+    error(
+        &submit_items(c, &c.fx.clinic, b).await?,
+        422,
+        "unknown_code",
+    )
+}

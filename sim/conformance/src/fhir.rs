@@ -1,0 +1,322 @@
+//! FHIR R4 checks of the payloads a target returns: the structure R4 requires of a Bundle and its
+//! resources (resource types, the document Bundle's identifier, timestamp and leading
+//! Composition, unique full URLs, references that resolve, code and date formats) and the elements
+//! the JP profiles require of them (ePrescriptionData: the YJ or HOT9 drug code, the insurer and
+//! facility identifiers; JP-CLINS: the subject of every item). Each function returns the first
+//! fault found, with the path to it.
+
+use dx_protocol::wire::fhir::{HOT9_SYSTEM, YJ_SYSTEM};
+use serde_json::Value;
+use std::collections::HashSet;
+
+type Fault = String;
+
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    v.pointer(path)
+}
+
+fn need<'a>(v: &'a Value, path: &str, whole: &str) -> Result<&'a Value, Fault> {
+    at(v, path)
+        .filter(|x| !x.is_null())
+        .ok_or_else(|| format!("{whole}{} is missing", path.replace('/', ".")))
+}
+
+fn need_str<'a>(v: &'a Value, path: &str, whole: &str) -> Result<&'a str, Fault> {
+    need(v, path, whole)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "{whole}{} is not a non-empty string",
+                path.replace('/', ".")
+            )
+        })
+}
+
+fn is_date(s: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+fn is_date_time(s: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(s).is_ok() || is_date(s)
+}
+
+/// Every entry holds a resource with a type; returns the resources with their paths.
+fn entries<'a>(b: &'a Value, name: &str) -> Result<Vec<(String, &'a Value)>, Fault> {
+    if at(b, "/resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(format!("{name}.resourceType is not Bundle"));
+    }
+    let list = at(b, "/entry")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{name}.entry is not a list"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let path = format!("{name}.entry[{i}].resource");
+            let r = need(e, "/resource", &format!("{name}.entry[{i}]"))?;
+            need_str(r, "/resourceType", &path)?;
+            Ok((path, r))
+        })
+        .collect()
+}
+
+fn drug_code(r: &Value, path: &str) -> Result<(), Fault> {
+    let system = need_str(r, "/medicationCodeableConcept/coding/0/system", path)?;
+    if system != YJ_SYSTEM && system != HOT9_SYSTEM {
+        return Err(format!(
+            "{path}.medicationCodeableConcept.coding[0].system is {system}, not YJ or HOT9"
+        ));
+    }
+    need_str(r, "/medicationCodeableConcept/coding/0/code", path)?;
+    Ok(())
+}
+
+/// A prescription document Bundle (ePrescriptionData).
+pub fn prescription_document(b: &Value) -> Result<(), Fault> {
+    let name = "bundle";
+    let list = entries(b, name)?;
+    if need_str(b, "/type", name)? != "document" {
+        return Err("bundle.type is not document".into());
+    }
+    need_str(b, "/identifier/system", name)?;
+    need_str(b, "/identifier/value", name)?;
+    if !is_date_time(need_str(b, "/timestamp", name)?) {
+        return Err("bundle.timestamp is not a dateTime".into());
+    }
+    let urls: Vec<&str> = b["entry"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["fullUrl"].as_str()).collect())
+        .unwrap_or_default();
+    if urls.len() != list.len() {
+        return Err("bundle.entry: every entry of a document needs a fullUrl".into());
+    }
+    let unique: HashSet<&str> = urls.iter().copied().collect();
+    if unique.len() != urls.len() {
+        return Err("bundle.entry: fullUrls are not unique".into());
+    }
+    let (first, composition) = list.first().ok_or("bundle.entry is empty")?;
+    if composition["resourceType"] != "Composition" {
+        return Err(format!("{first} is not the Composition"));
+    }
+    need(composition, "/type/coding/0/code", first)?;
+    need_str(composition, "/status", first)?;
+    if !is_date_time(need_str(composition, "/date", first)?) {
+        return Err(format!("{first}.date is not a dateTime"));
+    }
+    let reference = need_str(composition, "/subject/reference", first)?;
+    if !unique.contains(reference) {
+        return Err(format!(
+            "{first}.subject.reference {reference} does not resolve in the Bundle"
+        ));
+    }
+    let of = |t: &str| {
+        list.iter()
+            .filter(|(_, r)| r["resourceType"] == t)
+            .collect::<Vec<_>>()
+    };
+    let patients = of("Patient");
+    let (pp, patient) = patients.first().ok_or("bundle: no Patient")?;
+    let gender = need_str(patient, "/gender", pp)?;
+    if !["male", "female", "other", "unknown"].contains(&gender) {
+        return Err(format!(
+            "{pp}.gender {gender} is not an administrative gender"
+        ));
+    }
+    if !is_date(need_str(patient, "/birthDate", pp)?) {
+        return Err(format!("{pp}.birthDate is not a date"));
+    }
+    for (cp, coverage) in of("Coverage") {
+        need_str(coverage, "/payor/0/identifier/value", cp)?;
+        need_str(coverage, "/status", cp)?;
+    }
+    let orgs = of("Organization");
+    let (op, org) = orgs.first().ok_or("bundle: no Organization")?;
+    need_str(org, "/identifier/0/value", op)?;
+    let requests = of("MedicationRequest");
+    if requests.is_empty() {
+        return Err("bundle: no MedicationRequest".into());
+    }
+    for (rp, r) in requests {
+        drug_code(r, rp)?;
+        need_str(r, "/status", rp)?;
+        need_str(r, "/intent", rp)?;
+        need(r, "/dispenseRequest/expectedSupplyDuration/value", rp)?;
+        need(r, "/dispenseRequest/quantity/value", rp)?;
+        let subject = need_str(r, "/subject/reference", rp)?;
+        if !unique.contains(subject) {
+            return Err(format!(
+                "{rp}.subject.reference {subject} does not resolve in the Bundle"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A clinical-summary `searchset` Bundle (JP-CLINS items) for `person_id`.
+pub fn summary_searchset(b: &Value, person_id: &str) -> Result<(), Fault> {
+    let name = "summary";
+    let list = entries(b, name)?;
+    if need_str(b, "/type", name)? != "searchset" {
+        return Err("summary.type is not searchset".into());
+    }
+    let total = need(b, "/total", name)?
+        .as_u64()
+        .ok_or("summary.total is not an unsigned integer")?;
+    if (total as usize) < list.len() {
+        return Err(format!(
+            "summary.total {total} is below the {} entries",
+            list.len()
+        ));
+    }
+    let subject = format!("Patient/{person_id}");
+    for (p, r) in list {
+        need_str(r, "/id", &p)?;
+        if !is_date_time(need_str(r, "/meta/lastUpdated", &p)?) {
+            return Err(format!("{p}.meta.lastUpdated is not an instant"));
+        }
+        let kind = r["resourceType"].as_str().unwrap_or_default();
+        let who = match kind {
+            "AllergyIntolerance" => "/patient/reference",
+            _ => "/subject/reference",
+        };
+        if need_str(r, who, &p)? != subject {
+            return Err(format!("{p}{} is not {subject}", who.replace('/', ".")));
+        }
+        match kind {
+            "Condition" => {
+                need_str(r, "/code/coding/0/system", &p)?;
+                need_str(r, "/code/coding/0/code", &p)?;
+            }
+            "Observation" => {
+                need_str(r, "/status", &p)?;
+                need_str(r, "/code/coding/0/code", &p)?;
+                if at(r, "/valueQuantity").is_none() && at(r, "/valueCodeableConcept").is_none() {
+                    return Err(format!("{p} has no value[x]"));
+                }
+            }
+            "AllergyIntolerance" => {
+                need_str(r, "/code/coding/0/code", &p)?;
+            }
+            "MedicationRequest" | "MedicationDispense" => drug_code(r, &p)?,
+            other => return Err(format!("{p} is a {other}, not one of the six items")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft};
+    use serde_json::json;
+
+    fn bundle() -> Value {
+        PrescriptionDraft {
+            document_id: "d-1".into(),
+            facility_code: "4719999012".into(),
+            facility_name: "c".into(),
+            practitioner_id: "DR".into(),
+            issued_at: chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00").unwrap(),
+            patient_gender: "female",
+            patient_birth_date: chrono::NaiveDate::from_ymd_opt(1980, 5, 1).unwrap(),
+            coverage: DraftCoverage {
+                insurer_number: "06479901".into(),
+                symbol: "C".into(),
+                number: "1".into(),
+                branch: "00".into(),
+            },
+            items: vec![DraftItem {
+                code: "2171022F1010".into(),
+                code_system: YJ_SYSTEM,
+                display: "x".into(),
+                days: 28,
+                quantity: 28,
+                unit: "錠".into(),
+                as_needed: false,
+            }],
+            uses: 1,
+        }
+        .to_bundle()
+    }
+
+    fn entry_of(b: &mut Value, t: &str) -> usize {
+        b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|e| e["resource"]["resourceType"] == t)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_prescription_document_passes_and_each_fault_is_named() {
+        prescription_document(&bundle()).unwrap();
+        type Break = fn(&mut Value);
+        let faults: [(Break, &str); 5] = [
+            (
+                |b| b["timestamp"] = Value::Null,
+                "bundle.timestamp is missing",
+            ),
+            (
+                |b| {
+                    let i = entry_of(b, "MedicationRequest");
+                    b["entry"][i]["resource"]["medicationCodeableConcept"]["coding"][0]["system"] =
+                        json!("urn:example");
+                },
+                "not YJ or HOT9",
+            ),
+            (
+                |b| b["entry"].as_array_mut().unwrap().rotate_left(1),
+                "is not the Composition",
+            ),
+            (
+                |b| {
+                    let i = entry_of(b, "MedicationRequest");
+                    b["entry"][i]["resource"]["subject"]["reference"] = json!("urn:uuid:nowhere");
+                },
+                "does not resolve",
+            ),
+            (
+                |b| {
+                    let i = entry_of(b, "Patient");
+                    b["entry"][i]["resource"]["gender"] = json!("f");
+                },
+                "administrative gender",
+            ),
+        ];
+        for (break_it, says) in faults {
+            let mut b = bundle();
+            break_it(&mut b);
+            let e = prescription_document(&b).unwrap_err();
+            assert!(e.contains(says), "{e} (wanted {says})");
+        }
+    }
+
+    #[test]
+    fn a_summary_searchset_names_its_subject_and_item_kinds() {
+        let good = json!({"resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [{"resource": {
+            "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z"},
+            "subject": {"reference": "Patient/P1"},
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}}]});
+        summary_searchset(&good, "P1").unwrap();
+        assert!(
+            summary_searchset(&good, "P2")
+                .unwrap_err()
+                .contains("is not Patient/P2")
+        );
+        let mut total = good.clone();
+        total["total"] = json!(0);
+        assert!(
+            summary_searchset(&total, "P1")
+                .unwrap_err()
+                .contains("below")
+        );
+        let mut kind = good.clone();
+        kind["entry"][0]["resource"]["resourceType"] = json!("Encounter");
+        assert!(
+            summary_searchset(&kind, "P1")
+                .unwrap_err()
+                .contains("not one of the six items")
+        );
+    }
+}

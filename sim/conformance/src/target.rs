@@ -1,0 +1,519 @@
+//! The target as the suite sees it: HTTP calls recorded as [`Exchange`]s (what a failure shows),
+//! tokens for any principal through the admin routes, the target's own clock, and the synthetic
+//! insurer, facilities, municipalities, persons and practitioner keys the checks use.
+
+use super::Finding;
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
+use dx_protocol::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
+use dx_protocol::refdata::DrugMaster;
+use dx_protocol::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
+use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use ed25519_dalek::SigningKey;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Bytes of a request or response body kept in a record.
+const KEEP: usize = 4096;
+
+pub use dx_model::rundir::conformance::Exchange;
+
+fn cut(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(KEEP)]).into_owned();
+    if bytes.len() > KEEP {
+        format!("{text}… ({} bytes in all)", bytes.len())
+    } else {
+        text
+    }
+}
+
+/// A request body.
+pub enum Body {
+    None,
+    Json(Value),
+    /// Bytes with a content type, sent as they are (malformed, oversized, NDJSON).
+    Raw(Vec<u8>, &'static str),
+}
+
+/// The target exchange.
+pub struct Target {
+    base: String,
+    http: reqwest::Client,
+    admin_secret: String,
+}
+
+impl Target {
+    pub fn new(base: &str, admin_secret: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("a client"),
+            admin_secret: admin_secret.trim().to_owned(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request (with a bearer token if given) and records it.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+    ) -> Result<Exchange, Finding> {
+        let mut rb = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let request = match body {
+            Body::None => None,
+            Body::Json(v) => {
+                let bytes = serde_json::to_vec(&v).expect("JSON");
+                let text = cut(&bytes);
+                rb = rb.header("content-type", "application/json").body(bytes);
+                Some(text)
+            }
+            Body::Raw(bytes, content_type) => {
+                let text = cut(&bytes);
+                rb = rb.header("content-type", content_type).body(bytes);
+                Some(text)
+            }
+        };
+        let resp = rb.send().await.map_err(|e| {
+            Finding::Error(format!(
+                "{method} {path}: no answer from {}: {e}",
+                self.base
+            ))
+        })?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Finding::Error(format!("{method} {path}: reading the answer: {e}")))?;
+        Ok(Exchange {
+            method: method.to_string(),
+            path: path.to_owned(),
+            request,
+            status,
+            response: cut(&bytes),
+            json: serde_json::from_slice(&bytes).ok(),
+        })
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Result<Exchange, Finding> {
+        self.call(Method::GET, path, Some(token), Body::None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Result<Exchange, Finding> {
+        self.call(Method::POST, path, Some(token), Body::Json(body))
+            .await
+    }
+
+    /// `POST /v1/auth/token` for `principal` with `secret`.
+    async fn sign_in(&self, principal: &str, secret: &str) -> Result<Exchange, Finding> {
+        self.call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Body::Json(json!({"principal": principal, "secret": secret})),
+        )
+        .await
+    }
+
+    /// The token of a sign-in answer, or an error naming who was refused.
+    fn token_of(ex: &Exchange, principal: &str) -> Result<String, Finding> {
+        match ex.at("/token").and_then(Value::as_str) {
+            Some(t) if ex.status == 200 => Ok(t.to_owned()),
+            _ => Err(Finding::Error(format!(
+                "no token for {principal} at POST /v1/auth/token (HTTP {}: {})",
+                ex.status, ex.response
+            ))),
+        }
+    }
+
+    /// An admin token.
+    pub async fn admin(&self) -> Result<String, Finding> {
+        Self::token_of(&self.sign_in("admin", &self.admin_secret).await?, "admin")
+    }
+
+    /// A fresh token for `principal` (`facility:<code>`, `municipality:<code>`, `person:<id>`).
+    pub async fn token(&self, principal: &str) -> Result<String, Finding> {
+        let admin = self.admin().await?;
+        let creds = self
+            .post(
+                "/v1/admin/credentials",
+                &admin,
+                json!({"principal": principal}),
+            )
+            .await?;
+        let secret = creds.text("/secret");
+        if creds.status != 200 || secret.is_empty() {
+            return Err(Finding::Error(format!(
+                "no credentials for {principal} (HTTP {}: {})",
+                creds.status, creds.response
+            )));
+        }
+        Self::token_of(&self.sign_in(principal, &secret).await?, principal)
+    }
+
+    /// The target's clock: a token's expiry less its hour.
+    pub async fn now(&self) -> Result<DateTime<Utc>, Finding> {
+        let ex = self.sign_in("admin", &self.admin_secret).await?;
+        let expires = ex.text("/expires_at");
+        DateTime::parse_from_rfc3339(&expires)
+            .map(|t| t.with_timezone(&Utc) - TimeDelta::hours(1))
+            .map_err(|_| {
+                Finding::Error(format!(
+                    "no expires_at in the token answer: {}",
+                    ex.response
+                ))
+            })
+    }
+
+    /// The target's today, JST.
+    pub async fn today(&self) -> Result<NaiveDate, Finding> {
+        Ok(self.now().await?.with_timezone(&jst()).date_naive())
+    }
+
+    /// Moves a test target's clock forward; `Err(Skip)` when its clock is the wall clock.
+    pub async fn advance(&self, by: TimeDelta) -> Result<(), Finding> {
+        let admin = self.admin().await?;
+        let ex = self
+            .post(
+                "/v1/admin/clock",
+                &admin,
+                json!({"advance_seconds": by.num_seconds()}),
+            )
+            .await?;
+        match ex.status {
+            200 => Ok(()),
+            _ => Err(Finding::Skip(format!(
+                "needs a target whose clock can be moved (POST /v1/admin/clock answered {} {}); a test exchange started on a manual clock can",
+                ex.status,
+                ex.code().unwrap_or("")
+            ))),
+        }
+    }
+
+    /// Admin store statistics (row counts).
+    pub async fn stats(&self) -> Result<Value, Finding> {
+        let admin = self.admin().await?;
+        let ex = self.get("/v1/admin/stats", &admin).await?;
+        match (ex.status, ex.json) {
+            (200, Some(v)) => Ok(v),
+            (s, _) => Err(Finding::Error(format!(
+                "GET /v1/admin/stats answered {s}: {}",
+                ex.response
+            ))),
+        }
+    }
+
+    /// An NDJSON import through an admin route; any refusal is an error of the setup.
+    pub async fn import(&self, route: &str, records: &[Value]) -> Result<(), Finding> {
+        let admin = self.admin().await?;
+        let mut body = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut body, r).expect("JSON");
+            body.push(b'\n');
+        }
+        let ex = self
+            .call(
+                Method::POST,
+                route,
+                Some(&admin),
+                Body::Raw(body, "application/x-ndjson"),
+            )
+            .await?;
+        if ex.status == 200 {
+            Ok(())
+        } else {
+            Err(Finding::Error(format!(
+                "setting up through {route}: HTTP {} {}",
+                ex.status, ex.response
+            )))
+        }
+    }
+}
+
+pub fn jst() -> FixedOffset {
+    dx_protocol::time::jst()
+}
+
+/// A synthetic person the suite enrolled.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub card: String,
+    pub insurer_number: String,
+    pub symbol: String,
+    pub number: String,
+    pub branch: String,
+    pub birth_date: NaiveDate,
+    pub female: bool,
+    pub municipality: String,
+}
+
+impl Person {
+    pub fn by_card(&self) -> Value {
+        json!({"card_serial": self.card})
+    }
+
+    pub fn by_number(&self) -> Value {
+        json!({"insurer_number": self.insurer_number, "symbol": self.symbol, "number": self.number, "branch": self.branch})
+    }
+
+    pub fn by_id(&self) -> Value {
+        json!({"person_id": self.id})
+    }
+
+    pub fn principal(&self) -> String {
+        format!("person:{}", self.id)
+    }
+}
+
+/// What the suite sets up on the target: its own insurer, facilities (one of each kind, two
+/// clinics and two pharmacies), two municipalities, practitioner keys, and persons on demand.
+/// Codes are in prefecture 47, district 99, which no real facility uses; persons carry the run's
+/// nonce, so runs never collide.
+pub struct Fixture {
+    pub nonce: String,
+    pub insurer: String,
+    pub hospital: String,
+    pub clinic: String,
+    pub clinic2: String,
+    pub dental: String,
+    pub pharmacy: String,
+    pub pharmacy2: String,
+    pub care: String,
+    pub municipality: String,
+    pub municipality2: String,
+    seq: AtomicU32,
+}
+
+/// Seed of a facility's practitioner key.
+fn key_of(facility: &str) -> SigningKey {
+    let mut seed = [7u8; 32];
+    for (i, b) in facility.bytes().enumerate() {
+        seed[i % 32] ^= b;
+    }
+    signing_key_from_seed(seed)
+}
+
+/// The practitioner id the suite registers at a facility.
+pub fn practitioner(facility: &str) -> String {
+    format!("CONF-{facility}")
+}
+
+impl Fixture {
+    pub fn new(nonce: String) -> Self {
+        let fac = |t, n| facility_code(47, t, 99, n);
+        Self {
+            nonce,
+            insurer: insurer_number(Some(6), 47, 990),
+            hospital: fac(FacilityTable::Medical, 9901),
+            clinic: fac(FacilityTable::Medical, 9902),
+            clinic2: fac(FacilityTable::Medical, 9903),
+            dental: fac(FacilityTable::Dental, 9904),
+            pharmacy: fac(FacilityTable::Pharmacy, 9905),
+            pharmacy2: fac(FacilityTable::Pharmacy, 9906),
+            care: fac(FacilityTable::Care, 9907),
+            municipality: municipality_code(47, 990),
+            municipality2: municipality_code(47, 991),
+            seq: AtomicU32::new(0),
+        }
+    }
+
+    /// Enrols the insurer, facilities and municipalities (inserted or replaced) and registers a
+    /// practitioner key at each prescribing facility and pharmacy.
+    pub async fn set_up(&self, t: &Target) -> Result<(), Finding> {
+        t.import(
+            "/v1/admin/insurers",
+            &[json!({"number": self.insurer, "scheme": 6, "name": "dxsim conformance insurer", "prefecture": 47})],
+        )
+        .await?;
+        let facilities = [
+            (&self.hospital, "hospital"),
+            (&self.clinic, "clinic"),
+            (&self.clinic2, "clinic"),
+            (&self.dental, "dental"),
+            (&self.pharmacy, "pharmacy"),
+            (&self.pharmacy2, "pharmacy"),
+            (&self.care, "care_provider"),
+        ];
+        let records: Vec<Value> = facilities
+            .iter()
+            .map(|(code, kind)| json!({"code": code, "kind": kind, "name": format!("dxsim conformance {kind} {code}"), "prefecture": 47}))
+            .collect();
+        t.import("/v1/admin/facilities", &records).await?;
+        t.import(
+            "/v1/admin/municipalities",
+            &[
+                json!({"code": self.municipality, "name": "dxsim conformance town", "prefecture": 47}),
+                json!({"code": self.municipality2, "name": "dxsim conformance village", "prefecture": 47}),
+            ],
+        )
+        .await?;
+        for code in [
+            &self.hospital,
+            &self.clinic,
+            &self.clinic2,
+            &self.dental,
+            &self.pharmacy,
+            &self.pharmacy2,
+        ] {
+            let token = t.token(&format!("facility:{code}")).await?;
+            let ex = t
+                .post(
+                    "/v1/practitioners/keys",
+                    &token,
+                    json!({"practitioner_id": practitioner(code), "public_key": encode_public_key(&key_of(code).verifying_key())}),
+                )
+                .await?;
+            if ex.status != 201 {
+                return Err(Finding::Error(format!(
+                    "registering a practitioner key at {code}: HTTP {} {}",
+                    ex.status, ex.response
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A unique suffix for ids made by a check.
+    pub fn next(&self) -> String {
+        format!(
+            "{}{:04}",
+            self.nonce,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Enrols a new person aged `age` on the target's today, living in the first municipality.
+    pub async fn person(&self, t: &Target, age: u32, female: bool) -> Result<Person, Finding> {
+        self.person_in(t, age, female, &self.municipality.clone())
+            .await
+    }
+
+    pub async fn person_in(
+        &self,
+        t: &Target,
+        age: u32,
+        female: bool,
+        municipality: &str,
+    ) -> Result<Person, Finding> {
+        let today = t.today().await?;
+        let n = self.next();
+        // Born 100 days into the year of age, so the age holds all through the run.
+        let birth_date = today - TimeDelta::days(i64::from(age) * 365 + i64::from(age / 4) + 100);
+        let p = Person {
+            id: format!("CONF-{n}"),
+            card: format!("CONF{n}"),
+            insurer_number: self.insurer.clone(),
+            symbol: "C".into(),
+            number: n.clone(),
+            branch: "00".into(),
+            birth_date,
+            female,
+            municipality: municipality.to_owned(),
+        };
+        t.import(
+            "/v1/admin/persons",
+            &[json!({
+                "id": p.id, "sex": if female { "F" } else { "M" }, "birth_date": birth_date,
+                "prefecture": 47, "municipality": p.municipality, "card_serial": p.card,
+                "qualifications": [{"insurer_number": p.insurer_number, "symbol": p.symbol,
+                    "number": p.number, "branch": p.branch, "valid_from": "2000-01-01", "valid_to": null}],
+                "public_expenses": []
+            })],
+        )
+        .await?;
+        Ok(p)
+    }
+
+    /// A signed registration request of `lines` (ingredient, days, quantity) for `p` at
+    /// `facility`, issued now, `uses` uses; `edit` may change the Bundle before it is signed.
+    pub async fn prescription(
+        &self,
+        t: &Target,
+        facility: &str,
+        p: &Person,
+        lines: &[(&str, u16, u32)],
+        uses: u8,
+        edit: impl FnOnce(&mut Value),
+    ) -> Result<Value, Finding> {
+        let master = DrugMaster::get();
+        let items = lines
+            .iter()
+            .map(|(ingredient, days, quantity)| {
+                let d = master
+                    .all()
+                    .iter()
+                    .find(|d| d.ingredient == *ingredient)
+                    .ok_or_else(|| {
+                        Finding::Error(format!("{ingredient} is not in the drug master"))
+                    })?;
+                Ok(DraftItem {
+                    code: d.yj.clone(),
+                    code_system: YJ_SYSTEM,
+                    display: d.name.clone(),
+                    days: *days,
+                    quantity: *quantity,
+                    unit: d.unit.into(),
+                    as_needed: false,
+                })
+            })
+            .collect::<Result<Vec<_>, Finding>>()?;
+        let draft = PrescriptionDraft {
+            document_id: format!("CONF-RX-{}", self.next()),
+            facility_code: facility.to_owned(),
+            facility_name: format!("dxsim conformance {facility}"),
+            practitioner_id: practitioner(facility),
+            issued_at: t.now().await?.with_timezone(&jst()),
+            patient_gender: if p.female { "female" } else { "male" },
+            patient_birth_date: p.birth_date,
+            coverage: DraftCoverage {
+                insurer_number: p.insurer_number.clone(),
+                symbol: p.symbol.clone(),
+                number: p.number.clone(),
+                branch: p.branch.clone(),
+            },
+            items,
+            uses,
+        };
+        let mut bundle = draft.to_bundle();
+        edit(&mut bundle);
+        let signature = sign(&key_of(facility), &bundle);
+        Ok(json!({
+            "kind": "electronic",
+            "bundle": bundle,
+            "signature": {"practitioner_id": practitioner(facility), "algorithm": "Ed25519", "value": signature}
+        }))
+    }
+
+    /// A signed dispensing request at `pharmacy` of `items` ([{code, days, quantity}]).
+    pub fn dispensation(&self, pharmacy: &str, access_code: &str, items: Value) -> Value {
+        let dispensation = json!({"access_code": access_code, "items": items});
+        let signature = sign(&key_of(pharmacy), &dispensation);
+        json!({
+            "dispensation": dispensation,
+            "signature": {"practitioner_id": practitioner(pharmacy), "algorithm": "Ed25519", "value": signature}
+        })
+    }
+}
+
+/// The YJ code of an ingredient in the drug master.
+pub fn yj(ingredient: &str) -> String {
+    DrugMaster::get()
+        .all()
+        .iter()
+        .find(|d| d.ingredient == ingredient)
+        .map(|d| d.yj.clone())
+        .unwrap_or_default()
+}

@@ -1,0 +1,489 @@
+//! The driver: replays a workload's event stream against any server of the exchange's API, on an
+//! open model, with goose as the load engine.
+//!
+//! Goose runs `max_in_flight` users; each pulls the next due request from the dispatcher, which
+//! releases every event at its due instant on the replay's [`Schedule`] whether or not earlier
+//! requests have returned. A request due while every user is busy waits, and that wait is part of
+//! its latency, because latency is measured from the intended send time (no coordinated
+//! omission); the driver's own lateness (actual − intended send) is reported beside it. Results
+//! that later events need (access codes, prescription ids) pass between users through the
+//! dependency table ([`deps`]), which drops each entry once its last dependent has taken it; an
+//! event whose prerequisite failed is counted as skipped, not sent.
+
+pub mod calibrate;
+pub mod deps;
+pub mod measure;
+pub mod requests;
+pub mod schedule;
+pub mod setup;
+
+use anyhow::Context as _;
+use deps::Dependencies;
+use dx_exchange::wire::endpoints::Method;
+use dx_model::event::Event;
+use dx_model::route::Route;
+use dx_model::rundir;
+use dx_model::rundir::summary::{RunInfo, Summary};
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use measure::{Class, Recorder, Sample};
+pub use schedule::{Schedule, ServerClock};
+use setup::TokenSlot;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+use dx_client::ExchangeClient;
+use dx_workload as workload;
+
+/// How a replay runs.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// Base URL of the target.
+    pub target: String,
+    /// The target's admin secret (it issues the facilities' credentials).
+    pub admin_secret: String,
+    /// When each event is due (the period's start and the speedup).
+    pub schedule: Arc<Schedule>,
+    pub max_in_flight: usize,
+    pub out: PathBuf,
+    pub server_clock: ServerClock,
+    pub progress: bool,
+}
+
+/// State shared by the dispatcher and the goose users.
+struct Shared {
+    rx: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>,
+    deps: Dependencies,
+    tokens: HashMap<String, TokenSlot>,
+    recorder: Mutex<Recorder>,
+    schedule: Arc<Schedule>,
+    clock: ServerClock,
+    client: ExchangeClient,
+    seed: u64,
+    users_ready: std::sync::atomic::AtomicUsize,
+    all_ready: Notify,
+    refreshes: std::sync::atomic::AtomicU64,
+    bar: indicatif::ProgressBar,
+}
+
+/// A request released by the dispatcher.
+struct Job {
+    events: Vec<Event>,
+    intended: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long a request waits for the earlier one it needs, beyond which it is skipped.
+const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
+
+impl Shared {
+    async fn token(&self, principal: &str) -> anyhow::Result<String> {
+        let slot = self
+            .tokens
+            .get(principal)
+            .with_context(|| format!("no credentials for {principal}"))?;
+        let mut t = slot.token.lock().await;
+        if t.1 - self.clock.now() < chrono::TimeDelta::minutes(5) {
+            let fresh = self.client.token(&slot.principal, &slot.secret).await?;
+            self.refreshes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *t = (fresh.token, fresh.expires_at);
+        }
+        Ok(t.0.clone())
+    }
+
+    /// Prepares and sends one released request; an event whose prerequisite failed is skipped,
+    /// and a needed event's result goes into the dependency table.
+    async fn serve_one(&self, user: &mut GooseUser, job: Job) {
+        let started = Instant::now();
+        let late = started.saturating_duration_since(job.intended);
+        let second = self.schedule.second_of(job.intended);
+        lock(&self.recorder).record_lateness(second, late.as_micros() as u64);
+        let first = &job.events[0];
+        if first.route().is_batched() {
+            let p = requests::batch(&job.events, self.clock.now());
+            self.send(user, &job, p, started).await;
+            self.bar.inc(job.events.len() as u64);
+            return;
+        }
+        let needed = match first.needs {
+            Some(n) => match self.deps.take(n, DEPENDENCY_WAIT).await {
+                Some(o) => Some(o),
+                None => {
+                    lock(&self.recorder).skip(first.route());
+                    self.deps.settle(first.id, None);
+                    self.bar.inc(1);
+                    return;
+                }
+            },
+            None => None,
+        };
+        let result = match requests::prepare(first, needed.as_ref(), self.clock.now(), self.seed) {
+            Ok(p) => self.send(user, &job, p, started).await,
+            Err(e) => {
+                tracing::warn!("event {}: {e:#}", first.id);
+                lock(&self.recorder).skip(first.route());
+                None
+            }
+        };
+        if first.is_needed() {
+            let outcome =
+                result.map(|body| requests::outcome(first.route(), &body, needed.as_ref()));
+            self.deps.settle(first.id, outcome);
+        }
+        self.bar.inc(1);
+    }
+
+    /// Sends one request through goose and records it; returns the body of a 2xx answer.
+    async fn send(
+        &self,
+        user: &mut GooseUser,
+        job: &Job,
+        p: requests::Prepared,
+        started: Instant,
+    ) -> Option<Vec<u8>> {
+        // The probe is anonymous; every API route carries the principal's token.
+        let token = if p.route == Route::Healthz {
+            None
+        } else {
+            match self.token(&p.principal).await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!("token for {}: {e:#}", p.principal);
+                    self.record(job, p.route, Class::Transport, started);
+                    return None;
+                }
+            }
+        };
+        let method = match p.method {
+            Method::Post => GooseMethod::Post,
+            Method::Get => GooseMethod::Get,
+        };
+        let builder = match user.get_request_builder(&method, &p.path) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("{}: {e}", p.path);
+                self.record(job, p.route, Class::Transport, started);
+                return None;
+            }
+        };
+        let mut builder = match token {
+            Some(t) => builder.bearer_auth(t),
+            None => builder,
+        };
+        if let Some(body) = p.body {
+            builder = builder
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let request = GooseRequest::builder()
+            .method(method)
+            .path(p.path.as_str())
+            .name(p.route.as_str())
+            .set_request_builder(builder)
+            .build();
+        let (class, body) = match user.request(request).await {
+            Ok(g) => match g.response {
+                Ok(resp) => {
+                    let class = Class::of_status(resp.status().as_u16());
+                    (class, resp.bytes().await.map(|b| b.to_vec()).ok())
+                }
+                Err(_) => (Class::Transport, None),
+            },
+            Err(_) => (Class::Transport, None),
+        };
+        self.record(job, p.route, class, started);
+        match (class, body) {
+            (Class::Ok, Some(b)) => Some(b),
+            (Class::Refused, Some(b)) => {
+                let code = serde_json::from_slice::<serde_json::Value>(&b)
+                    .ok()
+                    .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "unknown".into());
+                lock(&self.recorder).refusal(p.route, code);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn record(&self, job: &Job, route: Route, class: Class, started: Instant) {
+        let done = Instant::now();
+        lock(&self.recorder).record(Sample {
+            route,
+            class,
+            from_intended_us: done.saturating_duration_since(job.intended).as_micros() as u64,
+            service_us: done.saturating_duration_since(started).as_micros() as u64,
+            second: self.schedule.second_of(job.intended),
+            items: job.events.len() as u32,
+        });
+    }
+}
+
+/// Replays the workload in `dir` against `opts.target`; writes the results into `opts.out` and
+/// returns the summary.
+pub async fn drive(
+    scenario: &dx_scenario::Scenario,
+    dir: &Path,
+    opts: &DriveOptions,
+) -> anyhow::Result<Summary> {
+    let manifest = workload::read_manifest(dir)?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("{} is not writable", opts.out.display()))?;
+    let client = ExchangeClient::new(&opts.target);
+    let mut a = setup::actors(dir)?;
+    let tokens = setup::setup(
+        &client,
+        &opts.admin_secret,
+        &a,
+        scenario.seed,
+        opts.progress,
+    )
+    .await?;
+    let users = opts.max_in_flight.max(1);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Job>(users * 4);
+    let shared = Arc::new(Shared {
+        rx: tokio::sync::Mutex::new(rx),
+        deps: Dependencies::default(),
+        tokens,
+        recorder: Mutex::new(Recorder::default()),
+        schedule: opts.schedule.clone(),
+        clock: opts.server_clock.clone(),
+        client,
+        seed: scenario.seed,
+        users_ready: std::sync::atomic::AtomicUsize::new(0),
+        all_ready: Notify::new(),
+        refreshes: std::sync::atomic::AtomicU64::new(0),
+        bar: progress_bar(opts.progress, a.events),
+    });
+    let dependents = std::mem::take(&mut a.dependents);
+    let dispatcher = {
+        let (shared, dir) = (shared.clone(), dir.to_path_buf());
+        tokio::spawn(async move {
+            // The replay starts once goose has launched every user (or after 10 s), so the
+            // first events are not late because users were still starting.
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), shared.all_ready.notified()).await;
+            shared
+                .schedule
+                .start(Instant::now() + Duration::from_millis(20));
+            dispatch(&dir, tx, &shared, dependents).await
+        })
+    };
+    attack(&shared, opts, users).await?;
+    // The attack ends when every user has seen the stream close, or when goose was stopped
+    // (Ctrl-C): then the dispatcher's sends fail and it stops too.
+    shared.rx.lock().await.close();
+    let dispatched = dispatcher.await.context("dispatcher")??;
+    // The replay's own duration, from its first scheduled instant to its last answer.
+    let elapsed = shared.schedule.started().map_or(0.0, |t0| {
+        Instant::now().saturating_duration_since(t0).as_secs_f64()
+    });
+    shared.bar.finish_and_clear();
+    tracing::debug!(peak = shared.deps.peak(), "dependency table");
+    let info = RunInfo {
+        scenario: scenario.name.to_string(),
+        target: opts.target.clone(),
+        speedup: opts.schedule.speedup(),
+        period_start: manifest.period_start.clone(),
+        period_end: manifest.period_end.clone(),
+        events: dispatched,
+        max_in_flight: opts.max_in_flight,
+        interrupted: goose::is_killswitch_triggered(),
+    };
+    finish(&shared, scenario, opts, &manifest, info, elapsed)
+}
+
+fn progress_bar(show: bool, events: u64) -> indicatif::ProgressBar {
+    let bar = if show {
+        indicatif::ProgressBar::new(events)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "replay {human_pos}/{human_len} events [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("template"),
+    );
+    bar
+}
+
+/// Runs goose's `users` users, each serving released requests until the stream closes.
+async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyhow::Result<()> {
+    let report = opts.out.join("goose-report.html");
+    let user_count = users.to_string();
+    let launch_rate = (users * 20).to_string();
+    let config = GooseConfiguration::parse_args_default(&[
+        "--host",
+        opts.target.as_str(),
+        "--users",
+        user_count.as_str(),
+        "--increase-rate",
+        launch_rate.as_str(),
+        "--iterations",
+        "1",
+        "--report-file",
+        report.to_str().context("output path is not UTF-8")?,
+        "--no-print-metrics",
+        "--no-error-summary",
+        "--quiet",
+    ])?;
+    let worker = shared.clone();
+    let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let shared = worker.clone();
+        Box::pin(async move {
+            let ready = shared
+                .users_ready
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if ready == users {
+                shared.all_ready.notify_one();
+            }
+            loop {
+                let job = shared.rx.lock().await.recv().await;
+                let Some(job) = job else { break };
+                shared.serve_one(user, job).await;
+            }
+            Ok(())
+        })
+    }))
+    .set_name("replay");
+    GooseAttack::initialize_with_config(config)?
+        .register_scenario(scenario!("replay").register_transaction(transaction))
+        .execute()
+        .await
+        .context("goose")?;
+    Ok(())
+}
+
+/// Writes the replay's files (histograms, series, `service-times.json`, `summary.json`) and
+/// returns the summary.
+fn finish(
+    shared: &Shared,
+    scenario: &dx_scenario::Scenario,
+    opts: &DriveOptions,
+    manifest: &workload::Manifest,
+    info: RunInfo,
+    elapsed: f64,
+) -> anyhow::Result<Summary> {
+    let recorder = lock(&shared.recorder);
+    let mut summary = recorder.summary(&scenario.slo, elapsed, info);
+    summary.totals.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
+    recorder.write_files(&opts.out)?;
+    let calibration = recorder.calibration(format!(
+        "dxsim drive of {} against {} ({} → {}, {}×)",
+        scenario.name,
+        opts.target,
+        manifest.period_start,
+        manifest.period_end,
+        opts.schedule.speedup()
+    ));
+    rundir::write(&opts.out, &calibration)?;
+    rundir::write(&opts.out, &summary)?;
+    Ok(summary)
+}
+
+/// Sleeps until `t`, waking every 100 ms to see whether goose was stopped (Ctrl-C); returns
+/// false if it was.
+async fn wait_until(t: Instant) -> bool {
+    loop {
+        if goose::is_killswitch_triggered() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return true;
+        }
+        tokio::time::sleep((t - now).min(Duration::from_millis(100))).await;
+    }
+}
+
+/// Releases the batched events due at one moment, one request per route and principal (split
+/// at the batch limit); false if the replay was stopped.
+async fn release_batches(
+    batches: BTreeMap<String, Vec<Event>>,
+    intended: Instant,
+    tx: &tokio::sync::mpsc::Sender<Job>,
+    released: &mut u64,
+) -> bool {
+    if !wait_until(intended).await {
+        return false;
+    }
+    for (_, mut group) in batches {
+        while !group.is_empty() {
+            let rest = group.split_off(group.len().min(dx_exchange::wire::MAX_BATCH_VERIFY));
+            let part = std::mem::replace(&mut group, rest);
+            *released += part.len() as u64;
+            let job = Job {
+                events: part,
+                intended,
+            };
+            if tx.send(job).await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Releases the events at their due instants; returns how many were released. A needed event
+/// opens its entry in the dependency table with the count of its dependents (`dependents`,
+/// from the pass before the replay, from which it then leaves).
+async fn dispatch(
+    dir: &Path,
+    tx: tokio::sync::mpsc::Sender<Job>,
+    shared: &Shared,
+    mut dependents: HashMap<u64, u32>,
+) -> anyhow::Result<u64> {
+    let due = |at_ms: i64| shared.schedule.due(at_ms);
+    // Batch pre-checks and municipal uploads due at the same moment travel as one request per
+    // route and principal.
+    let mut batches: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+    let mut batch_at = i64::MIN;
+    let mut released = 0u64;
+    for chunk in workload::stream(dir)? {
+        for e in chunk? {
+            if e.at_ms != batch_at && !batches.is_empty() {
+                let due_at = due(batch_at);
+                if !release_batches(std::mem::take(&mut batches), due_at, &tx, &mut released).await
+                {
+                    return Ok(released);
+                }
+            }
+            if e.route().is_batched() {
+                batch_at = e.at_ms;
+                let key = format!("{} {}", e.route().as_str(), e.principal());
+                batches.entry(key).or_default().push(e);
+                continue;
+            }
+            let intended = due(e.at_ms);
+            if !wait_until(intended).await {
+                return Ok(released);
+            }
+            if e.is_needed() {
+                shared
+                    .deps
+                    .open(e.id, dependents.remove(&e.id).unwrap_or(0));
+            }
+            released += 1;
+            let job = Job {
+                events: vec![e],
+                intended,
+            };
+            if tx.send(job).await.is_err() {
+                return Ok(released);
+            }
+        }
+    }
+    if !batches.is_empty() {
+        release_batches(batches, due(batch_at), &tx, &mut released).await;
+    }
+    Ok(released)
+}

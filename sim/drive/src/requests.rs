@@ -1,0 +1,721 @@
+//! Turns events into requests of the exchange's API — one small function per payload, each
+//! building its endpoint's request type (`wire::endpoints`) — and reads back the parts of
+//! responses that later events need.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use dx_client as client;
+use dx_exchange::clock::jst;
+use dx_exchange::refdata::DrugMaster;
+use dx_exchange::wire::canonical::{sign, signing_key_from_seed};
+use dx_exchange::wire::clins::{self, DocumentDraft, DocumentKind, EhrPatient, ItemDraft};
+use dx_exchange::wire::endpoints::{self as ep, Endpoint, Method};
+use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::{
+    ApplicationKind, ApplicationRequest, BatchVerifyRequest, CareCertificationRequest, CareLevel,
+    CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest, Decision,
+    DecisionRequest, Development, Dispensation, DispenseRequest, DrugLine as WireDrugLine,
+    InfantCheckupRequest, PaperDispenseRequest, PersonRef, PrenatalCheckupRequest,
+    PrescriptionKind, RegisterPrescriptionRequest, Signature, SummaryQuery,
+    VaccinationBatchRequest, VaccinationRequest, VerifyRequest,
+};
+use dx_model::event::{DrugLine, Event, Fact, FactLine, Payload, PortalPage};
+use dx_model::route::Route;
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+
+/// What an earlier request returned that a later one needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub prescription_id: Option<String>,
+    pub access_code: Option<String>,
+    /// An EHR document's id.
+    pub document_id: Option<String>,
+    /// An online application's id.
+    pub application_id: Option<String>,
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub route: Route,
+    pub method: Method,
+    /// Path and query.
+    pub path: String,
+    pub body: Option<Vec<u8>>,
+    /// Whose token it is sent with.
+    pub principal: String,
+}
+
+impl Prepared {
+    /// A request of event `e` to endpoint `E`.
+    fn of<E: Endpoint>(
+        e: &Event,
+        params: &[&str],
+        query: &E::Query,
+        request: &E::Request,
+    ) -> Prepared
+    where
+        E::Query: Serialize,
+        E::Request: Serialize,
+    {
+        Prepared {
+            route: e.route(),
+            method: E::METHOD,
+            path: client::target::<E>(params, query),
+            body: client::body::<E>(request),
+            principal: e.principal(),
+        }
+    }
+}
+
+/// The practitioner (doctor or pharmacist) id the driver signs with at a facility.
+pub fn practitioner_id(facility: &str, pharmacist: bool) -> String {
+    format!("{}-{facility}", if pharmacist { "PH" } else { "DR" })
+}
+
+/// The driver's signing key for a facility: fixed by the facility code and the run's seed.
+pub fn signing_key(seed: u64, facility: &str, pharmacist: bool) -> SigningKey {
+    use dx_model::rng::splitmix64;
+    let mut bytes = [0u8; 32];
+    let mut h = splitmix64(seed ^ u64::from(pharmacist));
+    for (i, b) in facility.bytes().enumerate() {
+        h = splitmix64(h ^ u64::from(b) ^ ((i as u64) << 8));
+    }
+    for chunk in bytes.chunks_mut(8) {
+        h = splitmix64(h);
+        chunk.copy_from_slice(&h.to_le_bytes());
+    }
+    signing_key_from_seed(bytes)
+}
+
+/// How the event names its person: by card, else by insurance number, else by id.
+fn person(e: &Event) -> PersonRef {
+    if let Some(card) = &e.card_serial {
+        return PersonRef::by_card(card.clone());
+    }
+    match &e.insurance {
+        Some([ins, symbol, number, branch]) => PersonRef {
+            insurer_number: Some(ins.clone()),
+            symbol: Some(symbol.clone()),
+            number: Some(number.clone()),
+            branch: Some(branch.clone()),
+            ..PersonRef::default()
+        },
+        None => PersonRef::by_id(e.person_id.clone()),
+    }
+}
+
+fn wire_lines(drugs: &[DrugLine]) -> Vec<WireDrugLine> {
+    drugs
+        .iter()
+        .map(|d| WireDrugLine {
+            code: d.code.clone(),
+            days: d.days,
+            quantity: Some(d.quantity),
+        })
+        .collect()
+}
+
+/// One request carrying the events of a batched route due at one moment for one principal: a
+/// batch pre-check (一括照会) or a municipal upload of doses.
+pub fn batch(events: &[Event], server_now: DateTime<Utc>) -> Prepared {
+    let first = &events[0];
+    if let Payload::VaccinationBatch { .. } = first.payload {
+        let items = events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::VaccinationBatch { vaccine, days_ago } => {
+                    Some(dose(e, vaccine, server_now, *days_ago))
+                }
+                _ => None,
+            })
+            .collect();
+        let body = VaccinationBatchRequest { items };
+        Prepared::of::<ep::VaccinationBatch>(first, &[], &(), &body)
+    } else {
+        let body = BatchVerifyRequest {
+            service_date: None,
+            items: events.iter().map(person).collect(),
+        };
+        Prepared::of::<ep::BatchVerify>(first, &[], &(), &body)
+    }
+}
+
+/// A dose of `vaccine` given `days_ago` days before the event's day.
+fn dose(e: &Event, vaccine: &str, now: DateTime<Utc>, days_ago: u8) -> VaccinationRequest {
+    VaccinationRequest {
+        person: PersonRef::by_id(&e.person_id),
+        vaccine: vaccine.to_owned(),
+        administered_on: event_day(e, now) - TimeDelta::days(i64::from(days_ago)),
+        lot: None,
+    }
+}
+
+fn today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&jst()).date_naive()
+}
+
+/// The day a recorded fact (a dose, a checkup) happened: the event's own day in the workload,
+/// never later than the target's today. Replayed in simulated time the two are the same day;
+/// against a target on the wall clock the workload's past stays consistent with the imported
+/// population (its pregnancies, children's ages).
+fn event_day(e: &Event, now: DateTime<Utc>) -> NaiveDate {
+    let day = DateTime::from_timestamp_millis(e.at_ms)
+        .map_or_else(|| today(now), |t| t.with_timezone(&jst()).date_naive());
+    day.min(today(now))
+}
+
+/// The request of one event, given the outcome of the event it needs (if any) and the server's
+/// current time (for documents' issue times and the dates of recorded facts).
+pub fn prepare(
+    e: &Event,
+    needed: Option<&Outcome>,
+    server_now: DateTime<Utc>,
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    let none = &();
+    let by_id = [e.person_id.as_str()];
+    Ok(match &e.payload {
+        Payload::Verify { consent } => verify(e, *consent),
+        Payload::Batch | Payload::VaccinationBatch { .. } => {
+            batch(std::slice::from_ref(e), server_now)
+        }
+        Payload::Consent => consent(e),
+        Payload::Check { drugs } => check(e, drugs),
+        Payload::Register { kind, uses, drugs } => {
+            register(e, *kind, *uses, drugs, server_now, seed)?
+        }
+        Payload::Cancel => {
+            let id = needed_id(e, needed, |o| &o.prescription_id)?;
+            Prepared::of::<ep::CancelPrescription>(e, &[id], none, none)
+        }
+        Payload::Retrieve => {
+            let code = needed_id(e, needed, |o| &o.access_code)?;
+            Prepared::of::<ep::RetrievePrescription>(e, &[code], &person(e), none)
+        }
+        Payload::Dispense { drugs } => dispense(e, needed, drugs, seed)?,
+        Payload::PaperDispense { prescriber, drugs } => paper_dispense(e, prescriber, drugs),
+        Payload::EhrItems { facts } => ehr_items(e, facts, server_now)?,
+        Payload::EhrDocument {
+            kind,
+            addressee,
+            facts,
+        } => ehr_document(e, needed, *kind, addressee, facts, server_now)?,
+        Payload::EhrInbox => Prepared::of::<ep::ReferralInbox>(e, &[], &Default::default(), none),
+        Payload::EhrRead => {
+            let id = needed_id(e, needed, |o| &o.document_id)?;
+            Prepared::of::<ep::ReadDocument>(e, &[id], none, none)
+        }
+        Payload::EhrReceive => {
+            let id = needed_id(e, needed, |o| &o.document_id)?;
+            Prepared::of::<ep::ReceiveReferral>(e, &[id], none, none)
+        }
+        Payload::EhrSummary => {
+            Prepared::of::<ep::ReadClinicalSummary>(e, &by_id, &Default::default(), none)
+        }
+        Payload::VaccinationRecord { vaccine } => {
+            let body = dose(e, vaccine, server_now, 0);
+            Prepared::of::<ep::RecordVaccination>(e, &[], none, &body)
+        }
+        Payload::VaccinationRead => Prepared::of::<ep::ReadVaccinations>(e, &by_id, none, none),
+        Payload::VaccinationSchedule => {
+            Prepared::of::<ep::ReadVaccinationSchedule>(e, &by_id, &Default::default(), none)
+        }
+        Payload::PrenatalCheckup { gestational_weeks } => {
+            prenatal_checkup(e, *gestational_weeks, server_now)
+        }
+        Payload::InfantCheckup => infant_checkup(e, server_now),
+        Payload::CareCertify {
+            level,
+            valid_from,
+            valid_to,
+        } => care_certify(e, *level, *valid_from, *valid_to),
+        Payload::CareRead => {
+            Prepared::of::<ep::ReadCareCertification>(e, &by_id, &Default::default(), none)
+        }
+        Payload::PortalRead { page } => portal_read(e, *page),
+        Payload::PortalApply { kind } => portal_apply(e, *kind),
+        Payload::ApplicationDecide => {
+            let id = needed_id(e, needed, |o| &o.application_id)?;
+            let body = DecisionRequest {
+                decision: Decision::Approved,
+                reason: None,
+            };
+            Prepared::of::<ep::DecideApplication>(e, &[id], none, &body)
+        }
+        Payload::Healthz => Prepared::of::<ep::Healthz>(e, &[], none, none),
+    })
+}
+
+/// The id an earlier request returned that `e` needs.
+fn needed_id<'a>(
+    e: &Event,
+    needed: Option<&'a Outcome>,
+    field: impl Fn(&'a Outcome) -> &'a Option<String>,
+) -> anyhow::Result<&'a str> {
+    needed
+        .and_then(|o| field(o).as_deref())
+        .ok_or_else(|| anyhow::anyhow!("event {}: the result it needs is missing", e.id))
+}
+
+fn verify(e: &Event, consent: bool) -> Prepared {
+    let body = VerifyRequest {
+        person: person(e),
+        service_date: None,
+        consent: consent.then_some(ConsentFlags {
+            vaccination: true,
+            medication: true,
+            checkup: true,
+            ehr: true,
+        }),
+    };
+    Prepared::of::<ep::Verify>(e, &[], &(), &body)
+}
+
+fn consent(e: &Event) -> Prepared {
+    let body = ConsentRequest {
+        person: PersonRef::by_id(e.person_id.clone()),
+        kind: ConsentKind::Medication,
+        method: ConsentMethod::Verbal,
+    };
+    Prepared::of::<ep::GiveConsent>(e, &[], &(), &body)
+}
+
+fn check(e: &Event, drugs: &[DrugLine]) -> Prepared {
+    let body = CheckRequest {
+        person: PersonRef::by_id(e.person_id.clone()),
+        start_date: None,
+        items: wire_lines(drugs),
+        include_same_facility: false,
+    };
+    Prepared::of::<ep::CheckPrescription>(e, &[], &(), &body)
+}
+
+fn register(
+    e: &Event,
+    kind: PrescriptionKind,
+    uses: u8,
+    drugs: &[DrugLine],
+    now: DateTime<Utc>,
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    let master = DrugMaster::get();
+    let [ins, symbol, number, branch] = e
+        .insurance
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("event {}: a registration without coverage", e.id))?;
+    let items = drugs
+        .iter()
+        .map(|line| {
+            let d = master.by_code(&line.code).ok_or_else(|| {
+                anyhow::anyhow!("event {}: drug {} is not in the master", e.id, line.code)
+            })?;
+            Ok(DraftItem {
+                code: line.code.clone(),
+                code_system: YJ_SYSTEM,
+                display: d.name.clone(),
+                days: line.days,
+                quantity: line.quantity,
+                unit: d.unit.into(),
+                as_needed: d.as_needed,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let draft = PrescriptionDraft {
+        document_id: format!("dxsim-{:x}", e.id),
+        facility_code: e.facility.clone(),
+        facility_name: format!("facility {}", e.facility),
+        practitioner_id: practitioner_id(&e.facility, false),
+        issued_at: now.with_timezone(&jst()),
+        patient_gender: e.sex,
+        patient_birth_date: e.birth_day(),
+        coverage: DraftCoverage {
+            insurer_number: ins,
+            symbol,
+            number,
+            branch,
+        },
+        items,
+        uses: uses.max(1),
+    };
+    let bundle = draft.to_bundle();
+    let key = signing_key(seed, &e.facility, false);
+    let body = RegisterPrescriptionRequest {
+        kind,
+        signature: Some(Signature {
+            practitioner_id: practitioner_id(&e.facility, false),
+            algorithm: "Ed25519".into(),
+            value: sign(&key, &bundle),
+        }),
+        bundle,
+    };
+    Ok(Prepared::of::<ep::RegisterPrescription>(e, &[], &(), &body))
+}
+
+fn dispense(
+    e: &Event,
+    needed: Option<&Outcome>,
+    drugs: &[DrugLine],
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    let id = needed_id(e, needed, |o| &o.prescription_id)?;
+    let code = needed_id(e, needed, |o| &o.access_code)?;
+    let dispensation = Dispensation {
+        access_code: code.to_owned(),
+        items: wire_lines(drugs),
+    };
+    let key = signing_key(seed, &e.facility, true);
+    let signature = Signature {
+        practitioner_id: practitioner_id(&e.facility, true),
+        algorithm: "Ed25519".into(),
+        value: sign(&key, &dispensation),
+    };
+    let body = DispenseRequest {
+        dispensation,
+        signature,
+    };
+    Ok(Prepared::of::<ep::Dispense>(e, &[id], &(), &body))
+}
+
+fn paper_dispense(e: &Event, prescriber: &str, drugs: &[DrugLine]) -> Prepared {
+    let body = PaperDispenseRequest {
+        person: person(e),
+        prescriber_facility: prescriber.to_owned(),
+        items: wire_lines(drugs),
+    };
+    Prepared::of::<ep::PaperDispense>(e, &[], &(), &body)
+}
+
+/// The EHR Patient of an event (by its insurance number).
+fn ehr_patient(e: &Event) -> anyhow::Result<EhrPatient> {
+    let [insurer_number, symbol, number, branch] = e
+        .insurance
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("event {}: an EHR record without insurance", e.id))?;
+    Ok(EhrPatient {
+        insurer_number,
+        symbol,
+        number,
+        branch,
+        gender: e.sex,
+        birth_date: e.birth_day(),
+    })
+}
+
+/// The facts of an event as items dated on the server's today.
+fn items_of(facts: &[FactLine], now: DateTime<Utc>) -> Vec<ItemDraft> {
+    let today = today(now);
+    facts
+        .iter()
+        .map(|line| ItemDraft {
+            fact: wire_fact(&line.fact),
+            on: today,
+            undisclosed: line.undisclosed,
+            long_term: line.long_term,
+        })
+        .collect()
+}
+
+fn wire_fact(f: &Fact) -> clins::Fact {
+    match f {
+        Fact::Diagnosis { icd10 } => clins::Fact::Diagnosis {
+            code: icd10.clone(),
+        },
+        Fact::Lab { jlac10, value } => clins::Fact::LabResult {
+            code: jlac10.clone(),
+            value: value.to_f64(),
+        },
+        Fact::Infection { jlac10, positive } => clins::Fact::Infection {
+            code: jlac10.clone(),
+            positive: *positive,
+        },
+        Fact::DrugAllergy { yj } => clins::Fact::Allergy {
+            system: YJ_SYSTEM.into(),
+            code: yj.clone(),
+        },
+        Fact::FoodAllergy { allergen } => clins::Fact::Allergy {
+            system: clins::FOOD_ALLERGEN_SYSTEM.into(),
+            code: allergen.clone(),
+        },
+        Fact::ContraindicatedDrug { yj } => clins::Fact::ContraindicatedDrug {
+            system: YJ_SYSTEM.into(),
+            code: yj.clone(),
+        },
+    }
+}
+
+/// A 6-item submission, its facts dated on the server's today.
+fn ehr_items(e: &Event, facts: &[FactLine], now: DateTime<Utc>) -> anyhow::Result<Prepared> {
+    let draft = clins::ItemsDraft {
+        submission_id: format!("dxsim-{:x}", e.id),
+        facility_code: e.facility.clone(),
+        facility_name: format!("facility {}", e.facility),
+        at: now.with_timezone(&jst()),
+        patient: ehr_patient(e)?,
+        items: items_of(facts, now),
+    };
+    Ok(Prepared::of::<ep::SubmitItems>(
+        e,
+        &[],
+        &(),
+        &draft.to_bundle(),
+    ))
+}
+
+fn ehr_document(
+    e: &Event,
+    needed: Option<&Outcome>,
+    kind: DocumentKind,
+    addressee: &Option<String>,
+    facts: &[FactLine],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Prepared> {
+    // A referral after a discharge carries the discharge summary it needs.
+    let attachments = match e.needs {
+        Some(_) => vec![needed_id(e, needed, |o| &o.document_id)?.to_owned()],
+        None => Vec::new(),
+    };
+    let draft = DocumentDraft {
+        document_id: format!("dxsim-{:x}", e.id),
+        kind,
+        facility_code: e.facility.clone(),
+        facility_name: format!("facility {}", e.facility),
+        at: now.with_timezone(&jst()),
+        patient: ehr_patient(e)?,
+        addressee: addressee.clone(),
+        attachments,
+        text: format!("{} (simulated)", kind.as_str()),
+        items: items_of(facts, now),
+    };
+    Ok(Prepared::of::<ep::SubmitDocument>(
+        e,
+        &[],
+        &(),
+        &draft.to_bundle(),
+    ))
+}
+
+fn prenatal_checkup(e: &Event, gestational_weeks: u8, now: DateTime<Utc>) -> Prepared {
+    let body = PrenatalCheckupRequest {
+        person: PersonRef::by_id(&e.person_id),
+        on: event_day(e, now),
+        gestational_weeks: gestational_weeks.into(),
+        weight_kg: 58.0,
+        systolic_mmhg: 114,
+        diastolic_mmhg: 72,
+    };
+    Prepared::of::<ep::PrenatalCheckup>(e, &[], &(), &body)
+}
+
+fn infant_checkup(e: &Event, now: DateTime<Utc>) -> Prepared {
+    let on = event_day(e, now);
+    let months = (on - e.birth_day()).num_days() as f64 / 30.44;
+    let body = InfantCheckupRequest {
+        person: PersonRef::by_id(&e.person_id),
+        on,
+        height_cm: (50.0 + 1.6 * months).min(120.0),
+        weight_kg: (3.0 + 0.3 * months).min(30.0),
+        development: Development::Normal,
+    };
+    Prepared::of::<ep::InfantCheckup>(e, &[], &(), &body)
+}
+
+fn care_certify(
+    e: &Event,
+    level: CareLevel,
+    valid_from: NaiveDate,
+    valid_to: NaiveDate,
+) -> Prepared {
+    let body = CareCertificationRequest {
+        person: PersonRef::by_id(&e.person_id),
+        level,
+        valid_from,
+        valid_to,
+    };
+    Prepared::of::<ep::CertifyCare>(e, &[], &(), &body)
+}
+
+/// A portal page: medications are the clinical summary's prescriptions.
+fn portal_read(e: &Event, page: PortalPage) -> Prepared {
+    let none = &();
+    match page {
+        PortalPage::Medications => {
+            let q = SummaryQuery {
+                kind: Some("prescription".into()),
+                ..SummaryQuery::default()
+            };
+            Prepared::of::<ep::PortalClinicalSummary>(e, &[], &q, none)
+        }
+        PortalPage::Vaccinations => Prepared::of::<ep::PortalVaccinations>(e, &[], none, none),
+        PortalPage::Checkups => Prepared::of::<ep::PortalCheckups>(e, &[], none, none),
+        PortalPage::Care => Prepared::of::<ep::PortalCareCertification>(e, &[], none, none),
+        PortalPage::AccessLog => Prepared::of::<ep::AccessLog>(e, &[], &Default::default(), none),
+        PortalPage::Applications => {
+            Prepared::of::<ep::MyApplications>(e, &[], &Default::default(), none)
+        }
+    }
+}
+
+fn portal_apply(e: &Event, kind: ApplicationKind) -> Prepared {
+    let body = ApplicationRequest {
+        person_id: e.person_id.clone(),
+        kind,
+        note: None,
+    };
+    Prepared::of::<ep::FileApplication>(e, &[], &(), &body)
+}
+
+/// What a successful response carries for later events.
+pub fn outcome(route: Route, body: &[u8], needed: Option<&Outcome>) -> Outcome {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    match route {
+        Route::Register => Outcome {
+            prescription_id: text("prescription_id"),
+            access_code: text("access_code"),
+            ..Outcome::default()
+        },
+        // A retrieval keeps the access code it was made with, for the dispensing.
+        Route::Retrieve => Outcome {
+            prescription_id: text("prescription_id"),
+            access_code: needed.and_then(|o| o.access_code.clone()),
+            ..Outcome::default()
+        },
+        Route::EhrDocument => Outcome {
+            document_id: text("document_id"),
+            ..Outcome::default()
+        },
+        Route::PortalApply => Outcome {
+            application_id: text("application_id"),
+            ..Outcome::default()
+        },
+        _ => Outcome::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a path (and query) fits a template: the same segments, `{…}` standing for any.
+    fn matches_template(path: &str, template: &str) -> bool {
+        let path = path.split('?').next().unwrap_or_default();
+        let (a, b): (Vec<&str>, Vec<&str>) =
+            (path.split('/').collect(), template.split('/').collect());
+        a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(x, t)| x == t || (t.starts_with('{') && !x.is_empty()))
+    }
+
+    /// Every route's request goes to the endpoint the route table names (the portal's pages to
+    /// theirs), with that endpoint's method.
+    #[test]
+    fn every_request_goes_to_its_routes_endpoint() {
+        let now = DateTime::from_timestamp(1_759_714_200, 0).unwrap();
+        let done = Outcome {
+            prescription_id: Some("RX1".into()),
+            access_code: Some("123456".into()),
+            document_id: Some("D1".into()),
+            application_id: Some("A1".into()),
+        };
+        let yj = DrugMaster::get().all()[0].yj.clone();
+        let drugs = vec![DrugLine {
+            code: yj,
+            days: 7,
+            quantity: 7,
+        }];
+        let facts = vec![FactLine {
+            fact: Fact::Diagnosis {
+                icd10: "I10".into(),
+            },
+            undisclosed: false,
+            long_term: false,
+        }];
+        let day = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
+        let mut payloads = vec![
+            Payload::Verify { consent: true },
+            Payload::Batch,
+            Payload::Consent,
+            Payload::Check {
+                drugs: drugs.clone(),
+            },
+            Payload::Register {
+                kind: PrescriptionKind::Electronic,
+                uses: 2,
+                drugs: drugs.clone(),
+            },
+            Payload::Cancel,
+            Payload::Retrieve,
+            Payload::Dispense {
+                drugs: drugs.clone(),
+            },
+            Payload::PaperDispense {
+                prescriber: "3111110019".into(),
+                drugs,
+            },
+            Payload::EhrItems {
+                facts: facts.clone(),
+            },
+            Payload::EhrDocument {
+                kind: DocumentKind::Referral,
+                addressee: Some("3110110027".into()),
+                facts,
+            },
+            Payload::EhrInbox,
+            Payload::EhrRead,
+            Payload::EhrReceive,
+            Payload::EhrSummary,
+            Payload::VaccinationRecord {
+                vaccine: "influenza".into(),
+            },
+            Payload::VaccinationBatch {
+                vaccine: "influenza".into(),
+                days_ago: 3,
+            },
+            Payload::VaccinationRead,
+            Payload::VaccinationSchedule,
+            Payload::PrenatalCheckup {
+                gestational_weeks: 20,
+            },
+            Payload::InfantCheckup,
+            Payload::CareCertify {
+                level: CareLevel::Care1,
+                valid_from: day,
+                valid_to: day,
+            },
+            Payload::CareRead,
+            Payload::PortalApply {
+                kind: ApplicationKind::MedicalSubsidy,
+            },
+            Payload::ApplicationDecide,
+            Payload::Healthz,
+        ];
+        payloads.extend(PortalPage::ALL.map(|page| Payload::PortalRead { page }));
+        for payload in payloads {
+            let e = Event {
+                id: 1,
+                at_ms: now.timestamp_millis(),
+                facility: "3110110019".into(),
+                person_id: "P0000000001".into(),
+                insurance: Some(["06310014".into(), "1".into(), "2".into(), "00".into()]),
+                sex: "female",
+                payload: payload.clone(),
+                ..Event::default()
+            };
+            let p = prepare(&e, Some(&done), now, 7).unwrap();
+            let endpoint = match &payload {
+                Payload::PortalRead { page } => page.endpoint(),
+                _ => e.route().endpoint().unwrap(),
+            };
+            assert_eq!(p.method, endpoint.method, "{payload:?}");
+            assert!(
+                matches_template(&p.path, endpoint.path),
+                "{payload:?}: {} is not {}",
+                p.path,
+                endpoint.path
+            );
+            assert_eq!(p.route, e.route());
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Calibration: the generator's expected shares (integrated over its tables), the published
+//! figures they aim at (FACTS), and the comparison of a generated population with both.
+
+use super::marginals::Marginals;
+use super::tables::{self, InsurerType};
+use serde::Serialize;
+
+/// Share of the population at each single year of age 0–104 (bands spread evenly).
+pub fn age_distribution() -> Vec<f64> {
+    let total: f64 = tables::AGE_BANDS.iter().map(|(_, n)| n).sum();
+    tables::AGE_BANDS
+        .iter()
+        .flat_map(|&(_, n)| std::iter::repeat_n(n / total / 5.0, 5))
+        .collect()
+}
+
+/// Expected shares of the whole population under the generator's tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub male: f64,
+    pub age_0_14: f64,
+    pub age_15_64: f64,
+    pub age_65_plus: f64,
+    pub age_75_plus: f64,
+    pub insurer: Vec<(InsurerType, f64)>,
+    pub card_held: f64,
+    pub card_registered: f64,
+    pub ltc_certified: f64,
+    pub public_assistance: f64,
+}
+
+pub fn expected() -> Expected {
+    let ages = age_distribution();
+    let sum = |f: &dyn Fn(u32) -> f64| {
+        ages.iter()
+            .enumerate()
+            .map(|(a, p)| p * f(a as u32))
+            .sum::<f64>()
+    };
+    let range = |lo: u32, hi: u32| sum(&|a| f64::from(u8::from((lo..=hi).contains(&a))));
+    let under75 = |f: &dyn Fn(u32) -> f64| sum(&|a| if a < 75 { f(a) } else { 0.0 });
+    let nhi = under75(&tables::nhi_share) * (1.0 - tables::PUBLIC_ASSISTANCE_IN_NHI);
+    let employee = under75(&|a| 1.0 - tables::nhi_share(a));
+    let emp_total = InsurerType::KyokaiKenpo.members()
+        + InsurerType::Society.members()
+        + InsurerType::MutualAid.members();
+    let emp = |k: InsurerType| employee * k.members() / emp_total;
+    let p75 = range(75, 200);
+    let card_held = sum(&tables::card_share);
+    Expected {
+        male: sum(&tables::male_share),
+        age_0_14: range(0, 14),
+        age_15_64: range(15, 64),
+        age_65_plus: range(65, 200),
+        age_75_plus: p75,
+        insurer: vec![
+            (InsurerType::KyokaiKenpo, emp(InsurerType::KyokaiKenpo)),
+            (InsurerType::Society, emp(InsurerType::Society)),
+            (InsurerType::MutualAid, emp(InsurerType::MutualAid)),
+            (InsurerType::MunicipalNhi, nhi * tables::MUNICIPAL_NHI_SHARE),
+            (
+                InsurerType::NhiSociety,
+                nhi * (1.0 - tables::MUNICIPAL_NHI_SHARE),
+            ),
+            (
+                InsurerType::LateElderly,
+                p75 * (1.0 - tables::PUBLIC_ASSISTANCE_75_PLUS),
+            ),
+        ],
+        card_held,
+        card_registered: card_held * tables::CARD_REGISTERED_SHARE,
+        ltc_certified: sum(&tables::ltc_rate),
+        public_assistance: p75 * tables::PUBLIC_ASSISTANCE_75_PLUS
+            + under75(&tables::nhi_share) * tables::PUBLIC_ASSISTANCE_IN_NHI,
+    }
+}
+
+/// One published figure and how close the generated population comes to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub measure: String,
+    pub generated: f64,
+    /// The published figure scaled to the run (persons), or a share.
+    pub published: f64,
+    /// |generated − published| / published.
+    pub relative_error: f64,
+    pub tolerance: f64,
+    pub within: bool,
+}
+
+/// Generated vs published, for `summary.json` and the CLI's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub scale: f64,
+    /// Published national figures apply only to a run of all 47 prefectures.
+    pub national: bool,
+    pub marginals: Marginals,
+    pub rows: Vec<Row>,
+}
+
+/// Published figures (FACTS) with the relative tolerance the generator is held to.
+pub fn published() -> Vec<(&'static str, f64, f64)> {
+    let mut v = vec![
+        ("persons", tables::TOTAL_POPULATION, 0.001),
+        ("men", 0.487 * tables::TOTAL_POPULATION, 0.01),
+        ("age 0-14", 0.112 * tables::TOTAL_POPULATION, 0.02),
+        ("age 15-64", 0.596 * tables::TOTAL_POPULATION, 0.01),
+        ("age 65+", 0.293 * tables::TOTAL_POPULATION, 0.01),
+        ("age 75+", 0.168 * tables::TOTAL_POPULATION, 0.02),
+        ("Tokyo", 14.18e6, 0.01),
+    ];
+    for k in InsurerType::ALL {
+        v.push((k.as_str(), k.members(), 0.05));
+    }
+    v.extend([
+        ("card holders", 99.5e6, 0.03),
+        ("card registered as insurance card", 87.3e6, 0.03),
+        ("long-term-care certified", 7.08e6, 0.05),
+    ]);
+    v
+}
+
+impl Comparison {
+    pub fn new(m: &Marginals, scale: f64, prefectures: &[u8]) -> Self {
+        let national = prefectures.is_empty() || prefectures.len() == 47;
+        let generated = |name: &str| -> f64 {
+            let ins =
+                |k: InsurerType| m.by_insurer_type.get(k.as_str()).copied().unwrap_or(0) as f64;
+            match name {
+                "persons" => m.persons as f64,
+                "men" => m.male as f64,
+                "age 0-14" => m.age_0_14 as f64,
+                "age 15-64" => m.age_15_64 as f64,
+                "age 65+" => m.age_65_plus as f64,
+                "age 75+" => m.age_75_plus as f64,
+                "Tokyo" => m.by_prefecture.get(&13).copied().unwrap_or(0) as f64,
+                "card holders" => m.card_held as f64,
+                "card registered as insurance card" => m.card_registered as f64,
+                "long-term-care certified" => m.ltc_certified as f64,
+                other => InsurerType::ALL
+                    .iter()
+                    .find(|k| k.as_str() == other)
+                    .map_or(0.0, |&k| ins(k)),
+            }
+        };
+        let rows = if national {
+            published()
+                .into_iter()
+                .map(|(measure, figure, tolerance)| {
+                    let published = figure * scale;
+                    let g = generated(measure);
+                    // Small runs add sampling noise: allow four binomial standard deviations.
+                    let noise = 4.0 * (published.max(1.0)).sqrt() / published.max(1.0);
+                    let tolerance = tolerance + noise;
+                    let relative_error = (g - published).abs() / published.max(1.0);
+                    Row {
+                        measure: measure.into(),
+                        generated: g,
+                        published,
+                        relative_error,
+                        tolerance,
+                        within: relative_error <= tolerance,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            scale,
+            national,
+            marginals: m.clone(),
+            rows,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generator's expected values at scale 1.0 against FACTS.
+    #[test]
+    fn expected_values_match_the_published_figures() {
+        let e = expected();
+        let n = tables::TOTAL_POPULATION;
+        let check = |what: &str, got: f64, want: f64, tol: f64| {
+            assert!(
+                (got - want).abs() / want <= tol,
+                "{what}: expected {got:.0}, published {want:.0} (±{:.1}%)",
+                tol * 100.0
+            );
+        };
+        check("men", e.male * n, 0.487 * n, 0.005);
+        check("0-14", e.age_0_14 * n, 0.112 * n, 0.01);
+        check("15-64", e.age_15_64 * n, 0.596 * n, 0.005);
+        check("65+", e.age_65_plus * n, 0.293 * n, 0.005);
+        check("75+", e.age_75_plus * n, 0.168 * n, 0.01);
+        for (k, share) in &e.insurer {
+            check(k.as_str(), share * n, k.members(), 0.03);
+        }
+        check("card holders", e.card_held * n, 99.5e6, 0.01);
+        check("registered", e.card_registered * n, 87.3e6, 0.01);
+        check("LTC", e.ltc_certified * n, 7.08e6, 0.02);
+        check("public assistance", e.public_assistance * n, 2.0e6, 0.05);
+        let shares = tables::prefecture_shares();
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        check("Tokyo", shares[12] * n, 14.18e6, 0.001);
+        let munis: u32 = tables::PREFECTURES.iter().map(|p| u32::from(p.3)).sum();
+        assert_eq!(munis, 1_741);
+    }
+}

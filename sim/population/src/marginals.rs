@@ -1,0 +1,174 @@
+//! What a generation counts of the persons it makes, to compare with the published figures:
+//! per-chunk counters in fixed arrays on the hot path, merged into [`Marginals`].
+
+use super::orgs::Orgs;
+use super::persons::Person;
+use super::tables::{self, InsurerType};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts of the generated population, to compare with the published figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Marginals {
+    pub persons: u64,
+    pub male: u64,
+    pub age_0_14: u64,
+    pub age_15_64: u64,
+    pub age_65_plus: u64,
+    pub age_75_plus: u64,
+    pub by_prefecture: BTreeMap<u8, u64>,
+    pub by_insurer_type: BTreeMap<&'static str, u64>,
+    pub no_insurer: u64,
+    pub card_held: u64,
+    pub card_registered: u64,
+    pub ltc_certified: u64,
+    pub pregnant: u64,
+    pub public_expense: BTreeMap<&'static str, u64>,
+    pub conditions: BTreeMap<&'static str, u64>,
+}
+
+const CONDITION_NAMES: [(u16, &str); 6] = [
+    (tables::HYPERTENSION, "hypertension"),
+    (tables::DIABETES, "diabetes"),
+    (tables::DYSLIPIDAEMIA, "dyslipidaemia"),
+    (tables::ASTHMA_COPD, "asthma_copd"),
+    (tables::CKD, "chronic_kidney_disease"),
+    (tables::DEMENTIA, "dementia"),
+];
+
+/// Per-chunk counters in fixed arrays (the hot path); turned into [`Marginals`] once per chunk.
+pub struct Counts {
+    persons: u64,
+    male: u64,
+    ages: [u64; 4],
+    prefecture: [u64; 48],
+    insurer_type: [u64; 6],
+    no_insurer: u64,
+    card_held: u64,
+    card_registered: u64,
+    ltc: u64,
+    pregnant: u64,
+    public_expense: [u64; 3],
+    conditions: [u64; 6],
+}
+
+const PUBLIC_EXPENSE_LAWS: [&str; 3] = ["12", "54", "88"];
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            persons: 0,
+            male: 0,
+            ages: [0; 4],
+            prefecture: [0; 48],
+            insurer_type: [0; 6],
+            no_insurer: 0,
+            card_held: 0,
+            card_registered: 0,
+            ltc: 0,
+            pregnant: 0,
+            public_expense: [0; 3],
+            conditions: [0; 6],
+        }
+    }
+}
+
+impl Counts {
+    pub fn add(&mut self, p: &Person, orgs: &Orgs) {
+        self.persons += 1;
+        self.male += u64::from(p.male);
+        self.ages[match p.age {
+            0..=14 => 0,
+            15..=64 => 1,
+            _ => 2,
+        }] += 1;
+        self.ages[3] += u64::from(p.age >= 75);
+        self.prefecture[usize::from(p.prefecture)] += 1;
+        match p.insurer {
+            Some(i) => self.insurer_type[orgs.insurers[i as usize].kind as usize] += 1,
+            None => self.no_insurer += 1,
+        }
+        self.card_held += u64::from(p.card_held);
+        self.card_registered += u64::from(p.card_registered);
+        self.ltc += u64::from(p.ltc_level > 0);
+        self.pregnant += u64::from(p.pregnant);
+        if let Some(law) = p.public_expense {
+            if let Some(k) = PUBLIC_EXPENSE_LAWS.iter().position(|l| *l == law) {
+                self.public_expense[k] += 1;
+            }
+        }
+        for (k, (bit, _)) in CONDITION_NAMES.iter().enumerate() {
+            self.conditions[k] += u64::from(p.conditions & bit != 0);
+        }
+    }
+
+    pub fn into_marginals(self) -> Marginals {
+        let nonzero =
+            |pairs: Vec<(&'static str, u64)>| pairs.into_iter().filter(|(_, n)| *n > 0).collect();
+        Marginals {
+            persons: self.persons,
+            male: self.male,
+            age_0_14: self.ages[0],
+            age_15_64: self.ages[1],
+            age_65_plus: self.ages[2],
+            age_75_plus: self.ages[3],
+            by_prefecture: (1..=47u8)
+                .map(|p| (p, self.prefecture[usize::from(p)]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            by_insurer_type: nonzero(
+                InsurerType::ALL
+                    .iter()
+                    .map(|k| (k.as_str(), self.insurer_type[*k as usize]))
+                    .collect(),
+            ),
+            no_insurer: self.no_insurer,
+            card_held: self.card_held,
+            card_registered: self.card_registered,
+            ltc_certified: self.ltc,
+            pregnant: self.pregnant,
+            public_expense: nonzero(
+                PUBLIC_EXPENSE_LAWS
+                    .iter()
+                    .zip(self.public_expense)
+                    .map(|(l, n)| (*l, n))
+                    .collect(),
+            ),
+            conditions: nonzero(
+                CONDITION_NAMES
+                    .iter()
+                    .zip(self.conditions)
+                    .map(|((_, name), n)| (*name, n))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Marginals {
+    pub fn merge(&mut self, o: Marginals) {
+        self.persons += o.persons;
+        self.male += o.male;
+        self.age_0_14 += o.age_0_14;
+        self.age_15_64 += o.age_15_64;
+        self.age_65_plus += o.age_65_plus;
+        self.age_75_plus += o.age_75_plus;
+        self.no_insurer += o.no_insurer;
+        self.card_held += o.card_held;
+        self.card_registered += o.card_registered;
+        self.ltc_certified += o.ltc_certified;
+        self.pregnant += o.pregnant;
+        for (k, v) in o.by_prefecture {
+            *self.by_prefecture.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_insurer_type {
+            *self.by_insurer_type.entry(k).or_default() += v;
+        }
+        for (k, v) in o.public_expense {
+            *self.public_expense.entry(k).or_default() += v;
+        }
+        for (k, v) in o.conditions {
+            *self.conditions.entry(k).or_default() += v;
+        }
+    }
+}

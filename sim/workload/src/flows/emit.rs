@@ -1,0 +1,95 @@
+//! The `Flow` trait and the `Emitter` that collects one person's events.
+
+use super::base::{FlowCounts, Note, PersonRow};
+use super::context::GenContext;
+use dx_model::event::{Event, Flow as FlowName, Payload};
+
+/// Collects one person's events, numbering them and keeping only those inside the period.
+pub struct Emitter<'a> {
+    person: &'a PersonRow,
+    seq: u64,
+    start_ms: i64,
+    end_ms: i64,
+    pub events: Vec<Event>,
+    pub counts: FlowCounts,
+    /// What the model did inside the period, with when; kept only if asked for.
+    pub notes: Option<Vec<(i64, Note)>>,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(person: &'a PersonRow, ctx: &GenContext) -> Self {
+        Self {
+            person,
+            seq: 0,
+            start_ms: ctx.start_ms,
+            end_ms: ctx.end_ms,
+            events: Vec::new(),
+            counts: FlowCounts::default(),
+            notes: None,
+        }
+    }
+
+    /// Keeps a note, if notes are kept and the instant is inside the period.
+    pub fn note(&mut self, at_ms: i64, note: Note) {
+        if self.inside(at_ms) {
+            if let Some(n) = &mut self.notes {
+                n.push((at_ms, note));
+            }
+        }
+    }
+
+    /// Runs `f` with the period starting no earlier than `start_ms` (a municipality joining
+    /// the exchange inside it): events before then are numbered but not kept.
+    pub fn from_instant(&mut self, start_ms: i64, f: impl FnOnce(&mut Self)) {
+        let saved = self.start_ms;
+        self.start_ms = saved.max(start_ms);
+        f(self);
+        self.start_ms = saved;
+    }
+
+    /// A new event of this person carrying `payload`, due at `at_ms`; returns its id. Its
+    /// identification and prerequisite are set by `fill`. Events outside the period are numbered
+    /// but not kept, so ids do not depend on the period.
+    pub fn emit(
+        &mut self,
+        flow: FlowName,
+        at_ms: i64,
+        facility: &str,
+        payload: Payload,
+        fill: impl FnOnce(&mut Event),
+    ) -> u64 {
+        let id = (self.person.index << 20) | self.seq;
+        self.seq += 1;
+        if at_ms < self.start_ms || at_ms >= self.end_ms {
+            return id;
+        }
+        let p = self.person;
+        let mut e = Event {
+            id,
+            at_ms,
+            flow,
+            needs: None,
+            facility: facility.to_owned(),
+            person_id: p.id.clone(),
+            card_serial: None,
+            insurance: None,
+            sex: p.sex,
+            birth_date: p.birth_date,
+            payload,
+        };
+        fill(&mut e);
+        self.events.push(e);
+        id
+    }
+
+    /// Whether an instant is inside the period.
+    pub fn inside(&self, at_ms: i64) -> bool {
+        (self.start_ms..self.end_ms).contains(&at_ms)
+    }
+}
+
+/// A source of requests.
+pub trait Flow: Sync {
+    fn name(&self) -> &'static str;
+    fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>);
+}

@@ -1,0 +1,123 @@
+//! What the municipal flows derive once per generation: the care providers per prefecture,
+//! the share of a season's flu doses inside the period, and the portal's hourly arrival
+//! weights with the surge.
+
+use super::base::{Day, Facilities, day_masses, jst_ms};
+use crate::calendar::{Calendar, Desk};
+use chrono::Datelike;
+use dx_model::rng::Stream;
+use dx_population::life::Life;
+use dx_scenario::Scenario;
+use std::collections::HashMap;
+
+pub const HOUR: i64 = 3_600_000;
+/// Share of a flu season's doses given in October, November and December.
+pub const FLU_MONTHS: [(u32, f64); 3] = [(10, 0.45), (11, 0.40), (12, 0.15)];
+/// Relative portal use by hour of day (JST): low at night, a lunch bump, the evening peak.
+pub const PORTAL_HOURS: [f64; 24] = [
+    0.3, 0.15, 0.1, 0.05, 0.05, 0.1, 0.3, 0.6, 0.8, 1.0, 1.0, 1.0, 1.3, 1.1, 1.0, 1.0, 1.0, 1.1,
+    1.4, 1.8, 2.4, 2.6, 2.0, 1.0,
+];
+
+/// What the municipal flows derive once per generation.
+#[derive(Debug)]
+pub struct MunicipalRates {
+    pub life: Life,
+    /// Share of a year's flu doses falling inside the period.
+    flu_share: f64,
+    /// Portal: cumulative weight over the period's hours and the period's expected reads per
+    /// unit yearly rate.
+    portal_cum: Vec<f64>,
+    portal_hours_ms: Vec<i64>,
+    pub portal_year_fraction: f64,
+}
+
+impl MunicipalRates {
+    pub fn new(
+        s: &Scenario,
+        calendar: &Calendar,
+        days: &[Day],
+        slots: &HashMap<Desk, Vec<f64>>,
+        facilities: &Facilities,
+        (start_ms, end_ms): (i64, i64),
+    ) -> Self {
+        let mut care_providers = facilities.care_providers.clone();
+        for l in care_providers.values_mut() {
+            l.sort();
+        }
+        // A flu month's share spread over its days by the clinics' day factors.
+        let mut month_mass: HashMap<(i32, u32), f64> = HashMap::new();
+        let mut flu_share = 0.0;
+        for (day, mass) in days.iter().zip(day_masses(&slots[&Desk::Clinic])) {
+            let Some((_, share)) = FLU_MONTHS.iter().find(|(m, _)| *m == day.date.month()) else {
+                continue;
+            };
+            let first = day.date.with_day(1).expect("day 1");
+            let total = *month_mass
+                .entry((first.year(), first.month()))
+                .or_insert_with(|| {
+                    first
+                        .iter_days()
+                        .take_while(|d| d.month() == first.month())
+                        .map(|d| calendar.day_factor(d))
+                        .sum()
+                });
+            flu_share += share * mass / total;
+        }
+        let day_weight: f64 = PORTAL_HOURS.iter().sum();
+        let (mut portal_cum, mut portal_hours_ms, mut total) = (Vec::new(), Vec::new(), 0.0);
+        let mut year_fraction = 0.0;
+        for day in days {
+            for (h, w) in PORTAL_HOURS.iter().enumerate() {
+                let h0 = day.midnight_ms + h as i64 * HOUR;
+                let overlap =
+                    ((h0 + HOUR).min(end_ms) - h0.max(start_ms)).max(0) as f64 / HOUR as f64;
+                let surge = s.portal.surge.as_ref().map_or(1.0, |sg| {
+                    let from = jst_ms(sg.start);
+                    let to = from + (sg.hours.get() * HOUR as f64) as i64;
+                    if h0 < to && h0 + HOUR > from {
+                        sg.factor.get()
+                    } else {
+                        1.0
+                    }
+                });
+                let m = w * overlap * surge;
+                total += m;
+                year_fraction += m / day_weight / 365.0;
+                portal_cum.push(total);
+                portal_hours_ms.push(h0);
+            }
+        }
+        Self {
+            life: Life {
+                seed: s.seed,
+                as_of: s.population.as_of,
+                care_providers,
+            },
+            flu_share,
+            portal_cum,
+            portal_hours_ms,
+            portal_year_fraction: year_fraction,
+        }
+    }
+
+    /// A portal arrival time inside the period `[start_ms, end_ms)`.
+    pub fn portal_time(&self, (start_ms, end_ms): (i64, i64), r: &mut Stream) -> i64 {
+        let i = r.pick_cumulative(&self.portal_cum);
+        let h0 = self.portal_hours_ms[i];
+        let (lo, hi) = (h0.max(start_ms), (h0 + HOUR).min(end_ms));
+        lo + r.below((hi - lo).max(1) as u64) as i64
+    }
+}
+
+impl MunicipalRates {
+    /// Share of a season's flu doses given inside the period.
+    pub fn flu_share(&self) -> f64 {
+        self.flu_share
+    }
+
+    /// Portal reads and applications of the period per unit yearly rate.
+    pub fn portal_year_fraction(&self) -> f64 {
+        self.portal_year_fraction
+    }
+}
