@@ -1,16 +1,26 @@
 //! The target as the suite sees it: HTTP calls recorded as [`Exchange`]s (what a failure shows),
+//! each to an endpoint of the table (`wire::endpoints`) with its typed body and query — only the
+//! checks that send something deliberately wrong send a body, path or method of their own —
 //! tokens for any principal through the admin routes, the target's own clock, and the synthetic
 //! insurer, facilities, municipalities, persons and practitioner keys the checks use.
 
-use super::Finding;
+use crate::finding::Finding;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use dx_protocol::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use dx_protocol::refdata::DrugMaster;
 use dx_protocol::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
+use dx_protocol::wire::endpoints::{self as ep, Endpoint, Ndjson};
 use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_protocol::wire::{
+    CredentialRequest, Dispensation, DispenseRequest, DrugLine, FacilityKind, FacilityRecord,
+    InsurerRecord, MunicipalityRecord, PersonRecord, PersonRef, PractitionerKeyRequest,
+    PrescriptionKind, QualificationRecord, RegisterPrescriptionRequest, Sex, Signature,
+    TokenRequest,
+};
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Bytes of a request or response body kept in a record.
@@ -107,24 +117,67 @@ impl Target {
         })
     }
 
-    pub async fn get(&self, path: &str, token: &str) -> Result<Exchange, Finding> {
-        self.call(Method::GET, path, Some(token), Body::None).await
+    /// A request to endpoint `E`: its method and path from the table, its path parameters,
+    /// query and body typed.
+    pub async fn send<E: Endpoint>(
+        &self,
+        token: Option<&str>,
+        params: &[&str],
+        query: &E::Query,
+        body: &E::Request,
+    ) -> Result<Exchange, Finding>
+    where
+        E::Query: Serialize,
+        E::Request: Serialize,
+    {
+        let path = dx_client::target::<E>(params, query);
+        let body = match dx_client::body::<E>(body) {
+            Some(bytes) => Body::Raw(bytes, "application/json"),
+            None => Body::None,
+        };
+        self.call(dx_client::method(E::METHOD), &path, token, body)
+            .await
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> Result<Exchange, Finding> {
-        self.call(Method::POST, path, Some(token), Body::Json(body))
+    /// A request with a body to endpoint `E`, which takes no path parameters or query.
+    pub async fn post<E: Endpoint<Query = ()>>(
+        &self,
+        token: &str,
+        body: &E::Request,
+    ) -> Result<Exchange, Finding>
+    where
+        E::Request: Serialize,
+    {
+        self.send::<E>(Some(token), &[], &(), body).await
+    }
+
+    /// A read of endpoint `E` with its path parameters, without query or body.
+    pub async fn get<E: Endpoint<Query = (), Request = ()>>(
+        &self,
+        token: &str,
+        params: &[&str],
+    ) -> Result<Exchange, Finding> {
+        self.send::<E>(Some(token), params, &(), &()).await
+    }
+
+    /// A deliberately wrong body to endpoint `E` (its method and path from the table).
+    pub async fn send_raw<E: Endpoint>(
+        &self,
+        token: Option<&str>,
+        params: &[&str],
+        body: Body,
+    ) -> Result<Exchange, Finding> {
+        self.call(dx_client::method(E::METHOD), &E::path(params), token, body)
             .await
     }
 
     /// `POST /v1/auth/token` for `principal` with `secret`.
     async fn sign_in(&self, principal: &str, secret: &str) -> Result<Exchange, Finding> {
-        self.call(
-            Method::POST,
-            "/v1/auth/token",
-            None,
-            Body::Json(json!({"principal": principal, "secret": secret})),
-        )
-        .await
+        let body = TokenRequest {
+            principal: principal.to_owned(),
+            secret: secret.to_owned(),
+        };
+        self.send::<ep::Token>(None, &[], &(), &body).await
     }
 
     /// The token of a sign-in answer, or an error naming who was refused.
@@ -146,13 +199,10 @@ impl Target {
     /// A fresh token for `principal` (`facility:<code>`, `municipality:<code>`, `person:<id>`).
     pub async fn token(&self, principal: &str) -> Result<String, Finding> {
         let admin = self.admin().await?;
-        let creds = self
-            .post(
-                "/v1/admin/credentials",
-                &admin,
-                json!({"principal": principal}),
-            )
-            .await?;
+        let body = CredentialRequest {
+            principal: principal.to_owned(),
+        };
+        let creds = self.post::<ep::Credentials>(&admin, &body).await?;
         let secret = creds.text("/secret");
         if creds.status != 200 || secret.is_empty() {
             return Err(Finding::Error(format!(
@@ -185,13 +235,10 @@ impl Target {
     /// Moves a test target's clock forward; `Err(Skip)` when its clock is the wall clock.
     pub async fn advance(&self, by: TimeDelta) -> Result<(), Finding> {
         let admin = self.admin().await?;
-        let ex = self
-            .post(
-                "/v1/admin/clock",
-                &admin,
-                json!({"advance_seconds": by.num_seconds()}),
-            )
-            .await?;
+        let body = dx_protocol::wire::ClockRequest {
+            advance_seconds: by.num_seconds(),
+        };
+        let ex = self.post::<ep::MoveClock>(&admin, &body).await?;
         match ex.status {
             200 => Ok(()),
             _ => Err(Finding::Skip(format!(
@@ -205,7 +252,7 @@ impl Target {
     /// Admin store statistics (row counts).
     pub async fn stats(&self) -> Result<Value, Finding> {
         let admin = self.admin().await?;
-        let ex = self.get("/v1/admin/stats", &admin).await?;
+        let ex = self.get::<ep::Stats>(&admin, &[]).await?;
         match (ex.status, ex.json) {
             (200, Some(v)) => Ok(v),
             (s, _) => Err(Finding::Error(format!(
@@ -215,28 +262,23 @@ impl Target {
         }
     }
 
-    /// An NDJSON import through an admin route; any refusal is an error of the setup.
-    pub async fn import(&self, route: &str, records: &[Value]) -> Result<(), Finding> {
+    /// An NDJSON import through admin endpoint `E`; any refusal is an error of the setup.
+    pub async fn import<E, T>(&self, records: Vec<T>) -> Result<(), Finding>
+    where
+        E: Endpoint<Request = Ndjson<T>>,
+        T: Serialize,
+    {
         let admin = self.admin().await?;
-        let mut body = Vec::new();
-        for r in records {
-            serde_json::to_writer(&mut body, r).expect("JSON");
-            body.push(b'\n');
-        }
-        let ex = self
-            .call(
-                Method::POST,
-                route,
-                Some(&admin),
-                Body::Raw(body, "application/x-ndjson"),
-            )
-            .await?;
+        let body = Body::Raw(Ndjson(records).to_bytes(), "application/x-ndjson");
+        let ex = self.send_raw::<E>(Some(&admin), &[], body).await?;
         if ex.status == 200 {
             Ok(())
         } else {
             Err(Finding::Error(format!(
-                "setting up through {route}: HTTP {} {}",
-                ex.status, ex.response
+                "setting up through {}: HTTP {} {}",
+                E::PATH,
+                ex.status,
+                ex.response
             )))
         }
     }
@@ -261,16 +303,22 @@ pub struct Person {
 }
 
 impl Person {
-    pub fn by_card(&self) -> Value {
-        json!({"card_serial": self.card})
+    pub fn by_card(&self) -> PersonRef {
+        PersonRef::by_card(self.card.clone())
     }
 
-    pub fn by_number(&self) -> Value {
-        json!({"insurer_number": self.insurer_number, "symbol": self.symbol, "number": self.number, "branch": self.branch})
+    pub fn by_number(&self) -> PersonRef {
+        PersonRef {
+            insurer_number: Some(self.insurer_number.clone()),
+            symbol: Some(self.symbol.clone()),
+            number: Some(self.number.clone()),
+            branch: Some(self.branch.clone()),
+            ..PersonRef::default()
+        }
     }
 
-    pub fn by_id(&self) -> Value {
-        json!({"person_id": self.id})
+    pub fn by_id(&self) -> PersonRef {
+        PersonRef::by_id(self.id.clone())
     }
 
     pub fn principal(&self) -> String {
@@ -333,32 +381,41 @@ impl Fixture {
     /// Enrols the insurer, facilities and municipalities (inserted or replaced) and registers a
     /// practitioner key at each prescribing facility and pharmacy.
     pub async fn set_up(&self, t: &Target) -> Result<(), Finding> {
-        t.import(
-            "/v1/admin/insurers",
-            &[json!({"number": self.insurer, "scheme": 6, "name": "dxsim conformance insurer", "prefecture": 47})],
-        )
-        .await?;
+        let insurer = InsurerRecord {
+            number: self.insurer.clone(),
+            scheme: Some(6),
+            name: "dxsim conformance insurer".into(),
+            prefecture: 47,
+        };
+        t.import::<ep::ImportInsurers, _>(vec![insurer]).await?;
         let facilities = [
-            (&self.hospital, "hospital"),
-            (&self.clinic, "clinic"),
-            (&self.clinic2, "clinic"),
-            (&self.dental, "dental"),
-            (&self.pharmacy, "pharmacy"),
-            (&self.pharmacy2, "pharmacy"),
-            (&self.care, "care_provider"),
+            (&self.hospital, FacilityKind::Hospital),
+            (&self.clinic, FacilityKind::Clinic),
+            (&self.clinic2, FacilityKind::Clinic),
+            (&self.dental, FacilityKind::Dental),
+            (&self.pharmacy, FacilityKind::Pharmacy),
+            (&self.pharmacy2, FacilityKind::Pharmacy),
+            (&self.care, FacilityKind::CareProvider),
         ];
-        let records: Vec<Value> = facilities
+        let records: Vec<FacilityRecord> = facilities
             .iter()
-            .map(|(code, kind)| json!({"code": code, "kind": kind, "name": format!("dxsim conformance {kind} {code}"), "prefecture": 47}))
+            .map(|(code, kind)| FacilityRecord {
+                code: (*code).clone(),
+                kind: *kind,
+                name: format!("dxsim conformance {} {code}", kind.as_str()),
+                prefecture: 47,
+            })
             .collect();
-        t.import("/v1/admin/facilities", &records).await?;
-        t.import(
-            "/v1/admin/municipalities",
-            &[
-                json!({"code": self.municipality, "name": "dxsim conformance town", "prefecture": 47}),
-                json!({"code": self.municipality2, "name": "dxsim conformance village", "prefecture": 47}),
-            ],
-        )
+        t.import::<ep::ImportFacilities, _>(records).await?;
+        let town = |code: &String, name: &str| MunicipalityRecord {
+            code: code.clone(),
+            name: name.into(),
+            prefecture: 47,
+        };
+        t.import::<ep::ImportMunicipalities, _>(vec![
+            town(&self.municipality, "dxsim conformance town"),
+            town(&self.municipality2, "dxsim conformance village"),
+        ])
         .await?;
         for code in [
             &self.hospital,
@@ -369,13 +426,11 @@ impl Fixture {
             &self.pharmacy2,
         ] {
             let token = t.token(&format!("facility:{code}")).await?;
-            let ex = t
-                .post(
-                    "/v1/practitioners/keys",
-                    &token,
-                    json!({"practitioner_id": practitioner(code), "public_key": encode_public_key(&key_of(code).verifying_key())}),
-                )
-                .await?;
+            let key = PractitionerKeyRequest {
+                practitioner_id: practitioner(code),
+                public_key: encode_public_key(&key_of(code).verifying_key()),
+            };
+            let ex = t.post::<ep::PutPractitionerKey>(&token, &key).await?;
             if ex.status != 201 {
                 return Err(Finding::Error(format!(
                     "registering a practitioner key at {code}: HTTP {} {}",
@@ -423,17 +478,26 @@ impl Fixture {
             female,
             municipality: municipality.to_owned(),
         };
-        t.import(
-            "/v1/admin/persons",
-            &[json!({
-                "id": p.id, "sex": if female { "F" } else { "M" }, "birth_date": birth_date,
-                "prefecture": 47, "municipality": p.municipality, "card_serial": p.card,
-                "qualifications": [{"insurer_number": p.insurer_number, "symbol": p.symbol,
-                    "number": p.number, "branch": p.branch, "valid_from": "2000-01-01", "valid_to": null}],
-                "public_expenses": []
-            })],
-        )
-        .await?;
+        let record = PersonRecord {
+            id: p.id.clone(),
+            sex: if female { Sex::Female } else { Sex::Male },
+            birth_date,
+            prefecture: 47,
+            municipality: p.municipality.clone(),
+            card_serial: Some(p.card.clone()),
+            qualifications: vec![QualificationRecord {
+                insurer_number: p.insurer_number.clone(),
+                symbol: p.symbol.clone(),
+                number: p.number.clone(),
+                branch: p.branch.clone(),
+                valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date"),
+                valid_to: None,
+            }],
+            public_expenses: Vec::new(),
+            care_certification: None,
+            pregnancy: None,
+        };
+        t.import::<ep::ImportPersons, _>(vec![record]).await?;
         Ok(p)
     }
 
@@ -447,7 +511,7 @@ impl Fixture {
         lines: &[(&str, u16, u32)],
         uses: u8,
         edit: impl FnOnce(&mut Value),
-    ) -> Result<Value, Finding> {
+    ) -> Result<RegisterPrescriptionRequest, Finding> {
         let master = DrugMaster::get();
         let items = lines
             .iter()
@@ -490,21 +554,37 @@ impl Fixture {
         let mut bundle = draft.to_bundle();
         edit(&mut bundle);
         let signature = sign(&key_of(facility), &bundle);
-        Ok(json!({
-            "kind": "electronic",
-            "bundle": bundle,
-            "signature": {"practitioner_id": practitioner(facility), "algorithm": "Ed25519", "value": signature}
-        }))
+        Ok(RegisterPrescriptionRequest {
+            kind: PrescriptionKind::Electronic,
+            bundle,
+            signature: Some(Signature {
+                practitioner_id: practitioner(facility),
+                algorithm: "Ed25519".into(),
+                value: signature,
+            }),
+        })
     }
 
-    /// A signed dispensing request at `pharmacy` of `items` ([{code, days, quantity}]).
-    pub fn dispensation(&self, pharmacy: &str, access_code: &str, items: Value) -> Value {
-        let dispensation = json!({"access_code": access_code, "items": items});
+    /// A signed dispensing request at `pharmacy` of `items`.
+    pub fn dispensation(
+        &self,
+        pharmacy: &str,
+        access_code: &str,
+        items: Vec<DrugLine>,
+    ) -> DispenseRequest {
+        let dispensation = Dispensation {
+            access_code: access_code.to_owned(),
+            items,
+        };
         let signature = sign(&key_of(pharmacy), &dispensation);
-        json!({
-            "dispensation": dispensation,
-            "signature": {"practitioner_id": practitioner(pharmacy), "algorithm": "Ed25519", "value": signature}
-        })
+        DispenseRequest {
+            dispensation,
+            signature: Signature {
+                practitioner_id: practitioner(pharmacy),
+                algorithm: "Ed25519".into(),
+                value: signature,
+            },
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! unknown fields are errors, so a typo never turns into a silent default. Every value checks
 //! its range while it is read ([`values`]), and what spans several fields (a rollout's
 //! waypoints, adoption that only grows, a period inside the calendar) is checked once, when the
-//! file is loaded ([`Scenario::load`]); the pipeline takes the loaded [`Scenario`] and never
+//! file is loaded (`Scenario::load`, in `load.rs`); the pipeline takes the loaded [`Scenario`] and never
 //! checks it again. A refusal names the file, the field and the allowed range.
 //!
 //! `scenarios/README.md` documents every field; `scenarios/quickstart.toml` shows each with its
@@ -10,6 +10,7 @@
 
 pub mod adoption;
 pub mod dates;
+mod load;
 pub mod sections;
 pub mod values;
 
@@ -19,7 +20,6 @@ pub use values::{KindCounts, KindShares, Name, PerKind, Share};
 use chrono::{NaiveDate, NaiveDateTime};
 use dates::toml_date;
 use serde::Deserialize;
-use std::path::Path;
 use values::{Months, shares};
 
 /// The seed used when a scenario does not give one.
@@ -207,132 +207,6 @@ impl Scenario {
         let mut s = Self::default();
         s.population.scale = values::Scale::new(scale).expect("a scale in (0, 1]");
         s
-    }
-
-    /// Reads and checks the scenario at `path`: the only place a scenario is checked.
-    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: p.clone(),
-            source,
-        })?;
-        Self::from_toml(&p, &text)
-    }
-
-    /// Reads and checks a scenario's text; `path` names it in errors.
-    pub fn from_toml(path: &str, text: &str) -> Result<Self, ScenarioError> {
-        let parse = |message: String| ScenarioError::Parse {
-            path: path.to_owned(),
-            message,
-        };
-        let de = toml::de::Deserializer::parse(text).map_err(|e| parse(e.to_string()))?;
-        let s: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
-            let at = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            parse(if at == "." || at.is_empty() {
-                inner
-            } else {
-                format!("{at}: {inner}")
-            })
-        })?;
-        s.validate().map_err(|message| ScenarioError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
-        Ok(s)
-    }
-
-    /// Checks what spans several fields (each value checked its own range when it was read):
-    /// the period and rollout inside the calendar, waypoints in order, adoption only growing,
-    /// the elderly's flu doses within all of them, priority routes of their own service.
-    /// [`Scenario::load`] calls it; nothing downstream does.
-    pub fn validate(&self) -> Result<(), String> {
-        use chrono::Datelike;
-        let years = CALENDAR_YEARS;
-        let p = &self.period;
-        if !years.contains(&p.start.year()) || !years.contains(&p.end().year()) {
-            return Err(format!(
-                "period: the calendar covers {}–{}, got {}",
-                years.start(),
-                years.end(),
-                p.start
-            ));
-        }
-        let m = &self.municipal;
-        if m.flu_elderly_doses_per_year.get() > m.flu_doses_per_year.get() {
-            return Err(
-                "municipal.flu_elderly_doses_per_year cannot exceed flu_doses_per_year".into(),
-            );
-        }
-        self.validate_rollout()?;
-        self.validate_capacity()
-    }
-
-    /// The adoption timeline: `[adoption.at_end]` or `[rollout]`, not both; adoption only
-    /// growing.
-    fn validate_rollout(&self) -> Result<(), String> {
-        if let Some(r) = &self.rollout {
-            if self.adoption.at_end != AdoptionEnd::default() {
-                return Err(
-                    "give either [adoption.at_end] (over the period) or [rollout] waypoints (over years), not both".into(),
-                );
-            }
-            use chrono::Datelike;
-            if r.start.day() != 1 {
-                return Err(format!(
-                    "rollout.start: the first day of a month, got {}",
-                    r.start
-                ));
-            }
-            let end = *r.month_starts().last().expect("months ≥ 1");
-            let years = CALENDAR_YEARS;
-            if !years.contains(&r.start.year()) || !years.contains(&end.year()) {
-                return Err(format!(
-                    "rollout: the calendar covers {}–{}, got {} to {end}",
-                    years.start(),
-                    years.end(),
-                    r.start
-                ));
-            }
-            let mut last = r.start;
-            for w in &r.waypoints {
-                if w.at <= last {
-                    return Err(format!(
-                        "rollout.waypoints: dates must follow rollout.start and each other, got {} after {last}",
-                        w.at
-                    ));
-                }
-                last = w.at;
-            }
-        }
-        adoption::Timeline::of(self)
-            .validate()
-            .map_err(|e| format!("adoption: {e}"))
-    }
-
-    /// Priority routes are routes of their service; a service time's p99 is not below its
-    /// median.
-    fn validate_capacity(&self) -> Result<(), String> {
-        let c = &self.capacity;
-        for (service, svc) in &c.services {
-            if let Some(r) = svc.priority.iter().find(|r| r.service() != Some(*service)) {
-                return Err(format!(
-                    "capacity.services.{}.priority: {} is not a route of {}",
-                    service.as_str(),
-                    r.as_str(),
-                    service.as_str()
-                ));
-            }
-        }
-        for (route, t) in &c.service_times {
-            if t.p99_ms.get() < t.median_ms.get() {
-                return Err(format!(
-                    "capacity.service_times.{}: need 0 < median_ms ≤ p99_ms",
-                    route.as_str()
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -1,15 +1,19 @@
 //! EHR sharing (電子カルテ情報共有サービス): the 3 documents and the 6 items.
 
-use super::check;
 use super::eligibility::consent_by_card;
+use crate::check::check;
+use crate::check::{Check, Ctx};
+use crate::fhir;
+use crate::finding::{Finding, Outcome, ensure, error, fail, status};
 use crate::target::{Exchange, Person, jst, yj};
-use crate::{Check, Ctx, Finding, Outcome, ensure, error, fail, fhir, status};
 use dx_protocol::refdata::clinical::LAB_TESTS;
 use dx_protocol::wire::clins::{
     DocumentDraft, DocumentKind, EhrPatient, Fact, ItemDraft, ItemsDraft,
 };
+use dx_protocol::wire::endpoints as ep;
 use dx_protocol::wire::fhir::YJ_SYSTEM;
-use serde_json::{Value, json};
+use dx_protocol::wire::{CheckRequest, DrugLine, InboxQuery, SummaryQuery};
+use serde_json::Value;
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -132,7 +136,7 @@ async fn items_bundle(
 
 async fn submit_items(c: &Ctx, facility: &str, bundle: Value) -> Result<Exchange, Finding> {
     let tok = c.facility(facility).await?;
-    c.t.post("/v1/ehr/items", &tok, bundle).await
+    c.t.post::<ep::SubmitItems>(&tok, &bundle).await
 }
 
 fn diagnosis(code: &str) -> Fact {
@@ -176,7 +180,7 @@ async fn document(
 
 async fn post_document(c: &Ctx, facility: &str, bundle: Value) -> Result<Exchange, Finding> {
     let tok = c.facility(facility).await?;
-    c.t.post("/v1/ehr/documents", &tok, bundle).await
+    c.t.post::<ep::SubmitDocument>(&tok, &bundle).await
 }
 
 async fn referral(c: &Ctx) -> Outcome {
@@ -198,8 +202,13 @@ async fn referral(c: &Ctx) -> Outcome {
         format!("addressee {}", c.fx.hospital),
     )?;
     let hospital = c.facility(&c.fx.hospital).await?;
+    let unreceived = InboxQuery {
+        status: Some("unreceived".into()),
+        count: Some(200),
+        cursor: None,
+    };
     let inbox =
-        c.t.get("/v1/ehr/referrals?status=unreceived&count=200", &hospital)
+        c.t.send::<ep::ReferralInbox>(Some(&hospital), &[], &unreceived, &())
             .await?;
     status(&inbox, 200)?;
     ensure(
@@ -212,17 +221,16 @@ async fn referral(c: &Ctx) -> Outcome {
     )?;
     let other = c.facility(&c.fx.clinic2).await?;
     error(
-        &c.t.get(&format!("/v1/ehr/documents/{id}"), &other).await?,
+        &c.t.get::<ep::ReadDocument>(&other, &[&id]).await?,
         403,
         "not_addressee",
     )?;
-    let receipt = format!("/v1/ehr/documents/{id}/receipt");
-    status(&c.t.post(&receipt, &hospital, json!({})).await?, 200)?;
-    error(
-        &c.t.post(&receipt, &hospital, json!({})).await?,
-        409,
-        "already_received",
-    )
+    let params = [id.as_str()];
+    let receipt = || {
+        c.t.send::<ep::ReceiveReferral>(Some(&hospital), &params, &(), &())
+    };
+    status(&receipt().await?, 200)?;
+    error(&receipt().await?, 409, "already_received")
 }
 
 async fn duplicate_document(c: &Ctx) -> Outcome {
@@ -251,16 +259,16 @@ async fn checkup_needs_consent(c: &Ctx) -> Outcome {
     let doc = document(c, &c.fx.clinic, &p, DocumentKind::CheckupReport, None).await?;
     let ex = post_document(c, &c.fx.clinic, doc).await?;
     status(&ex, 201)?;
-    let path = format!("/v1/ehr/documents/{}", ex.text("/document_id"));
+    let id = ex.text("/document_id");
     let other = c.facility(&c.fx.clinic2).await?;
-    let refused = c.t.get(&path, &other).await?;
+    let refused = c.t.get::<ep::ReadDocument>(&other, &[&id]).await?;
     ensure(
         refused.status == 403,
         &refused,
         "403 without checkup consent",
     )?;
     consent_by_card(c, &c.fx.clinic2, &p, &["checkup"]).await?;
-    status(&c.t.get(&path, &other).await?, 200)
+    status(&c.t.get::<ep::ReadDocument>(&other, &[&id]).await?, 200)
 }
 
 fn hba1c() -> &'static str {
@@ -291,11 +299,16 @@ async fn submit(c: &Ctx) -> Outcome {
 
 async fn summary(c: &Ctx, facility: &str, p: &Person) -> Result<Exchange, Finding> {
     let tok = c.facility(facility).await?;
-    c.t.get(
-        &format!("/v1/persons/{}/clinical-summary?count=200", p.id),
-        &tok,
-    )
-    .await
+    c.t.send::<ep::ReadClinicalSummary>(Some(&tok), &[&p.id], &all_items(), &())
+        .await
+}
+
+/// A page of up to 200 items of every kind.
+fn all_items() -> SummaryQuery {
+    SummaryQuery {
+        count: Some(200),
+        ..SummaryQuery::default()
+    }
 }
 
 async fn summary_needs_consent(c: &Ctx) -> Outcome {
@@ -367,7 +380,7 @@ async fn undisclosed(c: &Ctx) -> Outcome {
     )?;
     let tok = c.t.token(&p.principal()).await?;
     let own =
-        c.t.get("/v1/portal/clinical-summary?count=200", &tok)
+        c.t.send::<ep::PortalClinicalSummary>(Some(&tok), &[], &all_items(), &())
             .await?;
     status(&own, 200)?;
     ensure(
@@ -386,14 +399,17 @@ async fn allergy_warns(c: &Ctx) -> Outcome {
     let b = items_bundle(c, &c.fx.hospital, &p, vec![(fact, false)]).await?;
     status(&submit_items(c, &c.fx.hospital, b).await?, 201)?;
     let tok = c.facility(&c.fx.clinic2).await?;
-    let ex = c
-        .t
-        .post(
-            "/v1/prescriptions/check",
-            &tok,
-            json!({"person": p.by_id(), "items": [{"code": yj("clarithromycin"), "days": 7, "quantity": 14}]}),
-        )
-        .await?;
+    let body = CheckRequest {
+        person: p.by_id(),
+        start_date: None,
+        items: vec![DrugLine {
+            code: yj("clarithromycin"),
+            days: 7,
+            quantity: Some(14),
+        }],
+        include_same_facility: false,
+    };
+    let ex = c.t.post::<ep::CheckPrescription>(&tok, &body).await?;
     status(&ex, 200)?;
     ensure(
         ex.at("/warnings")

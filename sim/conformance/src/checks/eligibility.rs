@@ -1,8 +1,15 @@
 //! Eligibility (オンライン資格確認) and consent (同意).
 
-use super::check;
-use crate::{Check, Ctx, Outcome, ensure, error, status};
-use serde_json::{Value, json};
+use crate::check::check;
+use crate::check::{Check, Ctx};
+use crate::finding::{Outcome, ensure, error, status};
+use crate::target::Person;
+use dx_protocol::wire::endpoints as ep;
+use dx_protocol::wire::{
+    BatchVerifyRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest, MedicationsQuery,
+    PersonRef, VerifyRequest,
+};
+use serde_json::Value;
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -100,18 +107,37 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
+/// A verification request of `person`, without consent.
+fn verifying(person: PersonRef) -> VerifyRequest {
+    VerifyRequest {
+        person,
+        service_date: None,
+        consent: None,
+    }
+}
+
 async fn verify(
     c: &Ctx,
     facility: &str,
-    body: Value,
-) -> Result<crate::target::Exchange, crate::Finding> {
+    body: VerifyRequest,
+) -> Result<crate::target::Exchange, crate::finding::Finding> {
     let tok = c.facility(facility).await?;
-    c.t.post("/v1/eligibility/verify", &tok, body).await
+    c.t.post::<ep::Verify>(&tok, &body).await
+}
+
+/// Consent flags naming `kinds` (`medication`, `ehr`, `checkup`, `vaccination`).
+fn flags(kinds: &[&str]) -> ConsentFlags {
+    ConsentFlags {
+        vaccination: kinds.contains(&"vaccination"),
+        medication: kinds.contains(&"medication"),
+        checkup: kinds.contains(&"checkup"),
+        ehr: kinds.contains(&"ehr"),
+    }
 }
 
 async fn verify_by_card(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 40, true).await?;
-    let ex = verify(c, &c.fx.clinic, json!({"person": p.by_card()})).await?;
+    let ex = verify(c, &c.fx.clinic, verifying(p.by_card())).await?;
     status(&ex, 200)?;
     ensure(
         ex.text("/status") == "valid"
@@ -128,7 +154,7 @@ async fn verify_by_card(c: &Ctx) -> Outcome {
 
 async fn verify_by_number(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 52, false).await?;
-    let ex = verify(c, &c.fx.pharmacy, json!({"person": p.by_number()})).await?;
+    let ex = verify(c, &c.fx.pharmacy, verifying(p.by_number())).await?;
     status(&ex, 200)?;
     ensure(
         ex.text("/status") == "valid" && ex.text("/person_id") == p.id,
@@ -143,8 +169,8 @@ async fn insurer_check_digit(c: &Ctx) -> Outcome {
     let last = number.pop().and_then(|d| d.to_digit(10)).unwrap_or(0);
     number.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
     let mut person = p.by_number();
-    person["insurer_number"] = json!(number);
-    let ex = verify(c, &c.fx.clinic, json!({"person": person})).await?;
+    person.insurer_number = Some(number);
+    let ex = verify(c, &c.fx.clinic, verifying(person)).await?;
     error(&ex, 400, "invalid_check_digit")
 }
 
@@ -152,7 +178,13 @@ async fn not_found(c: &Ctx) -> Outcome {
     let ex = verify(
         c,
         &c.fx.clinic,
-        json!({"person": {"insurer_number": c.fx.insurer, "symbol": "C", "number": format!("NOBODY{}", c.fx.next()), "branch": "00"}}),
+        verifying(PersonRef {
+            insurer_number: Some(c.fx.insurer.clone()),
+            symbol: Some("C".into()),
+            number: Some(format!("NOBODY{}", c.fx.next())),
+            branch: Some("00".into()),
+            ..PersonRef::default()
+        }),
     )
     .await?;
     status(&ex, 200)?;
@@ -162,7 +194,7 @@ async fn not_found(c: &Ctx) -> Outcome {
 async fn copay_by_age(c: &Ctx) -> Outcome {
     for (age, copay) in [(3, 20), (40, 30), (72, 20), (80, 10)] {
         let p = c.fx.person(&c.t, age, false).await?;
-        let ex = verify(c, &c.fx.clinic, json!({"person": p.by_card()})).await?;
+        let ex = verify(c, &c.fx.clinic, verifying(p.by_card())).await?;
         status(&ex, 200)?;
         ensure(
             ex.at("/coverage/copay_percent").and_then(Value::as_u64) == Some(copay),
@@ -179,13 +211,11 @@ async fn batch_in_order(c: &Ctx) -> Outcome {
         c.fx.person(&c.t, 61, false).await?,
     );
     let tok = c.facility(&c.fx.clinic).await?;
-    let ex =
-        c.t.post(
-            "/v1/eligibility/batch",
-            &tok,
-            json!({"items": [a.by_card(), {"card_serial": ""}, b.by_number()]}),
-        )
-        .await?;
+    let body = BatchVerifyRequest {
+        service_date: None,
+        items: vec![a.by_card(), PersonRef::by_card(""), b.by_number()],
+    };
+    let ex = c.t.post::<ep::BatchVerify>(&tok, &body).await?;
     status(&ex, 200)?;
     ensure(
         ex.text("/results/0/person_id") == a.id
@@ -201,48 +231,37 @@ async fn batch_in_order(c: &Ctx) -> Outcome {
 
 async fn no_person_id(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 45, true).await?;
-    let ex = verify(c, &c.fx.clinic, json!({"person": p.by_id()})).await?;
+    let ex = verify(c, &c.fx.clinic, verifying(p.by_id())).await?;
     error(&ex, 400, "invalid_person_reference")
 }
 
 /// Verifies `p` by card at `facility` with consent to `kinds`.
-pub async fn consent_by_card(
-    c: &Ctx,
-    facility: &str,
-    p: &crate::target::Person,
-    kinds: &[&str],
-) -> Outcome {
-    let mut flags = serde_json::Map::new();
-    for k in kinds {
-        flags.insert((*k).to_owned(), json!(true));
-    }
-    let ex = verify(
-        c,
-        facility,
-        json!({"person": p.by_card(), "consent": flags}),
-    )
-    .await?;
-    status(&ex, 200)
+pub async fn consent_by_card(c: &Ctx, facility: &str, p: &Person, kinds: &[&str]) -> Outcome {
+    let body = VerifyRequest {
+        consent: Some(flags(kinds)),
+        ..verifying(p.by_card())
+    };
+    status(&verify(c, facility, body).await?, 200)
 }
 
 async fn medications(
     c: &Ctx,
     facility: &str,
     id: &str,
-) -> Result<crate::target::Exchange, crate::Finding> {
+) -> Result<crate::target::Exchange, crate::finding::Finding> {
     let tok = c.facility(facility).await?;
-    c.t.get(&format!("/v1/persons/{id}/medications?days=100"), &tok)
+    let days = MedicationsQuery { days: Some(100) };
+    c.t.send::<ep::ReadMedications>(Some(&tok), &[id], &days, &())
         .await
 }
 
 async fn consent_at_card_reader(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 66, true).await?;
-    let ex = verify(
-        c,
-        &c.fx.clinic,
-        json!({"person": p.by_card(), "consent": {"medication": true}}),
-    )
-    .await?;
+    let body = VerifyRequest {
+        consent: Some(flags(&["medication"])),
+        ..verifying(p.by_card())
+    };
+    let ex = verify(c, &c.fx.clinic, body).await?;
     status(&ex, 200)?;
     ensure(
         ex.at("/consents")
@@ -266,41 +285,36 @@ async fn consent_required(c: &Ctx) -> Outcome {
 async fn card_consent_needs_card(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 47, true).await?;
     let tok = c.facility(&c.fx.clinic).await?;
-    let ex =
-        c.t.post(
-            "/v1/consents",
-            &tok,
-            json!({"person": p.by_number(), "kind": "ehr", "method": "card"}),
-        )
-        .await?;
+    let body = ConsentRequest {
+        person: p.by_number(),
+        kind: ConsentKind::Ehr,
+        method: ConsentMethod::Card,
+    };
+    let ex = c.t.post::<ep::GiveConsent>(&tok, &body).await?;
     error(&ex, 400, "consent_needs_card")?;
-    let ex = verify(
-        c,
-        &c.fx.clinic,
-        json!({"person": p.by_number(), "consent": {"ehr": true}}),
-    )
-    .await?;
+    let body = VerifyRequest {
+        consent: Some(flags(&["ehr"])),
+        ..verifying(p.by_number())
+    };
+    let ex = verify(c, &c.fx.clinic, body).await?;
     error(&ex, 400, "consent_needs_card")
 }
 
 async fn verbal_medication_only(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 39, false).await?;
     let tok = c.facility(&c.fx.clinic).await?;
+    let verbal = |kind| ConsentRequest {
+        person: p.by_id(),
+        kind,
+        method: ConsentMethod::Verbal,
+    };
     let ex =
-        c.t.post(
-            "/v1/consents",
-            &tok,
-            json!({"person": p.by_id(), "kind": "ehr", "method": "verbal"}),
-        )
-        .await?;
+        c.t.post::<ep::GiveConsent>(&tok, &verbal(ConsentKind::Ehr))
+            .await?;
     error(&ex, 422, "verbal_consent_not_allowed")?;
     let ex =
-        c.t.post(
-            "/v1/consents",
-            &tok,
-            json!({"person": p.by_id(), "kind": "medication", "method": "verbal"}),
-        )
-        .await?;
+        c.t.post::<ep::GiveConsent>(&tok, &verbal(ConsentKind::Medication))
+            .await?;
     status(&ex, 201)
 }
 

@@ -1,5 +1,5 @@
 //! The checks, a module per area; [`all`] lists them in the order they run (groups in
-//! [`super::GROUPS`] order).
+//! [`GROUPS`] order).
 
 mod ehr;
 mod eligibility;
@@ -7,21 +7,7 @@ mod municipal;
 mod prescription;
 mod security;
 
-use super::Check;
-
-/// Declares a check: id, title, rule, source, and the async fn that runs it.
-macro_rules! check {
-    ($id:literal, $title:literal, $rule:literal, $source:literal, $f:path) => {
-        $crate::Check {
-            id: $id,
-            title: $title,
-            rule: $rule,
-            source: $source,
-            run: |c| Box::pin($f(c)),
-        }
-    };
-}
-pub(crate) use check;
+use crate::check::{Check, GROUPS};
 
 /// Every check of the suite, groups in order.
 pub fn all() -> Vec<Check> {
@@ -32,7 +18,7 @@ pub fn all() -> Vec<Check> {
     v.extend(municipal::checks());
     v.extend(security::checks());
     let order = |c: &Check| {
-        super::GROUPS
+        GROUPS
             .iter()
             .position(|g| *g == c.group())
             .unwrap_or(usize::MAX)

@@ -1,9 +1,16 @@
 //! Municipalities and long-term care (自治体・介護連携), and the person's portal (マイナポータル).
 
-use super::check;
+use crate::check::check;
+use crate::check::{Check, Ctx};
+use crate::finding::{Finding, Outcome, ensure, error, status};
 use crate::target::Exchange;
-use crate::{Check, Ctx, Finding, Outcome, ensure, error, status};
-use serde_json::{Value, json};
+use dx_protocol::wire::endpoints as ep;
+use dx_protocol::wire::{
+    AccessLogQuery, ApplicationKind, ApplicationRequest, CareCertificationRequest, CareLevel,
+    ConsentKind, ConsentMethod, ConsentRequest, Decision, DecisionRequest, MedicationsQuery,
+    PersonRef, SummaryQuery, VaccinationRequest,
+};
+use serde_json::Value;
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -71,13 +78,13 @@ async fn municipality(c: &Ctx, code: &str) -> Result<String, Finding> {
 }
 
 async fn record_dose(c: &Ctx, who: &str, token: &str, vaccine: &str) -> Result<Exchange, Finding> {
-    let today = c.t.today().await?;
-    c.t.post(
-        "/v1/vaccinations",
-        token,
-        json!({"person": {"person_id": who}, "vaccine": vaccine, "administered_on": today}),
-    )
-    .await
+    let body = VaccinationRequest {
+        person: PersonRef::by_id(who),
+        vaccine: vaccine.to_owned(),
+        administered_on: c.t.today().await?,
+        lot: None,
+    };
+    c.t.post::<ep::RecordVaccination>(token, &body).await
 }
 
 async fn vaccination_history(c: &Ctx) -> Outcome {
@@ -85,9 +92,7 @@ async fn vaccination_history(c: &Ctx) -> Outcome {
     let clinic = c.facility(&c.fx.clinic).await?;
     status(&record_dose(c, &p.id, &clinic, "influenza").await?, 201)?;
     let town = municipality(c, &c.fx.municipality).await?;
-    let ex =
-        c.t.get(&format!("/v1/persons/{}/vaccinations", p.id), &town)
-            .await?;
+    let ex = c.t.get::<ep::ReadVaccinations>(&town, &[&p.id]).await?;
     status(&ex, 200)?;
     ensure(
         ex.response.contains("influenza"),
@@ -100,21 +105,23 @@ async fn other_municipality(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 81, true).await?;
     let village = municipality(c, &c.fx.municipality2).await?;
     error(
-        &c.t.get(&format!("/v1/persons/{}/vaccinations", p.id), &village)
-            .await?,
+        &c.t.get::<ep::ReadVaccinations>(&village, &[&p.id]).await?,
         403,
         "wrong_municipality",
     )?;
-    let today = c.t.today().await?;
-    let ex = c
-        .t
-        .post(
-            "/v1/care/certifications",
-            &village,
-            json!({"person": p.by_id(), "level": "care_1", "valid_from": today, "valid_to": today + chrono::TimeDelta::days(364)}),
-        )
-        .await?;
+    let body = certification(&p, c.t.today().await?);
+    let ex = c.t.post::<ep::CertifyCare>(&village, &body).await?;
     error(&ex, 403, "wrong_municipality")
+}
+
+/// Care level 1 for a year from `today`.
+fn certification(p: &crate::target::Person, today: chrono::NaiveDate) -> CareCertificationRequest {
+    CareCertificationRequest {
+        person: p.by_id(),
+        level: CareLevel::Care1,
+        valid_from: today,
+        valid_to: today + chrono::TimeDelta::days(364),
+    }
 }
 
 async fn dose_too_soon(c: &Ctx) -> Outcome {
@@ -131,22 +138,17 @@ async fn dose_too_soon(c: &Ctx) -> Outcome {
 async fn care_from_40(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 30, false).await?;
     let town = municipality(c, &c.fx.municipality).await?;
-    let today = c.t.today().await?;
-    let ex = c
-        .t
-        .post(
-            "/v1/care/certifications",
-            &town,
-            json!({"person": p.by_id(), "level": "care_1", "valid_from": today, "valid_to": today + chrono::TimeDelta::days(364)}),
-        )
-        .await?;
+    let body = certification(&p, c.t.today().await?);
+    let ex = c.t.post::<ep::CertifyCare>(&town, &body).await?;
     error(&ex, 422, "not_insured_for_care")
 }
 
 async fn own_summary(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 34, true).await?;
     let tok = c.t.token(&p.principal()).await?;
-    let ex = c.t.get("/v1/portal/clinical-summary", &tok).await?;
+    let ex =
+        c.t.send::<ep::PortalClinicalSummary>(Some(&tok), &[], &SummaryQuery::default(), &())
+            .await?;
     status(&ex, 200)?;
     ensure(
         ex.text("/resourceType") == "Bundle" && ex.text("/type") == "searchset",
@@ -158,22 +160,26 @@ async fn own_summary(c: &Ctx) -> Outcome {
 async fn access_log(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 65, false).await?;
     let clinic = c.facility(&c.fx.clinic2).await?;
+    let consent = ConsentRequest {
+        person: p.by_id(),
+        kind: ConsentKind::Medication,
+        method: ConsentMethod::Verbal,
+    };
+    status(&c.t.post::<ep::GiveConsent>(&clinic, &consent).await?, 201)?;
+    let all = MedicationsQuery::default();
     status(
-        &c.t.post(
-            "/v1/consents",
-            &clinic,
-            json!({"person": p.by_id(), "kind": "medication", "method": "verbal"}),
-        )
-        .await?,
-        201,
-    )?;
-    status(
-        &c.t.get(&format!("/v1/persons/{}/medications", p.id), &clinic)
+        &c.t.send::<ep::ReadMedications>(Some(&clinic), &[&p.id], &all, &())
             .await?,
         200,
     )?;
     let tok = c.t.token(&p.principal()).await?;
-    let ex = c.t.get("/v1/portal/access-log?limit=100", &tok).await?;
+    let latest = AccessLogQuery {
+        before: None,
+        limit: Some(100),
+    };
+    let ex =
+        c.t.send::<ep::AccessLog>(Some(&tok), &[], &latest, &())
+            .await?;
     status(&ex, 200)?;
     ensure(
         ex.at("/entries")
@@ -196,39 +202,35 @@ async fn application_for_someone_else(c: &Ctx) -> Outcome {
         c.fx.person(&c.t, 45, false).await?,
     );
     let tok = c.t.token(&a.principal()).await?;
-    let ex =
-        c.t.post(
-            "/v1/portal/applications",
-            &tok,
-            json!({"person_id": b.id, "kind": "medical_subsidy"}),
-        )
-        .await?;
+    let body = ApplicationRequest {
+        person_id: b.id.clone(),
+        kind: ApplicationKind::MedicalSubsidy,
+        note: None,
+    };
+    let ex = c.t.post::<ep::FileApplication>(&tok, &body).await?;
     error(&ex, 403, "application_for_someone_else")
 }
 
 async fn decided_once(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 37, true).await?;
     let tok = c.t.token(&p.principal()).await?;
-    let filed =
-        c.t.post(
-            "/v1/portal/applications",
-            &tok,
-            json!({"person_id": p.id, "kind": "vaccination_voucher", "note": "dxsim conformance"}),
-        )
-        .await?;
+    let body = ApplicationRequest {
+        person_id: p.id.clone(),
+        kind: ApplicationKind::VaccinationVoucher,
+        note: Some("dxsim conformance".into()),
+    };
+    let filed = c.t.post::<ep::FileApplication>(&tok, &body).await?;
     status(&filed, 201)?;
     let id = filed.text("/application_id");
     let town = municipality(c, &c.fx.municipality).await?;
-    let path = format!("/v1/municipal/applications/{id}/decision");
-    status(
-        &c.t.post(&path, &town, json!({"decision": "approved"}))
-            .await?,
-        200,
-    )?;
-    error(
-        &c.t.post(&path, &town, json!({"decision": "approved"}))
-            .await?,
-        409,
-        "already_decided",
-    )
+    let approve = DecisionRequest {
+        decision: Decision::Approved,
+        reason: None,
+    };
+    let params = [id.as_str()];
+    let decide = || {
+        c.t.send::<ep::DecideApplication>(Some(&town), &params, &(), &approve)
+    };
+    status(&decide().await?, 200)?;
+    error(&decide().await?, 409, "already_decided")
 }

@@ -1,10 +1,14 @@
 //! E-prescription (電子処方箋), refills (リフィル) and the duplicate and interaction checks
 //! (重複投薬等チェック).
 
-use super::check;
 use super::eligibility::consent_by_card;
+use crate::check::check;
+use crate::check::{Check, Ctx};
+use crate::fhir;
+use crate::finding::{Finding, Outcome, ensure, error, fail, status};
 use crate::target::{Exchange, Person, yj};
-use crate::{Check, Ctx, Finding, Outcome, ensure, error, fail, fhir, status};
+use dx_protocol::wire::endpoints as ep;
+use dx_protocol::wire::{CheckRequest, DrugLine, PaperDispenseRequest};
 use serde_json::{Value, json};
 
 pub fn checks() -> Vec<Check> {
@@ -150,7 +154,7 @@ pub async fn register_rx(
         c.fx.prescription(&c.t, facility, p, lines, uses, |_| {})
             .await?;
     let tok = c.facility(facility).await?;
-    c.t.post("/v1/prescriptions", &tok, body).await
+    c.t.post::<ep::RegisterPrescription>(&tok, &body).await
 }
 
 /// Registers and expects 201; returns (prescription id, access code).
@@ -168,11 +172,8 @@ async fn registered(
 
 async fn retrieve(c: &Ctx, pharmacy: &str, code: &str, p: &Person) -> Result<Exchange, Finding> {
     let tok = c.facility(pharmacy).await?;
-    c.t.get(
-        &format!("/v1/prescriptions/{code}?card_serial={}", p.card),
-        &tok,
-    )
-    .await
+    c.t.send::<ep::RetrievePrescription>(Some(&tok), &[code], &p.by_card(), &())
+        .await
 }
 
 async fn dispense(
@@ -182,17 +183,20 @@ async fn dispense(
     code: &str,
     lines: &[(&str, u16, u32)],
 ) -> Result<Exchange, Finding> {
-    let items: Vec<Value> = lines
-        .iter()
-        .map(|(i, d, q)| json!({"code": yj(i), "days": d, "quantity": q}))
-        .collect();
+    let items = lines.iter().map(|(i, d, q)| drug(i, *d, *q)).collect();
     let tok = c.facility(pharmacy).await?;
-    c.t.post(
-        &format!("/v1/prescriptions/{id}/dispensations"),
-        &tok,
-        c.fx.dispensation(pharmacy, code, json!(items)),
-    )
-    .await
+    let body = c.fx.dispensation(pharmacy, code, items);
+    c.t.send::<ep::Dispense>(Some(&tok), &[id], &(), &body)
+        .await
+}
+
+/// A drug line of the ingredient's YJ code.
+fn drug(ingredient: &str, days: u16, quantity: u32) -> DrugLine {
+    DrugLine {
+        code: yj(ingredient),
+        days,
+        quantity: Some(quantity),
+    }
 }
 
 async fn register(c: &Ctx) -> Outcome {
@@ -270,7 +274,7 @@ async fn bad_signature(c: &Ctx) -> Outcome {
         c.fx.prescription(&c.t, &c.fx.clinic, &p, &[("amlodipine", 28, 28)], 1, |_| {})
             .await?;
     // Signed, then changed: 28 days become 56.
-    body["bundle"]["entry"]
+    body.bundle["entry"]
         .as_array_mut()
         .into_iter()
         .flatten()
@@ -280,7 +284,7 @@ async fn bad_signature(c: &Ctx) -> Outcome {
         });
     let before = prescriptions_stored(c).await?;
     let tok = c.facility(&c.fx.clinic).await?;
-    let ex = c.t.post("/v1/prescriptions", &tok, body).await?;
+    let ex = c.t.post::<ep::RegisterPrescription>(&tok, &body).await?;
     error(&ex, 422, "invalid_signature")?;
     let after = prescriptions_stored(c).await?;
     ensure(
@@ -297,7 +301,7 @@ async fn facility_mismatch(c: &Ctx) -> Outcome {
             .await?;
     let tok = c.facility(&c.fx.clinic2).await?;
     error(
-        &c.t.post("/v1/prescriptions", &tok, body).await?,
+        &c.t.post::<ep::RegisterPrescription>(&tok, &body).await?,
         403,
         "facility_mismatch",
     )
@@ -317,7 +321,7 @@ async fn unknown_drug(c: &Ctx) -> Outcome {
         .await?;
     let tok = c.facility(&c.fx.clinic).await?;
     error(
-        &c.t.post("/v1/prescriptions", &tok, body).await?,
+        &c.t.post::<ep::RegisterPrescription>(&tok, &body).await?,
         422,
         "unknown_drug_code",
     )
@@ -330,11 +334,11 @@ async fn duplicate_document(c: &Ctx) -> Outcome {
             .await?;
     let tok = c.facility(&c.fx.clinic).await?;
     status(
-        &c.t.post("/v1/prescriptions", &tok, body.clone()).await?,
+        &c.t.post::<ep::RegisterPrescription>(&tok, &body).await?,
         201,
     )?;
     let before = prescriptions_stored(c).await?;
-    let ex = c.t.post("/v1/prescriptions", &tok, body).await?;
+    let ex = c.t.post::<ep::RegisterPrescription>(&tok, &body).await?;
     error(&ex, 409, "duplicate")?;
     let after = prescriptions_stored(c).await?;
     ensure(
@@ -347,22 +351,17 @@ async fn duplicate_document(c: &Ctx) -> Outcome {
 async fn cancel(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 27, true).await?;
     let (id, code) = registered(c, &c.fx.clinic, &p, &[("cefcapene", 5, 15)], 1).await?;
-    let path = format!("/v1/prescriptions/{id}/cancel");
+    let params = [id.as_str()];
+    let cancel = |tok| {
+        c.t.send::<ep::CancelPrescription>(Some(tok), &params, &(), &())
+    };
     let other = c.facility(&c.fx.clinic2).await?;
-    error(
-        &c.t.post(&path, &other, json!({})).await?,
-        403,
-        "not_your_prescription",
-    )?;
+    error(&cancel(&other).await?, 403, "not_your_prescription")?;
     let issuer = c.facility(&c.fx.clinic).await?;
-    let ex = c.t.post(&path, &issuer, json!({})).await?;
+    let ex = cancel(&issuer).await?;
     status(&ex, 200)?;
     ensure(ex.text("/status") == "cancelled", &ex, "status cancelled")?;
-    error(
-        &c.t.post(&path, &issuer, json!({})).await?,
-        409,
-        "already_cancelled",
-    )?;
+    error(&cancel(&issuer).await?, 409, "already_cancelled")?;
     error(
         &retrieve(c, &c.fx.pharmacy, &code, &p).await?,
         404,
@@ -443,12 +442,13 @@ async fn check_at(
     include_same: bool,
 ) -> Result<Exchange, Finding> {
     let tok = c.facility(facility).await?;
-    c.t.post(
-        "/v1/prescriptions/check",
-        &tok,
-        json!({"person": p.by_id(), "items": [{"code": yj(ingredient), "days": 14, "quantity": 14}], "include_same_facility": include_same}),
-    )
-    .await
+    let body = CheckRequest {
+        person: p.by_id(),
+        start_date: None,
+        items: vec![drug(ingredient, 14, 14)],
+        include_same_facility: include_same,
+    };
+    c.t.post::<ep::CheckPrescription>(&tok, &body).await
 }
 
 fn kinds(ex: &Exchange) -> Vec<String> {
@@ -523,14 +523,12 @@ async fn details_with_consent(c: &Ctx) -> Outcome {
 async fn paper_counts(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 67, false).await?;
     let tok = c.facility(&c.fx.pharmacy).await?;
-    let ex = c
-        .t
-        .post(
-            "/v1/dispensations",
-            &tok,
-            json!({"person": p.by_number(), "prescriber_facility": c.fx.clinic, "items": [{"code": yj("candesartan"), "days": 28, "quantity": 28}]}),
-        )
-        .await?;
+    let body = PaperDispenseRequest {
+        person: p.by_number(),
+        prescriber_facility: c.fx.clinic.clone(),
+        items: vec![drug("candesartan", 28, 28)],
+    };
+    let ex = c.t.post::<ep::PaperDispense>(&tok, &body).await?;
     status(&ex, 201)?;
     let ex = check_at(c, &c.fx.clinic2, &p, "candesartan", false).await?;
     ensure(

@@ -1,11 +1,19 @@
 //! Security (tokens, roles, injection, refusals storing nothing) and errors (malformed and
 //! oversized bodies, media types, routes and methods).
 
-use super::check;
-use crate::target::Body;
-use crate::{Check, Ctx, Finding, Outcome, ensure, error, fail, status};
+use crate::check::check;
+use crate::check::{Check, Ctx};
+use crate::finding::{Finding, Outcome, ensure, error, fail, status};
+use crate::target::{Body, Exchange};
+use dx_protocol::wire::endpoints::{self as ep, Endpoint};
+use dx_protocol::wire::{
+    ApplicationKind, ApplicationRequest, ApplicationsQuery, CheckRequest, ConsentKind,
+    ConsentMethod, ConsentRequest, Decision, DecisionRequest, DrugLine, EntitlementRequest,
+    InboxQuery, PaperDispenseRequest, PersonRef, PractitionerKeyRequest, SummaryQuery,
+    TokenRequest, VaccinationRequest, VerifyRequest,
+};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -103,15 +111,41 @@ pub fn checks() -> Vec<Check> {
     ]
 }
 
+/// A verification request of `person`, without consent.
+fn verifying(person: PersonRef) -> VerifyRequest {
+    VerifyRequest {
+        person,
+        service_date: None,
+        consent: None,
+    }
+}
+
+/// The referral inbox, read with `token`.
+async fn inbox(c: &Ctx, token: &str) -> Result<Exchange, Finding> {
+    c.t.send::<ep::ReferralInbox>(Some(token), &[], &InboxQuery::default(), &())
+        .await
+}
+
+async fn sign_in(c: &Ctx, principal: &str, secret: &str) -> Result<Exchange, Finding> {
+    let body = TokenRequest {
+        principal: principal.to_owned(),
+        secret: secret.to_owned(),
+    };
+    c.t.send::<ep::Token>(None, &[], &(), &body).await
+}
+
+/// Drug lines of one drug by its code.
+fn one_drug(code: &str) -> Vec<DrugLine> {
+    vec![DrugLine {
+        code: code.to_owned(),
+        days: 7,
+        quantity: Some(7),
+    }]
+}
+
 async fn no_token(c: &Ctx) -> Outcome {
-    let ex =
-        c.t.call(
-            Method::POST,
-            "/v1/eligibility/verify",
-            None,
-            Body::Json(json!({"person": {"card_serial": "C1"}})),
-        )
-        .await?;
+    let body = verifying(PersonRef::by_card("C1"));
+    let ex = c.t.send::<ep::Verify>(None, &[], &(), &body).await?;
     error(&ex, 401, "unauthenticated")
 }
 
@@ -122,21 +156,16 @@ async fn forged_token(c: &Ctx) -> Outcome {
     let last = forged.pop().unwrap_or('A');
     forged.push(if last == 'A' { 'B' } else { 'A' });
     for bad in [forged.as_str(), "not-a-token"] {
-        let ex = c.t.get("/v1/ehr/referrals", bad).await?;
-        error(&ex, 401, "invalid_token")?;
+        error(&inbox(c, bad).await?, 401, "invalid_token")?;
     }
     Ok(())
 }
 
 async fn expired_token(c: &Ctx) -> Outcome {
     let tok = c.facility(&c.fx.clinic).await?;
-    status(&c.t.get("/v1/ehr/referrals", &tok).await?, 200)?;
+    status(&inbox(c, &tok).await?, 200)?;
     c.t.advance(chrono::TimeDelta::seconds(3_601)).await?;
-    error(
-        &c.t.get("/v1/ehr/referrals", &tok).await?,
-        401,
-        "token_expired",
-    )
+    error(&inbox(c, &tok).await?, 401, "token_expired")
 }
 
 async fn wrong_role(c: &Ctx) -> Outcome {
@@ -146,43 +175,30 @@ async fn wrong_role(c: &Ctx) -> Outcome {
             .await?;
     let pharmacy = c.facility(&c.fx.pharmacy).await?;
     error(
-        &c.t.post("/v1/prescriptions", &pharmacy, body).await?,
+        &c.t.post::<ep::RegisterPrescription>(&pharmacy, &body)
+            .await?,
         403,
         "wrong_role",
     )?;
     let clinic = c.facility(&c.fx.clinic).await?;
     error(
-        &c.t.get(
-            &format!("/v1/prescriptions/123456?card_serial={}", p.card),
-            &clinic,
-        )
-        .await?,
+        &c.t.send::<ep::RetrievePrescription>(Some(&clinic), &["123456"], &p.by_card(), &())
+            .await?,
         403,
         "wrong_role",
     )?;
     let person = c.t.token(&p.principal()).await?;
     error(
-        &c.t.post(
-            "/v1/eligibility/verify",
-            &person,
-            json!({"person": p.by_card()}),
-        )
-        .await?,
+        &c.t.post::<ep::Verify>(&person, &verifying(p.by_card()))
+            .await?,
         403,
         "wrong_role",
     )
 }
 
 async fn wrong_secret(c: &Ctx) -> Outcome {
-    let ex = c
-        .t
-        .call(
-            Method::POST,
-            "/v1/auth/token",
-            None,
-            Body::Json(json!({"principal": format!("facility:{}", c.fx.clinic), "secret": "0000000000000000"})),
-        )
-        .await?;
+    let principal = format!("facility:{}", c.fx.clinic);
+    let ex = sign_in(c, &principal, "0000000000000000").await?;
     error(&ex, 401, "invalid_credentials")
 }
 
@@ -196,102 +212,121 @@ const INJECTIONS: [&str; 6] = [
     "${jndi:ldap://x/a}{{7*7}}",
 ];
 
+/// Principals the injection check sends as.
+struct Callers {
+    clinic: String,
+    person: String,
+    pharmacy: String,
+    town: String,
+}
+
+/// The requests of the injection check: `s` in every text field, path segment and query value
+/// the protocol takes (all well-formed as to their types).
+async fn injected(
+    c: &Ctx,
+    p: &crate::target::Person,
+    who: &Callers,
+    s: &str,
+    today: chrono::NaiveDate,
+) -> Result<Vec<Exchange>, Finding> {
+    let t = &c.t;
+    let by_number = PersonRef {
+        symbol: Some(s.into()),
+        number: Some(s.into()),
+        ..p.by_number()
+    };
+    let consent = ConsentRequest {
+        person: PersonRef::by_id(s),
+        kind: ConsentKind::Medication,
+        method: ConsentMethod::Verbal,
+    };
+    let key = PractitionerKeyRequest {
+        practitioner_id: s.into(),
+        public_key: s.into(),
+    };
+    let dose = VaccinationRequest {
+        person: p.by_id(),
+        vaccine: s.into(),
+        administered_on: today,
+        lot: Some(s.into()),
+    };
+    let application = ApplicationRequest {
+        person_id: p.id.clone(),
+        kind: ApplicationKind::MedicalSubsidy,
+        note: Some(s.into()),
+    };
+    let check = CheckRequest {
+        person: p.by_id(),
+        start_date: None,
+        items: one_drug(s),
+        include_same_facility: false,
+    };
+    let paper = PaperDispenseRequest {
+        person: p.by_id(),
+        prescriber_facility: s.into(),
+        items: one_drug(s),
+    };
+    let entitlement = EntitlementRequest {
+        person: p.by_id(),
+        law_code: s.into(),
+        payer_number: s.into(),
+        recipient_number: s.into(),
+        valid_from: today,
+        valid_to: None,
+    };
+    let summary = SummaryQuery {
+        count: None,
+        cursor: Some(s.into()),
+        kind: Some(s.into()),
+    };
+    let decision = DecisionRequest {
+        decision: Decision::Rejected,
+        reason: Some(s.into()),
+    };
+    Ok(vec![
+        t.post::<ep::Verify>(&who.clinic, &verifying(PersonRef::by_card(s)))
+            .await?,
+        t.post::<ep::Verify>(&who.clinic, &verifying(by_number))
+            .await?,
+        t.post::<ep::GiveConsent>(&who.clinic, &consent).await?,
+        t.post::<ep::PutPractitionerKey>(&who.clinic, &key).await?,
+        t.post::<ep::RecordVaccination>(&who.clinic, &dose).await?,
+        t.post::<ep::FileApplication>(&who.person, &application)
+            .await?,
+        t.post::<ep::CheckPrescription>(&who.clinic, &check).await?,
+        t.post::<ep::PaperDispense>(&who.pharmacy, &paper).await?,
+        t.post::<ep::RegisterEntitlement>(&who.town, &entitlement)
+            .await?,
+        // In paths and queries too, percent-encoded.
+        t.send::<ep::RetrievePrescription>(Some(&who.pharmacy), &[s], &PersonRef::by_card(s), &())
+            .await?,
+        t.send::<ep::ReadClinicalSummary>(Some(&who.clinic), &[s], &summary, &())
+            .await?,
+        t.send::<ep::DecideApplication>(Some(&who.town), &[s], &(), &decision)
+            .await?,
+    ])
+}
+
 async fn injection_strings(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 50, false).await?;
-    let clinic = c.facility(&c.fx.clinic).await?;
-    let person = c.t.token(&p.principal()).await?;
-    let pharmacy = c.facility(&c.fx.pharmacy).await?;
-    let town =
-        c.t.token(&format!("municipality:{}", c.fx.municipality))
-            .await?;
+    let who = Callers {
+        clinic: c.facility(&c.fx.clinic).await?,
+        person: c.t.token(&p.principal()).await?,
+        pharmacy: c.facility(&c.fx.pharmacy).await?,
+        town: c
+            .t
+            .token(&format!("municipality:{}", c.fx.municipality))
+            .await?,
+    };
     let today = c.t.today().await?;
     for s in INJECTIONS {
-        let ex =
-            c.t.call(
-                Method::POST,
-                "/v1/auth/token",
-                None,
-                Body::Json(json!({"principal": s, "secret": s})),
-            )
-            .await?;
+        let ex = sign_in(c, s, s).await?;
         ensure(
             (400..500).contains(&ex.status) && ex.code().is_some(),
             &ex,
             "a 4xx error body for a principal that is no principal",
         )?;
-        let calls: Vec<(&str, &String, Value)> = vec![
-            (
-                "/v1/eligibility/verify",
-                &clinic,
-                json!({"person": {"card_serial": s}}),
-            ),
-            (
-                "/v1/eligibility/verify",
-                &clinic,
-                json!({"person": {"insurer_number": p.insurer_number, "symbol": s, "number": s, "branch": "00"}}),
-            ),
-            (
-                "/v1/consents",
-                &clinic,
-                json!({"person": {"person_id": s}, "kind": "medication", "method": "verbal"}),
-            ),
-            (
-                "/v1/practitioners/keys",
-                &clinic,
-                json!({"practitioner_id": s, "public_key": s}),
-            ),
-            (
-                "/v1/vaccinations",
-                &clinic,
-                json!({"person": p.by_id(), "vaccine": s, "administered_on": today, "lot": s}),
-            ),
-            (
-                "/v1/portal/applications",
-                &person,
-                json!({"person_id": p.id, "kind": "medical_subsidy", "note": s}),
-            ),
-            (
-                "/v1/prescriptions/check",
-                &clinic,
-                json!({"person": p.by_id(), "items": [{"code": s, "days": 7, "quantity": 7}]}),
-            ),
-            (
-                "/v1/dispensations",
-                &pharmacy,
-                json!({"person": p.by_id(), "prescriber_facility": s, "items": [{"code": s, "days": 7, "quantity": 7}]}),
-            ),
-            (
-                "/v1/municipal/entitlements",
-                &town,
-                json!({"person": p.by_id(), "law_code": s, "payer_number": s, "recipient_number": s, "valid_from": today}),
-            ),
-        ];
-        let mut answers = Vec::new();
-        for (path, tok, body) in calls {
-            answers.push(c.t.post(path, tok, body).await?);
-        }
-        // In paths and queries too, percent-encoded.
-        let e = pct(s);
-        answers.push(
-            c.t.get(&format!("/v1/prescriptions/{e}?card_serial={e}"), &pharmacy)
-                .await?,
-        );
-        answers.push(
-            c.t.get(
-                &format!("/v1/persons/{e}/clinical-summary?cursor={e}&kind={e}"),
-                &clinic,
-            )
-            .await?,
-        );
-        answers.push(
-            c.t.post(
-                &format!("/v1/municipal/applications/{e}/decision"),
-                &town,
-                json!({"decision": "rejected", "reason": s}),
-            )
-            .await?,
-        );
-        for ex in &answers {
+        for ex in &injected(c, &p, &who, s, today).await? {
             let structured = match ex.status {
                 200..=299 => ex.json.is_some(),
                 400..=499 => ex.code().is_some(),
@@ -305,7 +340,9 @@ async fn injection_strings(c: &Ctx) -> Outcome {
         }
     }
     // What was accepted was stored as data: the first application's note comes back verbatim.
-    let mine = c.t.get("/v1/portal/applications", &person).await?;
+    let mine =
+        c.t.send::<ep::MyApplications>(Some(&who.person), &[], &ApplicationsQuery::default(), &())
+            .await?;
     status(&mine, 200)?;
     ensure(
         mine.response
@@ -315,31 +352,14 @@ async fn injection_strings(c: &Ctx) -> Outcome {
     )?;
     // Still serving, the person still there.
     let ex =
-        c.t.post(
-            "/v1/eligibility/verify",
-            &clinic,
-            json!({"person": p.by_card()}),
-        )
-        .await?;
+        c.t.post::<ep::Verify>(&who.clinic, &verifying(p.by_card()))
+            .await?;
     status(&ex, 200)?;
     ensure(
         ex.text("/person_id") == p.id,
         &ex,
         "the exchange still verifies the person",
     )
-}
-
-/// Percent-encodes every byte but letters and digits, for a path segment or query value.
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Row counts of the store, less the audit trail (refusals are audited).
@@ -356,47 +376,57 @@ async fn counts(c: &Ctx) -> Result<Vec<(String, u64)>, Finding> {
         .unwrap_or_default())
 }
 
-async fn refused_stores_nothing(c: &Ctx) -> Outcome {
-    let p = c.fx.person(&c.t, 44, false).await?;
-    let stranger =
-        c.fx.person_in(&c.t, 44, true, &c.fx.municipality2.clone())
-            .await?;
-    let before = counts(c).await?;
+/// Requests the exchange must refuse, each storing nothing: verbal consent to EHR
+/// information, an unsigned prescription, a paper dispensing of an unknown drug, a dose of a
+/// person of another municipality.
+async fn refusable(
+    c: &Ctx,
+    p: &crate::target::Person,
+    stranger: &crate::target::Person,
+) -> Result<Vec<Exchange>, Finding> {
     let clinic = c.facility(&c.fx.clinic).await?;
     let pharmacy = c.facility(&c.fx.pharmacy).await?;
     let town =
         c.t.token(&format!("municipality:{}", c.fx.municipality))
             .await?;
     let mut unsigned =
-        c.fx.prescription(&c.t, &c.fx.clinic, &p, &[("amlodipine", 28, 28)], 1, |_| {})
+        c.fx.prescription(&c.t, &c.fx.clinic, p, &[("amlodipine", 28, 28)], 1, |_| {})
             .await?;
-    unsigned.as_object_mut().map(|o| o.remove("signature"));
-    let today = c.t.today().await?;
-    let refused: Vec<(&str, &String, Value)> = vec![
-        (
-            "/v1/consents",
-            &clinic,
-            json!({"person": p.by_id(), "kind": "ehr", "method": "verbal"}),
-        ),
-        ("/v1/prescriptions", &clinic, unsigned),
-        (
-            "/v1/dispensations",
-            &pharmacy,
-            json!({"person": p.by_id(), "prescriber_facility": c.fx.clinic, "items": [{"code": "9999999X9999", "days": 7, "quantity": 7}]}),
-        ),
-        (
-            "/v1/vaccinations",
-            &town,
-            json!({"person": stranger.by_id(), "vaccine": "influenza", "administered_on": today}),
-        ),
-    ];
-    let mut last = None;
-    for (path, tok, body) in refused {
-        let ex = c.t.post(path, tok, body).await?;
-        if !(400..500).contains(&ex.status) {
-            return Err(fail(&ex, format!("{path}: refused with a 4xx")));
-        }
-        last = Some(ex);
+    unsigned.signature = None;
+    let consent = ConsentRequest {
+        person: p.by_id(),
+        kind: ConsentKind::Ehr,
+        method: ConsentMethod::Verbal,
+    };
+    let paper = PaperDispenseRequest {
+        person: p.by_id(),
+        prescriber_facility: c.fx.clinic.clone(),
+        items: one_drug("9999999X9999"),
+    };
+    let dose = VaccinationRequest {
+        person: stranger.by_id(),
+        vaccine: "influenza".into(),
+        administered_on: c.t.today().await?,
+        lot: None,
+    };
+    Ok(vec![
+        c.t.post::<ep::GiveConsent>(&clinic, &consent).await?,
+        c.t.post::<ep::RegisterPrescription>(&clinic, &unsigned)
+            .await?,
+        c.t.post::<ep::PaperDispense>(&pharmacy, &paper).await?,
+        c.t.post::<ep::RecordVaccination>(&town, &dose).await?,
+    ])
+}
+
+async fn refused_stores_nothing(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 44, false).await?;
+    let stranger =
+        c.fx.person_in(&c.t, 44, true, &c.fx.municipality2.clone())
+            .await?;
+    let before = counts(c).await?;
+    let answers = refusable(c, &p, &stranger).await?;
+    if let Some(ex) = answers.iter().find(|ex| !(400..500).contains(&ex.status)) {
+        return Err(fail(ex, format!("{}: refused with a 4xx", ex.path)));
     }
     let after = counts(c).await?;
     let changed: Vec<String> = before
@@ -405,29 +435,21 @@ async fn refused_stores_nothing(c: &Ctx) -> Outcome {
         .filter(|(a, b)| a != b)
         .map(|((k, a), (_, b))| format!("{k} {a} → {b}"))
         .collect();
-    match (changed.is_empty(), last) {
+    match (changed.is_empty(), answers.last()) {
         (true, _) => Ok(()),
         (false, Some(ex)) => Err(fail(
-            &ex,
+            ex,
             format!("no row count to change; changed: {}", changed.join(", ")),
         )),
         (false, None) => Err(Finding::Error("no request was sent".into())),
     }
 }
 
-async fn raw(
-    c: &Ctx,
-    bytes: Vec<u8>,
-    content_type: &'static str,
-) -> Result<crate::target::Exchange, Finding> {
+/// A deliberately bad body to the verification endpoint.
+async fn raw(c: &Ctx, bytes: Vec<u8>, content_type: &'static str) -> Result<Exchange, Finding> {
     let tok = c.facility(&c.fx.clinic).await?;
-    c.t.call(
-        Method::POST,
-        "/v1/eligibility/verify",
-        Some(&tok),
-        Body::Raw(bytes, content_type),
-    )
-    .await
+    c.t.send_raw::<ep::Verify>(Some(&tok), &[], Body::Raw(bytes, content_type))
+        .await
 }
 
 async fn malformed_json(c: &Ctx) -> Outcome {
@@ -460,7 +482,7 @@ async fn oversized(c: &Ctx) -> Outcome {
 }
 
 async fn media_type(c: &Ctx) -> Outcome {
-    let body = serde_json::to_vec(&json!({"person": {"card_serial": "C1"}})).expect("JSON");
+    let body = serde_json::to_vec(&verifying(PersonRef::by_card("C1"))).expect("JSON");
     error(
         &raw(c, body, "text/plain").await?,
         415,
@@ -470,14 +492,18 @@ async fn media_type(c: &Ctx) -> Outcome {
 
 async fn no_route(c: &Ctx) -> Outcome {
     let tok = c.facility(&c.fx.clinic).await?;
-    error(&c.t.get("/v1/no-such-route", &tok).await?, 404, "no_route")
+    // A path the table does not hold.
+    let ex =
+        c.t.call(Method::GET, "/v1/no-such-route", Some(&tok), Body::None)
+            .await?;
+    error(&ex, 404, "no_route")
 }
 
 async fn method_not_allowed(c: &Ctx) -> Outcome {
     let tok = c.facility(&c.fx.clinic).await?;
-    error(
-        &c.t.get("/v1/eligibility/verify", &tok).await?,
-        405,
-        "method_not_allowed",
-    )
+    // The verification endpoint with the method it does not take.
+    let ex =
+        c.t.call(Method::GET, ep::Verify::PATH, Some(&tok), Body::None)
+            .await?;
+    error(&ex, 405, "method_not_allowed")
 }
