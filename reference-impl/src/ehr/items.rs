@@ -23,7 +23,7 @@ use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
 use dx_protocol::wire::SummaryQuery;
 use dx_protocol::wire::clins::ItemKind;
-use dx_protocol::wire::endpoints::{PortalClinicalSummary, ReadClinicalSummary, SubmitItems};
+use dx_protocol::wire::endpoints::{Endpoint, PortalClinicalSummary, ReadClinicalSummary, SubmitItems};
 use dx_protocol::wire::fhir::{FACILITY_SYSTEM, YJ_SYSTEM};
 use dx_protocol::wire::{
     ConsentKind, ItemsSubmittedResponse, MedicationSource, PersonRef, Role, StoredItemRef,
@@ -325,7 +325,7 @@ async fn facility_summary(
         let p = page(query.map(|Params(q)| q))?;
         let person = resolve_person(&state, &PersonRef::by_id(&person_id), "person_id").await?;
         require_consent(&state, &person.id, caller.subject(), ConsentKind::Ehr).await?;
-        let base = format!("/v1/persons/{}/clinical-summary", person.id);
+        let base = ReadClinicalSummary::path(&[&person.id]);
         let body = summary(&state, &person.id, p, true, &base).await?;
         state
             .audit_read(&caller, "ehr.summary.read", person.id, None)
@@ -352,7 +352,7 @@ async fn portal_summary(
             caller.subject(),
             p,
             false,
-            "/v1/portal/clinical-summary",
+            PortalClinicalSummary::PATH,
         )
         .await?;
         state
