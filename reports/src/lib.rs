@@ -41,7 +41,7 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     } else if load::present(dir) {
         data::read_run_file::<load::Summary>(dir)?.run.scenario
     } else if let Some(c) = &cap {
-        data::read_run_file::<capacity::CapacityReport>(&c)?.scenario
+        data::read_run_file::<capacity::CapacityReport>(c)?.scenario
     } else {
         String::new()
     };

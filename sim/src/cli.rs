@@ -645,7 +645,8 @@ pub struct PopulationArgs {
     /// Worker threads (default: all cores); the output is the same for any number.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Persons per parallel task; the output is the same for any size.
+    /// Persons generated at a time within a part (memory per thread); the output is the same
+    /// for any size.
     #[arg(long, default_value_t = 65_536)]
     pub chunk: usize,
 }

@@ -23,7 +23,9 @@ use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
 use dx_protocol::wire::SummaryQuery;
 use dx_protocol::wire::clins::ItemKind;
-use dx_protocol::wire::endpoints::{Endpoint, PortalClinicalSummary, ReadClinicalSummary, SubmitItems};
+use dx_protocol::wire::endpoints::{
+    Endpoint, PortalClinicalSummary, ReadClinicalSummary, SubmitItems,
+};
 use dx_protocol::wire::fhir::{FACILITY_SYSTEM, YJ_SYSTEM};
 use dx_protocol::wire::{
     ConsentKind, ItemsSubmittedResponse, MedicationSource, PersonRef, Role, StoredItemRef,

@@ -499,7 +499,7 @@ fn prenatal_checkup(e: &Event, gestational_weeks: u8, now: DateTime<Utc>) -> Pre
     let body = PrenatalCheckupRequest {
         person: PersonRef::by_id(&e.person_id),
         on: event_day(e, now),
-        gestational_weeks: gestational_weeks.into(),
+        gestational_weeks,
         weight_kg: 58.0,
         systolic_mmhg: 114,
         diastolic_mmhg: 72,

@@ -43,7 +43,7 @@ pub fn all_cores() -> usize {
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
     pub threads: usize,
-    /// Persons generated per parallel task.
+    /// Persons generated at a time within a part (bounds memory per thread; not the output).
     pub chunk: usize,
     pub progress: bool,
 }
@@ -133,19 +133,30 @@ pub fn generate(
                     )?;
                     let mut m = Counts::default();
                     let mut counts = BTreeMap::<u32, u64>::new();
+                    // The encoder's pages end where its input batches do, so it is given batches
+                    // of WRITE_ROWS whatever the chunk: persons wait in `pending` until a batch
+                    // is full (or the part ends).
+                    let mut pending: Vec<Person> = Vec::new();
                     let mut start = *a;
                     while start < *b {
                         let stop = (start + chunk).min(*b);
-                        let persons: Vec<Person> = (start..stop).map(|id| ctx.person(id)).collect();
-                        for p in &persons {
-                            m.add(p, &orgs);
+                        for id in start..stop {
+                            let p = ctx.person(id);
+                            m.add(&p, &orgs);
                             if let Some(i) = p.insurer {
                                 *counts.entry(i).or_default() += 1;
                             }
+                            pending.push(p);
+                            if pending.len() == output::WRITE_ROWS {
+                                writer.write(&output::persons_batch(&orgs, &pending))?;
+                                pending.clear();
+                            }
                         }
-                        writer.write(&output::persons_batch(&orgs, &persons))?;
                         bar.inc(stop - start);
                         start = stop;
+                    }
+                    if !pending.is_empty() {
+                        writer.write(&output::persons_batch(&orgs, &pending))?;
                     }
                     writer.close()?;
                     Ok((m.into_marginals(), counts))

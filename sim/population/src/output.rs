@@ -1,5 +1,6 @@
-//! Parquet files of a population. Row groups have a fixed size, whatever the generation chunk,
-//! and no timestamps are written, so the same scenario and seed give the same bytes.
+//! Parquet files of a population. Row groups and encoder batches have fixed sizes, whatever the
+//! generation chunk, and no timestamps are written, so the same scenario and seed give the same
+//! bytes.
 
 use super::orgs::Orgs;
 use super::persons::{Person, card_serial_number};
@@ -21,6 +22,11 @@ use std::sync::Arc;
 
 /// Rows per row group in every file.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Rows per batch handed to the Parquet encoder (the last batch of a part may be shorter). The
+/// encoder closes pages at batch boundaries, so a fixed size keeps the bytes independent of the
+/// generation chunk.
+pub const WRITE_ROWS: usize = 65_536;
 
 pub fn writer_properties() -> WriterProperties {
     let mut b = WriterProperties::builder();

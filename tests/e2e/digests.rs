@@ -1,0 +1,170 @@
+//! Same scenario, same seed, same bytes: the population, workload and capacity outputs of the
+//! shipped scenarios are pinned by digest, whatever the thread count or chunk size.
+//!
+//! A digest is the SHA-256 of the stage's `sha256sum`-style listing (`<file sha256>  <path>` per
+//! file, sorted by path, the capacity report's rendering left out). A change that moves any output
+//! byte fails here on purpose. If the change is meant to move outputs (a new draw, a new column),
+//! say so in its commit, regenerate with the release binary and compare by hand:
+//!
+//! ```text
+//! cargo run --release -- population scenarios/quickstart.toml --out /tmp/d/population
+//! cargo run --release -- workload scenarios/quickstart.toml --population /tmp/d/population --out /tmp/d/workload
+//! cargo run --release -- capacity scenarios/quickstart.toml --out /tmp/d/capacity
+//! ```
+//!
+//! then put the digests this test prints into the table below.
+
+use dx_population::{self as population, RunOptions};
+use dx_scenario::Scenario;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// (scenario, stage, files, digest): recorded from the outputs of main before the crate split
+/// (7c60c94), which every later commit reproduces byte for byte.
+const PINNED: &[(&str, &str, usize, &str)] = &[
+    (
+        "quickstart",
+        "population",
+        7,
+        "7656191855a8620a3cd64c9a930b908bd27ee37b7c022d657442113eb78a3af9",
+    ),
+    (
+        "quickstart",
+        "workload",
+        2,
+        "b3539f51aff1bb9a13642b26097cfcef166170a04366ba659d3128716b1cc946",
+    ),
+    (
+        "quickstart",
+        "capacity",
+        11,
+        "4a5f33abfd6b3f7951bde42604b5fd4594cfc79cec66097819b6fe363f99a002",
+    ),
+    (
+        "national-weekday",
+        "population",
+        53,
+        "45ef5b7d28016d5b65915a6176164b66a90dcb938867b0236289ac1f63e9df04",
+    ),
+    (
+        "national-weekday",
+        "workload",
+        2,
+        "5f720efa1cf521df26cc4398864a8f015989e1c03a60e7eea57c8a67a1ef0e1e",
+    ),
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn listing(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            listing(root, &p, out);
+        } else {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if !rel.starts_with("report") {
+                out.push((rel, hex(&Sha256::digest(std::fs::read(&p).unwrap()))));
+            }
+        }
+    }
+}
+
+/// The files under `dir` and the digest of their listing.
+fn digest(dir: &Path) -> (usize, String) {
+    let mut files = Vec::new();
+    listing(dir, dir, &mut files);
+    files.sort();
+    let text: String = files.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+    (files.len(), hex(&Sha256::digest(text.as_bytes())))
+}
+
+fn scenario(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(format!("{name}.toml"));
+    Scenario::load(&path).unwrap()
+}
+
+fn generate(s: &Scenario, out: &Path, threads: usize, chunk: usize) {
+    let opts = RunOptions {
+        threads,
+        chunk,
+        progress: false,
+    };
+    population::generate(s, &out.join("population"), opts).unwrap();
+    dx_workload::generate(
+        s,
+        &out.join("population"),
+        &out.join("workload"),
+        dx_workload::RunOptions {
+            threads,
+            progress: false,
+        },
+    )
+    .unwrap();
+}
+
+/// `dxsim capacity` without a workload: a sample population and workload at the scenario's
+/// sample scale, then the model with the built-in calibration.
+fn capacity(s: &Scenario, out: &Path) {
+    let mut sample = s.clone();
+    sample.population.scale = s.capacity.sample_scale;
+    generate(&sample, &out.join("sample"), 2, RunOptions::default().chunk);
+    let calibration = serde_json::from_str(dx_capacity::run::BUILT_IN_CALIBRATION).unwrap();
+    let rates = dx_capacity::rates::Rates::from_workload(
+        &out.join("sample").join("workload"),
+        sample.population.scale.get(),
+    )
+    .unwrap();
+    dx_capacity::run::run(s, &rates, &calibration, out).unwrap();
+}
+
+fn check(got: &mut Vec<String>, scenario: &str, stage: &str, dir: &Path) {
+    let (files, digest) = digest(dir);
+    let pinned = PINNED
+        .iter()
+        .find(|p| p.0 == scenario && p.1 == stage)
+        .expect("every stage checked is pinned");
+    if (files, digest.as_str()) != (pinned.2, pinned.3) {
+        got.push(format!(
+            "{scenario} {stage}: {files} files, digest {digest} (pinned: {} files, {})",
+            pinned.2, pinned.3
+        ));
+    }
+}
+
+#[test]
+fn outputs_are_pinned_and_independent_of_threads_and_chunks() {
+    let mut moved = Vec::new();
+    for name in ["quickstart", "national-weekday"] {
+        let s = scenario(name);
+        let one = tempfile::tempdir().unwrap();
+        let two = tempfile::tempdir().unwrap();
+        generate(&s, one.path(), 1, 4_096);
+        generate(&s, two.path(), 2, RunOptions::default().chunk);
+        for stage in ["population", "workload"] {
+            assert_eq!(
+                digest(&one.path().join(stage)),
+                digest(&two.path().join(stage)),
+                "{name} {stage}: one thread in chunks of 4096 and two threads in the default chunks differ"
+            );
+            check(&mut moved, name, stage, &two.path().join(stage));
+        }
+    }
+    let s = scenario("quickstart");
+    let out = tempfile::tempdir().unwrap();
+    capacity(&s, out.path());
+    check(&mut moved, "quickstart", "capacity", out.path());
+    assert!(
+        moved.is_empty(),
+        "outputs moved (see this file's doc for when that is meant):\n{}",
+        moved.join("\n")
+    );
+}
