@@ -632,65 +632,7 @@ mod tests {
             undisclosed: false,
             long_term: false,
         }];
-        let day = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
-        let mut payloads = vec![
-            Payload::Verify { consent: true },
-            Payload::Batch,
-            Payload::Consent,
-            Payload::Check {
-                drugs: drugs.clone(),
-            },
-            Payload::Register {
-                kind: PrescriptionKind::Electronic,
-                uses: 2,
-                drugs: drugs.clone(),
-            },
-            Payload::Cancel,
-            Payload::Retrieve,
-            Payload::Dispense {
-                drugs: drugs.clone(),
-            },
-            Payload::PaperDispense {
-                prescriber: "3111110019".into(),
-                drugs,
-            },
-            Payload::EhrItems {
-                facts: facts.clone(),
-            },
-            Payload::EhrDocument {
-                kind: DocumentKind::Referral,
-                addressee: Some("3110110027".into()),
-                facts,
-            },
-            Payload::EhrInbox,
-            Payload::EhrRead,
-            Payload::EhrReceive,
-            Payload::EhrSummary,
-            Payload::VaccinationRecord {
-                vaccine: "influenza".into(),
-            },
-            Payload::VaccinationBatch {
-                vaccine: "influenza".into(),
-                days_ago: 3,
-            },
-            Payload::VaccinationRead,
-            Payload::VaccinationSchedule,
-            Payload::PrenatalCheckup {
-                gestational_weeks: 20,
-            },
-            Payload::InfantCheckup,
-            Payload::CareCertify {
-                level: CareLevel::Care1,
-                valid_from: day,
-                valid_to: day,
-            },
-            Payload::CareRead,
-            Payload::PortalApply {
-                kind: ApplicationKind::MedicalSubsidy,
-            },
-            Payload::ApplicationDecide,
-            Payload::Healthz,
-        ];
+        let mut payloads = Payload::one_of_each(&drugs, &facts);
         payloads.extend(PortalPage::ALL.map(|page| Payload::PortalRead { page }));
         for payload in payloads {
             let e = Event {

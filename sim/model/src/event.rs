@@ -245,6 +245,74 @@ impl Default for Payload {
 }
 
 impl Payload {
+    /// One payload of every route, in the route table's order, with a value in each field it has
+    /// (`drugs` and `facts` where it carries drugs or facts; the portal's access-log page): for
+    /// tests that must cover every route.
+    pub fn one_of_each(drugs: &[DrugLine], facts: &[FactLine]) -> Vec<Payload> {
+        let day = |d| NaiveDate::from_ymd_opt(2025, 10, d).expect("a date of October");
+        vec![
+            Payload::Verify { consent: true },
+            Payload::Batch,
+            Payload::Consent,
+            Payload::Check {
+                drugs: drugs.to_vec(),
+            },
+            Payload::Register {
+                kind: PrescriptionKind::Electronic,
+                uses: 3,
+                drugs: drugs.to_vec(),
+            },
+            Payload::Cancel,
+            Payload::Retrieve,
+            Payload::Dispense {
+                drugs: drugs.to_vec(),
+            },
+            Payload::PaperDispense {
+                prescriber: "3111110019".into(),
+                drugs: drugs.to_vec(),
+            },
+            Payload::EhrItems {
+                facts: facts.to_vec(),
+            },
+            Payload::EhrDocument {
+                kind: DocumentKind::Referral,
+                addressee: Some("3110110027".into()),
+                facts: facts.to_vec(),
+            },
+            Payload::EhrInbox,
+            Payload::EhrRead,
+            Payload::EhrReceive,
+            Payload::EhrSummary,
+            Payload::VaccinationRecord {
+                vaccine: "influenza".into(),
+            },
+            Payload::VaccinationBatch {
+                vaccine: "mr".into(),
+                days_ago: 4,
+            },
+            Payload::VaccinationRead,
+            Payload::VaccinationSchedule,
+            Payload::PrenatalCheckup {
+                gestational_weeks: 24,
+            },
+            Payload::InfantCheckup,
+            Payload::CareCertify {
+                level: CareLevel::Care2,
+                valid_from: day(1),
+                valid_to: day(31),
+            },
+            Payload::CareRead,
+            Payload::PortalRead {
+                page: PortalPage::AccessLog,
+            },
+            Payload::PortalApply {
+                kind: ApplicationKind::MedicalSubsidy,
+            },
+            Payload::ApplicationDecide,
+            Payload::Healthz,
+        ]
+    }
+
     /// The route of the request.
     pub fn route(&self) -> Route {
         match self {

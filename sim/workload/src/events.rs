@@ -571,7 +571,6 @@ fn parse_centi(v: &str) -> anyhow::Result<Centi> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     #[test]
     fn facts_parse_and_bad_ones_are_refused() {
@@ -646,69 +645,7 @@ mod tests {
             },
         ];
         let facts = parse_facts("dx:I10!l;lab:3D046000002327101=12.35;alg:yj:Y!u").unwrap();
-        let day = |d| NaiveDate::from_ymd_opt(2025, 10, d).unwrap();
-        let payloads = vec![
-            Payload::Verify { consent: true },
-            Payload::Batch,
-            Payload::Consent,
-            Payload::Check {
-                drugs: drugs.clone(),
-            },
-            Payload::Register {
-                kind: PrescriptionKind::Electronic,
-                uses: 3,
-                drugs: drugs.clone(),
-            },
-            Payload::Cancel,
-            Payload::Retrieve,
-            Payload::Dispense {
-                drugs: drugs.clone(),
-            },
-            Payload::PaperDispense {
-                prescriber: "3111110019".into(),
-                drugs,
-            },
-            Payload::EhrItems {
-                facts: facts.clone(),
-            },
-            Payload::EhrDocument {
-                kind: DocumentKind::Referral,
-                addressee: Some("3110110027".into()),
-                facts,
-            },
-            Payload::EhrInbox,
-            Payload::EhrRead,
-            Payload::EhrReceive,
-            Payload::EhrSummary,
-            Payload::VaccinationRecord {
-                vaccine: "influenza".into(),
-            },
-            Payload::VaccinationBatch {
-                vaccine: "mr".into(),
-                days_ago: 4,
-            },
-            Payload::VaccinationRead,
-            Payload::VaccinationSchedule,
-            Payload::PrenatalCheckup {
-                gestational_weeks: 24,
-            },
-            Payload::InfantCheckup,
-            Payload::CareCertify {
-                level: CareLevel::Care2,
-                valid_from: day(1),
-                valid_to: day(31),
-            },
-            Payload::CareRead,
-            Payload::PortalRead {
-                page: PortalPage::AccessLog,
-            },
-            Payload::PortalApply {
-                kind: ApplicationKind::MedicalSubsidy,
-            },
-            Payload::ApplicationDecide,
-            Payload::Healthz,
-        ];
-        payloads
+        Payload::one_of_each(&drugs, &facts)
             .into_iter()
             .enumerate()
             .map(|(i, p)| person(i as u64, p))
