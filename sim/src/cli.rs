@@ -51,14 +51,18 @@ pub enum Command {
         dxsim drive scenarios/national-weekday.toml --target https://vendor.example --workload ./weekday --speedup 10\n\n\
         The target's store must hold the scenario's population (dxsim serve --population DIR).\n\
         Without --workload, the workload (and its population) is generated into <out> first.\n\
-        Results: <out>/summary.json, histograms/*.hdr, timeseries.csv, goose-report.html."
+        Results: <out>/summary.json, histograms/*.hdr, timeseries.csv, goose-report.html.\n\
+        Ctrl-C or SIGTERM stops the replay: the results so far are written, marked interrupted\n\
+        (exit code 1); a second one exits at once."
     )]
     Drive(DriveArgs),
     /// Everything in one go: population → the reference exchange in-process on loopback, on a
     /// fresh store → import → workload → replay → summary; exits with code 2 on an SLO breach.
     #[command(
         after_help = "Examples:\n  dxsim run scenarios/quickstart.toml\n  dxsim run scenarios/national-weekday.toml --out ./runs/weekday\n\n\
-        Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given."
+        Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given.\n\
+        Ctrl-C or SIGTERM during the replay stops it: the results so far are written, marked\n\
+        interrupted (exit code 1); a second one exits at once."
     )]
     Run(RunArgs),
     /// Size the central services for the scenario at national scale: a discrete-event model of

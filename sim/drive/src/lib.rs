@@ -278,7 +278,7 @@ pub async fn drive(
     };
     attack(&shared, opts, users).await?;
     // The attack ends when every user has seen the stream close, or when goose was stopped
-    // (Ctrl-C): then the dispatcher's sends fail and it stops too.
+    // (Ctrl-C or SIGTERM): then the dispatcher's sends fail and it stops too.
     shared.rx.lock().await.close();
     let dispatched = dispatcher.await.context("dispatcher")??;
     // The replay's own duration, from its first scheduled instant to its last answer.
@@ -390,7 +390,7 @@ fn finish(
     Ok(summary)
 }
 
-/// Sleeps until `t`, waking every 100 ms to see whether goose was stopped (Ctrl-C); returns
+/// Sleeps until `t`, waking every 100 ms to see whether goose was stopped (Ctrl-C or SIGTERM); returns
 /// false if it was.
 async fn wait_until(t: Instant) -> bool {
     loop {

@@ -1,6 +1,6 @@
 //! `dxsim run` end to end at tiny scale: population → in-process exchange → import → workload →
 //! open-model replay → summary, checked against the workload's own counts; and an SLO breach
-//! failing the command with exit code 2.
+//! failing the command with exit code 2; Ctrl-C and SIGTERM stopping a replay midway.
 
 use std::path::Path;
 
@@ -221,15 +221,60 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_a_run_and_keeps_the_results_so_far() {
-    let dir = tempfile::tempdir().unwrap();
-    // Slow enough (4 simulated hours at 240×: a minute) to be stopped midway.
-    let s = scenario(dir.path(), "").to_str().unwrap().to_owned();
+/// The tiny scenario slowed to 240× (4 simulated hours: a minute), so a replay can be stopped
+/// midway.
+fn slow_scenario(dir: &Path) -> String {
+    let s = scenario(dir, "").to_str().unwrap().to_owned();
     let text = std::fs::read_to_string(&s)
         .unwrap()
         .replace("speedup = 2400.0", "speedup = 240.0");
     std::fs::write(&s, text).unwrap();
+    s
+}
+
+fn send(signal: &str, pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Stops a replay with `signal` and checks it ends as an interrupted one: promptly, exit code 1,
+/// `summary.json` written and marked, some but not all of the workload's events sent.
+fn stop_and_check(signal: &str, child: std::process::Child, out: &Path, workload: &Path) {
+    let started = std::time::Instant::now();
+    send(signal, child.id());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the replay did not stop promptly on SIG{signal}"
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "SIG{signal}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["run"]["interrupted"], true);
+    let workload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(workload.join("manifest.json")).unwrap()).unwrap();
+    let sent = summary["totals"]["requests"].as_u64().unwrap();
+    assert!(
+        sent > 0 && sent < workload["events"].as_u64().unwrap(),
+        "{summary}"
+    );
+}
+
+/// Starts `dxsim run` on the slow scenario and stops it with `signal` a few seconds into the
+/// replay.
+fn stop_a_run_with(signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = slow_scenario(dir.path());
     let out = dir.path().join("run");
     let child = super::dxsim()
         .args(["run", &s, "--out"])
@@ -243,32 +288,76 @@ fn ctrl_c_stops_a_run_and_keeps_the_results_so_far() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     std::thread::sleep(std::time::Duration::from_secs(4));
-    let started = std::time::Instant::now();
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
+    stop_and_check(signal, child, &out, &out.join("workload"));
+}
+
+#[test]
+fn ctrl_c_stops_a_run_and_keeps_the_results_so_far() {
+    stop_a_run_with("INT");
+}
+
+#[test]
+fn sigterm_stops_a_run_as_ctrl_c_does() {
+    stop_a_run_with("TERM");
+}
+
+/// Whether the exchange on `port` has answered a request on `route` (from its `/metrics`).
+fn has_served(port: u16, route: &str) -> bool {
+    use std::io::{Read, Write};
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        buf.contains(&format!("route=\"{route}\""))
+    })
+}
+
+#[test]
+fn sigterm_stops_a_drive_and_keeps_the_results_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = slow_scenario(dir.path());
+    let wl = dir.path().join("workload");
+    let o = super::dxsim()
+        .args(["workload", &s, "--out"])
+        .arg(&wl)
+        .output()
         .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "the run did not stop promptly"
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted"));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["run"]["interrupted"], true);
-    let workload: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("workload/manifest.json")).unwrap())
-            .unwrap();
-    let sent = summary["totals"]["requests"].as_u64().unwrap();
-    assert!(
-        sent > 0 && sent < workload["events"].as_u64().unwrap(),
-        "{summary}"
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let port = super::free_port();
+    let data = dir.path().join("data");
+    let mut server = super::dxsim()
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--durability", "normal", "--data"])
+        .arg(&data)
+        .arg("--population")
+        .arg(wl.join("population"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(super::healthy(port), "dxsim serve did not come up");
+    let out = dir.path().join("drive");
+    let drive = super::dxsim()
+        .arg("drive")
+        .arg(&s)
+        .args(["--target", &format!("http://127.0.0.1:{port}")])
+        .arg("--admin-key-file")
+        .arg(data.join("admin.key"))
+        .arg("--workload")
+        .arg(&wl)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop it once the replay is under way: the exchange has answered a verification.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !has_served(port, "/v1/eligibility/verify") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stop_and_check("TERM", drive, &out, &wl);
+    send("INT", server.id());
+    let _ = server.wait();
 }

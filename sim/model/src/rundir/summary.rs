@@ -14,7 +14,7 @@ pub struct RunInfo {
     pub period_end: String,
     pub events: u64,
     pub max_in_flight: usize,
-    /// Stopped before the stream's end (Ctrl-C): the figures cover what was sent.
+    /// Stopped before the stream's end (Ctrl-C or SIGTERM): the figures cover what was sent.
     pub interrupted: bool,
 }
 
