@@ -145,30 +145,32 @@ fn a_breached_slo_fails_the_run_with_exit_code_2() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
 }
 
-#[test]
-fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = scenario(dir.path(), "");
-    let wl = dir.path().join("workload");
+/// Generates the scenario's workload into `<dir>/workload` and serves its population with
+/// `dxsim serve` on a free port (store in `<dir>/data`); returns the workload and data
+/// directories, the port and the server process.
+fn serve_workload(
+    dir: &Path,
+    s: &Path,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    u16,
+    std::process::Child,
+) {
+    let wl = dir.join("workload");
     let o = super::dxsim()
         .arg("workload")
-        .arg(&s)
+        .arg(s)
         .arg("--out")
         .arg(&wl)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let port = super::free_port();
-    let data = dir.path().join("data");
-    let mut server = super::dxsim()
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--durability",
-            "normal",
-            "--data",
-        ])
+    let data = dir.join("data");
+    let server = super::dxsim()
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--durability", "normal", "--data"])
         .arg(&data)
         .arg("--population")
         .arg(wl.join("population"))
@@ -177,6 +179,14 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
         .spawn()
         .unwrap();
     assert!(super::healthy(port), "dxsim serve did not come up");
+    (wl, data, port, server)
+}
+
+#[test]
+fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), "");
+    let (wl, data, port, mut server) = serve_workload(dir.path(), &s);
     let target = format!("http://127.0.0.1:{port}");
     // Without the admin secret: a clear refusal before any request.
     let o = super::dxsim()
@@ -316,26 +326,7 @@ fn has_served(port: u16, route: &str) -> bool {
 fn sigterm_stops_a_drive_and_keeps_the_results_so_far() {
     let dir = tempfile::tempdir().unwrap();
     let s = slow_scenario(dir.path());
-    let wl = dir.path().join("workload");
-    let o = super::dxsim()
-        .args(["workload", &s, "--out"])
-        .arg(&wl)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let port = super::free_port();
-    let data = dir.path().join("data");
-    let mut server = super::dxsim()
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .args(["--durability", "normal", "--data"])
-        .arg(&data)
-        .arg("--population")
-        .arg(wl.join("population"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(super::healthy(port), "dxsim serve did not come up");
+    let (wl, data, port, mut server) = serve_workload(dir.path(), Path::new(&s));
     let out = dir.path().join("drive");
     let drive = super::dxsim()
         .arg("drive")
