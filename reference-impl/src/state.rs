@@ -131,24 +131,35 @@ impl AppState {
         result
     }
 
-    /// Records a read of personal data.
+    /// Records a read of personal data and waits until its audit line is stored: a read is
+    /// answered only once its line is durable (500, and no answer, if it cannot be stored).
     pub async fn audit_read(
         &self,
         who: &Principal,
         action: &'static str,
         person_id: String,
         target: Option<String>,
-    ) {
+    ) -> Result<(), Refusal> {
+        self.audit_reads(who, action, vec![(person_id, target)])
+            .await
+    }
+
+    /// [`AppState::audit_read`] of several persons read by one request (a batch), in one commit.
+    pub async fn audit_reads(
+        &self,
+        who: &Principal,
+        action: &'static str,
+        reads: Vec<(String, Option<String>)>,
+    ) -> Result<(), Refusal> {
+        let now = self.now();
+        let lines = reads
+            .into_iter()
+            .map(|(person, target)| AuditEvent::new(now, who, action, Some(person), target, "ok"))
+            .collect();
         self.0
             .audit
-            .record(AuditEvent::new(
-                self.now(),
-                who,
-                action,
-                Some(person_id),
-                target,
-                "ok",
-            ))
-            .await;
+            .record_durable(lines)
+            .await
+            .map_err(|e| Refusal::internal(e.to_string()))
     }
 }

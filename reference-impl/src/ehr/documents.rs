@@ -214,7 +214,7 @@ async fn read_document(
                 d.person_id.clone(),
                 Some(d.id.clone()),
             )
-            .await;
+            .await?;
         let (summary, bundle) = summary_of(d);
         let bundle = serde_json::from_str(&bundle)
             .map_err(|e| Refusal::internal(format!("stored document unreadable: {e}")))?;

@@ -331,7 +331,7 @@ async fn facility_summary(
         let body = summary(&state, &person.id, p, true, &base).await?;
         state
             .audit_read(&caller, "ehr.summary.read", person.id, None)
-            .await;
+            .await?;
         Ok(body)
     }
     .await;
@@ -364,7 +364,7 @@ async fn portal_summary(
                 caller.subject().to_owned(),
                 None,
             )
-            .await;
+            .await?;
         Ok(body)
     }
     .await;

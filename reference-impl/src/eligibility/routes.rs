@@ -159,7 +159,7 @@ async fn verify_inner(
     if kinds.is_empty() {
         state
             .audit_read(caller, "eligibility.verify", person_id, None)
-            .await;
+            .await?;
         return Ok(response);
     }
     let now = state.now();
@@ -247,12 +247,11 @@ async fn batch_inner(
                 .collect::<Result<Vec<_>, crate::store::StoreError>>()
         })
         .await?;
-    for r in &results {
-        if let Some(person_id) = r.result.as_ref().and_then(|v| v.person_id.clone()) {
-            state
-                .audit_read(caller, "eligibility.batch", person_id, None)
-                .await;
-        }
-    }
+    let reads = results
+        .iter()
+        .filter_map(|r| r.result.as_ref().and_then(|v| v.person_id.clone()))
+        .map(|p| (p, None))
+        .collect();
+    state.audit_reads(caller, "eligibility.batch", reads).await?;
     Ok(BatchVerifyResponse { results })
 }

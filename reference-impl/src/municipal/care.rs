@@ -119,7 +119,7 @@ pub async fn certifications_of(
     };
     state
         .audit_read(caller, "care.read", person.id.clone(), None)
-        .await;
+        .await?;
     Ok(CareCertificationsResponse {
         person_id: person.id,
         certifications,

@@ -280,7 +280,7 @@ pub async fn records_of(
     let records = state.blocking(move |s| s.maternal_records(&p)).await?;
     state
         .audit_read(caller, "maternal.read", person.id.clone(), None)
-        .await;
+        .await?;
     Ok(MaternalResponse {
         person_id: person.id,
         records,

@@ -96,7 +96,7 @@ async fn checkups(
             .await?;
         state
             .audit_read(&caller, "portal.checkups", id.clone(), None)
-            .await;
+            .await?;
         Ok(CheckupReportsResponse {
             person_id: id,
             reports: reports

@@ -178,7 +178,7 @@ pub async fn history_of(
     let vaccinations = state.blocking(move |s| s.vaccinations(&p)).await?;
     state
         .audit_read(caller, "vaccination.read", person.id.clone(), None)
-        .await;
+        .await?;
     Ok(VaccinationHistory {
         person_id: person.id,
         vaccinations,
@@ -228,7 +228,7 @@ async fn schedule(
         let entries = vaccines::schedule(person.birth_date, person.sex, on, &recorded);
         state
             .audit_read(&caller, "vaccination.schedule", person.id.clone(), None)
-            .await;
+            .await?;
         Ok(ScheduleResponse {
             person_id: person.id,
             on,

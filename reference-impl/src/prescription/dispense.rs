@@ -106,7 +106,7 @@ async fn retrieve_inner(
             p.person_id.clone(),
             Some(p.id.clone()),
         )
-        .await;
+        .await?;
     let bundle = serde_json::from_str(&p.bundle)
         .map_err(|e| Refusal::internal(format!("stored bundle unreadable: {e}")))?;
     Ok(RetrieveResponse {

@@ -353,7 +353,7 @@ async fn check_inner(
     );
     state
         .audit_read(caller, "prescription.check", person.id.clone(), None)
-        .await;
+        .await?;
     Ok(CheckResponse {
         person_id: person.id,
         warnings,
@@ -415,7 +415,7 @@ async fn medications_inner(
         .collect();
     state
         .audit_read(caller, "medications.read", person.id.clone(), None)
-        .await;
+        .await?;
     Ok(MedicationsResponse {
         person_id: person.id,
         from,
