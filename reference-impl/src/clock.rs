@@ -20,6 +20,17 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// The start (00:00 JST) of the Japanese day holding `at`.
+pub fn start_of_day_jst(at: DateTime<Utc>) -> DateTime<Utc> {
+    jst_date(at)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_local_timezone(jst())
+        .single()
+        .expect("JST has no gaps")
+        .with_timezone(&Utc)
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -24,6 +24,8 @@ pub fn status(kind: Kind) -> StatusCode {
         Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Kind::BrokenRule => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -33,7 +35,14 @@ impl IntoResponse for Refusal {
         let body = ErrorBody {
             error: self.to_detail(),
         };
-        (status(self.kind), Json(body)).into_response()
+        let mut response = (status(self.kind), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 
@@ -84,6 +93,8 @@ mod tests {
             Kind::TooLarge,
             Kind::UnsupportedMediaType,
             Kind::BrokenRule,
+            Kind::TooManyAttempts,
+            Kind::Overloaded,
             Kind::Internal,
         ];
         let mut statuses: Vec<u16> = kinds.iter().map(|k| status(*k).as_u16()).collect();

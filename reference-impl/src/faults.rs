@@ -13,14 +13,26 @@ pub enum Fault {
     CheckDigitUnvalidated,
     /// A consent refused (verbal, where only the card may give it) is stored all the same.
     RefusedRequestStored,
+    /// Verbal consent is taken for a person this facility did not verify today.
+    VisitUnchecked,
+    /// A pharmacy that did not retrieve a prescription may dispense it.
+    RetrievalUnchecked,
+    /// Wrong access codes are not limited (no lock, no per-pharmacy limit).
+    CodeAttemptsUnlimited,
+    /// Refusals tell a prescription that exists from one that does not.
+    ExistenceRevealed,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 4] = [
+    pub const ALL: [Fault; 8] = [
         Fault::ConsentUnchecked,
         Fault::RefillLimitOffByOne,
         Fault::CheckDigitUnvalidated,
         Fault::RefusedRequestStored,
+        Fault::VisitUnchecked,
+        Fault::RetrievalUnchecked,
+        Fault::CodeAttemptsUnlimited,
+        Fault::ExistenceRevealed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,10 +41,14 @@ impl Fault {
             Fault::RefillLimitOffByOne => "refill_limit_off_by_one",
             Fault::CheckDigitUnvalidated => "check_digit_unvalidated",
             Fault::RefusedRequestStored => "refused_request_stored",
+            Fault::VisitUnchecked => "visit_unchecked",
+            Fault::RetrievalUnchecked => "retrieval_unchecked",
+            Fault::CodeAttemptsUnlimited => "code_attempts_unlimited",
+            Fault::ExistenceRevealed => "existence_revealed",
         }
     }
 
-    pub(crate) fn bit(self) -> u8 {
-        1 << (self as u8)
+    pub(crate) fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod faults;
 pub mod fhir_read;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod municipal;
 pub mod prescription;

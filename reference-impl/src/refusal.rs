@@ -24,6 +24,10 @@ pub enum Kind {
     TooLarge,
     /// The body is not of a type the route takes.
     UnsupportedMediaType,
+    /// Too many failed attempts: wait (`Retry-After`) before trying again.
+    TooManyAttempts,
+    /// The service is at its bound of requests in flight: try again (`Retry-After`).
+    Overloaded,
     /// Well-formed, but it breaks a rule (refill window, days limit, unknown drug).
     BrokenRule,
     /// The exchange itself failed; nothing was changed.
@@ -37,6 +41,8 @@ pub struct Refusal {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds to wait before trying again (the `Retry-After` header), for 429 and 503.
+    pub retry_after: Option<u32>,
 }
 
 impl Refusal {
@@ -46,6 +52,7 @@ impl Refusal {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -87,6 +94,22 @@ impl Refusal {
     /// Well-formed, but breaks a rule (refill window, days limit, unknown drug).
     pub fn broken_rule(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(Kind::BrokenRule, code, message)
+    }
+
+    /// Too many failed attempts; try again after `seconds`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, seconds: u32) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(Kind::TooManyAttempts, code, message)
+        }
+    }
+
+    /// The service is at its bound of requests in flight; try again after `seconds`.
+    pub fn overloaded(message: impl Into<String>, seconds: u32) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(Kind::Overloaded, "overloaded", message)
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

@@ -6,6 +6,7 @@ use crate::audit::sink::AuditSink;
 use crate::auth::keys::Keys;
 use crate::auth::principal::Principal;
 use crate::clock::Clock;
+use crate::limits::{AttemptLimiter, CODE_FAILURES_PER_MINUTE, SECRET_FAILURES_PER_MINUTE};
 use crate::metrics::Metrics;
 use crate::refdata::DrugMaster;
 use crate::refusal::Refusal;
@@ -19,8 +20,17 @@ struct Inner {
     keys: Keys,
     audit: AuditSink,
     metrics: Arc<Metrics>,
+    limits: Limits,
     /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
-    faults: std::sync::atomic::AtomicU8,
+    faults: std::sync::atomic::AtomicU32,
+}
+
+/// The limits on failed attempts (see [`crate::limits`]).
+pub struct Limits {
+    /// Wrong access codes, per pharmacy.
+    pub codes: AttemptLimiter,
+    /// Wrong secrets, per principal.
+    pub secrets: AttemptLimiter,
 }
 
 /// Shared by all handlers; cheap to clone.
@@ -36,7 +46,11 @@ impl AppState {
             keys,
             audit,
             metrics: Arc::default(),
-            faults: std::sync::atomic::AtomicU8::new(0),
+            limits: Limits {
+                codes: AttemptLimiter::new(CODE_FAILURES_PER_MINUTE, "wrong access codes"),
+                secrets: AttemptLimiter::new(SECRET_FAILURES_PER_MINUTE, "wrong secrets"),
+            },
+            faults: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 
@@ -69,6 +83,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.0.metrics
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
     }
 
     pub fn drugs(&self) -> &'static DrugMaster {

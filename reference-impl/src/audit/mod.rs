@@ -57,4 +57,34 @@ pub trait AuditStore {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AccessLogEntry>, StoreError>;
+    /// Whether principal `actor` verified the person's eligibility (`eligibility.verify`, ok)
+    /// at or after `since`.
+    fn verified_since(
+        &self,
+        person_id: &str,
+        actor: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Whether principal `actor` retrieved the prescription (`prescription.retrieve`, ok) at or
+    /// after `since`.
+    fn retrieved_since(
+        &self,
+        prescription_id: &str,
+        actor: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Outcomes of the person's latest `n` access-code attempts (`prescription.retrieve` and
+    /// `prescription.unlock` lines), newest first.
+    fn code_attempts(&self, person_id: &str, n: u32) -> Result<Vec<String>, StoreError>;
+    /// Stores the line of a failed access-code attempt in a write transaction that first reads
+    /// the person's latest `n` attempts: if `locked` says they lock retrieval, `locked_line` is
+    /// stored instead of `line`. Returns whether it was locked (so parallel guesses cannot pass
+    /// the lock between the check and the line).
+    fn record_code_failure(
+        &self,
+        line: &AuditEvent,
+        locked_line: &AuditEvent,
+        n: u32,
+        locked: fn(&[String]) -> bool,
+    ) -> Result<bool, StoreError>;
 }

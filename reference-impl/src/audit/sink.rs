@@ -131,7 +131,35 @@ mod tests {
             _: Option<i64>,
             _: u32,
         ) -> Result<Vec<dx_protocol::wire::AccessLogEntry>, StoreError> {
-            Ok(vec![])
+            unreachable!("the sink only appends")
+        }
+        fn verified_since(
+            &self,
+            _: &str,
+            _: &str,
+            _: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, StoreError> {
+            unreachable!("the sink only appends")
+        }
+        fn retrieved_since(
+            &self,
+            _: &str,
+            _: &str,
+            _: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, StoreError> {
+            unreachable!("the sink only appends")
+        }
+        fn code_attempts(&self, _: &str, _: u32) -> Result<Vec<String>, StoreError> {
+            unreachable!("the sink only appends")
+        }
+        fn record_code_failure(
+            &self,
+            _: &AuditEvent,
+            _: &AuditEvent,
+            _: u32,
+            _: fn(&[String]) -> bool,
+        ) -> Result<bool, StoreError> {
+            unreachable!("the sink only appends")
         }
     }
 

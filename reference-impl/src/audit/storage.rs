@@ -3,7 +3,7 @@
 use super::{AuditEvent, AuditStore};
 use crate::store::error::StoreError;
 use crate::store::sqlite::SqliteStore;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use dx_protocol::wire::{AccessLogEntry, Role};
 use rusqlite::Connection;
 
@@ -23,6 +23,17 @@ pub fn insert(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
         e.outcome
     ])?;
     Ok(())
+}
+
+/// Outcomes of the person's latest `n` access-code attempts, newest first.
+fn code_attempts(conn: &Connection, person_id: &str, n: u32) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT outcome FROM audit
+         WHERE person_id = ?1 AND action IN ('prescription.retrieve', 'prescription.unlock')
+         ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![person_id, n], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn role_from_str(s: &str) -> Result<Role, StoreError> {
@@ -72,6 +83,71 @@ impl AuditStore for SqliteStore {
                 })
             })
             .collect()
+        })
+    }
+
+    fn verified_since(
+        &self,
+        person_id: &str,
+        actor: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.read(|c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT 1 FROM audit
+                     WHERE person_id = ?1 AND actor = ?2 AND at_ms >= ?3
+                       AND action = 'eligibility.verify' AND outcome = 'ok'
+                     LIMIT 1",
+                )?
+                .exists(rusqlite::params![
+                    person_id,
+                    actor,
+                    since.timestamp_millis()
+                ])?;
+            Ok(found)
+        })
+    }
+
+    fn retrieved_since(
+        &self,
+        prescription_id: &str,
+        actor: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.read(|c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT 1 FROM audit
+                     WHERE target = ?1 AND actor = ?2 AND at_ms >= ?3
+                       AND action = 'prescription.retrieve' AND outcome = 'ok'
+                     LIMIT 1",
+                )?
+                .exists(rusqlite::params![
+                    prescription_id,
+                    actor,
+                    since.timestamp_millis()
+                ])?;
+            Ok(found)
+        })
+    }
+
+    fn code_attempts(&self, person_id: &str, n: u32) -> Result<Vec<String>, StoreError> {
+        self.read(|c| code_attempts(c, person_id, n))
+    }
+
+    fn record_code_failure(
+        &self,
+        line: &AuditEvent,
+        locked_line: &AuditEvent,
+        n: u32,
+        locked: fn(&[String]) -> bool,
+    ) -> Result<bool, StoreError> {
+        let person = line.person_id.as_deref().unwrap_or_default();
+        self.write(|tx| {
+            let was_locked = locked(&code_attempts(tx, person, n)?);
+            insert(tx, if was_locked { locked_line } else { line })?;
+            Ok(was_locked)
         })
     }
 }

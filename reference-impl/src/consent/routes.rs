@@ -80,6 +80,9 @@ async fn give_inner(
         _ => {}
     }
     let person = resolve_person(state, &req.person, "person").await?;
+    if req.method == ConsentMethod::Verbal {
+        super::require_visit(state, &person.id, caller.subject()).await?;
+    }
     let now = state.now();
     let consent = Consent::new(&person.id, caller.subject(), req.kind, req.method, now);
     let audit = AuditEvent::new(

@@ -36,17 +36,31 @@ pub fn router() -> Router<AppState> {
         .endpoint(PurgeEhr, purge)
 }
 
+fn no_such_document(id: &str) -> Refusal {
+    Refusal::not_found(
+        "document_not_found",
+        format!("no document {id} that you may see (or its retention has ended)"),
+    )
+}
+
 async fn load_document(state: &AppState, id: &str) -> Result<StoredDocument, Refusal> {
     let (i, today) = (id.to_owned(), state.clock().today_jst());
     state
         .blocking(move |s| s.document(&i, today))
         .await?
-        .ok_or_else(|| {
-            Refusal::not_found(
-                "document_not_found",
-                format!("no document {id} (or its retention has ended)"),
-            )
-        })
+        .ok_or_else(|| no_such_document(id))
+}
+
+/// A refusal of access to an existing document, answered as one that does not exist (so ids
+/// cannot be probed); the audit line keeps the person, who sees the attempt.
+fn hidden(state: &AppState, id: &str, refusal: Refusal) -> Refusal {
+    if state.fault(crate::faults::Fault::ExistenceRevealed)
+        || refusal.kind == crate::refusal::Kind::Internal
+    {
+        refusal
+    } else {
+        no_such_document(id)
+    }
 }
 
 async fn submit_document(
@@ -204,9 +218,13 @@ async fn read_document(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> Result<Answer<ReadDocument>, Refusal> {
+    let mut person = None;
     let result = async {
         let d = load_document(&state, &id).await?;
-        may_read(&state, &caller, &d).await?;
+        person = Some(d.person_id.clone());
+        may_read(&state, &caller, &d)
+            .await
+            .map_err(|e| hidden(&state, &id, e))?;
         state
             .audit_read(
                 &caller,
@@ -222,7 +240,7 @@ async fn read_document(
     }
     .await;
     let result = state
-        .audited(&caller, "ehr.document.read", None, result)
+        .audited(&caller, "ehr.document.read", person, result)
         .await;
     result.map(Answer)
 }
@@ -232,10 +250,16 @@ async fn receive(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> Result<Answer<ReceiveReferral>, Refusal> {
+    let mut person = None;
     let result = async {
         caller.require_facility("marking referrals received")?;
         let d = load_document(&state, &id).await?;
+        person = Some(d.person_id.clone());
         if d.kind != DocumentKind::Referral {
+            // Said only to a caller who may see the document.
+            may_read(&state, &caller, &d)
+                .await
+                .map_err(|e| hidden(&state, &id, e))?;
             return Err(Refusal::broken_rule(
                 "not_a_referral",
                 format!(
@@ -245,9 +269,13 @@ async fn receive(
             ));
         }
         if d.addressee.as_deref() != Some(caller.subject()) {
-            return Err(Refusal::forbidden(
-                "not_addressee",
-                "only the facility a referral is addressed to marks it received",
+            return Err(hidden(
+                &state,
+                &id,
+                Refusal::forbidden(
+                    "not_addressee",
+                    "only the facility a referral is addressed to marks it received",
+                ),
             ));
         }
         if d.received_at.is_some() {
@@ -277,7 +305,7 @@ async fn receive(
     }
     .await;
     let result = state
-        .audited(&caller, "ehr.referral.receive", None, result)
+        .audited(&caller, "ehr.referral.receive", person, result)
         .await;
     result.map(Answer)
 }

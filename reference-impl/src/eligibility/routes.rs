@@ -252,6 +252,8 @@ async fn batch_inner(
         .filter_map(|r| r.result.as_ref().and_then(|v| v.person_id.clone()))
         .map(|p| (p, None))
         .collect();
-    state.audit_reads(caller, "eligibility.batch", reads).await?;
+    state
+        .audit_reads(caller, "eligibility.batch", reads)
+        .await?;
     Ok(BatchVerifyResponse { results })
 }

@@ -185,6 +185,18 @@ pub const MIGRATIONS: &[&str] = &[
     -- The portal lists a person's checkup reports.
     CREATE INDEX ehr_documents_person ON ehr_documents(person_id, kind, seq);
     "#,
+    // 5: what the audit trail proves, each read through its own partial index: a facility
+    // verified a person's eligibility (a visit, which verbal consent needs); a pharmacy
+    // retrieved a prescription (which its dispensing needs); a person's latest access-code
+    // attempts (retrievals and unlocks), which lock retrieval by code after wrong ones.
+    r#"
+    CREATE INDEX audit_visits ON audit(person_id, actor, at_ms)
+        WHERE action = 'eligibility.verify' AND outcome = 'ok';
+    CREATE INDEX audit_retrievals ON audit(target, actor, at_ms)
+        WHERE action = 'prescription.retrieve' AND outcome = 'ok';
+    CREATE INDEX audit_code_attempts ON audit(person_id, id)
+        WHERE action IN ('prescription.retrieve', 'prescription.unlock');
+    "#,
 ];
 
 #[cfg(test)]

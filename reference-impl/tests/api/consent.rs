@@ -80,6 +80,7 @@ async fn consent_needs_the_card_and_verbal_consent_covers_medication_only() {
 
     let body =
         json!({"person": insurance_ref(current(&p)), "kind": "medication", "method": "verbal"});
+    h.visit(&t, &p).await;
     let (s, v) = h.post(&t, "/v1/consents", body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(
@@ -87,5 +88,54 @@ async fn consent_needs_the_card_and_verbal_consent_covers_medication_only() {
             .await
             .0,
         StatusCode::OK
+    );
+}
+
+/// The attack: a clinic posts verbal consent for persons it never saw and reads their
+/// medication histories.
+#[tokio::test]
+async fn verbal_consent_needs_a_verification_at_this_facility_today() {
+    let h = Harness::start().await;
+    let p = h.adult_with_card(4);
+    let (clinic_a, clinic_b) = (
+        h.facility_token(&clinic(1)).await,
+        h.facility_token(&clinic(2)).await,
+    );
+    let verbal = json!({"person": {"person_id": p.id}, "kind": "medication", "method": "verbal"});
+    let medications = format!("/v1/persons/{}/medications", p.id);
+    let before = h.data_stats().await;
+
+    let (s, v) = h.post(&clinic_a, "/v1/consents", verbal.clone()).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("no_visit"))
+    );
+    assert_eq!(
+        h.get(&clinic_a, &medications).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let after = h.data_stats().await;
+    assert_eq!(
+        after["consents"], before["consents"],
+        "the refused consent stored nothing"
+    );
+
+    // Clinic B's visit does not let clinic A consent.
+    h.visit(&clinic_b, &p).await;
+    let (s, _) = h.post(&clinic_a, "/v1/consents", verbal.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Clinic A's own verification today does.
+    h.visit(&clinic_a, &p).await;
+    let (s, v) = h.post(&clinic_a, "/v1/consents", verbal.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(h.get(&clinic_a, &medications).await.0, StatusCode::OK);
+
+    // The next day the visit is over: a new verification is needed.
+    h.advance_days(1);
+    let clinic_a = h.facility_token(&clinic(1)).await;
+    let (s, v) = h.post(&clinic_a, "/v1/consents", verbal).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("no_visit"))
     );
 }

@@ -100,10 +100,21 @@ async fn consent_written_before_kill_9_is_there_after_restart() {
     let mut child = spawn(dir.path(), port);
     wait_ready(&http, &base).await;
 
-    let person_id = dx_exchange::refdata::sample::person_id(0);
     let clinic =
         dx_exchange::codes::facility_code(13, dx_exchange::codes::FacilityTable::Medical, 1, 1001);
     let t = token(&http, &base, dir.path(), &format!("facility:{clinic}")).await;
+    // Verbal consent follows a verification at the same facility.
+    let visit: Value = http
+        .post(format!("{base}/v1/eligibility/verify"))
+        .bearer_auth(&t)
+        .json(&verify_bodies()[0])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let person_id = visit["person_id"].as_str().unwrap().to_owned();
     let body =
         json!({"person": {"person_id": person_id}, "kind": "medication", "method": "verbal"});
     let r = http

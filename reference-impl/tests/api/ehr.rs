@@ -696,12 +696,12 @@ async fn a_referral_reaches_its_addressee_with_its_discharge_summary_and_expires
     let (s, v) = h.get(&ot, &format!("/v1/ehr/documents/{rf_id}")).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_addressee"))
+        (StatusCode::NOT_FOUND, Some("document_not_found"))
     );
     let (s, v) = h.get(&ot, &format!("/v1/ehr/documents/{ds_id}")).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("consent_required"))
+        (StatusCode::NOT_FOUND, Some("document_not_found"))
     );
     h.consent(&ot, &p, json!({"ehr": true})).await;
     let (s, _) = h.get(&ot, &format!("/v1/ehr/documents/{ds_id}")).await;
@@ -715,7 +715,7 @@ async fn a_referral_reaches_its_addressee_with_its_discharge_summary_and_expires
         .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_addressee"))
+        (StatusCode::NOT_FOUND, Some("document_not_found"))
     );
     // The person reads their discharge summary, not the letter between doctors.
     let me = h.token(&format!("person:{}", p.id)).await;
@@ -724,7 +724,7 @@ async fn a_referral_reaches_its_addressee_with_its_discharge_summary_and_expires
     let (s, v) = h.get(&me, &format!("/v1/ehr/documents/{rf_id}")).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_your_record"))
+        (StatusCode::NOT_FOUND, Some("document_not_found"))
     );
 
     // Receipt starts the grace period; a second receipt is refused.
@@ -812,7 +812,7 @@ async fn checkup_reports_need_checkup_consent() {
     let (s, v) = h.get(&reader, &format!("/v1/ehr/documents/{id}")).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("consent_required"))
+        (StatusCode::NOT_FOUND, Some("document_not_found"))
     );
     h.consent(&reader, &p, json!({"checkup": true})).await;
     let (s, _) = h.get(&reader, &format!("/v1/ehr/documents/{id}")).await;
@@ -822,7 +822,7 @@ async fn checkup_reports_need_checkup_consent() {
     let (s, v) = h.get(&them, &format!("/v1/ehr/documents/{id}")).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_your_record"))
+        (StatusCode::NOT_FOUND, Some("document_not_found"))
     );
     let (s, v) = h.get(&them, "/v1/ehr/documents/D999999999999").await;
     assert_eq!(

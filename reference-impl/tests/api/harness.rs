@@ -204,6 +204,19 @@ impl Harness {
             .expect("a matching sample person")
     }
 
+    /// The sample person with id `id`.
+    pub fn sample_person(&self, id: &str) -> PersonRecord {
+        let i: u64 = id.trim_start_matches('P').parse().unwrap();
+        sample::person(SEED, i, self.today())
+    }
+
+    /// Verifies `p`'s eligibility by insurance number at `token`'s facility (a visit).
+    pub async fn visit(&self, token: &str, p: &PersonRecord) {
+        let body = json!({"person": insurance_ref(current(p))});
+        let (s, v) = self.post(token, "/v1/eligibility/verify", body).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
     /// An adult with a card and a single current qualification.
     pub fn adult_with_card(&self, skip: usize) -> PersonRecord {
         let today = self.today();
@@ -224,6 +237,18 @@ pub fn current(p: &PersonRecord) -> &QualificationRecord {
         .iter()
         .find(|q| q.valid_to.is_none())
         .unwrap()
+}
+
+/// The query string naming a person by their current insurance number.
+pub fn insurance_query(p: &PersonRecord) -> String {
+    let q = current(p);
+    dx_exchange::wire::endpoints::query_string(&dx_exchange::wire::PersonRef {
+        insurer_number: Some(q.insurer_number.clone()),
+        symbol: Some(q.symbol.clone()),
+        number: Some(q.number.clone()),
+        branch: Some(q.branch.clone()),
+        ..Default::default()
+    })
 }
 
 pub fn insurance_ref(q: &QualificationRecord) -> Value {
@@ -307,13 +332,27 @@ impl Signer {
         json!({"dispensation": d, "signature": {"practitioner_id": self.practitioner_id, "algorithm": "Ed25519", "value": sig}})
     }
 
-    /// Dispenses (retrieval not needed: the pharmacy has the id and code) and returns the body.
+    /// Retrieves a registered prescription by its access code and the patient's insurance number.
+    pub async fn retrieve(&self, h: &Harness, rx: &Value) -> (StatusCode, Value) {
+        let p = h.sample_person(rx["person_id"].as_str().unwrap());
+        let code = rx["access_code"].as_str().unwrap();
+        h.get(
+            &self.token,
+            &format!("/v1/prescriptions/{code}?{}", insurance_query(&p)),
+        )
+        .await
+    }
+
+    /// Retrieves (as a pharmacy must before dispensing), dispenses, and returns the dispensing's
+    /// answer.
     pub async fn dispense(
         &self,
         h: &Harness,
         rx: &Value,
         items: &[(&str, u16)],
     ) -> (StatusCode, Value) {
+        // A code freed by the last use retrieves nothing; the dispensing then answers for itself.
+        self.retrieve(h, rx).await;
         let path = format!(
             "/v1/prescriptions/{}/dispensations",
             rx["prescription_id"].as_str().unwrap()

@@ -1,6 +1,7 @@
 //! Integration tests of the reference exchange over real HTTP on loopback, one module per area.
 //! Every refusal test also checks that the refused request stored nothing.
 
+mod attacks;
 mod audit;
 mod auth;
 mod consent;

@@ -120,9 +120,11 @@ async fn cancel_before_dispensing_frees_the_code() {
         .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_your_prescription"))
+        (StatusCode::NOT_FOUND, Some("prescription_not_found"))
     );
 
+    // The pharmacy had retrieved it when the prescriber cancels.
+    assert_eq!(pharmacist.retrieve(&h, &rx).await.0, StatusCode::OK);
     let (s, v) = h
         .post(
             &doctor.token,
@@ -368,6 +370,7 @@ async fn dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_
         "/v1/prescriptions/{}/dispensations",
         rx["prescription_id"].as_str().unwrap()
     );
+    assert_eq!(pharmacist.retrieve(&h, &rx).await.0, StatusCode::OK);
 
     let wrong_code = if rx["access_code"] == "000000" {
         "000001"

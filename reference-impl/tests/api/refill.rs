@@ -57,13 +57,15 @@ async fn a_refill_allows_three_uses_in_their_windows_and_refuses_a_fourth() {
         "{v}"
     );
 
-    // A fourth use is refused.
+    // A fourth use is refused: the last use freed the code, so the pharmacy retrieves nothing
+    // and may not dispense (the prescription answers as one that does not exist).
     h.advance_days(30);
     pharmacist.refresh(&h).await;
+    assert_eq!(pharmacist.retrieve(&h, &rx).await.0, StatusCode::NOT_FOUND);
     let (s, v) = pharmacist.dispense(&h, &rx, &[("amlodipine", 30)]).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("uses_exhausted")),
+        (StatusCode::NOT_FOUND, Some("prescription_not_found")),
         "{v}"
     );
     doctor.refresh(&h).await;

@@ -27,7 +27,7 @@ use super::prescription::{
     CancelResponse, CheckRequest, CheckResponse, DispenseRequest, DispenseResponse,
     MedicationsQuery, MedicationsResponse, PaperDispenseRequest, PaperDispenseResponse,
     PractitionerKeyRequest, PractitionerKeyResponse, RegisterPrescriptionRequest,
-    RegisterPrescriptionResponse, RetrieveResponse,
+    RegisterPrescriptionResponse, RetrieveResponse, UnlockResponse,
 };
 use serde_json::Value;
 
@@ -183,6 +183,8 @@ endpoints! {
     Dispense: Post "/v1/prescriptions/{id}/dispensations", DispenseRequest => DispenseResponse, 201;
     /// Cancels a prescription not yet dispensed.
     CancelPrescription: Post "/v1/prescriptions/{id}/cancel", () => CancelResponse, 200;
+    /// The prescriber unlocks retrieval by access code for the prescription's patient.
+    UnlockPrescription: Post "/v1/prescriptions/{id}/unlock", () => UnlockResponse, 200;
     /// The dispensing result of a paper prescription.
     PaperDispense: Post "/v1/dispensations", PaperDispenseRequest => PaperDispenseResponse, 201;
 
@@ -234,6 +236,8 @@ endpoints! {
     PortalCheckups: Get "/v1/portal/checkups", () => CheckupReportsResponse, 200;
     /// A person consents to a care provider reading their certification.
     PortalConsent: Post "/v1/portal/consents", PortalConsentRequest => ConsentResponse, 201;
+    /// A person unlocks retrieval of their prescriptions by access code.
+    PortalUnlockPrescriptions: Post "/v1/portal/prescriptions/unlock", () => UnlockResponse, 200;
     /// Who accessed the person's records.
     AccessLog: Get "/v1/portal/access-log" ?AccessLogQuery, () => AccessLogResponse, 200;
 }
@@ -299,7 +303,7 @@ mod tests {
             assert_eq!(e.path.matches('{').count(), e.path.matches('}').count());
             assert!([200, 201].contains(&e.status));
         }
-        assert_eq!(ALL.len(), 51);
+        assert_eq!(ALL.len(), 53);
     }
 
     #[test]

@@ -237,6 +237,13 @@ pub struct CancelResponse {
     pub status: PrescriptionStatus,
 }
 
+/// Retrieval by access code unlocked for a person, after wrong codes had locked it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnlockResponse {
+    pub person_id: String,
+    pub unlocked_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MedicationsResponse {
     pub person_id: String,
