@@ -71,6 +71,22 @@ async fn each_fault_fails_the_check_that_targets_it() {
             Fault::RefusedRequestStored,
             &["security.refused-stores-nothing"][..],
         ),
+        (
+            Fault::VisitUnchecked,
+            &["security.verbal-consent-needs-visit"][..],
+        ),
+        (
+            Fault::RetrievalUnchecked,
+            &["security.dispense-needs-retrieval"][..],
+        ),
+        (
+            Fault::CodeAttemptsUnlimited,
+            &["security.access-code-guessing"][..],
+        ),
+        (
+            Fault::ExistenceRevealed,
+            &["security.uniform-not-found"][..],
+        ),
     ] {
         // The groups of the targeted checks, whole: the fault shows where it should and the
         // rest of each group still passes where the fault does not reach.

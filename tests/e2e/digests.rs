@@ -20,15 +20,17 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// (scenario, stage, files, digest): recorded from the outputs of main before the crate split
-/// (7c60c94), which every later commit reproduces byte for byte.
+/// (7c60c94), which the split reproduced byte for byte; the workloads (and the national
+/// weekday's capacity, which counts the workload's consents) moved when verbal consent came to
+/// need a verification at the visit (issue 18): a visit without one asks for no verbal consent.
 #[rustfmt::skip]
 const PINNED: &[(&str, &str, usize, &str)] = &[
     ("quickstart", "population", 7, "7656191855a8620a3cd64c9a930b908bd27ee37b7c022d657442113eb78a3af9"),
-    ("quickstart", "workload", 2, "b3539f51aff1bb9a13642b26097cfcef166170a04366ba659d3128716b1cc946"),
+    ("quickstart", "workload", 2, "ffbfc44b8f9c3b2515209be70b6de4c4c410a2bf0e5b1b0cb4f7e60e9655d408"),
     ("quickstart", "capacity", 11, "4a5f33abfd6b3f7951bde42604b5fd4594cfc79cec66097819b6fe363f99a002"),
     ("national-weekday", "population", 53, "45ef5b7d28016d5b65915a6176164b66a90dcb938867b0236289ac1f63e9df04"),
-    ("national-weekday", "workload", 2, "5f720efa1cf521df26cc4398864a8f015989e1c03a60e7eea57c8a67a1ef0e1e"),
-    ("national-weekday", "capacity", 57, "1c18e085e9db472fbf43194758f09ceab8cb23a9db39499638c8f9ee570e41b9"),
+    ("national-weekday", "workload", 2, "2d9fa23801977a63b26a581c768751a3df2843a5a1b74304be6f11d2722b527c"),
+    ("national-weekday", "capacity", 57, "26a18f928420359c8135e30b24bfa1759339543e6daedc57059ecf36730975e5"),
 ];
 
 fn hex(bytes: &[u8]) -> String {

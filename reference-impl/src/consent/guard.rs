@@ -21,3 +21,25 @@ pub async fn require_consent(
         .await?;
     check(latest, state.now(), kind)
 }
+
+/// Refuses verbal consent unless `facility` verified the person's eligibility (by card or
+/// insurance number) today: a facility cannot grant itself consent for a person it never saw.
+pub async fn require_visit(
+    state: &AppState,
+    person_id: &str,
+    facility: &str,
+) -> Result<(), Refusal> {
+    let since = crate::clock::start_of_day_jst(state.now());
+    let (p, actor) = (person_id.to_owned(), format!("facility:{facility}"));
+    let visited = state
+        .blocking(move |s| s.verified_since(&p, &actor, since))
+        .await?;
+    if visited || state.fault(crate::faults::Fault::VisitUnchecked) {
+        return Ok(());
+    }
+    Err(Refusal::forbidden(
+        "no_visit",
+        "verbal consent is taken at a visit: verify the patient's eligibility (by card or insurance number) at this facility today first",
+    )
+    .at("person"))
+}

@@ -81,7 +81,7 @@ async fn give_inner(
     }
     let person = resolve_person(state, &req.person, "person").await?;
     if req.method == ConsentMethod::Verbal {
-        super::require_visit(state, &person.id, caller.subject()).await?;
+        super::guard::require_visit(state, &person.id, caller.subject()).await?;
     }
     let now = state.now();
     let consent = Consent::new(&person.id, caller.subject(), req.kind, req.method, now);

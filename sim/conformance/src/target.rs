@@ -103,6 +103,10 @@ impl Target {
             ))
         })?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let bytes = resp
             .bytes()
             .await
@@ -113,6 +117,7 @@ impl Target {
             request,
             status,
             response: cut(&bytes),
+            retry_after,
             json: serde_json::from_slice(&bytes).ok(),
         })
     }
@@ -339,6 +344,9 @@ pub struct Fixture {
     pub dental: String,
     pub pharmacy: String,
     pub pharmacy2: String,
+    /// A pharmacy of its own for the checks that guess access codes (their per-pharmacy limit
+    /// does not reach the other checks).
+    pub pharmacy3: String,
     pub care: String,
     pub municipality: String,
     pub municipality2: String,
@@ -371,6 +379,7 @@ impl Fixture {
             dental: fac(FacilityTable::Dental, 9904),
             pharmacy: fac(FacilityTable::Pharmacy, 9905),
             pharmacy2: fac(FacilityTable::Pharmacy, 9906),
+            pharmacy3: fac(FacilityTable::Pharmacy, 9908),
             care: fac(FacilityTable::Care, 9907),
             municipality: municipality_code(47, 990),
             municipality2: municipality_code(47, 991),
@@ -395,6 +404,7 @@ impl Fixture {
             (&self.dental, FacilityKind::Dental),
             (&self.pharmacy, FacilityKind::Pharmacy),
             (&self.pharmacy2, FacilityKind::Pharmacy),
+            (&self.pharmacy3, FacilityKind::Pharmacy),
             (&self.care, FacilityKind::CareProvider),
         ];
         let records: Vec<FacilityRecord> = facilities

@@ -20,7 +20,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "ehr-documents.referral-to-its-addressee",
             "A referral letter reaches its addressee only, who marks it received once",
-            "POST /v1/ehr/documents (57133-1) answers 201 naming the addressee; the addressee's inbox lists it; another facility reading it is 403 not_addressee; receipt is 200, a second 409 already_received",
+            "POST /v1/ehr/documents (57133-1) answers 201 naming the addressee; the addressee's inbox lists it; another facility reading it is 404 document_not_found, as an unknown id; receipt is 200, a second 409 already_received",
             "docs/api.md § EHR sharing; FACTS § EHR sharing",
             referral
         ),
@@ -41,7 +41,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "ehr-documents.checkup-report-needs-consent",
             "A checkup report is read by another facility only with checkup consent",
-            "GET /v1/ehr/documents/{id} of a checkup report: the author, or a facility with the person's checkup consent",
+            "GET /v1/ehr/documents/{id} of a checkup report: the author, or a facility with the person's checkup consent; to any other it is 404 document_not_found",
             "docs/api.md § EHR sharing",
             checkup_needs_consent
         ),
@@ -222,8 +222,8 @@ async fn referral(c: &Ctx) -> Outcome {
     let other = c.facility(&c.fx.clinic2).await?;
     error(
         &c.t.get::<ep::ReadDocument>(&other, &[&id]).await?,
-        403,
-        "not_addressee",
+        404,
+        "document_not_found",
     )?;
     let params = [id.as_str()];
     let receipt = || {
@@ -262,11 +262,7 @@ async fn checkup_needs_consent(c: &Ctx) -> Outcome {
     let id = ex.text("/document_id");
     let other = c.facility(&c.fx.clinic2).await?;
     let refused = c.t.get::<ep::ReadDocument>(&other, &[&id]).await?;
-    ensure(
-        refused.status == 403,
-        &refused,
-        "403 without checkup consent",
-    )?;
+    error(&refused, 404, "document_not_found")?;
     consent_by_card(c, &c.fx.clinic2, &p, &["checkup"]).await?;
     status(&c.t.get::<ep::ReadDocument>(&other, &[&id]).await?, 200)
 }

@@ -312,6 +312,11 @@ async fn verbal_medication_only(c: &Ctx) -> Outcome {
         c.t.post::<ep::GiveConsent>(&tok, &verbal(ConsentKind::Ehr))
             .await?;
     error(&ex, 422, "verbal_consent_not_allowed")?;
+    // Verbal consent is taken at a visit: the patient's eligibility verified here today.
+    status(
+        &verify(c, &c.fx.clinic, verifying(p.by_number())).await?,
+        200,
+    )?;
     let ex =
         c.t.post::<ep::GiveConsent>(&tok, &verbal(ConsentKind::Medication))
             .await?;

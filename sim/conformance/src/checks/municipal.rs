@@ -160,6 +160,12 @@ async fn own_summary(c: &Ctx) -> Outcome {
 async fn access_log(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 65, false).await?;
     let clinic = c.facility(&c.fx.clinic2).await?;
+    let visit = dx_protocol::wire::VerifyRequest {
+        person: p.by_number(),
+        service_date: None,
+        consent: None,
+    };
+    status(&c.t.post::<ep::Verify>(&clinic, &visit).await?, 200)?;
     let consent = ConsentRequest {
         person: p.by_id(),
         kind: ConsentKind::Medication,

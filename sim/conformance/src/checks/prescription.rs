@@ -72,7 +72,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "eprescription.cancel",
             "Only the issuer cancels, once, and a cancelled code retrieves nothing",
-            "POST /v1/prescriptions/{id}/cancel: another facility 403 not_your_prescription; the issuer 200 cancelled, again 409 already_cancelled; retrieval 404",
+            "POST /v1/prescriptions/{id}/cancel: another facility 404 prescription_not_found (as an unknown id); the issuer 200 cancelled, again 409 already_cancelled; retrieval 404",
             "docs/api.md § E-prescription",
             cancel
         ),
@@ -176,15 +176,20 @@ async fn retrieve(c: &Ctx, pharmacy: &str, code: &str, p: &Person) -> Result<Exc
         .await
 }
 
+/// Retrieves the prescription by code and `p`'s insurance number, as a pharmacy must before
+/// dispensing, then dispenses. A code freed by the last use retrieves nothing; the dispensing
+/// then answers for itself.
 async fn dispense(
     c: &Ctx,
     pharmacy: &str,
-    id: &str,
-    code: &str,
+    (id, code): (&str, &str),
+    p: &Person,
     lines: &[(&str, u16, u32)],
 ) -> Result<Exchange, Finding> {
     let items = lines.iter().map(|(i, d, q)| drug(i, *d, *q)).collect();
     let tok = c.facility(pharmacy).await?;
+    c.t.send::<ep::RetrievePrescription>(Some(&tok), &[code], &p.by_number(), &())
+        .await?;
     let body = c.fx.dispensation(pharmacy, code, items);
     c.t.send::<ep::Dispense>(Some(&tok), &[id], &(), &body)
         .await
@@ -243,7 +248,7 @@ async fn dispense_completes(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 44, true).await?;
     let lines = [("famotidine", 14, 28)];
     let (id, code) = registered(c, &c.fx.clinic, &p, &lines, 1).await?;
-    let ex = dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?;
+    let ex = dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?;
     status(&ex, 201)?;
     ensure(ex.text("/status") == "completed", &ex, "status completed")?;
     error(
@@ -356,7 +361,7 @@ async fn cancel(c: &Ctx) -> Outcome {
         c.t.send::<ep::CancelPrescription>(Some(tok), &params, &(), &())
     };
     let other = c.facility(&c.fx.clinic2).await?;
-    error(&cancel(&other).await?, 403, "not_your_prescription")?;
+    error(&cancel(&other).await?, 404, "prescription_not_found")?;
     let issuer = c.facility(&c.fx.clinic).await?;
     let ex = cancel(&issuer).await?;
     status(&ex, 200)?;
@@ -374,8 +379,11 @@ async fn uses_exhausted(c: &Ctx) -> Outcome {
     // One day's supply: each later use falls in its window the same day.
     let lines = [("amlodipine", 1, 1)];
     let (id, code) = registered(c, &c.fx.clinic, &p, &lines, 2).await?;
-    status(&dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?, 201)?;
-    let second = dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?;
+    status(
+        &dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?,
+        201,
+    )?;
+    let second = dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?;
     status(&second, 201)?;
     ensure(
         second.text("/status") == "completed"
@@ -383,7 +391,7 @@ async fn uses_exhausted(c: &Ctx) -> Outcome {
         &second,
         "the second of two uses completes the prescription (uses_remaining 0)",
     )?;
-    let third = dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?;
+    let third = dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?;
     match (third.status, third.code()) {
         (422, Some("uses_exhausted")) | (403, Some("access_code_mismatch")) => Ok(()),
         _ => Err(fail(
@@ -397,7 +405,7 @@ async fn too_early(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 73, true).await?;
     let lines = [("amlodipine", 28, 28)];
     let (id, code) = registered(c, &c.fx.clinic, &p, &lines, 2).await?;
-    let first = dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?;
+    let first = dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?;
     status(&first, 201)?;
     ensure(
         first.at("/next_window/from").is_some(),
@@ -405,7 +413,7 @@ async fn too_early(c: &Ctx) -> Outcome {
         "next_window of the later use",
     )?;
     error(
-        &dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?,
+        &dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?,
         422,
         "refill_too_early",
     )
@@ -428,7 +436,7 @@ async fn first_use_window(c: &Ctx) -> Outcome {
     let (id, code) = registered(c, &c.fx.clinic, &p, &lines, 1).await?;
     c.t.advance(chrono::TimeDelta::days(5)).await?;
     error(
-        &dispense(c, &c.fx.pharmacy, &id, &code, &lines).await?,
+        &dispense(c, &c.fx.pharmacy, (&id, &code), &p, &lines).await?,
         422,
         "prescription_expired",
     )

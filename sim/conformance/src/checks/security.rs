@@ -7,10 +7,10 @@ use crate::finding::{Finding, Outcome, ensure, error, fail, status};
 use crate::target::{Body, Exchange};
 use dx_protocol::wire::endpoints::{self as ep, Endpoint};
 use dx_protocol::wire::{
-    ApplicationKind, ApplicationRequest, ApplicationsQuery, CheckRequest, ConsentKind,
-    ConsentMethod, ConsentRequest, Decision, DecisionRequest, DrugLine, EntitlementRequest,
-    InboxQuery, PaperDispenseRequest, PersonRef, PractitionerKeyRequest, SummaryQuery,
-    TokenRequest, VaccinationRequest, VerifyRequest,
+    AccessLogQuery, ApplicationKind, ApplicationRequest, ApplicationsQuery, CheckRequest,
+    ConsentKind, ConsentMethod, ConsentRequest, Decision, DecisionRequest, DrugLine,
+    EntitlementRequest, InboxQuery, PaperDispenseRequest, PersonRef, PractitionerKeyRequest,
+    SummaryQuery, TokenRequest, VaccinationRequest, VerifyRequest,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -65,6 +65,34 @@ pub fn checks() -> Vec<Check> {
             "Refused requests (verbal EHR consent, an unsigned registration, a dispensing of an unknown code, a dose for a stranger) leave every row count of GET /v1/admin/stats unchanged",
             "docs/api.md § Conventions",
             refused_stores_nothing
+        ),
+        check!(
+            "security.verbal-consent-needs-visit",
+            "Verbal consent follows a visit",
+            "Verbal medication consent for a person this facility did not verify today (by card or insurance number) is 403 no_visit and stores nothing; after a verification it is 201",
+            "docs/api.md § Consent",
+            verbal_consent_needs_visit
+        ),
+        check!(
+            "security.dispense-needs-retrieval",
+            "Only the pharmacy that retrieved a prescription dispenses it",
+            "A dispensing from a pharmacy that did not retrieve the prescription (with the patient's card or insurance number) in the last 24 hours is 404 prescription_not_found, even with the right access code, and stores nothing",
+            "docs/api.md § E-prescription",
+            dispense_needs_retrieval
+        ),
+        check!(
+            "security.access-code-guessing",
+            "Guessing access codes is limited",
+            "5 wrong access codes in a row for one patient lock retrieval by code for that patient (403 retrieval_locked, even with the right code) until the prescriber unlocks it; a pharmacy's 11th wrong code in a minute is 429 too_many_attempts with Retry-After; the patient's access log shows the failed attempts",
+            "docs/api.md § Limits",
+            access_code_guessing
+        ),
+        check!(
+            "security.uniform-not-found",
+            "What the caller may not see answers as what does not exist",
+            "Cancelling another facility's prescription, dispensing one not retrieved and reading a checkup report without consent answer exactly as the same request for an id that does not exist (404)",
+            "docs/api.md § Conventions",
+            uniform_not_found
         ),
         check!(
             "errors.malformed-json",
@@ -262,7 +290,7 @@ async fn injected(
         include_same_facility: false,
     };
     let paper = PaperDispenseRequest {
-        person: p.by_id(),
+        person: p.by_number(),
         prescriber_facility: s.into(),
         items: one_drug(s),
     };
@@ -399,7 +427,7 @@ async fn refusable(
         method: ConsentMethod::Verbal,
     };
     let paper = PaperDispenseRequest {
-        person: p.by_id(),
+        person: p.by_number(),
         prescriber_facility: c.fx.clinic.clone(),
         items: one_drug("9999999X9999"),
     };
@@ -506,4 +534,174 @@ async fn method_not_allowed(c: &Ctx) -> Outcome {
         c.t.call(Method::GET, ep::Verify::PATH, Some(&tok), Body::None)
             .await?;
     error(&ex, 405, "method_not_allowed")
+}
+
+/// Registers a one-line prescription at the clinic: (id, access code).
+async fn registered(c: &Ctx, p: &crate::target::Person) -> Result<(String, String), Finding> {
+    let clinic = c.facility(&c.fx.clinic).await?;
+    let body =
+        c.fx.prescription(&c.t, &c.fx.clinic, p, &[("amlodipine", 28, 28)], 1, |_| {})
+            .await?;
+    let ex = c.t.post::<ep::RegisterPrescription>(&clinic, &body).await?;
+    status(&ex, 201)?;
+    Ok((ex.text("/prescription_id"), ex.text("/access_code")))
+}
+
+/// A six-digit code that is not `code`.
+fn other_code(code: &str, n: u32) -> String {
+    let c: u32 = code.parse().unwrap_or(0);
+    format!("{:06}", (c + 1 + n) % 1_000_000)
+}
+
+fn amlodipine() -> Vec<DrugLine> {
+    vec![DrugLine {
+        code: crate::target::yj("amlodipine"),
+        days: 28,
+        quantity: Some(28),
+    }]
+}
+
+async fn verbal_consent_needs_visit(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 58, false).await?;
+    let clinic = c.facility(&c.fx.clinic2).await?;
+    let verbal = ConsentRequest {
+        person: p.by_id(),
+        kind: ConsentKind::Medication,
+        method: ConsentMethod::Verbal,
+    };
+    let before = counts(c).await?;
+    let ex = c.t.post::<ep::GiveConsent>(&clinic, &verbal).await?;
+    error(&ex, 403, "no_visit")?;
+    ensure(
+        counts(c).await? == before,
+        &ex,
+        "the refused consent stores nothing",
+    )?;
+    status(
+        &c.t.post::<ep::Verify>(&clinic, &verifying(p.by_number()))
+            .await?,
+        200,
+    )?;
+    status(&c.t.post::<ep::GiveConsent>(&clinic, &verbal).await?, 201)
+}
+
+async fn dispense_needs_retrieval(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 59, true).await?;
+    let (id, code) = registered(c, &p).await?;
+    // The second pharmacy knows the id and the code but never retrieved it with the patient.
+    let stranger = c.facility(&c.fx.pharmacy2).await?;
+    let body = c.fx.dispensation(&c.fx.pharmacy2, &code, amlodipine());
+    let before = counts(c).await?;
+    let ex =
+        c.t.send::<ep::Dispense>(Some(&stranger), &[&id], &(), &body)
+            .await?;
+    error(&ex, 404, "prescription_not_found")?;
+    ensure(
+        counts(c).await? == before,
+        &ex,
+        "the refused dispensing stores nothing",
+    )
+}
+
+async fn access_code_guessing(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 61, false).await?;
+    let (id, code) = registered(c, &p).await?;
+    let guesser = c.facility(&c.fx.pharmacy3).await?;
+    let retrieve = |code: String, who: PersonRef| {
+        let guesser = guesser.clone();
+        async move {
+            c.t.send::<ep::RetrievePrescription>(Some(&guesser), &[&code], &who, &())
+                .await
+        }
+    };
+    for n in 0..5 {
+        let ex = retrieve(other_code(&code, n), p.by_number()).await?;
+        error(&ex, 404, "prescription_not_found")?;
+    }
+    let ex = retrieve(code.clone(), p.by_number()).await?;
+    error(&ex, 403, "retrieval_locked")?;
+    let log = c.t.token(&p.principal()).await?;
+    let latest = AccessLogQuery {
+        before: None,
+        limit: Some(100),
+    };
+    let entries =
+        c.t.send::<ep::AccessLog>(Some(&log), &[], &latest, &())
+            .await?;
+    let failures = entries
+        .at("/entries")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, |e| {
+            e.iter()
+                .filter(|x| {
+                    x["action"] == "prescription.retrieve"
+                        && x["outcome"] == "prescription_not_found"
+                })
+                .count()
+        });
+    ensure(
+        failures == 5,
+        &entries,
+        format!("the patient's access log shows the 5 wrong codes ({failures} shown)"),
+    )?;
+    let prescriber = c.facility(&c.fx.clinic).await?;
+    status(
+        &c.t.send::<ep::UnlockPrescription>(Some(&prescriber), &[&id], &(), &())
+            .await?,
+        200,
+    )?;
+    status(&retrieve(code.clone(), p.by_number()).await?, 200)?;
+    // Wrong codes with identities that name nobody: 5 wrong codes and the locked attempt were
+    // the pharmacy's first 6 failures this minute, these make 10, and the 11th is 429.
+    for n in 0..4 {
+        let nobody = PersonRef::by_card(format!("C9{n:010}"));
+        error(
+            &retrieve(other_code(&code, n), nobody).await?,
+            404,
+            "prescription_not_found",
+        )?;
+    }
+    let ex = retrieve(other_code(&code, 9), PersonRef::by_card("C9000000099")).await?;
+    error(&ex, 429, "too_many_attempts")?;
+    ensure(
+        ex.retry_after
+            .as_deref()
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|s| (1..=60).contains(&s)),
+        &ex,
+        "Retry-After: seconds to wait, 1–60",
+    )
+}
+
+async fn uniform_not_found(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 62, true).await?;
+    let (id, code) = registered(c, &p).await?;
+    let unknown = format!("{}-2000-99999999", c.fx.clinic);
+    let other = c.facility(&c.fx.clinic2).await?;
+    let same = |a: &Exchange, b: &Exchange, what: &str| {
+        ensure(
+            a.status == 404 && a.status == b.status && a.response == b.response,
+            a,
+            format!(
+                "{what} answers as the unknown id {unknown} does: {} {}",
+                b.status, b.response
+            ),
+        )
+    };
+    let real =
+        c.t.send::<ep::CancelPrescription>(Some(&other), &[&id], &(), &())
+            .await?;
+    let none =
+        c.t.send::<ep::CancelPrescription>(Some(&other), &[&unknown], &(), &())
+            .await?;
+    same(&real, &none, "cancelling another facility's prescription")?;
+    let pharmacy = c.facility(&c.fx.pharmacy2).await?;
+    let body = c.fx.dispensation(&c.fx.pharmacy2, &code, amlodipine());
+    let real =
+        c.t.send::<ep::Dispense>(Some(&pharmacy), &[&id], &(), &body)
+            .await?;
+    let none =
+        c.t.send::<ep::Dispense>(Some(&pharmacy), &[&unknown], &(), &body)
+            .await?;
+    same(&real, &none, "dispensing a prescription not retrieved")
 }

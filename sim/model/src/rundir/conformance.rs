@@ -13,6 +13,9 @@ pub struct Exchange {
     pub status: u16,
     /// The response body (cut at 4 KiB).
     pub response: String,
+    /// The `Retry-After` header of the response, if it had one (429, 503).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
     /// The response body as JSON, for the checks (not written).
     #[serde(skip)]
     pub json: Option<serde_json::Value>,

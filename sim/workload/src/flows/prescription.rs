@@ -28,13 +28,24 @@ fn drug_lines(lines: &[(String, u16)]) -> Vec<DrugLine> {
         .collect()
 }
 
+/// How the visit before a prescription verified the patient's eligibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verified {
+    /// Not at all (the facility is not connected, or it did not check).
+    No,
+    /// By card or insurance number, without consent at the card reader.
+    Yes,
+    /// By card, with consent given at the card reader.
+    WithCardConsent,
+}
+
 /// Issues a prescription at `issued_ms` after a visit, with everything that follows it.
 pub fn issue(
     person: &PersonRow,
     prescriber: &Facility,
     kind: VisitKind,
     issued_ms: i64,
-    consent_at_card: bool,
+    verified: Verified,
     ctx: &GenContext,
     out: &mut Emitter<'_>,
 ) {
@@ -51,7 +62,10 @@ pub fn issue(
     let here = &prescriber.code;
     let runs = ctx.runs_eprescription(prescriber, issued_ms);
     if runs && rng.chance(rates.duplicate_check_share.get()) {
-        if !consent_at_card && rng.chance(0.5) {
+        // Verbal consent is asked for at a visit whose verification took no consent at the card
+        // reader; the exchange takes it only after a verification the same day.
+        let asked = verified != Verified::WithCardConsent && rng.chance(0.5);
+        if asked && verified == Verified::Yes {
             out.emit(
                 FlowName::Visit,
                 issued_ms - 2 * MINUTE,

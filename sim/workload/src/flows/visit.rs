@@ -72,7 +72,7 @@ impl Flow for VisitFlow {
                 out.counts.visits += 1;
                 let k = kind.index();
                 let ident = identify(person, ctx.card_use(desk(kind), at), &mut rng);
-                let mut verified_by_card = false;
+                let mut verified = prescription::Verified::No;
                 let mut consent_event = None;
                 if ctx.connected(facility, at) && ident != Ident::None {
                     let midnight = ctx.days[((at - ctx.days[0].midnight_ms) / 86_400_000) as usize]
@@ -99,7 +99,11 @@ impl Flow for VisitFlow {
                             at + (20 + rng.below(41) as i64) * MINUTE
                         };
                         let consent = n == 0 && matches!(ident, Ident::Card(_)) && rng.chance(0.8);
-                        verified_by_card |= consent;
+                        verified = if consent {
+                            prescription::Verified::WithCardConsent
+                        } else {
+                            verified.max(prescription::Verified::Yes)
+                        };
                         let id =
                             out.emit(FLOW, t, &facility.code, Payload::Verify { consent }, |e| {
                                 ident.apply(e)
@@ -121,7 +125,7 @@ impl Flow for VisitFlow {
                 );
                 if rng.chance(model.prescribing(kind, person.age)) {
                     let issued = at + (10 + rng.below(31) as i64) * MINUTE;
-                    prescription::issue(person, facility, kind, issued, verified_by_card, ctx, out);
+                    prescription::issue(person, facility, kind, issued, verified, ctx, out);
                 }
             }
         }
