@@ -6,7 +6,6 @@
 
 use crate::refusal::{Kind, Refusal};
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use dx_protocol::wire::ErrorBody;
@@ -46,24 +45,69 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// axum's JSON rejection as a refusal: malformed JSON → `malformed_json`, wrong shape →
-/// `invalid_body`, wrong content type → `unsupported_media_type`, too large → `body_too_large`
-/// (naming `limit_bytes`, the route's body limit).
-pub fn json_rejection(r: JsonRejection, limit_bytes: usize) -> Refusal {
-    let text = r.body_text();
-    match r {
-        JsonRejection::JsonSyntaxError(_) => Refusal::invalid("malformed_json", text),
-        JsonRejection::JsonDataError(_) => Refusal::invalid("invalid_body", text),
-        JsonRejection::MissingJsonContentType(_) => {
-            Refusal::new(Kind::UnsupportedMediaType, "unsupported_media_type", text)
-        }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Refusal::new(
+/// A body that could not be read as a refusal: over the limit → `body_too_large` (naming
+/// `limit_bytes`), anything else → `invalid_body`.
+pub fn bytes_rejection(r: axum::extract::rejection::BytesRejection, limit_bytes: usize) -> Refusal {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Refusal::new(
             Kind::TooLarge,
             "body_too_large",
             format!("request body exceeds the limit of {limit_bytes} bytes"),
-        ),
-        other => Refusal::new(kind_of(other.status()), "invalid_body", text),
+        );
     }
+    Refusal::new(kind_of(r.status()), "invalid_body", r.body_text())
+}
+
+/// The code of an error the HTTP layer answered by itself (a path segment that is not UTF-8, a
+/// URI or header section over its limit), by its status.
+fn http_layer_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "no_route",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    }
+}
+
+/// Gives an error answered outside the handlers (axum's own rejections, such as a path segment
+/// that is not UTF-8) the JSON error body, keeping its status and its text as the message.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text.trim().to_owned()
+    };
+    let body = ErrorBody {
+        error: dx_protocol::wire::ErrorDetail {
+            code: http_layer_code(status).to_owned(),
+            message,
+            field: None,
+        },
+    };
+    let mut out = (status, Json(body)).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// The kind of a refusal axum answered with `status`.

@@ -81,18 +81,78 @@ where
     }
 }
 
-/// `axum::Json` with rejections mapped to our error body: malformed JSON → 400 `malformed_json`,
-/// wrong shape → 400 `invalid_body`, wrong content type → 415, too large → 413 `body_too_large`
-/// (see `error::json_rejection`).
+/// A JSON request body, read strictly: `Content-Type: application/json` (or `…+json`) with no
+/// charset but UTF-8, else 415 `unsupported_media_type`; bytes that are not UTF-8 → 415; malformed
+/// JSON → 400 `malformed_json`; the wrong shape — a type the route does not take, an unknown
+/// field, an array where an object is declared ([`crate::strict`]) → 400 `invalid_body`; over
+/// the body limit → 413 `body_too_large`.
 pub struct ApiJson<T>(pub T);
+
+fn unsupported(message: impl Into<String>) -> Refusal {
+    Refusal::new(
+        crate::refusal::Kind::UnsupportedMediaType,
+        "unsupported_media_type",
+        message,
+    )
+}
+
+/// Checks the content type: JSON, in UTF-8.
+fn json_content_type(headers: &axum::http::HeaderMap) -> Result<(), Refusal> {
+    let expected = "send Content-Type: application/json (UTF-8)";
+    let value = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unsupported(expected))?;
+    let mut parts = value.split(';');
+    let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let json = mime == "application/json"
+        || mime
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"));
+    if !json {
+        return Err(unsupported(format!("{expected}; got {mime}")));
+    }
+    for param in parts {
+        let (name, val) = param.split_once('=').unwrap_or((param, ""));
+        if name.trim().eq_ignore_ascii_case("charset") {
+            let charset = val.trim().trim_matches('"');
+            if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
+                return Err(unsupported(format!(
+                    "request bodies are UTF-8 only; got charset={charset}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Refusal;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(crate::error::json_rejection(rejection, MAX_BODY_BYTES)),
+        json_content_type(req.headers())?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| crate::error::bytes_rejection(r, MAX_BODY_BYTES))?;
+        // UTF-16 and UTF-32 text carries NUL bytes (ASCII) or a byte-order mark: never UTF-8
+        // JSON, which has no raw NUL.
+        let wide = bytes.contains(&0)
+            || bytes.starts_with(&[0xFF, 0xFE])
+            || bytes.starts_with(&[0xFE, 0xFF]);
+        if wide || std::str::from_utf8(&bytes).is_err() {
+            return Err(unsupported(
+                "request bodies are UTF-8 JSON; this body is not UTF-8",
+            ));
         }
+        crate::strict::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            if e.is_data() {
+                Refusal::invalid(
+                    "invalid_body",
+                    format!("the body does not fit the route: {e}"),
+                )
+            } else {
+                Refusal::invalid("malformed_json", format!("the body is not valid JSON: {e}"))
+            }
+        })
     }
 }

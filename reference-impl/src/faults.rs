@@ -21,10 +21,14 @@ pub enum Fault {
     CodeAttemptsUnlimited,
     /// Refusals tell a prescription that exists from one that does not.
     ExistenceRevealed,
+    /// Tokens are issued for ten years.
+    TokenLifetimeUncapped,
+    /// Tokens and secrets of revoked credentials keep working.
+    RevocationIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 10] = [
         Fault::ConsentUnchecked,
         Fault::RefillLimitOffByOne,
         Fault::CheckDigitUnvalidated,
@@ -33,6 +37,8 @@ impl Fault {
         Fault::RetrievalUnchecked,
         Fault::CodeAttemptsUnlimited,
         Fault::ExistenceRevealed,
+        Fault::TokenLifetimeUncapped,
+        Fault::RevocationIgnored,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +51,8 @@ impl Fault {
             Fault::RetrievalUnchecked => "retrieval_unchecked",
             Fault::CodeAttemptsUnlimited => "code_attempts_unlimited",
             Fault::ExistenceRevealed => "existence_revealed",
+            Fault::TokenLifetimeUncapped => "token_lifetime_uncapped",
+            Fault::RevocationIgnored => "revocation_ignored",
         }
     }
 

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(crate::error::json_errors))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             metrics,

@@ -27,6 +27,7 @@ pub mod refusal;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod strict;
 
 pub use dx_protocol::{codes, wire};
 pub use refusal::Refusal;

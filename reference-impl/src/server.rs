@@ -95,10 +95,20 @@ impl Exchange {
         let fresh = random_hex(32)?;
         let secret = store
             .meta_get_or_insert("server_secret", &mut || fresh.clone())
-            .map_err(|source| StartError::Store { path, source })?;
+            .map_err(|source| StartError::Store {
+                path: path.clone(),
+                source,
+            })?;
         let keys = Keys::new(secret.as_bytes());
-        let admin_secret = keys.credential_secret("admin");
-        let state = AppState::new(store.clone(), clock, keys);
+        let generations = store
+            .credential_generations()
+            .map_err(|source| StartError::Store { path, source })?;
+        let admin_generation = generations
+            .iter()
+            .find(|(p, _)| p == "admin")
+            .map_or(0, |g| g.1);
+        let admin_secret = keys.credential_secret("admin", admin_generation);
+        let state = AppState::new(store.clone(), clock, keys, generations);
         Ok(Self {
             state,
             store,

@@ -21,6 +21,9 @@ struct Inner {
     audit: AuditSink,
     metrics: Arc<Metrics>,
     limits: Limits,
+    /// Credential generations of the principals ever revoked (all others are at 0), so tokens
+    /// are checked against revocation without a store round trip.
+    generations: std::sync::RwLock<std::collections::HashMap<String, u32>>,
     /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
     faults: std::sync::atomic::AtomicU32,
 }
@@ -38,7 +41,13 @@ pub struct Limits {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Keys) -> Self {
+    /// The state over `store`, with the credential generations it keeps.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Keys,
+        generations: Vec<(String, u32)>,
+    ) -> Self {
         let audit = AuditSink::start(store.clone());
         Self(Arc::new(Inner {
             store,
@@ -50,6 +59,7 @@ impl AppState {
                 codes: AttemptLimiter::new(CODE_FAILURES_PER_MINUTE, "wrong access codes"),
                 secrets: AttemptLimiter::new(SECRET_FAILURES_PER_MINUTE, "wrong secrets"),
             },
+            generations: std::sync::RwLock::new(generations.into_iter().collect()),
             faults: std::sync::atomic::AtomicU32::new(0),
         }))
     }
@@ -83,6 +93,26 @@ impl AppState {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.0.metrics
+    }
+
+    /// The principal's current credential generation.
+    pub fn generation(&self, principal: &str) -> u32 {
+        let g = self.0.generations.read().unwrap_or_else(|e| e.into_inner());
+        if g.is_empty() {
+            return 0;
+        }
+        g.get(principal).copied().unwrap_or(0)
+    }
+
+    /// Records a principal's new generation after a revocation was stored.
+    pub fn set_generation(&self, principal: &str, generation: u32) {
+        let mut g = self
+            .0
+            .generations
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let slot = g.entry(principal.to_owned()).or_insert(0);
+        *slot = (*slot).max(generation);
     }
 
     pub fn limits(&self) -> &Limits {

@@ -87,6 +87,11 @@ async fn each_fault_fails_the_check_that_targets_it() {
             Fault::ExistenceRevealed,
             &["security.uniform-not-found"][..],
         ),
+        (
+            Fault::TokenLifetimeUncapped,
+            &["security.token-lifetime"][..],
+        ),
+        (Fault::RevocationIgnored, &["security.revocation"][..]),
     ] {
         // The groups of the targeted checks, whole: the fault shows where it should and the
         // rest of each group still passes where the fault does not reach.

@@ -9,7 +9,7 @@ pub mod keys;
 pub mod principal;
 pub mod routes;
 
-pub use keys::{Keys, TOKEN_TTL};
+pub use keys::{Keys, TOKEN_TTL, Verified};
 pub use principal::Principal;
 
 use crate::refusal::Refusal;
@@ -43,6 +43,20 @@ impl FromRequestParts<AppState> for Auth {
                     "the Authorization header must be Bearer",
                 )
             })?;
-        state.keys().verify(token.trim(), state.now()).map(Auth)
+        let verified = if state.fault(crate::faults::Fault::TokenLifetimeUncapped) {
+            state
+                .keys()
+                .verify_within(token.trim(), state.now(), None)?
+        } else {
+            state.keys().verify(token.trim(), state.now())?
+        };
+        let revoked = verified.generation != state.generation(&verified.principal.sub);
+        if revoked && !state.fault(crate::faults::Fault::RevocationIgnored) {
+            return Err(Refusal::unauthenticated(
+                "token_revoked",
+                "the credentials this token was issued for have been revoked; get new ones",
+            ));
+        }
+        Ok(Auth(verified.principal))
     }
 }

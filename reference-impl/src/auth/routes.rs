@@ -7,14 +7,19 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use dx_protocol::codes::{validate_facility_code, validate_municipality_code};
-use dx_protocol::wire::endpoints::{Credentials, Token};
-use dx_protocol::wire::{CredentialResponse, Role, TokenResponse};
+use dx_protocol::wire::endpoints::{Credentials, RevokeCredentials, Token};
+use dx_protocol::wire::{CredentialResponse, RevokeResponse, Role, TokenResponse};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .endpoint(Token, token)
         .endpoint(Credentials, credentials)
+        .endpoint(RevokeCredentials, revoke)
 }
+
+/// Longest principal name (`municipality:` and a 6-digit code is the longest kind but persons'
+/// ids run to 64 characters).
+const MAX_PRINCIPAL_CHARS: usize = 80;
 
 /// Resolves `facility:<code>`, `municipality:<code>`, `person:<id>` or `admin` to a principal that
 /// exists, with its role.
@@ -75,14 +80,40 @@ async fn token(
     State(state): State<AppState>,
     Body(req): Body<Token>,
 ) -> Result<Answer<Token>, Refusal> {
-    if !state.keys().secret_matches(&req.principal, &req.secret) {
+    if req.principal.len() > MAX_PRINCIPAL_CHARS {
+        return Err(Refusal::invalid(
+            "invalid_principal",
+            format!("a principal has at most {MAX_PRINCIPAL_CHARS} characters"),
+        )
+        .at("principal"));
+    }
+    let now = state.now();
+    // Wrong secrets are limited per principal, before the secret is even compared.
+    state.limits().secrets.check(&req.principal, now)?;
+    let generation = state.generation(&req.principal);
+    let matches = state
+        .keys()
+        .secret_matches(&req.principal, generation, &req.secret)
+        || (state.fault(crate::faults::Fault::RevocationIgnored)
+            && state.keys().secret_matches(&req.principal, 0, &req.secret));
+    if !matches {
+        state.limits().secrets.fail(&req.principal, now);
         return Err(Refusal::unauthenticated(
             "invalid_credentials",
             "unknown principal or wrong secret",
         ));
     }
     let principal = resolve(&state, &req.principal).await?;
-    let (token, expires_at) = state.keys().issue(&principal, state.now());
+    let (token, expires_at) = if state.fault(crate::faults::Fault::TokenLifetimeUncapped) {
+        let ten_years = now + chrono::TimeDelta::days(3650);
+        state
+            .keys()
+            .issue_uncapped(&principal, generation, ten_years)
+    } else {
+        state
+            .keys()
+            .issue(&principal, generation, now, crate::auth::TOKEN_TTL)
+    };
     Ok(Answer(TokenResponse {
         token,
         role: principal.role,
@@ -97,10 +128,42 @@ async fn credentials(
 ) -> Result<Answer<Credentials>, Refusal> {
     caller.require(&[Role::Admin], "issuing credentials")?;
     let principal = resolve(&state, &req.principal).await?;
-    let secret = state.keys().credential_secret(&principal.sub);
+    let secret = state
+        .keys()
+        .credential_secret(&principal.sub, state.generation(&principal.sub));
     Ok(Answer(CredentialResponse {
         principal: principal.sub,
         role: principal.role,
         secret,
+    }))
+}
+
+/// Revokes a principal's credentials: its generation moves on, so the secrets and tokens issued
+/// before stop working at once (tokens are checked against the generation in memory).
+async fn revoke(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Body(req): Body<RevokeCredentials>,
+) -> Result<Answer<RevokeCredentials>, Refusal> {
+    caller.require(&[Role::Admin], "revoking credentials")?;
+    let principal = resolve(&state, &req.principal).await?;
+    let now = state.now();
+    let audit = crate::audit::AuditEvent::new(
+        now,
+        &caller,
+        "credentials.revoke",
+        principal.sub.strip_prefix("person:").map(str::to_owned),
+        Some(principal.sub.clone()),
+        "ok",
+    );
+    let sub = principal.sub.clone();
+    let generation = state
+        .blocking(move |s| s.revoke_credentials(&sub, now, &audit))
+        .await?;
+    state.set_generation(&principal.sub, generation);
+    Ok(Answer(RevokeResponse {
+        principal: principal.sub,
+        generation,
+        revoked_at: now,
     }))
 }

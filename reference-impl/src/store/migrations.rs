@@ -197,6 +197,13 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_code_attempts ON audit(person_id, id)
         WHERE action IN ('prescription.retrieve', 'prescription.unlock');
     "#,
+    // 6: revoked credentials: a principal's secrets and tokens carry its generation, and a
+    // revocation moves it on (the exchange keeps them in memory, loaded at start).
+    r#"
+    CREATE TABLE credential_generations (
+        principal TEXT PRIMARY KEY, generation INTEGER NOT NULL, revoked_at_ms INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 #[cfg(test)]

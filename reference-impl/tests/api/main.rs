@@ -13,3 +13,4 @@ mod municipal;
 mod ops;
 mod prescription;
 mod refill;
+mod tokens;

@@ -88,6 +88,15 @@ pub struct CredentialResponse {
     pub secret: String,
 }
 
+/// A principal's credentials revoked: secrets and tokens issued before stop working.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeResponse {
+    pub principal: String,
+    /// The new credential generation; `POST /v1/admin/credentials` now hands out its secret.
+    pub generation: u32,
+    pub revoked_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sex {
     #[serde(rename = "M")]

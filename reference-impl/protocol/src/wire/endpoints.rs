@@ -6,7 +6,7 @@
 
 use super::audit::{AccessLogQuery, AccessLogResponse};
 use super::common::{
-    CredentialRequest, CredentialResponse, PersonRef, TokenRequest, TokenResponse,
+    CredentialRequest, CredentialResponse, PersonRef, RevokeResponse, TokenRequest, TokenResponse,
 };
 use super::consent::{ConsentRequest, ConsentResponse};
 use super::ehr::{DocumentResponse, DocumentSummary, ItemsSubmittedResponse, PurgeResponse};
@@ -153,6 +153,8 @@ endpoints! {
     Token: Post "/v1/auth/token", TokenRequest => TokenResponse, 200;
     /// Issues a principal's secret (admin).
     Credentials: Post "/v1/admin/credentials", CredentialRequest => CredentialResponse, 200;
+    /// Revokes a principal's secrets and tokens (admin).
+    RevokeCredentials: Post "/v1/admin/credentials/revoke", CredentialRequest => RevokeResponse, 200;
 
     // Enrolment (admin, NDJSON).
     ImportPersons: Post "/v1/admin/persons", Ndjson<PersonRecord> => ImportResponse, 200;
@@ -303,7 +305,7 @@ mod tests {
             assert_eq!(e.path.matches('{').count(), e.path.matches('}').count());
             assert!([200, 201].contains(&e.status));
         }
-        assert_eq!(ALL.len(), 53);
+        assert_eq!(ALL.len(), 54);
     }
 
     #[test]

@@ -95,6 +95,27 @@ pub fn checks() -> Vec<Check> {
             uniform_not_found
         ),
         check!(
+            "security.token-lifetime",
+            "A token lasts an hour at most",
+            "POST /v1/auth/token answers an expires_at at most 1 hour after the exchange's now",
+            "docs/api.md § Conventions",
+            token_lifetime
+        ),
+        check!(
+            "security.revocation",
+            "Revoked credentials stop working at once",
+            "After POST /v1/admin/credentials/revoke, the principal's earlier token is 401 token_revoked and its earlier secret 401 invalid_credentials; the secret POST /v1/admin/credentials then hands out works",
+            "docs/api.md § Auth",
+            revocation
+        ),
+        check!(
+            "security.secret-guessing",
+            "Guessing a principal's secret is limited",
+            "The 6th wrong secret for one principal within a minute is 429 too_many_attempts with Retry-After",
+            "docs/api.md § Auth; docs/api.md § Limits",
+            secret_guessing
+        ),
+        check!(
             "errors.malformed-json",
             "Malformed JSON is refused with the error body",
             "A body that is not JSON is 400 malformed_json in {\"error\": {code, message}}",
@@ -704,4 +725,102 @@ async fn uniform_not_found(c: &Ctx) -> Outcome {
         c.t.send::<ep::Dispense>(Some(&pharmacy), &[&unknown], &(), &body)
             .await?;
     same(&real, &none, "dispensing a prescription not retrieved")
+}
+
+/// The exchange's now: from its movable clock where it has one, else this machine's clock.
+async fn exchange_now(c: &Ctx) -> Result<chrono::DateTime<chrono::Utc>, Finding> {
+    let admin = c.t.admin().await?;
+    let body = dx_protocol::wire::ClockRequest { advance_seconds: 0 };
+    let ex = c.t.post::<ep::MoveClock>(&admin, &body).await?;
+    Ok(ex
+        .at("/now")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc)))
+}
+
+async fn token_lifetime(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 33, true).await?;
+    let secret = secret_of(c, &p.principal()).await?;
+    let now = exchange_now(c).await?;
+    let ex = sign_in(c, &p.principal(), &secret).await?;
+    status(&ex, 200)?;
+    let expires = chrono::DateTime::parse_from_rfc3339(&ex.text("/expires_at"))
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| fail(&ex, "an RFC 3339 expires_at"))?;
+    // A minute's slack for the clocks of the two machines.
+    ensure(
+        expires <= now + chrono::TimeDelta::minutes(61),
+        &ex,
+        format!("expires_at at most an hour after {now}"),
+    )
+}
+
+/// The secret `POST /v1/admin/credentials` hands out for `principal` now.
+async fn secret_of(c: &Ctx, principal: &str) -> Result<String, Finding> {
+    let admin = c.t.admin().await?;
+    let body = dx_protocol::wire::CredentialRequest {
+        principal: principal.to_owned(),
+    };
+    let ex = c.t.post::<ep::Credentials>(&admin, &body).await?;
+    status(&ex, 200)?;
+    Ok(ex.text("/secret"))
+}
+
+async fn revocation(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 34, false).await?;
+    let principal = p.principal();
+    let old_secret = secret_of(c, &principal).await?;
+    let signed = sign_in(c, &principal, &old_secret).await?;
+    status(&signed, 200)?;
+    let old_token = signed.text("/token");
+    status(&read_log(c, &old_token).await?, 200)?;
+    let admin = c.t.admin().await?;
+    let body = dx_protocol::wire::CredentialRequest {
+        principal: principal.clone(),
+    };
+    status(
+        &c.t.post::<ep::RevokeCredentials>(&admin, &body).await?,
+        200,
+    )?;
+    error(&read_log(c, &old_token).await?, 401, "token_revoked")?;
+    error(
+        &sign_in(c, &principal, &old_secret).await?,
+        401,
+        "invalid_credentials",
+    )?;
+    let new_secret = secret_of(c, &principal).await?;
+    let signed = sign_in(c, &principal, &new_secret).await?;
+    status(&signed, 200)?;
+    status(&read_log(c, &signed.text("/token")).await?, 200)
+}
+
+/// The caller's access log, one line.
+async fn read_log(c: &Ctx, token: &str) -> Result<Exchange, Finding> {
+    let log = AccessLogQuery {
+        before: None,
+        limit: Some(1),
+    };
+    c.t.send::<ep::AccessLog>(Some(token), &[], &log, &()).await
+}
+
+async fn secret_guessing(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 35, true).await?;
+    for _ in 0..5 {
+        error(
+            &sign_in(c, &p.principal(), "0000000000000000").await?,
+            401,
+            "invalid_credentials",
+        )?;
+    }
+    let ex = sign_in(c, &p.principal(), "0000000000000000").await?;
+    error(&ex, 429, "too_many_attempts")?;
+    ensure(
+        ex.retry_after
+            .as_deref()
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|s| (1..=60).contains(&s)),
+        &ex,
+        "Retry-After: seconds to wait, 1–60",
+    )
 }
