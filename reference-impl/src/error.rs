@@ -25,6 +25,7 @@ pub fn status(kind: Kind) -> StatusCode {
         Kind::BrokenRule => StatusCode::UNPROCESSABLE_ENTITY,
         Kind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         Kind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Timeout => StatusCode::REQUEST_TIMEOUT,
         Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -56,6 +57,55 @@ pub fn bytes_rejection(r: axum::extract::rejection::BytesRejection, limit_bytes:
         );
     }
     Refusal::new(kind_of(r.status()), "invalid_body", r.body_text())
+}
+
+/// A refusal's status alone, without body or headers: for the `overload_unstructured` fault.
+pub fn bare(refusal: Refusal) -> Response {
+    let mut r = Response::new(axum::body::Body::empty());
+    *r.status_mut() = status(refusal.kind);
+    r
+}
+
+/// Longest request target (path and query) answered; longer is `414 uri_too_long`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest header section answered; larger (or more than [`MAX_HEADERS`] fields) is
+/// `431 headers_too_large`. The connection reads heads of up to 256 KiB (`connections.rs`), so
+/// these answers come with the JSON error body.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub const MAX_HEADERS: usize = 100;
+
+/// Middleware: refuses an oversized request head with the JSON error body, before any work.
+pub async fn head_limits(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return layer_error(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target exceeds {MAX_URI_BYTES} bytes"),
+        );
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADERS {
+        return layer_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the header section exceeds {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} fields"),
+        );
+    }
+    next.run(req).await
+}
+
+fn layer_error(status: StatusCode, message: String) -> Response {
+    let body = ErrorBody {
+        error: dx_protocol::wire::ErrorDetail {
+            code: http_layer_code(status).to_owned(),
+            message,
+            field: None,
+        },
+    };
+    (status, Json(body)).into_response()
 }
 
 /// The code of an error the HTTP layer answered by itself (a path segment that is not UTF-8, a
@@ -94,14 +144,7 @@ pub async fn json_errors(response: Response) -> Response {
     } else {
         text.trim().to_owned()
     };
-    let body = ErrorBody {
-        error: dx_protocol::wire::ErrorDetail {
-            code: http_layer_code(status).to_owned(),
-            message,
-            field: None,
-        },
-    };
-    let mut out = (status, Json(body)).into_response();
+    let mut out = layer_error(status, message);
     for (name, value) in parts.headers.iter() {
         if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
             out.headers_mut().insert(name.clone(), value.clone());
@@ -139,6 +182,7 @@ mod tests {
             Kind::BrokenRule,
             Kind::TooManyAttempts,
             Kind::Overloaded,
+            Kind::Timeout,
             Kind::Internal,
         ];
         let mut statuses: Vec<u16> = kinds.iter().map(|k| status(*k).as_u16()).collect();

@@ -16,6 +16,51 @@ use dx_protocol::wire::endpoints::{Endpoint, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// How long a request's body may take to arrive after its head (set per server, from
+/// `--body-timeout`); past it, `408 request_timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+/// The body timeout when a router is served without one.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads a request's whole body within its body timeout.
+pub async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    limit: usize,
+) -> Result<axum::body::Bytes, Refusal> {
+    let timeout = req
+        .extensions()
+        .get::<BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+    match tokio::time::timeout(timeout, axum::body::Bytes::from_request(req, state)).await {
+        Ok(read) => read.map_err(|r| crate::error::bytes_rejection(r, limit)),
+        Err(_) => Err(Refusal::new(
+            crate::refusal::Kind::Timeout,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// A bulk body (NDJSON imports), read within its body timeout, up to
+/// [`MAX_IMPORT_BODY_BYTES`].
+pub struct BulkBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BulkBody {
+    type Rejection = Refusal;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_body(req, state, MAX_IMPORT_BODY_BYTES)
+            .await
+            .map(BulkBody)
+    }
+}
+
 /// Largest request body accepted by ordinary routes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Largest body of a bulk import call (NDJSON); larger populations are sent in several calls.
@@ -131,9 +176,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         json_content_type(req.headers())?;
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|r| crate::error::bytes_rejection(r, MAX_BODY_BYTES))?;
+        let bytes = read_body(req, state, MAX_BODY_BYTES).await?;
         // UTF-16 and UTF-32 text carries NUL bytes (ASCII) or a byte-order mark: never UTF-8
         // JSON, which has no raw NUL.
         let wide = bytes.contains(&0)

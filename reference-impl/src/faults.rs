@@ -25,10 +25,12 @@ pub enum Fault {
     TokenLifetimeUncapped,
     /// Tokens and secrets of revoked credentials keep working.
     RevocationIgnored,
+    /// Overload is answered with a bare 503: no error body, no Retry-After.
+    OverloadUnstructured,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::ConsentUnchecked,
         Fault::RefillLimitOffByOne,
         Fault::CheckDigitUnvalidated,
@@ -39,6 +41,7 @@ impl Fault {
         Fault::ExistenceRevealed,
         Fault::TokenLifetimeUncapped,
         Fault::RevocationIgnored,
+        Fault::OverloadUnstructured,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Fault {
             Fault::ExistenceRevealed => "existence_revealed",
             Fault::TokenLifetimeUncapped => "token_lifetime_uncapped",
             Fault::RevocationIgnored => "revocation_ignored",
+            Fault::OverloadUnstructured => "overload_unstructured",
         }
     }
 

@@ -16,6 +16,7 @@ use dx_protocol::wire::endpoints::{Healthz, Metrics, MoveClock, Stats};
 /// The whole API: every service's routes, operations routes, limits and metrics.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics().clone();
+    let admission = state.admission().clone();
     Router::new()
         .merge(crate::auth::routes::router())
         .merge(crate::eligibility::routes::router())
@@ -40,11 +41,16 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(crate::error::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            crate::admission::admit,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn(crate::error::head_limits))
 }
 
 async fn healthz() -> &'static str {
@@ -57,7 +63,7 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics().render(),
+        state.metrics().render() + &state.admission().render(),
     )
 }
 

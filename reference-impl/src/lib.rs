@@ -7,9 +7,11 @@
 //! `http`, `error`, `metrics`). [`wire`] is the API contract shared with the load driver and the
 //! conformance suite. See ARCHITECTURE.md and docs/api.md.
 
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod connections;
 pub mod consent;
 pub mod ehr;
 pub mod eligibility;

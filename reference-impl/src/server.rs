@@ -2,8 +2,11 @@
 //! the server secret kept in the store, seed the built-in sample into a fresh store, serve until
 //! Ctrl-C or SIGTERM, then flush the audit queue.
 
+use crate::admission::Limits;
+use crate::auth::credentials::CredentialStore as _;
 use crate::auth::keys::Keys;
 use crate::clock::{Clock, SystemClock};
+use crate::connections::ConnectionLimits;
 use crate::eligibility::EligibilityStore;
 use crate::http::router;
 use crate::municipal::MunicipalStore;
@@ -42,9 +45,60 @@ pub struct ServeArgs {
     /// Seed of the sample persons.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Requests in flight at once per service (eligibility, e-prescription, EHR, municipal,
+    /// portal, admin, auth); more wait in the service's queue.
+    #[arg(long, default_value_t = 64)]
+    pub max_in_flight: usize,
+    /// Requests waiting per service; beyond it, `503 overloaded` at once.
+    #[arg(long, default_value_t = 512)]
+    pub max_queued: usize,
+    /// How long a request waits in its service's queue before `503 overloaded`, in ms.
+    #[arg(long, default_value_t = 100)]
+    pub queue_deadline_ms: u64,
+    /// Connections open at once; one more is answered 503 and closed [default: the open-file
+    /// limit (raised to its hard limit) less 256, at most 50,000].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds from connection open, or the end of the previous response, to a complete
+    /// request head; then the connection is closed.
+    #[arg(long, default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Seconds from a request head to its complete body; then `408 request_timeout`.
+    #[arg(long, default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Seconds a connection may move no byte before it is closed (after a request in flight).
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Seconds shutdown waits for in-flight requests before closing what is left.
+    #[arg(long, default_value_t = 10)]
+    pub drain_timeout: u64,
 }
 
 impl ServeArgs {
+    /// The bounds on connections of the flags.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+        ConnectionLimits {
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(crate::connections::default_max_connections)
+                .max(1),
+            header_read_timeout: secs(self.header_read_timeout),
+            body_timeout: secs(self.body_timeout),
+            idle_timeout: secs(self.idle_timeout),
+            drain_timeout: secs(self.drain_timeout),
+        }
+    }
+
+    /// The admission limits of the flags.
+    pub fn admission(&self) -> Limits {
+        Limits {
+            in_flight: self.max_in_flight.max(1),
+            queued: self.max_queued,
+            deadline: std::time::Duration::from_millis(self.queue_deadline_ms),
+        }
+    }
+
     pub fn durability(&self) -> Durability {
         if self.durability == "normal" {
             Durability::Normal
@@ -68,6 +122,7 @@ pub struct Exchange {
     state: AppState,
     store: Arc<SqliteStore>,
     admin_secret: String,
+    connections: ConnectionLimits,
 }
 
 fn random_hex(bytes: usize) -> std::io::Result<String> {
@@ -78,11 +133,21 @@ fn random_hex(bytes: usize) -> std::io::Result<String> {
 }
 
 impl Exchange {
-    /// Opens the store in `data_dir` with the given clock.
+    /// Opens the store in `data_dir` with the given clock and the default admission limits.
     pub fn open(
         data_dir: &Path,
         durability: Durability,
         clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        Self::open_with(data_dir, durability, clock, Limits::default())
+    }
+
+    /// [`Exchange::open`] with the given admission limits.
+    pub fn open_with(
+        data_dir: &Path,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+        admission: Limits,
     ) -> Result<Self, StartError> {
         let path = data_dir.join(DB_FILE);
         let store =
@@ -108,11 +173,12 @@ impl Exchange {
             .find(|(p, _)| p == "admin")
             .map_or(0, |g| g.1);
         let admin_secret = keys.credential_secret("admin", admin_generation);
-        let state = AppState::new(store.clone(), clock, keys, generations);
+        let state = AppState::new(store.clone(), clock, keys, generations, admission);
         Ok(Self {
             state,
             store,
             admin_secret,
+            connections: ConnectionLimits::default(),
         })
     }
 
@@ -162,19 +228,25 @@ impl Exchange {
     }
 
     pub fn router(&self) -> Router {
-        router(self.state.clone())
+        router(self.state.clone()).layer(axum::Extension(crate::extract::BodyTimeout(
+            self.connections.body_timeout,
+        )))
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests and the
-    /// audit queue.
+    /// Sets the bounds on connections (the default ones otherwise).
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests for at
+    /// most the drain timeout, closes what is left, and flushes the audit queue.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::connections::serve(listener, self.router(), self.connections, shutdown).await?;
         self.state.audit().flush().await;
         Ok(())
     }
@@ -223,6 +295,18 @@ impl Drop for Running {
     }
 }
 
+/// Most threads of the blocking pool (store work): bounded, so a burst queues rather than
+/// growing threads — and their memory — without limit. Admission control bounds the queue.
+pub const BLOCKING_THREADS: usize = 64;
+
+/// The runtime the exchange is served on: multi-threaded, with a bounded blocking pool.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -253,7 +337,13 @@ pub async fn run_with(
     args: &ServeArgs,
     prepare: impl FnOnce(&Exchange) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let exchange = Exchange::open(&args.data, args.durability(), Arc::new(SystemClock))?;
+    let exchange = Exchange::open_with(
+        &args.data,
+        args.durability(),
+        Arc::new(SystemClock),
+        args.admission(),
+    )?
+    .with_connection_limits(args.connection_limits());
     prepare(&exchange)?;
     let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
     let key_file = exchange.write_admin_key(&args.data)?;

@@ -21,6 +21,7 @@ struct Inner {
     audit: AuditSink,
     metrics: Arc<Metrics>,
     limits: Limits,
+    admission: Arc<crate::admission::Admission>,
     /// Credential generations of the principals ever revoked (all others are at 0), so tokens
     /// are checked against revocation without a store round trip.
     generations: std::sync::RwLock<std::collections::HashMap<String, u32>>,
@@ -47,6 +48,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         keys: Keys,
         generations: Vec<(String, u32)>,
+        admission: crate::admission::Limits,
     ) -> Self {
         let audit = AuditSink::start(store.clone());
         Self(Arc::new(Inner {
@@ -60,6 +62,7 @@ impl AppState {
                 secrets: AttemptLimiter::new(SECRET_FAILURES_PER_MINUTE, "wrong secrets"),
             },
             generations: std::sync::RwLock::new(generations.into_iter().collect()),
+            admission: Arc::new(crate::admission::Admission::new(admission)),
             faults: std::sync::atomic::AtomicU32::new(0),
         }))
     }
@@ -74,6 +77,9 @@ impl AppState {
     /// Tells the exchange to break a rule: for tests of the conformance suite.
     #[cfg(feature = "faults")]
     pub fn inject_fault(&self, f: crate::faults::Fault) {
+        if f == crate::faults::Fault::OverloadUnstructured {
+            self.0.admission.answer_bare();
+        }
         self.0
             .faults
             .fetch_or(f.bit(), std::sync::atomic::Ordering::Relaxed);
@@ -113,6 +119,11 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner());
         let slot = g.entry(principal.to_owned()).or_insert(0);
         *slot = (*slot).max(generation);
+    }
+
+    /// Admission control of the services.
+    pub fn admission(&self) -> &Arc<crate::admission::Admission> {
+        &self.0.admission
     }
 
     pub fn limits(&self) -> &Limits {

@@ -569,7 +569,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     );
 
     let admin_secret = exchange.admin_secret().to_owned();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = dx_exchange::server::runtime()?;
     let summary = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let running = exchange.spawn(listener)?;
@@ -853,7 +853,7 @@ pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<dx_workload::Manifest
 
 fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {
     dx_exchange::server::init_logging();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = dx_exchange::server::runtime()?;
     let Some(population) = cmd.population.take() else {
         return runtime.block_on(dx_exchange::server::run(&cmd.serve));
     };

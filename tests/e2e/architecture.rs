@@ -618,11 +618,14 @@ fn only_the_refusal_mapping_and_the_endpoint_table_choose_statuses() {
 
 #[test]
 fn rules_and_storage_know_no_http() {
-    // The HTTP edge: the router, the server, metrics, refusal mapping, extractors, the principal
-    // extractor; and each service's handler modules, which build a `Router`.
+    // The HTTP edge: the router, the server and its accept loop, admission control, metrics,
+    // refusal mapping, extractors, the principal extractor; and each service's handler modules,
+    // which build a `Router`.
     const EDGE: &[&str] = &[
         "reference-impl/src/http.rs",
         "reference-impl/src/server.rs",
+        "reference-impl/src/connections.rs",
+        "reference-impl/src/admission.rs",
         "reference-impl/src/metrics.rs",
         "reference-impl/src/error.rs",
         "reference-impl/src/extract.rs",

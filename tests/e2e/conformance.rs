@@ -20,7 +20,15 @@ fn start() -> DateTime<Utc> {
 async fn suite_against(fault: Option<Fault>, filter: Filter) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(start()));
-    let exchange = dx_exchange::Exchange::open(dir.path(), Durability::Normal, clock).unwrap();
+    // Tight admission bounds, so the overload check's burst is shed (the other checks send one
+    // request at a time).
+    let limits = dx_exchange::admission::Limits {
+        in_flight: 8,
+        queued: 8,
+        deadline: std::time::Duration::from_millis(20),
+    };
+    let exchange =
+        dx_exchange::Exchange::open_with(dir.path(), Durability::Normal, clock, limits).unwrap();
     if let Some(f) = fault {
         exchange.state().inject_fault(f);
     }
@@ -92,6 +100,7 @@ async fn each_fault_fails_the_check_that_targets_it() {
             &["security.token-lifetime"][..],
         ),
         (Fault::RevocationIgnored, &["security.revocation"][..]),
+        (Fault::OverloadUnstructured, &["security.overload"][..]),
     ] {
         // The groups of the targeted checks, whole: the fault shows where it should and the
         // rest of each group still passes where the fault does not reach.

@@ -5,15 +5,19 @@
 //! server secret (HMAC), so issuing one stores nothing; a token is `v1.<payload>.<mac>` with the
 //! payload `{sub, role, exp}`, verified by recomputing the MAC: no store round trip.
 
+pub mod credentials;
 pub mod keys;
 pub mod principal;
 pub mod routes;
+mod storage;
 
+pub use credentials::CredentialStore;
 pub use keys::{Keys, TOKEN_TTL, Verified};
 pub use principal::Principal;
 
 use crate::refusal::Refusal;
 use crate::state::AppState;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 

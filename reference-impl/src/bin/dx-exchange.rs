@@ -12,9 +12,8 @@ struct Cli {
     serve: dx_exchange::ServeArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     dx_exchange::server::init_logging();
     let cli = Cli::parse();
-    dx_exchange::server::run(&cli.serve).await
+    dx_exchange::server::runtime()?.block_on(dx_exchange::server::run(&cli.serve))
 }

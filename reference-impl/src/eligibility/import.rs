@@ -6,11 +6,10 @@
 use super::records::{validate_facility, validate_insurer, validate_municipality, validate_person};
 use crate::auth::Auth;
 use crate::extract::MAX_IMPORT_BODY_BYTES;
-use crate::extract::{Answer, Routes};
+use crate::extract::{Answer, BulkBody, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use dx_protocol::wire::endpoints::{
     ImportFacilities, ImportInsurers, ImportMunicipalities, ImportPersons,
@@ -68,7 +67,7 @@ fn parse_ndjson<T: DeserializeOwned>(
 async fn persons(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Bytes,
+    BulkBody(body): BulkBody,
 ) -> Result<Answer<ImportPersons>, Refusal> {
     caller.require(&[Role::Admin], "importing persons")?;
     let records = parse_ndjson(&body, validate_person)?;
@@ -79,7 +78,7 @@ async fn persons(
 async fn insurers(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Bytes,
+    BulkBody(body): BulkBody,
 ) -> Result<Answer<ImportInsurers>, Refusal> {
     caller.require(&[Role::Admin], "importing insurers")?;
     let records = parse_ndjson(&body, validate_insurer)?;
@@ -90,7 +89,7 @@ async fn insurers(
 async fn facilities(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Bytes,
+    BulkBody(body): BulkBody,
 ) -> Result<Answer<ImportFacilities>, Refusal> {
     caller.require(&[Role::Admin], "importing facilities")?;
     let records = parse_ndjson(&body, validate_facility)?;
@@ -103,7 +102,7 @@ async fn facilities(
 async fn municipalities(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    body: Bytes,
+    BulkBody(body): BulkBody,
 ) -> Result<Answer<ImportMunicipalities>, Refusal> {
     caller.require(&[Role::Admin], "importing municipalities")?;
     let records = parse_ndjson(&body, validate_municipality)?;

@@ -1,8 +1,6 @@
 //! Operations on the store as a whole.
 
 use super::error::StoreError;
-use crate::audit::AuditEvent;
-use chrono::{DateTime, Utc};
 use dx_protocol::wire::StatsResponse;
 
 /// Operations on the store as a whole.
@@ -14,14 +12,4 @@ pub trait AdminStore {
         make: &mut dyn FnMut() -> String,
     ) -> Result<String, StoreError>;
     fn stats(&self) -> Result<StatsResponse, StoreError>;
-    /// Every principal whose credentials were revoked, with its current generation.
-    fn credential_generations(&self) -> Result<Vec<(String, u32)>, StoreError>;
-    /// Moves the principal's generation on (its earlier secrets and tokens stop working) and
-    /// stores the audit line, in one transaction. Returns the new generation.
-    fn revoke_credentials(
-        &self,
-        principal: &str,
-        at: DateTime<Utc>,
-        audit: &AuditEvent,
-    ) -> Result<u32, StoreError>;
 }

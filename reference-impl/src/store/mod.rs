@@ -1,6 +1,6 @@
 //! The storage boundary. Each service declares the storage it needs as a trait beside its rules
 //! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `EhrStore`, `MunicipalStore`,
-//! `AuditStore`); [`Store`] is all of them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
+//! `AuditStore`, `CredentialStore`); [`Store`] is all of them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
 //! backend implements the same traits.
 //!
 //! Architecture invariant: only `storage.rs` files and this module know SQL.
@@ -15,6 +15,7 @@ pub use error::StoreError;
 pub use sqlite::{Durability, SqliteStore};
 
 use crate::audit::AuditStore;
+use crate::auth::credentials::CredentialStore;
 use crate::consent::ConsentStore;
 use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
@@ -29,6 +30,7 @@ pub trait Store:
     + EhrStore
     + MunicipalStore
     + AuditStore
+    + CredentialStore
     + AdminStore
     + Send
     + Sync
@@ -42,6 +44,7 @@ impl<T> Store for T where
         + EhrStore
         + MunicipalStore
         + AuditStore
+        + CredentialStore
         + AdminStore
         + Send
         + Sync

@@ -39,6 +39,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
     path: PathBuf,
+    durability: Durability,
     writer: Mutex<Connection>,
     readers: Mutex<ReaderPool>,
     reader_returned: Condvar,
@@ -73,6 +74,7 @@ impl SqliteStore {
         migrate(&mut writer)?;
         Ok(Self {
             path: path.to_owned(),
+            durability,
             writer: Mutex::new(writer),
             readers: Mutex::new(ReaderPool {
                 idle: Vec::new(),
@@ -93,6 +95,31 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// As [`SqliteStore::write`], committed without waiting for the disk (`synchronous =
+    /// NORMAL` for this transaction): the commit survives a killed process at once, and power
+    /// loss once the next fsynced commit or checkpoint has written the log. For the audit lines
+    /// of reads, which a read waits for.
+    pub fn write_unsynced<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = lock(&self.writer);
+        let full = self.durability == Durability::Full;
+        if full {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        if full {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        result
     }
 
     /// Runs `f` on a read-only connection (a consistent snapshot for its duration if it opens a
@@ -204,38 +231,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl AdminStore for SqliteStore {
-    fn credential_generations(&self) -> Result<Vec<(String, u32)>, StoreError> {
-        self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT principal, generation FROM credential_generations")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    fn revoke_credentials(
-        &self,
-        principal: &str,
-        at: chrono::DateTime<chrono::Utc>,
-        audit: &crate::audit::AuditEvent,
-    ) -> Result<u32, StoreError> {
-        self.write(|tx| {
-            let generation: u32 = tx
-                .prepare_cached(
-                    "INSERT INTO credential_generations (principal, generation, revoked_at_ms)
-                     VALUES (?1, 1, ?2)
-                     ON CONFLICT (principal) DO UPDATE
-                       SET generation = generation + 1, revoked_at_ms = excluded.revoked_at_ms
-                     RETURNING generation",
-                )?
-                .query_row(rusqlite::params![principal, at.timestamp_millis()], |r| {
-                    r.get(0)
-                })?;
-            crate::audit::storage::insert(tx, audit)?;
-            Ok(generation)
-        })
-    }
-
     fn meta_get_or_insert(
         &self,
         key: &str,

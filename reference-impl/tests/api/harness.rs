@@ -64,9 +64,15 @@ pub fn yj(ingredient: &str) -> String {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(dx_exchange::admission::Limits::default()).await
+    }
+
+    /// A server with the given admission limits.
+    pub async fn start_with(limits: dx_exchange::admission::Limits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(start_time()));
-        let exchange = Exchange::open(dir.path(), Durability::Normal, clock.clone()).unwrap();
+        let exchange =
+            Exchange::open_with(dir.path(), Durability::Normal, clock.clone(), limits).unwrap();
         exchange.seed_sample(PERSONS, SEED).unwrap();
         let admin_secret = exchange.admin_secret().to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,9 +1,11 @@
 //! Integration tests of the reference exchange over real HTTP on loopback, one module per area.
 //! Every refusal test also checks that the refused request stored nothing.
 
+mod admission;
 mod attacks;
 mod audit;
 mod auth;
+mod connections;
 mod consent;
 mod durability;
 mod ehr;

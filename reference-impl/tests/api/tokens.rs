@@ -130,6 +130,28 @@ async fn errors_of_the_http_layer_have_the_json_error_body() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "invalid_request", "{v}");
     assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    // A request target over 8 KiB, and a header section over 32 KiB.
+    let long = "a".repeat(10 * 1024);
+    let r = h
+        .http
+        .get(format!("{}/v1/persons/{long}/medications", h.url))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::URI_TOO_LONG);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "uri_too_long");
+    let r = h
+        .http
+        .get(format!("{}/healthz", h.url))
+        .header("x-filler", "b".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "headers_too_large");
 }
 
 #[tokio::test]

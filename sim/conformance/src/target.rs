@@ -196,6 +196,74 @@ impl Target {
         }
     }
 
+    /// Sends `n` copies of a JSON POST at once, and answers each one's exchange, in no order;
+    /// a request that got no answer has status 0.
+    pub async fn burst<E: Endpoint>(
+        &self,
+        token: &str,
+        body: &E::Request,
+        n: usize,
+    ) -> Vec<Exchange>
+    where
+        E::Request: serde::Serialize,
+    {
+        let bytes = serde_json::to_vec(body).expect("JSON");
+        let path = E::path(&[]);
+        let url = format!("{}{path}", self.base);
+        let mut set = tokio::task::JoinSet::new();
+        // One client, so each simultaneous request opens a connection of its own at once; all
+        // are sent when every task is ready.
+        let http = reqwest::Client::new();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(n + 1));
+        for _ in 0..n {
+            let (url, bytes, token) = (url.clone(), bytes.clone(), token.to_owned());
+            let (http, start, path) = (http.clone(), start.clone(), path.clone());
+            set.spawn(async move {
+                start.wait().await;
+                let mut ex = Exchange {
+                    method: "POST".into(),
+                    path,
+                    request: Some(cut(&bytes)),
+                    status: 0,
+                    response: String::new(),
+                    retry_after: None,
+                    json: None,
+                };
+                let sent = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(bytes)
+                    .send()
+                    .await;
+                let r = match sent {
+                    Ok(r) => r,
+                    Err(e) => {
+                        ex.response = format!("no answer: {e}");
+                        return ex;
+                    }
+                };
+                ex.status = r.status().as_u16();
+                ex.retry_after = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                let body = r.bytes().await.unwrap_or_default();
+                ex.response = cut(&body);
+                ex.json = serde_json::from_slice(&body).ok();
+                ex
+            });
+        }
+        start.wait().await;
+        let mut out = Vec::with_capacity(n);
+        while let Some(r) = set.join_next().await {
+            if let Ok(ex) = r {
+                out.push(ex);
+            }
+        }
+        out
+    }
+
     /// An admin token.
     pub async fn admin(&self) -> Result<String, Finding> {
         Self::token_of(&self.sign_in("admin", &self.admin_secret).await?, "admin")

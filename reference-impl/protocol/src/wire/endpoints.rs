@@ -244,6 +244,9 @@ endpoints! {
     AccessLog: Get "/v1/portal/access-log" ?AccessLogQuery, () => AccessLogResponse, 200;
 }
 
+/// The prefix of every API path (all but the operations routes `/healthz` and `/metrics`).
+pub const API_PREFIX: &str = "/v1/";
+
 /// Fills `{…}` parameters of a path template in order, each percent-encoded as one segment.
 pub fn fill(template: &str, params: &[&str]) -> String {
     let mut out = String::with_capacity(template.len() + 16);

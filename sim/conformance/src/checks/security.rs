@@ -116,6 +116,13 @@ pub fn checks() -> Vec<Check> {
             secret_guessing
         ),
         check!(
+            "security.overload",
+            "Overload is answered 503 with Retry-After",
+            "A burst of 400 simultaneous verifications is served, or what is shed is 503 overloaded in the JSON error body with Retry-After (seconds); nothing answers another error or drops the connection, and /healthz answers during the burst",
+            "docs/api.md § Limits",
+            overload
+        ),
+        check!(
             "errors.malformed-json",
             "Malformed JSON is refused with the error body",
             "A body that is not JSON is 400 malformed_json in {\"error\": {code, message}}",
@@ -823,4 +830,46 @@ async fn secret_guessing(c: &Ctx) -> Outcome {
         &ex,
         "Retry-After: seconds to wait, 1–60",
     )
+}
+
+/// Simultaneous requests of the overload check.
+const BURST: usize = 400;
+
+async fn overload(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 36, true).await?;
+    let clinic = c.facility(&c.fx.clinic).await?;
+    let body = verifying(p.by_number());
+    let (answers, health) = tokio::join!(c.t.burst::<ep::Verify>(&clinic, &body, BURST), async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        c.t.call(Method::GET, ep::Healthz::PATH, None, Body::None)
+            .await
+    });
+    status(&health?, 200)?;
+    let shed = answers.iter().filter(|a| a.status == 503).count();
+    let wrong = answers.iter().find(|a| match a.status {
+        200 => false,
+        503 => {
+            a.code() != Some("overloaded")
+                || a.retry_after
+                    .as_deref()
+                    .and_then(|r| r.parse::<u32>().ok())
+                    .is_none_or(|r| r < 1)
+        }
+        _ => true,
+    });
+    if let Some(ex) = wrong {
+        return Err(fail(
+            ex,
+            format!(
+                "each of {BURST} simultaneous verifications answered 200, or 503 overloaded in the error body with Retry-After"
+            ),
+        ));
+    }
+    status(&c.t.post::<ep::Verify>(&clinic, &body).await?, 200)?;
+    if shed == 0 {
+        return Err(Finding::Skip(format!(
+            "{BURST} simultaneous verifications were all served: the target's bound is higher than the burst"
+        )));
+    }
+    Ok(())
 }
