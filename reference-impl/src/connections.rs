@@ -2,7 +2,8 @@
 //! a hostile client cannot stretch — a cap on open connections (one over it is answered
 //! `503 overloaded` and closed), a time limit for a request head to arrive (hyper's header
 //! read timeout, which also runs while a kept-alive connection waits for its next request), an
-//! idle timeout (a connection that moves no byte for it is closed, after any request in flight),
+//! idle timeout (a connection that moves no byte for it is closed, after any request in flight;
+//! over 90% of the cap, one that has not sent a byte within a second is closed too),
 //! and a bounded drain at shutdown (in-flight requests finish, then what is left is closed). The
 //! request-body timeout is applied where bodies are read (`extract.rs`).
 
@@ -117,6 +118,7 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(cap));
     let (stop_tx, stop_rx) = watch::channel(Stop::Serving);
     let service = TowerToHyperService::new(router);
+    let trimmer = tokio::spawn(release_after_floods(permits.clone(), cap));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -137,13 +139,14 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (service, stop) = (service.clone(), stop_rx.clone());
+        let (service, stop, permits) = (service.clone(), stop_rx.clone(), permits.clone());
         tokio::spawn(async move {
-            connection(stream, service, limits, stop).await;
+            connection(stream, service, limits, stop, Crowding { permits, cap }).await;
             drop(permit);
         });
     }
     drop(listener);
+    trimmer.abort();
     let _ = stop_tx.send(Stop::Draining);
     let all = u32::try_from(cap).unwrap_or(u32::MAX);
     if tokio::time::timeout(limits.drain_timeout, permits.acquire_many(all))
@@ -159,6 +162,49 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// Gives the memory of a flood of connections back to the system once it has ebbed: when the
+/// open connections fall to a quarter of their peak (of at least 256), the allocator returns its
+/// free pages (`malloc_trim`), so a burst does not ratchet the resident size up.
+async fn release_after_floods(permits: Arc<Semaphore>, cap: usize) {
+    let mut peak = 0;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let open = cap - permits.available_permits();
+        peak = peak.max(open);
+        if peak >= 256 && open * 4 <= peak {
+            release_free_memory();
+            peak = open;
+        }
+    }
+}
+
+/// Returns the allocator's free pages to the system (glibc); elsewhere nothing.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// How full the server is, for the connections to see.
+struct Crowding {
+    permits: Arc<Semaphore>,
+    cap: usize,
+}
+
+impl Crowding {
+    /// Over 90% of the cap: connections that have not sent a byte are closed after a second,
+    /// so an idle flood cannot keep new clients out.
+    fn crowded(&self) -> bool {
+        let open = self.cap - self.permits.available_permits();
+        open * 10 > self.cap * 9
+    }
+}
+
+/// A connection that has sent nothing for this long is closed while the server is crowded.
+const SILENT_WHEN_CROWDED: Duration = Duration::from_secs(1);
 
 /// Answers a connection over the cap and closes it, within a second.
 async fn refuse(stream: TcpStream) {
@@ -182,6 +228,7 @@ async fn connection<S>(
     service: S,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<Stop>,
+    crowding: Crowding,
 ) where
     S: hyper::service::Service<
             hyper::Request<hyper::body::Incoming>,
@@ -209,7 +256,9 @@ async fn connection<S>(
         .max_headers(1_000);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    let check = (limits.idle_timeout / 4).max(Duration::from_millis(50));
+    let check = (limits.idle_timeout / 4)
+        .min(SILENT_WHEN_CROWDED)
+        .max(Duration::from_millis(50));
     let mut shutting = false;
     loop {
         tokio::select! {
@@ -227,8 +276,11 @@ async fn connection<S>(
                 }
             }
             () = tokio::time::sleep(check), if !shutting => {
-                let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-                if opened.elapsed().saturating_sub(last) >= limits.idle_timeout {
+                let moved = activity.load(Ordering::Relaxed);
+                let last = Duration::from_millis(moved.saturating_sub(1));
+                let age = opened.elapsed();
+                let silent = moved == 0 && age >= SILENT_WHEN_CROWDED && crowding.crowded();
+                if silent || age.saturating_sub(last) >= limits.idle_timeout {
                     // Finishes a request in flight, then closes.
                     shutting = true;
                     conn.as_mut().graceful_shutdown();
@@ -238,7 +290,7 @@ async fn connection<S>(
     }
 }
 
-/// A stream that notes when it last moved a byte (milliseconds since it opened).
+/// A stream that notes when it last moved a byte (1 + milliseconds since it opened; 0 for never).
 struct Watched {
     inner: TcpStream,
     opened: Instant,
@@ -247,8 +299,8 @@ struct Watched {
 
 impl Watched {
     fn touch(&self) {
-        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.activity.store(ms, Ordering::Relaxed);
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.activity.store(ms + 1, Ordering::Relaxed);
     }
 }
 

@@ -295,6 +295,22 @@ impl Drop for Running {
     }
 }
 
+/// Connections the kernel may queue for accepting (capped by `net.core.somaxconn`): a burst of
+/// new connections waits there rather than having its SYNs dropped (a second's retransmit).
+pub const LISTEN_BACKLOG: u32 = 4_096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`].
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Most threads of the blocking pool (store work): bounded, so a burst queues rather than
 /// growing threads — and their memory — without limit. Admission control bounds the queue.
 pub const BLOCKING_THREADS: usize = 64;
@@ -347,9 +363,7 @@ pub async fn run_with(
     prepare(&exchange)?;
     let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
     let key_file = exchange.write_admin_key(&args.data)?;
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
+    let listener = bind(args.addr).map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
     let stats = exchange.store().stats()?;
     tracing::info!(

@@ -571,7 +571,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     let admin_secret = exchange.admin_secret().to_owned();
     let runtime = dx_exchange::server::runtime()?;
     let summary = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = dx_exchange::server::bind(([127, 0, 0, 1], 0).into())?;
         let running = exchange.spawn(listener)?;
         println!(
             "replaying {:.1} simulated hours at {}× against {} ({} requests in flight at most)",

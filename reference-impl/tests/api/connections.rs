@@ -183,3 +183,30 @@ async fn shutdown_drains_for_a_bounded_time() {
         .unwrap();
     assert!(closed, "the stuck connection was left open");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_give_way_when_the_server_is_crowded() {
+    let (running, _dir) = start(ConnectionLimits {
+        max_connections: 10,
+        idle_timeout: Duration::from_secs(60),
+        header_read_timeout: Duration::from_secs(60),
+        ..limits()
+    })
+    .await;
+    let addr = running.addr;
+    let answer = blocking(move || {
+        // Ten connections that never send a byte fill the cap.
+        let silent: Vec<TcpStream> = (0..10).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(2_500));
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let answer = read_to_close(&mut s, Duration::from_secs(3)).0;
+        drop(silent);
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    running.stop().await.unwrap();
+}
