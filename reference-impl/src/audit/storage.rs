@@ -25,6 +25,18 @@ pub fn insert(conn: &Connection, e: &AuditEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether `sql` (a `SELECT 1 … LIMIT 1` over a partial index, taking key, actor and instant)
+/// finds a line.
+fn seen_since(
+    conn: &Connection,
+    sql: &str,
+    (key, actor, since): (&str, &str, DateTime<Utc>),
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .exists(rusqlite::params![key, actor, since.timestamp_millis()])?)
+}
+
 /// Outcomes of the person's latest `n` access-code attempts, newest first.
 fn code_attempts(conn: &Connection, person_id: &str, n: u32) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -94,19 +106,14 @@ impl AuditStore for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.read(|c| {
-            let found = c
-                .prepare_cached(
-                    "SELECT 1 FROM audit
-                     WHERE person_id = ?1 AND actor = ?2 AND at_ms >= ?3
-                       AND action = 'eligibility.verify' AND outcome = 'ok'
-                     LIMIT 1",
-                )?
-                .exists(rusqlite::params![
-                    person_id,
-                    actor,
-                    since.timestamp_millis()
-                ])?;
-            Ok(found)
+            seen_since(
+                c,
+                "SELECT 1 FROM audit
+                 WHERE person_id = ?1 AND actor = ?2 AND at_ms >= ?3
+                   AND action = 'eligibility.verify' AND outcome = 'ok'
+                 LIMIT 1",
+                (person_id, actor, since),
+            )
         })
     }
 
@@ -117,19 +124,14 @@ impl AuditStore for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.read(|c| {
-            let found = c
-                .prepare_cached(
-                    "SELECT 1 FROM audit
-                     WHERE target = ?1 AND actor = ?2 AND at_ms >= ?3
-                       AND action = 'prescription.retrieve' AND outcome = 'ok'
-                     LIMIT 1",
-                )?
-                .exists(rusqlite::params![
-                    prescription_id,
-                    actor,
-                    since.timestamp_millis()
-                ])?;
-            Ok(found)
+            seen_since(
+                c,
+                "SELECT 1 FROM audit
+                 WHERE target = ?1 AND actor = ?2 AND at_ms >= ?3
+                   AND action = 'prescription.retrieve' AND outcome = 'ok'
+                 LIMIT 1",
+                (prescription_id, actor, since),
+            )
         })
     }
 

@@ -691,14 +691,7 @@ async fn access_code_guessing(c: &Ctx) -> Outcome {
     }
     let ex = retrieve(other_code(&code, 9), PersonRef::by_card("C9000000099")).await?;
     error(&ex, 429, "too_many_attempts")?;
-    ensure(
-        ex.retry_after
-            .as_deref()
-            .and_then(|v| v.parse::<u32>().ok())
-            .is_some_and(|s| (1..=60).contains(&s)),
-        &ex,
-        "Retry-After: seconds to wait, 1–60",
-    )
+    retry_within_a_minute(&ex)
 }
 
 async fn uniform_not_found(c: &Ctx) -> Outcome {
@@ -822,14 +815,7 @@ async fn secret_guessing(c: &Ctx) -> Outcome {
     }
     let ex = sign_in(c, &p.principal(), "0000000000000000").await?;
     error(&ex, 429, "too_many_attempts")?;
-    ensure(
-        ex.retry_after
-            .as_deref()
-            .and_then(|v| v.parse::<u32>().ok())
-            .is_some_and(|s| (1..=60).contains(&s)),
-        &ex,
-        "Retry-After: seconds to wait, 1–60",
-    )
+    retry_within_a_minute(&ex)
 }
 
 /// Simultaneous requests of the overload check.
@@ -872,4 +858,16 @@ async fn overload(c: &Ctx) -> Outcome {
         )));
     }
     Ok(())
+}
+
+/// A 429's Retry-After: seconds to wait, 1–60.
+fn retry_within_a_minute(ex: &Exchange) -> Outcome {
+    ensure(
+        ex.retry_after
+            .as_deref()
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|s| (1..=60).contains(&s)),
+        ex,
+        "Retry-After: seconds to wait, 1–60",
+    )
 }
