@@ -27,10 +27,18 @@ pub enum Fault {
     RevocationIgnored,
     /// Overload is answered with a bare 503: no error body, no Retry-After.
     OverloadUnstructured,
+    /// A card serial is taken for the card's presence without a card proof.
+    CardProofOptional,
+    /// Card certificates and card signatures are not checked (a forged proof passes).
+    CardSignatureUnchecked,
+    /// A card proof's nonce is not remembered (a replayed proof passes).
+    CardReplayAllowed,
+    /// The card revocation list is not consulted.
+    CardRevocationIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 15] = [
         Fault::ConsentUnchecked,
         Fault::RefillLimitOffByOne,
         Fault::CheckDigitUnvalidated,
@@ -42,6 +50,10 @@ impl Fault {
         Fault::TokenLifetimeUncapped,
         Fault::RevocationIgnored,
         Fault::OverloadUnstructured,
+        Fault::CardProofOptional,
+        Fault::CardSignatureUnchecked,
+        Fault::CardReplayAllowed,
+        Fault::CardRevocationIgnored,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +69,10 @@ impl Fault {
             Fault::TokenLifetimeUncapped => "token_lifetime_uncapped",
             Fault::RevocationIgnored => "revocation_ignored",
             Fault::OverloadUnstructured => "overload_unstructured",
+            Fault::CardProofOptional => "card_proof_optional",
+            Fault::CardSignatureUnchecked => "card_signature_unchecked",
+            Fault::CardReplayAllowed => "card_replay_allowed",
+            Fault::CardRevocationIgnored => "card_revocation_ignored",
         }
     }
 

@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     let admission = state.admission().clone();
     Router::new()
         .merge(crate::auth::routes::router())
+        .merge(crate::cards::routes::router())
         .merge(crate::eligibility::routes::router())
         .merge(crate::eligibility::import::router())
         .merge(crate::consent::routes::router())

@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod audit;
 pub mod auth;
+pub mod cards;
 pub mod clock;
 pub mod connections;
 pub mod consent;

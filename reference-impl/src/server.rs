@@ -10,6 +10,7 @@ use crate::connections::ConnectionLimits;
 use crate::eligibility::EligibilityStore;
 use crate::http::router;
 use crate::municipal::MunicipalStore;
+use crate::cards::CardStore as _;
 use crate::refdata::sample;
 use crate::state::AppState;
 use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
@@ -167,13 +168,18 @@ impl Exchange {
         let keys = Keys::new(secret.as_bytes());
         let generations = store
             .credential_generations()
+            .map_err(|source| StartError::Store {
+                path: path.clone(),
+                source,
+            })?;
+        let cards = crate::cards::CardTrust::load(store.as_ref())
             .map_err(|source| StartError::Store { path, source })?;
         let admin_generation = generations
             .iter()
             .find(|(p, _)| p == "admin")
             .map_or(0, |g| g.1);
         let admin_secret = keys.credential_secret("admin", admin_generation);
-        let state = AppState::new(store.clone(), clock, keys, generations, admission);
+        let state = AppState::new(store.clone(), clock, keys, generations, cards, admission);
         Ok(Self {
             state,
             store,
@@ -183,7 +189,9 @@ impl Exchange {
     }
 
     /// Loads the built-in sample into a store without facilities (and `persons` sample persons
-    /// into a store without persons). Returns how many persons were enrolled.
+    /// into a store without persons, with the sample's card authority trusted: the cards of
+    /// sample persons are derived from `seed`, see [`sample::card_authority`]). Returns how many
+    /// persons were enrolled.
     pub fn seed_sample(&self, persons: u64, seed: u64) -> Result<u64, StoreError> {
         let stats = self.store.stats()?;
         if stats.facilities == 0 {
@@ -199,6 +207,25 @@ impl Exchange {
         let records: Vec<_> = (0..persons)
             .map(|i| sample::person(seed, i, today))
             .collect();
+        let authority = sample::card_authority(seed);
+        let admin = crate::auth::principal::Principal {
+            sub: "admin".into(),
+            role: dx_protocol::wire::Role::Admin,
+        };
+        let now = self.state.now();
+        let audit = crate::audit::AuditEvent::new(
+            now,
+            &admin,
+            "cards.trust_authority",
+            None,
+            Some(authority.id.clone()),
+            "ok",
+        );
+        self.store
+            .trust_card_authority(&authority.id, &authority.public_key(), now, &audit)?;
+        self.state
+            .cards()
+            .trust(&authority.id, authority.key.verifying_key());
         self.store.import_persons(&records)
     }
 

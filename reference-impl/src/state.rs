@@ -25,6 +25,8 @@ struct Inner {
     /// Credential generations of the principals ever revoked (all others are at 0), so tokens
     /// are checked against revocation without a store round trip.
     generations: std::sync::RwLock<std::collections::HashMap<String, u32>>,
+    /// Trusted card authorities, the revocation list and the nonces seen.
+    cards: crate::cards::CardTrust,
     /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
     faults: std::sync::atomic::AtomicU32,
 }
@@ -48,6 +50,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         keys: Keys,
         generations: Vec<(String, u32)>,
+        cards: crate::cards::CardTrust,
         admission: crate::admission::Limits,
     ) -> Self {
         let audit = AuditSink::start(store.clone());
@@ -62,6 +65,7 @@ impl AppState {
                 secrets: AttemptLimiter::new(SECRET_FAILURES_PER_MINUTE, "wrong secrets"),
             },
             generations: std::sync::RwLock::new(generations.into_iter().collect()),
+            cards,
             admission: Arc::new(crate::admission::Admission::new(admission)),
             faults: std::sync::atomic::AtomicU32::new(0),
         }))
@@ -122,6 +126,11 @@ impl AppState {
     }
 
     /// Admission control of the services.
+    /// What the exchange trusts and remembers about cards.
+    pub fn cards(&self) -> &crate::cards::CardTrust {
+        &self.0.cards
+    }
+
     pub fn admission(&self) -> &Arc<crate::admission::Admission> {
         &self.0.admission
     }

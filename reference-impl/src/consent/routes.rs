@@ -5,14 +5,14 @@ use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::eligibility::resolve::resolve_person;
-use crate::eligibility::{Identity, parse_identity};
+use crate::eligibility::{Identity, parse_presented};
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use dx_protocol::wire::endpoints::GiveConsent;
-use dx_protocol::wire::{ConsentMethod, ConsentRequest, ConsentResponse};
+use dx_protocol::wire::{ConsentMethod, ConsentRequest, ConsentResponse, PersonRef};
 
 pub fn router() -> Router<AppState> {
     Router::new().endpoint(GiveConsent, give)
@@ -69,7 +69,7 @@ async fn give_inner(
             .at("method"));
         }
         ConsentMethod::Card
-            if !matches!(parse_identity(&req.person, "person")?, Identity::Card(_)) =>
+            if !matches!(parse_presented(&req.person, "person")?, Identity::Card(_)) =>
         {
             return Err(Refusal::invalid(
                 "consent_needs_card",
@@ -77,9 +77,16 @@ async fn give_inner(
             )
             .at("person"));
         }
+        ConsentMethod::Card => {
+            crate::cards::present::present(state, caller, &req.person, "person")?;
+        }
         _ => {}
     }
-    let person = resolve_person(state, &req.person, "person").await?;
+    let named = PersonRef {
+        card_proof: None,
+        ..req.person.clone()
+    };
+    let person = resolve_person(state, &named, "person").await?;
     if req.method == ConsentMethod::Verbal {
         super::guard::require_visit(state, &person.id, caller.subject()).await?;
     }

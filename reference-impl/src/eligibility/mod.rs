@@ -66,7 +66,29 @@ fn require_text(value: &Option<String>, field: String) -> Result<String, Refusal
 
 /// Checks that exactly one way of naming the person is used and that it is well formed.
 /// `field` is the path of the reference in the request (e.g. `person`), for error messages.
+/// A `card_proof` is refused here: only the routes where the card's presence counts read one
+/// (see [`parse_presented`]).
 pub fn parse_identity(r: &PersonRef, field: &str) -> Result<Identity, Refusal> {
+    if r.card_proof.is_some() {
+        return Err(Refusal::invalid(
+            "card_proof_not_read",
+            "this route names the person; a card proof is read only where the card is presented (verification, card consent, retrieval by card)",
+        )
+        .at(format!("{field}.card_proof")));
+    }
+    parse_presented(r, field)
+}
+
+/// As [`parse_identity`], for a route that reads a presented card: `card_proof` may come with a
+/// `card_serial` (and is checked by [`crate::cards::present::present`]).
+pub fn parse_presented(r: &PersonRef, field: &str) -> Result<Identity, Refusal> {
+    if r.card_proof.is_some() && r.card_serial.is_none() {
+        return Err(Refusal::invalid(
+            "invalid_person_reference",
+            "card_proof comes with the card_serial it proves",
+        )
+        .at(format!("{field}.card_proof")));
+    }
     let insurance = r.insurer_number.is_some()
         || r.symbol.is_some()
         || r.number.is_some()

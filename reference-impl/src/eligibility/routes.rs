@@ -1,7 +1,8 @@
 //! `POST /v1/eligibility/verify` and `POST /v1/eligibility/batch`.
 
 use super::rules::{best_qualification, copay_percent, public_expenses_on, status_on};
-use super::{Identity, lookup, parse_identity};
+use super::{Identity, lookup, parse_presented};
+use crate::cards::present::present;
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
@@ -130,7 +131,7 @@ async fn verify_inner(
             }
         }
     }
-    let id = parse_identity(&req.person, "person")?;
+    let id = parse_presented(&req.person, "person")?;
     if matches!(id, Identity::PersonId(_)) {
         return Err(Refusal::invalid(
             "invalid_person_reference",
@@ -145,6 +146,9 @@ async fn verify_inner(
             "consent at verification is given at the card reader; verify by card_serial",
         )
         .at("consent"));
+    }
+    if matches!(id, Identity::Card(_)) {
+        present(state, caller, &req.person, "person")?;
     }
     let on = req
         .service_date
@@ -219,13 +223,18 @@ async fn batch_inner(
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let id = parse_identity(r, &format!("items[{i}]"))?;
-            if matches!(id, Identity::PersonId(_)) {
-                return Err(Refusal::invalid(
-                    "invalid_person_reference",
-                    "verify by card_serial or insurance number",
-                )
-                .at(format!("items[{i}]")));
+            let field = format!("items[{i}]");
+            let id = parse_presented(r, &field)?;
+            match id {
+                Identity::PersonId(_) => {
+                    return Err(Refusal::invalid(
+                        "invalid_person_reference",
+                        "verify by card_serial or insurance number",
+                    )
+                    .at(field));
+                }
+                Identity::Card(_) => present(state, caller, r, &field)?,
+                Identity::Insurance(_) => {}
             }
             Ok(id)
         })

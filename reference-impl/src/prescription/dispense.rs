@@ -179,7 +179,7 @@ async fn retrieve_inner(
         );
     }
     let person_ref = query?;
-    let identity = parse_identity(&person_ref, "query")?;
+    let identity = crate::eligibility::parse_presented(&person_ref, "query")?;
     if matches!(identity, Identity::PersonId(_)) {
         return Err(Refusal::invalid(
             "invalid_person_reference",
@@ -187,6 +187,9 @@ async fn retrieve_inner(
         )
         .at("query")
         .into());
+    }
+    if matches!(identity, Identity::Card(_)) {
+        crate::cards::present::present(state, caller, &person_ref, "query")?;
     }
     let limited = !state.fault(crate::faults::Fault::CodeAttemptsUnlimited);
     let (pharmacy, now) = (caller.subject().to_owned(), state.now());

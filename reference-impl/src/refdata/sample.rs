@@ -138,6 +138,13 @@ pub fn facilities() -> Vec<FacilityRecord> {
     out
 }
 
+/// The card-issuing authority of the sample's cards: each sample card's key and certificate are
+/// derived from the sample's seed and the card serial
+/// (`dx_protocol::wire::card::simulated(seed, serial, today)`).
+pub fn card_authority(seed: u64) -> dx_protocol::wire::card::CardAuthority {
+    dx_protocol::wire::card::CardAuthority::of_seed(seed)
+}
+
 /// Person id of the sample person with index `i`.
 pub fn person_id(i: u64) -> String {
     format!("P{i:010}")

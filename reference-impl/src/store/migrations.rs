@@ -204,6 +204,17 @@ pub const MIGRATIONS: &[&str] = &[
         principal TEXT PRIMARY KEY, generation INTEGER NOT NULL, revoked_at_ms INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 7: the card-issuing authorities the exchange trusts and their revocation list (kept in
+    // memory too, loaded at start); nothing per person beyond the card serial.
+    r#"
+    CREATE TABLE card_authorities (
+        id TEXT PRIMARY KEY, public_key TEXT NOT NULL, trusted_at_ms INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE card_revocations (
+        issuer TEXT NOT NULL, number TEXT NOT NULL, revoked_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (issuer, number)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 #[cfg(test)]

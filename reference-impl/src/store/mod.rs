@@ -1,6 +1,6 @@
 //! The storage boundary. Each service declares the storage it needs as a trait beside its rules
 //! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `EhrStore`, `MunicipalStore`,
-//! `AuditStore`, `CredentialStore`); [`Store`] is all of them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
+//! `AuditStore`, `CredentialStore`, `CardStore`); [`Store`] is all of them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
 //! backend implements the same traits.
 //!
 //! Architecture invariant: only `storage.rs` files and this module know SQL.
@@ -16,6 +16,7 @@ pub use sqlite::{Durability, SqliteStore};
 
 use crate::audit::AuditStore;
 use crate::auth::credentials::CredentialStore;
+use crate::cards::CardStore;
 use crate::consent::ConsentStore;
 use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
@@ -31,6 +32,7 @@ pub trait Store:
     + MunicipalStore
     + AuditStore
     + CredentialStore
+    + CardStore
     + AdminStore
     + Send
     + Sync
@@ -45,6 +47,7 @@ impl<T> Store for T where
         + MunicipalStore
         + AuditStore
         + CredentialStore
+        + CardStore
         + AdminStore
         + Send
         + Sync

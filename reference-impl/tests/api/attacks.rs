@@ -244,7 +244,11 @@ async fn parallel_guesses_cannot_pass_the_lock() {
 async fn a_pharmacy_guessing_codes_is_limited_per_minute() {
     let h = Harness::start().await;
     let t = h.facility_token(&pharmacy(8)).await;
-    let unknown = |n: u32| format!("/v1/prescriptions/123456?card_serial=C9{n:010}");
+    let unknown_at = |at: &str, n: u32| {
+        let query = h.card_query(at, &format!("C9{n:010}"));
+        format!("/v1/prescriptions/123456?{query}")
+    };
+    let unknown = |n: u32| unknown_at(&pharmacy(8), n);
     for n in 0..10 {
         let (s, _) = h.get(&t, &unknown(n)).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
@@ -267,7 +271,10 @@ async fn a_pharmacy_guessing_codes_is_limited_per_minute() {
     assert_eq!(v["error"]["code"], "too_many_attempts");
     // Another pharmacy is not limited; the next minute this one is not either.
     let other = h.facility_token(&pharmacy(9)).await;
-    assert_eq!(h.get(&other, &unknown(11)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get(&other, &unknown_at(&pharmacy(9), 11)).await.0,
+        StatusCode::NOT_FOUND
+    );
     h.clock.advance(TimeDelta::seconds(i64::from(retry)));
     assert_eq!(h.get(&t, &unknown(12)).await.0, StatusCode::NOT_FOUND);
 }

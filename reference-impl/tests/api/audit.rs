@@ -11,7 +11,7 @@ async fn a_person_sees_who_read_and_wrote_their_records() {
     h.post(
         &t,
         "/v1/eligibility/verify",
-        json!({"person": {"card_serial": p.card_serial}, "consent": {"medication": true}}),
+        json!({"person": h.card(&fac, &p), "consent": {"medication": true}}),
     )
     .await;
     h.get(&t, &format!("/v1/persons/{}/medications", p.id))

@@ -17,7 +17,7 @@ async fn card_consent_at_verification_opens_medication_reads_for_24_hours() {
         (StatusCode::FORBIDDEN, Some("consent_required"))
     );
 
-    let body = json!({"person": {"card_serial": p.card_serial}, "consent": {"medication": true, "ehr": true}});
+    let body = json!({"person": h.card_at(&t, &p), "consent": {"medication": true, "ehr": true}});
     let (s, v) = h.post(&t, "/v1/eligibility/verify", body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["consents"], json!(["medication", "ehr"]));

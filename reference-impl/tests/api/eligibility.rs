@@ -1,6 +1,7 @@
 use crate::harness::*;
 use dx_exchange::codes::{FacilityTable, facility_code};
 use reqwest::StatusCode;
+use dx_exchange::wire::PersonRecord;
 use serde_json::json;
 
 #[tokio::test]
@@ -12,7 +13,7 @@ async fn verify_by_card_and_by_number_returns_coverage() {
         .post(
             &t,
             "/v1/eligibility/verify",
-            json!({"person": {"card_serial": p.card_serial}}),
+            json!({"person": h.card_at(&t, &p)}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -140,24 +141,27 @@ async fn batch_verifies_up_to_a_thousand_with_per_item_errors() {
     let a = h.adult_with_card(0);
     let b = h.adult_with_card(1);
     let items = json!([
-        {"card_serial": a.card_serial},
+        h.card_at(&t, &a),
         insurance_ref(current(&b)),
         {"insurer_number": "06130013", "symbol": "1", "number": "2", "branch": "00"},
-        {"card_serial": "NOSUCHCARD"}
+        h.card_at(&t, &PersonRecord { card_serial: Some("NOSUCHCARD".into()), ..a.clone() }),
+        {"card_serial": a.card_serial}
     ]);
     let (s, v) = h
         .post(&t, "/v1/eligibility/batch", json!({"items": items}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let r = v["results"].as_array().unwrap();
-    assert_eq!(r.len(), 4);
+    assert_eq!(r.len(), 5);
     assert_eq!(r[0]["person_id"], a.id.as_str());
     assert_eq!(r[1]["person_id"], b.id.as_str());
     assert_eq!(r[2]["error"]["field"], "items[2].insurer_number");
     assert_eq!(r[3]["status"], "not_found");
+    // A card serial without the card: the item is refused, the others answered.
+    assert_eq!(r[4]["error"]["code"], "card_proof_missing");
 
     let many: Vec<_> = (0..1001)
-        .map(|_| json!({"card_serial": a.card_serial}))
+        .map(|_| insurance_ref(current(&a)))
         .collect();
     let (s, v) = h
         .post(&t, "/v1/eligibility/batch", json!({"items": many}))
@@ -167,7 +171,7 @@ async fn batch_verifies_up_to_a_thousand_with_per_item_errors() {
         (StatusCode::BAD_REQUEST, Some("invalid_batch_size"))
     );
     let thousand: Vec<_> = (0..1000)
-        .map(|_| json!({"card_serial": a.card_serial}))
+        .map(|_| insurance_ref(current(&a)))
         .collect();
     let (s, v) = h
         .post(&t, "/v1/eligibility/batch", json!({"items": thousand}))

@@ -29,6 +29,10 @@ pub struct Harness {
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     admin_secret: String,
+    /// Nonces of the cards presented so far.
+    presented: std::sync::atomic::AtomicU64,
+    /// The facility of each facility token handed out.
+    facilities: std::sync::Mutex<std::collections::HashMap<String, String>>,
     _running: Running,
     _dir: tempfile::TempDir,
 }
@@ -82,6 +86,8 @@ impl Harness {
             http: reqwest::Client::new(),
             clock,
             admin_secret,
+            presented: std::sync::atomic::AtomicU64::new(0),
+            facilities: Default::default(),
             _running: running,
             _dir: dir,
         }
@@ -161,7 +167,23 @@ impl Harness {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        v["token"].as_str().unwrap().to_owned()
+        let token = v["token"].as_str().unwrap().to_owned();
+        if let Some(code) = principal.strip_prefix("facility:") {
+            let mut f = self.facilities.lock().unwrap();
+            f.insert(token.clone(), code.to_owned());
+        }
+        token
+    }
+
+    /// The facility a token of [`Harness::token`] was issued to.
+    pub fn facility_of(&self, token: &str) -> String {
+        let f = self.facilities.lock().unwrap();
+        f.get(token).cloned().expect("a facility token of this harness")
+    }
+
+    /// `p`'s card presented at the facility of `token`, as a person reference.
+    pub fn card_at(&self, token: &str, p: &PersonRecord) -> Value {
+        self.card(&self.facility_of(token), p)
     }
 
     pub async fn facility_token(&self, code: &str) -> String {
@@ -214,6 +236,30 @@ impl Harness {
     pub fn sample_person(&self, id: &str) -> PersonRecord {
         let i: u64 = id.trim_start_matches('P').parse().unwrap();
         sample::person(SEED, i, self.today())
+    }
+
+    /// The card proof of the sample card `serial` presented now at `facility` (a fresh nonce).
+    pub fn card_proof(&self, facility: &str, serial: &str) -> String {
+        let (card, cert) = dx_exchange::wire::card::simulated(SEED, serial, self.today());
+        let n = self
+            .presented
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nonce = dx_exchange::wire::card::nonce_from(&n.to_le_bytes());
+        card.present(&cert, facility, self.clock.now(), &nonce)
+    }
+
+    /// `p`'s card presented at `facility`, as a person reference.
+    pub fn card(&self, facility: &str, p: &PersonRecord) -> Value {
+        let serial = p.card_serial.as_deref().expect("a person with a card");
+        json!({"card_serial": serial, "card_proof": self.card_proof(facility, serial)})
+    }
+
+    /// The card `serial` presented at `facility`, as a query string.
+    pub fn card_query(&self, facility: &str, serial: &str) -> String {
+        let proof = self.card_proof(facility, serial);
+        dx_exchange::wire::endpoints::query_string(&dx_exchange::wire::PersonRef::presenting(
+            serial, proof,
+        ))
     }
 
     /// Verifies `p`'s eligibility by insurance number at `token`'s facility (a visit).
@@ -442,7 +488,7 @@ impl Harness {
 
     /// Consent of `kinds` (`{"ehr": true}`, …) given at `token`'s card reader.
     pub async fn consent(&self, token: &str, p: &PersonRecord, kinds: Value) {
-        let body = json!({"person": {"card_serial": p.card_serial}, "consent": kinds});
+        let body = json!({"person": self.card_at(token, p), "consent": kinds});
         let (s, v) = self.post(token, "/v1/eligibility/verify", body).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }

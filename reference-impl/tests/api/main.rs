@@ -5,6 +5,7 @@ mod admission;
 mod attacks;
 mod audit;
 mod auth;
+mod cards;
 mod connections;
 mod consent;
 mod durability;

@@ -549,7 +549,7 @@ async fn care_certifications_need_consent_expire_and_come_with_eligibility() {
         .post(
             &ct,
             "/v1/eligibility/verify",
-            json!({"person": {"card_serial": elder.card_serial}}),
+            json!({"person": h.card_at(&ct, &elder)}),
         )
         .await;
     assert_eq!(r.1["care_certification"]["level"], "care_2", "{}", r.1);
@@ -647,7 +647,7 @@ async fn registered_entitlements_come_back_with_eligibility() {
         .post(
             &t,
             "/v1/eligibility/verify",
-            json!({"person": {"card_serial": p.card_serial}}),
+            json!({"person": h.card_at(&t, &p)}),
         )
         .await;
     assert_eq!(r.1["public_expenses"][0]["law_code"], "54", "{}", r.1);

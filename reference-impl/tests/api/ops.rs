@@ -11,7 +11,7 @@ async fn healthz_and_metrics_per_route() {
     h.post(
         &t,
         "/v1/eligibility/verify",
-        json!({"person": {"card_serial": "NOPE"}}),
+        json!({"person": {"card_serial": "NOPE", "card_proof": h.card_proof(&clinic(0), "NOPE")}}),
     )
     .await;
     let text = h

@@ -5,8 +5,8 @@ use dx_exchange::wire::canonical::sign;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn give_medication_consent(h: &Harness, token: &str, card: &Option<String>) {
-    let body = json!({"person": {"card_serial": card}, "consent": {"medication": true}});
+async fn give_medication_consent(h: &Harness, token: &str, p: &dx_exchange::wire::PersonRecord) {
+    let body = json!({"person": h.card_at(token, p), "consent": {"medication": true}});
     let (s, v) = h.post(token, "/v1/eligibility/verify", body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
@@ -41,8 +41,8 @@ async fn register_retrieve_dispense_then_no_cancel() {
         .get(
             &pharmacist.token,
             &format!(
-                "/v1/prescriptions/{code}?card_serial={}",
-                p.card_serial.as_ref().unwrap()
+                "/v1/prescriptions/{code}?{}",
+                h.card_query(&pharmacist.facility, p.card_serial.as_ref().unwrap())
             ),
         )
         .await;
@@ -54,8 +54,8 @@ async fn register_retrieve_dispense_then_no_cancel() {
         .get(
             &pharmacist.token,
             &format!(
-                "/v1/prescriptions/{code}?card_serial={}",
-                other.card_serial.as_ref().unwrap()
+                "/v1/prescriptions/{code}?{}",
+                h.card_query(&pharmacist.facility, other.card_serial.as_ref().unwrap())
             ),
         )
         .await;
@@ -90,8 +90,8 @@ async fn register_retrieve_dispense_then_no_cancel() {
         .get(
             &pharmacist.token,
             &format!(
-                "/v1/prescriptions/{code}?card_serial={}",
-                p.card_serial.as_ref().unwrap()
+                "/v1/prescriptions/{code}?{}",
+                h.card_query(&pharmacist.facility, p.card_serial.as_ref().unwrap())
             ),
         )
         .await;
@@ -304,7 +304,7 @@ async fn duplicate_and_contraindication_checks_see_other_facilities() {
     assert!(v["warnings"][0].get("other").is_none());
 
     // With consent, the details.
-    give_medication_consent(&h, &b.token, &p.card_serial).await;
+    give_medication_consent(&h, &b.token, &p).await;
     let (_, v) = h.post(&b.token, "/v1/prescriptions/check", check).await;
     assert_eq!(v["details_disclosed"], true);
     assert_eq!(v["warnings"][0]["other"]["facility_code"], pharmacy(0));

@@ -18,7 +18,12 @@ pub fn canonical_bytes<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Base64 of the Ed25519 signature of `value`'s canonical bytes.
 pub fn sign<T: Serialize>(key: &SigningKey, value: &T) -> String {
-    STANDARD.encode(key.sign(&canonical_bytes(value)).to_bytes())
+    sign_bytes(key, &canonical_bytes(value))
+}
+
+/// Base64 of the Ed25519 signature of `bytes` (already canonical).
+pub fn sign_bytes(key: &SigningKey, bytes: &[u8]) -> String {
+    STANDARD.encode(key.sign(bytes).to_bytes())
 }
 
 /// Why a signature did not verify.
@@ -50,13 +55,17 @@ pub fn verify<T: Serialize>(
     value: &T,
     sig_b64: &str,
 ) -> Result<(), SignatureError> {
-    let bytes = STANDARD
+    verify_bytes(key, &canonical_bytes(value), sig_b64)
+}
+
+/// Verifies a base64 signature over `bytes` (already canonical).
+pub fn verify_bytes(key: &VerifyingKey, bytes: &[u8], sig_b64: &str) -> Result<(), SignatureError> {
+    let sig = STANDARD
         .decode(sig_b64)
         .map_err(|_| SignatureError::Malformed)?;
-    let arr: [u8; 64] = bytes.try_into().map_err(|_| SignatureError::Malformed)?;
+    let arr: [u8; 64] = sig.try_into().map_err(|_| SignatureError::Malformed)?;
     let sig = ed25519_dalek::Signature::from_bytes(&arr);
-    key.verify(&canonical_bytes(value), &sig)
-        .map_err(|_| SignatureError::Mismatch)
+    key.verify(bytes, &sig).map_err(|_| SignatureError::Mismatch)
 }
 
 /// A practitioner's signing key derived from a 32-byte seed (tests and the load driver derive

@@ -147,7 +147,10 @@ pub struct PublicExpenseRecord {
 }
 
 /// Who a request is about: exactly one of a person id (as returned by verification), a card
-/// serial, or the insurance number quadruple.
+/// serial, or the insurance number quadruple. Where the card's presence counts (verification,
+/// consent at the card reader, retrieval of prescriptions by card) a card serial comes with
+/// `card_proof`, the card's certificate and its signature at this facility (see
+/// [`card`](super::card)).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonRef {
@@ -155,6 +158,9 @@ pub struct PersonRef {
     pub person_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_serial: Option<String>,
+    /// The presented card (with `card_serial` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_proof: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insurer_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +175,16 @@ impl PersonRef {
     pub fn by_card(serial: impl Into<String>) -> Self {
         Self {
             card_serial: Some(serial.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The card `serial`, presented with `proof` (a [`card::CardProof`](super::card::CardProof)
+    /// in its wire form).
+    pub fn presenting(serial: impl Into<String>, proof: String) -> Self {
+        Self {
+            card_serial: Some(serial.into()),
+            card_proof: Some(proof),
             ..Self::default()
         }
     }

@@ -5,6 +5,9 @@
 //! through it, so none of them spells a path of its own.
 
 use super::audit::{AccessLogQuery, AccessLogResponse};
+use super::card::{
+    CardAuthorityRequest, CardAuthorityResponse, CardRevocationRequest, CardRevocationResponse,
+};
 use super::common::{
     CredentialRequest, CredentialResponse, PersonRef, RevokeResponse, TokenRequest, TokenResponse,
 };
@@ -155,6 +158,10 @@ endpoints! {
     Credentials: Post "/v1/admin/credentials", CredentialRequest => CredentialResponse, 200;
     /// Revokes a principal's secrets and tokens (admin).
     RevokeCredentials: Post "/v1/admin/credentials/revoke", CredentialRequest => RevokeResponse, 200;
+    /// Trusts a card-issuing authority's key for the certificates of My Number cards (admin).
+    TrustCardAuthority: Post "/v1/admin/card-authorities", CardAuthorityRequest => CardAuthorityResponse, 200;
+    /// Adds card certificates to the revocation list (admin).
+    RevokeCardCertificates: Post "/v1/admin/card-revocations", CardRevocationRequest => CardRevocationResponse, 200;
 
     // Enrolment (admin, NDJSON).
     ImportPersons: Post "/v1/admin/persons", Ndjson<PersonRecord> => ImportResponse, 200;
@@ -308,7 +315,7 @@ mod tests {
             assert_eq!(e.path.matches('{').count(), e.path.matches('}').count());
             assert!([200, 201].contains(&e.status));
         }
-        assert_eq!(ALL.len(), 54);
+        assert_eq!(ALL.len(), 56);
     }
 
     #[test]

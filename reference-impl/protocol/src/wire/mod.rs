@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod card;
 pub mod clins;
 pub mod common;
 pub mod consent;

@@ -1,0 +1,213 @@
+//! The card that proves itself (本人確認 with the My Number card, modelled on JPKI user
+//! authentication): the exchange trusts card-issuing authorities an admin registered and keeps
+//! their revocation list; a presented card carries its certificate (serial ↔ public key, signed
+//! by an authority) and its signature over the facility, the time and a nonce (see
+//! `dx_protocol::wire::card`). The exchange stores nothing per person beyond the card serial.
+//!
+//! Trusted keys and the revocation list live in the store and, for checks without a store round
+//! trip, in memory ([`CardTrust`], loaded at start, updated by the admin routes); so do the
+//! nonces seen within the freshness window, which are in memory only (one node; see
+//! ARCHITECTURE.md).
+
+pub mod present;
+pub mod routes;
+mod storage;
+
+use crate::audit::AuditEvent;
+use crate::store::error::StoreError;
+use chrono::{DateTime, Utc};
+use dx_protocol::wire::card::CardProof;
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest as _, Sha256};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, RwLock};
+
+/// How far a card's signing time may lie from the exchange's clock, either way, in seconds.
+pub const FRESHNESS_SECONDS: i64 = 300;
+/// Most trusted authorities.
+pub const MAX_AUTHORITIES: usize = 64;
+/// Most entries on the revocation list.
+pub const MAX_REVOKED: usize = 1_000_000;
+/// Most nonces remembered at once (those of the last `2 × FRESHNESS_SECONDS`); beyond it a card
+/// presentation is answered `503 overloaded`.
+pub const MAX_NONCES: usize = 1_000_000;
+
+/// Storage of the trusted card authorities and the revocation list.
+pub trait CardStore {
+    /// Every trusted authority: its id and base64 public key.
+    fn card_authorities(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every revoked certificate: issuer and number.
+    fn card_revocations(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Trusts an authority's key (inserted or replaced) and stores the audit line, in one
+    /// transaction.
+    fn trust_card_authority(
+        &self,
+        id: &str,
+        public_key: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Adds certificates to the revocation list and stores the audit line, in one transaction;
+    /// answers how many were not listed before.
+    fn revoke_card_certificates(
+        &self,
+        issuer: &str,
+        numbers: &[String],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError>;
+}
+
+/// A 128-bit digest naming an entry of a set (a revoked certificate, a used nonce).
+fn digest(parts: &[&str]) -> u128 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    let d = h.finalize();
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+/// What the exchange trusts and remembers about cards, in memory.
+#[derive(Default)]
+pub struct CardTrust {
+    authorities: RwLock<HashMap<String, VerifyingKey>>,
+    revoked: RwLock<HashSet<u128>>,
+    nonces: Mutex<Nonces>,
+}
+
+/// The nonces seen in the last `2 × FRESHNESS_SECONDS`, oldest first.
+#[derive(Default)]
+struct Nonces {
+    seen: HashSet<u128>,
+    order: VecDeque<(i64, u128)>,
+}
+
+/// Why a nonce was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NonceRefused {
+    Replayed,
+    Full,
+}
+
+impl CardTrust {
+    /// The trust kept in the store. Keys that do not parse are skipped (they were checked when
+    /// stored).
+    pub fn load(store: &dyn CardStore) -> Result<CardTrust, StoreError> {
+        let trust = CardTrust::default();
+        for (id, key) in store.card_authorities()? {
+            if let Ok(k) = dx_protocol::wire::canonical::parse_public_key(&key) {
+                trust.trust(&id, k);
+            }
+        }
+        let listed = store.card_revocations()?;
+        trust.revoke(listed.iter().map(|(i, n)| (i.as_str(), n.as_str())));
+        Ok(trust)
+    }
+
+    pub fn authority(&self, id: &str) -> Option<VerifyingKey> {
+        let a = self.authorities.read().unwrap_or_else(|e| e.into_inner());
+        a.get(id).copied()
+    }
+
+    pub fn authorities(&self) -> usize {
+        self.authorities
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    pub fn trust(&self, id: &str, key: VerifyingKey) {
+        let mut a = self.authorities.write().unwrap_or_else(|e| e.into_inner());
+        a.insert(id.to_owned(), key);
+    }
+
+    pub fn is_revoked(&self, issuer: &str, number: &str) -> bool {
+        let r = self.revoked.read().unwrap_or_else(|e| e.into_inner());
+        r.contains(&digest(&[issuer, number]))
+    }
+
+    /// Entries on the revocation list.
+    pub fn revoked(&self) -> usize {
+        self.revoked.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn revoke<'a>(&self, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut r = self.revoked.write().unwrap_or_else(|e| e.into_inner());
+        r.extend(entries.into_iter().map(|(i, n)| digest(&[i, n])));
+    }
+
+    /// Takes the proof's nonce for its card, once: a second presentation of the same nonce
+    /// within the window is a replay. A nonce is remembered for `2 × FRESHNESS_SECONDS` from now,
+    /// which outlasts every signing time the freshness check still accepts.
+    pub fn take_nonce(&self, proof: &CardProof, now: DateTime<Utc>) -> Result<(), NonceRefused> {
+        let a = &proof.authentication;
+        let key = digest(&[&proof.certificate.issuer, &a.card_serial, &a.nonce]);
+        let now_ms = now.timestamp_millis();
+        let mut n = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(&(until, old)) = n.order.front() {
+            if until > now_ms {
+                break;
+            }
+            n.order.pop_front();
+            n.seen.remove(&old);
+        }
+        if n.seen.contains(&key) {
+            return Err(NonceRefused::Replayed);
+        }
+        if n.seen.len() >= MAX_NONCES {
+            return Err(NonceRefused::Full);
+        }
+        n.seen.insert(key);
+        n.order
+            .push_back((now_ms + 2 * FRESHNESS_SECONDS * 1000, key));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::principal::Principal;
+    use crate::store::{Durability, SqliteStore};
+    use dx_protocol::wire::Role;
+    use dx_protocol::wire::card::{CardAuthority, nonce_from, simulated};
+
+    #[test]
+    fn trust_and_revocations_persist_and_nonces_are_taken_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let admin = Principal {
+            sub: "admin".into(),
+            role: Role::Admin,
+        };
+        let now = Utc::now();
+        let audit = AuditEvent::new(now, &admin, "cards.revoke", None, None, "ok");
+        let ca = CardAuthority::of_seed(3);
+        {
+            let s = SqliteStore::open(&path, Durability::Normal).unwrap();
+            s.trust_card_authority(&ca.id, &ca.public_key(), now, &audit)
+                .unwrap();
+            let numbers = vec!["n1".to_owned(), "n2".to_owned(), "n1".to_owned()];
+            assert_eq!(
+                s.revoke_card_certificates(&ca.id, &numbers, now, &audit)
+                    .unwrap(),
+                2
+            );
+        }
+        let s = SqliteStore::open(&path, Durability::Normal).unwrap();
+        let trust = CardTrust::load(&s).unwrap();
+        assert_eq!(trust.authority(&ca.id), Some(ca.key.verifying_key()));
+        assert!(trust.is_revoked(&ca.id, "n2") && !trust.is_revoked(&ca.id, "n3"));
+        assert!(!trust.is_revoked("other", "n1"));
+
+        let today = now.date_naive();
+        let (card, cert) = simulated(3, "C1", today);
+        let proof = CardProof::parse(&card.present(&cert, "F", now, &nonce_from(b"1"))).unwrap();
+        assert_eq!(trust.take_nonce(&proof, now), Ok(()));
+        assert_eq!(trust.take_nonce(&proof, now), Err(NonceRefused::Replayed));
+        let later = now + chrono::TimeDelta::seconds(2 * FRESHNESS_SECONDS + 1);
+        assert_eq!(trust.take_nonce(&proof, later), Ok(()), "forgotten after the window");
+    }
+}
