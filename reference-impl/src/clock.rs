@@ -18,6 +18,13 @@ pub trait Clock: Send + Sync + 'static {
         let _ = by;
         false
     }
+    /// How many of its seconds pass in a second of wall time: 1 but for a replay's simulated
+    /// clock, which runs at the replay's speedup. Windows meant in wall time (how long a card's
+    /// signature stays fresh) are scaled by it, so a replay at 720× does not find a card proof
+    /// stale after a fraction of a second.
+    fn rate(&self) -> f64 {
+        1.0
+    }
 }
 
 /// The start (00:00 JST) of the Japanese day holding `at`.

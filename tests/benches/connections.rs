@@ -260,20 +260,23 @@ fn main() {
         );
         client.token_for(&admin, &clinic).await.unwrap().token
     });
-    // The idle level: the exchange at rest after serving a little (16 clients for 2 s).
+    // The idle level: the exchange at rest after serving a little (16 clients for 2 s, verifying
+    // an insurance number nobody holds).
+    let unknown = json!({"person": {"insurer_number": dx_exchange::codes::insurer_number(Some(6), 13, 990), "symbol": "1", "number": "2", "branch": "00"}}).to_string();
     rt.block_on(async {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(2);
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let (http, url, token) = (http.clone(), url.clone(), token.clone());
+                let unknown = unknown.clone();
                 tokio::spawn(async move {
                     while Instant::now() < deadline {
                         let _ = http
                             .post(format!("{url}/v1/eligibility/verify"))
                             .bearer_auth(&token)
                             .header("content-type", "application/json")
-                            .body(r#"{"person":{"card_serial":"C00000000000"}}"#)
+                            .body(unknown.clone())
                             .send()
                             .await;
                     }

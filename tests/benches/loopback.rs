@@ -1,7 +1,10 @@
-//! Loopback throughput of the reference exchange: eligibility verify, prescription register and
-//! the EHR clinical-summary read of a person with 5 years of history, next to a trivial
-//! `/healthz` on the same server in the same run. Absolute rates drift on a
-//! shared 2-core machine; the ratios to `/healthz` are the figures to quote.
+//! Loopback throughput of the reference exchange: eligibility verify by insurance number and by
+//! card (with the card's signature), prescription register and the EHR clinical-summary read of
+//! a person with 5 years of history, next to a trivial `/healthz` on the same server in the same
+//! run. Absolute rates drift on a shared 2-core machine; the ratios to `/healthz` are the figures
+//! to quote. Beside them, in-process on one core: what the exchange's check of a card proof
+//! costs (its share of a card verification's machine time at the measured rate) and what the
+//! driver's signing of one costs.
 //!
 //! `cargo bench -p dx-e2e --bench loopback` (or `just bench`). Settings from the environment:
 //! `DXSIM_BENCH_SECS` (per endpoint, default 5), `DXSIM_BENCH_WORKERS` (concurrent clients,
@@ -35,6 +38,8 @@ struct Setup {
     doctor: ed25519_dalek::SigningKey,
     /// The person with 5 years of EHR history, whose clinical summary the clinic may read.
     history_person: String,
+    /// Card proofs for verification by card, made before the run (each is used once).
+    card_proofs: Vec<Value>,
     _running: dx_exchange::Running,
     _dir: tempfile::TempDir,
 }
@@ -100,7 +105,8 @@ async fn setup(durability: Durability) -> Setup {
         .unwrap();
     let today = SystemClock.today_jst();
     let persons: Vec<PersonRecord> = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
-    let history_person = ehr_history(&http, &url, &clinic_token, &persons).await;
+    let history_person = ehr_history(&http, &url, &clinic_token, &clinic[9..], &persons).await;
+    let card_proofs = card_proofs(&persons, &clinic[9..], CARD_PROOFS);
     Setup {
         url,
         http,
@@ -109,9 +115,72 @@ async fn setup(durability: Durability) -> Setup {
         persons,
         doctor,
         history_person,
+        card_proofs,
         _running: running,
         _dir: dir,
     }
+}
+
+/// Card verifications of one run at most: their proofs are signed before it, on all cores.
+const CARD_PROOFS: usize = 100_000;
+
+/// `n` verification bodies presenting the cards of `persons` at `facility`, signed now, as the
+/// driver signs them.
+fn card_proofs(persons: &[PersonRecord], facility: &str, n: usize) -> Vec<Value> {
+    let cards: Vec<&str> = persons
+        .iter()
+        .filter_map(|p| p.card_serial.as_deref())
+        .collect();
+    let now = Utc::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let cards = &cards;
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| {
+                            let serial = cards[i % cards.len()];
+                            let proof = dx_drive::requests::present_card(
+                                11, serial, facility, i as u64, now,
+                            );
+                            json!({"person": {"card_serial": serial, "card_proof": proof}})
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Microseconds of one core per card proof: the exchange's check (parse, the certificate's and
+/// the card's Ed25519 signatures), and the driver's signing of one.
+fn card_costs(facility: &str) -> (f64, f64) {
+    use dx_exchange::wire::card::CardProof;
+    let today = SystemClock.today_jst();
+    let now = Utc::now();
+    let n = 2_000;
+    let t0 = Instant::now();
+    let proofs: Vec<String> = (0..n)
+        .map(|i| dx_drive::requests::present_card(11, &sample::card_serial(i), facility, i, now))
+        .collect();
+    let sign_us = t0.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let authority = dx_exchange::refdata::sample::card_authority(11)
+        .key
+        .verifying_key();
+    let t0 = Instant::now();
+    for text in &proofs {
+        let p = CardProof::parse(text).unwrap();
+        p.certificate.verify_with(&authority).unwrap();
+        assert!(p.certificate.valid_on(today));
+        p.authentication
+            .verify_with(&p.certificate.card_key().unwrap())
+            .unwrap();
+    }
+    let check_us = t0.elapsed().as_secs_f64() * 1e6 / n as f64;
+    (check_us, sign_us)
 }
 
 /// Monthly visits over 5 years submit 8 items each (diagnoses, a lab panel, an allergy once)
@@ -120,6 +189,7 @@ async fn ehr_history(
     http: &reqwest::Client,
     url: &str,
     clinic_token: &str,
+    facility: &str,
     persons: &[PersonRecord],
 ) -> String {
     use dx_exchange::refdata::clinical::{LAB_TESTS, Panel};
@@ -184,7 +254,7 @@ async fn ehr_history(
     let r = http
         .post(format!("{url}/v1/eligibility/verify"))
         .bearer_auth(clinic_token)
-        .json(&json!({"person": {"card_serial": p.card_serial}, "consent": {"ehr": true}}))
+        .json(&json!({"person": {"card_serial": p.card_serial, "card_proof": dx_drive::requests::present_card(11, p.card_serial.as_deref().unwrap(), facility, 0, Utc::now())}, "consent": {"ehr": true}}))
         .send()
         .await
         .unwrap();
@@ -234,6 +304,7 @@ fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
 enum Endpoint {
     Healthz,
     Verify,
+    VerifyCard,
     Register,
     Summary,
 }
@@ -256,7 +327,11 @@ async fn run(
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             loop {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                if n >= MAX_REQUESTS || Instant::now() >= deadline {
+                let cap = match endpoint {
+                    Endpoint::VerifyCard => s.card_proofs.len() as u64,
+                    _ => MAX_REQUESTS,
+                };
+                if n >= cap || Instant::now() >= deadline {
                     break;
                 }
                 let req = match endpoint {
@@ -267,6 +342,11 @@ async fn run(
                         let body = json!({"person": {"insurer_number": q.insurer_number, "symbol": q.symbol, "number": q.number, "branch": q.branch}});
                         s.http.post(format!("{}/v1/eligibility/verify", s.url)).bearer_auth(&s.clinic_token).json(&body)
                     }
+                    Endpoint::VerifyCard => s
+                        .http
+                        .post(format!("{}/v1/eligibility/verify", s.url))
+                        .bearer_auth(&s.clinic_token)
+                        .json(&s.card_proofs[n as usize]),
                     Endpoint::Register => {
                         let body = register_body(&s, n, Utc::now());
                         s.http.post(format!("{}/v1/prescriptions", s.url)).bearer_auth(&s.clinic_token).json(&body)
@@ -381,6 +461,15 @@ fn main() {
             .await,
             run(
                 full.clone(),
+                Endpoint::VerifyCard,
+                "POST /v1/eligibility/verify (card)",
+                "full",
+                secs,
+                workers,
+            )
+            .await,
+            run(
+                full.clone(),
                 Endpoint::Register,
                 "POST /v1/prescriptions",
                 "full",
@@ -410,6 +499,16 @@ fn main() {
         ]
     });
     let base = outcomes[0].rate();
+    let (check_us, sign_us) = card_costs(&facility_code(13, FacilityTable::Medical, 1, 1001));
+    let card = outcomes
+        .iter()
+        .find(|o| o.name.ends_with("(card)"))
+        .expect("the card row");
+    // The machine time one card verification takes at the measured rate (every core, client's
+    // share included), and the part of it the exchange spends checking the card's proof.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    let machine_us = cores * 1e6 / card.rate();
+    let check_share = check_us / machine_us;
     // For the import row, "req/s" is persons enrolled per second.
     let columns = [
         "endpoint",
@@ -450,15 +549,24 @@ fn main() {
             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
         );
     }
+    let card_note = format!(
+        "card proofs, one core: the exchange checks one in {check_us:.1} µs ({:.1}% of the {machine_us:.0} µs of machine time a card verification takes at the measured rate); the driver signs one in {sign_us:.1} µs",
+        check_share * 100.0
+    );
+    println!("{card_note}");
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
     let out = std::path::Path::new(&target).join("dxsim-bench");
     std::fs::create_dir_all(&out).unwrap();
-    let json: Vec<Value> = outcomes
+    let mut json: Vec<Value> = outcomes
         .iter()
         .map(|o| json!({"endpoint": o.name, "durability": o.durability, "ok": o.ok, "errors": o.errors, "seconds": o.seconds,
             "rate_per_s": o.rate(), "p50_ms": o.percentile_ms(0.5), "p99_ms": o.percentile_ms(0.99), "ratio_to_healthz": o.ratio(base)}))
         .collect();
+    json.push(
+        json!({"card_proof": {"check_us_one_core": check_us, "sign_us_one_core": sign_us,
+        "card_verify_machine_us": machine_us, "check_share_of_card_verify": check_share}}),
+    );
     std::fs::write(
         out.join("loopback.json"),
         serde_json::to_string_pretty(&json).unwrap(),
@@ -466,7 +574,8 @@ fn main() {
     .unwrap();
     let page = Page::new("dxsim loopback benchmark")
         .paragraph(format!("{workers} concurrent clients on the same machine as the server, {secs} s per endpoint. Client and server share the CPU, so the ratios to /healthz are the figures to compare across machines."))
-        .table(Table { caption: "Throughput and latency".into(), columns: columns.iter().map(|c| c.to_string()).collect(), rows });
+        .table(Table { caption: "Throughput and latency".into(), columns: columns.iter().map(|c| c.to_string()).collect(), rows })
+        .paragraph(card_note);
     std::fs::write(out.join("loopback.html"), page.render()).unwrap();
     println!("written: {}", out.join("loopback.{json,html}").display());
 }

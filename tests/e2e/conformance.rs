@@ -101,6 +101,19 @@ async fn each_fault_fails_the_check_that_targets_it() {
         ),
         (Fault::RevocationIgnored, &["security.revocation"][..]),
         (Fault::OverloadUnstructured, &["security.overload"][..]),
+        (
+            Fault::CardProofOptional,
+            &["security.card-proof-missing"][..],
+        ),
+        (
+            Fault::CardSignatureUnchecked,
+            &["security.card-proof-forged"][..],
+        ),
+        (
+            Fault::CardReplayAllowed,
+            &["security.card-proof-replayed"][..],
+        ),
+        (Fault::CardRevocationIgnored, &["security.card-revoked"][..]),
     ] {
         // The groups of the targeted checks, whole: the fault shows where it should and the
         // rest of each group still passes where the fault does not reach.

@@ -70,6 +70,20 @@ async fn a_generated_population_imports_and_verifies() {
         .await
         .unwrap()
         .token;
+    // The population's cards are the run's: the exchange trusts the run's card authority.
+    let authority = dx_drive::requests::card_authority(s.seed);
+    let trust = dx_exchange::wire::card::CardAuthorityRequest {
+        id: authority.id.clone(),
+        public_key: authority.public_key(),
+    };
+    client
+        .call::<dx_exchange::wire::endpoints::TrustCardAuthority>(Some(&admin), &[], &(), &trust)
+        .await
+        .unwrap();
+    let card = |serial: &str, n: u64| {
+        let proof = dx_drive::requests::present_card(s.seed, serial, &facility.code, n, as_of);
+        PersonRef::presenting(serial, proof)
+    };
 
     let insured = records
         .iter()
@@ -78,7 +92,7 @@ async fn a_generated_population_imports_and_verifies() {
     let mut verified = 0;
     for r in insured {
         let req = VerifyRequest {
-            person: PersonRef::by_card(r.card_serial.clone().unwrap()),
+            person: card(r.card_serial.as_deref().unwrap(), verified),
             service_date: None,
             consent: None,
         };
@@ -119,7 +133,7 @@ async fn a_generated_population_imports_and_verifies() {
         .verify(
             &token,
             &VerifyRequest {
-                person: PersonRef::by_card(aid.card_serial.clone().unwrap()),
+                person: card(aid.card_serial.as_deref().unwrap(), 1_000),
                 service_date: None,
                 consent: None,
             },

@@ -48,11 +48,18 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         .map(|i| sample::person(3, i, clock.today_jst()))
         .find(|p| p.card_serial.is_some())
         .unwrap();
-    let card = PersonRef::by_card(person.card_serial.clone().unwrap());
+    // The card presented at a facility: the sample's card, signed now (a new nonce each time).
+    let serial = person.card_serial.clone().unwrap();
+    let presented = std::sync::atomic::AtomicU64::new(0);
+    let card_at = |facility: &str| {
+        let n = presented.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let proof = dx_drive::requests::present_card(3, &serial, facility, n, clock.now());
+        PersonRef::presenting(serial.clone(), proof)
+    };
 
     // Clinic: verify with the card, consenting to medication information.
     let verify = VerifyRequest {
-        person: card.clone(),
+        person: card_at(&clinic),
         service_date: None,
         consent: Some(ConsentFlags {
             medication: true,
@@ -146,7 +153,7 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         .verify(
             &pharmacy_token,
             &VerifyRequest {
-                person: card.clone(),
+                person: card_at(&pharmacy),
                 service_date: None,
                 consent: None,
             },
@@ -155,7 +162,7 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         .unwrap();
     assert_eq!(v.status, QualificationStatus::Valid);
     let rx = client
-        .retrieve(&pharmacy_token, &code, &card)
+        .retrieve(&pharmacy_token, &code, &card_at(&pharmacy))
         .await
         .unwrap();
     assert_eq!(rx.prescription_id, registered.prescription_id);
@@ -193,7 +200,7 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
 
     // The same code no longer retrieves anything; the store holds exactly what happened.
     let again = client
-        .retrieve(&pharmacy_token, &code, &card)
+        .retrieve(&pharmacy_token, &code, &card_at(&pharmacy))
         .await
         .unwrap_err();
     assert_eq!(again.code(), Some("prescription_not_found"));

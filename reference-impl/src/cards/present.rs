@@ -96,7 +96,8 @@ pub fn present(
         .at(at(".authentication.facility")));
     }
     let now = state.now();
-    if (now - auth.at).num_seconds().abs() > FRESHNESS_SECONDS {
+    let window_ms = (FRESHNESS_SECONDS as f64 * 1000.0 * state.clock().rate().max(1.0)) as i64;
+    if (now - auth.at).num_milliseconds().abs() > window_ms {
         return Err(Refusal::forbidden(
             "card_proof_stale",
             format!(
@@ -106,9 +107,7 @@ pub fn present(
         )
         .at(at(".authentication.at")));
     }
-    let signed = cert
-        .card_key()
-        .and_then(|key| auth.verify_with(&key));
+    let signed = cert.card_key().and_then(|key| auth.verify_with(&key));
     if !unchecked && signed.is_err() {
         return Err(Refusal::forbidden(
             "card_signature_invalid",
@@ -119,7 +118,7 @@ pub fn present(
     if state.fault(Fault::CardReplayAllowed) {
         return Ok(());
     }
-    match trust.take_nonce(&proof, now) {
+    match trust.take_nonce(&proof, now, window_ms) {
         Ok(()) => Ok(()),
         Err(NonceRefused::Replayed) => Err(Refusal::forbidden(
             "card_proof_replayed",

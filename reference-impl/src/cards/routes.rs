@@ -3,12 +3,12 @@
 use super::{MAX_AUTHORITIES, MAX_REVOKED};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
-use dx_protocol::wire::Role;
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
+use dx_protocol::wire::Role;
 use dx_protocol::wire::canonical::parse_public_key;
 use dx_protocol::wire::card::{
     CardAuthorityResponse, CardRevocationResponse, MAX_REVOCATIONS_PER_REQUEST,
@@ -36,15 +36,12 @@ async fn trust(
     let result = async {
         caller.require(&[Role::Admin], "trusting a card authority")?;
         if !name_ok(&req.id) {
-            return Err(Refusal::invalid(
-                "invalid_field",
-                "id: 1–64 letters, digits, '-' or '_'",
-            )
-            .at("id"));
+            return Err(
+                Refusal::invalid("invalid_field", "id: 1–64 letters, digits, '-' or '_'").at("id"),
+            );
         }
-        let key = parse_public_key(&req.public_key).map_err(|e| {
-            Refusal::invalid("invalid_public_key", e.to_string()).at("public_key")
-        })?;
+        let key = parse_public_key(&req.public_key)
+            .map_err(|e| Refusal::invalid("invalid_public_key", e.to_string()).at("public_key"))?;
         let cards = state.cards();
         if cards.authority(&req.id).is_none() && cards.authorities() >= MAX_AUTHORITIES {
             return Err(Refusal::conflict(
@@ -120,14 +117,22 @@ async fn revoke(
             &caller,
             "cards.revoke",
             None,
-            Some(format!("{} ({} certificates)", req.issuer, req.numbers.len())),
+            Some(format!(
+                "{} ({} certificates)",
+                req.issuer,
+                req.numbers.len()
+            )),
             "ok",
         );
         let (issuer, numbers) = (req.issuer.clone(), req.numbers.clone());
         let added = state
             .blocking(move |s| s.revoke_card_certificates(&issuer, &numbers, now, &audit))
             .await?;
-        cards.revoke(req.numbers.iter().map(|n| (req.issuer.as_str(), n.as_str())));
+        cards.revoke(
+            req.numbers
+                .iter()
+                .map(|n| (req.issuer.as_str(), n.as_str())),
+        );
         Ok(CardRevocationResponse {
             issuer: req.issuer,
             added,

@@ -2,10 +2,10 @@
 
 use super::rules::{best_qualification, copay_percent, public_expenses_on, status_on};
 use super::{Identity, lookup, parse_presented};
-use crate::cards::present::present;
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
+use crate::cards::present::present;
 use crate::consent;
 use crate::extract::{Answer, Body, Routes};
 use crate::refusal::Refusal;

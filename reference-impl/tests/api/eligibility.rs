@@ -1,7 +1,7 @@
 use crate::harness::*;
 use dx_exchange::codes::{FacilityTable, facility_code};
-use reqwest::StatusCode;
 use dx_exchange::wire::PersonRecord;
+use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
@@ -160,9 +160,7 @@ async fn batch_verifies_up_to_a_thousand_with_per_item_errors() {
     // A card serial without the card: the item is refused, the others answered.
     assert_eq!(r[4]["error"]["code"], "card_proof_missing");
 
-    let many: Vec<_> = (0..1001)
-        .map(|_| insurance_ref(current(&a)))
-        .collect();
+    let many: Vec<_> = (0..1001).map(|_| insurance_ref(current(&a))).collect();
     let (s, v) = h
         .post(&t, "/v1/eligibility/batch", json!({"items": many}))
         .await;
@@ -170,9 +168,7 @@ async fn batch_verifies_up_to_a_thousand_with_per_item_errors() {
         (s, v["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_batch_size"))
     );
-    let thousand: Vec<_> = (0..1000)
-        .map(|_| insurance_ref(current(&a)))
-        .collect();
+    let thousand: Vec<_> = (0..1000).map(|_| insurance_ref(current(&a))).collect();
     let (s, v) = h
         .post(&t, "/v1/eligibility/batch", json!({"items": thousand}))
         .await;

@@ -178,7 +178,9 @@ impl Harness {
     /// The facility a token of [`Harness::token`] was issued to.
     pub fn facility_of(&self, token: &str) -> String {
         let f = self.facilities.lock().unwrap();
-        f.get(token).cloned().expect("a facility token of this harness")
+        f.get(token)
+            .cloned()
+            .expect("a facility token of this harness")
     }
 
     /// `p`'s card presented at the facility of `token`, as a person reference.

@@ -103,7 +103,8 @@ async fn only_utf8_json_is_read() {
         );
     }
     for ct in ["application/json; charset=UTF-8", "application/fhir+json"] {
-        let card = json!({"person": {"card_serial": "C1", "card_proof": h.card_proof(&clinic(1), "C1")}});
+        let card =
+            json!({"person": {"card_serial": "C1", "card_proof": h.card_proof(&clinic(1), "C1")}});
         let body = serde_json::to_vec(&card).unwrap();
         let (s, _, v) = raw(&h, &t, "/v1/eligibility/verify", ct, body).await;
         assert_eq!(s, StatusCode::OK, "{ct}: {v}");

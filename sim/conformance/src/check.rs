@@ -2,6 +2,7 @@
 
 use crate::finding::{Finding, Outcome};
 use crate::target::{Fixture, Target};
+use dx_protocol::wire::PersonRef;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -15,6 +16,15 @@ impl Ctx {
     /// A fresh token of a facility.
     pub async fn facility(&self, code: &str) -> Result<String, Finding> {
         self.t.token(&format!("facility:{code}")).await
+    }
+
+    /// `p`'s card presented now at `facility` (signed on the target's clock).
+    pub async fn card(
+        &self,
+        facility: &str,
+        p: &crate::target::Person,
+    ) -> Result<PersonRef, Finding> {
+        Ok(self.fx.present(facility, &p.card, self.t.now().await?))
     }
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use dx_protocol::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use dx_protocol::refdata::DrugMaster;
 use dx_protocol::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
+use dx_protocol::wire::card::{CardAuthority, CardAuthorityRequest, nonce_from, simulated};
 use dx_protocol::wire::endpoints::{self as ep, Endpoint, Ndjson};
 use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use dx_protocol::wire::{
@@ -376,6 +377,7 @@ pub struct Person {
 }
 
 impl Person {
+    /// The card serial alone, as a route that only names the person takes it.
     pub fn by_card(&self) -> PersonRef {
         PersonRef::by_card(self.card.clone())
     }
@@ -418,6 +420,9 @@ pub struct Fixture {
     pub care: String,
     pub municipality: String,
     pub municipality2: String,
+    /// The seed of the run's card authority and cards (from the run's nonce): the suite's
+    /// persons' cards are derived from it and their serials.
+    pub card_seed: u64,
     seq: AtomicU32,
 }
 
@@ -438,8 +443,12 @@ pub fn practitioner(facility: &str) -> String {
 impl Fixture {
     pub fn new(nonce: String) -> Self {
         let fac = |t, n| facility_code(47, t, 99, n);
+        let card_seed = nonce.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         Self {
             nonce,
+            card_seed,
             insurer: insurer_number(Some(6), 47, 990),
             hospital: fac(FacilityTable::Medical, 9901),
             clinic: fac(FacilityTable::Medical, 9902),
@@ -455,9 +464,38 @@ impl Fixture {
         }
     }
 
-    /// Enrols the insurer, facilities and municipalities (inserted or replaced) and registers a
-    /// practitioner key at each prescribing facility and pharmacy.
+    /// The run's card-issuing authority.
+    pub fn card_authority(&self) -> CardAuthority {
+        CardAuthority::of_seed(self.card_seed)
+    }
+
+    /// The card `serial` presented at `facility` at `now` (the target's time): the run's card
+    /// key and certificate, a nonce never used before.
+    pub fn present(&self, facility: &str, serial: &str, now: DateTime<Utc>) -> PersonRef {
+        let today = now.with_timezone(&jst()).date_naive();
+        let (card, cert) = simulated(self.card_seed, serial, today);
+        let nonce = nonce_from(format!("{}-card-{}", self.nonce, self.next()).as_bytes());
+        PersonRef::presenting(serial, card.present(&cert, facility, now, &nonce))
+    }
+
+    /// Enrols the insurer, facilities and municipalities (inserted or replaced), has the target
+    /// trust the run's card authority, and registers a practitioner key at each prescribing
+    /// facility and pharmacy.
     pub async fn set_up(&self, t: &Target) -> Result<(), Finding> {
+        let authority = self.card_authority();
+        let trust = CardAuthorityRequest {
+            id: authority.id.clone(),
+            public_key: authority.public_key(),
+        };
+        let ex = t
+            .post::<ep::TrustCardAuthority>(&t.admin().await?, &trust)
+            .await?;
+        if ex.status != 200 {
+            return Err(Finding::Error(format!(
+                "having the target trust the suite's card authority (POST /v1/admin/card-authorities): HTTP {} {}",
+                ex.status, ex.response
+            )));
+        }
         let insurer = InsurerRecord {
             number: self.insurer.clone(),
             scheme: Some(6),

@@ -107,7 +107,7 @@ impl Shared {
         lock(&self.recorder).record_lateness(second, late.as_micros() as u64);
         let first = &job.events[0];
         if first.route().is_batched() {
-            let p = requests::batch(&job.events, self.clock.now());
+            let p = requests::batch(&job.events, self.clock.now(), self.seed);
             self.send(user, &job, p, started).await;
             self.bar.inc(job.events.len() as u64);
             return;

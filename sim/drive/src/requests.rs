@@ -88,21 +88,69 @@ pub fn signing_key(seed: u64, facility: &str, pharmacist: bool) -> SigningKey {
     signing_key_from_seed(bytes)
 }
 
+/// The card-issuing authority of a run: the cards of its persons are derived from the run's seed
+/// and their card serials (`dx_exchange::wire::card::simulated`), so the workload holds no key.
+/// `setup` has the target trust it.
+pub fn card_authority(seed: u64) -> dx_exchange::wire::card::CardAuthority {
+    dx_exchange::wire::card::CardAuthority::of_seed(seed)
+}
+
+/// The card of `serial` presented at `facility` at `now`: the run's card key and certificate
+/// derived from the seed, the signature over the facility, the time and a nonce of the event
+/// and the instant (unique per presentation, so a replay of the same workload a minute later
+/// is not taken for a replay of the card).
+pub fn present_card(
+    seed: u64,
+    serial: &str,
+    facility: &str,
+    event: u64,
+    now: DateTime<Utc>,
+) -> String {
+    let (card, cert) = dx_exchange::wire::card::simulated(seed, serial, today(now));
+    let mut salt = Vec::with_capacity(24);
+    salt.extend_from_slice(&seed.to_le_bytes());
+    salt.extend_from_slice(&event.to_le_bytes());
+    salt.extend_from_slice(&now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+    let nonce = dx_exchange::wire::card::nonce_from(&salt);
+    card.present(&cert, facility, now, &nonce)
+}
+
+/// How the event's person is named where the card is at the counter (verification,
+/// retrieval): the card presented, else the insurance number.
+fn presented(e: &Event, seed: u64, now: DateTime<Utc>) -> PersonRef {
+    match &e.card_serial {
+        Some(card) => {
+            let proof = present_card(seed, card, &e.facility, e.id, now);
+            PersonRef::presenting(card.clone(), proof)
+        }
+        None => person(e),
+    }
+}
+
+/// How a batch pre-check (一括照会, before the visit, without the card) names the person: by
+/// insurance number, else (a medical-aid recipient without insurance) by the card presented.
+fn pre_checked(e: &Event, seed: u64, now: DateTime<Utc>) -> PersonRef {
+    insured(e).unwrap_or_else(|| presented(e, seed, now))
+}
+
+/// The event's person by insurance number, if they have one.
+fn insured(e: &Event) -> Option<PersonRef> {
+    let [ins, symbol, number, branch] = e.insurance.as_ref()?;
+    Some(PersonRef {
+        insurer_number: Some(ins.clone()),
+        symbol: Some(symbol.clone()),
+        number: Some(number.clone()),
+        branch: Some(branch.clone()),
+        ..PersonRef::default()
+    })
+}
+
 /// How the event names its person: by card, else by insurance number, else by id.
 fn person(e: &Event) -> PersonRef {
     if let Some(card) = &e.card_serial {
         return PersonRef::by_card(card.clone());
     }
-    match &e.insurance {
-        Some([ins, symbol, number, branch]) => PersonRef {
-            insurer_number: Some(ins.clone()),
-            symbol: Some(symbol.clone()),
-            number: Some(number.clone()),
-            branch: Some(branch.clone()),
-            ..PersonRef::default()
-        },
-        None => PersonRef::by_id(e.person_id.clone()),
-    }
+    insured(e).unwrap_or_else(|| PersonRef::by_id(e.person_id.clone()))
 }
 
 fn wire_lines(drugs: &[DrugLine]) -> Vec<WireDrugLine> {
@@ -118,7 +166,7 @@ fn wire_lines(drugs: &[DrugLine]) -> Vec<WireDrugLine> {
 
 /// One request carrying the events of a batched route due at one moment for one principal: a
 /// batch pre-check (一括照会) or a municipal upload of doses.
-pub fn batch(events: &[Event], server_now: DateTime<Utc>) -> Prepared {
+pub fn batch(events: &[Event], server_now: DateTime<Utc>, seed: u64) -> Prepared {
     let first = &events[0];
     if let Payload::VaccinationBatch { .. } = first.payload {
         let items = events
@@ -135,7 +183,10 @@ pub fn batch(events: &[Event], server_now: DateTime<Utc>) -> Prepared {
     } else {
         let body = BatchVerifyRequest {
             service_date: None,
-            items: events.iter().map(person).collect(),
+            items: events
+                .iter()
+                .map(|e| pre_checked(e, seed, server_now))
+                .collect(),
         };
         Prepared::of::<ep::BatchVerify>(first, &[], &(), &body)
     }
@@ -176,9 +227,9 @@ pub fn prepare(
     let none = &();
     let by_id = [e.person_id.as_str()];
     Ok(match &e.payload {
-        Payload::Verify { consent } => verify(e, *consent),
+        Payload::Verify { consent } => verify(e, *consent, seed, server_now),
         Payload::Batch | Payload::VaccinationBatch { .. } => {
-            batch(std::slice::from_ref(e), server_now)
+            batch(std::slice::from_ref(e), server_now, seed)
         }
         Payload::Consent => consent(e),
         Payload::Check { drugs } => check(e, drugs),
@@ -191,7 +242,8 @@ pub fn prepare(
         }
         Payload::Retrieve => {
             let code = needed_id(e, needed, |o| &o.access_code)?;
-            Prepared::of::<ep::RetrievePrescription>(e, &[code], &person(e), none)
+            let patient = presented(e, seed, server_now);
+            Prepared::of::<ep::RetrievePrescription>(e, &[code], &patient, none)
         }
         Payload::Dispense { drugs } => dispense(e, needed, drugs, seed)?,
         Payload::PaperDispense { prescriber, drugs } => paper_dispense(e, prescriber, drugs),
@@ -258,9 +310,9 @@ fn needed_id<'a>(
         .ok_or_else(|| anyhow::anyhow!("event {}: the result it needs is missing", e.id))
 }
 
-fn verify(e: &Event, consent: bool) -> Prepared {
+fn verify(e: &Event, consent: bool, seed: u64, now: DateTime<Utc>) -> Prepared {
     let body = VerifyRequest {
-        person: person(e),
+        person: presented(e, seed, now),
         service_date: None,
         consent: consent.then_some(ConsentFlags {
             vaccination: true,

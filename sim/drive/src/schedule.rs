@@ -76,6 +76,10 @@ impl dx_exchange::clock::Clock for Schedule {
     fn now(&self) -> DateTime<Utc> {
         self.simulated_now()
     }
+
+    fn rate(&self) -> f64 {
+        self.speedup
+    }
 }
 
 /// What the target's clock follows.

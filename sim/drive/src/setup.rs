@@ -1,6 +1,7 @@
 //! Before a replay: one pass over the stream for who acts in it and what depends on what, then
-//! every acting principal's credentials and first token, and the driver's signing keys at the
-//! facilities that sign, a few principals at a time.
+//! the run's card authority trusted by the target, every acting principal's credentials and
+//! first token, and the driver's signing keys at the facilities that sign, a few principals at a
+//! time.
 
 use super::requests;
 use anyhow::Context as _;
@@ -74,6 +75,20 @@ pub async fn setup(
         .await
         .context("the target refused the admin secret")?
         .token;
+    let authority = requests::card_authority(seed);
+    let trust = dx_exchange::wire::card::CardAuthorityRequest {
+        id: authority.id.clone(),
+        public_key: authority.public_key(),
+    };
+    client
+        .call::<dx_exchange::wire::endpoints::TrustCardAuthority>(Some(&admin), &[], &(), &trust)
+        .await
+        .with_context(|| {
+            format!(
+                "having the target trust the run's card authority {}",
+                authority.id
+            )
+        })?;
     let bar = if progress && a.principals.len() > 1_000 {
         indicatif::ProgressBar::new(a.principals.len() as u64)
     } else {

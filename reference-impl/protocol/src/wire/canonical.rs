@@ -65,7 +65,8 @@ pub fn verify_bytes(key: &VerifyingKey, bytes: &[u8], sig_b64: &str) -> Result<(
         .map_err(|_| SignatureError::Malformed)?;
     let arr: [u8; 64] = sig.try_into().map_err(|_| SignatureError::Malformed)?;
     let sig = ed25519_dalek::Signature::from_bytes(&arr);
-    key.verify(bytes, &sig).map_err(|_| SignatureError::Mismatch)
+    key.verify(bytes, &sig)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 /// A practitioner's signing key derived from a 32-byte seed (tests and the load driver derive

@@ -345,7 +345,9 @@ mod tests {
         let ca = CardAuthority::of_seed(1);
         let card = SimulatedCard::of_seed(1, "AB12");
         let cert = ca.certify(&card, day("2026-01-01"), day("2030-12-31"));
-        let at = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .unwrap()
+            .to_utc();
         let text = card.present(&cert, "1311000017", at, &nonce_from(b"n"));
         let p = CardProof::parse(&text).unwrap();
         assert_eq!(p.certificate, cert);
@@ -384,7 +386,11 @@ mod tests {
         assert_eq!(CardProof::parse("!!.??"), Err(ProofFormatError::Parts));
         let long = "a".repeat(MAX_PROOF_BYTES + 1);
         assert_eq!(CardProof::parse(&long), Err(ProofFormatError::TooLong));
-        let not_cert = format!("{}.{}", URL_SAFE_NO_PAD.encode("[1]"), URL_SAFE_NO_PAD.encode("{}"));
+        let not_cert = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode("[1]"),
+            URL_SAFE_NO_PAD.encode("{}")
+        );
         assert!(matches!(
             CardProof::parse(&not_cert),
             Err(ProofFormatError::Json("certificate", _))

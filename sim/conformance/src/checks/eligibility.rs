@@ -137,7 +137,7 @@ fn flags(kinds: &[&str]) -> ConsentFlags {
 
 async fn verify_by_card(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 40, true).await?;
-    let ex = verify(c, &c.fx.clinic, verifying(p.by_card())).await?;
+    let ex = verify(c, &c.fx.clinic, verifying(c.card(&c.fx.clinic, &p).await?)).await?;
     status(&ex, 200)?;
     ensure(
         ex.text("/status") == "valid"
@@ -194,7 +194,7 @@ async fn not_found(c: &Ctx) -> Outcome {
 async fn copay_by_age(c: &Ctx) -> Outcome {
     for (age, copay) in [(3, 20), (40, 30), (72, 20), (80, 10)] {
         let p = c.fx.person(&c.t, age, false).await?;
-        let ex = verify(c, &c.fx.clinic, verifying(p.by_card())).await?;
+        let ex = verify(c, &c.fx.clinic, verifying(c.card(&c.fx.clinic, &p).await?)).await?;
         status(&ex, 200)?;
         ensure(
             ex.at("/coverage/copay_percent").and_then(Value::as_u64) == Some(copay),
@@ -213,7 +213,11 @@ async fn batch_in_order(c: &Ctx) -> Outcome {
     let tok = c.facility(&c.fx.clinic).await?;
     let body = BatchVerifyRequest {
         service_date: None,
-        items: vec![a.by_card(), PersonRef::by_card(""), b.by_number()],
+        items: vec![
+            c.card(&c.fx.clinic, &a).await?,
+            PersonRef::by_card(""),
+            b.by_number(),
+        ],
     };
     let ex = c.t.post::<ep::BatchVerify>(&tok, &body).await?;
     status(&ex, 200)?;
@@ -239,7 +243,7 @@ async fn no_person_id(c: &Ctx) -> Outcome {
 pub async fn consent_by_card(c: &Ctx, facility: &str, p: &Person, kinds: &[&str]) -> Outcome {
     let body = VerifyRequest {
         consent: Some(flags(kinds)),
-        ..verifying(p.by_card())
+        ..verifying(c.card(facility, p).await?)
     };
     status(&verify(c, facility, body).await?, 200)
 }
@@ -259,7 +263,7 @@ async fn consent_at_card_reader(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 66, true).await?;
     let body = VerifyRequest {
         consent: Some(flags(&["medication"])),
-        ..verifying(p.by_card())
+        ..verifying(c.card(&c.fx.clinic, &p).await?)
     };
     let ex = verify(c, &c.fx.clinic, body).await?;
     status(&ex, 200)?;

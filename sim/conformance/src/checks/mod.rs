@@ -1,6 +1,7 @@
 //! The checks, a module per area; [`all`] lists them in the order they run (groups in
 //! [`GROUPS`] order).
 
+mod cards;
 mod ehr;
 mod eligibility;
 mod municipal;
@@ -17,6 +18,7 @@ pub fn all() -> Vec<Check> {
     v.extend(ehr::checks());
     v.extend(municipal::checks());
     v.extend(security::checks());
+    v.extend(cards::checks());
     let order = |c: &Check| {
         GROUPS
             .iter()

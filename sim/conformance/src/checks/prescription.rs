@@ -172,7 +172,8 @@ async fn registered(
 
 async fn retrieve(c: &Ctx, pharmacy: &str, code: &str, p: &Person) -> Result<Exchange, Finding> {
     let tok = c.facility(pharmacy).await?;
-    c.t.send::<ep::RetrievePrescription>(Some(&tok), &[code], &p.by_card(), &())
+    let card = c.card(pharmacy, p).await?;
+    c.t.send::<ep::RetrievePrescription>(Some(&tok), &[code], &card, &())
         .await
 }
 
