@@ -54,6 +54,19 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::error::head_limits))
 }
 
+/// The operations routes alone (`/healthz`, `/metrics`), for a listener of their own
+/// (`--ops-addr`): probes and scrapers never queue behind the API's connections.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .endpoint(Healthz, healthz)
+        .endpoint(Metrics, render_metrics)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(crate::error::json_errors))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(crate::error::head_limits))
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }

@@ -5,12 +5,12 @@
 use crate::admission::Limits;
 use crate::auth::credentials::CredentialStore as _;
 use crate::auth::keys::Keys;
+use crate::cards::CardStore as _;
 use crate::clock::{Clock, SystemClock};
 use crate::connections::ConnectionLimits;
 use crate::eligibility::EligibilityStore;
 use crate::http::router;
 use crate::municipal::MunicipalStore;
-use crate::cards::CardStore as _;
 use crate::refdata::sample;
 use crate::state::AppState;
 use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for in-flight requests before closing what is left.
     #[arg(long, default_value_t = 10)]
     pub drain_timeout: u64,
+    /// Also serve `/healthz` and `/metrics` on this address, a listener of their own (at most
+    /// 256 connections), so liveness probes and scrapers never wait behind a flood of
+    /// connections to --addr.
+    #[arg(long)]
+    pub ops_addr: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -124,7 +129,12 @@ pub struct Exchange {
     store: Arc<SqliteStore>,
     admin_secret: String,
     connections: ConnectionLimits,
+    /// The listener of the operations routes alone, if any.
+    ops: Option<TcpListener>,
 }
+
+/// Connections the operations listener keeps open at once.
+pub const OPS_CONNECTIONS: usize = 256;
 
 fn random_hex(bytes: usize) -> std::io::Result<String> {
     use std::io::Read as _;
@@ -185,6 +195,7 @@ impl Exchange {
             store,
             admin_secret,
             connections: ConnectionLimits::default(),
+            ops: None,
         })
     }
 
@@ -266,16 +277,69 @@ impl Exchange {
         self
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests for at
-    /// most the drain timeout, closes what is left, and flushes the audit queue.
+    /// Also serves `/healthz` and `/metrics` on `listener`, apart from the API's connections.
+    pub fn with_ops_listener(mut self, listener: TcpListener) -> Self {
+        self.ops = Some(listener);
+        self
+    }
+
+    /// Serves on `listener` (and the operations listener, if any) until `shutdown` resolves,
+    /// then drains in-flight requests for at most the drain timeout, closes what is left, and
+    /// flushes the audit queue. The operations listener answers until the drain is over.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        crate::connections::serve(listener, self.router(), self.connections, shutdown).await?;
+        let (ops_stop, ops_stopped) = tokio::sync::watch::channel(());
+        let ops = match self.ops.take() {
+            Some(l) => Some(self.serve_ops(l, ops_stopped)?),
+            None => None,
+        };
+        let served =
+            crate::connections::serve(listener, self.router(), self.connections, shutdown).await;
+        drop(ops_stop);
+        if let Some(ops) = ops {
+            ops.await.map_err(std::io::Error::other)??;
+        }
+        served?;
         self.state.audit().flush().await;
         Ok(())
+    }
+
+    /// Serves the operations routes on `listener` from a thread and runtime of their own, so
+    /// a flood that keeps the API's threads busy does not delay a probe; until `stop` changes or
+    /// is dropped. Answers when that serving has ended.
+    fn serve_ops(
+        &self,
+        listener: TcpListener,
+        mut stop: tokio::sync::watch::Receiver<()>,
+    ) -> std::io::Result<oneshot::Receiver<std::io::Result<()>>> {
+        let limits = ConnectionLimits {
+            max_connections: OPS_CONNECTIONS,
+            ..self.connections
+        };
+        let router = crate::http::ops_router(self.state.clone());
+        let listener = listener.into_std()?;
+        let (done, ended) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("ops-listener".into())
+            .spawn(move || {
+                let served = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|rt| {
+                        rt.block_on(async move {
+                            let listener = TcpListener::from_std(listener)?;
+                            crate::connections::serve(listener, router, limits, async move {
+                                let _ = stop.changed().await;
+                            })
+                            .await
+                        })
+                    });
+                let _ = done.send(served);
+            })?;
+        Ok(ended)
     }
 
     /// Serves in the background on `listener`; for tests and for `dxsim run`.
@@ -392,6 +456,15 @@ pub async fn run_with(
     let key_file = exchange.write_admin_key(&args.data)?;
     let listener = bind(args.addr).map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
+    let mut exchange = exchange;
+    if let Some(ops) = args.ops_addr {
+        let l = bind(ops).map_err(|e| anyhow::anyhow!("binding {ops}: {e}"))?;
+        println!(
+            "dx-exchange serves /healthz and /metrics also on http://{}",
+            l.local_addr()?
+        );
+        exchange = exchange.with_ops_listener(l);
+    }
     let stats = exchange.store().stats()?;
     tracing::info!(
         %addr,

@@ -22,7 +22,8 @@ pub enum Command {
     /// municipalities and care, the portal) on its embedded store until Ctrl-C.
     #[command(
         after_help = "Examples:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n  \
-        dxsim serve --data ./data-qs --population ./population\n\n\
+        dxsim serve --data ./data-qs --population ./population\n  \
+        dxsim serve --addr 0.0.0.0:8080 --ops-addr 0.0.0.0:9090   (probes on a listener of their own)\n\n\
         The admin secret is written to <data>/admin.key; exchange it at POST /v1/auth/token\n\
         (principal \"admin\") and see docs/api.md for every route."
     )]

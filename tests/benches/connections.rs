@@ -1,7 +1,9 @@
 //! Holding the line under connection floods: 20,000 idle connections, then 5,000 concurrent
-//! clients verifying eligibility, against the reference exchange with its default bounds. A probe
-//! opens a new connection to `/healthz` every 100 ms throughout and records its latency; the
-//! exchange's resident memory is read before, at the peak of and after each flood.
+//! clients verifying eligibility, against the reference exchange with its default bounds. Two
+//! probes each open a new connection to `/healthz` every 100 ms throughout and record their
+//! latency — one on the API's listener, which the flood crowds, and one on the operations
+//! listener (`--ops-addr`), which it does not; the exchange's resident memory is read before, at
+//! the peak of and after each flood.
 //!
 //! Each side runs in a process of its own (this binary, re-run in a role), so the exchange's
 //! memory and file descriptors are its own: the exchange, two processes holding 10,000 idle
@@ -76,12 +78,16 @@ fn server() {
         dx_exchange::Exchange::open(dir.path(), Durability::Normal, Arc::new(SystemClock)).unwrap();
     exchange.seed_sample(PERSONS, 11).unwrap();
     let secret = exchange.admin_secret().to_owned();
-    let running = rt.block_on(async {
-        exchange
+    let (running, ops_url) = rt.block_on(async {
+        let ops = dx_exchange::server::bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let ops_url = format!("http://{}", ops.local_addr().unwrap());
+        let running = exchange
+            .with_ops_listener(ops)
             .spawn(dx_exchange::server::bind(([127, 0, 0, 1], 0).into()).unwrap())
-            .unwrap()
+            .unwrap();
+        (running, ops_url)
     });
-    println!("READY {} {secret}", running.url());
+    println!("READY {} {secret} {ops_url}", running.url());
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     rt.block_on(async { running.stop().await.unwrap() });
 }
@@ -217,15 +223,24 @@ fn summary(latencies: &[f64]) -> Value {
         "all_within_100ms": failed == 0 && v.iter().all(|x| *x < 100.0)})
 }
 
-/// Runs `flood` while probing: (probe summary, peak RSS, RSS 4 s after).
-fn flooded<T>(url: &str, pid: u32, flood: impl FnOnce() -> T) -> (T, Value, f64, f64) {
+/// Runs `flood` while probing both listeners: (probe summaries of the API's and the operations
+/// listener, peak RSS, RSS 4 s after).
+fn flooded<T>(
+    (url, ops_url): (&str, &str),
+    pid: u32,
+    flood: impl FnOnce() -> T,
+) -> (T, Value, f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let probes = probe(url.to_owned(), pid, stop.clone());
+    let ops_probes = probe(ops_url.to_owned(), pid, stop.clone());
     let out = flood();
     stop.store(true, Ordering::Relaxed);
     let (latencies, peak) = probes.join().unwrap();
+    let (ops_latencies, ops_peak) = ops_probes.join().unwrap();
     std::thread::sleep(Duration::from_secs(4));
-    (out, summary(&latencies), peak, rss_mb(pid))
+    let probes =
+        json!({"api_listener": summary(&latencies), "ops_listener": summary(&ops_latencies)});
+    (out, probes, peak.max(ops_peak), rss_mb(pid))
 }
 
 fn main() {
@@ -245,7 +260,8 @@ fn main() {
         .read_line(&mut ready)
         .unwrap();
     let mut parts = ready.split_whitespace().skip(1);
-    let (url, secret) = (
+    let (url, secret, ops_url) = (
+        parts.next().unwrap().to_owned(),
         parts.next().unwrap().to_owned(),
         parts.next().unwrap().to_owned(),
     );
@@ -290,7 +306,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = rss_mb(pid);
 
-    let (held, idle_probes, idle_peak, idle_after) = flooded(&url, pid, || {
+    let (held, idle_probes, idle_peak, idle_after) = flooded((&url, &ops_url), pid, || {
         let per = (IDLE / IDLE_PROCESSES).to_string();
         let children: Vec<Child> = (0..IDLE_PROCESSES)
             .map(|_| {
@@ -308,7 +324,7 @@ fn main() {
             .map(|c| last_line(c).parse::<usize>().unwrap_or(0))
             .sum::<usize>()
     });
-    let (counts, busy_probes, busy_peak, busy_after) = flooded(&url, pid, || {
+    let (counts, busy_probes, busy_peak, busy_after) = flooded((&url, &ops_url), pid, || {
         let c = spawn(
             "clients",
             &[

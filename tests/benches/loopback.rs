@@ -8,7 +8,8 @@
 //!
 //! `cargo bench -p dx-e2e --bench loopback` (or `just bench`). Settings from the environment:
 //! `DXSIM_BENCH_SECS` (per endpoint, default 5), `DXSIM_BENCH_WORKERS` (concurrent clients,
-//! default 16). Every loop stops at the time limit or at 200,000 requests, whichever comes first.
+//! default 16), `DXSIM_BENCH_ONLY` (a row's name: that row alone besides `/healthz`, for a
+//! profiler). Every loop stops at the time limit or at 200,000 requests, whichever comes first.
 //! Results go to stdout and to `<target>/dxsim-bench/loopback.{json,html}`.
 
 use chrono::{DateTime, Utc};
@@ -106,7 +107,15 @@ async fn setup(durability: Durability) -> Setup {
     let today = SystemClock.today_jst();
     let persons: Vec<PersonRecord> = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
     let history_person = ehr_history(&http, &url, &clinic_token, &clinic[9..], &persons).await;
-    let card_proofs = card_proofs(&persons, &clinic[9..], CARD_PROOFS);
+    // Only the fully durable server is asked to verify by card.
+    let only = std::env::var("DXSIM_BENCH_ONLY").unwrap_or_default();
+    let card_proofs = if durability == Durability::Full
+        && (only.is_empty() || only == "POST /v1/eligibility/verify (card)")
+    {
+        card_proofs(&persons, &clinic[9..], CARD_PROOFS)
+    } else {
+        Vec::new()
+    };
     Setup {
         url,
         http,
@@ -317,6 +326,16 @@ async fn run(
     secs: u64,
     workers: u64,
 ) -> Outcome {
+    // `DXSIM_BENCH_ONLY=<a row's name>` runs that row alone (and /healthz), for a profiler.
+    let only = std::env::var("DXSIM_BENCH_ONLY").unwrap_or_default();
+    let secs = if only.is_empty() || name == only || matches!(endpoint, Endpoint::Healthz) {
+        secs
+    } else {
+        0
+    };
+    if secs > 0 {
+        eprintln!("{name} ({durability}): {secs} s");
+    }
     let counter = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();

@@ -218,27 +218,39 @@ async fn batch_inner(
     let on = req
         .service_date
         .unwrap_or_else(|| state.clock().today_jst());
-    let parsed: Vec<Result<Identity, Refusal>> = req
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let field = format!("items[{i}]");
-            let id = parse_presented(r, &field)?;
-            match id {
-                Identity::PersonId(_) => {
-                    return Err(Refusal::invalid(
-                        "invalid_person_reference",
-                        "verify by card_serial or insurance number",
-                    )
-                    .at(field));
+    // Each presented card costs two signature checks: a batch of them is checked on the
+    // blocking pool, off the threads that serve requests.
+    let cards = req.items.iter().filter(|r| r.card_proof.is_some()).count();
+    let (st, who, items) = (state.clone(), caller.clone(), req.items);
+    let identify = move || -> Vec<Result<Identity, Refusal>> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let field = format!("items[{i}]");
+                let id = parse_presented(r, &field)?;
+                match id {
+                    Identity::PersonId(_) => {
+                        return Err(Refusal::invalid(
+                            "invalid_person_reference",
+                            "verify by card_serial or insurance number",
+                        )
+                        .at(field));
+                    }
+                    Identity::Card(_) => present(&st, &who, r, &field)?,
+                    Identity::Insurance(_) => {}
                 }
-                Identity::Card(_) => present(state, caller, r, &field)?,
-                Identity::Insurance(_) => {}
-            }
-            Ok(id)
-        })
-        .collect();
+                Ok(id)
+            })
+            .collect()
+    };
+    let parsed = if cards > 8 {
+        tokio::task::spawn_blocking(identify)
+            .await
+            .map_err(|e| Refusal::internal(format!("checking the batch's cards: {e}")))?
+    } else {
+        identify()
+    };
     let results = state
         .blocking(move |s| {
             parsed

@@ -210,3 +210,51 @@ async fn silent_connections_give_way_when_the_server_is_crowded() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     running.stop().await.unwrap();
 }
+
+/// One request on a fresh connection: the status line of the answer.
+fn status_line(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let (text, _) = read_to_close(&mut s, Duration::from_secs(3));
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operations_listener_answers_when_the_api_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(crate::harness::start_time()));
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ops_addr = ops.local_addr().unwrap();
+    let exchange =
+        dx_exchange::Exchange::open_with(dir.path(), Durability::Normal, clock, Limits::default())
+            .unwrap()
+            .with_connection_limits(ConnectionLimits {
+                max_connections: 2,
+                header_read_timeout: Duration::from_secs(30),
+                ..limits()
+            })
+            .with_ops_listener(ops);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = exchange.spawn(listener).unwrap();
+    let addr = running.addr;
+    blocking(move || {
+        // The API's two connections held silent: a third is turned away at once.
+        let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(status_line(addr, "/healthz").contains("503"));
+        // The operations listener still answers, its two routes only.
+        assert!(status_line(ops_addr, "/healthz").contains("200"));
+        assert!(status_line(ops_addr, "/metrics").contains("200"));
+        assert!(status_line(ops_addr, "/v1/admin/stats").contains("404"));
+        drop(held);
+    })
+    .await
+    .unwrap();
+    running.stop().await.unwrap();
+    // Stopped with the API: nothing listens there any more.
+    assert!(TcpStream::connect(ops_addr).is_err());
+}
