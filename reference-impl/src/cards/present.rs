@@ -59,7 +59,7 @@ pub fn present(
         )
         .at(at(".certificate.issuer")));
     };
-    if !unchecked && cert.verify_with(&issuer).is_err() {
+    if !unchecked && proof.verify_certificate(&issuer).is_err() {
         return Err(Refusal::forbidden(
             "card_certificate_invalid",
             "the certificate's signature is not its issuer's",
@@ -107,8 +107,7 @@ pub fn present(
         )
         .at(at(".authentication.at")));
     }
-    let signed = cert.card_key().and_then(|key| auth.verify_with(&key));
-    if !unchecked && signed.is_err() {
+    if !unchecked && proof.verify_authentication().is_err() {
         return Err(Refusal::forbidden(
             "card_signature_invalid",
             "the authentication's signature is not the certified card key's",

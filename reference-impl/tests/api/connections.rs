@@ -214,11 +214,11 @@ async fn silent_connections_give_way_when_the_server_is_crowded() {
 /// One request on a fresh connection: the status line of the answer.
 fn status_line(addr: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(
+    // A connection over the cap may be answered and closed before the request is written.
+    let _ = write!(
         s,
         "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
+    );
     let (text, _) = read_to_close(&mut s, Duration::from_secs(3));
     text.lines().next().unwrap_or_default().to_owned()
 }

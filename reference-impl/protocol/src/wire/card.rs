@@ -65,11 +65,16 @@ pub struct CardAuthentication {
     pub signature: String,
 }
 
-/// A presented card: its certificate and its signed authentication.
+/// A presented card: its certificate and its signed authentication, with the bytes each
+/// signature covers as the sender wrote them (the part's JSON object without `signature`, in
+/// canonical form), so a sender whose JSON spells an instant or a string otherwise than ours
+/// still verifies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardProof {
     pub certificate: CardCertificate,
     pub authentication: CardAuthentication,
+    certificate_signed: Vec<u8>,
+    authentication_signed: Vec<u8>,
 }
 
 /// Why a `card_proof` could not be read.
@@ -131,6 +136,35 @@ pub fn nonce_ok(nonce: &str) -> bool {
 }
 
 impl CardProof {
+    /// A proof of `certificate` and `authentication` as they are.
+    pub fn new(certificate: CardCertificate, authentication: CardAuthentication) -> CardProof {
+        CardProof {
+            certificate_signed: certificate.signed_bytes(),
+            authentication_signed: authentication.signed_bytes(),
+            certificate,
+            authentication,
+        }
+    }
+
+    /// Checks the issuer's signature over the certificate as sent.
+    pub fn verify_certificate(&self, issuer: &VerifyingKey) -> Result<(), SignatureError> {
+        verify_bytes(
+            issuer,
+            &self.certificate_signed,
+            &self.certificate.signature,
+        )
+    }
+
+    /// Checks the certified card key's signature over the authentication as sent.
+    pub fn verify_authentication(&self) -> Result<(), SignatureError> {
+        let key = self.certificate.card_key()?;
+        verify_bytes(
+            &key,
+            &self.authentication_signed,
+            &self.authentication.signature,
+        )
+    }
+
     /// The wire form (`PersonRef.card_proof`).
     pub fn encode(&self) -> String {
         let part = |bytes: Vec<u8>| URL_SAFE_NO_PAD.encode(bytes);
@@ -147,18 +181,31 @@ impl CardProof {
             return Err(ProofFormatError::TooLong);
         }
         let (cert, auth) = text.split_once('.').ok_or(ProofFormatError::Parts)?;
+        /// The part read, and the canonical bytes of its object without `signature`.
         fn part<T: serde::de::DeserializeOwned>(
             b64: &str,
             name: &'static str,
-        ) -> Result<T, ProofFormatError> {
+        ) -> Result<(T, Vec<u8>), ProofFormatError> {
             let bytes = URL_SAFE_NO_PAD
                 .decode(b64)
                 .map_err(|_| ProofFormatError::Parts)?;
-            serde_json::from_slice(&bytes).map_err(|e| ProofFormatError::Json(name, e.to_string()))
+            let bad = |e: serde_json::Error| ProofFormatError::Json(name, e.to_string());
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+            let mut unsigned = value.clone();
+            let Some(object) = unsigned.as_object_mut() else {
+                return Err(ProofFormatError::Json(name, "not a JSON object".into()));
+            };
+            object.remove("signature");
+            let typed = serde_json::from_value(value).map_err(bad)?;
+            Ok((typed, canonical_bytes(&unsigned)))
         }
+        let (certificate, certificate_signed) = part(cert, "certificate")?;
+        let (authentication, authentication_signed) = part(auth, "authentication")?;
         Ok(CardProof {
-            certificate: part(cert, "certificate")?,
-            authentication: part(auth, "authentication")?,
+            certificate,
+            authentication,
+            certificate_signed,
+            authentication_signed,
         })
     }
 }
@@ -266,11 +313,7 @@ impl SimulatedCard {
         at: DateTime<Utc>,
         nonce: &str,
     ) -> String {
-        CardProof {
-            certificate: certificate.clone(),
-            authentication: self.authenticate(facility, at, nonce),
-        }
-        .encode()
+        CardProof::new(certificate.clone(), self.authenticate(facility, at, nonce)).encode()
     }
 }
 
@@ -351,9 +394,8 @@ mod tests {
         let text = card.present(&cert, "1311000017", at, &nonce_from(b"n"));
         let p = CardProof::parse(&text).unwrap();
         assert_eq!(p.certificate, cert);
-        assert_eq!(p.certificate.verify_with(&ca.key.verifying_key()), Ok(()));
-        let card_key = p.certificate.card_key().unwrap();
-        assert_eq!(p.authentication.verify_with(&card_key), Ok(()));
+        assert_eq!(p.verify_certificate(&ca.key.verifying_key()), Ok(()));
+        assert_eq!(p.verify_authentication(), Ok(()));
         assert!(nonce_ok(&p.authentication.nonce));
         assert!(p.certificate.valid_on(day("2030-12-31")));
         assert!(!p.certificate.valid_on(day("2031-01-01")));
@@ -378,6 +420,30 @@ mod tests {
         // Another seed's authority did not issue it.
         let other = CardAuthority::of_seed(2);
         assert_ne!(other.id, ca.id);
+    }
+
+    /// A sender that writes the instant with an offset, and its keys in another order, signs
+    /// the bytes it sent; the proof verifies.
+    #[test]
+    fn a_proof_verifies_over_the_json_as_sent() {
+        let ca = CardAuthority::of_seed(5);
+        let card = SimulatedCard::of_seed(5, "S1");
+        let cert = ca.certify(&card, day("2026-01-01"), day("2030-12-31"));
+        let mut auth = serde_json::json!({"nonce": "0123456789abcdef", "facility": "F",
+            "card_serial": "S1", "purpose": PURPOSE, "at": "2026-12-02T19:00:00+09:00"});
+        let signature = sign_bytes(&card.key, &canonical_bytes(&auth));
+        auth["signature"] = serde_json::Value::String(signature);
+        let text = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(canonical_bytes(&cert)),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&auth).unwrap())
+        );
+        let p = CardProof::parse(&text).unwrap();
+        assert_eq!(
+            p.authentication.at.to_rfc3339(),
+            "2026-12-02T10:00:00+00:00"
+        );
+        assert_eq!(p.verify_authentication(), Ok(()));
     }
 
     #[test]
