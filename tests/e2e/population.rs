@@ -72,12 +72,8 @@ async fn a_generated_population_imports_and_verifies() {
         .token;
     // The population's cards are the run's: the exchange trusts the run's card authority.
     let authority = dx_drive::requests::card_authority(s.seed);
-    let trust = dx_exchange::wire::card::CardAuthorityRequest {
-        id: authority.id.clone(),
-        public_key: authority.public_key(),
-    };
     client
-        .call::<dx_exchange::wire::endpoints::TrustCardAuthority>(Some(&admin), &[], &(), &trust)
+        .trust_card_authority(&admin, &authority)
         .await
         .unwrap();
     let card = |serial: &str, n: u64| {

@@ -155,6 +155,25 @@ impl ExchangeClient {
         self.token(&cred.principal, &cred.secret).await
     }
 
+    /// Has the target trust a card-issuing authority's key (admin).
+    pub async fn trust_card_authority(
+        &self,
+        admin_token: &str,
+        authority: &dx_protocol::wire::card::CardAuthority,
+    ) -> Result<dx_protocol::wire::card::CardAuthorityResponse, ClientError> {
+        let body = dx_protocol::wire::card::CardAuthorityRequest {
+            id: authority.id.clone(),
+            public_key: authority.public_key(),
+        };
+        self.call::<dx_protocol::wire::endpoints::TrustCardAuthority>(
+            Some(admin_token),
+            &[],
+            &(),
+            &body,
+        )
+        .await
+    }
+
     pub async fn stats(&self, admin_token: &str) -> Result<StatsResponse, ClientError> {
         self.call::<Stats>(Some(admin_token), &[], &(), &()).await
     }

@@ -76,12 +76,8 @@ pub async fn setup(
         .context("the target refused the admin secret")?
         .token;
     let authority = requests::card_authority(seed);
-    let trust = dx_exchange::wire::card::CardAuthorityRequest {
-        id: authority.id.clone(),
-        public_key: authority.public_key(),
-    };
     client
-        .call::<dx_exchange::wire::endpoints::TrustCardAuthority>(Some(&admin), &[], &(), &trust)
+        .trust_card_authority(&admin, &authority)
         .await
         .with_context(|| {
             format!(
