@@ -71,9 +71,19 @@ fn a_served_exchange_conforms_and_the_results_are_written_for_people_and_ci() {
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), dx_conformance::checks::all().len());
     assert_eq!(report["counts"]["fail"], 0);
-    // The three that move time, and the overload check: the default bounds serve its burst whole.
-    assert_eq!(report["counts"]["skip"], 4, "{stdout}");
-    assert!(stdout.contains("skipped security.overload"), "{stdout}");
+    // The three that move time are skipped; so is the overload check when the default bounds
+    // serve its burst whole — on a busy machine they shed part of it, and the check passes.
+    let overload = checks
+        .iter()
+        .find(|c| c["id"] == "security.overload")
+        .expect("the overload check");
+    let shed = overload["result"] == "pass";
+    assert!(shed || overload["result"] == "skip", "{overload}");
+    assert_eq!(
+        report["counts"]["skip"],
+        if shed { 3 } else { 4 },
+        "{stdout}"
+    );
     for c in checks {
         for field in ["id", "group", "title", "rule", "source", "result"] {
             assert!(
