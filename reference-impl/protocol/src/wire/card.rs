@@ -324,7 +324,24 @@ pub fn simulated(seed: u64, serial: &str, today: NaiveDate) -> (SimulatedCard, C
     let card = SimulatedCard::of_seed(seed, serial);
     let from = NaiveDate::from_ymd_opt(today.year() - 1, 1, 1).expect("a date");
     let to = NaiveDate::from_ymd_opt(today.year() + 4, 12, 31).expect("a date");
-    let cert = CardAuthority::of_seed(seed).certify(&card, from, to);
+    // The authority's key is derived once per thread and seed (a key derivation is a scalar
+    // multiplication): a driver presents thousands of cards of one seed.
+    thread_local! {
+        static AUTHORITY: std::cell::RefCell<Option<(u64, std::rc::Rc<CardAuthority>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let authority = AUTHORITY.with(|a| {
+        let mut a = a.borrow_mut();
+        match &*a {
+            Some((s, ca)) if *s == seed => ca.clone(),
+            _ => {
+                let ca = std::rc::Rc::new(CardAuthority::of_seed(seed));
+                *a = Some((seed, ca.clone()));
+                ca
+            }
+        }
+    });
+    let cert = authority.certify(&card, from, to);
     (card, cert)
 }
 
