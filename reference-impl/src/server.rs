@@ -13,7 +13,7 @@ use crate::http::router;
 use crate::municipal::MunicipalStore;
 use crate::refdata::sample;
 use crate::state::AppState;
-use crate::store::{AdminStore, Durability, SqliteStore, StoreError};
+use crate::store::{AdminStore, Durability, Location, SqlStore, StoreError};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,9 +33,15 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Directory of the embedded store (created if missing).
+    /// Directory of the embedded store (created if missing), and of `admin.key` whatever the
+    /// store.
     #[arg(long, default_value = "./data")]
     pub data: PathBuf,
+    /// A PostgreSQL database to keep everything in, instead of the SQLite file in --data:
+    /// `postgres://user[:password]@host:port/db`. Any number of exchange processes may serve
+    /// one database together.
+    #[arg(long, env = "DXSIM_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// `full`: fsync every commit (survives power loss); `normal`: survives a killed process only.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     pub durability: String,
@@ -105,6 +111,11 @@ impl ServeArgs {
         }
     }
 
+    /// Where the flags put the store: `--store`, else the SQLite file in `--data`.
+    pub fn location(&self) -> Result<Location, StoreError> {
+        Location::of(self.store.as_deref(), &self.data.join(DB_FILE))
+    }
+
     pub fn durability(&self) -> Durability {
         if self.durability == "normal" {
             Durability::Normal
@@ -117,8 +128,11 @@ impl ServeArgs {
 /// Why the exchange could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("opening the store in {path}: {source}")]
-    Store { path: PathBuf, source: StoreError },
+    #[error("opening the store {location}: {source}")]
+    Store {
+        location: String,
+        source: StoreError,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -126,7 +140,7 @@ pub enum StartError {
 /// An opened exchange, ready to serve.
 pub struct Exchange {
     state: AppState,
-    store: Arc<SqliteStore>,
+    store: Arc<SqlStore>,
     admin_secret: String,
     connections: ConnectionLimits,
     /// The listener of the operations routes alone, if any.
@@ -160,30 +174,31 @@ impl Exchange {
         clock: Arc<dyn Clock>,
         admission: Limits,
     ) -> Result<Self, StartError> {
-        let path = data_dir.join(DB_FILE);
-        let store =
-            Arc::new(
-                SqliteStore::open(&path, durability).map_err(|source| StartError::Store {
-                    path: path.clone(),
-                    source,
-                })?,
-            );
+        let location = Location::Sqlite(data_dir.join(DB_FILE));
+        Self::open_at(&location, durability, clock, admission)
+    }
+
+    /// Opens the store at `location` (an SQLite file, or a PostgreSQL database that other
+    /// exchange processes may share: the server secret, and so every key and token, is the
+    /// database's).
+    pub fn open_at(
+        location: &Location,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+        admission: Limits,
+    ) -> Result<Self, StartError> {
+        let failed = |source| StartError::Store {
+            location: location.display(),
+            source,
+        };
+        let store = Arc::new(SqlStore::open(location, durability).map_err(failed)?);
         let fresh = random_hex(32)?;
         let secret = store
             .meta_get_or_insert("server_secret", &mut || fresh.clone())
-            .map_err(|source| StartError::Store {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(failed)?;
         let keys = Keys::new(secret.as_bytes());
-        let generations = store
-            .credential_generations()
-            .map_err(|source| StartError::Store {
-                path: path.clone(),
-                source,
-            })?;
-        let cards = crate::cards::CardTrust::load(store.as_ref())
-            .map_err(|source| StartError::Store { path, source })?;
+        let generations = store.credential_generations().map_err(failed)?;
+        let cards = crate::cards::CardTrust::load(store.as_ref()).map_err(failed)?;
         let admin_generation = generations
             .iter()
             .find(|(p, _)| p == "admin")
@@ -261,7 +276,7 @@ impl Exchange {
         &self.state
     }
 
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<SqlStore> {
         &self.store
     }
 
@@ -444,16 +459,22 @@ pub async fn run_with(
     args: &ServeArgs,
     prepare: impl FnOnce(&Exchange) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let exchange = Exchange::open_with(
-        &args.data,
-        args.durability(),
-        Arc::new(SystemClock),
-        args.admission(),
-    )?
-    .with_connection_limits(args.connection_limits());
-    prepare(&exchange)?;
-    let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
-    let key_file = exchange.write_admin_key(&args.data)?;
+    let location = args.location()?;
+    // Opening, preparing and seeding block on the store: off the async workers.
+    let (exchange, enrolled, key_file, stats) = tokio::task::block_in_place(|| {
+        let exchange = Exchange::open_at(
+            &location,
+            args.durability(),
+            Arc::new(SystemClock),
+            args.admission(),
+        )?
+        .with_connection_limits(args.connection_limits());
+        prepare(&exchange)?;
+        let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
+        let key_file = exchange.write_admin_key(&args.data)?;
+        let stats = exchange.store().stats()?;
+        anyhow::Ok((exchange, enrolled, key_file, stats))
+    })?;
     let listener = bind(args.addr).map_err(|e| anyhow::anyhow!("binding {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
     let mut exchange = exchange;
@@ -465,10 +486,9 @@ pub async fn run_with(
         );
         exchange = exchange.with_ops_listener(l);
     }
-    let stats = exchange.store().stats()?;
     tracing::info!(
         %addr,
-        data = %args.data.display(),
+        store = %location.display(),
         persons = stats.persons,
         facilities = stats.facilities,
         enrolled_now = enrolled,
@@ -477,7 +497,7 @@ pub async fn run_with(
     );
     println!(
         "dx-exchange listening on http://{addr} (store: {}, admin secret in {})",
-        args.data.join(DB_FILE).display(),
+        location.display(),
         key_file.display()
     );
     exchange.serve(listener, shutdown_signal()).await?;

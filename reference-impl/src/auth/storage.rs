@@ -1,18 +1,22 @@
-//! SQLite storage of credential generations.
+//! Storage of credential generations.
 
 use super::credentials::CredentialStore;
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
+use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::args;
 use chrono::{DateTime, Utc};
 
-impl CredentialStore for SqliteStore {
+impl CredentialStore for SqlStore {
     fn credential_generations(&self) -> Result<Vec<(String, u32)>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT principal, generation FROM credential_generations")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            c.query(
+                "SELECT principal, generation FROM credential_generations",
+                &[],
+            )?
+            .into_iter()
+            .map(|mut r| Ok((r.text(0)?, r.num(1)?)))
+            .collect()
         })
     }
 
@@ -23,17 +27,17 @@ impl CredentialStore for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<u32, StoreError> {
         self.write(|tx| {
-            let generation: u32 = tx
-                .prepare_cached(
+            let generation = tx
+                .query_one(
                     "INSERT INTO credential_generations (principal, generation, revoked_at_ms)
                      VALUES (?1, 1, ?2)
                      ON CONFLICT (principal) DO UPDATE
-                       SET generation = generation + 1, revoked_at_ms = excluded.revoked_at_ms
+                       SET generation = credential_generations.generation + 1,
+                           revoked_at_ms = excluded.revoked_at_ms
                      RETURNING generation",
+                    args![principal, at],
                 )?
-                .query_row(rusqlite::params![principal, at.timestamp_millis()], |r| {
-                    r.get(0)
-                })?;
+                .num(0)?;
             insert_audit(tx, audit)?;
             Ok(generation)
         })

@@ -177,14 +177,18 @@ impl CardTrust {
 mod tests {
     use super::*;
     use crate::auth::principal::Principal;
-    use crate::store::{Durability, SqliteStore};
+    use crate::store::testing::backends;
     use dx_protocol::wire::Role;
     use dx_protocol::wire::card::{CardAuthority, nonce_from, simulated};
 
     #[test]
     fn trust_and_revocations_persist_and_nonces_are_taken_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.db");
+        for t in backends() {
+            trust_persists_and_nonces_are_taken_once(t);
+        }
+    }
+
+    fn trust_persists_and_nonces_are_taken_once(mut t: crate::store::testing::TestStore) {
         let admin = Principal {
             sub: "admin".into(),
             role: Role::Admin,
@@ -193,7 +197,7 @@ mod tests {
         let audit = AuditEvent::new(now, &admin, "cards.revoke", None, None, "ok");
         let ca = CardAuthority::of_seed(3);
         {
-            let s = SqliteStore::open(&path, Durability::Normal).unwrap();
+            let s = &t.store;
             s.trust_card_authority(&ca.id, &ca.public_key(), now, &audit)
                 .unwrap();
             let numbers = vec!["n1".to_owned(), "n2".to_owned(), "n1".to_owned()];
@@ -203,8 +207,8 @@ mod tests {
                 2
             );
         }
-        let s = SqliteStore::open(&path, Durability::Normal).unwrap();
-        let trust = CardTrust::load(&s).unwrap();
+        t.reopen();
+        let trust = CardTrust::load(&t.store).unwrap();
         assert_eq!(trust.authority(&ca.id), Some(ca.key.verifying_key()));
         assert!(trust.is_revoked(&ca.id, "n2") && !trust.is_revoked(&ca.id, "n3"));
         assert!(!trust.is_revoked("other", "n1"));

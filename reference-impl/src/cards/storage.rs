@@ -1,26 +1,26 @@
-//! SQLite storage of the trusted card authorities and the revocation list.
+//! Storage of the trusted card authorities and the revocation list.
 
 use super::CardStore;
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
+use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::{Db, args};
 use chrono::{DateTime, Utc};
 
-impl CardStore for SqliteStore {
+fn pairs(c: &dyn Db, sql: &str) -> Result<Vec<(String, String)>, StoreError> {
+    c.query(sql, &[])?
+        .into_iter()
+        .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+        .collect()
+}
+
+impl CardStore for SqlStore {
     fn card_authorities(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, public_key FROM card_authorities")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.read(|c| pairs(c, "SELECT id, public_key FROM card_authorities"))
     }
 
     fn card_revocations(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT issuer, number FROM card_revocations")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.read(|c| pairs(c, "SELECT issuer, number FROM card_revocations"))
     }
 
     fn trust_card_authority(
@@ -31,14 +31,13 @@ impl CardStore for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO card_authorities (id, public_key, trusted_at_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE
                    SET public_key = excluded.public_key, trusted_at_ms = excluded.trusted_at_ms",
-            )?
-            .execute(rusqlite::params![id, public_key, at.timestamp_millis()])?;
-            insert_audit(tx, audit)?;
-            Ok(())
+                args![id, public_key, at],
+            )?;
+            insert_audit(tx, audit)
         })
     }
 
@@ -50,13 +49,13 @@ impl CardStore for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<u64, StoreError> {
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO card_revocations (issuer, number, revoked_at_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-            )?;
             let mut added = 0;
             for n in numbers {
-                added += stmt.execute(rusqlite::params![issuer, n, at.timestamp_millis()])? as u64;
+                added += tx.execute(
+                    "INSERT INTO card_revocations (issuer, number, revoked_at_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    args![issuer, n, at],
+                )?;
             }
             insert_audit(tx, audit)?;
             Ok(added)

@@ -1,5 +1,5 @@
-//! SQLite storage of municipalities, vaccinations, maternal-child health records, care
-//! certifications, entitlement registrations and applications.
+//! Storage of municipalities, vaccinations, maternal-child health records, care certifications,
+//! entitlement registrations and applications.
 
 use super::rules::{self, StoredPregnancy};
 use super::{
@@ -8,87 +8,55 @@ use super::{
 };
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::refusal::Refusal;
+use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::{Db, Row, args};
 use chrono::{DateTime, NaiveDate, Utc};
 use dx_protocol::wire::{
     Application, ApplicationKind, ApplicationStatus, CareCertification, CareCertificationResponse,
     CareLevel, MaternalKind, MaternalRecord, MunicipalityRecord, PublicExpenseRecord, Vaccination,
 };
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
-fn date(s: &str) -> Result<NaiveDate, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("bad date {s:?}")))
-}
-
-fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
-}
-
-/// seq, person, vaccine, dose, date, lot, recorded by, recorded at.
-type VaccinationRow = (i64, String, String, u8, String, Option<String>, String, i64);
-
-fn vaccination_row(r: &Row<'_>) -> rusqlite::Result<VaccinationRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
-}
-
-fn load_vaccinations(c: &Connection, person_id: &str) -> Result<Vec<Vaccination>, StoreError> {
-    let mut stmt = c.prepare_cached(
+fn load_vaccinations(c: &dyn Db, person_id: &str) -> Result<Vec<Vaccination>, StoreError> {
+    c.query(
         "SELECT seq, person_id, vaccine, dose_number, administered_on, lot, recorded_by, recorded_at_ms
          FROM vaccinations WHERE person_id = ?1 ORDER BY administered_on, seq",
-    )?;
-    let rows = stmt.query_map([person_id], vaccination_row)?;
-    rows.map(|r| {
-        let (seq, person_id, vaccine, dose_number, on, lot, by, at) = r?;
+        args![person_id],
+    )?
+    .into_iter()
+    .map(|mut r| {
         Ok(Vaccination {
-            vaccination_id: record_id('V', seq),
-            person_id,
-            vaccine,
-            dose_number,
-            administered_on: date(&on)?,
-            lot,
-            recorded_by: by,
-            recorded_at: time(at)?,
+            vaccination_id: record_id('V', r.int(0)?),
+            person_id: r.text(1)?,
+            vaccine: r.text(2)?,
+            dose_number: r.num(3)?,
+            administered_on: r.date(4)?,
+            lot: r.opt_text(5)?,
+            recorded_by: r.text(6)?,
+            recorded_at: r.time(7)?,
         })
     })
     .collect()
 }
 
-fn load_maternal(c: &Connection, person_id: &str) -> Result<Vec<MaternalRecord>, StoreError> {
-    let mut stmt = c.prepare_cached(
+fn load_maternal(c: &dyn Db, person_id: &str) -> Result<Vec<MaternalRecord>, StoreError> {
+    c.query(
         "SELECT seq, kind, on_date, pregnancy_seq, recorded_by, details FROM maternal_records
          WHERE person_id = ?1 ORDER BY on_date, seq",
-    )?;
-    let rows = stmt.query_map([person_id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-        ))
-    })?;
-    rows.map(|r| {
-        let (seq, kind, on, pregnancy, by, details) = r?;
+        args![person_id],
+    )?
+    .into_iter()
+    .map(|mut r| {
+        let kind = r.text(1)?;
+        let details = r.text(5)?;
         Ok(MaternalRecord {
-            record_id: record_id('M', seq),
+            record_id: record_id('M', r.int(0)?),
             kind: MaternalKind::parse(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("maternal kind {kind:?}")))?,
             person_id: person_id.to_owned(),
-            on: date(&on)?,
-            recorded_by: by,
-            pregnancy_id: pregnancy.map(|s| record_id('M', s)),
+            on: r.date(2)?,
+            recorded_by: r.text(4)?,
+            pregnancy_id: r.opt_int(3)?.map(|s| record_id('M', s)),
             details: serde_json::from_str(&details)
                 .map_err(|e| StoreError::Corrupt(format!("maternal details: {e}")))?,
         })
@@ -96,55 +64,45 @@ fn load_maternal(c: &Connection, person_id: &str) -> Result<Vec<MaternalRecord>,
     .collect()
 }
 
-fn pregnancies(c: &Connection, person_id: &str) -> Result<Vec<StoredPregnancy>, StoreError> {
-    let mut stmt = c.prepare_cached(
+fn pregnancies(c: &dyn Db, person_id: &str) -> Result<Vec<StoredPregnancy>, StoreError> {
+    c.query(
         "SELECT seq, on_date, end_date FROM maternal_records
          WHERE person_id = ?1 AND kind = 'pregnancy' ORDER BY on_date",
-    )?;
-    let rows = stmt.query_map([person_id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-        ))
-    })?;
-    rows.map(|r| {
-        let (seq, from, to) = r?;
-        let to = to.ok_or_else(|| StoreError::Corrupt("pregnancy without due date".into()))?;
-        Ok((seq, date(&from)?, date(&to)?))
+        args![person_id],
+    )?
+    .into_iter()
+    .map(|r| {
+        let to = r
+            .opt_date(2)?
+            .ok_or_else(|| StoreError::Corrupt("pregnancy without due date".into()))?;
+        Ok((r.int(0)?, r.date(1)?, to))
     })
     .collect()
 }
 
 fn load_certifications(
-    c: &Connection,
+    c: &dyn Db,
     person_id: &str,
 ) -> Result<Vec<(i64, CareCertification)>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    c.query(
         "SELECT seq, municipality, level, valid_from, valid_to FROM care_certifications
          WHERE person_id = ?1 ORDER BY valid_from DESC, seq DESC",
-    )?;
-    let rows = stmt.query_map([person_id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
-    rows.map(|r| {
-        let (seq, municipality, level, from, to) = r?;
+        args![person_id],
+    )?
+    .into_iter()
+    .map(|mut r| {
+        let seq = r.int(0)?;
+        let level = r.text(2)?;
         Ok((
             seq,
             CareCertification {
                 certification_id: record_id('C', seq),
                 person_id: person_id.to_owned(),
-                municipality,
+                municipality: r.text(1)?,
                 level: CareLevel::parse(&level)
                     .ok_or_else(|| StoreError::Corrupt(format!("care level {level:?}")))?,
-                valid_from: date(&from)?,
-                valid_to: date(&to)?,
+                valid_from: r.date(3)?,
+                valid_to: r.date(4)?,
             },
         ))
     })
@@ -154,66 +112,46 @@ fn load_certifications(
 const APPLICATION_COLUMNS: &str =
     "seq, person_id, municipality, kind, note, status, submitted_at_ms, decided_at_ms, reason";
 
-fn application_row(r: &Row<'_>) -> rusqlite::Result<ApplicationRow> {
-    Ok((
-        r.get(0)?,
-        [r.get(1)?, r.get(2)?, r.get(3)?, String::new()],
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
-}
-
-type ApplicationRow = (
-    i64,
-    [String; 4],
-    Option<String>,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
-
-fn into_application(row: ApplicationRow) -> Result<(i64, Application), StoreError> {
-    let (seq, [person_id, municipality, kind, _], note, status, submitted, decided, reason) = row;
+fn into_application(mut r: Row) -> Result<(i64, Application), StoreError> {
+    let seq = r.int(0)?;
+    let kind = r.text(3)?;
+    let status = r.text(5)?;
     Ok((
         seq,
         Application {
             application_id: record_id('A', seq),
-            person_id,
-            municipality,
+            person_id: r.text(1)?,
+            municipality: r.text(2)?,
             kind: ApplicationKind::parse(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("application kind {kind:?}")))?,
-            note,
+            note: r.opt_text(4)?,
             status: ApplicationStatus::parse(&status)
                 .ok_or_else(|| StoreError::Corrupt(format!("application status {status:?}")))?,
-            submitted_at: time(submitted)?,
-            decided_at: decided.map(time).transpose()?,
-            reason,
+            submitted_at: r.time(6)?,
+            decided_at: r.opt_time(7)?,
+            reason: r.opt_text(8)?,
         },
     ))
 }
 
-fn load_application(c: &Connection, seq: i64) -> Result<Option<Application>, StoreError> {
-    let row = c
-        .prepare_cached(&format!(
-            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE seq = ?1"
-        ))?
-        .query_row([seq], application_row)
-        .optional()?;
-    row.map(|r| into_application(r).map(|(_, a)| a)).transpose()
+fn load_application(c: &dyn Db, seq: i64) -> Result<Option<Application>, StoreError> {
+    c.query_opt(
+        &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE seq = ?1"),
+        args![seq],
+    )?
+    .map(|r| into_application(r).map(|(_, a)| a))
+    .transpose()
 }
 
-impl MunicipalStore for SqliteStore {
+impl MunicipalStore for SqlStore {
     fn import_municipalities(&self, m: &[MunicipalityRecord]) -> Result<u64, StoreError> {
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO municipalities (code, name, prefecture) VALUES (?1, ?2, ?3)",
-            )?;
             for r in m {
-                stmt.execute(params![r.code, r.name, r.prefecture])?;
+                tx.execute(
+                    "INSERT INTO municipalities (code, name, prefecture) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, prefecture = excluded.prefecture",
+                    args![r.code, r.name, r.prefecture],
+                )?;
             }
             Ok(m.len() as u64)
         })
@@ -221,17 +159,18 @@ impl MunicipalStore for SqliteStore {
 
     fn municipality(&self, code: &str) -> Result<Option<MunicipalityRecord>, StoreError> {
         self.read(|c| {
-            Ok(
-                c.prepare_cached("SELECT name, prefecture FROM municipalities WHERE code = ?1")?
-                    .query_row([code], |r| {
-                        Ok(MunicipalityRecord {
-                            code: code.to_owned(),
-                            name: r.get(0)?,
-                            prefecture: r.get(1)?,
-                        })
-                    })
-                    .optional()?,
-            )
+            c.query_opt(
+                "SELECT name, prefecture FROM municipalities WHERE code = ?1",
+                args![code],
+            )?
+            .map(|mut r| {
+                Ok(MunicipalityRecord {
+                    code: code.to_owned(),
+                    name: r.text(0)?,
+                    prefecture: r.num(1)?,
+                })
+            })
+            .transpose()
         })
     }
 
@@ -243,33 +182,25 @@ impl MunicipalStore for SqliteStore {
         self.write(|tx| {
             let mut out = Vec::with_capacity(doses.len());
             for d in doses {
-                let recorded: Vec<NaiveDate> = {
-                    let mut stmt = tx.prepare_cached(
+                let recorded: Vec<NaiveDate> = tx
+                    .query(
                         "SELECT administered_on FROM vaccinations
                          WHERE person_id = ?1 AND vaccine = ?2 ORDER BY administered_on",
-                    )?;
-                    let rows = stmt.query_map(params![d.person_id, d.vaccine.code], |r| {
-                        r.get::<_, String>(0)
-                    })?;
-                    rows.map(|r| date(&r?)).collect::<Result<_, _>>()?
-                };
+                        args![d.person_id, d.vaccine.code],
+                    )?
+                    .into_iter()
+                    .map(|r| r.date(0))
+                    .collect::<Result<_, _>>()?;
                 let dose_number = rules::number_dose(d, &recorded)?;
-                let on = d.administered_on.to_string();
-                tx.prepare_cached(
-                    "INSERT INTO vaccinations (person_id, vaccine, dose_number, administered_on, lot, recorded_by, recorded_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    d.person_id,
-                    d.vaccine.code,
-                    dose_number,
-                    on,
-                    d.lot,
-                    d.recorded_by,
-                    d.at.timestamp_millis()
-                ])?;
+                let seq = tx
+                    .query_one(
+                        "INSERT INTO vaccinations (person_id, vaccine, dose_number, administered_on, lot, recorded_by, recorded_at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING seq",
+                        args![d.person_id, d.vaccine.code, dose_number, d.administered_on, d.lot, d.recorded_by, d.at],
+                    )?
+                    .int(0)?;
                 out.push(Vaccination {
-                    vaccination_id: record_id('V', tx.last_insert_rowid()),
+                    vaccination_id: record_id('V', seq),
                     person_id: d.person_id.clone(),
                     vaccine: d.vaccine.code.into(),
                     dose_number,
@@ -305,21 +236,22 @@ impl MunicipalStore for SqliteStore {
                 MaternalKind::PrenatalCheckup => Some(rules::pregnancy_at(r.on, &stored)?),
                 MaternalKind::InfantCheckup => None,
             };
-            tx.prepare_cached(
-                "INSERT INTO maternal_records (person_id, kind, on_date, end_date, pregnancy_seq, recorded_by, recorded_at_ms, details)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                r.person_id,
-                r.kind.as_str(),
-                r.on.to_string(),
-                r.end.map(|d| d.to_string()),
-                pregnancy,
-                r.recorded_by,
-                r.at.timestamp_millis(),
-                r.details.to_string()
-            ])?;
-            let seq = tx.last_insert_rowid();
+            let seq = tx
+                .query_one(
+                    "INSERT INTO maternal_records (person_id, kind, on_date, end_date, pregnancy_seq, recorded_by, recorded_at_ms, details)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING seq",
+                    args![
+                        r.person_id,
+                        r.kind.as_str(),
+                        r.on,
+                        r.end,
+                        pregnancy,
+                        r.recorded_by,
+                        r.at,
+                        r.details.to_string()
+                    ],
+                )?
+                .int(0)?;
             insert_audit(tx, audit)?;
             Ok(MaternalRecord {
                 record_id: record_id('M', seq),
@@ -346,8 +278,10 @@ impl MunicipalStore for SqliteStore {
             let stored = load_certifications(tx, &c.person_id)?;
             let superseded = match rules::supersede(c, &stored)? {
                 Some((seq, last_day)) => {
-                    tx.prepare_cached("UPDATE care_certifications SET valid_to = ?2 WHERE seq = ?1")?
-                        .execute(params![seq, last_day.to_string()])?;
+                    tx.execute(
+                        "UPDATE care_certifications SET valid_to = ?2 WHERE seq = ?1",
+                        args![seq, last_day],
+                    )?;
                     stored
                         .iter()
                         .find(|(s, _)| *s == seq)
@@ -358,19 +292,13 @@ impl MunicipalStore for SqliteStore {
                 }
                 None => None,
             };
-            tx.prepare_cached(
-                "INSERT INTO care_certifications (person_id, municipality, level, valid_from, valid_to, registered_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                c.person_id,
-                c.municipality,
-                c.level.as_str(),
-                c.valid_from.to_string(),
-                c.valid_to.to_string(),
-                c.at.timestamp_millis()
-            ])?;
-            let seq = tx.last_insert_rowid();
+            let seq = tx
+                .query_one(
+                    "INSERT INTO care_certifications (person_id, municipality, level, valid_from, valid_to, registered_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+                    args![c.person_id, c.municipality, c.level.as_str(), c.valid_from, c.valid_to, c.at],
+                )?
+                .int(0)?;
             insert_audit(tx, audit)?;
             Ok(CareCertificationResponse {
                 certification: CareCertification {
@@ -403,54 +331,38 @@ impl MunicipalStore for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<Option<NaiveDate>, StoreError> {
         self.write(|tx| {
-            let stored: Vec<(i64, PublicExpenseRecord)> = {
-                let mut stmt = tx.prepare_cached(
+            let stored: Vec<(i64, PublicExpenseRecord)> = tx
+                .query(
                     "SELECT rowid, law_code, payer_number, recipient_number, valid_from, valid_to
                      FROM public_expenses WHERE person_id = ?1",
-                )?;
-                let rows = stmt.query_map([person_id], |r| {
+                    args![person_id],
+                )?
+                .into_iter()
+                .map(|mut r| {
                     Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
-                })?;
-                rows.map(|r| {
-                    let (rowid, law_code, payer_number, recipient_number, from, to) = r?;
-                    Ok((
-                        rowid,
+                        r.int(0)?,
                         PublicExpenseRecord {
-                            law_code,
-                            payer_number,
-                            recipient_number,
-                            valid_from: date(&from)?,
-                            valid_to: to.as_deref().map(date).transpose()?,
+                            law_code: r.text(1)?,
+                            payer_number: r.text(2)?,
+                            recipient_number: r.text(3)?,
+                            valid_from: r.date(4)?,
+                            valid_to: r.opt_date(5)?,
                         },
                     ))
                 })
-                .collect::<Result<_, StoreError>>()?
-            };
+                .collect::<Result<_, StoreError>>()?;
             let renewed = rules::renew(e, &stored)?;
             if let Some((rowid, last_day)) = renewed {
-                tx.prepare_cached("UPDATE public_expenses SET valid_to = ?2 WHERE rowid = ?1")?
-                    .execute(params![rowid, last_day.to_string()])?;
+                tx.execute(
+                    "UPDATE public_expenses SET valid_to = ?2 WHERE rowid = ?1",
+                    args![rowid, last_day],
+                )?;
             }
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO public_expenses (person_id, law_code, payer_number, recipient_number, valid_from, valid_to, registered_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                person_id,
-                e.law_code,
-                e.payer_number,
-                e.recipient_number,
-                e.valid_from.to_string(),
-                e.valid_to.map(|d| d.to_string()),
-                registered_by
-            ])?;
+                args![person_id, e.law_code, e.payer_number, e.recipient_number, e.valid_from, e.valid_to, registered_by],
+            )?;
             insert_audit(tx, audit)?;
             Ok(renewed.map(|(_, d)| d))
         })
@@ -462,35 +374,28 @@ impl MunicipalStore for SqliteStore {
         audit: &AuditEvent,
     ) -> Result<Application, StoreError> {
         self.write(|tx| {
-            let pending: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT seq FROM applications WHERE person_id = ?1 AND kind = ?2 AND status = 'submitted'",
-                )?
-                .query_row(params![a.person_id, a.kind.as_str()], |r| r.get(0))
-                .optional()?;
-            if let Some(seq) = pending {
+            let pending = tx.query_opt(
+                "SELECT seq FROM applications WHERE person_id = ?1 AND kind = ?2 AND status = 'submitted'",
+                args![a.person_id, a.kind.as_str()],
+            )?;
+            if let Some(r) = pending {
                 return Err(Refusal::conflict(
                     "application_pending",
                     format!(
                         "application {} of this kind awaits the municipality's decision",
-                        record_id('A', seq)
+                        record_id('A', r.int(0)?)
                     ),
                 )
                 .at("kind")
                 .into());
             }
-            tx.prepare_cached(
-                "INSERT INTO applications (person_id, municipality, kind, note, status, submitted_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, 'submitted', ?5)",
-            )?
-            .execute(params![
-                a.person_id,
-                a.municipality,
-                a.kind.as_str(),
-                a.note,
-                a.at.timestamp_millis()
-            ])?;
-            let seq = tx.last_insert_rowid();
+            let seq = tx
+                .query_one(
+                    "INSERT INTO applications (person_id, municipality, kind, note, status, submitted_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, 'submitted', ?5) RETURNING seq",
+                    args![a.person_id, a.municipality, a.kind.as_str(), a.note, a.at],
+                )?
+                .int(0)?;
             insert_audit(tx, audit)?;
             load_application(tx, seq)?
                 .ok_or_else(|| StoreError::Corrupt("application vanished".into()))
@@ -512,15 +417,10 @@ impl MunicipalStore for SqliteStore {
              WHERE {column} = ?1 AND seq < ?2{status} ORDER BY seq DESC LIMIT ?3"
         );
         self.read(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
             let before = q.before.unwrap_or(i64::MAX);
-            let rows: Vec<ApplicationRow> = match q.status {
-                Some(s) => stmt
-                    .query_map(params![owner, before, q.limit, s.as_str()], application_row)?
-                    .collect::<Result<_, _>>()?,
-                None => stmt
-                    .query_map(params![owner, before, q.limit], application_row)?
-                    .collect::<Result<_, _>>()?,
+            let rows = match q.status {
+                Some(s) => c.query(&sql, args![owner, before, q.limit, s.as_str()])?,
+                None => c.query(&sql, args![owner, before, q.limit])?,
             };
             rows.into_iter().map(into_application).collect()
         })
@@ -543,12 +443,11 @@ impl MunicipalStore for SqliteStore {
     ) -> Result<Application, StoreError> {
         let seq = record_seq('A', id).ok_or(StoreError::Conflict("no such application"))?;
         self.write(|tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE applications SET status = ?2, decided_at_ms = ?3, reason = ?4
-                     WHERE seq = ?1 AND status = 'submitted'",
-                )?
-                .execute(params![seq, status.as_str(), at.timestamp_millis(), reason])?;
+            let changed = tx.execute(
+                "UPDATE applications SET status = ?2, decided_at_ms = ?3, reason = ?4
+                 WHERE seq = ?1 AND status = 'submitted'",
+                args![seq, status.as_str(), at, reason],
+            )?;
             if changed == 0 {
                 return Err(Refusal::conflict(
                     "already_decided",

@@ -1,18 +1,148 @@
 //! The storage boundary. Each service declares the storage it needs as a trait beside its rules
 //! (`EligibilityStore`, `ConsentStore`, `PrescriptionStore`, `EhrStore`, `MunicipalStore`,
-//! `AuditStore`, `CredentialStore`, `CardStore`); [`Store`] is all of them, and [`SqliteStore`] implements each in the service's own `storage.rs`. A PostgreSQL
-//! backend implements the same traits.
+//! `AuditStore`, `CredentialStore`, `CardStore`); [`Store`] is all of them. [`SqlStore`]
+//! implements each, once, in the service's own `storage.rs`, in the one SQL dialect of
+//! [`sql`], over either backend: an SQLite file ([`SqliteStore`], the default) or a PostgreSQL
+//! database that several exchange processes share ([`PgStore`]).
 //!
 //! Architecture invariant: only `storage.rs` files and this module know SQL.
 
 pub mod admin;
 pub mod error;
 mod migrations;
+pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 pub use admin::AdminStore;
 pub use error::StoreError;
+pub use postgres::PgStore;
 pub use sqlite::{Durability, SqliteStore};
+
+use sql::Db;
+use std::path::{Path, PathBuf};
+
+/// Where the store is: an SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://user@host:port/db` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// `--store` as given (a `postgres://` or `postgresql://` URL), else the SQLite file in the
+    /// data directory.
+    pub fn of(store: Option<&str>, sqlite_file: &Path) -> Result<Self, StoreError> {
+        match store {
+            None => Ok(Location::Sqlite(sqlite_file.to_owned())),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Location::Postgres(url.to_owned()))
+            }
+            Some(other) => Err(StoreError::Corrupt(format!(
+                "--store {other:?}: expected a postgres://user@host:port/db URL (without \
+                 --store, the SQLite file in --data is used)"
+            ))),
+        }
+    }
+
+    /// The location as a person reads it, without a password.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(url) => match url.parse::<::postgres::Config>() {
+                Ok(c) => {
+                    let host = match c.get_hosts().first() {
+                        Some(::postgres::config::Host::Tcp(h)) => h.clone(),
+                        Some(::postgres::config::Host::Unix(p)) => p.display().to_string(),
+                        None => "localhost".into(),
+                    };
+                    let port = c.get_ports().first().copied().unwrap_or(5432);
+                    format!(
+                        "postgres://{}@{host}:{port}/{}",
+                        c.get_user().unwrap_or(""),
+                        c.get_dbname().unwrap_or("")
+                    )
+                }
+                Err(_) => "postgres://…".into(),
+            },
+        }
+    }
+}
+
+/// The exchange's store on either backend; every service's storage trait is implemented on it.
+pub enum SqlStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl SqlStore {
+    /// Opens the store at `location`, creating the SQLite file or the schema if needed, and
+    /// applies pending migrations.
+    pub fn open(location: &Location, durability: Durability) -> Result<Self, StoreError> {
+        Ok(match location {
+            Location::Sqlite(path) => SqlStore::Sqlite(SqliteStore::open(path, durability)?),
+            Location::Postgres(url) => SqlStore::Postgres(PgStore::open(url, durability)?),
+        })
+    }
+
+    /// Runs `f` in one write transaction and commits it; any error rolls it back, so a refused
+    /// or failed request leaves nothing behind. PostgreSQL may run `f` more than once (a lost
+    /// serialization race is retried), so `f` acts only through `db`.
+    pub fn write<T>(
+        &self,
+        mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.write(f),
+            SqlStore::Postgres(p) => p.write(false, &mut f),
+        }
+    }
+
+    /// As [`SqlStore::write`], acknowledged before the commit reaches the disk (it survives a
+    /// killed exchange at once, a power loss once a later commit is synced): for audit lines.
+    pub fn write_unsynced<T>(
+        &self,
+        mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.write_unsynced(f),
+            SqlStore::Postgres(p) => p.write(true, &mut f),
+        }
+    }
+
+    /// Runs `f` on a connection of the read pool.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.read(f),
+            SqlStore::Postgres(p) => p.read(f),
+        }
+    }
+
+    /// Runs `load` (an import into this store) with the enrolment tables' secondary indexes
+    /// dropped, then rebuilds them; only into a store without persons. A duplicate card serial
+    /// fails the rebuild, and so the load.
+    pub fn bulk_load<T>(
+        &self,
+        load: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.bulk_load(|| load(self)),
+            SqlStore::Postgres(p) => p.bulk_load(|| load(self)),
+        }
+    }
+
+    /// Which backend this is, for logs and reports: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            SqlStore::Sqlite(_) => "sqlite",
+            SqlStore::Postgres(_) => "postgres",
+        }
+    }
+}
 
 use crate::audit::AuditStore;
 use crate::auth::credentials::CredentialStore;
@@ -52,4 +182,207 @@ impl<T> Store for T where
         + Send
         + Sync
 {
+}
+
+impl AdminStore for SqlStore {
+    fn meta_get_or_insert(
+        &self,
+        key: &str,
+        make: &mut dyn FnMut() -> String,
+    ) -> Result<String, StoreError> {
+        let fresh = make();
+        self.write(|db| {
+            // A node starting at the same moment may insert first; then its value is kept.
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                sql::args![key, fresh],
+            )?;
+            db.query_one("SELECT value FROM meta WHERE key = ?1", sql::args![key])?
+                .text(0)
+        })
+    }
+
+    fn stats(&self) -> Result<dx_protocol::wire::StatsResponse, StoreError> {
+        self.read(|db| {
+            let count = |table: &str| -> Result<u64, StoreError> {
+                db.query_one(&format!("SELECT count(*) FROM {table}"), &[])?
+                    .num(0)
+            };
+            Ok(dx_protocol::wire::StatsResponse {
+                persons: count("persons")?,
+                qualifications: count("qualifications")?,
+                insurers: count("insurers")?,
+                facilities: count("facilities")?,
+                consents: count("consents")?,
+                practitioner_keys: count("practitioner_keys")?,
+                prescriptions: count("prescriptions")?,
+                dispensations: count("dispensations")?,
+                ehr_documents: count("ehr_documents")?,
+                ehr_items: count("ehr_items")?,
+                municipalities: count("municipalities")?,
+                vaccinations: count("vaccinations")?,
+                maternal_records: count("maternal_records")?,
+                care_certifications: count("care_certifications")?,
+                public_expenses: count("public_expenses")?,
+                applications: count("applications")?,
+                audit: count("audit")?,
+            })
+        })
+    }
+}
+
+/// Stores of every backend the tests can reach: an SQLite file always, and a scratch PostgreSQL
+/// database when [`postgres::TEST_SERVER_ENV`] names a server.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A store and what keeps it alive (its directory or its scratch database).
+    pub struct TestStore {
+        pub store: SqlStore,
+        pub location: Location,
+        _dir: tempfile::TempDir,
+        _db: Option<postgres::ScratchDatabase>,
+    }
+
+    impl TestStore {
+        /// The same store opened again (a restart).
+        pub fn reopen(&mut self) {
+            let fresh = SqlStore::open(&self.location, Durability::Normal).unwrap();
+            self.store = fresh;
+        }
+    }
+
+    pub fn backends() -> Vec<TestStore> {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::Sqlite(dir.path().join("x.db"));
+        let mut out = vec![TestStore {
+            store: SqlStore::open(&location, Durability::Normal).unwrap(),
+            location,
+            _dir: dir,
+            _db: None,
+        }];
+        if let Some(server) = postgres::test_server() {
+            let db = postgres::ScratchDatabase::create(&server).unwrap();
+            let location = Location::Postgres(db.url().to_owned());
+            out.push(TestStore {
+                store: SqlStore::open(&location, Durability::Normal).unwrap(),
+                location,
+                _dir: tempfile::tempdir().unwrap(),
+                _db: Some(db),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql::args;
+    use super::testing::backends;
+    use super::*;
+    use crate::eligibility::EligibilityStore;
+    use crate::refdata::sample;
+    use dx_protocol::wire::StatsResponse;
+
+    #[test]
+    fn migrations_apply_once_and_reopen_cleanly() {
+        for mut t in backends() {
+            let v = t
+                .store
+                .meta_get_or_insert("k", &mut || "first".into())
+                .unwrap();
+            t.reopen();
+            let again = t
+                .store
+                .meta_get_or_insert("k", &mut || "second".into())
+                .unwrap();
+            assert_eq!(v, again, "{}", t.store.backend());
+            assert_eq!(t.store.stats().unwrap(), StatsResponse::default());
+        }
+    }
+
+    #[test]
+    fn bulk_load_rebuilds_indexes_and_refuses_duplicates_and_non_empty_stores() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut people: Vec<_> = (0..20).map(|i| sample::person(1, i, today)).collect();
+        let with_card = people.iter().position(|p| p.card_serial.is_some()).unwrap();
+        let mut twin = people[with_card].clone();
+        twin.id = "TWIN".into();
+        twin.qualifications[0].number = "999".into();
+        people.push(twin);
+        for t in backends() {
+            let err = t
+                .store
+                .bulk_load(|s| s.import_persons(&people))
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Duplicate(_)), "{err}");
+        }
+        // A clean load works, and the indexes are back after it.
+        people.pop();
+        for t in backends() {
+            let s = &t.store;
+            assert_eq!(s.bulk_load(|s| s.import_persons(&people)).unwrap(), 20);
+            let card = people[with_card].card_serial.clone().unwrap();
+            assert_eq!(
+                s.person_by_card(&card).unwrap().unwrap().id,
+                people[with_card].id
+            );
+            let mut twin = people[with_card].clone();
+            twin.id = "TWIN2".into();
+            twin.qualifications.clear();
+            let dup = s.import_persons(&[twin]).unwrap_err();
+            assert!(
+                matches!(dup, StoreError::Duplicate(_)),
+                "{}: {dup}",
+                s.backend()
+            );
+            // Foreign keys hold after the load.
+            let orphan = s.write(|tx| {
+                tx.execute(
+                    "INSERT INTO public_expenses (person_id, law_code, payer_number, recipient_number, valid_from)
+                     VALUES ('NOBODY', '54', '54130015', '0000001', ?1)",
+                    args![today],
+                )?;
+                Ok(())
+            });
+            assert!(
+                orphan.is_err(),
+                "{}: an entitlement of no person was stored",
+                s.backend()
+            );
+            assert!(matches!(
+                s.bulk_load(|_| Ok(())),
+                Err(StoreError::Conflict(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing() {
+        for t in backends() {
+            let s = &t.store;
+            let r: Result<(), _> = s.write(|tx| {
+                tx.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')", &[])?;
+                Err(StoreError::Conflict("test"))
+            });
+            assert!(r.is_err());
+            let n: u64 = s
+                .read(|c| c.query_one("SELECT count(*) FROM meta", &[])?.num(0))
+                .unwrap();
+            assert_eq!(n, 0, "{}", s.backend());
+        }
+    }
+
+    #[test]
+    fn a_location_is_a_postgres_url_or_the_sqlite_file() {
+        let file = Path::new("/d/exchange.db");
+        assert_eq!(
+            Location::of(None, file).unwrap(),
+            Location::Sqlite(file.into())
+        );
+        let pg = Location::of(Some("postgres://u:secret@h:5433/db"), file).unwrap();
+        assert_eq!(pg.display(), "postgres://u@h:5433/db");
+        assert!(Location::of(Some("mysql://x"), file).is_err());
+    }
 }

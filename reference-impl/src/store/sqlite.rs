@@ -1,10 +1,10 @@
 //! The SQLite backend: one file in WAL mode, one writer connection, a bounded pool of readers.
 
-use super::admin::AdminStore;
 use super::error::StoreError;
 use super::migrations::{BULK_LOAD_INDEXES, MIGRATIONS};
-use dx_protocol::wire::StatsResponse;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use super::sql::{Arg, Db, Row, Value};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,6 +13,71 @@ impl From<rusqlite::Error> for StoreError {
     /// SQLite's errors stay inside this backend: callers see a backend failure.
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Backend(Box::new(e))
+    }
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Arg::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            Arg::Int(v) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(v)),
+            Arg::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Arg::Date(d) => ToSqlOutput::Owned(rusqlite::types::Value::Text(d.to_string())),
+        })
+    }
+}
+
+/// A unique key or primary key violated; any other error of SQLite is the backend's.
+fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            StoreError::Duplicate(msg.clone().unwrap_or_else(|| "a unique key".into()))
+        }
+        _ => StoreError::from(e),
+    }
+}
+
+impl Db for Connection {
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(args))
+            .map_err(sqlite_error)?;
+        Ok(n as u64)
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(sqlite_error)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sqlite_error)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Text(t) => Value::Text(
+                        std::str::from_utf8(t)
+                            .map_err(|_| StoreError::Corrupt(format!("column {i} is not UTF-8")))?
+                            .to_owned(),
+                    ),
+                    other => {
+                        return Err(StoreError::Corrupt(format!(
+                            "column {i} is {:?}",
+                            other.data_type()
+                        )));
+                    }
+                });
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
     }
 }
 
@@ -34,6 +99,9 @@ const WRITER_CACHE_KIB: i64 = 256 * 1024;
 
 /// Most reader connections open at once; further readers wait for one to be returned.
 const MAX_READERS: usize = 16;
+/// Statements a connection keeps prepared (the exchange has about 150; rusqlite keeps 16 by
+/// default, and re-preparing an evicted one costs more than running it).
+const STATEMENT_CACHE: usize = 256;
 /// How long a connection waits on a lock held by another before failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -63,6 +131,7 @@ impl SqliteStore {
         }
         let mut writer = Connection::open(path)?;
         writer.busy_timeout(BUSY_TIMEOUT)?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         stable_plans(&writer)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         let sync = match durability {
@@ -89,7 +158,19 @@ impl SqliteStore {
     /// refused or failed request leaves nothing behind.
     pub fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&*tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// [`SqliteStore::write`] on SQLite's own transaction (schema work of this backend).
+    fn raw_write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -104,7 +185,7 @@ impl SqliteStore {
     /// of reads, which a read waits for.
     pub fn write_unsynced<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = lock(&self.writer);
         let full = self.durability == Durability::Full;
@@ -113,7 +194,7 @@ impl SqliteStore {
         }
         let result = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
+            let out = f(&*tx)?;
             tx.commit()?;
             Ok(out)
         })();
@@ -127,7 +208,7 @@ impl SqliteStore {
     /// transaction; single statements are atomic anyway).
     pub fn read<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let conn = self.take_reader()?;
         let out = f(&conn);
@@ -142,9 +223,9 @@ impl SqliteStore {
     /// into a store without persons. A duplicate card serial fails the rebuild, and so the load.
     pub fn bulk_load<T>(
         &self,
-        load: impl FnOnce(&Self) -> Result<T, StoreError>,
+        load: impl FnOnce() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.write(|tx| {
+        self.raw_write(|tx| {
             let persons: i64 = tx.query_row("SELECT count(*) FROM persons", [], |r| r.get(0))?;
             if persons > 0 {
                 return Err(StoreError::Conflict(
@@ -160,11 +241,11 @@ impl SqliteStore {
         // person, so the per-row foreign-key lookups (a tenth of the load) prove nothing here.
         let fk = |on: bool| lock(&self.writer).pragma_update(None, "foreign_keys", on);
         fk(false)?;
-        let loaded = load(self);
+        let loaded = load();
         fk(true)?;
         // Let the index sorts use a second core (SQLite's sorter threads).
         lock(&self.writer).pragma_update(None, "threads", 2)?;
-        let rebuilt = self.write(|tx| {
+        let rebuilt = self.raw_write(|tx| {
             for (_, sql) in BULK_LOAD_INDEXES {
                 tx.execute_batch(sql).map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(f, _)
@@ -180,6 +261,20 @@ impl SqliteStore {
         let out = loaded?;
         rebuilt?;
         Ok(out)
+    }
+
+    /// [`SqliteStore::read`] on the rusqlite connection itself, for tests of SQLite's own
+    /// behaviour.
+    #[cfg(test)]
+    pub(crate) fn read_raw<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.take_reader()?;
+        let out = f(&conn);
+        lock(&self.readers).idle.push(conn);
+        self.reader_returned.notify_one();
+        out
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
@@ -208,6 +303,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_URI;
         let c = Connection::open_with_flags(&self.path, flags)?;
         c.busy_timeout(BUSY_TIMEOUT)?;
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         stable_plans(&c)?;
         Ok(c)
     }
@@ -245,134 +341,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl AdminStore for SqliteStore {
-    fn meta_get_or_insert(
-        &self,
-        key: &str,
-        make: &mut dyn FnMut() -> String,
-    ) -> Result<String, StoreError> {
-        self.write(|tx| {
-            let found: Option<String> = tx
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?;
-            if let Some(v) = found {
-                return Ok(v);
-            }
-            let v = make();
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-                [key, v.as_str()],
-            )?;
-            Ok(v)
-        })
-    }
-
-    fn stats(&self) -> Result<StatsResponse, StoreError> {
-        self.read(|c| {
-            let count = |table: &str| -> Result<u64, StoreError> {
-                let n: i64 =
-                    c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-                Ok(n as u64)
-            };
-            Ok(StatsResponse {
-                persons: count("persons")?,
-                qualifications: count("qualifications")?,
-                insurers: count("insurers")?,
-                facilities: count("facilities")?,
-                consents: count("consents")?,
-                practitioner_keys: count("practitioner_keys")?,
-                prescriptions: count("prescriptions")?,
-                dispensations: count("dispensations")?,
-                ehr_documents: count("ehr_documents")?,
-                ehr_items: count("ehr_items")?,
-                municipalities: count("municipalities")?,
-                vaccinations: count("vaccinations")?,
-                maternal_records: count("maternal_records")?,
-                care_certifications: count("care_certifications")?,
-                public_expenses: count("public_expenses")?,
-                applications: count("applications")?,
-                audit: count("audit")?,
-            })
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrations_apply_once_and_reopen_cleanly() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.db");
-        let s = SqliteStore::open(&path, Durability::Normal).unwrap();
-        let v = s.meta_get_or_insert("k", &mut || "first".into()).unwrap();
-        drop(s);
-        let s = SqliteStore::open(&path, Durability::Normal).unwrap();
-        assert_eq!(
-            v,
-            s.meta_get_or_insert("k", &mut || "second".into()).unwrap()
-        );
-        assert_eq!(s.stats().unwrap(), StatsResponse::default());
-    }
-
-    #[test]
-    fn bulk_load_rebuilds_indexes_and_refuses_duplicates_and_non_empty_stores() {
-        use crate::eligibility::EligibilityStore;
-        use crate::refdata::sample;
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let mut people: Vec<_> = (0..20).map(|i| sample::person(1, i, today)).collect();
-        let with_card = people.iter().position(|p| p.card_serial.is_some()).unwrap();
-        let mut twin = people[with_card].clone();
-        twin.id = "TWIN".into();
-        twin.qualifications[0].number = "999".into();
-        people.push(twin);
-        let err = s.bulk_load(|s| s.import_persons(&people)).unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(_)), "{err}");
-        // The indexes are back, and a clean load works into a store that is still empty of others.
-        people.pop();
-        let dir2 = tempfile::tempdir().unwrap();
-        let s2 = SqliteStore::open(&dir2.path().join("x.db"), Durability::Normal).unwrap();
-        assert_eq!(s2.bulk_load(|s| s.import_persons(&people)).unwrap(), 20);
-        let card = people[with_card].card_serial.clone().unwrap();
-        assert_eq!(
-            s2.person_by_card(&card).unwrap().unwrap().id,
-            people[with_card].id
-        );
-        let indexes: i64 = s2
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('persons_card', 'qualifications_person', 'public_expenses_person')", [], |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(indexes, 3);
-        // Foreign keys, off during the load, are enforced again after it.
-        let orphan = s2.write(|tx| {
-            tx.execute("INSERT INTO public_expenses (person_id, law_code, payer_number, recipient_number, valid_from) VALUES ('NOBODY', '54', '54130015', '0000001', '2026-01-01')", [])?;
-            Ok(())
-        });
-        assert!(orphan.is_err(), "an entitlement of no person was stored");
-        assert!(matches!(
-            s2.bulk_load(|_| Ok(())),
-            Err(StoreError::Conflict(_))
-        ));
-    }
-
-    #[test]
-    fn a_failed_write_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
-        let r: Result<(), _> = s.write(|tx| {
-            tx.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')", [])?;
-            Err(StoreError::Conflict("test"))
-        });
-        assert!(r.is_err());
-        let n: i64 = s
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(n, 0);
-    }
-}
-
 #[cfg(test)]
 mod plans {
     use super::*;
@@ -385,17 +353,22 @@ mod plans {
         use crate::eligibility::EligibilityStore;
         use crate::refdata::sample;
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("x.db"), Durability::Normal).unwrap();
+        let store = super::super::SqlStore::Sqlite(
+            SqliteStore::open(&dir.path().join("x.db"), Durability::Normal).unwrap(),
+        );
         let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let people: Vec<_> = (0..20).map(|i| sample::person(1, i, today)).collect();
-        s.import_persons(&people).unwrap();
+        store.import_persons(&people).unwrap();
+        let super::super::SqlStore::Sqlite(s) = &store else {
+            unreachable!()
+        };
         for sql in [
             "SELECT insurer_number FROM qualifications WHERE person_id = ?1 ORDER BY valid_from",
             "SELECT seq FROM care_certifications WHERE person_id = ?1 ORDER BY valid_from DESC, seq DESC",
             "SELECT id FROM audit WHERE person_id = ?1 ORDER BY id DESC LIMIT 5",
         ] {
             let (reprepared, runs) = s
-                .read(|c| {
+                .read_raw(|c| {
                     for p in &people {
                         let mut st = c.prepare_cached(sql)?;
                         let mut rows = st.query([&p.id])?;

@@ -8,7 +8,7 @@ use arrow_array::types::{Date32Type, UInt8Type};
 use arrow_array::{Array, RecordBatch};
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use dx_exchange::codes::insurer_number;
-use dx_exchange::store::{SqliteStore, Store};
+use dx_exchange::store::{SqlStore, Store};
 use dx_exchange::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, MunicipalityRecord, PersonRecord,
     PublicExpenseRecord, QualificationRecord, Sex,
@@ -233,8 +233,8 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
 }
 
 /// Imports the population in `dir` into an empty SQLite store, with its secondary indexes
-/// rebuilt after the load (see [`SqliteStore::bulk_load`]).
-pub fn import_fresh(dir: &Path, store: &SqliteStore, progress: bool) -> anyhow::Result<Imported> {
+/// rebuilt after the load (see [`SqlStore::bulk_load`]).
+pub fn import_fresh(dir: &Path, store: &SqlStore, progress: bool) -> anyhow::Result<Imported> {
     let mut failure = None;
     let result = store.bulk_load(|s| {
         import(dir, s, progress).map_err(|e| {

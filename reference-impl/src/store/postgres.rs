@@ -1,0 +1,729 @@
+//! The PostgreSQL backend: a bounded pool of connections to one database, which any number of
+//! exchange processes share. Writes run as `SERIALIZABLE` transactions, retried when PostgreSQL
+//! reports a serialization failure or a deadlock, so concurrent writes on several nodes behave as
+//! SQLite's one writer does: as if one after the other. Reads run as single statements.
+//! Migrations are versioned in `schema_migrations` and applied under an advisory lock, so nodes
+//! starting together migrate once. Audit lines and EHR items are kept in monthly partitions,
+//! created as rows of a new month arrive.
+//!
+//! The client (the `postgres` crate) blocks its thread on a runtime of its own, which tokio
+//! allows only outside async work: every call enters [`tokio::task::block_in_place`], which is
+//! free on the blocking pool and off any runtime, and lets a multi-threaded runtime's task
+//! block; a current-thread runtime's task must call through `spawn_blocking`.
+
+use super::error::StoreError;
+use super::migrations::{BULK_LOAD_INDEXES, PG_MIGRATIONS};
+use super::sql::{Arg, Db, Monthly, Row, Value};
+use super::sqlite::Durability;
+use chrono::{Datelike, NaiveDate};
+use postgres::error::SqlState;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Connections one process keeps open at most (two nodes and their tests stay far below
+/// PostgreSQL's default `max_connections` of 100); further callers wait for one to be returned.
+const MAX_CONNECTIONS: usize = 24;
+/// Attempts at a write that keeps losing serialization races before it fails as a conflict.
+const MAX_WRITE_ATTEMPTS: u32 = 12;
+/// Key of the advisory lock held while migrating and while creating partitions.
+const SCHEMA_LOCK: i64 = 0x6478_7369_6d00_0001;
+/// Statements a connection keeps prepared at most (the exchange has about 150; a statement
+/// built per query shape, like an item filter, adds a few).
+const MAX_STATEMENTS: usize = 1_024;
+
+impl From<postgres::Error> for StoreError {
+    /// PostgreSQL's errors stay inside this backend: callers see a backend failure, or a
+    /// duplicate for a violated unique key.
+    fn from(e: postgres::Error) -> Self {
+        if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            let what = e
+                .as_db_error()
+                .and_then(|d| d.constraint().map(str::to_owned))
+                .unwrap_or_else(|| "a unique key".into());
+            return StoreError::Duplicate(what);
+        }
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// Whether a failed write should run again: it lost a race that PostgreSQL detected.
+fn lost_race(e: &StoreError) -> bool {
+    let StoreError::Backend(b) = e else {
+        return false;
+    };
+    b.downcast_ref::<postgres::Error>()
+        .and_then(|e| e.code())
+        .is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Arg::Null => Ok(IsNull::Yes),
+            Arg::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+                Type::BOOL => (v != 0).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Arg::Text(s) => s.to_sql(ty, out),
+            Arg::Date(d) => match *ty {
+                Type::DATE => d.to_sql(ty, out),
+                _ => d.to_string().to_sql(ty, out),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// The dialect's placeholders (`?1`, or `?` counted from the left) as PostgreSQL's (`$1`).
+pub(crate) fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut bare = 0;
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                out.push('$');
+                if chars.peek().is_some_and(char::is_ascii_digit) {
+                    while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                        out.push(d);
+                    }
+                } else {
+                    bare += 1;
+                    out.push_str(&bare.to_string());
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+struct Pool {
+    idle: Vec<Conn>,
+    open: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct PgStore {
+    config: postgres::Config,
+    durability: Durability,
+    pool: Mutex<Pool>,
+    returned: Condvar,
+    /// Monthly partitions known to exist (a partition is never dropped while rows of its
+    /// month can still arrive: only months wholly past their retention are).
+    months: Mutex<HashSet<(Monthly, i32)>>,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`) and applies pending
+    /// migrations.
+    pub fn open(url: &str, durability: Durability) -> Result<Self, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Corrupt(format!("the store URL {url:?}: {e}"))
+        })?;
+        if config.get_application_name().is_none() {
+            config.application_name("dxsim-exchange");
+        }
+        config.connect_timeout(Duration::from_secs(10));
+        let store = Self {
+            config,
+            durability,
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+            months: Mutex::new(HashSet::new()),
+        };
+        tokio::task::block_in_place(|| {
+            let mut conn = store.take()?;
+            let migrated = migrate(&mut conn.client);
+            store.give_back(conn);
+            migrated
+        })?;
+        Ok(store)
+    }
+
+    fn connect(&self) -> Result<Conn, StoreError> {
+        let mut client = self.config.connect(NoTls)?;
+        if self.durability == Durability::Normal {
+            // Commits are acknowledged before PostgreSQL's WAL reaches the disk: a killed
+            // exchange loses nothing, a crashed database server may lose the last commits.
+            client.batch_execute("SET synchronous_commit = off")?;
+        }
+        Ok(Conn {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn take(&self) -> Result<Conn, StoreError> {
+        let mut pool = lock(&self.pool);
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok(c);
+            }
+            if pool.open < MAX_CONNECTIONS {
+                pool.open += 1;
+                drop(pool);
+                return self.connect().inspect_err(|_| lock(&self.pool).open -= 1);
+            }
+            pool = self.returned.wait(pool).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Returns a connection to the pool, or closes it if it broke.
+    fn give_back(&self, conn: Conn) {
+        let mut pool = lock(&self.pool);
+        if conn.client.is_closed() {
+            pool.open -= 1;
+        } else {
+            pool.idle.push(conn);
+        }
+        drop(pool);
+        self.returned.notify_one();
+    }
+
+    /// Runs `f` in a serializable transaction and commits it, running it again (up to
+    /// [`MAX_WRITE_ATTEMPTS`] times) when it lost a race to a concurrent write; any error rolls
+    /// it back, so a refused or failed request leaves nothing behind.
+    pub fn write<T>(
+        &self,
+        unsynced: bool,
+        mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        tokio::task::block_in_place(|| self.write_here(unsynced, &mut f))
+    }
+
+    fn write_here<T>(
+        &self,
+        unsynced: bool,
+        f: &mut impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut conn = self.take()?;
+            let result = self.attempt(&mut conn, unsynced, f);
+            self.give_back(conn);
+            match result {
+                Err(e) if lost_race(&e) => {
+                    if attempt >= MAX_WRITE_ATTEMPTS {
+                        return Err(StoreError::Conflict(
+                            "concurrent writes kept conflicting with this one",
+                        ));
+                    }
+                    // Back off by a little more each time, spread by the attempt's own clock.
+                    let spread = u64::from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.subsec_nanos())
+                            % 1_000,
+                    );
+                    std::thread::sleep(Duration::from_micros(
+                        500 * u64::from(attempt) + spread * u64::from(attempt),
+                    ));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn attempt<T>(
+        &self,
+        conn: &mut Conn,
+        unsynced: bool,
+        f: &mut impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Conn { client, statements } = conn;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::Serializable)
+            .start()?;
+        if unsynced && self.durability == Durability::Full {
+            tx.batch_execute("SET LOCAL synchronous_commit = off")?;
+        }
+        let db = PgDb {
+            session: RefCell::new(Session::Tx(tx)),
+            statements: RefCell::new(statements),
+            store: self,
+            created: RefCell::new(Vec::new()),
+        };
+        let out = f(&db)?;
+        let created = db.created.take();
+        let Session::Tx(tx) = db.session.into_inner() else {
+            unreachable!("a write runs in a transaction")
+        };
+        tx.commit()?;
+        lock(&self.months).extend(created);
+        Ok(out)
+    }
+
+    /// Runs `f` on a pooled connection, each statement on its own.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        tokio::task::block_in_place(|| self.read_here(f))
+    }
+
+    fn read_here<T>(
+        &self,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.take()?;
+        let out = {
+            let Conn { client, statements } = &mut conn;
+            let db = PgDb {
+                session: RefCell::new(Session::Client(client)),
+                statements: RefCell::new(statements),
+                store: self,
+                created: RefCell::new(Vec::new()),
+            };
+            f(&db)
+        };
+        self.give_back(conn);
+        out
+    }
+
+    /// Runs `load` with the enrolment tables' secondary indexes dropped, then rebuilds them; only
+    /// into a store without persons. A duplicate card serial fails the rebuild, and so the load.
+    pub fn bulk_load<T>(
+        &self,
+        load: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write(false, |db| {
+            if db.exists("SELECT 1 FROM persons LIMIT 1", &[])? {
+                return Err(StoreError::Conflict(
+                    "a bulk load needs a store without persons",
+                ));
+            }
+            for (name, _) in BULK_LOAD_INDEXES {
+                db.execute(&format!("DROP INDEX IF EXISTS {name}"), &[])?;
+            }
+            Ok(())
+        })?;
+        let loaded = load();
+        let rebuilt = self.write(false, |db| {
+            for (_, sql) in BULK_LOAD_INDEXES {
+                db.execute(sql.trim_end_matches(';'), &[])
+                    .map_err(|e| match e {
+                        StoreError::Duplicate(_) => StoreError::Duplicate("a card serial".into()),
+                        e => e,
+                    })?;
+            }
+            Ok(())
+        });
+        let out = loaded?;
+        rebuilt?;
+        Ok(out)
+    }
+}
+
+enum Session<'a> {
+    Client(&'a mut Client),
+    Tx(Transaction<'a>),
+}
+
+impl Session<'_> {
+    fn prepare(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        match self {
+            Session::Client(c) => c.prepare(sql),
+            Session::Tx(t) => t.prepare(sql),
+        }
+    }
+
+    fn execute(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        match self {
+            Session::Client(c) => c.execute(st, params),
+            Session::Tx(t) => t.execute(st, params),
+        }
+    }
+
+    fn query(
+        &mut self,
+        st: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        match self {
+            Session::Client(c) => c.query(st, params),
+            Session::Tx(t) => t.query(st, params),
+        }
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        match self {
+            Session::Client(c) => c.batch_execute(sql),
+            Session::Tx(t) => t.batch_execute(sql),
+        }
+    }
+}
+
+/// A pooled connection or one of its transactions, with the connection's prepared statements.
+struct PgDb<'a> {
+    session: RefCell<Session<'a>>,
+    statements: RefCell<&'a mut HashMap<String, Statement>>,
+    store: &'a PgStore,
+    /// Partitions this transaction created, known to exist once it commits.
+    created: RefCell<Vec<(Monthly, i32)>>,
+}
+
+impl PgDb<'_> {
+    fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(st) = self.statements.borrow().get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.session.borrow_mut().prepare(&placeholders(sql))?;
+        let mut cache = self.statements.borrow_mut();
+        if cache.len() >= MAX_STATEMENTS {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), st.clone());
+        Ok(st)
+    }
+}
+
+fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+fn value(row: &postgres::Row, i: usize) -> Result<Value, StoreError> {
+    let ty = row.columns()[i].type_();
+    let v = match *ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+            row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        }
+        Type::DATE => row.try_get::<_, Option<NaiveDate>>(i)?.map(Value::Date),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "column {} is of type {ty}",
+                row.columns()[i].name()
+            )));
+        }
+    };
+    Ok(v.unwrap_or(Value::Null))
+}
+
+/// The month of `day` as a count of months (year × 12 + month − 1).
+fn month_index(day: NaiveDate) -> i32 {
+    day.year() * 12 + day.month0() as i32
+}
+
+fn month_start(index: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1)
+        .expect("a month in range")
+}
+
+impl Monthly {
+    fn table(self) -> &'static str {
+        match self {
+            Monthly::Audit => "audit",
+            Monthly::EhrItems => "ehr_items",
+        }
+    }
+
+    fn partition(self, month: i32) -> String {
+        let start = month_start(month);
+        format!("{}_{:04}_{:02}", self.table(), start.year(), start.month())
+    }
+
+    /// The partition's bounds as SQL literals: JST midnights in milliseconds for audit lines,
+    /// dates for EHR items.
+    fn bounds(self, month: i32) -> (String, String) {
+        let (from, to) = (month_start(month), month_start(month + 1));
+        match self {
+            Monthly::Audit => {
+                let ms = |d: NaiveDate| {
+                    dx_protocol::time::jst_ms(d.and_hms_opt(0, 0, 0).expect("midnight"))
+                };
+                (ms(from).to_string(), ms(to).to_string())
+            }
+            Monthly::EhrItems => (format!("'{from}'"), format!("'{to}'")),
+        }
+    }
+}
+
+impl Db for PgDb<'_> {
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let st = self.statement(sql)?;
+        Ok(self.session.borrow_mut().execute(&st, &params(args))?)
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        let st = self.statement(sql)?;
+        let rows = self.session.borrow_mut().query(&st, &params(args))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| value(r, i))
+                    .collect::<Result<_, _>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+
+    fn month(&self, table: Monthly, day: NaiveDate) -> Result<(), StoreError> {
+        let month = month_index(day);
+        if lock(&self.store.months).contains(&(table, month))
+            || self.created.borrow().contains(&(table, month))
+        {
+            return Ok(());
+        }
+        let name = table.partition(month);
+        let (from, to) = table.bounds(month);
+        // One creator at a time across every node; a creator that waited finds it made.
+        let mut session = self.session.borrow_mut();
+        session.batch(&format!("SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))?;
+        session.batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {} FOR VALUES FROM ({from}) TO ({to})",
+            table.table()
+        ))?;
+        drop(session);
+        self.created.borrow_mut().push((table, month));
+        Ok(())
+    }
+
+    fn drop_months_before(&self, table: Monthly, day: NaiveDate) -> Result<u64, StoreError> {
+        let current = month_index(day);
+        // Partitions are named by month, so their names say which months lie wholly before.
+        let parts = self.query(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = ?1::text::regclass",
+            &[Arg::Text(table.table())],
+        )?;
+        let mut dropped = 0;
+        for mut row in parts {
+            let name = row.text(0)?;
+            let Some(month) = parse_partition(table, &name) else {
+                continue;
+            };
+            if month >= current {
+                continue;
+            }
+            let n = self.query_one(&format!("SELECT count(*) FROM {name}"), &[])?;
+            dropped += n.num::<u64>(0)?;
+            self.session
+                .borrow_mut()
+                .batch(&format!("DROP TABLE {name}"))?;
+            lock(&self.store.months).remove(&(table, month));
+        }
+        Ok(dropped)
+    }
+}
+
+/// The month a partition's name stands for (`audit_2026_12` → its month index).
+fn parse_partition(table: Monthly, name: &str) -> Option<i32> {
+    let rest = name.strip_prefix(table.table())?.strip_prefix('_')?;
+    let (y, m) = rest.split_once('_')?;
+    let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
+    (1..=12).contains(&m).then_some(y * 12 + m - 1)
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock({SCHEMA_LOCK});
+         CREATE TABLE IF NOT EXISTS schema_migrations (
+             version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
+    ))?;
+    let done: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    let done =
+        usize::try_from(done).map_err(|_| StoreError::Corrupt(format!("schema version {done}")))?;
+    if done > PG_MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {done} is newer than this build knows ({})",
+            PG_MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in PG_MIGRATIONS.iter().enumerate().skip(done) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The environment variable that names a PostgreSQL server for the tests and benchmarks: the URL
+/// of a role that may create databases (`.ci/run` sets it to a throwaway cluster it starts).
+pub const TEST_SERVER_ENV: &str = "DXSIM_TEST_POSTGRES";
+
+/// The test server of [`TEST_SERVER_ENV`], if one is set.
+pub fn test_server() -> Option<String> {
+    std::env::var(TEST_SERVER_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A database of its own on a server, for one test or benchmark; dropped, with any connection
+/// still open to it, when this value is.
+pub struct ScratchDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+/// Runs `f` on a thread of its own, where the client may block whatever runtime the caller is on.
+fn on_own_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("database setup thread"))
+}
+
+impl ScratchDatabase {
+    /// Creates a fresh, empty database on the server at `server` (any database URL of it).
+    pub fn create(server: &str) -> Result<Self, StoreError> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("dxsim_{}_{n}_{nanos}", std::process::id());
+        on_own_thread(|| {
+            let mut c = server.parse::<postgres::Config>()?.connect(NoTls)?;
+            c.batch_execute(&format!("CREATE DATABASE {name}"))?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(Self {
+            server: server.to_owned(),
+            url: with_database(server, &name),
+            name,
+        })
+    }
+
+    /// The URL of the database, for `--store`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (&self.server, &self.name);
+        let dropped = on_own_thread(|| {
+            let mut c = server.parse::<postgres::Config>()?.connect(NoTls)?;
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+            Ok::<_, StoreError>(())
+        });
+        if let Err(e) = dropped {
+            eprintln!("dropping the scratch database {name}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_outside_quotes() {
+        assert_eq!(
+            placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?'"),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?'"
+        );
+        assert_eq!(
+            placeholders("x IN (?, ?) AND y < ?"),
+            "x IN ($1, $2) AND y < $3"
+        );
+    }
+
+    #[test]
+    fn scratch_urls_name_their_database() {
+        assert_eq!(
+            with_database("postgres://u@127.0.0.1:5432/postgres", "x"),
+            "postgres://u@127.0.0.1:5432/x"
+        );
+        assert_eq!(with_database("postgres://u@h:1", "x"), "postgres://u@h:1/x");
+        assert_eq!(
+            with_database("postgresql://u:p@h/db?sslmode=disable", "x"),
+            "postgresql://u:p@h/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn partitions_are_named_and_bounded_by_month() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        let m = month_index(d);
+        assert_eq!(Monthly::Audit.partition(m), "audit_2026_12");
+        assert_eq!(parse_partition(Monthly::Audit, "audit_2026_12"), Some(m));
+        assert_eq!(
+            parse_partition(Monthly::EhrItems, "ehr_items_long_term"),
+            None
+        );
+        assert_eq!(
+            Monthly::EhrItems.bounds(m),
+            ("'2026-12-01'".into(), "'2027-01-01'".into())
+        );
+        // JST midnight of 1 December 2026 is 15:00 UTC on 30 November.
+        let (from, _) = Monthly::Audit.bounds(m);
+        let from: i64 = from.parse().unwrap();
+        assert_eq!(
+            chrono::DateTime::from_timestamp_millis(from)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-30T15:00:00+00:00"
+        );
+    }
+}

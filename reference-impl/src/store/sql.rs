@@ -1,0 +1,266 @@
+//! The one SQL dialect every service's storage is written in, and what both backends give it: a
+//! connection or transaction ([`Db`]) that runs a statement with [`Arg`]s and returns [`Row`]s.
+//!
+//! The dialect is the common ground of SQLite and PostgreSQL: positional parameters `?1`, `?2`
+//! (or `?` counted from the left; PostgreSQL's backend rewrites them to `$1`, `$2`), `INSERT …
+//! ON CONFLICT … DO UPDATE/NOTHING`, `RETURNING`, partial indexes, `||`. Integers are 64-bit,
+//! instants are milliseconds since the epoch, dates are [`Arg::Date`] (ISO text in SQLite, `date`
+//! in PostgreSQL), booleans are 0 and 1. Each backend prepares a statement once per connection
+//! and keeps it, so every statement is prepared; no SQL is ever built from request text (the
+//! only SQL assembled at run time joins fixed fragments and placeholders).
+
+use super::error::StoreError;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// A statement's parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Arg<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Date(NaiveDate),
+}
+
+/// A value that binds as a parameter.
+pub trait ToArg {
+    fn arg(&self) -> Arg<'_>;
+}
+
+impl ToArg for str {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+
+impl ToArg for String {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+
+impl ToArg for NaiveDate {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Date(*self)
+    }
+}
+
+impl ToArg for bool {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Int(i64::from(*self))
+    }
+}
+
+macro_rules! int_args {
+    ($($t:ty),*) => {$(
+        impl ToArg for $t {
+            fn arg(&self) -> Arg<'_> {
+                Arg::Int(i64::from(*self))
+            }
+        }
+    )*};
+}
+int_args!(i64, i32, u32, u16, u8);
+
+impl ToArg for DateTime<Utc> {
+    /// An instant binds as its milliseconds since the epoch.
+    fn arg(&self) -> Arg<'_> {
+        Arg::Int(self.timestamp_millis())
+    }
+}
+
+impl<T: ToArg> ToArg for Option<T> {
+    fn arg(&self) -> Arg<'_> {
+        self.as_ref().map_or(Arg::Null, ToArg::arg)
+    }
+}
+
+impl<T: ToArg + ?Sized> ToArg for &T {
+    fn arg(&self) -> Arg<'_> {
+        (**self).arg()
+    }
+}
+
+/// The parameters of a statement: `args![a, b, c]`.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => {
+        &[$($crate::store::sql::ToArg::arg(&$a)),*][..]
+    };
+}
+pub(crate) use args;
+
+/// A column's value as a backend returned it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Date(NaiveDate),
+}
+
+/// One result row; its columns are taken by position.
+#[derive(Debug)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, i: usize) -> Result<&Value, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {i}")))
+    }
+
+    fn mismatch(&self, i: usize, want: &str) -> StoreError {
+        StoreError::Corrupt(format!("column {i} is {:?}, not {want}", self.0.get(i)))
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            _ => Err(self.mismatch(i, "an integer")),
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.opt_int(i)?
+            .ok_or_else(|| self.mismatch(i, "an integer"))
+    }
+
+    /// An integer column read into a narrower type (a count of uses, a dose number).
+    pub fn num<T: TryFrom<i64>>(&self, i: usize) -> Result<T, StoreError> {
+        let v = self.int(i)?;
+        T::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {i}: {v} out of range")))
+    }
+
+    pub fn opt_text(&mut self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.0.get_mut(i) {
+            Some(Value::Null) => Ok(None),
+            Some(Value::Text(s)) => Ok(Some(std::mem::take(s))),
+            _ => Err(self.mismatch(i, "text")),
+        }
+    }
+
+    /// A text column, moved out of the row.
+    pub fn text(&mut self, i: usize) -> Result<String, StoreError> {
+        self.opt_text(i)?.ok_or_else(|| self.mismatch(i, "text"))
+    }
+
+    pub fn opt_date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            Value::Date(d) => Ok(Some(*d)),
+            Value::Text(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(format!("bad date {s:?}"))),
+            Value::Int(_) => Err(self.mismatch(i, "a date")),
+        }
+    }
+
+    pub fn date(&self, i: usize) -> Result<NaiveDate, StoreError> {
+        self.opt_date(i)?.ok_or_else(|| self.mismatch(i, "a date"))
+    }
+
+    pub fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.opt_int(i)?.map(time).transpose()
+    }
+
+    /// An instant kept as milliseconds since the epoch.
+    pub fn time(&self, i: usize) -> Result<DateTime<Utc>, StoreError> {
+        time(self.int(i)?)
+    }
+}
+
+/// The instant of `ms` milliseconds since the epoch.
+pub fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
+}
+
+/// A table PostgreSQL keeps in monthly partitions, so that what outlives its retention goes a
+/// month at a time (`DROP TABLE` of a partition) rather than row by row. SQLite keeps one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Monthly {
+    /// Audit lines, by the JST month of `at_ms`.
+    Audit,
+    /// EHR items, by the month of `retain_until`; items kept without end (long-term) are in a
+    /// partition of their own.
+    EhrItems,
+}
+
+/// A connection, or a transaction, of either backend. A unique key violated by a statement is
+/// [`StoreError::Duplicate`]; any other failure of the backend is [`StoreError::Backend`].
+pub trait Db {
+    /// Runs a statement; returns the rows it changed.
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
+    /// Runs a query; returns every row.
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
+
+    /// The first row of a query, if any.
+    fn query_opt(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+
+    /// The one row a query must return (an aggregate, `INSERT … RETURNING`).
+    fn query_one(&self, sql: &str, args: &[Arg<'_>]) -> Result<Row, StoreError> {
+        self.query_opt(sql, args)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no row from {sql}")))
+    }
+
+    /// Makes sure the partition of `table` for the month of `day` exists, before a row of that
+    /// month is inserted (nothing to do where the table is not partitioned).
+    fn month(&self, _table: Monthly, _day: NaiveDate) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Drops the partitions of `table` whose every row falls before the month of `day`; returns
+    /// how many rows they held (0 where the table is not partitioned).
+    fn drop_months_before(&self, _table: Monthly, _day: NaiveDate) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    /// Whether a query returns a row.
+    fn exists(&self, sql: &str, args: &[Arg<'_>]) -> Result<bool, StoreError> {
+        Ok(self.query_opt(sql, args)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_bind_by_type() {
+        let d = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+        let name = String::from("x");
+        let none: Option<String> = None;
+        let a = args![name, 3u8, d, none, Some("y"), true];
+        assert_eq!(
+            a,
+            [
+                Arg::Text("x"),
+                Arg::Int(3),
+                Arg::Date(d),
+                Arg::Null,
+                Arg::Text("y"),
+                Arg::Int(1)
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_give_typed_columns_and_name_mismatches() {
+        let mut r = Row(vec![
+            Value::Int(7),
+            Value::Text("2026-04-01".into()),
+            Value::Null,
+            Value::Text("a".into()),
+        ]);
+        assert_eq!(r.num::<u8>(0).unwrap(), 7);
+        assert_eq!(r.date(1).unwrap().to_string(), "2026-04-01");
+        assert_eq!(r.opt_text(2).unwrap(), None);
+        assert_eq!(r.text(3).unwrap(), "a");
+        assert!(matches!(r.int(1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(r.num::<u8>(9), Err(StoreError::Corrupt(_))));
+        let big = Row(vec![Value::Int(300)]);
+        assert!(matches!(big.num::<u8>(0), Err(StoreError::Corrupt(_))));
+    }
+}
