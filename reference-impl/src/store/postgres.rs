@@ -350,6 +350,24 @@ impl PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// A client owns a runtime, which may not be dropped from async work: the connections are
+    /// closed on a thread of their own.
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut lock(&self.pool).idle);
+        if idle.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(idle));
+        } else {
+            drop(idle);
+        }
+    }
+}
+
 enum Session<'a> {
     Client(&'a mut Client),
     Tx(Transaction<'a>),

@@ -8,7 +8,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_portal_surge_is_shed_while_pharmacies_are_served() {
     let h = Harness::start_with(Limits {
         in_flight: 1,
@@ -78,3 +77,7 @@ async fn a_portal_surge_is_shed_while_pharmacies_are_served() {
     );
     assert!(metrics.contains("dx_overloaded_total{service=\"eligibility\"} 0"));
 }
+
+crate::harness::on_both_stores!(
+    a_portal_surge_is_shed_while_pharmacies_are_served,
+);

@@ -58,7 +58,6 @@ fn wrong(code: &str, n: u32) -> String {
     format!("{:06}", (c + 1 + n) % 1_000_000)
 }
 
-#[tokio::test]
 async fn a_pharmacy_that_did_not_retrieve_cannot_dispense() {
     let h = Harness::start().await;
     let p = h.adult_with_card(6);
@@ -124,7 +123,6 @@ async fn a_pharmacy_that_did_not_retrieve_cannot_dispense() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn five_wrong_codes_lock_retrieval_for_the_patient_until_unlocked() {
     let h = Harness::start().await;
     let p = h.adult_with_card(7);
@@ -201,7 +199,6 @@ async fn five_wrong_codes_lock_retrieval_for_the_patient_until_unlocked() {
     assert_eq!(retrieve(&h, &t, code, &p).await.0, StatusCode::OK);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_guesses_cannot_pass_the_lock() {
     let h = Harness::start().await;
     let p = h.adult_with_card(8);
@@ -240,7 +237,6 @@ async fn parallel_guesses_cannot_pass_the_lock() {
     );
 }
 
-#[tokio::test]
 async fn a_pharmacy_guessing_codes_is_limited_per_minute() {
     let h = Harness::start().await;
     let t = h.facility_token(&pharmacy(8)).await;
@@ -279,7 +275,6 @@ async fn a_pharmacy_guessing_codes_is_limited_per_minute() {
     assert_eq!(h.get(&t, &unknown(12)).await.0, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn retrieval_and_paper_dispensing_need_the_patients_identity_not_an_id() {
     let h = Harness::start().await;
     let p = h.adult_with_card(9);
@@ -306,7 +301,6 @@ async fn retrieval_and_paper_dispensing_need_the_patients_identity_not_an_id() {
     );
 }
 
-#[tokio::test]
 async fn what_the_caller_may_not_see_answers_as_what_does_not_exist() {
     let h = Harness::start().await;
     let p = h.adult_with_card(10);
@@ -359,3 +353,12 @@ async fn what_the_caller_may_not_see_answers_as_what_does_not_exist() {
     );
     assert_eq!(real, none);
 }
+
+crate::harness::on_both_stores!(
+    a_pharmacy_that_did_not_retrieve_cannot_dispense,
+    five_wrong_codes_lock_retrieval_for_the_patient_until_unlocked,
+    parallel_guesses_cannot_pass_the_lock,
+    a_pharmacy_guessing_codes_is_limited_per_minute,
+    retrieval_and_paper_dispensing_need_the_patients_identity_not_an_id,
+    what_the_caller_may_not_see_answers_as_what_does_not_exist,
+);

@@ -2,7 +2,6 @@ use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn a_person_sees_who_read_and_wrote_their_records() {
     let h = Harness::start().await;
     let p = h.adult_with_card(0);
@@ -70,3 +69,7 @@ async fn a_person_sees_who_read_and_wrote_their_records() {
     let (s, _) = h.get(&t, "/v1/portal/access-log").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+crate::harness::on_both_stores!(
+    a_person_sees_who_read_and_wrote_their_records,
+);

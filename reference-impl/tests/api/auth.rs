@@ -3,7 +3,6 @@ use dx_exchange::clock::Clock as _;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[tokio::test]
 async fn no_token_forged_token_and_expired_token_are_401() {
     let h = Harness::start().await;
     let body = json!({"person": {"card_serial": "C1"}});
@@ -33,7 +32,6 @@ async fn no_token_forged_token_and_expired_token_are_401() {
     );
 }
 
-#[tokio::test]
 async fn a_wrong_secret_gets_no_token() {
     let h = Harness::start().await;
     let (s, v) = h
@@ -50,7 +48,6 @@ async fn a_wrong_secret_gets_no_token() {
     );
 }
 
-#[tokio::test]
 async fn roles_are_enforced() {
     let h = Harness::start().await;
     let person = h.adult_with_card(0);
@@ -102,3 +99,9 @@ async fn roles_are_enforced() {
     assert_eq!(before_keys["prescriptions"], before["prescriptions"]);
     assert_eq!(h.data_stats().await["dispensations"], 0);
 }
+
+crate::harness::on_both_stores!(
+    no_token_forged_token_and_expired_token_are_401,
+    a_wrong_secret_gets_no_token,
+    roles_are_enforced,
+);

@@ -19,7 +19,6 @@ async fn audit_lines(h: &Harness) -> u64 {
     h.stats().await["audit"].as_u64().unwrap()
 }
 
-#[tokio::test]
 async fn a_card_serial_alone_proves_nothing() {
     let h = Harness::start().await;
     let p = h.adult_with_card(3);
@@ -106,7 +105,6 @@ fn edited(h: &Harness, facility: &str, serial: &str, edit: impl Fn(&mut CardProo
     proof.encode()
 }
 
-#[tokio::test]
 async fn forged_and_misplaced_card_proofs_are_refused() {
     let h = Harness::start().await;
     let p = h.adult_with_card(4);
@@ -210,7 +208,6 @@ async fn forged_and_misplaced_card_proofs_are_refused() {
     );
 }
 
-#[tokio::test]
 async fn a_card_proof_is_used_once() {
     let h = Harness::start().await;
     let p = h.adult_with_card(5);
@@ -262,7 +259,6 @@ async fn a_card_proof_is_used_once() {
     assert_eq!(ok, 1);
 }
 
-#[tokio::test]
 async fn the_admin_trusts_authorities_and_revokes_certificates() {
     let h = Harness::start().await;
     let p = h.adult_with_card(6);
@@ -364,3 +360,10 @@ async fn the_admin_trusts_authorities_and_revokes_certificates() {
         Some("card_certificate_invalid")
     );
 }
+
+crate::harness::on_both_stores!(
+    a_card_serial_alone_proves_nothing,
+    forged_and_misplaced_card_proofs_are_refused,
+    a_card_proof_is_used_once,
+    the_admin_trusts_authorities_and_revokes_certificates,
+);

@@ -3,7 +3,6 @@ use chrono::TimeDelta;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn card_consent_at_verification_opens_medication_reads_for_24_hours() {
     let h = Harness::start().await;
     let fac = clinic(2);
@@ -42,7 +41,6 @@ async fn card_consent_at_verification_opens_medication_reads_for_24_hours() {
     );
 }
 
-#[tokio::test]
 async fn consent_needs_the_card_and_verbal_consent_covers_medication_only() {
     let h = Harness::start().await;
     let p = h.adult_with_card(3);
@@ -93,7 +91,6 @@ async fn consent_needs_the_card_and_verbal_consent_covers_medication_only() {
 
 /// The attack: a clinic posts verbal consent for persons it never saw and reads their
 /// medication histories.
-#[tokio::test]
 async fn verbal_consent_needs_a_verification_at_this_facility_today() {
     let h = Harness::start().await;
     let p = h.adult_with_card(4);
@@ -139,3 +136,9 @@ async fn verbal_consent_needs_a_verification_at_this_facility_today() {
         (StatusCode::FORBIDDEN, Some("no_visit"))
     );
 }
+
+crate::harness::on_both_stores!(
+    card_consent_at_verification_opens_medication_reads_for_24_hours,
+    consent_needs_the_card_and_verbal_consent_covers_medication_only,
+    verbal_consent_needs_a_verification_at_this_facility_today,
+);

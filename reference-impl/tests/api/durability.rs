@@ -1,14 +1,16 @@
 //! An acknowledged write survives `kill -9` of the server process.
 
+use crate::harness::TestStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn spawn(data: &std::path::Path, port: u16) -> Child {
+fn spawn(data: &std::path::Path, store: &TestStore, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dx-exchange"))
         .args(["--addr", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
+        .args(store.flags())
         .args(["--sample-persons", "50", "--durability", "full"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -91,13 +93,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
 async fn consent_written_before_kill_9_is_there_after_restart() {
     let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::new(dir.path());
     let http = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(dir.path(), port);
+    let mut child = spawn(dir.path(), &store, port);
     wait_ready(&http, &base).await;
 
     let clinic =
@@ -132,7 +134,7 @@ async fn consent_written_before_kill_9_is_there_after_restart() {
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(dir.path(), port);
+    let mut child = spawn(dir.path(), &store, port);
     wait_ready(&http, &base).await;
     // The token issued before the restart still verifies: the secret is kept in the store.
     let r = http
@@ -189,9 +191,9 @@ fn verify_bodies() -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
     let dir = tempfile::tempdir().unwrap();
+    let store = TestStore::new(dir.path());
     let http = reqwest::Client::new();
     let bodies = std::sync::Arc::new(verify_bodies());
     assert!(bodies.len() > 20);
@@ -202,7 +204,7 @@ async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
     for round in 0..3 {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut child = spawn(dir.path(), port);
+        let mut child = spawn(dir.path(), &store, port);
         wait_ready(&http, &base).await;
         let admin = admin_token(&http, &base, dir.path()).await;
         let lines = audit_lines(&http, &base, &admin).await;
@@ -264,3 +266,8 @@ async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
         assert!(acknowledged > 100, "the load ran: {acknowledged} reads");
     }
 }
+
+crate::harness::on_both_stores!(
+    consent_written_before_kill_9_is_there_after_restart,
+    no_acknowledged_read_loses_its_audit_line_to_kill_9,
+);

@@ -106,7 +106,6 @@ fn date_of(r: &Value) -> String {
     .to_owned()
 }
 
-#[tokio::test]
 async fn items_are_read_newest_first_in_pages_with_ehr_consent_only() {
     let h = Harness::start().await;
     let p = h.adult_with_card(0);
@@ -234,7 +233,6 @@ async fn items_are_read_newest_first_in_pages_with_ehr_consent_only() {
     );
 }
 
-#[tokio::test]
 async fn an_undisclosed_diagnosis_is_hidden_from_the_portal_only() {
     let h = Harness::start().await;
     let p = h.adult_with_card(1);
@@ -298,7 +296,6 @@ async fn an_undisclosed_diagnosis_is_hidden_from_the_portal_only() {
     assert_eq!(v["error"]["code"], "wrong_role");
 }
 
-#[tokio::test]
 async fn prescriptions_come_from_the_eprescription_service_not_stored_twice() {
     let h = Harness::start().await;
     let p = h.adult_with_card(2);
@@ -327,7 +324,6 @@ async fn prescriptions_come_from_the_eprescription_service_not_stored_twice() {
     assert_eq!(h.data_stats().await, stored, "reading stores nothing");
 }
 
-#[tokio::test]
 async fn registered_contraindications_and_allergies_warn_in_prescription_checks() {
     let h = Harness::start().await;
     let p = h.adult_with_card(3);
@@ -403,7 +399,6 @@ async fn registered_contraindications_and_allergies_warn_in_prescription_checks(
     assert_eq!(rx["warnings"][0]["kind"], "registered_contraindication");
 }
 
-#[tokio::test]
 async fn bad_item_submissions_are_refused_and_store_nothing() {
     let h = Harness::start().await;
     let p = h.adult_with_card(4);
@@ -580,7 +575,6 @@ async fn bad_item_submissions_are_refused_and_store_nothing() {
     assert_eq!(h.data_stats().await, stored, "nothing was stored");
 }
 
-#[tokio::test]
 async fn items_are_kept_five_years_unless_long_term_then_purged() {
     let h = Harness::start().await;
     let p = h.adult_with_card(5);
@@ -640,7 +634,6 @@ async fn items_are_kept_five_years_unless_long_term_then_purged() {
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 }
 
-#[tokio::test]
 async fn a_referral_reaches_its_addressee_with_its_discharge_summary_and_expires_after_receipt() {
     let h = Harness::start().await;
     let p = h.adult_with_card(6);
@@ -786,7 +779,6 @@ async fn a_referral_reaches_its_addressee_with_its_discharge_summary_and_expires
     assert_eq!(v["documents_removed"], 1);
 }
 
-#[tokio::test]
 async fn checkup_reports_need_checkup_consent() {
     let h = Harness::start().await;
     let p = h.adult_with_card(7);
@@ -831,7 +823,6 @@ async fn checkup_reports_need_checkup_consent() {
     );
 }
 
-#[tokio::test]
 async fn bad_documents_are_refused_and_store_nothing() {
     let h = Harness::start().await;
     let p = h.adult_with_card(9);
@@ -967,3 +958,15 @@ async fn bad_documents_are_refused_and_store_nothing() {
     );
     assert_eq!(h.data_stats().await, stored, "nothing was stored");
 }
+
+crate::harness::on_both_stores!(
+    items_are_read_newest_first_in_pages_with_ehr_consent_only,
+    an_undisclosed_diagnosis_is_hidden_from_the_portal_only,
+    prescriptions_come_from_the_eprescription_service_not_stored_twice,
+    registered_contraindications_and_allergies_warn_in_prescription_checks,
+    bad_item_submissions_are_refused_and_store_nothing,
+    items_are_kept_five_years_unless_long_term_then_purged,
+    a_referral_reaches_its_addressee_with_its_discharge_summary_and_expires_after_receipt,
+    checkup_reports_need_checkup_consent,
+    bad_documents_are_refused_and_store_nothing,
+);

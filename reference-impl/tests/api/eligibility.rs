@@ -4,7 +4,6 @@ use dx_exchange::wire::PersonRecord;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn verify_by_card_and_by_number_returns_coverage() {
     let h = Harness::start().await;
     let t = h.facility_token(&clinic(0)).await;
@@ -38,7 +37,6 @@ async fn verify_by_card_and_by_number_returns_coverage() {
     );
 }
 
-#[tokio::test]
 async fn a_changed_insurer_keeps_one_identity_and_the_old_number_answers_expired() {
     let h = Harness::start().await;
     let t = h.facility_token(&hospital(0)).await;
@@ -90,7 +88,6 @@ async fn a_changed_insurer_keeps_one_identity_and_the_old_number_answers_expired
     );
 }
 
-#[tokio::test]
 async fn public_expenses_and_child_copay_come_with_coverage() {
     let h = Harness::start().await;
     let t = h.facility_token(&clinic(1)).await;
@@ -107,7 +104,6 @@ async fn public_expenses_and_child_copay_come_with_coverage() {
     assert_eq!(v["public_expenses"][0]["law_code"], "88");
 }
 
-#[tokio::test]
 async fn bad_check_digit_is_400_with_the_field_named_and_unknown_numbers_not_found() {
     let h = Harness::start().await;
     let t = h.facility_token(&clinic(0)).await;
@@ -134,7 +130,6 @@ async fn bad_check_digit_is_400_with_the_field_named_and_unknown_numbers_not_fou
     assert_eq!(h.data_stats().await, before);
 }
 
-#[tokio::test]
 async fn batch_verifies_up_to_a_thousand_with_per_item_errors() {
     let h = Harness::start().await;
     let t = h.facility_token(&pharmacy(2)).await;
@@ -178,7 +173,6 @@ async fn batch_verifies_up_to_a_thousand_with_per_item_errors() {
     );
 }
 
-#[tokio::test]
 async fn facility_principals_must_exist_and_have_valid_codes() {
     let h = Harness::start().await;
     let admin = h.admin().await;
@@ -206,3 +200,12 @@ async fn facility_principals_must_exist_and_have_valid_codes() {
         (StatusCode::BAD_REQUEST, Some("invalid_facility_code"))
     );
 }
+
+crate::harness::on_both_stores!(
+    verify_by_card_and_by_number_returns_coverage,
+    a_changed_insurer_keeps_one_identity_and_the_old_number_answers_expired,
+    public_expenses_and_child_copay_come_with_coverage,
+    bad_check_digit_is_400_with_the_field_named_and_unknown_numbers_not_found,
+    batch_verifies_up_to_a_thousand_with_per_item_errors,
+    facility_principals_must_exist_and_have_valid_codes,
+);

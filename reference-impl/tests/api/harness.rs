@@ -21,6 +21,100 @@ pub fn start_time() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The store a test runs on: every test of this suite that goes through the store runs once on
+/// each (see [`on_both_stores!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+/// The backend of the running test (SQLite outside [`on_store`]).
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// Runs a test body on `backend`. Without a PostgreSQL server to test against
+/// (`DXSIM_TEST_POSTGRES`), a PostgreSQL run says so and passes, unless
+/// `DXSIM_REQUIRE_POSTGRES` is set (as `.ci/run` sets it), where it fails.
+pub async fn on_store(backend: Backend, test: impl std::future::Future<Output = ()>) {
+    if backend == Backend::Postgres && dx_exchange::store::postgres::test_server().is_none() {
+        assert!(
+            std::env::var_os("DXSIM_REQUIRE_POSTGRES").is_none(),
+            "DXSIM_REQUIRE_POSTGRES is set but DXSIM_TEST_POSTGRES names no server"
+        );
+        eprintln!("not run on PostgreSQL: DXSIM_TEST_POSTGRES is not set");
+        return;
+    }
+    BACKEND.scope(backend, test).await
+}
+
+/// Declares each named `async fn` of the module as two tests, `sqlite::<name>` and
+/// `postgres::<name>`: one test body, both stores.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::harness::on_store(crate::harness::Backend::Sqlite, super::$name()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::harness::on_store(crate::harness::Backend::Postgres, super::$name())
+                        .await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_stores;
+
+/// A store for an exchange of the running test's backend: the SQLite file in `dir`, or a scratch
+/// database of its own on the test server (dropped with this value).
+pub struct TestStore {
+    pub location: dx_exchange::store::Location,
+    _db: Option<dx_exchange::store::postgres::ScratchDatabase>,
+}
+
+impl TestStore {
+    pub fn new(dir: &std::path::Path) -> Self {
+        match backend() {
+            Backend::Sqlite => Self {
+                location: dx_exchange::store::Location::Sqlite(
+                    dir.join(dx_exchange::server::DB_FILE),
+                ),
+                _db: None,
+            },
+            Backend::Postgres => {
+                let server = dx_exchange::store::postgres::test_server().expect("a test server");
+                let db = dx_exchange::store::postgres::ScratchDatabase::create(&server).unwrap();
+                Self {
+                    location: dx_exchange::store::Location::Postgres(db.url().to_owned()),
+                    _db: Some(db),
+                }
+            }
+        }
+    }
+
+    /// The flags that give a `dx-exchange` process this store (none for the SQLite file in its
+    /// `--data`).
+    pub fn flags(&self) -> Vec<String> {
+        match &self.location {
+            dx_exchange::store::Location::Sqlite(_) => Vec::new(),
+            dx_exchange::store::Location::Postgres(url) => vec!["--store".into(), url.clone()],
+        }
+    }
+}
+
 pub const SEED: u64 = 1;
 pub const PERSONS: u64 = 200;
 
@@ -34,6 +128,7 @@ pub struct Harness {
     /// The facility of each facility token handed out.
     facilities: std::sync::Mutex<std::collections::HashMap<String, String>>,
     _running: Running,
+    _store: TestStore,
     _dir: tempfile::TempDir,
 }
 
@@ -75,8 +170,9 @@ impl Harness {
     pub async fn start_with(limits: dx_exchange::admission::Limits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(start_time()));
+        let store = TestStore::new(dir.path());
         let exchange =
-            Exchange::open_with(dir.path(), Durability::Normal, clock.clone(), limits).unwrap();
+            Exchange::open_at(&store.location, Durability::Normal, clock.clone(), limits).unwrap();
         exchange.seed_sample(PERSONS, SEED).unwrap();
         let admin_secret = exchange.admin_secret().to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,6 +185,7 @@ impl Harness {
             presented: std::sync::atomic::AtomicU64::new(0),
             facilities: Default::default(),
             _running: running,
+            _store: store,
             _dir: dir,
         }
     }

@@ -34,7 +34,6 @@ fn days_ago(h: &Harness, n: i64) -> NaiveDate {
     h.today() - TimeDelta::days(n)
 }
 
-#[tokio::test]
 async fn municipalities_are_principals_that_see_and_record_only_their_residents() {
     let h = Harness::start().await;
     let p = h.find_person(|p| p.prefecture == 13);
@@ -91,7 +90,6 @@ async fn municipalities_are_principals_that_see_and_record_only_their_residents(
     assert_eq!(code(&r), (StatusCode::FORBIDDEN, Some("wrong_role")));
 }
 
-#[tokio::test]
 async fn a_dose_inside_its_minimum_interval_is_refused_with_the_reason() {
     let h = Harness::start().await;
     let child = h.find_person(|p| age(&h, p) < 10 && p.card_serial.is_some());
@@ -199,7 +197,6 @@ async fn a_dose_inside_its_minimum_interval_is_refused_with_the_reason() {
     );
 }
 
-#[tokio::test]
 async fn history_and_schedule_need_vaccination_consent_and_answer_what_is_due() {
     let h = Harness::start().await;
     let child = h.find_person(|p| age(&h, p) < 10 && p.card_serial.is_some());
@@ -269,7 +266,6 @@ async fn history_and_schedule_need_vaccination_consent_and_answer_what_is_due() 
     );
 }
 
-#[tokio::test]
 async fn a_municipal_batch_upload_is_stored_all_or_nothing() {
     let h = Harness::start().await;
     let residents: Vec<PersonRecord> = (0..PERSONS)
@@ -343,7 +339,6 @@ async fn a_municipal_batch_upload_is_stored_all_or_nothing() {
     );
 }
 
-#[tokio::test]
 async fn maternal_records_follow_a_registered_pregnancy_and_reach_the_municipality_and_person() {
     let h = Harness::start().await;
     let woman = h.find_person(|p| {
@@ -438,7 +433,6 @@ async fn maternal_records_follow_a_registered_pregnancy_and_reach_the_municipali
     assert_eq!(r.1["records"][0]["kind"], "pregnancy");
 }
 
-#[tokio::test]
 async fn care_certifications_need_consent_expire_and_come_with_eligibility() {
     let h = Harness::start().await;
     let elder = h.find_person(|p| {
@@ -582,7 +576,6 @@ async fn care_certifications_need_consent_expire_and_come_with_eligibility() {
     assert_eq!(code(&r), (StatusCode::GONE, Some("certification_expired")));
 }
 
-#[tokio::test]
 async fn registered_entitlements_come_back_with_eligibility() {
     let h = Harness::start().await;
     let p = h.find_person(|p| {
@@ -665,7 +658,6 @@ async fn registered_entitlements_come_back_with_eligibility() {
     assert_eq!(r.1["previous_ends"], json!(days_ago(&h, 1)), "{}", r.1);
 }
 
-#[tokio::test]
 async fn applications_are_filed_by_the_person_and_decided_by_their_municipality() {
     let h = Harness::start().await;
     let p = h.find_person(|p| age(&h, p) >= 40 && p.prefecture == 13);
@@ -796,7 +788,6 @@ async fn applications_are_filed_by_the_person_and_decided_by_their_municipality(
     assert!(r.1["applications"][0]["decided_at"].is_string());
 }
 
-#[tokio::test]
 async fn the_portal_lists_checkup_reports_and_refuses_other_roles() {
     let h = Harness::start().await;
     let p = h.adult_with_card(4);
@@ -823,3 +814,15 @@ async fn the_portal_lists_checkup_reports_and_refuses_other_roles() {
         .await;
     assert!(r.1.as_array().unwrap().iter().any(|v| v["code"] == "mr"));
 }
+
+crate::harness::on_both_stores!(
+    municipalities_are_principals_that_see_and_record_only_their_residents,
+    a_dose_inside_its_minimum_interval_is_refused_with_the_reason,
+    history_and_schedule_need_vaccination_consent_and_answer_what_is_due,
+    a_municipal_batch_upload_is_stored_all_or_nothing,
+    maternal_records_follow_a_registered_pregnancy_and_reach_the_municipality_and_person,
+    care_certifications_need_consent_expire_and_come_with_eligibility,
+    registered_entitlements_come_back_with_eligibility,
+    applications_are_filed_by_the_person_and_decided_by_their_municipality,
+    the_portal_lists_checkup_reports_and_refuses_other_roles,
+);

@@ -2,7 +2,6 @@ use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn healthz_and_metrics_per_route() {
     let h = Harness::start().await;
     let (s, v) = h.send(reqwest::Method::GET, None, "/healthz", None).await;
@@ -34,7 +33,6 @@ async fn healthz_and_metrics_per_route() {
     ));
 }
 
-#[tokio::test]
 async fn malformed_oversized_and_misshapen_bodies_get_structured_errors_and_store_nothing() {
     let h = Harness::start().await;
     let t = h.facility_token(&clinic(0)).await;
@@ -100,7 +98,6 @@ async fn malformed_oversized_and_misshapen_bodies_get_structured_errors_and_stor
     assert_eq!(h.data_stats().await, before);
 }
 
-#[tokio::test]
 async fn bulk_import_is_all_or_nothing() {
     let h = Harness::start().await;
     let admin = h.admin().await;
@@ -149,7 +146,6 @@ async fn bulk_import_is_all_or_nothing() {
 
 /// Every endpoint of `wire::endpoints` is routed with its method: none answers `no_route` or
 /// `method_not_allowed` (whatever else it refuses for a placeholder id).
-#[tokio::test]
 async fn every_endpoint_of_the_table_is_served() {
     use dx_exchange::wire::endpoints::{ALL, Method, fill};
     let h = Harness::start().await;
@@ -211,3 +207,10 @@ fn docs_api_md_documents_every_endpoint() {
         .collect();
     assert!(missing.is_empty(), "not in docs/api.md: {missing:?}");
 }
+
+crate::harness::on_both_stores!(
+    healthz_and_metrics_per_route,
+    malformed_oversized_and_misshapen_bodies_get_structured_errors_and_store_nothing,
+    bulk_import_is_all_or_nothing,
+    every_endpoint_of_the_table_is_served,
+);

@@ -11,7 +11,6 @@ async fn give_medication_consent(h: &Harness, token: &str, p: &dx_exchange::wire
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
-#[tokio::test]
 async fn register_retrieve_dispense_then_no_cancel() {
     let h = Harness::start().await;
     let p = h.adult_with_card(0);
@@ -99,7 +98,6 @@ async fn register_retrieve_dispense_then_no_cancel() {
     assert_eq!(h.data_stats().await, before);
 }
 
-#[tokio::test]
 async fn cancel_before_dispensing_frees_the_code() {
     let h = Harness::start().await;
     let p = h.adult_with_card(1);
@@ -151,7 +149,6 @@ async fn cancel_before_dispensing_frees_the_code() {
     );
 }
 
-#[tokio::test]
 async fn bad_signatures_and_bad_bundles_are_refused_and_store_nothing() {
     let h = Harness::start().await;
     let p = h.adult_with_card(0);
@@ -264,7 +261,6 @@ async fn bad_signatures_and_bad_bundles_are_refused_and_store_nothing() {
     );
 }
 
-#[tokio::test]
 async fn duplicate_and_contraindication_checks_see_other_facilities() {
     let h = Harness::start().await;
     let p = h.adult_with_card(4);
@@ -320,7 +316,6 @@ async fn duplicate_and_contraindication_checks_see_other_facilities() {
     assert_eq!(v["warnings"], json!([]));
 }
 
-#[tokio::test]
 async fn in_hospital_and_paper_dispensings_count_in_the_checks() {
     let h = Harness::start().await;
     let p = h.adult_with_card(5);
@@ -358,7 +353,6 @@ async fn in_hospital_and_paper_dispensings_count_in_the_checks() {
     );
 }
 
-#[tokio::test]
 async fn dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_drugs() {
     let h = Harness::start().await;
     let p = h.adult_with_card(6);
@@ -426,3 +420,12 @@ async fn dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_
     let (s, v) = h.post(&pharmacist.token, &path, body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
+
+crate::harness::on_both_stores!(
+    register_retrieve_dispense_then_no_cancel,
+    cancel_before_dispensing_frees_the_code,
+    bad_signatures_and_bad_bundles_are_refused_and_store_nothing,
+    duplicate_and_contraindication_checks_see_other_facilities,
+    in_hospital_and_paper_dispensings_count_in_the_checks,
+    dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_drugs,
+);

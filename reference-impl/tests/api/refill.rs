@@ -2,7 +2,6 @@ use crate::harness::*;
 use dx_exchange::clock::Clock as _;
 use reqwest::StatusCode;
 
-#[tokio::test]
 async fn a_refill_allows_three_uses_in_their_windows_and_refuses_a_fourth() {
     let h = Harness::start().await;
     let p = h.adult_with_card(7);
@@ -71,7 +70,6 @@ async fn a_refill_allows_three_uses_in_their_windows_and_refuses_a_fourth() {
     doctor.refresh(&h).await;
 }
 
-#[tokio::test]
 async fn a_use_after_its_window_is_refused() {
     let h = Harness::start().await;
     let p = h.adult_with_card(8);
@@ -111,7 +109,6 @@ async fn a_use_after_its_window_is_refused() {
     );
 }
 
-#[tokio::test]
 async fn narcotics_psychotropics_and_poultices_cannot_be_refills_and_four_uses_never() {
     let h = Harness::start().await;
     let p = h.adult_with_card(9);
@@ -142,3 +139,9 @@ async fn narcotics_psychotropics_and_poultices_cannot_be_refills_and_four_uses_n
     );
     assert_eq!(h.data_stats().await, before);
 }
+
+crate::harness::on_both_stores!(
+    a_refill_allows_three_uses_in_their_windows_and_refuses_a_fourth,
+    a_use_after_its_window_is_refused,
+    narcotics_psychotropics_and_poultices_cannot_be_refills_and_four_uses_never,
+);

@@ -39,7 +39,6 @@ async fn sign_in(h: &Harness, principal: &str, secret: &str) -> (StatusCode, Val
         .await
 }
 
-#[tokio::test]
 async fn arrays_are_not_objects_and_store_nothing() {
     let h = Harness::start().await;
     let p = h.adult_with_card(11);
@@ -72,7 +71,6 @@ async fn arrays_are_not_objects_and_store_nothing() {
     );
 }
 
-#[tokio::test]
 async fn only_utf8_json_is_read() {
     let h = Harness::start().await;
     let t = h.facility_token(&clinic(1)).await;
@@ -111,7 +109,6 @@ async fn only_utf8_json_is_read() {
     }
 }
 
-#[tokio::test]
 async fn errors_of_the_http_layer_have_the_json_error_body() {
     let h = Harness::start().await;
     let t = h.facility_token(&clinic(1)).await;
@@ -157,7 +154,6 @@ async fn errors_of_the_http_layer_have_the_json_error_body() {
     assert_eq!(v["error"]["code"], "headers_too_large");
 }
 
-#[tokio::test]
 async fn tokens_last_an_hour_at_most_and_revoked_credentials_stop_working() {
     let h = Harness::start().await;
     let admin = h.admin().await;
@@ -232,7 +228,6 @@ async fn tokens_last_an_hour_at_most_and_revoked_credentials_stop_working() {
     assert_eq!(h.get(&other, "/v1/ehr/referrals").await.0, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn wrong_secrets_are_limited_per_principal() {
     let h = Harness::start().await;
     let principal = format!("facility:{}", clinic(5));
@@ -253,3 +248,11 @@ async fn wrong_secrets_are_limited_per_principal() {
     h.clock.advance(TimeDelta::seconds(60));
     h.facility_token(&clinic(5)).await;
 }
+
+crate::harness::on_both_stores!(
+    arrays_are_not_objects_and_store_nothing,
+    only_utf8_json_is_read,
+    errors_of_the_http_layer_have_the_json_error_body,
+    tokens_last_an_hour_at_most_and_revoked_credentials_stop_working,
+    wrong_secrets_are_limited_per_principal,
+);
