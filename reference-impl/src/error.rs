@@ -75,6 +75,17 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub const MAX_HEADERS: usize = 100;
 
 /// Middleware: refuses an oversized request head with the JSON error body, before any work.
+/// Why text with U+0000 is refused: no field of the protocol holds it, and PostgreSQL's text
+/// cannot (so both stores refuse it alike, before anything is read or stored).
+pub const NUL_REFUSED: &str =
+    "U+0000 (NUL) is not allowed in a path, a query or any text of the body";
+
+/// Whether a request target percent-encodes a NUL (`%00`) in its path or query.
+fn nul_in_target(uri: &axum::http::Uri) -> bool {
+    uri.path_and_query()
+        .is_some_and(|p| p.as_str().as_bytes().windows(3).any(|w| w == b"%00"))
+}
+
 pub async fn head_limits(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri > MAX_URI_BYTES {
@@ -82,6 +93,9 @@ pub async fn head_limits(req: axum::extract::Request, next: axum::middleware::Ne
             StatusCode::URI_TOO_LONG,
             format!("the request target exceeds {MAX_URI_BYTES} bytes"),
         );
+    }
+    if nul_in_target(req.uri()) {
+        return Refusal::invalid("invalid_text", NUL_REFUSED).into_response();
     }
     let headers = req.headers();
     let bytes: usize = headers

@@ -55,10 +55,19 @@ impl<S: Send + Sync> FromRequest<S> for BulkBody {
     type Rejection = Refusal;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read_body(req, state, MAX_IMPORT_BODY_BYTES)
-            .await
-            .map(BulkBody)
+        let body = read_body(req, state, MAX_IMPORT_BODY_BYTES).await?;
+        if escapes_nul(&body) {
+            return Err(Refusal::invalid("invalid_text", crate::error::NUL_REFUSED));
+        }
+        Ok(BulkBody(body))
     }
+}
+
+/// Whether JSON text escapes a NUL (`\u0000`, its backslash not itself escaped).
+fn escapes_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, w)| {
+        w == b"\\u0000" && json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
 }
 
 /// Largest request body accepted by ordinary routes.
@@ -187,6 +196,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "request bodies are UTF-8 JSON; this body is not UTF-8",
             ));
         }
+        if escapes_nul(&bytes) {
+            return Err(Refusal::invalid("invalid_text", crate::error::NUL_REFUSED));
+        }
         crate::strict::from_slice(&bytes).map(ApiJson).map_err(|e| {
             if e.is_data() {
                 Refusal::invalid(
@@ -197,5 +209,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 Refusal::invalid("malformed_json", format!("the body is not valid JSON: {e}"))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_escaped_nul_is_found_and_an_escaped_backslash_is_not_one() {
+        assert!(super::escapes_nul(br#"{"a":"x\u0000y"}"#));
+        assert!(super::escapes_nul(br#"{"a":"\\\u0000"}"#));
+        assert!(!super::escapes_nul(br#"{"a":"\\u0000"}"#));
+        assert!(!super::escapes_nul(br#"{"a":"u0000"}"#));
     }
 }

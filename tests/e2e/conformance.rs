@@ -1,12 +1,14 @@
 //! The conformance suite against the reference exchange, and against faulty variants of it: the
 //! reference passes every check (on a manual clock, so the checks that move time run too), and
-//! each deliberate fault ([`dx_exchange::faults::Fault`]) fails the check that targets it.
+//! each deliberate fault ([`dx_exchange::faults::Fault`]) fails the check that targets it — on
+//! the SQLite store and on PostgreSQL (where `DXSIM_TEST_POSTGRES` names a server).
 
 use chrono::{DateTime, Utc};
 use dx_conformance::{self as conformance, Filter, Report};
 use dx_exchange::clock::ManualClock;
 use dx_exchange::faults::Fault;
-use dx_exchange::store::Durability;
+use dx_exchange::store::postgres::test_server_or_skip;
+use dx_exchange::store::{Durability, ScratchStore};
 use std::sync::Arc;
 
 fn start() -> DateTime<Utc> {
@@ -15,10 +17,20 @@ fn start() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Serves a fresh reference exchange on a manual clock, with `fault` switched on, and runs the
-/// suite's checks selected by `filter` against it.
-async fn suite_against(fault: Option<Fault>, filter: Filter) -> Report {
+/// A fresh store: the SQLite file in `dir`, or a scratch database on `postgres`.
+fn fresh(dir: &std::path::Path, postgres: Option<&str>) -> ScratchStore {
+    match postgres {
+        None => ScratchStore::sqlite(dir),
+        Some(server) => ScratchStore::postgres(server).unwrap(),
+    }
+}
+
+/// Serves a fresh reference exchange on a manual clock (on PostgreSQL where `postgres` names a
+/// server), with `fault` switched on, and runs the suite's checks selected by `filter` against
+/// it.
+async fn suite_against(postgres: Option<&str>, fault: Option<Fault>, filter: Filter) -> Report {
     let dir = tempfile::tempdir().unwrap();
+    let store = fresh(dir.path(), postgres);
     let clock = Arc::new(ManualClock::new(start()));
     // Tight admission bounds, so the overload check's burst is shed (the other checks send one
     // request at a time).
@@ -28,7 +40,7 @@ async fn suite_against(fault: Option<Fault>, filter: Filter) -> Report {
         deadline: std::time::Duration::from_millis(20),
     };
     let exchange =
-        dx_exchange::Exchange::open_with(dir.path(), Durability::Normal, clock, limits).unwrap();
+        dx_exchange::Exchange::open_at(&store.location, Durability::Normal, clock, limits).unwrap();
     if let Some(f) = fault {
         exchange.state().inject_fault(f);
     }
@@ -45,7 +57,30 @@ async fn suite_against(fault: Option<Fault>, filter: Filter) -> Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_exchange_passes_every_check() {
-    let report = suite_against(None, Filter::default()).await;
+    passes_every_check(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_exchange_passes_every_check_on_postgres() {
+    if let Some(server) = test_server_or_skip("conformance on PostgreSQL") {
+        passes_every_check(Some(&server)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_fails_the_check_that_targets_it() {
+    faults_are_caught(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_fails_the_check_that_targets_it_on_postgres() {
+    if let Some(server) = test_server_or_skip("conformance faults on PostgreSQL") {
+        faults_are_caught(Some(&server)).await;
+    }
+}
+
+async fn passes_every_check(postgres: Option<&str>) {
+    let report = suite_against(postgres, None, Filter::default()).await;
     assert!(
         report.passed() && report.counts.skip == 0,
         "{}",
@@ -60,8 +95,7 @@ async fn the_reference_exchange_passes_every_check() {
     )));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_fault_fails_the_check_that_targets_it() {
+async fn faults_are_caught(postgres: Option<&str>) {
     for (fault, targets) in [
         (
             Fault::ConsentUnchecked,
@@ -122,6 +156,7 @@ async fn each_fault_fails_the_check_that_targets_it() {
             .map(|t| t.split('.').next().unwrap().to_owned())
             .collect();
         let report = suite_against(
+            postgres,
             Some(fault),
             Filter {
                 groups,

@@ -70,6 +70,41 @@ impl Location {
     }
 }
 
+/// A store for one test or benchmark run: the SQLite file in a directory, or a scratch database
+/// of its own on a PostgreSQL server (dropped with this value).
+pub struct ScratchStore {
+    pub location: Location,
+    _db: Option<postgres::ScratchDatabase>,
+}
+
+impl ScratchStore {
+    /// The SQLite file `exchange.db` in `dir`.
+    pub fn sqlite(dir: &Path) -> Self {
+        Self {
+            location: Location::Sqlite(dir.join("exchange.db")),
+            _db: None,
+        }
+    }
+
+    /// A fresh database on the server at `server`.
+    pub fn postgres(server: &str) -> Result<Self, StoreError> {
+        let db = postgres::ScratchDatabase::create(server)?;
+        Ok(Self {
+            location: Location::Postgres(db.url().to_owned()),
+            _db: Some(db),
+        })
+    }
+
+    /// The flags that give a `dx-exchange` or `dxsim` process this store (none for the SQLite
+    /// file, which is the one in its `--data`).
+    pub fn flags(&self) -> Vec<String> {
+        match &self.location {
+            Location::Sqlite(_) => Vec::new(),
+            Location::Postgres(url) => vec!["--store".into(), url.clone()],
+        }
+    }
+}
+
 /// The exchange's store on either backend; every service's storage trait is implemented on it.
 pub enum SqlStore {
     Sqlite(SqliteStore),

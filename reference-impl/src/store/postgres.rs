@@ -624,6 +624,22 @@ pub fn test_server() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// The test server for a test that must run on PostgreSQL: `None` (after saying so on stderr)
+/// where [`TEST_SERVER_ENV`] is unset, so that a machine without PostgreSQL still runs every
+/// other test; but where `DXSIM_REQUIRE_POSTGRES` is set too (as `.ci/run` sets it), a missing
+/// server fails the test.
+pub fn test_server_or_skip(test: &str) -> Option<String> {
+    let server = test_server();
+    if server.is_none() {
+        assert!(
+            std::env::var_os("DXSIM_REQUIRE_POSTGRES").is_none(),
+            "{test}: DXSIM_REQUIRE_POSTGRES is set but {TEST_SERVER_ENV} names no server"
+        );
+        eprintln!("{test}: not run on PostgreSQL ({TEST_SERVER_ENV} is not set)");
+    }
+    server
+}
+
 /// A database of its own on a server, for one test or benchmark; dropped, with any connection
 /// still open to it, when this value is.
 pub struct ScratchDatabase {

@@ -78,6 +78,4 @@ async fn a_portal_surge_is_shed_while_pharmacies_are_served() {
     assert!(metrics.contains("dx_overloaded_total{service=\"eligibility\"} 0"));
 }
 
-crate::harness::on_both_stores!(
-    a_portal_surge_is_shed_while_pharmacies_are_served,
-);
+crate::harness::on_both_stores!(a_portal_surge_is_shed_while_pharmacies_are_served,);

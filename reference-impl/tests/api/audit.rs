@@ -70,6 +70,4 @@ async fn a_person_sees_who_read_and_wrote_their_records() {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-crate::harness::on_both_stores!(
-    a_person_sees_who_read_and_wrote_their_records,
-);
+crate::harness::on_both_stores!(a_person_sees_who_read_and_wrote_their_records,);

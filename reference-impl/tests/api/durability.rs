@@ -1,12 +1,13 @@
 //! An acknowledged write survives `kill -9` of the server process.
 
-use crate::harness::TestStore;
+use crate::harness::test_store;
+use dx_exchange::store::ScratchStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn spawn(data: &std::path::Path, store: &TestStore, port: u16) -> Child {
+fn spawn(data: &std::path::Path, store: &ScratchStore, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dx-exchange"))
         .args(["--addr", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
@@ -95,7 +96,7 @@ fn free_port() -> u16 {
 
 async fn consent_written_before_kill_9_is_there_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let store = TestStore::new(dir.path());
+    let store = test_store(dir.path());
     let http = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -193,7 +194,7 @@ fn verify_bodies() -> Vec<Value> {
 
 async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let store = TestStore::new(dir.path());
+    let store = test_store(dir.path());
     let http = reqwest::Client::new();
     let bodies = std::sync::Arc::new(verify_bodies());
     assert!(bodies.len() > 20);

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dx_exchange::clock::{Clock, ManualClock};
 use dx_exchange::codes::{FacilityTable, facility_code};
 use dx_exchange::refdata::{DrugMaster, sample};
-use dx_exchange::store::Durability;
+use dx_exchange::store::{Durability, ScratchStore};
 use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use dx_exchange::wire::{PersonRecord, QualificationRecord, Sex};
@@ -38,16 +38,13 @@ pub fn backend() -> Backend {
     BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
 }
 
-/// Runs a test body on `backend`. Without a PostgreSQL server to test against
-/// (`DXSIM_TEST_POSTGRES`), a PostgreSQL run says so and passes, unless
-/// `DXSIM_REQUIRE_POSTGRES` is set (as `.ci/run` sets it), where it fails.
+/// Runs a test body on `backend` (a PostgreSQL run without a server to test against says so
+/// and passes, unless the server is required: see
+/// [`dx_exchange::store::postgres::test_server_or_skip`]).
 pub async fn on_store(backend: Backend, test: impl std::future::Future<Output = ()>) {
-    if backend == Backend::Postgres && dx_exchange::store::postgres::test_server().is_none() {
-        assert!(
-            std::env::var_os("DXSIM_REQUIRE_POSTGRES").is_none(),
-            "DXSIM_REQUIRE_POSTGRES is set but DXSIM_TEST_POSTGRES names no server"
-        );
-        eprintln!("not run on PostgreSQL: DXSIM_TEST_POSTGRES is not set");
+    if backend == Backend::Postgres
+        && dx_exchange::store::postgres::test_server_or_skip("this test").is_none()
+    {
         return;
     }
     BACKEND.scope(backend, test).await
@@ -78,39 +75,14 @@ macro_rules! on_both_stores {
 }
 pub(crate) use on_both_stores;
 
-/// A store for an exchange of the running test's backend: the SQLite file in `dir`, or a scratch
-/// database of its own on the test server (dropped with this value).
-pub struct TestStore {
-    pub location: dx_exchange::store::Location,
-    _db: Option<dx_exchange::store::postgres::ScratchDatabase>,
-}
-
-impl TestStore {
-    pub fn new(dir: &std::path::Path) -> Self {
-        match backend() {
-            Backend::Sqlite => Self {
-                location: dx_exchange::store::Location::Sqlite(
-                    dir.join(dx_exchange::server::DB_FILE),
-                ),
-                _db: None,
-            },
-            Backend::Postgres => {
-                let server = dx_exchange::store::postgres::test_server().expect("a test server");
-                let db = dx_exchange::store::postgres::ScratchDatabase::create(&server).unwrap();
-                Self {
-                    location: dx_exchange::store::Location::Postgres(db.url().to_owned()),
-                    _db: Some(db),
-                }
-            }
-        }
-    }
-
-    /// The flags that give a `dx-exchange` process this store (none for the SQLite file in its
-    /// `--data`).
-    pub fn flags(&self) -> Vec<String> {
-        match &self.location {
-            dx_exchange::store::Location::Sqlite(_) => Vec::new(),
-            dx_exchange::store::Location::Postgres(url) => vec!["--store".into(), url.clone()],
+/// A store of the running test's backend: the SQLite file in `dir`, or a scratch database on
+/// the test server.
+pub fn test_store(dir: &std::path::Path) -> ScratchStore {
+    match backend() {
+        Backend::Sqlite => ScratchStore::sqlite(dir),
+        Backend::Postgres => {
+            let server = dx_exchange::store::postgres::test_server().expect("a test server");
+            ScratchStore::postgres(&server).unwrap()
         }
     }
 }
@@ -128,7 +100,7 @@ pub struct Harness {
     /// The facility of each facility token handed out.
     facilities: std::sync::Mutex<std::collections::HashMap<String, String>>,
     _running: Running,
-    _store: TestStore,
+    _store: ScratchStore,
     _dir: tempfile::TempDir,
 }
 
@@ -170,7 +142,7 @@ impl Harness {
     pub async fn start_with(limits: dx_exchange::admission::Limits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(start_time()));
-        let store = TestStore::new(dir.path());
+        let store = test_store(dir.path());
         let exchange =
             Exchange::open_at(&store.location, Durability::Normal, clock.clone(), limits).unwrap();
         exchange.seed_sample(PERSONS, SEED).unwrap();
