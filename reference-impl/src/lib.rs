@@ -24,6 +24,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod municipal;
+pub mod nodes;
 pub mod prescription;
 pub mod refdata;
 pub mod refusal;

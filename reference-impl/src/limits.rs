@@ -5,12 +5,21 @@
 //! has ended are dropped, and if none has, the new key is counted under one shared overflow key,
 //! so a flood of new names is limited as one.
 //!
-//! The counts live in one process: several exchange nodes would each count their own.
+//! On a store that several exchange nodes serve ([`AttemptLimiter::share`]), the counts are
+//! rows of the store that every node reads before an attempt and adds its failures to, so the
+//! limit holds across nodes, not per node.
 
 use crate::refusal::Refusal;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The shared store, and the kind the limiter's counts are kept under in it.
+type Shared = (Arc<dyn crate::nodes::NodeStore + Send + Sync>, &'static str);
+
+/// Every how many failures counted in a shared store a node forgets the ended windows.
+const FORGET_EVERY: u32 = 256;
 
 /// Wrong access codes a pharmacy may present in one minute.
 pub const CODE_FAILURES_PER_MINUTE: u32 = 10;
@@ -26,6 +35,8 @@ pub struct AttemptLimiter {
     limit: u32,
     what: &'static str,
     counts: Mutex<HashMap<String, (i64, u32)>>,
+    shared: OnceLock<Shared>,
+    counted: AtomicU32,
 }
 
 impl AttemptLimiter {
@@ -34,7 +45,14 @@ impl AttemptLimiter {
             limit,
             what,
             counts: Mutex::default(),
+            shared: OnceLock::new(),
+            counted: AtomicU32::new(0),
         }
+    }
+
+    /// Counts in `store`, under `kind`, from now on: the nodes that share it share the limit.
+    pub fn share(&self, store: Arc<dyn crate::nodes::NodeStore + Send + Sync>, kind: &'static str) {
+        let _ = self.shared.set((store, kind));
     }
 
     fn window(now: DateTime<Utc>) -> i64 {
@@ -44,12 +62,17 @@ impl AttemptLimiter {
     /// Refuses with 429 if `key` has reached its limit in the current minute.
     pub fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
         let w = Self::window(now);
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let current = |c: &(i64, u32)| if c.0 == w { c.1 } else { 0 };
-        let n = match counts.get(key) {
-            Some(c) => current(c),
-            None if counts.len() >= MAX_KEYS => counts.get(OVERFLOW).map_or(0, current),
-            None => 0,
+        let n = match self.shared.get() {
+            Some((store, kind)) => store.failures(kind, key, w)?,
+            None => {
+                let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+                let current = |c: &(i64, u32)| if c.0 == w { c.1 } else { 0 };
+                match counts.get(key) {
+                    Some(c) => current(c),
+                    None if counts.len() >= MAX_KEYS => counts.get(OVERFLOW).map_or(0, current),
+                    None => 0,
+                }
+            }
         };
         if n < self.limit {
             return Ok(());
@@ -69,6 +92,15 @@ impl AttemptLimiter {
     /// Counts one failure of `key`.
     pub fn fail(&self, key: &str, now: DateTime<Utc>) {
         let w = Self::window(now);
+        if let Some((store, kind)) = self.shared.get() {
+            if self.counted.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == 0 {
+                let _ = store.forget_expired(i64::MIN, w - 1);
+            }
+            if let Err(e) = store.count_failure(kind, key, w) {
+                tracing::error!(error = %e, "a failed attempt was not counted in the shared store");
+            }
+            return;
+        }
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if counts.len() >= MAX_KEYS && !counts.contains_key(key) {
             counts.retain(|_, (kw, _)| *kw == w);

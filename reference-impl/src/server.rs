@@ -205,6 +205,7 @@ impl Exchange {
             .map_or(0, |g| g.1);
         let admin_secret = keys.credential_secret("admin", admin_generation);
         let state = AppState::new(store.clone(), clock, keys, generations, cards, admission);
+        state.join_nodes().map_err(failed)?;
         Ok(Self {
             state,
             store,

@@ -71,6 +71,54 @@ impl AppState {
         }))
     }
 
+    /// Joins the other nodes of a shared store: failed attempts and card nonces are counted in
+    /// the store, and the changes other nodes announce (revoked credentials, card trust) are
+    /// applied here as they commit. Nothing to do on a store one process serves.
+    pub fn join_nodes(&self) -> Result<(), crate::store::StoreError> {
+        let store = self.0.store.clone();
+        if !store.shared() {
+            return Ok(());
+        }
+        let nodes: Arc<dyn crate::nodes::NodeStore + Send + Sync> = store.clone();
+        self.0.cards.share(nodes.clone());
+        self.0.limits.codes.share(nodes.clone(), "codes");
+        self.0.limits.secrets.share(nodes, "secrets");
+        let weak = Arc::downgrade(&self.0);
+        store.watch(Box::new(move |notice| match weak.upgrade() {
+            Some(inner) => {
+                AppState(inner).hear(notice);
+                true
+            }
+            None => false,
+        }))
+    }
+
+    /// Applies what another node announced.
+    fn hear(&self, notice: crate::nodes::Notice) {
+        use crate::nodes::{Change, Notice};
+        let store = &self.0.store;
+        let reloaded = match notice {
+            Notice::Changed(Change::Generation {
+                principal,
+                generation,
+            }) => {
+                self.set_generation(&principal, generation);
+                Ok(())
+            }
+            Notice::Changed(Change::Cards) => self.0.cards.reload(store.as_ref()),
+            Notice::Resync => store.credential_generations().and_then(|all| {
+                for (p, g) in all {
+                    self.set_generation(&p, g);
+                }
+                self.0.cards.reload(store.as_ref())
+            }),
+            Notice::Idle => Ok(()),
+        };
+        if let Err(e) = reloaded {
+            tracing::error!(error = %e, "applying another node's change");
+        }
+    }
+
     /// Whether the exchange was told to break a rule (only possible with the `faults` feature).
     #[inline]
     pub fn fault(&self, f: crate::faults::Fault) -> bool {

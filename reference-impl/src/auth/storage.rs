@@ -2,6 +2,7 @@
 
 use super::credentials::CredentialStore;
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
+use crate::nodes::{CHANNEL, Change};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
 use crate::store::sql::args;
@@ -38,6 +39,11 @@ impl CredentialStore for SqlStore {
                     args![principal, at],
                 )?
                 .num(0)?;
+            let change = Change::Generation {
+                principal: principal.to_owned(),
+                generation,
+            };
+            tx.notify(CHANNEL, &change.to_payload())?;
             insert_audit(tx, audit)?;
             Ok(generation)
         })

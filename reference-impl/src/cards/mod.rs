@@ -5,9 +5,10 @@
 //! `dx_protocol::wire::card`). The exchange stores nothing per person beyond the card serial.
 //!
 //! Trusted keys and the revocation list live in the store and, for checks without a store round
-//! trip, in memory ([`CardTrust`], loaded at start, updated by the admin routes); so do the
-//! nonces seen within the freshness window, which are in memory only (one node; see
-//! ARCHITECTURE.md).
+//! trip, in memory ([`CardTrust`], loaded at start, updated by the admin routes and, on a store
+//! that several nodes share, reloaded when another node announces a change). The nonces seen
+//! within the freshness window are in memory, and on a shared store also rows that every node
+//! inserts into (see [`crate::nodes`]), so a proof is taken once across all nodes.
 
 pub mod present;
 pub mod routes;
@@ -20,7 +21,14 @@ use dx_protocol::wire::card::CardProof;
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+/// The store of a shared node, as the card checks use it.
+type Shared = Arc<dyn crate::nodes::NodeStore + Send + Sync>;
+
+/// Every how many nonces taken a node forgets the expired ones of a shared store.
+const FORGET_EVERY: u32 = 1_024;
 
 /// How far a card's signing time may lie from the exchange's clock, either way, in seconds of
 /// wall time (scaled by the clock's rate on a replay's simulated clock).
@@ -77,6 +85,9 @@ pub struct CardTrust {
     authorities: RwLock<HashMap<String, VerifyingKey>>,
     revoked: RwLock<HashSet<u128>>,
     nonces: Mutex<Nonces>,
+    /// The shared store the nonces are taken in too, if several nodes serve it.
+    shared: OnceLock<Shared>,
+    taken: AtomicU32,
 }
 
 /// The nonces seen in the last `2 × FRESHNESS_SECONDS`, oldest first.
@@ -87,10 +98,22 @@ struct Nonces {
 }
 
 /// Why a nonce was not taken.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum NonceRefused {
     Replayed,
     Full,
+    /// The shared store could not record it.
+    Unrecorded(StoreError),
+}
+
+impl PartialEq for NonceRefused {
+    fn eq(&self, other: &Self) -> bool {
+        matches!(
+            (self, other),
+            (NonceRefused::Replayed, NonceRefused::Replayed)
+                | (NonceRefused::Full, NonceRefused::Full)
+        )
+    }
 }
 
 impl CardTrust {
@@ -98,14 +121,32 @@ impl CardTrust {
     /// stored).
     pub fn load(store: &dyn CardStore) -> Result<CardTrust, StoreError> {
         let trust = CardTrust::default();
+        trust.reload(store)?;
+        Ok(trust)
+    }
+
+    /// Replaces the trusted authorities and the revocation list with the store's (another node
+    /// changed them).
+    pub fn reload(&self, store: &dyn CardStore) -> Result<(), StoreError> {
+        let mut authorities = HashMap::new();
         for (id, key) in store.card_authorities()? {
             if let Ok(k) = dx_protocol::wire::canonical::parse_public_key(&key) {
-                trust.trust(&id, k);
+                authorities.insert(id, k);
             }
         }
-        let listed = store.card_revocations()?;
-        trust.revoke(listed.iter().map(|(i, n)| (i.as_str(), n.as_str())));
-        Ok(trust)
+        let revoked: HashSet<u128> = store
+            .card_revocations()?
+            .iter()
+            .map(|(i, n)| digest(&[i, n]))
+            .collect();
+        *self.authorities.write().unwrap_or_else(|e| e.into_inner()) = authorities;
+        *self.revoked.write().unwrap_or_else(|e| e.into_inner()) = revoked;
+        Ok(())
+    }
+
+    /// Takes nonces in `store` too, which other nodes share.
+    pub fn share(&self, store: Shared) {
+        let _ = self.shared.set(store);
     }
 
     pub fn authority(&self, id: &str) -> Option<VerifyingKey> {
@@ -167,9 +208,21 @@ impl CardTrust {
         if n.seen.len() >= MAX_NONCES {
             return Err(NonceRefused::Full);
         }
+        let until = now_ms + 2 * window_ms;
         n.seen.insert(key);
-        n.order.push_back((now_ms + 2 * window_ms, key));
-        Ok(())
+        n.order.push_back((until, key));
+        drop(n);
+        let Some(shared) = self.shared.get() else {
+            return Ok(());
+        };
+        if self.taken.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == 0 {
+            let _ = shared.forget_expired(now_ms, i64::MIN);
+        }
+        match shared.take_nonce(&format!("{key:032x}"), until) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(NonceRefused::Replayed),
+            Err(e) => Err(NonceRefused::Unrecorded(e)),
+        }
     }
 }
 
@@ -177,6 +230,7 @@ impl CardTrust {
 mod tests {
     use super::*;
     use crate::auth::principal::Principal;
+    use crate::nodes::NodeStore as _;
     use crate::store::testing::backends;
     use dx_protocol::wire::Role;
     use dx_protocol::wire::card::{CardAuthority, nonce_from, simulated};
@@ -223,6 +277,32 @@ mod tests {
             Err(NonceRefused::Replayed)
         );
         let later = now + chrono::TimeDelta::seconds(2 * FRESHNESS_SECONDS + 1);
+        if t.store.shared() {
+            // A second node on the same database: the nonce one node took is taken for it too.
+            let other = crate::store::SqlStore::open(&t.location, crate::store::Durability::Normal)
+                .unwrap();
+            let (one, two) = (
+                CardTrust::load(&t.store).unwrap(),
+                CardTrust::load(&other).unwrap(),
+            );
+            let shared = |s: crate::store::SqlStore| -> Shared { Arc::new(s) };
+            one.share(shared(
+                crate::store::SqlStore::open(&t.location, crate::store::Durability::Normal)
+                    .unwrap(),
+            ));
+            two.share(shared(other));
+            let fresh =
+                CardProof::parse(&card.present(&cert, "F", now, &nonce_from(b"2"))).unwrap();
+            assert_eq!(one.take_nonce(&fresh, now, window), Ok(()));
+            assert_eq!(
+                two.take_nonce(&fresh, now, window),
+                Err(NonceRefused::Replayed)
+            );
+            // Expired nonces are forgotten by the store as by memory.
+            t.store.forget_expired(later.timestamp_millis(), 0).unwrap();
+            assert_eq!(two.take_nonce(&fresh, later, window), Ok(()));
+            return;
+        }
         assert_eq!(
             trust.take_nonce(&proof, later, window),
             Ok(()),

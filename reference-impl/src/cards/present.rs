@@ -128,5 +128,6 @@ pub fn present(
             "too many card presentations within the freshness window",
             1,
         )),
+        Err(NonceRefused::Unrecorded(e)) => Err(e.into()),
     }
 }

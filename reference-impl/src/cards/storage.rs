@@ -2,6 +2,7 @@
 
 use super::CardStore;
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
+use crate::nodes::{CHANNEL, Change};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
 use crate::store::sql::{Db, args};
@@ -37,6 +38,7 @@ impl CardStore for SqlStore {
                    SET public_key = excluded.public_key, trusted_at_ms = excluded.trusted_at_ms",
                 args![id, public_key, at],
             )?;
+            tx.notify(CHANNEL, &Change::Cards.to_payload())?;
             insert_audit(tx, audit)
         })
     }
@@ -57,6 +59,7 @@ impl CardStore for SqlStore {
                     args![issuer, n, at],
                 )?;
             }
+            tx.notify(CHANNEL, &Change::Cards.to_payload())?;
             insert_audit(tx, audit)?;
             Ok(added)
         })

@@ -217,6 +217,18 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (issuer, number)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 8: what the nodes of a shared store count together (see `crate::nodes`): failed attempts
+    // per key and minute, card nonces taken. One SQLite process keeps them in memory; the
+    // tables keep the two backends' schemas alike.
+    r#"
+    CREATE TABLE attempt_counts (
+        kind TEXT NOT NULL, key TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (kind, key, window_start)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX attempt_counts_window ON attempt_counts(window_start);
+    CREATE TABLE card_nonces (digest TEXT PRIMARY KEY, until_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+    CREATE INDEX card_nonces_until ON card_nonces(until_ms);
+    "#,
 ];
 
 /// PostgreSQL's schema: the tables of SQLite's, with `bigint` for integers, `date` for dates,
@@ -401,6 +413,17 @@ pub const PG_MIGRATIONS: &[&str] = &[
         issuer text NOT NULL, number text NOT NULL, revoked_at_ms bigint NOT NULL,
         PRIMARY KEY (issuer, number)
     );
+    "#,
+    // 2: what the nodes count together (SQLite's 8): failed attempts per key and minute, card
+    // nonces taken.
+    r#"
+    CREATE TABLE attempt_counts (
+        kind text NOT NULL, key text NOT NULL, window_start bigint NOT NULL, count bigint NOT NULL,
+        PRIMARY KEY (kind, key, window_start)
+    );
+    CREATE INDEX attempt_counts_window ON attempt_counts(window_start);
+    CREATE TABLE card_nonces (digest text PRIMARY KEY, until_ms bigint NOT NULL);
+    CREATE INDEX card_nonces_until ON card_nonces(until_ms);
     "#,
 ];
 

@@ -146,6 +146,19 @@ impl SqlStore {
         }
     }
 
+    /// Runs one statement that is atomic on its own (an upsert, an insert of a unique key):
+    /// SQLite's write transaction; on PostgreSQL one autocommitted statement, no serializable
+    /// transaction around it (so it neither waits for nor retries against other writes).
+    pub fn write_statement<T>(
+        &self,
+        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.write_unsynced(f),
+            SqlStore::Postgres(p) => p.read(f),
+        }
+    }
+
     /// Runs `f` on a connection of the read pool.
     pub fn read<T>(
         &self,
@@ -186,6 +199,7 @@ use crate::consent::ConsentStore;
 use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
 use crate::municipal::MunicipalStore;
+use crate::nodes::NodeStore;
 use crate::prescription::PrescriptionStore;
 
 /// Everything the exchange stores.
@@ -199,6 +213,7 @@ pub trait Store:
     + CredentialStore
     + CardStore
     + AdminStore
+    + NodeStore
     + Send
     + Sync
 {
@@ -214,6 +229,7 @@ impl<T> Store for T where
         + CredentialStore
         + CardStore
         + AdminStore
+        + NodeStore
         + Send
         + Sync
 {
@@ -407,6 +423,49 @@ mod tests {
                 .unwrap();
             assert_eq!(n, 0, "{}", s.backend());
         }
+    }
+
+    /// Both backends' migrations give the same tables with the same columns (PostgreSQL names
+    /// the rowid SQLite keeps implicitly; its partitions and migration table are its own).
+    #[test]
+    fn both_schemas_have_the_same_tables_and_columns() {
+        let stores = backends();
+        if stores.len() < 2 {
+            eprintln!("not compared with PostgreSQL: DXSIM_TEST_POSTGRES is not set");
+            return;
+        }
+        let columns = |s: &SqlStore| -> std::collections::BTreeSet<(String, String)> {
+            let sql = match s {
+                SqlStore::Sqlite(_) => {
+                    "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                     WHERE m.type = 'table'"
+                }
+                SqlStore::Postgres(_) => {
+                    "SELECT c.relname, a.attname FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     JOIN pg_attribute a ON a.attrelid = c.oid
+                     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+                       AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped
+                       AND c.relname <> 'schema_migrations'
+                       AND NOT (c.relname = 'public_expenses' AND a.attname = 'rowid')"
+                }
+            };
+            s.read(|c| {
+                c.query(sql, &[])?
+                    .into_iter()
+                    .map(|mut r| Ok((r.text(0)?, r.text(1)?)))
+                    .collect()
+            })
+            .unwrap()
+        };
+        let (sqlite, postgres) = (columns(&stores[0].store), columns(&stores[1].store));
+        assert!(sqlite.len() > 100, "{sqlite:?}");
+        let only_sqlite: Vec<_> = sqlite.difference(&postgres).collect();
+        let only_postgres: Vec<_> = postgres.difference(&sqlite).collect();
+        assert!(
+            only_sqlite.is_empty() && only_postgres.is_empty(),
+            "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::sql::{Arg, Db, Monthly, Row, Value};
 use super::sqlite::Durability;
 use chrono::{Datelike, NaiveDate};
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
 use std::cell::RefCell;
@@ -368,6 +369,88 @@ impl Drop for PgStore {
     }
 }
 
+/// What a listening connection hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// A notification's payload.
+    Payload(String),
+    /// The connection was (re)opened: notifications sent while it was down are lost.
+    Reconnected,
+    /// Nothing for a second.
+    Nothing,
+}
+
+/// How long a listener waits before connecting again after losing its connection.
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+impl PgStore {
+    /// Listens on `channel` from a thread of its own, calling `on` with what it hears until `on`
+    /// answers false; reconnects (and says so) when the connection drops.
+    pub fn listen(
+        &self,
+        channel: &str,
+        mut on: Box<dyn FnMut(Heard) -> bool + Send>,
+    ) -> Result<(), StoreError> {
+        let config = self.config.clone();
+        let listen = format!("LISTEN {channel}");
+        let connect = move || -> Result<Client, postgres::Error> {
+            let mut c = config.connect(NoTls)?;
+            c.batch_execute(&listen)?;
+            Ok(c)
+        };
+        // The first connection is made here, so a store that cannot be listened to fails to open.
+        let first = tokio::task::block_in_place(&connect)?;
+        std::thread::Builder::new()
+            .name("pg-listen".into())
+            .spawn(move || {
+                let mut client = Some(first);
+                loop {
+                    let Some(c) = client.as_mut() else {
+                        std::thread::sleep(RELISTEN_AFTER);
+                        client = connect().ok();
+                        if client.is_some() && !on(Heard::Reconnected) {
+                            return;
+                        }
+                        continue;
+                    };
+                    let mut heard = Vec::new();
+                    let mut lost = false;
+                    {
+                        let mut notes = c.notifications();
+                        let mut it = notes.timeout_iter(Duration::from_secs(1));
+                        loop {
+                            match it.next() {
+                                Ok(Some(n)) => heard.push(n.payload().to_owned()),
+                                Ok(None) => break,
+                                Err(_) => {
+                                    lost = true;
+                                    break;
+                                }
+                            }
+                            if heard.len() >= 256 {
+                                break;
+                            }
+                        }
+                    }
+                    if lost || c.is_closed() {
+                        client = None;
+                    }
+                    if heard.is_empty() {
+                        if !on(Heard::Nothing) {
+                            return;
+                        }
+                    }
+                    for payload in heard {
+                        if !on(Heard::Payload(payload)) {
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok(())
+    }
+}
+
 enum Session<'a> {
     Client(&'a mut Client),
     Tx(Transaction<'a>),
@@ -522,6 +605,14 @@ impl Db for PgDb<'_> {
                     .map(Row)
             })
             .collect()
+    }
+
+    fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        self.execute(
+            "SELECT pg_notify(?1, ?2)",
+            &[Arg::Text(channel), Arg::Text(payload)],
+        )?;
+        Ok(())
     }
 
     fn month(&self, table: Monthly, day: NaiveDate) -> Result<(), StoreError> {

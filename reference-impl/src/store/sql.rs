@@ -217,6 +217,12 @@ pub trait Db {
         Ok(0)
     }
 
+    /// Announces `payload` on `channel` to every process serving the store, when (and only if)
+    /// this transaction commits (nothing to do where one process serves it).
+    fn notify(&self, _channel: &str, _payload: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Whether a query returns a row.
     fn exists(&self, sql: &str, args: &[Arg<'_>]) -> Result<bool, StoreError> {
         Ok(self.query_opt(sql, args)?.is_some())

@@ -96,12 +96,21 @@ async fn malformed_oversized_and_misshapen_bodies_get_structured_errors_and_stor
     );
 
     // NUL is in no text: escaped in a body, or percent-encoded in a path or query.
-    let (s, v) = h.post(&t, "/v1/consents", json!({"person": {"person_id": "P0\u{0}1"}, "kind": "medication", "method": "verbal"})).await;
+    let (s, v) = h
+        .post(
+            &t,
+            "/v1/consents",
+            json!({"person": {"person_id": "P0\u{0}1"}, "kind": "medication", "method": "verbal"}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_text"))
     );
-    for path in ["/v1/prescriptions/A%00B", "/v1/persons/P1/clinical-summary?cursor=%00"] {
+    for path in [
+        "/v1/prescriptions/A%00B",
+        "/v1/persons/P1/clinical-summary?cursor=%00",
+    ] {
         let (s, v) = h.get(&t, path).await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
