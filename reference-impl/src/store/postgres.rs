@@ -413,37 +413,28 @@ impl PgStore {
                         }
                         continue;
                     };
-                    let mut heard = Vec::new();
-                    let mut lost = false;
-                    {
+                    // Each notice as it arrives; a second without one is a chance to stop.
+                    let lost = {
                         let mut notes = c.notifications();
                         let mut it = notes.timeout_iter(Duration::from_secs(1));
-                        loop {
-                            match it.next() {
-                                Ok(Some(n)) => heard.push(n.payload().to_owned()),
-                                Ok(None) => break,
-                                Err(_) => {
-                                    lost = true;
-                                    break;
+                        match it.next() {
+                            Ok(Some(n)) => {
+                                if !on(Heard::Payload(n.payload().to_owned())) {
+                                    return;
                                 }
+                                false
                             }
-                            if heard.len() >= 256 {
-                                break;
+                            Ok(None) => {
+                                if !on(Heard::Nothing) {
+                                    return;
+                                }
+                                false
                             }
+                            Err(_) => true,
                         }
-                    }
+                    };
                     if lost || c.is_closed() {
                         client = None;
-                    }
-                    if heard.is_empty() {
-                        if !on(Heard::Nothing) {
-                            return;
-                        }
-                    }
-                    for payload in heard {
-                        if !on(Heard::Payload(payload)) {
-                            return;
-                        }
                     }
                 }
             })?;

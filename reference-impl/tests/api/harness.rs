@@ -75,6 +75,23 @@ macro_rules! on_both_stores {
 }
 pub(crate) use on_both_stores;
 
+/// Declares each named `async fn` of the module as a test `postgres::<name>` only (what needs a
+/// store several nodes serve).
+macro_rules! on_postgres {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::harness::on_store(crate::harness::Backend::Postgres, super::$name())
+                        .await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_postgres;
+
 /// A store of the running test's backend: the SQLite file in `dir`, or a scratch database on
 /// the test server.
 pub fn test_store(dir: &std::path::Path) -> ScratchStore {
@@ -95,13 +112,16 @@ pub struct Harness {
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     admin_secret: String,
-    /// Nonces of the cards presented so far.
-    presented: std::sync::atomic::AtomicU64,
+    /// Nonces of the cards presented so far (shared by the nodes of one store).
+    presented: Arc<std::sync::atomic::AtomicU64>,
     /// The facility of each facility token handed out.
-    facilities: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    facilities: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    location: dx_exchange::store::Location,
+    limits: dx_exchange::admission::Limits,
     _running: Running,
-    _store: ScratchStore,
-    _dir: tempfile::TempDir,
+    /// The store and directory, owned by the first node of a store.
+    _store: Option<ScratchStore>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// A prescriber or pharmacist: a facility's token and a registered signing key.
@@ -154,11 +174,49 @@ impl Harness {
             http: reqwest::Client::new(),
             clock,
             admin_secret,
-            presented: std::sync::atomic::AtomicU64::new(0),
-            facilities: Default::default(),
+            presented: Arc::default(),
+            facilities: Arc::default(),
+            location: store.location.clone(),
+            limits,
             _running: running,
-            _store: store,
-            _dir: dir,
+            _store: Some(store),
+            _dir: Some(dir),
+        }
+    }
+
+    /// Another exchange process on this one's store (a second node: only a PostgreSQL store is
+    /// served by several), on the same clock; its tokens and cards are this one's.
+    pub async fn another_node(&self) -> Harness {
+        assert!(
+            matches!(self.location, dx_exchange::store::Location::Postgres(_)),
+            "only a PostgreSQL store has several nodes"
+        );
+        let exchange = Exchange::open_at(
+            &self.location,
+            Durability::Normal,
+            self.clock.clone(),
+            self.limits,
+        )
+        .unwrap();
+        assert_eq!(
+            exchange.admin_secret(),
+            self.admin_secret,
+            "one secret per store"
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = exchange.spawn(listener).unwrap();
+        Harness {
+            url: running.url(),
+            http: reqwest::Client::new(),
+            clock: self.clock.clone(),
+            admin_secret: self.admin_secret.clone(),
+            presented: self.presented.clone(),
+            facilities: self.facilities.clone(),
+            location: self.location.clone(),
+            limits: self.limits,
+            _running: running,
+            _store: None,
+            _dir: None,
         }
     }
 

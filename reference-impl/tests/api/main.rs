@@ -13,6 +13,7 @@ mod ehr;
 mod eligibility;
 mod harness;
 mod municipal;
+mod nodes;
 mod ops;
 mod prescription;
 mod refill;
