@@ -390,9 +390,10 @@ pub struct CapacityArgs {
 pub struct DriveArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
-    /// Base URL of the exchange to drive.
-    #[arg(long)]
-    pub target: String,
+    /// Base URL of the exchange to drive; several, comma-separated, for nodes that serve one
+    /// store (each of the replay's users sends to one of them, round robin).
+    #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+    pub target: Vec<String>,
     /// The target's admin secret (or use --admin-key-file, or DXSIM_ADMIN_SECRET).
     #[arg(long, env = "DXSIM_ADMIN_SECRET", hide_env_values = true)]
     pub admin_secret: Option<String>,
@@ -420,6 +421,14 @@ pub struct RunArgs {
     /// Simulated seconds per real second; overrides the scenario's replay.speedup.
     #[arg(long)]
     pub speedup: Option<Speedup>,
+    /// An empty PostgreSQL database for the exchange's store, instead of the SQLite file in
+    /// <out>/store: `postgres://user[:password]@host:port/db`.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Exchange nodes to run on the store, each with its own pool, memory and listener; the
+    /// replay spreads its users over them (more than one needs --store).
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
 }
 
 /// Raised when a replay breaches an SLO: the command fails with exit code 2.
@@ -492,7 +501,7 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
         }
     };
     let opts = dx_drive::DriveOptions {
-        target: args.target.clone(),
+        targets: args.target.clone(),
         admin_secret,
         schedule: std::sync::Arc::new(dx_drive::Schedule::new(
             s.period.start,
@@ -541,11 +550,26 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         s.period.start,
         s.replay.speedup.get(),
     ));
-    let exchange = dx_exchange::Exchange::open(
-        &out.join("store"),
-        dx_exchange::store::Durability::Full,
-        schedule.clone(),
+    if args.nodes == 0 || (args.nodes > 1 && args.store.is_none()) {
+        anyhow::bail!(
+            "--nodes {}: one node or more, and several only on a shared store (--store postgres://…)",
+            args.nodes
+        );
+    }
+    let location = dx_exchange::store::Location::of(
+        args.store.as_deref(),
+        &out.join("store").join(dx_exchange::server::DB_FILE),
     )?;
+    let open = || {
+        dx_exchange::Exchange::open_at(
+            &location,
+            dx_exchange::store::Durability::Full,
+            schedule.clone(),
+            dx_exchange::admission::Limits::default(),
+        )
+    };
+    let exchange = open()?;
+    println!("store: {}", location.display());
     let t = Instant::now();
     let imported = population::import::import_fresh(&pop_dir, exchange.store(), true)?;
     println!(
@@ -570,19 +594,28 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     );
 
     let admin_secret = exchange.admin_secret().to_owned();
+    // The other nodes open the store the first one filled.
+    let mut exchanges = vec![exchange];
+    for _ in 1..args.nodes {
+        exchanges.push(open()?);
+    }
     let runtime = dx_exchange::server::runtime()?;
     let summary = runtime.block_on(async {
-        let listener = dx_exchange::server::bind(([127, 0, 0, 1], 0).into())?;
-        let running = exchange.spawn(listener)?;
+        let mut nodes = Vec::new();
+        for exchange in exchanges {
+            let listener = dx_exchange::server::bind(([127, 0, 0, 1], 0).into())?;
+            nodes.push(exchange.spawn(listener)?);
+        }
+        let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
         println!(
             "replaying {:.1} simulated hours at {}× against {} ({} requests in flight at most)",
             s.period.hours,
             s.replay.speedup,
-            running.url(),
+            urls.join(", "),
             s.replay.max_in_flight
         );
         let opts = dx_drive::DriveOptions {
-            target: running.url(),
+            targets: urls,
             admin_secret,
             schedule: schedule.clone(),
             max_in_flight: s.replay.max_in_flight.get(),
@@ -591,7 +624,9 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
             progress: true,
         };
         let summary = dx_drive::drive(&s, &wl_dir, &opts).await;
-        running.stop().await?;
+        for node in nodes {
+            node.stop().await?;
+        }
         summary
     })?;
     println!("run finished in {:.1} s", started.elapsed().as_secs_f64());

@@ -92,7 +92,7 @@ async fn main() {
     let wl = dir.path().join("workload");
     workload::write_events(&s, &wl, events).unwrap();
     let opts = DriveOptions {
-        target: url.clone(),
+        targets: vec![url.clone()],
         admin_secret,
         schedule: std::sync::Arc::new(drive::Schedule::new(s.period.start, 1.0)),
         max_in_flight: workers,

@@ -2,7 +2,8 @@
 
 use dx_client::ExchangeClient;
 use dx_exchange::clock::ManualClock;
-use dx_exchange::store::{AdminStore, Durability};
+use dx_exchange::store::postgres::test_server_or_skip;
+use dx_exchange::store::{AdminStore, Durability, ScratchStore};
 use dx_exchange::wire::{PersonRef, QualificationStatus, VerifyRequest};
 use dx_population::{self as population, RunOptions};
 use dx_scenario::Scenario;
@@ -16,18 +17,35 @@ fn quickstart() -> Scenario {
     .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_population_imports_and_verifies() {
+    imports_and_verifies(None).await;
+}
+
+/// The same on PostgreSQL, where the persons are streamed with COPY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_population_imports_and_verifies_on_postgres() {
+    if let Some(server) = test_server_or_skip("population import on PostgreSQL") {
+        imports_and_verifies(Some(&server)).await;
+    }
+}
+
+async fn imports_and_verifies(postgres: Option<&str>) {
     let s = quickstart();
     let pop = tempfile::tempdir().unwrap();
     let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
 
     let data = tempfile::tempdir().unwrap();
+    let store = match postgres {
+        None => ScratchStore::sqlite(data.path()),
+        Some(server) => ScratchStore::postgres(server).unwrap(),
+    };
     let as_of = s.population.as_of.and_hms_opt(1, 0, 0).unwrap().and_utc();
-    let exchange = dx_exchange::Exchange::open(
-        data.path(),
+    let exchange = dx_exchange::Exchange::open_at(
+        &store.location,
         Durability::Normal,
         Arc::new(ManualClock::new(as_of)),
+        dx_exchange::admission::Limits::default(),
     )
     .unwrap();
     let done = population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();

@@ -43,6 +43,11 @@ pub trait EligibilityStore {
     fn person_by_insurance(&self, key: &InsuranceKey) -> Result<Option<PersonRecord>, StoreError>;
     /// Inserts all or nothing; an id, card serial or insurance number already present fails it.
     fn import_persons(&self, persons: &[PersonRecord]) -> Result<u64, StoreError>;
+    /// As [`EligibilityStore::import_persons`], streamed for a bulk load (PostgreSQL's `COPY`);
+    /// a duplicate fails it naming the key, not the person.
+    fn import_persons_bulk(&self, persons: &[PersonRecord]) -> Result<u64, StoreError> {
+        self.import_persons(persons)
+    }
     /// Inserts or replaces.
     fn import_insurers(&self, insurers: &[InsurerRecord]) -> Result<u64, StoreError>;
     /// Inserts or replaces.

@@ -3,7 +3,7 @@
 use super::{EligibilityStore, InsuranceKey};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sql::{Db, args};
+use crate::store::sql::{Arg, Db, ToArg as _, args};
 use dx_protocol::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
     QualificationRecord, Sex,
@@ -65,7 +65,195 @@ fn load_person(c: &dyn Db, id: &str) -> Result<Option<PersonRecord>, StoreError>
     }))
 }
 
+/// The portal consent an enrolled care certification with a chosen provider carries: given
+/// on the portal, lasting (365 days) past the certification's end. (provider, given, expires),
+/// in milliseconds.
+fn care_consent(p: &PersonRecord) -> Option<(&str, i64, i64)> {
+    let c = p.care_certification.as_ref()?;
+    let provider = c.care_provider.as_deref()?;
+    let given = c.valid_from.max(c.valid_to - chrono::TimeDelta::days(364));
+    let given_ms = given
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_millis();
+    Some((provider, given_ms, given_ms + 365 * 86_400_000))
+}
+
+/// The maternal record of an enrolled pregnancy.
+struct Pregnancy {
+    person_id: String,
+    on: chrono::NaiveDate,
+    due: chrono::NaiveDate,
+    recorded_by: String,
+    details: String,
+}
+
+impl Pregnancy {
+    fn of(p: &PersonRecord) -> Option<Pregnancy> {
+        let g = p.pregnancy.as_ref()?;
+        Some(Pregnancy {
+            person_id: p.id.clone(),
+            on: g.confirmed_on,
+            due: g.expected_delivery,
+            recorded_by: format!("municipality:{}", p.municipality),
+            details: serde_json::json!({"expected_delivery": g.expected_delivery}).to_string(),
+        })
+    }
+}
+
+use crate::store::sql::Kind::{Date, Int, Text};
+
 impl EligibilityStore for SqlStore {
+    fn import_persons_bulk(&self, persons: &[PersonRecord]) -> Result<u64, StoreError> {
+        if let SqlStore::Sqlite(_) = self {
+            // One writer inserting person by person is as fast, and names the duplicate.
+            return self.import_persons(persons);
+        }
+        let pregnancies: Vec<Pregnancy> = persons.iter().filter_map(Pregnancy::of).collect();
+        self.write(|tx| {
+            tx.copy_rows(
+                "persons",
+                &[
+                    ("id", Text),
+                    ("sex", Text),
+                    ("birth_date", Date),
+                    ("prefecture", Int),
+                    ("municipality", Text),
+                    ("card_serial", Text),
+                ],
+                &mut persons.iter().map(|p| {
+                    vec![
+                        Arg::Text(&p.id),
+                        Arg::Text(p.sex.as_str()),
+                        Arg::Date(p.birth_date),
+                        Arg::Int(p.prefecture.into()),
+                        Arg::Text(&p.municipality),
+                        p.card_serial.arg(),
+                    ]
+                }),
+            )?;
+            tx.copy_rows(
+                "qualifications",
+                &[
+                    ("person_id", Text),
+                    ("insurer_number", Text),
+                    ("symbol", Text),
+                    ("number", Text),
+                    ("branch", Text),
+                    ("valid_from", Date),
+                    ("valid_to", Date),
+                ],
+                &mut persons.iter().flat_map(|p| {
+                    p.qualifications.iter().map(move |q| {
+                        args![
+                            p.id,
+                            q.insurer_number,
+                            q.symbol,
+                            q.number,
+                            q.branch,
+                            q.valid_from,
+                            q.valid_to
+                        ]
+                        .to_vec()
+                    })
+                }),
+            )?;
+            tx.copy_rows(
+                "public_expenses",
+                &[
+                    ("person_id", Text),
+                    ("law_code", Text),
+                    ("payer_number", Text),
+                    ("recipient_number", Text),
+                    ("valid_from", Date),
+                    ("valid_to", Date),
+                ],
+                &mut persons.iter().flat_map(|p| {
+                    p.public_expenses.iter().map(move |e| {
+                        args![
+                            p.id,
+                            e.law_code,
+                            e.payer_number,
+                            e.recipient_number,
+                            e.valid_from,
+                            e.valid_to
+                        ]
+                        .to_vec()
+                    })
+                }),
+            )?;
+            tx.copy_rows(
+                "care_certifications",
+                &[
+                    ("person_id", Text),
+                    ("municipality", Text),
+                    ("level", Text),
+                    ("valid_from", Date),
+                    ("valid_to", Date),
+                    ("registered_at_ms", Int),
+                ],
+                &mut persons.iter().filter_map(|p| {
+                    let c = p.care_certification.as_ref()?;
+                    Some(vec![
+                        Arg::Text(&p.id),
+                        Arg::Text(&p.municipality),
+                        Arg::Text(c.level.as_str()),
+                        Arg::Date(c.valid_from),
+                        Arg::Date(c.valid_to),
+                        Arg::Int(0),
+                    ])
+                }),
+            )?;
+            tx.copy_rows(
+                "consents",
+                &[
+                    ("person_id", Text),
+                    ("facility_code", Text),
+                    ("kind", Text),
+                    ("method", Text),
+                    ("given_at_ms", Int),
+                    ("expires_at_ms", Int),
+                ],
+                &mut persons.iter().filter_map(|p| {
+                    let (provider, given, expires) = care_consent(p)?;
+                    Some(vec![
+                        Arg::Text(&p.id),
+                        Arg::Text(provider),
+                        Arg::Text("care"),
+                        Arg::Text("portal"),
+                        Arg::Int(given),
+                        Arg::Int(expires),
+                    ])
+                }),
+            )?;
+            tx.copy_rows(
+                "maternal_records",
+                &[
+                    ("person_id", Text),
+                    ("kind", Text),
+                    ("on_date", Date),
+                    ("end_date", Date),
+                    ("recorded_by", Text),
+                    ("recorded_at_ms", Int),
+                    ("details", Text),
+                ],
+                &mut pregnancies.iter().map(|g| {
+                    vec![
+                        Arg::Text(&g.person_id),
+                        Arg::Text("pregnancy"),
+                        Arg::Date(g.on),
+                        Arg::Date(g.due),
+                        Arg::Text(&g.recorded_by),
+                        Arg::Int(0),
+                        Arg::Text(&g.details),
+                    ]
+                }),
+            )?;
+            Ok(persons.len() as u64)
+        })
+    }
+
     fn facility(&self, code: &str) -> Result<Option<FacilityRecord>, StoreError> {
         self.read(|c| {
             let row = c.query_opt(
@@ -156,23 +344,19 @@ impl EligibilityStore for SqlStore {
                          VALUES (?1, ?2, ?3, ?4, ?5, 0)",
                         args![p.id, p.municipality, c.level.as_str(), c.valid_from, c.valid_to],
                     )?;
-                    if let Some(provider) = &c.care_provider {
-                        // Consent given on the portal, lasting (365 days) past the certification's end.
-                        let given = c.valid_from.max(c.valid_to - chrono::TimeDelta::days(364));
-                        let given_ms = given.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
-                        tx.execute(
-                            "INSERT INTO consents (person_id, facility_code, kind, method, given_at_ms, expires_at_ms)
-                             VALUES (?1, ?2, 'care', 'portal', ?3, ?4)",
-                            args![p.id, provider, given_ms, given_ms + 365 * 86_400_000],
-                        )?;
-                    }
                 }
-                if let Some(g) = &p.pregnancy {
-                    let details = serde_json::json!({"expected_delivery": g.expected_delivery}).to_string();
+                if let Some((provider, given_ms, expires_ms)) = care_consent(p) {
+                    tx.execute(
+                        "INSERT INTO consents (person_id, facility_code, kind, method, given_at_ms, expires_at_ms)
+                         VALUES (?1, ?2, 'care', 'portal', ?3, ?4)",
+                        args![p.id, provider, given_ms, expires_ms],
+                    )?;
+                }
+                if let Some(g) = Pregnancy::of(p) {
                     tx.execute(
                         "INSERT INTO maternal_records (person_id, kind, on_date, end_date, recorded_by, recorded_at_ms, details)
                          VALUES (?1, 'pregnancy', ?2, ?3, ?4, 0, ?5)",
-                        args![p.id, g.confirmed_on, g.expected_delivery, format!("municipality:{}", p.municipality), details],
+                        args![p.id, g.on, g.due, g.recorded_by, g.details],
                     )?;
                 }
             }

@@ -13,7 +13,7 @@
 
 use super::error::StoreError;
 use super::migrations::{BULK_LOAD_INDEXES, PG_MIGRATIONS};
-use super::sql::{Arg, Db, Monthly, Row, Value};
+use super::sql::{Arg, Db, Kind, Monthly, Row, Value};
 use super::sqlite::Durability;
 use chrono::{Datelike, NaiveDate};
 use postgres::error::SqlState;
@@ -477,6 +477,13 @@ impl Session<'_> {
         }
     }
 
+    fn copy_in(&mut self, sql: &str) -> Result<postgres::CopyInWriter<'_>, postgres::Error> {
+        match self {
+            Session::Client(c) => c.copy_in(sql),
+            Session::Tx(t) => t.copy_in(sql),
+        }
+    }
+
     fn batch(&mut self, sql: &str) -> Result<(), postgres::Error> {
         match self {
             Session::Client(c) => c.batch_execute(sql),
@@ -596,6 +603,33 @@ impl Db for PgDb<'_> {
                     .map(Row)
             })
             .collect()
+    }
+
+    fn copy_rows<'a>(
+        &self,
+        table: &str,
+        columns: &[(&str, Kind)],
+        rows: &mut dyn Iterator<Item = Vec<Arg<'a>>>,
+    ) -> Result<u64, StoreError> {
+        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        let types: Vec<Type> = columns
+            .iter()
+            .map(|c| match c.1 {
+                Kind::Text => Type::TEXT,
+                Kind::Int => Type::INT8,
+                Kind::Date => Type::DATE,
+            })
+            .collect();
+        let mut session = self.session.borrow_mut();
+        let writer = session.copy_in(&format!(
+            "COPY {table} ({}) FROM STDIN (FORMAT binary)",
+            names.join(", ")
+        ))?;
+        let mut writer = postgres::binary_copy::BinaryCopyInWriter::new(writer, &types);
+        for row in rows {
+            writer.write(&params(&row))?;
+        }
+        Ok(writer.finish()?)
     }
 
     fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {

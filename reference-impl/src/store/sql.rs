@@ -175,6 +175,14 @@ pub fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("time {ms}")))
 }
 
+/// The type of a column rows are copied into (see [`Db::copy_rows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    Date,
+}
+
 /// A table PostgreSQL keeps in monthly partitions, so that what outlives its retention goes a
 /// month at a time (`DROP TABLE` of a partition) rather than row by row. SQLite keeps one table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,6 +211,29 @@ pub trait Db {
     fn query_one(&self, sql: &str, args: &[Arg<'_>]) -> Result<Row, StoreError> {
         self.query_opt(sql, args)?
             .ok_or_else(|| StoreError::Corrupt(format!("no row from {sql}")))
+    }
+
+    /// Inserts `rows` into `columns` of `table` and answers how many: a bulk load. PostgreSQL
+    /// streams them with `COPY … FROM STDIN (FORMAT binary)`, SQLite inserts them one prepared
+    /// statement at a time. A violated unique key fails it as [`StoreError::Duplicate`].
+    fn copy_rows<'a>(
+        &self,
+        table: &str,
+        columns: &[(&str, Kind)],
+        rows: &mut dyn Iterator<Item = Vec<Arg<'a>>>,
+    ) -> Result<u64, StoreError> {
+        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            names.join(", "),
+            marks.join(", ")
+        );
+        let mut n = 0;
+        for row in rows {
+            n += self.execute(&sql, &row)?;
+        }
+        Ok(n)
     }
 
     /// Makes sure the partition of `table` for the month of `day` exists, before a row of that

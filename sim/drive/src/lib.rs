@@ -41,8 +41,10 @@ use dx_workload as workload;
 /// How a replay runs.
 #[derive(Debug, Clone)]
 pub struct DriveOptions {
-    /// Base URL of the target.
-    pub target: String,
+    /// Base URLs of the target's nodes (one, or several serving one store): each goose user
+    /// sends to one of them, user i to node i mod N, so the requests spread round robin per
+    /// user. Set-up (credentials, tokens) goes to the first.
+    pub targets: Vec<String>,
     /// The target's admin secret (it issues the facilities' credentials).
     pub admin_secret: String,
     /// When each event is due (the period's start and the speedup).
@@ -62,6 +64,8 @@ struct Shared {
     schedule: Arc<Schedule>,
     clock: ServerClock,
     client: ExchangeClient,
+    /// The nodes' base URLs where there are several (requests then carry absolute URLs).
+    nodes: Vec<String>,
     seed: u64,
     users_ready: std::sync::atomic::AtomicUsize,
     all_ready: Notify,
@@ -165,10 +169,15 @@ impl Shared {
             Method::Post => GooseMethod::Post,
             Method::Get => GooseMethod::Get,
         };
-        let builder = match user.get_request_builder(&method, &p.path) {
+        // Where several nodes serve the target, this user's node.
+        let path = match self.nodes.len() {
+            0 => p.path,
+            n => format!("{}{}", self.nodes[user.weighted_users_index % n], p.path),
+        };
+        let builder = match user.get_request_builder(&method, &path) {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!("{}: {e}", p.path);
+                tracing::warn!("{path}: {e}");
                 self.record(job, p.route, Class::Transport, started);
                 return None;
             }
@@ -184,7 +193,7 @@ impl Shared {
         }
         let request = GooseRequest::builder()
             .method(method)
-            .path(p.path.as_str())
+            .path(path.as_str())
             .name(p.route.as_str())
             .set_request_builder(builder)
             .build();
@@ -226,7 +235,7 @@ impl Shared {
     }
 }
 
-/// Replays the workload in `dir` against `opts.target`; writes the results into `opts.out` and
+/// Replays the workload in `dir` against `opts.targets`; writes the results into `opts.out` and
 /// returns the summary.
 pub async fn drive(
     scenario: &dx_scenario::Scenario,
@@ -236,7 +245,8 @@ pub async fn drive(
     let manifest = workload::read_manifest(dir)?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("{} is not writable", opts.out.display()))?;
-    let client = ExchangeClient::new(&opts.target);
+    let first = opts.targets.first().context("no target to drive")?.clone();
+    let client = ExchangeClient::new(&first);
     let mut a = setup::actors(dir)?;
     let tokens = setup::setup(
         &client,
@@ -256,6 +266,11 @@ pub async fn drive(
         schedule: opts.schedule.clone(),
         clock: opts.server_clock.clone(),
         client,
+        nodes: if opts.targets.len() > 1 {
+            opts.targets.clone()
+        } else {
+            Vec::new()
+        },
         seed: scenario.seed,
         users_ready: std::sync::atomic::AtomicUsize::new(0),
         all_ready: Notify::new(),
@@ -289,7 +304,7 @@ pub async fn drive(
     tracing::debug!(peak = shared.deps.peak(), "dependency table");
     let info = RunInfo {
         scenario: scenario.name.to_string(),
-        target: opts.target.clone(),
+        target: opts.targets.join(","),
         speedup: opts.schedule.speedup(),
         period_start: manifest.period_start.clone(),
         period_end: manifest.period_end.clone(),
@@ -322,7 +337,7 @@ async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyh
     let launch_rate = (users * 20).to_string();
     let config = GooseConfiguration::parse_args_default(&[
         "--host",
-        opts.target.as_str(),
+        opts.targets[0].as_str(),
         "--users",
         user_count.as_str(),
         "--increase-rate",
@@ -380,7 +395,7 @@ fn finish(
     let calibration = recorder.calibration(format!(
         "dxsim drive of {} against {} ({} → {}, {}×)",
         scenario.name,
-        opts.target,
+        opts.targets.join(","),
         manifest.period_start,
         manifest.period_end,
         opts.schedule.speedup()

@@ -318,7 +318,7 @@ pub fn import(dir: &Path, store: &dyn Store, progress: bool) -> anyhow::Result<I
     let mut persons = 0;
     for chunk in rx {
         let chunk = chunk?;
-        persons += store.import_persons(&chunk)?;
+        persons += store.import_persons_bulk(&chunk)?;
         bar.inc(chunk.len() as u64);
     }
     reader
