@@ -468,6 +468,85 @@ mod tests {
         );
     }
 
+    /// On PostgreSQL, EHR items are kept by the month of their retention: a purge drops the
+    /// months wholly past and deletes the rest row by row; long-term items stay; audit lines go
+    /// to their JST month's partition, made as its first line arrives.
+    #[test]
+    fn months_past_their_retention_are_dropped_whole() {
+        use sql::Monthly;
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for t in backends() {
+            let s = &t.store;
+            let items = [
+                Some(day(2031, 1, 10)),
+                Some(day(2031, 1, 20)),
+                Some(day(2031, 2, 5)),
+                Some(day(2031, 3, 1)),
+                None,
+            ];
+            s.write(|tx| {
+                for (i, until) in items.iter().enumerate() {
+                    if let Some(u) = until {
+                        tx.month(Monthly::EhrItems, *u)?;
+                    }
+                    tx.execute(
+                        "INSERT INTO ehr_items (person_id, facility_code, submission_id, kind, system, code,
+                            recorded_on, registered_at_ms, retain_until, undisclosed, resource)
+                         VALUES ('P1', 'F', ?1, 'diagnosis', 's', 'c', ?2, 0, ?3, 0, '{}')",
+                        sql::args![format!("s{i}"), day(2026, 1, 1), until],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            let left = |s: &SqlStore| -> u64 {
+                s.read(|c| c.query_one("SELECT count(*) FROM ehr_items", &[])?.num(0))
+                    .unwrap()
+            };
+            assert_eq!(left(s), 5);
+            // On 15 February 2031: January's items are past (a whole month), one of February's
+            // too; March's and the long-term item stay.
+            let (dropped, deleted) = s
+                .write(|tx| {
+                    let dropped = tx.drop_months_before(Monthly::EhrItems, day(2031, 2, 15))?;
+                    let deleted = tx.execute(
+                        "DELETE FROM ehr_items WHERE retain_until IS NOT NULL AND retain_until < ?1",
+                        sql::args![day(2031, 2, 15)],
+                    )?;
+                    Ok((dropped, deleted))
+                })
+                .unwrap();
+            assert_eq!(left(s), 2, "{}", s.backend());
+            assert_eq!(dropped + deleted, 3);
+            if let SqlStore::Postgres(_) = s {
+                assert_eq!((dropped, deleted), (2, 1), "January went as one partition");
+                let parts: Vec<String> = s
+                    .read(|c| {
+                        c.query(
+                            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                             WHERE i.inhparent = 'ehr_items'::regclass ORDER BY 1",
+                            &[],
+                        )?
+                        .into_iter()
+                        .map(|mut r| r.text(0))
+                        .collect()
+                    })
+                    .unwrap();
+                assert_eq!(
+                    parts,
+                    ["ehr_items_2031_02", "ehr_items_2031_03", "ehr_items_long_term"]
+                );
+                // A month dropped and written again is made again.
+                s.write(|tx| {
+                    tx.month(Monthly::EhrItems, day(2031, 1, 31))?;
+                    tx.month(Monthly::Audit, day(2031, 1, 31))?;
+                    Ok(())
+                })
+                .unwrap();
+            }
+        }
+    }
+
     #[test]
     fn a_location_is_a_postgres_url_or_the_sqlite_file() {
         let file = Path::new("/d/exchange.db");

@@ -63,6 +63,18 @@ fn lost_race(e: &StoreError) -> bool {
         })
 }
 
+/// Whether a write failed because its row's monthly partition does not exist (any more).
+fn missing_partition(e: &StoreError) -> bool {
+    let StoreError::Backend(b) = e else {
+        return false;
+    };
+    b.downcast_ref::<postgres::Error>()
+        .and_then(|e| e.as_db_error())
+        .is_some_and(|d| {
+            *d.code() == SqlState::CHECK_VIOLATION && d.message().starts_with("no partition of relation")
+        })
+}
+
 impl ToSql for Arg<'_> {
     fn to_sql(
         &self,
@@ -254,6 +266,10 @@ impl PgStore {
                     std::thread::sleep(Duration::from_micros(
                         500 * u64::from(attempt) + spread * u64::from(attempt),
                     ));
+                }
+                Err(e) if missing_partition(&e) && attempt < MAX_WRITE_ATTEMPTS => {
+                    // Another node dropped a month this one still knew: learn them afresh.
+                    lock(&self.months).clear();
                 }
                 r => return r,
             }
