@@ -534,7 +534,11 @@ mod tests {
                     .unwrap();
                 assert_eq!(
                     parts,
-                    ["ehr_items_2031_02", "ehr_items_2031_03", "ehr_items_long_term"]
+                    [
+                        "ehr_items_2031_02",
+                        "ehr_items_2031_03",
+                        "ehr_items_long_term"
+                    ]
                 );
                 // A month dropped and written again is made again.
                 s.write(|tx| {

@@ -71,7 +71,8 @@ fn missing_partition(e: &StoreError) -> bool {
     b.downcast_ref::<postgres::Error>()
         .and_then(|e| e.as_db_error())
         .is_some_and(|d| {
-            *d.code() == SqlState::CHECK_VIOLATION && d.message().starts_with("no partition of relation")
+            *d.code() == SqlState::CHECK_VIOLATION
+                && d.message().starts_with("no partition of relation")
         })
 }
 

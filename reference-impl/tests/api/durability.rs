@@ -1,6 +1,7 @@
 //! An acknowledged write survives `kill -9` of the server process.
 
 use crate::harness::test_store;
+use dx_exchange::store::Durability;
 use dx_exchange::store::ScratchStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -268,7 +269,196 @@ async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
     }
 }
 
+/// A signer of the spawned exchange: a facility's token and a registered practitioner key.
+async fn signer(
+    http: &reqwest::Client,
+    base: &str,
+    data: &std::path::Path,
+    facility: String,
+    practitioner: &str,
+) -> crate::harness::Signer {
+    let token = token(http, base, data, &format!("facility:{facility}")).await;
+    let mut seed = [7u8; 32];
+    seed[..practitioner.len()].copy_from_slice(practitioner.as_bytes());
+    let key = dx_exchange::wire::canonical::signing_key_from_seed(seed);
+    let body = json!({"practitioner_id": practitioner,
+        "public_key": dx_exchange::wire::canonical::encode_public_key(&key.verifying_key())});
+    let r = http
+        .post(format!("{base}/v1/practitioners/keys"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    crate::harness::Signer {
+        facility,
+        token,
+        practitioner_id: practitioner.into(),
+        key,
+    }
+}
+
+/// What the load saw acknowledged: prescriptions registered (id) and dispensed (id).
+#[derive(Default)]
+struct Acknowledged {
+    registered: Vec<String>,
+    dispensed: Vec<String>,
+}
+
+/// One prescriber and one pharmacy registering and dispensing as fast as they can, until the
+/// exchange goes away.
+async fn write_load(
+    http: reqwest::Client,
+    base: String,
+    worker: u16,
+    doctor: crate::harness::Signer,
+    pharmacist: crate::harness::Signer,
+    acks: std::sync::Arc<std::sync::Mutex<Acknowledged>>,
+) {
+    use crate::harness::{current, insurance_query};
+    let today = dx_exchange::clock::jst_date(chrono::Utc::now());
+    let persons: Vec<_> = (0..50)
+        .map(|i| dx_exchange::refdata::sample::person(1, i, today))
+        .filter(|p| p.qualifications.iter().any(|q| q.valid_to.is_none()))
+        .collect();
+    for n in 0..100_000usize {
+        let p = &persons[(n + usize::from(worker) * 3) % persons.len()];
+        let _ = current(p);
+        let draft = doctor.draft(
+            &format!("k{worker}-{n}"),
+            p,
+            &[("losartan", 28)],
+            1,
+            chrono::Utc::now(),
+        );
+        let Ok(r) = http
+            .post(format!("{base}/v1/prescriptions"))
+            .bearer_auth(&doctor.token)
+            .json(&doctor.signed(&draft))
+            .send()
+            .await
+        else {
+            return;
+        };
+        let Ok(rx) = r.json::<Value>().await else {
+            return;
+        };
+        let (Some(id), Some(code)) = (rx["prescription_id"].as_str(), rx["access_code"].as_str())
+        else {
+            panic!("registration answered {rx}");
+        };
+        acks.lock().unwrap().registered.push(id.to_owned());
+        let Ok(r) = http
+            .get(format!(
+                "{base}/v1/prescriptions/{code}?{}",
+                insurance_query(p)
+            ))
+            .bearer_auth(&pharmacist.token)
+            .send()
+            .await
+        else {
+            return;
+        };
+        if r.status() != StatusCode::OK {
+            return;
+        }
+        let Ok(r) = http
+            .post(format!("{base}/v1/prescriptions/{id}/dispensations"))
+            .bearer_auth(&pharmacist.token)
+            .json(&pharmacist.dispensation(code, &[("losartan", 28)]))
+            .send()
+            .await
+        else {
+            return;
+        };
+        match r.status() {
+            StatusCode::CREATED => acks.lock().unwrap().dispensed.push(id.to_owned()),
+            s => {
+                // A connection cut mid-answer is the kill; any other answer is a failure.
+                if let Ok(body) = r.text().await {
+                    panic!("dispensing answered {s}: {body}");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// kill -9 under a write load: every registration and dispensing acknowledged before it is in
+/// the store afterwards.
+async fn acknowledged_registrations_and_dispensings_survive_kill_9() {
+    use dx_exchange::prescription::PrescriptionStore as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = test_store(dir.path());
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn(dir.path(), &store, port);
+    wait_ready(&http, &base).await;
+    let acks = std::sync::Arc::new(std::sync::Mutex::new(Acknowledged::default()));
+    let mut workers = Vec::new();
+    for w in 0..8u16 {
+        let doctor = signer(
+            &http,
+            &base,
+            dir.path(),
+            crate::harness::clinic(w),
+            &format!("DR-K{w}"),
+        )
+        .await;
+        let pharmacist = signer(
+            &http,
+            &base,
+            dir.path(),
+            crate::harness::pharmacy(w),
+            &format!("PH-K{w}"),
+        )
+        .await;
+        workers.push(tokio::spawn(write_load(
+            http.clone(),
+            base.clone(),
+            w,
+            doctor,
+            pharmacist,
+            acks.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acks = acks.lock().unwrap();
+    assert!(
+        acks.registered.len() > 20 && !acks.dispensed.is_empty(),
+        "the load ran: {} registrations, {} dispensings",
+        acks.registered.len(),
+        acks.dispensed.len()
+    );
+    // Read back from the store itself, as a restarted node would.
+    let s = dx_exchange::store::SqlStore::open(&store.location, Durability::Full).unwrap();
+    for id in &acks.registered {
+        assert!(
+            s.prescription(id).unwrap().is_some(),
+            "registration {id} was lost"
+        );
+    }
+    for id in &acks.dispensed {
+        let p = s.prescription(id).unwrap().unwrap();
+        assert_eq!(p.uses_done, 1, "the dispensing of {id} was lost");
+    }
+    eprintln!(
+        "{}: {} acknowledged registrations and {} acknowledged dispensings, all found after kill -9",
+        s.backend(),
+        acks.registered.len(),
+        acks.dispensed.len()
+    );
+}
+
 crate::harness::on_both_stores!(
     consent_written_before_kill_9_is_there_after_restart,
     no_acknowledged_read_loses_its_audit_line_to_kill_9,
+    acknowledged_registrations_and_dispensings_survive_kill_9,
 );
