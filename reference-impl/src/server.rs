@@ -263,6 +263,8 @@ impl Exchange {
 
     /// Writes the admin secret to `<data_dir>/admin.key`, readable by the owner only.
     pub fn write_admin_key(&self, data_dir: &Path) -> std::io::Result<PathBuf> {
+        // On PostgreSQL nothing else lives in the data directory: it may not exist yet.
+        std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(ADMIN_KEY_FILE);
         std::fs::write(&path, format!("{}\n", self.admin_secret))?;
         #[cfg(unix)]
