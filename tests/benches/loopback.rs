@@ -11,6 +11,13 @@
 //! default 16), `DXSIM_BENCH_ONLY` (a row's name: that row alone besides `/healthz`, for a
 //! profiler). Every loop stops at the time limit or at 200,000 requests, whichever comes first.
 //! Results go to stdout and to `<target>/dxsim-bench/loopback.{json,html}`.
+//!
+//! Verify, register and the clinical-summary read run on the SQLite store and, in the same run,
+//! on PostgreSQL with one node and with two nodes on one database (the clients spread over the
+//! nodes; see `common/postgres.rs` for the server, durable like SQLite's `full`).
+
+#[path = "common/postgres.rs"]
+mod postgres_server;
 
 use chrono::{DateTime, Utc};
 use dx_exchange::clock::{Clock, SystemClock, jst};
@@ -30,8 +37,32 @@ use std::time::{Duration, Instant};
 const MAX_REQUESTS: u64 = 200_000;
 const PERSONS: u64 = 2_000;
 
+/// Where a setup's exchange keeps its store.
+#[derive(Clone, Copy)]
+enum Backend<'a> {
+    Sqlite,
+    /// `nodes` exchanges on one scratch database of the server.
+    Postgres {
+        server: &'a str,
+        nodes: usize,
+    },
+}
+
+impl Backend<'_> {
+    fn label(&self) -> String {
+        match self {
+            Backend::Sqlite => "SQLite".into(),
+            Backend::Postgres { nodes: 1, .. } => "PostgreSQL".into(),
+            Backend::Postgres { nodes, .. } => format!("PostgreSQL ×{nodes}"),
+        }
+    }
+}
+
 struct Setup {
     url: String,
+    /// Every node's URL (one but on PostgreSQL with several nodes): worker i sends to node i mod N.
+    urls: Vec<String>,
+    store: String,
     http: reqwest::Client,
     clinic_token: String,
     admin_token: String,
@@ -41,12 +72,14 @@ struct Setup {
     history_person: String,
     /// Card proofs for verification by card, made before the run (each is used once).
     card_proofs: Vec<Value>,
-    _running: dx_exchange::Running,
+    _running: Vec<dx_exchange::Running>,
+    _store: dx_exchange::store::ScratchStore,
     _dir: tempfile::TempDir,
 }
 
 struct Outcome {
     name: String,
+    store: String,
     durability: &'static str,
     ok: u64,
     errors: u64,
@@ -71,16 +104,41 @@ impl Outcome {
     }
 }
 
-async fn setup(durability: Durability) -> Setup {
+async fn setup(durability: Durability, backend: Backend<'_>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let exchange =
-        dx_exchange::Exchange::open(dir.path(), durability, Arc::new(SystemClock)).unwrap();
+    let (store, nodes) = match backend {
+        Backend::Sqlite => (dx_exchange::store::ScratchStore::sqlite(dir.path()), 1),
+        Backend::Postgres { server, nodes } => (
+            dx_exchange::store::ScratchStore::postgres(server).unwrap(),
+            nodes,
+        ),
+    };
+    let open = || {
+        dx_exchange::Exchange::open_at(
+            &store.location,
+            durability,
+            Arc::new(SystemClock),
+            dx_exchange::admission::Limits::default(),
+        )
+        .unwrap()
+    };
+    let exchange = open();
     exchange.seed_sample(PERSONS, 11).unwrap();
     let admin_secret = exchange.admin_secret().to_owned();
-    let running = exchange
-        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .unwrap();
-    let url = running.url();
+    let mut running = vec![
+        exchange
+            .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+            .unwrap(),
+    ];
+    for _ in 1..nodes {
+        running.push(
+            open()
+                .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+                .unwrap(),
+        );
+    }
+    let url = running[0].url();
+    let urls: Vec<String> = running.iter().map(|r| r.url()).collect();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -110,6 +168,7 @@ async fn setup(durability: Durability) -> Setup {
     // Only the fully durable server is asked to verify by card.
     let only = std::env::var("DXSIM_BENCH_ONLY").unwrap_or_default();
     let card_proofs = if durability == Durability::Full
+        && matches!(backend, Backend::Sqlite)
         && (only.is_empty() || only == "POST /v1/eligibility/verify (card)")
     {
         card_proofs(&persons, &clinic[9..], CARD_PROOFS)
@@ -118,6 +177,8 @@ async fn setup(durability: Durability) -> Setup {
     };
     Setup {
         url,
+        urls,
+        store: backend.label(),
         http,
         clinic_token,
         admin_token,
@@ -126,6 +187,7 @@ async fn setup(durability: Durability) -> Setup {
         history_person,
         card_proofs,
         _running: running,
+        _store: store,
         _dir: dir,
     }
 }
@@ -332,15 +394,16 @@ async fn run(
         0
     };
     if secs > 0 {
-        eprintln!("{name} ({durability}): {secs} s");
+        eprintln!("{name} ({}, {durability}): {secs} s", s.store);
     }
     let counter = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..workers {
+    for w in 0..workers {
         let (s, counter) = (s.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
+            let url = &s.urls[w as usize % s.urls.len()];
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             loop {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
@@ -352,25 +415,25 @@ async fn run(
                     break;
                 }
                 let req = match endpoint {
-                    Endpoint::Healthz => s.http.get(format!("{}/healthz", s.url)),
+                    Endpoint::Healthz => s.http.get(format!("{}/healthz", url)),
                     Endpoint::Verify => {
                         let p = &s.persons[(n % PERSONS) as usize];
                         let q = p.qualifications.iter().find(|q| q.valid_to.is_none()).unwrap();
                         let body = json!({"person": {"insurer_number": q.insurer_number, "symbol": q.symbol, "number": q.number, "branch": q.branch}});
-                        s.http.post(format!("{}/v1/eligibility/verify", s.url)).bearer_auth(&s.clinic_token).json(&body)
+                        s.http.post(format!("{}/v1/eligibility/verify", url)).bearer_auth(&s.clinic_token).json(&body)
                     }
                     Endpoint::VerifyCard => s
                         .http
-                        .post(format!("{}/v1/eligibility/verify", s.url))
+                        .post(format!("{}/v1/eligibility/verify", url))
                         .bearer_auth(&s.clinic_token)
                         .json(&s.card_proofs[n as usize]),
                     Endpoint::Register => {
                         let body = register_body(&s, n, Utc::now());
-                        s.http.post(format!("{}/v1/prescriptions", s.url)).bearer_auth(&s.clinic_token).json(&body)
+                        s.http.post(format!("{}/v1/prescriptions", url)).bearer_auth(&s.clinic_token).json(&body)
                     }
                     Endpoint::Summary => s
                         .http
-                        .get(format!("{}/v1/persons/{}/clinical-summary?count=50", s.url, s.history_person))
+                        .get(format!("{}/v1/persons/{}/clinical-summary?count=50", url, s.history_person))
                         .bearer_auth(&s.clinic_token),
                 };
                 let t0 = Instant::now();
@@ -396,6 +459,7 @@ async fn run(
     latencies_us.sort_unstable();
     Outcome {
         name: name.into(),
+        store: s.store.clone(),
         durability,
         ok,
         errors,
@@ -435,6 +499,7 @@ async fn import(s: &Setup, durability: &'static str) -> Outcome {
     assert!(ok, "import failed: {}", r.text().await.unwrap());
     Outcome {
         name: format!("POST /v1/admin/persons ({IMPORT_PERSONS} persons, NDJSON)"),
+        store: s.store.clone(),
         durability,
         ok: IMPORT_PERSONS,
         errors: 0,
@@ -453,11 +518,12 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn main() {
     let secs = env_u64("DXSIM_BENCH_SECS", 5);
     let workers = env_u64("DXSIM_BENCH_WORKERS", 16);
+    let pg = postgres_server::BenchServer::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let outcomes = rt.block_on(async {
-        let full = Arc::new(setup(Durability::Full).await);
-        let normal = Arc::new(setup(Durability::Normal).await);
-        vec![
+        let full = Arc::new(setup(Durability::Full, Backend::Sqlite).await);
+        let normal = Arc::new(setup(Durability::Normal, Backend::Sqlite).await);
+        let mut outcomes = vec![
             run(
                 full.clone(),
                 Endpoint::Healthz,
@@ -513,7 +579,28 @@ fn main() {
             )
             .await,
             import(&full, "full").await,
-        ]
+        ];
+        // The same endpoints on PostgreSQL, one node and two, in the same run.
+        if let Some(server) = &pg {
+            for nodes in [1, 2] {
+                let backend = Backend::Postgres {
+                    server: &server.url,
+                    nodes,
+                };
+                let s = Arc::new(setup(Durability::Full, backend).await);
+                for (endpoint, name) in [
+                    (Endpoint::Verify, "POST /v1/eligibility/verify"),
+                    (Endpoint::Register, "POST /v1/prescriptions"),
+                    (
+                        Endpoint::Summary,
+                        "GET clinical-summary (480 items, 5 y; page of 50)",
+                    ),
+                ] {
+                    outcomes.push(run(s.clone(), endpoint, name, "full", secs, workers).await);
+                }
+            }
+        }
+        outcomes
     });
     let base = outcomes[0].rate();
     let (check_us, sign_us) = card_costs(&facility_code(13, FacilityTable::Medical, 1, 1001));
@@ -529,6 +616,7 @@ fn main() {
     // For the import row, "req/s" is persons enrolled per second.
     let columns = [
         "endpoint",
+        "store",
         "durability",
         "ok",
         "errors",
@@ -542,6 +630,7 @@ fn main() {
         .map(|o| {
             vec![
                 o.name.clone(),
+                o.store.clone(),
                 o.durability.into(),
                 o.ok.to_string(),
                 o.errors.to_string(),
@@ -557,13 +646,21 @@ fn main() {
         Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
     println!(
-        "{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}",
-        columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6], "ratio"
+        "{:<30} {:>14} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}",
+        columns[0],
+        columns[1],
+        columns[2],
+        columns[3],
+        columns[4],
+        columns[5],
+        columns[6],
+        columns[7],
+        "ratio"
     );
     for r in &rows {
         println!(
-            "{:<30} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}",
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+            "{:<30} {:>14} {:>10} {:>8} {:>7} {:>9} {:>8} {:>8} {:>10}",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]
         );
     }
     let card_note = format!(
@@ -577,7 +674,7 @@ fn main() {
     std::fs::create_dir_all(&out).unwrap();
     let mut json: Vec<Value> = outcomes
         .iter()
-        .map(|o| json!({"endpoint": o.name, "durability": o.durability, "ok": o.ok, "errors": o.errors, "seconds": o.seconds,
+        .map(|o| json!({"endpoint": o.name, "store": o.store, "durability": o.durability, "ok": o.ok, "errors": o.errors, "seconds": o.seconds,
             "rate_per_s": o.rate(), "p50_ms": o.percentile_ms(0.5), "p99_ms": o.percentile_ms(0.99), "ratio_to_healthz": o.ratio(base)}))
         .collect();
     json.push(
