@@ -115,6 +115,59 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
     assert!(charts.len() >= 8, "{charts:?}");
 }
 
+/// `dxsim run --store postgres://… --nodes 2`: the same replay across two nodes of one
+/// PostgreSQL store, everything answered.
+#[test]
+fn run_replays_across_two_nodes_of_a_postgres_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // Several nodes need a shared store.
+    let o = super::dxsim()
+        .arg("run")
+        .arg(scenario(dir.path(), ""))
+        .args(["--nodes", "2", "--out"])
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("--store postgres://"), "{stderr}");
+    let Some(server) =
+        dx_exchange::store::postgres::test_server_or_skip("dxsim run on two PostgreSQL nodes")
+    else {
+        return;
+    };
+    let db = dx_exchange::store::postgres::ScratchDatabase::create(&server).unwrap();
+    let out = dir.path().join("run");
+    let o = super::dxsim()
+        .arg("run")
+        .arg(scenario(dir.path(), ""))
+        .args(["--store", db.url(), "--nodes", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let targets = summary["run"]["target"].as_str().unwrap();
+    assert_eq!(targets.split(',').count(), 2, "{targets}");
+    assert_eq!(summary["totals"]["errors"], 0, "{summary}");
+    assert_eq!(summary["totals"]["refused"], 0, "{summary}");
+    assert!(
+        summary["totals"]["requests"].as_u64().unwrap() > 50,
+        "{summary}"
+    );
+    assert!(
+        !out.join("store").exists(),
+        "nothing of the store is in the run directory"
+    );
+}
+
 #[test]
 fn a_breached_slo_fails_the_run_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
