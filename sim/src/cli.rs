@@ -19,11 +19,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the reference exchange (eligibility, consent, e-prescription, EHR sharing,
-    /// municipalities and care, the portal) on its embedded store until Ctrl-C.
+    /// municipalities and care, the portal) on its embedded store, or a PostgreSQL store it may
+    /// share with other nodes, until Ctrl-C.
     #[command(
         after_help = "Examples:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n  \
         dxsim serve --data ./data-qs --population ./population\n  \
-        dxsim serve --addr 0.0.0.0:8080 --ops-addr 0.0.0.0:9090   (probes on a listener of their own)\n\n\
+        dxsim serve --addr 0.0.0.0:8080 --ops-addr 0.0.0.0:9090   (probes on a listener of their own)\n  \
+        dxsim serve --store postgres://dx@db:5432/dx --addr 0.0.0.0:8081 --data ./node-a   (one of several nodes)\n\n\
         The admin secret is written to <data>/admin.key; exchange it at POST /v1/auth/token\n\
         (principal \"admin\") and see docs/api.md for every route."
     )]
@@ -49,6 +51,7 @@ pub enum Command {
     /// engine); exits with code 2 if an SLO is breached.
     #[command(
         after_help = "Examples:\n  dxsim drive scenarios/quickstart.toml --target http://127.0.0.1:8080 --admin-key-file ./data/admin.key\n  \
+        dxsim drive scenarios/quickstart.toml --target http://127.0.0.1:8081,http://127.0.0.1:8082 --admin-key-file ./node-a/admin.key\n  \
         dxsim drive scenarios/national-weekday.toml --target https://vendor.example --workload ./weekday --speedup 10\n\n\
         The target's store must hold the scenario's population (dxsim serve --population DIR).\n\
         Without --workload, the workload (and its population) is generated into <out> first.\n\
@@ -60,7 +63,8 @@ pub enum Command {
     /// Everything in one go: population → the reference exchange in-process on loopback, on a
     /// fresh store → import → workload → replay → summary; exits with code 2 on an SLO breach.
     #[command(
-        after_help = "Examples:\n  dxsim run scenarios/quickstart.toml\n  dxsim run scenarios/national-weekday.toml --out ./runs/weekday\n\n\
+        after_help = "Examples:\n  dxsim run scenarios/quickstart.toml\n  dxsim run scenarios/national-weekday.toml --out ./runs/weekday\n  \
+        dxsim run scenarios/quickstart.toml --store postgres://postgres@127.0.0.1:5432/dx --nodes 2\n\n\
         Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given.\n\
         Ctrl-C or SIGTERM during the replay stops it: the results so far are written, marked\n\
         interrupted (exit code 1); a second one exits at once."

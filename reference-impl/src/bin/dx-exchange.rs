@@ -2,9 +2,11 @@
 
 use clap::Parser;
 
-/// Serve the dxsim reference exchange (eligibility, consent, e-prescription) on an embedded store.
+/// Serve the dxsim reference exchange (eligibility, consent, e-prescription) on an embedded
+/// SQLite store, or on a PostgreSQL store that several nodes may share.
 ///
 /// Example: dx-exchange --addr 127.0.0.1:8080 --data ./data --sample-persons 1000
+///          dx-exchange --store postgres://dx@db:5432/dx --addr 0.0.0.0:8081 --data ./node-a
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
