@@ -3,66 +3,75 @@
 use super::{EligibilityStore, InsuranceKey};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sql::{Arg, Db, ToArg as _, args};
+use crate::store::sql::{Arg, Db, Row, ToArg as _, args};
 use dx_protocol::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
     QualificationRecord, Sex,
 };
 
+/// A person's columns, as [`person_of`] reads them (behind a join, prefixed `p.`).
+const PERSON_COLUMNS: &str =
+    "p.id, p.sex, p.birth_date, p.prefecture, p.municipality, p.card_serial";
+
 fn load_person(c: &dyn Db, id: &str) -> Result<Option<PersonRecord>, StoreError> {
-    let Some(mut row) = c.query_opt(
-        "SELECT sex, birth_date, prefecture, municipality, card_serial FROM persons WHERE id = ?1",
+    let row = c.query_opt(
+        &format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.id = ?1"),
         args![id],
-    )?
-    else {
-        return Ok(None);
-    };
+    )?;
+    row.map(|r| person_of(c, r)).transpose()
+}
+
+/// The person of a row of [`PERSON_COLUMNS`], with its qualifications and public-expense
+/// entitlements read in one query (qualifications by start, entitlements as registered).
+fn person_of(c: &dyn Db, mut row: Row) -> Result<PersonRecord, StoreError> {
+    let id = row.text(0)?;
     let mut qualifications = Vec::new();
-    for mut r in c.query(
-        "SELECT insurer_number, symbol, number, branch, valid_from, valid_to FROM qualifications
-         WHERE person_id = ?1 ORDER BY valid_from",
-        args![id],
-    )? {
-        qualifications.push(QualificationRecord {
-            insurer_number: r.text(0)?,
-            symbol: r.text(1)?,
-            number: r.text(2)?,
-            branch: r.text(3)?,
-            valid_from: r.date(4)?,
-            valid_to: r.opt_date(5)?,
-        });
-    }
     let mut public_expenses = Vec::new();
     for mut r in c.query(
-        "SELECT law_code, payer_number, recipient_number, valid_from, valid_to FROM public_expenses
-         WHERE person_id = ?1 ORDER BY rowid",
+        "SELECT 0, insurer_number, symbol, number, branch, valid_from, valid_to, 0
+         FROM qualifications WHERE person_id = ?1
+         UNION ALL
+         SELECT 1, law_code, payer_number, recipient_number, '', valid_from, valid_to, rowid
+         FROM public_expenses WHERE person_id = ?1
+         ORDER BY 1, 8, 6",
         args![id],
     )? {
-        public_expenses.push(PublicExpenseRecord {
-            law_code: r.text(0)?,
-            payer_number: r.text(1)?,
-            recipient_number: r.text(2)?,
-            valid_from: r.date(3)?,
-            valid_to: r.opt_date(4)?,
-        });
+        if r.int(0)? == 0 {
+            qualifications.push(QualificationRecord {
+                insurer_number: r.text(1)?,
+                symbol: r.text(2)?,
+                number: r.text(3)?,
+                branch: r.text(4)?,
+                valid_from: r.date(5)?,
+                valid_to: r.opt_date(6)?,
+            });
+        } else {
+            public_expenses.push(PublicExpenseRecord {
+                law_code: r.text(1)?,
+                payer_number: r.text(2)?,
+                recipient_number: r.text(3)?,
+                valid_from: r.date(5)?,
+                valid_to: r.opt_date(6)?,
+            });
+        }
     }
-    Ok(Some(PersonRecord {
-        id: id.to_owned(),
-        sex: if row.text(0)? == "M" {
+    Ok(PersonRecord {
+        id,
+        sex: if row.text(1)? == "M" {
             Sex::Male
         } else {
             Sex::Female
         },
-        birth_date: row.date(1)?,
-        prefecture: row.num(2)?,
-        municipality: row.text(3)?,
-        card_serial: row.opt_text(4)?,
+        birth_date: row.date(2)?,
+        prefecture: row.num(3)?,
+        municipality: row.text(4)?,
+        card_serial: row.opt_text(5)?,
         qualifications,
         public_expenses,
         // Certifications and pregnancies are read through `MunicipalStore`.
         care_certification: None,
         pregnancy: None,
-    }))
+    })
 }
 
 /// The portal consent an enrolled care certification with a chosen provider carries: given
@@ -298,15 +307,14 @@ impl EligibilityStore for SqlStore {
 
     fn person_by_insurance(&self, k: &InsuranceKey) -> Result<Option<PersonRecord>, StoreError> {
         self.read(|c| {
-            let found = c.query_opt(
-                "SELECT person_id FROM qualifications
-                 WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3 AND branch = ?4",
+            let row = c.query_opt(
+                &format!(
+                    "SELECT {PERSON_COLUMNS} FROM qualifications q JOIN persons p ON p.id = q.person_id
+                     WHERE q.insurer_number = ?1 AND q.symbol = ?2 AND q.number = ?3 AND q.branch = ?4"
+                ),
                 args![k.insurer_number, k.symbol, k.number, k.branch],
             )?;
-            match found {
-                Some(mut r) => load_person(c, &r.text(0)?),
-                None => Ok(None),
-            }
+            row.map(|r| person_of(c, r)).transpose()
         })
     }
 

@@ -165,7 +165,13 @@ impl PrescriptionStore for SqlStore {
         access_code: &mut dyn FnMut(&str, u32) -> String,
         audit: &AuditEvent,
     ) -> Result<(String, Option<String>), StoreError> {
-        self.write(|tx| {
+        // Every registration of a facility in a year takes the next of its numbers (one row).
+        let turn = format!(
+            "prescription-numbers:{}:{}",
+            p.facility_code,
+            p.issued_on.year()
+        );
+        self.write_in_turn(&turn, |tx| {
             if tx.exists(
                 "SELECT 1 FROM prescriptions WHERE facility_code = ?1 AND document_id = ?2",
                 args![p.facility_code, p.document_id],

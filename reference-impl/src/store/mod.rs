@@ -134,6 +134,20 @@ impl SqlStore {
         }
     }
 
+    /// As [`SqlStore::write`], for writes that all update one row named by `turn`: on
+    /// PostgreSQL they take their turn across every node rather than race (SQLite's one writer
+    /// takes every write in turn anyway).
+    pub fn write_in_turn<T>(
+        &self,
+        turn: &str,
+        f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.write(f),
+            SqlStore::Postgres(p) => p.write_in_turn(turn, f),
+        }
+    }
+
     /// As [`SqlStore::write`], acknowledged before the commit reaches the disk (it survives a
     /// killed exchange at once, a power loss once a later commit is synced): for audit lines.
     pub fn write_unsynced<T>(

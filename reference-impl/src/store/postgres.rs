@@ -63,6 +63,15 @@ fn lost_race(e: &StoreError) -> bool {
         })
 }
 
+/// The advisory lock key of a turn's name (FNV-1a, 64 bits).
+fn turn_key(turn: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in turn.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
 /// Whether a write failed because its row's monthly partition does not exist (any more).
 fn missing_partition(e: &StoreError) -> bool {
     let StoreError::Backend(b) = e else {
@@ -236,19 +245,47 @@ impl PgStore {
         unsynced: bool,
         mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        tokio::task::block_in_place(|| self.write_here(unsynced, &mut f))
+        tokio::task::block_in_place(|| self.write_here(unsynced, None, &mut f))
+    }
+
+    /// As [`PgStore::write`], but the writes that name the same `turn` run one after the other
+    /// on every node: each holds an advisory lock on the key from before its transaction starts
+    /// to after it ends, so its snapshot sees the last one's commit. For writes that all update
+    /// one row (a facility's prescription numbers of a year), which serializable transactions
+    /// would otherwise make fail and retry against each other.
+    pub fn write_in_turn<T>(
+        &self,
+        turn: &str,
+        mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let key = turn_key(turn);
+        tokio::task::block_in_place(|| self.write_here(false, Some(key), &mut f))
     }
 
     fn write_here<T>(
         &self,
         unsynced: bool,
+        turn: Option<i64>,
         f: &mut impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut conn = self.take()?;
-            let result = self.attempt(&mut conn, unsynced, f);
+            let result = match turn {
+                None => self.attempt(&mut conn, unsynced, f),
+                Some(key) => match conn.client.execute("SELECT pg_advisory_lock($1)", &[&key]) {
+                    Ok(_) => {
+                        let r = self.attempt(&mut conn, unsynced, f);
+                        // A connection that broke took its lock with it.
+                        let _ = conn
+                            .client
+                            .execute("SELECT pg_advisory_unlock($1)", &[&key]);
+                        r
+                    }
+                    Err(e) => Err(e.into()),
+                },
+            };
             self.give_back(conn);
             match result {
                 Err(e) if lost_race(&e) => {
