@@ -3,75 +3,81 @@
 use super::{EligibilityStore, InsuranceKey};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sql::{Arg, Db, Row, ToArg as _, args};
+use crate::store::sql::{Arg, Db, ToArg as _, args};
 use dx_protocol::wire::{
     FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
     QualificationRecord, Sex,
 };
 
-/// A person's columns, as [`person_of`] reads them (behind a join, prefixed `p.`).
-const PERSON_COLUMNS: &str =
-    "p.id, p.sex, p.birth_date, p.prefecture, p.municipality, p.card_serial";
-
-fn load_person(c: &dyn Db, id: &str) -> Result<Option<PersonRecord>, StoreError> {
-    let row = c.query_opt(
-        &format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.id = ?1"),
-        args![id],
-    )?;
-    row.map(|r| person_of(c, r)).transpose()
-}
-
-/// The person of a row of [`PERSON_COLUMNS`], with its qualifications and public-expense
-/// entitlements read in one query (qualifications by start, entitlements as registered).
-fn person_of(c: &dyn Db, mut row: Row) -> Result<PersonRecord, StoreError> {
-    let id = row.text(0)?;
+/// A person found by `who` (a query of one column, `id`, taking `?1`… as its parameters), read in
+/// one query: the person's row first (part 0), then its qualifications by start (part 1) and its
+/// public-expense entitlements as registered (part 2).
+fn person_where(
+    c: &dyn Db,
+    who: &str,
+    args: &[Arg<'_>],
+) -> Result<Option<PersonRecord>, StoreError> {
+    let sql = format!(
+        "WITH who AS ({who})
+         SELECT 0, p.id, p.sex, p.municipality, p.card_serial, p.birth_date, NULL, p.prefecture
+         FROM persons p JOIN who ON p.id = who.id
+         UNION ALL
+         SELECT 1, insurer_number, symbol, number, branch, valid_from, valid_to, 0
+         FROM qualifications q JOIN who ON q.person_id = who.id
+         UNION ALL
+         SELECT 2, law_code, payer_number, recipient_number, '', valid_from, valid_to, rowid
+         FROM public_expenses e JOIN who ON e.person_id = who.id
+         ORDER BY 1, 8, 6"
+    );
+    let mut rows = c.query(&sql, args)?.into_iter();
+    let Some(mut first) = rows.next() else {
+        return Ok(None);
+    };
+    if first.int(0)? != 0 {
+        return Err(StoreError::Corrupt("coverage without its person".into()));
+    }
     let mut qualifications = Vec::new();
     let mut public_expenses = Vec::new();
-    for mut r in c.query(
-        "SELECT 0, insurer_number, symbol, number, branch, valid_from, valid_to, 0
-         FROM qualifications WHERE person_id = ?1
-         UNION ALL
-         SELECT 1, law_code, payer_number, recipient_number, '', valid_from, valid_to, rowid
-         FROM public_expenses WHERE person_id = ?1
-         ORDER BY 1, 8, 6",
-        args![id],
-    )? {
-        if r.int(0)? == 0 {
-            qualifications.push(QualificationRecord {
+    for mut r in rows {
+        match r.int(0)? {
+            1 => qualifications.push(QualificationRecord {
                 insurer_number: r.text(1)?,
                 symbol: r.text(2)?,
                 number: r.text(3)?,
                 branch: r.text(4)?,
                 valid_from: r.date(5)?,
                 valid_to: r.opt_date(6)?,
-            });
-        } else {
-            public_expenses.push(PublicExpenseRecord {
+            }),
+            _ => public_expenses.push(PublicExpenseRecord {
                 law_code: r.text(1)?,
                 payer_number: r.text(2)?,
                 recipient_number: r.text(3)?,
                 valid_from: r.date(5)?,
                 valid_to: r.opt_date(6)?,
-            });
+            }),
         }
     }
-    Ok(PersonRecord {
-        id,
-        sex: if row.text(1)? == "M" {
+    Ok(Some(PersonRecord {
+        id: first.text(1)?,
+        sex: if first.text(2)? == "M" {
             Sex::Male
         } else {
             Sex::Female
         },
-        birth_date: row.date(2)?,
-        prefecture: row.num(3)?,
-        municipality: row.text(4)?,
-        card_serial: row.opt_text(5)?,
+        municipality: first.text(3)?,
+        card_serial: first.opt_text(4)?,
+        birth_date: first.date(5)?,
+        prefecture: first.num(7)?,
         qualifications,
         public_expenses,
         // Certifications and pregnancies are read through `MunicipalStore`.
         care_certification: None,
         pregnancy: None,
-    })
+    }))
+}
+
+fn load_person(c: &dyn Db, id: &str) -> Result<Option<PersonRecord>, StoreError> {
+    person_where(c, "SELECT id FROM persons WHERE id = ?1", args![id])
 }
 
 /// The portal consent an enrolled care certification with a chosen provider carries: given
@@ -307,14 +313,12 @@ impl EligibilityStore for SqlStore {
 
     fn person_by_insurance(&self, k: &InsuranceKey) -> Result<Option<PersonRecord>, StoreError> {
         self.read(|c| {
-            let row = c.query_opt(
-                &format!(
-                    "SELECT {PERSON_COLUMNS} FROM qualifications q JOIN persons p ON p.id = q.person_id
-                     WHERE q.insurer_number = ?1 AND q.symbol = ?2 AND q.number = ?3 AND q.branch = ?4"
-                ),
+            person_where(
+                c,
+                "SELECT person_id AS id FROM qualifications
+                 WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3 AND branch = ?4",
                 args![k.insurer_number, k.symbol, k.number, k.branch],
-            )?;
-            row.map(|r| person_of(c, r)).transpose()
+            )
         })
     }
 
