@@ -128,11 +128,8 @@ impl ServeArgs {
 /// Why the exchange could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("opening the store {location}: {source}")]
-    Store {
-        location: String,
-        source: StoreError,
-    },
+    #[error("opening the store {location}: {cause}")]
+    Store { location: String, cause: StoreError },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -187,9 +184,9 @@ impl Exchange {
         clock: Arc<dyn Clock>,
         admission: Limits,
     ) -> Result<Self, StartError> {
-        let failed = |source| StartError::Store {
+        let failed = |cause| StartError::Store {
             location: location.display(),
-            source,
+            cause,
         };
         let store = Arc::new(SqlStore::open(location, durability).map_err(failed)?);
         let fresh = random_hex(32)?;

@@ -21,6 +21,9 @@ pub enum StoreError {
     Duplicate(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// Where the store is, or how to reach it, was given wrongly.
+    #[error("{0}")]
+    Config(String),
     #[error("store I/O: {0}")]
     Io(#[from] std::io::Error),
     /// A rule checked inside the write transaction (against rows the transaction read) refused

@@ -39,7 +39,7 @@ impl Location {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Ok(Location::Postgres(url.to_owned()))
             }
-            Some(other) => Err(StoreError::Corrupt(format!(
+            Some(other) => Err(StoreError::Config(format!(
                 "--store {other:?}: expected a postgres://user@host:port/db URL (without \
                  --store, the SQLite file in --data is used)"
             ))),

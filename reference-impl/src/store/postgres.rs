@@ -172,7 +172,7 @@ impl PgStore {
     /// migrations.
     pub fn open(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            StoreError::Corrupt(format!("the store URL {url:?}: {e}"))
+            StoreError::Config(format!("the store URL is not a PostgreSQL URL ({e})"))
         })?;
         if config.get_application_name().is_none() {
             config.application_name("dxsim-exchange");
@@ -198,7 +198,11 @@ impl PgStore {
     }
 
     fn connect(&self) -> Result<Conn, StoreError> {
-        let mut client = self.config.connect(NoTls)?;
+        let mut client = self.config.connect(NoTls).map_err(|e| {
+            // The cause (refused, unknown database, bad password) is the part a person needs.
+            let cause = std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
+            StoreError::Config(format!("cannot connect to PostgreSQL ({e}{cause})"))
+        })?;
         if self.durability == Durability::Normal {
             // Commits are acknowledged before PostgreSQL's WAL reaches the disk: a killed
             // exchange loses nothing, a crashed database server may lose the last commits.

@@ -168,6 +168,32 @@ fn run_replays_across_two_nodes_of_a_postgres_store() {
     );
 }
 
+/// A `--store` that is no PostgreSQL URL, or a server that cannot be reached, is refused at
+/// start with what is wrong, before anything is served or written.
+#[test]
+fn a_bad_store_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (store, says) in [
+        ("mysql://x/y", "expected a postgres://"),
+        (
+            "postgres://nobody@127.0.0.1:1/none",
+            "cannot connect to PostgreSQL",
+        ),
+    ] {
+        let o = super::dxsim()
+            .args(["serve", "--store", store, "--addr", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && stderr.contains(says),
+            "{store}: {stderr}"
+        );
+        assert!(!dir.path().join("data/admin.key").exists());
+    }
+}
+
 #[test]
 fn a_breached_slo_fails_the_run_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
