@@ -20,6 +20,19 @@ fn spawn(data: &std::path::Path, store: &ScratchStore, port: u16) -> Child {
         .expect("spawn dx-exchange")
 }
 
+/// The exchange started on a free port of loopback, once it answers; and its base URL.
+async fn start(
+    data: &std::path::Path,
+    store: &ScratchStore,
+    http: &reqwest::Client,
+) -> (Child, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = spawn(data, store, port);
+    wait_ready(http, &base).await;
+    (child, base)
+}
+
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -99,10 +112,7 @@ async fn consent_written_before_kill_9_is_there_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = test_store(dir.path());
     let http = reqwest::Client::new();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(dir.path(), &store, port);
-    wait_ready(&http, &base).await;
+    let (mut child, base) = start(dir.path(), &store, &http).await;
 
     let clinic =
         dx_exchange::codes::facility_code(13, dx_exchange::codes::FacilityTable::Medical, 1, 1001);
@@ -134,10 +144,7 @@ async fn consent_written_before_kill_9_is_there_after_restart() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(dir.path(), &store, port);
-    wait_ready(&http, &base).await;
+    let (mut child, base) = start(dir.path(), &store, &http).await;
     // The token issued before the restart still verifies: the secret is kept in the store.
     let r = http
         .get(format!("{base}/v1/persons/{person_id}/medications"))
@@ -204,10 +211,7 @@ async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
     let mut acknowledged = 0u64;
     let mut lines_before = None;
     for round in 0..3 {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let mut child = spawn(dir.path(), &store, port);
-        wait_ready(&http, &base).await;
+        let (mut child, base) = start(dir.path(), &store, &http).await;
         let admin = admin_token(&http, &base, dir.path()).await;
         let lines = audit_lines(&http, &base, &admin).await;
         // Every read acknowledged before the last kill has its line after the restart.
@@ -392,10 +396,7 @@ async fn acknowledged_registrations_and_dispensings_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let store = test_store(dir.path());
     let http = reqwest::Client::new();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(dir.path(), &store, port);
-    wait_ready(&http, &base).await;
+    let (mut child, base) = start(dir.path(), &store, &http).await;
     let acks = std::sync::Arc::new(std::sync::Mutex::new(Acknowledged::default()));
     let mut workers = Vec::new();
     for w in 0..8u16 {

@@ -23,24 +23,31 @@ fn scenario(dir: &Path, extra: &str) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn run_replays_every_event_of_the_workload_and_summarises_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
+/// `dxsim run` of the tiny scenario with `extra` flags into `out`; it must pass. Its stdout.
+fn run_passing(dir: &Path, extra: &[&str], out: &Path) -> String {
     let o = super::dxsim()
         .arg("run")
-        .arg(scenario(dir.path(), ""))
+        .arg(scenario(dir, ""))
+        .args(extra)
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn run_replays_every_event_of_the_workload_and_summarises_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let stdout = run_passing(dir.path(), &[], &out);
     let workload: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("workload/manifest.json")).unwrap())
             .unwrap();
@@ -138,20 +145,7 @@ fn run_replays_across_two_nodes_of_a_postgres_store() {
     };
     let db = dx_exchange::store::postgres::ScratchDatabase::create(&server).unwrap();
     let out = dir.path().join("run");
-    let o = super::dxsim()
-        .arg("run")
-        .arg(scenario(dir.path(), ""))
-        .args(["--store", db.url(), "--nodes", "2", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    run_passing(dir.path(), &["--store", db.url(), "--nodes", "2"], &out);
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let targets = summary["run"]["target"].as_str().unwrap();
