@@ -47,12 +47,26 @@ fn role_from_str(s: &str) -> Result<Role, StoreError> {
 impl AuditStore for SqlStore {
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         // Survives kill -9 at commit; reaches the disk with the next synced commit. A batch is
-        // one bulk insert (one round trip on PostgreSQL).
-        self.write_unsynced(|tx| {
+        // one statement (one round trip on PostgreSQL).
+        let rows: Vec<Vec<Arg<'_>>> = events
+            .iter()
+            .map(|e| {
+                vec![
+                    Arg::Int(e.at.timestamp_millis()),
+                    Arg::Text(&e.actor),
+                    Arg::Text(e.actor_role.as_str()),
+                    Arg::Text(e.action),
+                    e.person_id.arg(),
+                    e.target.arg(),
+                    Arg::Text(e.outcome),
+                ]
+            })
+            .collect();
+        self.write_statement_unsynced(|tx| {
             for e in events {
                 tx.month(Monthly::Audit, dx_protocol::time::jst_date(e.at))?;
             }
-            tx.copy_rows(
+            tx.insert_rows(
                 "audit",
                 &[
                     ("at_ms", Kind::Int),
@@ -63,17 +77,7 @@ impl AuditStore for SqlStore {
                     ("target", Kind::Text),
                     ("outcome", Kind::Text),
                 ],
-                &mut events.iter().map(|e| {
-                    vec![
-                        Arg::Int(e.at.timestamp_millis()),
-                        Arg::Text(&e.actor),
-                        Arg::Text(e.actor_role.as_str()),
-                        Arg::Text(e.action),
-                        e.person_id.arg(),
-                        e.target.arg(),
-                        Arg::Text(e.outcome),
-                    ]
-                }),
+                &rows,
             )?;
             Ok(())
         })

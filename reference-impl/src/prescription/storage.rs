@@ -7,7 +7,7 @@ use super::{
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sql::{Db, Row, args};
+use crate::store::sql::{Arg, Db, Kind, Row, ToArg as _, args};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use dx_protocol::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
 
@@ -165,13 +165,10 @@ impl PrescriptionStore for SqlStore {
         access_code: &mut dyn FnMut(&str, u32) -> String,
         audit: &AuditEvent,
     ) -> Result<(String, Option<String>), StoreError> {
-        // Every registration of a facility in a year takes the next of its numbers (one row).
-        let turn = format!(
-            "prescription-numbers:{}:{}",
-            p.facility_code,
-            p.issued_on.year()
-        );
-        self.write_in_turn(&turn, |tx| {
+        // Every registration of a facility in a year takes the next of its numbers (one row):
+        // the registrations queue on that row from taking the number to their commit, so the
+        // document check runs before it.
+        self.write_hot_row(|tx| {
             if tx.exists(
                 "SELECT 1 FROM prescriptions WHERE facility_code = ?1 AND document_id = ?2",
                 args![p.facility_code, p.document_id],
@@ -203,12 +200,31 @@ impl PrescriptionStore for SqlStore {
                     p.signature
                 ],
             )?;
-            for (seq, it) in p.items.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO prescription_items (prescription_id, seq, code, days, quantity) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    args![id, seq as i64, it.code, it.days, it.quantity],
-                )?;
-            }
+            let items: Vec<Vec<Arg<'_>>> = p
+                .items
+                .iter()
+                .enumerate()
+                .map(|(seq, it)| {
+                    vec![
+                        Arg::Text(&id),
+                        Arg::Int(seq as i64),
+                        Arg::Text(&it.code),
+                        it.days.arg(),
+                        it.quantity.arg(),
+                    ]
+                })
+                .collect();
+            tx.insert_rows(
+                "prescription_items",
+                &[
+                    ("prescription_id", Kind::Text),
+                    ("seq", Kind::Int),
+                    ("code", Kind::Text),
+                    ("days", Kind::Int),
+                    ("quantity", Kind::Int),
+                ],
+                &items,
+            )?;
             insert_audit(tx, &AuditEvent { target: Some(id.clone()), ..audit.clone() })?;
             Ok((id, code))
         })

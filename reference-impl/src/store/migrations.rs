@@ -425,6 +425,13 @@ pub const PG_MIGRATIONS: &[&str] = &[
     CREATE TABLE card_nonces (digest text PRIMARY KEY, until_ms bigint NOT NULL);
     CREATE INDEX card_nonces_until ON card_nonces(until_ms);
     "#,
+    // 3: a prescription's id compares bytewise (COLLATE "C", as SQLite compares text), and so
+    // must the columns that refer to it: a join of the database's collation with "C" can use
+    // neither side's index, and the history read of every registration scanned all items.
+    r#"
+    ALTER TABLE prescription_items ALTER COLUMN prescription_id TYPE text COLLATE "C";
+    ALTER TABLE dispensations ALTER COLUMN prescription_id TYPE text COLLATE "C";
+    "#,
 ];
 
 #[cfg(test)]

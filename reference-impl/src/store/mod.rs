@@ -134,42 +134,45 @@ impl SqlStore {
         }
     }
 
-    /// As [`SqlStore::write`], for writes that all update one row named by `turn`: on
-    /// PostgreSQL they take their turn across every node rather than race (SQLite's one writer
-    /// takes every write in turn anyway).
-    pub fn write_in_turn<T>(
+    /// As [`SqlStore::write`], for writes that all update one row (a facility's prescription
+    /// numbers of a year) and otherwise only insert rows whose uniqueness a key enforces: on
+    /// PostgreSQL they queue on that row's lock, across every node, rather than race (see
+    /// [`PgStore::write_hot_row`]); SQLite's one writer takes every write in turn anyway.
+    pub fn write_hot_row<T>(
         &self,
-        turn: &str,
         f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match self {
             SqlStore::Sqlite(s) => s.write(f),
-            SqlStore::Postgres(p) => p.write_in_turn(turn, f),
+            SqlStore::Postgres(p) => p.write_hot_row(f),
         }
     }
 
-    /// As [`SqlStore::write`], acknowledged before the commit reaches the disk (it survives a
-    /// killed exchange at once, a power loss once a later commit is synced): for audit lines.
-    pub fn write_unsynced<T>(
-        &self,
-        mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match self {
-            SqlStore::Sqlite(s) => s.write_unsynced(f),
-            SqlStore::Postgres(p) => p.write(true, &mut f),
-        }
-    }
-
-    /// Runs one statement that is atomic on its own (an upsert, an insert of a unique key):
-    /// SQLite's write transaction; on PostgreSQL one autocommitted statement, no serializable
-    /// transaction around it (so it neither waits for nor retries against other writes).
+    /// Runs one statement that is atomic on its own (an upsert, an insert of a unique key), and
+    /// whatever [`Db::month`] it needs first: SQLite's write transaction (unsynced, as the
+    /// counters it keeps need not outlive a power loss); on PostgreSQL one
+    /// autocommitted statement, no transaction around it (so it neither waits for nor retries
+    /// against other writes, and costs one round trip).
     pub fn write_statement<T>(
         &self,
-        f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
+        f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match self {
             SqlStore::Sqlite(s) => s.write_unsynced(f),
-            SqlStore::Postgres(p) => p.read(f),
+            SqlStore::Postgres(p) => p.write_statement(false, f),
+        }
+    }
+
+    /// As [`SqlStore::write_statement`], acknowledged before the commit reaches the disk (it
+    /// survives a killed exchange at once, a power loss once a later commit is synced): for a
+    /// batch of audit lines.
+    pub fn write_statement_unsynced<T>(
+        &self,
+        f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SqlStore::Sqlite(s) => s.write_unsynced(f),
+            SqlStore::Postgres(p) => p.write_statement(true, f),
         }
     }
 
@@ -436,6 +439,118 @@ mod tests {
                 .read(|c| c.query_one("SELECT count(*) FROM meta", &[])?.num(0))
                 .unwrap();
             assert_eq!(n, 0, "{}", s.backend());
+        }
+    }
+
+    /// A batch of rows goes in as one statement on PostgreSQL (arrays, one per column) and one
+    /// insert a row on SQLite: the same rows, in order, nulls and dates kept; a value of another
+    /// kind than its column's is refused and nothing is stored.
+    #[test]
+    fn a_batch_of_rows_is_inserted_in_order_with_its_nulls_and_dates() {
+        use sql::{Arg, Kind};
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let columns = [
+            ("person_id", Kind::Text),
+            ("law_code", Kind::Text),
+            ("payer_number", Kind::Text),
+            ("recipient_number", Kind::Text),
+            ("valid_from", Kind::Date),
+            ("valid_to", Kind::Date),
+            ("registered_by", Kind::Text),
+        ];
+        for t in backends() {
+            let s = &t.store;
+            s.import_persons(&[sample::person(1, 0, day)]).unwrap();
+            let who = s
+                .read(|c| c.query_one("SELECT id FROM persons", &[])?.text(0))
+                .unwrap();
+            let before: u64 = s
+                .read(|c| c.query_one("SELECT count(*) FROM public_expenses", &[])?.num(0))
+                .unwrap();
+            let rows: Vec<Vec<Arg<'_>>> = ["0000001", "0000002", "0000003"]
+                .iter()
+                .enumerate()
+                .map(|(i, recipient)| {
+                    vec![
+                        Arg::Text(&who),
+                        Arg::Text("54"),
+                        Arg::Text("54130015"),
+                        Arg::Text(recipient),
+                        Arg::Date(day),
+                        if i == 1 { Arg::Null } else { Arg::Date(day) },
+                        if i == 2 { Arg::Text("131016") } else { Arg::Null },
+                    ]
+                })
+                .collect();
+            let n = s
+                .write_statement(|tx| tx.insert_rows("public_expenses", &columns, &rows))
+                .unwrap();
+            assert_eq!(n, 3, "{}", s.backend());
+            let stored: Vec<(String, Option<chrono::NaiveDate>, Option<String>)> = s
+                .read(|c| {
+                    c.query(
+                        "SELECT recipient_number, valid_to, registered_by FROM public_expenses
+                         WHERE person_id = ?1 AND payer_number = '54130015' ORDER BY rowid",
+                        args![who],
+                    )?
+                    .into_iter()
+                    .map(|mut r| Ok((r.text(0)?, r.opt_date(1)?, r.opt_text(2)?)))
+                    .collect()
+                })
+                .unwrap();
+            assert_eq!(
+                stored,
+                [
+                    ("0000001".to_owned(), Some(day), None),
+                    ("0000002".to_owned(), None, None),
+                    ("0000003".to_owned(), Some(day), Some("131016".to_owned()))
+                ],
+                "{}",
+                s.backend()
+            );
+            if let SqlStore::Postgres(_) = s {
+                let mut wrong = rows.clone();
+                wrong[1][6] = Arg::Int(3);
+                let err = s
+                    .write(|tx| tx.insert_rows("public_expenses", &columns, &wrong))
+                    .unwrap_err();
+                assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+            }
+            let after: u64 = s
+                .read(|c| c.query_one("SELECT count(*) FROM public_expenses", &[])?.num(0))
+                .unwrap();
+            assert_eq!(after, before + 3, "{}", s.backend());
+        }
+    }
+
+    /// The columns that refer to a prescription compare as its id does (bytewise), so the
+    /// items of a person's prescriptions are found by their index, not by reading them all.
+    #[test]
+    fn a_prescriptions_items_are_joined_by_their_index() {
+        for t in backends() {
+            let SqlStore::Postgres(_) = &t.store else {
+                continue;
+            };
+            let plan: Vec<String> = t
+                .store
+                .write(|tx| {
+                    tx.execute("SET LOCAL enable_seqscan = off", &[])?;
+                    tx.query(
+                        "EXPLAIN SELECT p.id, i.code FROM prescriptions p
+                         JOIN prescription_items i ON i.prescription_id = p.id
+                         WHERE p.person_id = 'P1'",
+                        &[],
+                    )?
+                    .into_iter()
+                    .map(|mut r| r.text(0))
+                    .collect()
+                })
+                .unwrap();
+            assert!(
+                !plan.iter().any(|l| l.contains("Seq Scan")),
+                "{}",
+                plan.join("\n")
+            );
         }
     }
 

@@ -1,7 +1,10 @@
 //! The PostgreSQL backend: a bounded pool of connections to one database, which any number of
 //! exchange processes share. Writes run as `SERIALIZABLE` transactions, retried when PostgreSQL
 //! reports a serialization failure or a deadlock, so concurrent writes on several nodes behave as
-//! SQLite's one writer does: as if one after the other. Reads run as single statements.
+//! SQLite's one writer does: as if one after the other. Writes that all update one row queue on
+//! that row's lock instead ([`PgStore::write_hot_row`]). Reads run as single statements. Round
+//! trips are what a request pays most for on loopback: a transaction opens (with its commit's
+//! durability) in one, a batch of rows goes in one statement.
 //! Migrations are versioned in `schema_migrations` and applied under an advisory lock, so nodes
 //! starting together migrate once. Audit lines and EHR items are kept in monthly partitions,
 //! created as rows of a new month arrive.
@@ -19,7 +22,7 @@ use chrono::{Datelike, NaiveDate};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
+use postgres::{Client, NoTls, Statement};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -61,15 +64,6 @@ fn lost_race(e: &StoreError) -> bool {
         .is_some_and(|c| {
             *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
         })
-}
-
-/// The advisory lock key of a turn's name (FNV-1a, 64 bits).
-fn turn_key(turn: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in turn.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
 }
 
 /// Whether a write failed because its row's monthly partition does not exist (any more).
@@ -146,6 +140,19 @@ pub(crate) fn placeholders(sql: &str) -> String {
 struct Conn {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// Whether the session's commits are acknowledged before they reach the disk
+    /// (`synchronous_commit = off`): always on a store of normal durability; on a fully durable
+    /// one, once the connection ran an unsynced statement (audit lines).
+    unsynced: bool,
+}
+
+/// How a write transaction sees concurrent ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// As if one after the other; a lost race is retried.
+    Serializable,
+    /// Each statement sees what committed before it: for writes that queue on one row's lock.
+    ReadCommitted,
 }
 
 struct Pool {
@@ -203,7 +210,8 @@ impl PgStore {
             let cause = std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
             StoreError::Config(format!("cannot connect to PostgreSQL ({e}{cause})"))
         })?;
-        if self.durability == Durability::Normal {
+        let unsynced = self.durability == Durability::Normal;
+        if unsynced {
             // Commits are acknowledged before PostgreSQL's WAL reaches the disk: a killed
             // exchange loses nothing, a crashed database server may lose the last commits.
             client.batch_execute("SET synchronous_commit = off")?;
@@ -211,12 +219,24 @@ impl PgStore {
         Ok(Conn {
             client,
             statements: HashMap::new(),
+            unsynced,
         })
     }
 
     fn take(&self) -> Result<Conn, StoreError> {
+        self.take_preferring(None)
+    }
+
+    /// An idle connection (the last returned, or the last whose session is `unsynced` as asked,
+    /// so the audit writer keeps finding its own), a new one while fewer than
+    /// [`MAX_CONNECTIONS`] are open, or the next one returned.
+    fn take_preferring(&self, unsynced: Option<bool>) -> Result<Conn, StoreError> {
         let mut pool = lock(&self.pool);
         loop {
+            let matching = unsynced.and_then(|u| pool.idle.iter().rposition(|c| c.unsynced == u));
+            if let Some(i) = matching {
+                return Ok(pool.idle.swap_remove(i));
+            }
             if let Some(c) = pool.idle.pop() {
                 return Ok(c);
             }
@@ -249,47 +269,34 @@ impl PgStore {
         unsynced: bool,
         mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        tokio::task::block_in_place(|| self.write_here(unsynced, None, &mut f))
+        tokio::task::block_in_place(|| self.write_here(Isolation::Serializable, unsynced, &mut f))
     }
 
-    /// As [`PgStore::write`], but the writes that name the same `turn` run one after the other
-    /// on every node: each holds an advisory lock on the key from before its transaction starts
-    /// to after it ends, so its snapshot sees the last one's commit. For writes that all update
-    /// one row (a facility's prescription numbers of a year), which serializable transactions
-    /// would otherwise make fail and retry against each other.
-    pub fn write_in_turn<T>(
+    /// As [`PgStore::write`], for writes that all update one row (a facility's prescription
+    /// numbers of a year) and otherwise insert rows whose uniqueness a key enforces. They run
+    /// `READ COMMITTED`: each waits for the row's lock, then sees the last one's commit, where
+    /// serializable transactions would fail and retry against each other. Only what follows the
+    /// update waits, so `f` updates the row as late as it can. A unique key violated by a
+    /// concurrent insert (two facilities drawing one access code) runs the write once more; the
+    /// second run sees the row that won and answers accordingly.
+    pub fn write_hot_row<T>(
         &self,
-        turn: &str,
         mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let key = turn_key(turn);
-        tokio::task::block_in_place(|| self.write_here(false, Some(key), &mut f))
+        tokio::task::block_in_place(|| self.write_here(Isolation::ReadCommitted, false, &mut f))
     }
 
     fn write_here<T>(
         &self,
+        isolation: Isolation,
         unsynced: bool,
-        turn: Option<i64>,
         f: &mut impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut conn = self.take()?;
-            let result = match turn {
-                None => self.attempt(&mut conn, unsynced, f),
-                Some(key) => match conn.client.execute("SELECT pg_advisory_lock($1)", &[&key]) {
-                    Ok(_) => {
-                        let r = self.attempt(&mut conn, unsynced, f);
-                        // A connection that broke took its lock with it.
-                        let _ = conn
-                            .client
-                            .execute("SELECT pg_advisory_unlock($1)", &[&key]);
-                        r
-                    }
-                    Err(e) => Err(e.into()),
-                },
-            };
+            let result = self.attempt(&mut conn, isolation, unsynced, f);
             self.give_back(conn);
             match result {
                 Err(e) if lost_race(&e) => {
@@ -309,6 +316,8 @@ impl PgStore {
                         500 * u64::from(attempt) + spread * u64::from(attempt),
                     ));
                 }
+                Err(StoreError::Duplicate(_))
+                    if isolation == Isolation::ReadCommitted && attempt == 1 => {}
                 Err(e) if missing_partition(&e) && attempt < MAX_WRITE_ATTEMPTS => {
                     // Another node dropped a month this one still knew: learn them afresh.
                     lock(&self.months).clear();
@@ -318,34 +327,88 @@ impl PgStore {
         }
     }
 
+    /// The commit durability a write asks of a session that has `session_unsynced`, as SQL to
+    /// run in the transaction (nothing when the session's is the one asked for).
+    fn commit_durability(&self, unsynced: bool, session_unsynced: bool) -> Option<&'static str> {
+        let unsynced = unsynced || self.durability == Durability::Normal;
+        (unsynced != session_unsynced).then_some(if unsynced {
+            "SET LOCAL synchronous_commit = off"
+        } else {
+            "SET LOCAL synchronous_commit = on"
+        })
+    }
+
     fn attempt<T>(
         &self,
         conn: &mut Conn,
+        isolation: Isolation,
         unsynced: bool,
         f: &mut impl FnMut(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let Conn { client, statements } = conn;
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::Serializable)
-            .start()?;
-        if unsynced && self.durability == Durability::Full {
-            tx.batch_execute("SET LOCAL synchronous_commit = off")?;
+        // The transaction opens, with its commit's durability, in one round trip.
+        let mut begin = String::from(match isolation {
+            Isolation::Serializable => "START TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            Isolation::ReadCommitted => "START TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        });
+        if let Some(set) = self.commit_durability(unsynced, conn.unsynced) {
+            begin.push_str("; ");
+            begin.push_str(set);
         }
-        let db = PgDb {
-            session: RefCell::new(Session::Tx(tx)),
-            statements: RefCell::new(statements),
-            store: self,
-            created: RefCell::new(Vec::new()),
+        conn.client.batch_execute(&begin)?;
+        let (out, created) = {
+            let db = PgDb::new(conn, self, true);
+            let out = f(&db);
+            (out, db.created.take())
         };
-        let out = f(&db)?;
-        let created = db.created.take();
-        let Session::Tx(tx) = db.session.into_inner() else {
-            unreachable!("a write runs in a transaction")
-        };
-        tx.commit()?;
-        lock(&self.months).extend(created);
-        Ok(out)
+        match out {
+            Ok(v) => {
+                conn.client.batch_execute("COMMIT")?;
+                lock(&self.months).extend(created);
+                Ok(v)
+            }
+            Err(e) => {
+                // A broken connection is closed when it is given back.
+                let _ = conn.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f`'s statements each on its own (autocommitted), on a session whose commits are
+    /// `unsynced` or not as asked: an upsert or insert atomic by itself, which neither waits for
+    /// nor retries against other writes. A statement that found its month's partition gone
+    /// runs again once the months are learnt afresh.
+    pub fn write_statement<T>(
+        &self,
+        unsynced: bool,
+        mut f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let unsynced = unsynced || self.durability == Durability::Normal;
+        tokio::task::block_in_place(|| {
+            let mut retried = false;
+            loop {
+                let mut conn = self.take_preferring(Some(unsynced))?;
+                let result = (|| {
+                    if conn.unsynced != unsynced {
+                        conn.client.batch_execute(if unsynced {
+                            "SET synchronous_commit = off"
+                        } else {
+                            "SET synchronous_commit = on"
+                        })?;
+                        conn.unsynced = unsynced;
+                    }
+                    f(&PgDb::new(&mut conn, self, false))
+                })();
+                self.give_back(conn);
+                match result {
+                    Err(e) if missing_partition(&e) && !retried => {
+                        retried = true;
+                        lock(&self.months).clear();
+                    }
+                    r => return r,
+                }
+            }
+        })
     }
 
     /// Runs `f` on a pooled connection, each statement on its own.
@@ -361,16 +424,7 @@ impl PgStore {
         f: impl FnOnce(&dyn Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.take()?;
-        let out = {
-            let Conn { client, statements } = &mut conn;
-            let db = PgDb {
-                session: RefCell::new(Session::Client(client)),
-                statements: RefCell::new(statements),
-                store: self,
-                created: RefCell::new(Vec::new()),
-            };
-            f(&db)
-        };
+        let out = f(&PgDb::new(&mut conn, self, false));
         self.give_back(conn);
         out
     }
@@ -500,71 +554,36 @@ impl PgStore {
     }
 }
 
-enum Session<'a> {
-    Client(&'a mut Client),
-    Tx(Transaction<'a>),
-}
-
-impl Session<'_> {
-    fn prepare(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
-        match self {
-            Session::Client(c) => c.prepare(sql),
-            Session::Tx(t) => t.prepare(sql),
-        }
-    }
-
-    fn execute(
-        &mut self,
-        st: &Statement,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        match self {
-            Session::Client(c) => c.execute(st, params),
-            Session::Tx(t) => t.execute(st, params),
-        }
-    }
-
-    fn query(
-        &mut self,
-        st: &Statement,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<postgres::Row>, postgres::Error> {
-        match self {
-            Session::Client(c) => c.query(st, params),
-            Session::Tx(t) => t.query(st, params),
-        }
-    }
-
-    fn copy_in(&mut self, sql: &str) -> Result<postgres::CopyInWriter<'_>, postgres::Error> {
-        match self {
-            Session::Client(c) => c.copy_in(sql),
-            Session::Tx(t) => t.copy_in(sql),
-        }
-    }
-
-    fn batch(&mut self, sql: &str) -> Result<(), postgres::Error> {
-        match self {
-            Session::Client(c) => c.batch_execute(sql),
-            Session::Tx(t) => t.batch_execute(sql),
-        }
-    }
-}
-
-/// A pooled connection or one of its transactions, with the connection's prepared statements.
+/// A pooled connection, in a transaction or not, with its prepared statements.
 struct PgDb<'a> {
-    session: RefCell<Session<'a>>,
+    client: RefCell<&'a mut Client>,
     statements: RefCell<&'a mut HashMap<String, Statement>>,
     store: &'a PgStore,
+    /// Whether the statements run in a transaction; if not, each commits on its own.
+    in_transaction: bool,
     /// Partitions this transaction created, known to exist once it commits.
     created: RefCell<Vec<(Monthly, i32)>>,
 }
 
-impl PgDb<'_> {
+impl<'a> PgDb<'a> {
+    fn new(conn: &'a mut Conn, store: &'a PgStore, in_transaction: bool) -> Self {
+        let Conn {
+            client, statements, ..
+        } = conn;
+        PgDb {
+            client: RefCell::new(client),
+            statements: RefCell::new(statements),
+            store,
+            in_transaction,
+            created: RefCell::new(Vec::new()),
+        }
+    }
+
     fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(st) = self.statements.borrow().get(sql) {
             return Ok(st.clone());
         }
-        let st = self.session.borrow_mut().prepare(&placeholders(sql))?;
+        let st = self.client.borrow_mut().prepare(&placeholders(sql))?;
         let mut cache = self.statements.borrow_mut();
         if cache.len() >= MAX_STATEMENTS {
             cache.clear();
@@ -603,6 +622,75 @@ fn value(row: &postgres::Row, i: usize) -> Result<Value, StoreError> {
         }
     };
     Ok(v.unwrap_or(Value::Null))
+}
+
+/// One column of [`Db::insert_rows`], bound as an array.
+#[derive(Debug)]
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<&'a str>>),
+    Date(Vec<Option<NaiveDate>>),
+}
+
+impl<'a> Column<'a> {
+    /// The column `name` of `kind` from each row's value (a row too short, or a value of
+    /// another kind, is a mistake of the caller's).
+    fn of(
+        name: &str,
+        kind: Kind,
+        values: impl Iterator<Item = Option<&'a Arg<'a>>>,
+    ) -> Result<Self, StoreError> {
+        let wrong = || StoreError::Corrupt(format!("a row's value for {name} is not of its kind"));
+        Ok(match kind {
+            Kind::Int => Column::Int(
+                values
+                    .map(|v| match v {
+                        Some(Arg::Int(i)) => Ok(Some(*i)),
+                        Some(Arg::Null) => Ok(None),
+                        _ => Err(wrong()),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Kind::Text => Column::Text(
+                values
+                    .map(|v| match v {
+                        Some(Arg::Text(t)) => Ok(Some(*t)),
+                        Some(Arg::Null) => Ok(None),
+                        _ => Err(wrong()),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Kind::Date => Column::Date(
+                values
+                    .map(|v| match v {
+                        Some(Arg::Date(d)) => Ok(Some(*d)),
+                        Some(Arg::Null) => Ok(None),
+                        _ => Err(wrong()),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
+impl ToSql for Column<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Column::Int(v) => v.to_sql(ty, out),
+            Column::Text(v) => v.to_sql(ty, out),
+            Column::Date(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::INT8_ARRAY | Type::TEXT_ARRAY | Type::DATE_ARRAY)
+    }
+
+    to_sql_checked!();
 }
 
 /// The month of `day` as a count of months (year × 12 + month − 1).
@@ -647,12 +735,12 @@ impl Monthly {
 impl Db for PgDb<'_> {
     fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
         let st = self.statement(sql)?;
-        Ok(self.session.borrow_mut().execute(&st, &params(args))?)
+        Ok(self.client.borrow_mut().execute(&st, &params(args))?)
     }
 
     fn query(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
         let st = self.statement(sql)?;
-        let rows = self.session.borrow_mut().query(&st, &params(args))?;
+        let rows = self.client.borrow_mut().query(&st, &params(args))?;
         rows.iter()
             .map(|r| {
                 (0..r.len())
@@ -678,8 +766,8 @@ impl Db for PgDb<'_> {
                 Kind::Date => Type::DATE,
             })
             .collect();
-        let mut session = self.session.borrow_mut();
-        let writer = session.copy_in(&format!(
+        let mut client = self.client.borrow_mut();
+        let writer = client.copy_in(&format!(
             "COPY {table} ({}) FROM STDIN (FORMAT binary)",
             names.join(", ")
         ))?;
@@ -688,6 +776,44 @@ impl Db for PgDb<'_> {
             writer.write(&params(&row))?;
         }
         Ok(writer.finish()?)
+    }
+
+    fn insert_rows(
+        &self,
+        table: &str,
+        columns: &[(&str, Kind)],
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        let arrays: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let ty = match c.1 {
+                    Kind::Text => "text",
+                    Kind::Int => "int8",
+                    Kind::Date => "date",
+                };
+                format!("?{}::{ty}[]", i + 1)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM unnest({})",
+            names.join(", "),
+            arrays.join(", ")
+        );
+        let columns = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, kind))| Column::of(name, *kind, rows.iter().map(|r| r.get(i))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let st = self.statement(&sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+        Ok(self.client.borrow_mut().execute(&st, &params)?)
     }
 
     fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
@@ -708,14 +834,20 @@ impl Db for PgDb<'_> {
         let name = table.partition(month);
         let (from, to) = table.bounds(month);
         // One creator at a time across every node; a creator that waited finds it made.
-        let mut session = self.session.borrow_mut();
-        session.batch(&format!("SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))?;
-        session.batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {} FOR VALUES FROM ({from}) TO ({to})",
+        let create = format!(
+            "SELECT pg_advisory_xact_lock({SCHEMA_LOCK});
+             CREATE TABLE IF NOT EXISTS {name} PARTITION OF {} FOR VALUES FROM ({from}) TO ({to})",
             table.table()
-        ))?;
-        drop(session);
-        self.created.borrow_mut().push((table, month));
+        );
+        if self.in_transaction {
+            self.client.borrow_mut().batch_execute(&create)?;
+            self.created.borrow_mut().push((table, month));
+        } else {
+            self.client
+                .borrow_mut()
+                .batch_execute(&format!("BEGIN; {create}; COMMIT"))?;
+            lock(&self.store.months).insert((table, month));
+        }
         Ok(())
     }
 
@@ -738,9 +870,9 @@ impl Db for PgDb<'_> {
             }
             let n = self.query_one(&format!("SELECT count(*) FROM {name}"), &[])?;
             dropped += n.num::<u64>(0)?;
-            self.session
+            self.client
                 .borrow_mut()
-                .batch(&format!("DROP TABLE {name}"))?;
+                .batch_execute(&format!("DROP TABLE {name}"))?;
             lock(&self.store.months).remove(&(table, month));
         }
         Ok(dropped)

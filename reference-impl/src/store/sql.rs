@@ -222,18 +222,20 @@ pub trait Db {
         columns: &[(&str, Kind)],
         rows: &mut dyn Iterator<Item = Vec<Arg<'a>>>,
     ) -> Result<u64, StoreError> {
-        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
-        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
-            names.join(", "),
-            marks.join(", ")
-        );
-        let mut n = 0;
-        for row in rows {
-            n += self.execute(&sql, &row)?;
-        }
-        Ok(n)
+        insert_one_by_one(self, table, columns, rows)
+    }
+
+    /// Inserts a few `rows` (a batch of audit lines, a prescription's items) in one statement,
+    /// so one round trip on PostgreSQL, which binds each column as an array; SQLite inserts
+    /// them one prepared statement at a time. COPY ([`Db::copy_rows`]) pays more to start and
+    /// is for bulk loads.
+    fn insert_rows(
+        &self,
+        table: &str,
+        columns: &[(&str, Kind)],
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<u64, StoreError> {
+        insert_one_by_one(self, table, columns, &mut rows.iter().cloned())
     }
 
     /// Makes sure the partition of `table` for the month of `day` exists, before a row of that
@@ -258,6 +260,27 @@ pub trait Db {
     fn exists(&self, sql: &str, args: &[Arg<'_>]) -> Result<bool, StoreError> {
         Ok(self.query_opt(sql, args)?.is_some())
     }
+}
+
+/// Inserts rows with one prepared statement each (SQLite's way, in one transaction).
+fn insert_one_by_one<'a, D: Db + ?Sized>(
+    db: &D,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &mut dyn Iterator<Item = Vec<Arg<'a>>>,
+) -> Result<u64, StoreError> {
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        marks.join(", ")
+    );
+    let mut n = 0;
+    for row in rows {
+        n += db.execute(&sql, &row)?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

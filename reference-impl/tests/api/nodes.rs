@@ -282,10 +282,60 @@ async fn a_card_proof_is_taken_once_across_nodes_and_card_trust_reaches_both() {
     .await;
 }
 
+/// Registrations of one clinic queue on its year's numbers across nodes: sent all at once, half
+/// to each node, every one is stored with a number of its own and the numbers run without a gap;
+/// one document sent to both nodes at once is stored once (201, and 409 duplicate).
+async fn one_clinics_registrations_at_once_on_two_nodes_take_consecutive_numbers() {
+    let (a, b) = two_nodes().await;
+    let doctor = a.signer(&clinic(4), "DR-4").await;
+    let now = a.clock.now();
+    let sends = (0..24usize).map(|i| {
+        let p = a.adult_with_card(i % 6);
+        let body = doctor.signed(&doctor.draft(&format!("queue-{i}"), &p, &[("losartan", 28)], 1, now));
+        let node = if i % 2 == 0 { &a } else { &b };
+        let token = doctor.token.clone();
+        async move { node.post(&token, "/v1/prescriptions", body).await }
+    });
+    let answers = futures::future::join_all(sends).await;
+    let mut numbers: Vec<u32> = answers
+        .iter()
+        .map(|(s, v)| {
+            assert_eq!(*s, StatusCode::CREATED, "{v}");
+            let id = v["prescription_id"].as_str().unwrap();
+            id.rsplit('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=24).collect::<Vec<_>>());
+    let codes: std::collections::HashSet<_> = answers
+        .iter()
+        .map(|(_, v)| v["access_code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 24, "an access code was given twice");
+
+    let p = a.adult_with_card(7);
+    let body = doctor.signed(&doctor.draft("twice", &p, &[("famotidine", 14)], 1, now));
+    let (x, y) = tokio::join!(
+        a.post(&doctor.token, "/v1/prescriptions", body.clone()),
+        b.post(&doctor.token, "/v1/prescriptions", body)
+    );
+    let mut outcomes = [code(&x), code(&y)];
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [(StatusCode::CREATED, None), (StatusCode::CONFLICT, Some("duplicate"))],
+        "{} / {}",
+        x.1,
+        y.1
+    );
+    assert_eq!(a.stats().await["prescriptions"], 25);
+}
+
 crate::harness::on_postgres!(
     a_prescription_registered_on_one_node_is_retrieved_and_dispensed_on_the_other,
     two_pharmacies_dispensing_at_once_on_two_nodes_get_one_201_and_one_409,
     a_token_from_one_node_works_on_the_other_until_revoked_on_either,
     wrong_codes_and_secrets_are_counted_across_nodes,
     a_card_proof_is_taken_once_across_nodes_and_card_trust_reaches_both,
+    one_clinics_registrations_at_once_on_two_nodes_take_consecutive_numbers,
 );
