@@ -107,23 +107,6 @@ fn next_sequence(tx: &dyn Db, facility: &str, year: i32) -> Result<u32, StoreErr
     Ok(n)
 }
 
-fn free_access_code(
-    tx: &dyn Db,
-    id: &str,
-    make: &mut dyn FnMut(&str, u32) -> String,
-) -> Result<String, StoreError> {
-    for attempt in 0..MAX_CODE_ATTEMPTS {
-        let code = make(id, attempt);
-        if !tx.exists(
-            "SELECT 1 FROM prescriptions WHERE access_code = ?1 AND status = 'active'",
-            args![code],
-        )? {
-            return Ok(code);
-        }
-    }
-    Err(StoreError::Conflict("no free access code was found"))
-}
-
 impl PrescriptionStore for SqlStore {
     fn practitioner_key(
         &self,
@@ -166,40 +149,47 @@ impl PrescriptionStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<(String, Option<String>), StoreError> {
         // Every registration of a facility in a year takes the next of its numbers (one row):
-        // the registrations queue on that row from taking the number to their commit, so the
-        // document check runs before it.
-        self.write_hot_row(|tx| {
-            if tx.exists(
-                "SELECT 1 FROM prescriptions WHERE facility_code = ?1 AND document_id = ?2",
-                args![p.facility_code, p.document_id],
-            )? {
-                return Err(StoreError::Duplicate(format!("prescription document {}", p.document_id)));
-            }
+        // the registrations queue on that row from taking the number to their commit. A code
+        // held by another active prescription is passed over by the insert itself, and a
+        // document registered before fails it on its unique key: no query is asked first.
+        let stored = self.write_hot_row(|tx| {
             let year = p.issued_on.year();
             let id = format!("{}-{year:04}-{:08}", p.facility_code, next_sequence(tx, &p.facility_code, year)?);
-            let code = match p.kind {
-                PrescriptionKind::Electronic => Some(free_access_code(tx, &id, access_code)?),
-                PrescriptionKind::InHospital => None,
+            let mut code = None;
+            for attempt in 0..MAX_CODE_ATTEMPTS {
+                let candidate = match p.kind {
+                    PrescriptionKind::Electronic => Some(access_code(&id, attempt)),
+                    PrescriptionKind::InHospital => None,
+                };
+                let inserted = tx.query_opt(
+                    "INSERT INTO prescriptions (id, kind, facility_code, person_id, practitioner_id, document_id, issued_on,
+                        registered_at_ms, access_code, status, uses_allowed, uses_done, bundle, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, 0, ?11, ?12)
+                     ON CONFLICT (access_code) WHERE status = 'active' AND access_code IS NOT NULL DO NOTHING
+                     RETURNING id",
+                    args![
+                        id,
+                        kind_str(p.kind),
+                        p.facility_code,
+                        p.person_id,
+                        p.practitioner_id,
+                        p.document_id,
+                        p.issued_on,
+                        p.registered_at,
+                        candidate,
+                        p.uses_allowed,
+                        p.bundle,
+                        p.signature
+                    ],
+                )?;
+                if inserted.is_some() {
+                    code = Some(candidate);
+                    break;
+                }
+            }
+            let Some(code) = code else {
+                return Err(StoreError::Conflict("no free access code was found"));
             };
-            tx.execute(
-                "INSERT INTO prescriptions (id, kind, facility_code, person_id, practitioner_id, document_id, issued_on,
-                    registered_at_ms, access_code, status, uses_allowed, uses_done, bundle, signature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, 0, ?11, ?12)",
-                args![
-                    id,
-                    kind_str(p.kind),
-                    p.facility_code,
-                    p.person_id,
-                    p.practitioner_id,
-                    p.document_id,
-                    p.issued_on,
-                    p.registered_at,
-                    code,
-                    p.uses_allowed,
-                    p.bundle,
-                    p.signature
-                ],
-            )?;
             let items: Vec<Vec<Arg<'_>>> = p
                 .items
                 .iter()
@@ -227,7 +217,23 @@ impl PrescriptionStore for SqlStore {
             )?;
             insert_audit(tx, &AuditEvent { target: Some(id.clone()), ..audit.clone() })?;
             Ok((id, code))
-        })
+        });
+        match stored {
+            Err(StoreError::Duplicate(key)) => {
+                let registered = self.read(|c| {
+                    c.exists(
+                        "SELECT 1 FROM prescriptions WHERE facility_code = ?1 AND document_id = ?2",
+                        args![p.facility_code, p.document_id],
+                    )
+                })?;
+                Err(StoreError::Duplicate(if registered {
+                    format!("prescription document {}", p.document_id)
+                } else {
+                    key
+                }))
+            }
+            other => other,
+        }
     }
 
     fn prescription(&self, id: &str) -> Result<Option<StoredPrescription>, StoreError> {
@@ -347,5 +353,110 @@ impl PrescriptionStore for SqlStore {
             out.sort_by_key(|h| std::cmp::Reverse(h.date));
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eligibility::EligibilityStore as _;
+    use crate::store::testing::backends;
+
+    fn new_prescription(person_id: &str, document: &str) -> NewPrescription {
+        NewPrescription {
+            kind: PrescriptionKind::Electronic,
+            facility_code: "1311001019".into(),
+            person_id: person_id.into(),
+            practitioner_id: "DR-1".into(),
+            document_id: document.into(),
+            issued_on: NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+            registered_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            uses_allowed: 1,
+            bundle: "{}".into(),
+            signature: None,
+            items: vec![
+                Item {
+                    code: "2149039F1020".into(),
+                    days: 28,
+                    quantity: 28,
+                },
+                Item {
+                    code: "2325003F1020".into(),
+                    days: 14,
+                    quantity: 28,
+                },
+            ],
+        }
+    }
+
+    /// A code another active prescription holds is passed over; a document registered before,
+    /// or no free code at all, refuses the registration and stores nothing (the next one takes
+    /// the number it would have taken).
+    #[test]
+    fn registration_passes_over_held_codes_and_a_refused_one_stores_nothing() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let who = crate::auth::Principal {
+            sub: "facility:1311001019".into(),
+            role: dx_protocol::wire::Role::Clinic,
+        };
+        let audit = AuditEvent::new(
+            DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            &who,
+            "prescription.register",
+            None,
+            None,
+            "ok",
+        );
+        for t in backends() {
+            let s = &t.store;
+            let person = crate::refdata::sample::person(1, 0, day);
+            s.import_persons(std::slice::from_ref(&person)).unwrap();
+            let mut taken =
+                |_: &str, attempt: u32| if attempt < 2 { "111111" } else { "222222" }.to_owned();
+            let first = s
+                .insert_prescription(&new_prescription(&person.id, "d1"), &mut taken, &audit)
+                .unwrap();
+            assert_eq!(
+                first,
+                ("1311001019-2026-00000001".into(), Some("111111".into()))
+            );
+            let second = s
+                .insert_prescription(&new_prescription(&person.id, "d2"), &mut taken, &audit)
+                .unwrap();
+            assert_eq!(second.1.as_deref(), Some("222222"), "{}", s.backend());
+
+            let mut fresh = |_: &str, attempt: u32| format!("{attempt:06}");
+            let again = s
+                .insert_prescription(&new_prescription(&person.id, "d1"), &mut fresh, &audit)
+                .unwrap_err();
+            assert_eq!(
+                again.to_string(),
+                StoreError::Duplicate("prescription document d1".into()).to_string(),
+                "{}",
+                s.backend()
+            );
+            let mut only_held = |_: &str, _: u32| "111111".to_owned();
+            let none = s
+                .insert_prescription(&new_prescription(&person.id, "d3"), &mut only_held, &audit)
+                .unwrap_err();
+            assert!(matches!(none, StoreError::Conflict(_)), "{none}");
+
+            let third = s
+                .insert_prescription(&new_prescription(&person.id, "d4"), &mut fresh, &audit)
+                .unwrap();
+            assert_eq!(third.0, "1311001019-2026-00000003", "{}", s.backend());
+            let stored = s.prescription(&third.0).unwrap().unwrap();
+            assert_eq!(stored.items.len(), 2);
+            let (rows, lines): (u64, u64) = s
+                .read(|c| {
+                    Ok((
+                        c.query_one("SELECT count(*) FROM prescription_items", &[])?
+                            .num(0)?,
+                        c.query_one("SELECT count(*) FROM audit", &[])?.num(0)?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!((rows, lines), (6, 3), "{}", s.backend());
+        }
     }
 }

@@ -465,7 +465,10 @@ mod tests {
                 .read(|c| c.query_one("SELECT id FROM persons", &[])?.text(0))
                 .unwrap();
             let before: u64 = s
-                .read(|c| c.query_one("SELECT count(*) FROM public_expenses", &[])?.num(0))
+                .read(|c| {
+                    c.query_one("SELECT count(*) FROM public_expenses", &[])?
+                        .num(0)
+                })
                 .unwrap();
             let rows: Vec<Vec<Arg<'_>>> = ["0000001", "0000002", "0000003"]
                 .iter()
@@ -478,7 +481,11 @@ mod tests {
                         Arg::Text(recipient),
                         Arg::Date(day),
                         if i == 1 { Arg::Null } else { Arg::Date(day) },
-                        if i == 2 { Arg::Text("131016") } else { Arg::Null },
+                        if i == 2 {
+                            Arg::Text("131016")
+                        } else {
+                            Arg::Null
+                        },
                     ]
                 })
                 .collect();
@@ -517,7 +524,10 @@ mod tests {
                 assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
             }
             let after: u64 = s
-                .read(|c| c.query_one("SELECT count(*) FROM public_expenses", &[])?.num(0))
+                .read(|c| {
+                    c.query_one("SELECT count(*) FROM public_expenses", &[])?
+                        .num(0)
+                })
                 .unwrap();
             assert_eq!(after, before + 3, "{}", s.backend());
         }

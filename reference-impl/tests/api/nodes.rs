@@ -291,7 +291,8 @@ async fn one_clinics_registrations_at_once_on_two_nodes_take_consecutive_numbers
     let now = a.clock.now();
     let sends = (0..24usize).map(|i| {
         let p = a.adult_with_card(i % 6);
-        let body = doctor.signed(&doctor.draft(&format!("queue-{i}"), &p, &[("losartan", 28)], 1, now));
+        let body =
+            doctor.signed(&doctor.draft(&format!("queue-{i}"), &p, &[("losartan", 28)], 1, now));
         let node = if i % 2 == 0 { &a } else { &b };
         let token = doctor.token.clone();
         async move { node.post(&token, "/v1/prescriptions", body).await }
@@ -323,7 +324,10 @@ async fn one_clinics_registrations_at_once_on_two_nodes_take_consecutive_numbers
     outcomes.sort();
     assert_eq!(
         outcomes,
-        [(StatusCode::CREATED, None), (StatusCode::CONFLICT, Some("duplicate"))],
+        [
+            (StatusCode::CREATED, None),
+            (StatusCode::CONFLICT, Some("duplicate"))
+        ],
         "{} / {}",
         x.1,
         y.1
