@@ -641,34 +641,44 @@ impl<'a> Column<'a> {
         values: impl Iterator<Item = Option<&'a Arg<'a>>>,
     ) -> Result<Self, StoreError> {
         let wrong = || StoreError::Corrupt(format!("a row's value for {name} is not of its kind"));
+        fn pick<'a, T>(
+            values: impl Iterator<Item = Option<&'a Arg<'a>>>,
+            of_kind: impl Fn(&Arg<'a>) -> Option<T>,
+            wrong: impl Fn() -> StoreError,
+        ) -> Result<Vec<Option<T>>, StoreError> {
+            values
+                .map(|v| match v {
+                    Some(Arg::Null) => Ok(None),
+                    Some(a) => of_kind(a).map(Some).ok_or_else(&wrong),
+                    None => Err(wrong()),
+                })
+                .collect()
+        }
         Ok(match kind {
-            Kind::Int => Column::Int(
-                values
-                    .map(|v| match v {
-                        Some(Arg::Int(i)) => Ok(Some(*i)),
-                        Some(Arg::Null) => Ok(None),
-                        _ => Err(wrong()),
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            Kind::Text => Column::Text(
-                values
-                    .map(|v| match v {
-                        Some(Arg::Text(t)) => Ok(Some(*t)),
-                        Some(Arg::Null) => Ok(None),
-                        _ => Err(wrong()),
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-            Kind::Date => Column::Date(
-                values
-                    .map(|v| match v {
-                        Some(Arg::Date(d)) => Ok(Some(*d)),
-                        Some(Arg::Null) => Ok(None),
-                        _ => Err(wrong()),
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
+            Kind::Int => Column::Int(pick(
+                values,
+                |a| match a {
+                    Arg::Int(i) => Some(*i),
+                    _ => None,
+                },
+                wrong,
+            )?),
+            Kind::Text => Column::Text(pick(
+                values,
+                |a| match a {
+                    Arg::Text(t) => Some(*t),
+                    _ => None,
+                },
+                wrong,
+            )?),
+            Kind::Date => Column::Date(pick(
+                values,
+                |a| match a {
+                    Arg::Date(d) => Some(*d),
+                    _ => None,
+                },
+                wrong,
+            )?),
         })
     }
 }
