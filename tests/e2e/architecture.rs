@@ -656,7 +656,10 @@ fn sql_stays_in_the_store_and_the_storage_modules() {
     let files = exchange();
     // The drivers only in the backends: the storage modules speak the one dialect of store/sql.rs.
     let mut drivers = mentions(&files, "rusqlite");
-    drivers.extend(mentions(&files, r"(?:^|[^:])postgres::(?:types|Client|Config|Error|error|Row|Statement|Transaction|binary_copy)"));
+    drivers.extend(mentions(
+        &files,
+        r"(?:(?:^|[^:])postgres|tokio_postgres)::(?:types|Client|Config|Error|error|Row|Statement|Transaction|binary_copy)",
+    ));
     for backend in ["store/sqlite.rs", "store/postgres.rs"] {
         assert!(
             drivers.iter().any(|p| p.ends_with(backend)),

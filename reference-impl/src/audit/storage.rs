@@ -7,10 +7,11 @@ use crate::store::sql::{Arg, Db, Kind, Monthly, ToArg as _, args};
 use chrono::{DateTime, Utc};
 use dx_protocol::wire::{AccessLogEntry, Role};
 
-/// Inserts one line; write paths call this inside their own transaction.
+/// Inserts one line; write paths call this inside their own transaction, which the line
+/// travels with to its commit (nothing waits for it alone).
 pub fn insert(tx: &dyn Db, e: &AuditEvent) -> Result<(), StoreError> {
     tx.month(Monthly::Audit, dx_protocol::time::jst_date(e.at))?;
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         args![
@@ -24,6 +25,33 @@ pub fn insert(tx: &dyn Db, e: &AuditEvent) -> Result<(), StoreError> {
         ],
     )?;
     Ok(())
+}
+
+/// As [`insert`], for a line whose target is a row this transaction made and whose key the
+/// database made: `target.0` selects the key (one row, one column; its placeholders `?1`… are
+/// `target.1`).
+pub fn insert_targeting(
+    tx: &dyn Db,
+    e: &AuditEvent,
+    target: (&str, &[Arg<'_>]),
+) -> Result<(), StoreError> {
+    tx.month(Monthly::Audit, dx_protocol::time::jst_date(e.at))?;
+    let k = target.1.len();
+    let sql = format!(
+        "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome)
+         SELECT ?{}, ?{}, ?{}, ?{}, ?{}, ({}), ?{}",
+        k + 1,
+        k + 2,
+        k + 3,
+        k + 4,
+        k + 5,
+        target.0,
+        k + 6
+    );
+    let role = e.actor_role.as_str();
+    let own = args![e.at, e.actor, role, e.action, e.person_id, e.outcome];
+    let all: Vec<Arg<'_>> = target.1.iter().chain(own).copied().collect();
+    tx.execute_later(&sql, &all)
 }
 
 /// Outcomes of the person's latest `n` access-code attempts, newest first.

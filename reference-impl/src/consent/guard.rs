@@ -19,7 +19,20 @@ pub async fn require_consent(
     let latest = state
         .blocking(move |s| s.latest_consent_expiry(&p, &f, kind))
         .await?;
-    check(latest, state.now(), kind)
+    consent_held(state, latest, kind)
+}
+
+/// As [`require_consent`], given when the latest consent of `kind` expires (read by the caller
+/// with its other reads).
+pub fn consent_held(
+    state: &AppState,
+    latest_expiry: Option<chrono::DateTime<chrono::Utc>>,
+    kind: ConsentKind,
+) -> Result<(), Refusal> {
+    if state.fault(crate::faults::Fault::ConsentUnchecked) {
+        return Ok(());
+    }
+    check(latest_expiry, state.now(), kind)
 }
 
 /// Refuses verbal consent unless `facility` verified the person's eligibility (by card or

@@ -4,7 +4,7 @@
 
 pub mod guard;
 pub mod routes;
-mod storage;
+pub(crate) mod storage;
 
 use crate::audit::AuditEvent;
 use crate::refusal::Refusal;

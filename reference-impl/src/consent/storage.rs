@@ -4,9 +4,21 @@ use super::{Consent, ConsentStore};
 use crate::audit::{AuditEvent, storage::insert as insert_audit};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sql::{args, time};
+use crate::store::sql::{Row, args, time};
 use chrono::{DateTime, Utc};
 use dx_protocol::wire::{ConsentKind, ConsentMethod};
+
+/// The query of the expiry of the latest consent of a kind (`?3`) a person (`?1`) gave a
+/// facility (`?2`), read by [`latest_expiry`]; the prescription checks send it with their reads.
+pub(crate) const LATEST_CONSENT: &str = "SELECT max(expires_at_ms) FROM consents WHERE person_id = ?1 AND facility_code = ?2 AND kind = ?3";
+
+/// The expiry in the one row of [`LATEST_CONSENT`], if any consent was given.
+pub(crate) fn latest_expiry(rows: &[Row]) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("no row from an aggregate".into()))?;
+    row.opt_int(0)?.map(time).transpose()
+}
 
 impl ConsentStore for SqlStore {
     fn record_consents(&self, consents: &[Consent], audit: &AuditEvent) -> Result<(), StoreError> {
@@ -34,11 +46,7 @@ impl ConsentStore for SqlStore {
         kind: ConsentKind,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|c| {
-            let row = c.query_one(
-                "SELECT max(expires_at_ms) FROM consents WHERE person_id = ?1 AND facility_code = ?2 AND kind = ?3",
-                args![person_id, facility, kind.as_str()],
-            )?;
-            row.opt_int(0)?.map(time).transpose()
+            latest_expiry(&c.query(LATEST_CONSENT, args![person_id, facility, kind.as_str()])?)
         })
     }
 }

@@ -17,7 +17,6 @@ use crate::extract::{Answer, Body, Params, Routes};
 use crate::prescription::{HISTORY_DAYS, HistoryItem};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::error::StoreError;
 use axum::Router;
 use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
@@ -262,9 +261,7 @@ async fn summary(
     let wants_items = p.kinds.iter().any(|k| *k != ItemKind::Prescription);
     let wants_meds = p.kinds.contains(&ItemKind::Prescription);
     let (items, item_total) = if wants_items {
-        state
-            .blocking(move |s| Ok::<_, StoreError>((s.items_page(&q)?, s.count_items(&q)?)))
-            .await?
+        state.blocking(move |s| s.items_page(&q)).await?
     } else {
         (Vec::new(), 0)
     };

@@ -10,15 +10,14 @@
 //!   marked received, then kept [`REFERRAL_GRACE_DAYS`]), discharge summaries and checkup
 //!   reports (kept 5 years).
 //! - Allergies and contraindicated drugs registered here raise warnings in the e-prescription
-//!   checks ([`EhrStore::drug_flags`]).
+//!   checks, which read them with their other reads ([`storage::DRUG_FLAGS`]).
 //!
 //! Expired records are never served; `POST /v1/admin/ehr/purge` deletes them.
 
 pub mod documents;
-pub mod flags;
 pub mod items;
 mod parse;
-mod storage;
+pub(crate) mod storage;
 pub mod submit;
 
 use crate::audit::AuditEvent;
@@ -149,12 +148,10 @@ pub trait EhrStore {
     /// Stores a submission's items and its audit line; `Duplicate` if the facility already sent
     /// this submission id. Returns the items' sequence numbers, in order.
     fn insert_items(&self, s: &NewSubmission, audit: &AuditEvent) -> Result<Vec<i64>, StoreError>;
-    /// Items newest first (by clinical date, then registration), not past retention.
-    fn items_page(&self, q: &ItemQuery) -> Result<Vec<StoredItem>, StoreError>;
-    /// How many items `q` matches on all pages.
-    fn count_items(&self, q: &ItemQuery) -> Result<u64, StoreError>;
-    /// Registered drug allergies and contraindicated drugs still kept on `today`.
-    fn drug_flags(&self, person_id: &str, today: NaiveDate) -> Result<Vec<DrugFlag>, StoreError>;
+    /// A page of items, newest first (by clinical date, then registration), not past retention,
+    /// and how many items `q` matches on all pages (read together: one round trip on
+    /// PostgreSQL).
+    fn items_page(&self, q: &ItemQuery) -> Result<(Vec<StoredItem>, u64), StoreError>;
     /// Stores a document and its audit line; `Duplicate` if the author already sent this id.
     /// Returns the document id.
     fn insert_document(&self, d: &NewDocument, audit: &AuditEvent) -> Result<String, StoreError>;

@@ -42,6 +42,28 @@ fn item_filter(q: &ItemQuery, with_cursor: bool) -> (String, Vec<Arg<'_>>) {
     (sql, args)
 }
 
+/// The query of a person's (`?1`) registered allergies and contraindicated drugs still kept on
+/// `?2`, newest first, read by [`drug_flag_rows`]; the prescription checks send it with their
+/// reads.
+pub(crate) const DRUG_FLAGS: &str =
+    "SELECT kind, drug_yj, facility_code, recorded_on FROM ehr_items
+     WHERE person_id = ?1 AND drug_yj IS NOT NULL
+       AND (retain_until IS NULL OR retain_until >= ?2)
+     ORDER BY recorded_on DESC, seq DESC";
+
+pub(crate) fn drug_flag_rows(rows: Vec<Row>) -> Result<Vec<DrugFlag>, StoreError> {
+    rows.into_iter()
+        .map(|mut r| {
+            Ok(DrugFlag {
+                kind: item_kind(&r.text(0)?)?,
+                yj: r.text(1)?,
+                facility_code: r.text(2)?,
+                recorded_on: r.date(3)?,
+            })
+        })
+        .collect()
+}
+
 const DOCUMENT_COLUMNS: &str = "seq, kind, person_id, author_facility, addressee, attachments,
     submitted_at_ms, received_at_ms, retain_until";
 
@@ -118,15 +140,22 @@ impl EhrStore for SqlStore {
         })
     }
 
-    fn items_page(&self, q: &ItemQuery) -> Result<Vec<StoredItem>, StoreError> {
+    fn items_page(&self, q: &ItemQuery) -> Result<(Vec<StoredItem>, u64), StoreError> {
         let (filter, mut args) = item_filter(q, true);
         args.push(Arg::Int(i64::from(q.limit)));
-        let sql = format!(
+        let page = format!(
             "SELECT seq, kind, facility_code, recorded_on, registered_at_ms, resource FROM ehr_items
              WHERE {filter} ORDER BY recorded_on DESC, seq DESC LIMIT ?"
         );
+        let (filter, count_args) = item_filter(q, false);
+        let count = format!("SELECT count(*) FROM ehr_items WHERE {filter}");
         self.read(|c| {
-            c.query(&sql, &args)?
+            let mut both = c
+                .query_batch(&[(&page, &args), (&count, &count_args)])?
+                .into_iter();
+            let page = both
+                .next()
+                .unwrap_or_default()
                 .into_iter()
                 .map(|mut r| {
                     Ok(StoredItem {
@@ -138,35 +167,12 @@ impl EhrStore for SqlStore {
                         resource: r.text(5)?,
                     })
                 })
-                .collect()
-        })
-    }
-
-    fn count_items(&self, q: &ItemQuery) -> Result<u64, StoreError> {
-        let (filter, args) = item_filter(q, false);
-        let sql = format!("SELECT count(*) FROM ehr_items WHERE {filter}");
-        self.read(|c| c.query_one(&sql, &args)?.num(0))
-    }
-
-    fn drug_flags(&self, person_id: &str, today: NaiveDate) -> Result<Vec<DrugFlag>, StoreError> {
-        self.read(|c| {
-            c.query(
-                "SELECT kind, drug_yj, facility_code, recorded_on FROM ehr_items
-                 WHERE person_id = ?1 AND drug_yj IS NOT NULL
-                   AND (retain_until IS NULL OR retain_until >= ?2)
-                 ORDER BY recorded_on DESC, seq DESC",
-                args![person_id, today],
-            )?
-            .into_iter()
-            .map(|mut r| {
-                Ok(DrugFlag {
-                    kind: item_kind(&r.text(0)?)?,
-                    yj: r.text(1)?,
-                    facility_code: r.text(2)?,
-                    recorded_on: r.date(3)?,
-                })
-            })
-            .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let total = match both.next().unwrap_or_default().first() {
+                Some(r) => r.num(0)?,
+                None => return Err(StoreError::Corrupt("no row from a count".into())),
+            };
+            Ok((page, total))
         })
     }
 

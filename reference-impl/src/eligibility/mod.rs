@@ -8,14 +8,16 @@ pub mod records;
 pub mod resolve;
 pub mod routes;
 pub mod rules;
-mod storage;
+pub(crate) mod storage;
 
 pub use records::validate_person;
 
 use crate::refusal::Refusal;
 use crate::store::error::StoreError;
 use dx_protocol::codes::validate_insurer_number;
-use dx_protocol::wire::{FacilityRecord, InsurerRecord, PersonRecord, PersonRef};
+use dx_protocol::wire::{
+    CareCertification, FacilityRecord, InsurerRecord, PersonRecord, PersonRef,
+};
 
 /// The insurance-number quadruple that names one qualification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,12 @@ pub trait EligibilityStore {
     fn person(&self, id: &str) -> Result<Option<PersonRecord>, StoreError>;
     fn person_by_card(&self, serial: &str) -> Result<Option<PersonRecord>, StoreError>;
     fn person_by_insurance(&self, key: &InsuranceKey) -> Result<Option<PersonRecord>, StoreError>;
+    /// The person `id` finds, with their care certifications newest first, read together (one
+    /// round trip on PostgreSQL): what a verification answers with.
+    fn person_with_care(
+        &self,
+        id: &Identity,
+    ) -> Result<Option<(PersonRecord, Vec<CareCertification>)>, StoreError>;
     /// Inserts all or nothing; an id, card serial or insurance number already present fails it.
     fn import_persons(&self, persons: &[PersonRecord]) -> Result<u64, StoreError>;
     /// As [`EligibilityStore::import_persons`], streamed for a bulk load (PostgreSQL's `COPY`);

@@ -1,7 +1,7 @@
 //! `POST /v1/eligibility/verify` and `POST /v1/eligibility/batch`.
 
 use super::rules::{best_qualification, copay_percent, public_expenses_on, status_on};
-use super::{Identity, lookup, parse_presented};
+use super::{Identity, parse_presented};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
@@ -95,10 +95,12 @@ fn answer_with_care(
     id: &Identity,
     on: NaiveDate,
 ) -> Result<VerifyResponse, crate::store::StoreError> {
-    let mut r = answer(id, lookup(s, id)?, on);
-    if let Some(p) = &r.person_id {
-        r.care_certification = crate::municipal::care::in_force(s, p, on)?;
-    }
+    let (person, care) = match s.person_with_care(id)? {
+        Some((p, care)) => (Some(p), care),
+        None => (None, Vec::new()),
+    };
+    let mut r = answer(id, person, on);
+    r.care_certification = crate::municipal::care::in_force(&care, on);
     Ok(r)
 }
 

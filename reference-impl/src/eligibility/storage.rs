@@ -1,23 +1,22 @@
 //! Storage of persons, qualifications, public-expense entitlements, insurers, facilities.
 
-use super::{EligibilityStore, InsuranceKey};
+use super::{EligibilityStore, Identity, InsuranceKey};
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
-use crate::store::sql::{Arg, Db, ToArg as _, args};
+use crate::store::sql::{Arg, Db, Row, ToArg as _, args};
 use dx_protocol::wire::{
-    FacilityKind, FacilityRecord, InsurerRecord, PersonRecord, PublicExpenseRecord,
-    QualificationRecord, Sex,
+    CareCertification, FacilityKind, FacilityRecord, InsurerRecord, PersonRecord,
+    PublicExpenseRecord, QualificationRecord, Sex,
 };
 
-/// A person found by `who` (a query of one column, `id`, taking `?1`… as its parameters), read in
-/// one query: the person's row first (part 0), then its qualifications by start (part 1) and its
-/// public-expense entitlements as registered (part 2).
-fn person_where(
-    c: &dyn Db,
-    who: &str,
-    args: &[Arg<'_>],
-) -> Result<Option<PersonRecord>, StoreError> {
-    let sql = format!(
+/// The query of a person found by `who` (a query of one column, `id`, taking `?1`… as its
+/// parameters): the person's row first (part 0), then its qualifications by start (part 1) and
+/// its public-expense entitlements as registered (part 2), then the rows of `more` parts (each
+/// a `SELECT` of eight columns like these, its part number above 2 first, that may join `who`).
+/// Read by [`person_of_rows`].
+fn person_of(who: &str, more: &[&str]) -> String {
+    let more: String = more.iter().map(|m| format!(" UNION ALL {m}")).collect();
+    format!(
         "WITH who AS ({who})
          SELECT 0, p.id, p.sex, p.municipality, p.card_serial, p.birth_date, NULL, p.prefecture
          FROM persons p JOIN who ON p.id = who.id
@@ -26,10 +25,50 @@ fn person_where(
          FROM qualifications q JOIN who ON q.person_id = who.id
          UNION ALL
          SELECT 2, law_code, payer_number, recipient_number, '', valid_from, valid_to, rowid
-         FROM public_expenses e JOIN who ON e.person_id = who.id
+         FROM public_expenses e JOIN who ON e.person_id = who.id{more}
          ORDER BY 1, 8, 6"
-    );
-    let mut rows = c.query(&sql, args)?.into_iter();
+    )
+}
+
+/// A person found by `who`, read in one query (see [`person_of`]).
+fn person_where(
+    c: &dyn Db,
+    who: &str,
+    args: &[Arg<'_>],
+) -> Result<Option<PersonRecord>, StoreError> {
+    Ok(person_of_rows(c.query(&person_of(who, &[]), args)?)?.map(|(p, _)| p))
+}
+
+/// The query of one column, `id`, that finds the person `id` names, and its parameters.
+fn who(id: &Identity) -> (&'static str, Vec<Arg<'_>>) {
+    match id {
+        Identity::PersonId(p) => ("SELECT id FROM persons WHERE id = ?1", vec![p.arg()]),
+        Identity::Card(serial) => (
+            "SELECT id FROM persons WHERE card_serial = ?1",
+            vec![serial.arg()],
+        ),
+        Identity::Insurance(k) => (
+            "SELECT person_id AS id FROM qualifications
+             WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3 AND branch = ?4",
+            args![k.insurer_number, k.symbol, k.number, k.branch].to_vec(),
+        ),
+    }
+}
+
+/// The query that reads the person `id` names (with their qualifications and entitlements), and
+/// its parameters, for a caller that sends it with reads of its own; its rows are read by
+/// [`person_of_rows`].
+pub(crate) fn person_query(id: &Identity) -> (String, Vec<Arg<'_>>) {
+    let (who, args) = who(id);
+    (person_of(who, &[]), args)
+}
+
+/// The person in the rows of a [`person_query`] (or of [`person_of`]), if it found one, and the
+/// rows of the further parts asked for.
+pub(crate) fn person_of_rows(
+    rows: Vec<Row>,
+) -> Result<Option<(PersonRecord, Vec<Row>)>, StoreError> {
+    let mut rows = rows.into_iter();
     let Some(mut first) = rows.next() else {
         return Ok(None);
     };
@@ -38,6 +77,7 @@ fn person_where(
     }
     let mut qualifications = Vec::new();
     let mut public_expenses = Vec::new();
+    let mut more = Vec::new();
     for mut r in rows {
         match r.int(0)? {
             1 => qualifications.push(QualificationRecord {
@@ -48,16 +88,17 @@ fn person_where(
                 valid_from: r.date(5)?,
                 valid_to: r.opt_date(6)?,
             }),
-            _ => public_expenses.push(PublicExpenseRecord {
+            2 => public_expenses.push(PublicExpenseRecord {
                 law_code: r.text(1)?,
                 payer_number: r.text(2)?,
                 recipient_number: r.text(3)?,
                 valid_from: r.date(5)?,
                 valid_to: r.opt_date(6)?,
             }),
+            _ => more.push(r),
         }
     }
-    Ok(Some(PersonRecord {
+    let person = PersonRecord {
         id: first.text(1)?,
         sex: if first.text(2)? == "M" {
             Sex::Male
@@ -73,7 +114,8 @@ fn person_where(
         // Certifications and pregnancies are read through `MunicipalStore`.
         care_certification: None,
         pregnancy: None,
-    }))
+    };
+    Ok(Some((person, more)))
 }
 
 fn load_person(c: &dyn Db, id: &str) -> Result<Option<PersonRecord>, StoreError> {
@@ -300,25 +342,29 @@ impl EligibilityStore for SqlStore {
     }
 
     fn person_by_card(&self, serial: &str) -> Result<Option<PersonRecord>, StoreError> {
-        self.read(|c| {
-            match c.query_opt(
-                "SELECT id FROM persons WHERE card_serial = ?1",
-                args![serial],
-            )? {
-                Some(mut r) => load_person(c, &r.text(0)?),
-                None => Ok(None),
-            }
-        })
+        let id = Identity::Card(serial.to_owned());
+        let (who, args) = who(&id);
+        self.read(|c| person_where(c, who, &args))
     }
 
     fn person_by_insurance(&self, k: &InsuranceKey) -> Result<Option<PersonRecord>, StoreError> {
-        self.read(|c| {
-            person_where(
-                c,
-                "SELECT person_id AS id FROM qualifications
-                 WHERE insurer_number = ?1 AND symbol = ?2 AND number = ?3 AND branch = ?4",
-                args![k.insurer_number, k.symbol, k.number, k.branch],
-            )
+        let id = Identity::Insurance(k.clone());
+        let (who, args) = who(&id);
+        self.read(|c| person_where(c, who, &args))
+    }
+
+    fn person_with_care(
+        &self,
+        id: &Identity,
+    ) -> Result<Option<(PersonRecord, Vec<CareCertification>)>, StoreError> {
+        let (who, args) = who(id);
+        let sql = person_of(who, &[crate::municipal::storage::CERTIFICATIONS_PART]);
+        self.read(|c| match person_of_rows(c.query(&sql, &args)?)? {
+            Some((person, care)) => {
+                let care = crate::municipal::storage::certification_rows(care)?;
+                Ok(Some((person, care.into_iter().map(|(_, c)| c).collect())))
+            }
+            None => Ok(None),
         })
     }
 

@@ -14,7 +14,6 @@ use crate::eligibility::resolve::resolve_person;
 use crate::extract::{Answer, Body, Params, Routes};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use crate::store::{Store, StoreError};
 use axum::Router;
 use axum::extract::{Path, State};
 use chrono::NaiveDate;
@@ -27,16 +26,12 @@ pub fn router() -> Router<AppState> {
         .endpoint(ReadCareCertification, read)
 }
 
-/// The certification in force on `on`, if any.
-pub fn in_force(
-    store: &dyn Store,
-    person_id: &str,
-    on: NaiveDate,
-) -> Result<Option<CareCertification>, StoreError> {
-    Ok(store
-        .care_certifications(person_id)?
-        .into_iter()
-        .find(|c| c.valid_from <= on && on <= c.valid_to))
+/// The certification in force on `on` among a person's `certifications`, newest first.
+pub fn in_force(certifications: &[CareCertification], on: NaiveDate) -> Option<CareCertification> {
+    certifications
+        .iter()
+        .find(|c| c.valid_from <= on && on <= c.valid_to)
+        .cloned()
 }
 
 async fn certify(

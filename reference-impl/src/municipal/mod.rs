@@ -18,7 +18,7 @@ pub mod entitlements;
 pub mod maternal;
 pub mod portal;
 pub mod rules;
-mod storage;
+pub(crate) mod storage;
 pub mod vaccination;
 
 use crate::audit::AuditEvent;

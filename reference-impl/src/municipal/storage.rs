@@ -84,29 +84,49 @@ fn load_certifications(
     c: &dyn Db,
     person_id: &str,
 ) -> Result<Vec<(i64, CareCertification)>, StoreError> {
-    c.query(
-        "SELECT seq, municipality, level, valid_from, valid_to FROM care_certifications
-         WHERE person_id = ?1 ORDER BY valid_from DESC, seq DESC",
+    Ok(certification_rows(c.query(
+        "SELECT 3, municipality, level, person_id, '', valid_from, valid_to, seq
+         FROM care_certifications WHERE person_id = ?1",
         args![person_id],
-    )?
+    )?)?
     .into_iter()
-    .map(|mut r| {
-        let seq = r.int(0)?;
-        let level = r.text(2)?;
-        Ok((
-            seq,
-            CareCertification {
-                certification_id: record_id('C', seq),
-                person_id: person_id.to_owned(),
-                municipality: r.text(1)?,
-                level: CareLevel::parse(&level)
-                    .ok_or_else(|| StoreError::Corrupt(format!("care level {level:?}")))?,
-                valid_from: r.date(3)?,
-                valid_to: r.date(4)?,
-            },
-        ))
-    })
-    .collect()
+    .map(|c| (c.0, c.1))
+    .collect())
+}
+
+/// The care certifications of the person whom a query `who` finds, as a part of the query that
+/// reads the person (eligibility's; part 3, eight columns); read by [`certification_rows`].
+/// Eligibility verification answers with them.
+pub(crate) const CERTIFICATIONS_PART: &str =
+    "SELECT 3, municipality, level, person_id, '', valid_from, valid_to, seq
+     FROM care_certifications c JOIN who ON c.person_id = who.id";
+
+/// Certifications, newest first, from rows of (part, municipality, level, person_id, '',
+/// valid_from, valid_to, seq), with their sequence numbers.
+pub(crate) fn certification_rows(
+    rows: Vec<Row>,
+) -> Result<Vec<(i64, CareCertification)>, StoreError> {
+    let mut out = rows
+        .into_iter()
+        .map(|mut r| {
+            let seq = r.int(7)?;
+            let level = r.text(2)?;
+            Ok((
+                seq,
+                CareCertification {
+                    certification_id: record_id('C', seq),
+                    person_id: r.text(3)?,
+                    municipality: r.text(1)?,
+                    level: CareLevel::parse(&level)
+                        .ok_or_else(|| StoreError::Corrupt(format!("care level {level:?}")))?,
+                    valid_from: r.date(5)?,
+                    valid_to: r.date(6)?,
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    out.sort_by(|a, b| (b.1.valid_from, b.0).cmp(&(a.1.valid_from, a.0)));
+    Ok(out)
 }
 
 const APPLICATION_COLUMNS: &str =

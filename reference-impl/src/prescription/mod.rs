@@ -107,6 +107,15 @@ pub trait PrescriptionStore {
         practitioner_id: &str,
         facility: &str,
     ) -> Result<Option<String>, StoreError>;
+    /// What a registration reads before its checks, together (one round trip on PostgreSQL):
+    /// the patient its coverage names, and the key registered for its `signer` (if signed) at
+    /// `facility`.
+    fn registration_reads(
+        &self,
+        patient: &crate::eligibility::Identity,
+        signer: Option<&str>,
+        facility: &str,
+    ) -> Result<(Option<dx_protocol::wire::PersonRecord>, Option<String>), StoreError>;
     /// Registers or replaces (key rotation) a practitioner's public key at a facility.
     fn put_practitioner_key(
         &self,
@@ -116,12 +125,13 @@ pub trait PrescriptionStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// Stores a prescription with an id `<facility>-<year>-<8-digit sequence>` and, for an
-    /// electronic one, the first code from `access_code(id, attempt)` not held by another active
-    /// prescription. The audit line's target is set to the new id. Returns (id, access code).
+    /// electronic one, the first of its candidate codes `access_code(attempt)` not held by
+    /// another active prescription. The audit line's target is set to the new id. Returns (id,
+    /// access code).
     fn insert_prescription(
         &self,
         p: &NewPrescription,
-        access_code: &mut dyn FnMut(&str, u32) -> String,
+        access_code: &mut dyn FnMut(u32) -> String,
         audit: &AuditEvent,
     ) -> Result<(String, Option<String>), StoreError>;
     fn prescription(&self, id: &str) -> Result<Option<StoredPrescription>, StoreError>;
@@ -146,4 +156,23 @@ pub trait PrescriptionStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<HistoryItem>, StoreError>;
+    /// What the checks of a prescription for a person read, together (one round trip on
+    /// PostgreSQL): their history over `dates` (as [`PrescriptionStore::history`]), their
+    /// registered allergies and contraindicated drugs kept on `today`, and when their latest
+    /// consent to `facility` seeing their medication expires.
+    fn check_reads(
+        &self,
+        person_id: &str,
+        facility: &str,
+        dates: (NaiveDate, NaiveDate),
+        today: NaiveDate,
+    ) -> Result<CheckReads, StoreError>;
+}
+
+/// What [`PrescriptionStore::check_reads`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckReads {
+    pub history: Vec<HistoryItem>,
+    pub flags: Vec<crate::ehr::DrugFlag>,
+    pub medication_consent_until: Option<DateTime<Utc>>,
 }

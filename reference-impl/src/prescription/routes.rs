@@ -3,16 +3,16 @@
 use super::checks::{Candidate, CheckScope, find_warnings, flag_warnings};
 use super::lines::{check_days, validate_lines};
 use super::refill::MAX_USES;
-use super::signature::verify_signature;
+use super::signature::check_signature;
 use super::{HISTORY_DAYS, NewPrescription, bundle};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
 use crate::auth::principal::Principal;
 use crate::clock::jst;
-use crate::consent::guard::require_consent;
+use crate::consent::guard::{consent_held, require_consent};
 use crate::eligibility::resolve::resolve_person;
 use crate::eligibility::rules::status_on;
-use crate::eligibility::{Identity, lookup, parse_identity};
+use crate::eligibility::{Identity, parse_identity};
 use crate::extract::{Answer, Body, Params, Routes};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
@@ -55,17 +55,23 @@ async fn check_context(
     person_id: &str,
     start: NaiveDate,
 ) -> Result<CheckContext, Refusal> {
-    let p = person_id.to_owned();
-    let history = state
-        .blocking(move |s| s.history(&p, start - TimeDelta::days(HISTORY_DAYS), start))
+    let (p, facility) = (person_id.to_owned(), caller.subject().to_owned());
+    let (dates, today) = (
+        (start - TimeDelta::days(HISTORY_DAYS), start),
+        state.clock().today_jst(),
+    );
+    let reads = state
+        .blocking(move |s| s.check_reads(&p, &facility, dates, today))
         .await?;
-    let flags = crate::ehr::flags::drug_flags(state, person_id).await?;
-    let disclose = require_consent(state, person_id, caller.subject(), ConsentKind::Medication)
-        .await
-        .is_ok();
+    let disclose = consent_held(
+        state,
+        reads.medication_consent_until,
+        ConsentKind::Medication,
+    )
+    .is_ok();
     Ok(CheckContext {
-        history,
-        flags,
+        history: reads.history,
+        flags: reads.flags,
         disclose,
     })
 }
@@ -207,16 +213,21 @@ async fn register_inner(
     let Identity::Insurance(key) = identity.clone() else {
         unreachable!("built from insurance fields")
     };
-    let person = state
-        .blocking(move |s| lookup(s, &identity))
-        .await?
-        .ok_or_else(|| {
-            Refusal::broken_rule(
-                "unknown_coverage",
-                "no person holds the insurance number in the bundle",
-            )
-            .at("bundle.Coverage")
-        })?;
+    let signer = match req.kind {
+        PrescriptionKind::Electronic => req.signature.as_ref().map(|s| s.practitioner_id.clone()),
+        PrescriptionKind::InHospital => None,
+    };
+    let facility = caller.subject().to_owned();
+    let (person, signer_key) = state
+        .blocking(move |s| s.registration_reads(&identity, signer.as_deref(), &facility))
+        .await?;
+    let person = person.ok_or_else(|| {
+        Refusal::broken_rule(
+            "unknown_coverage",
+            "no person holds the insurance number in the bundle",
+        )
+        .at("bundle.Coverage")
+    })?;
     let q = person.qualifications.iter().find(|q| {
         q.insurer_number == key.insurer_number
             && q.symbol == key.symbol
@@ -254,7 +265,7 @@ async fn register_inner(
                 )
                 .at("signature.practitioner_id"));
             }
-            verify_signature(state, sig, caller.subject(), req.bundle.clone()).await?;
+            check_signature(sig, caller.subject(), signer_key, &req.bundle)?;
             Some(sig.value.clone())
         }
     };
@@ -298,10 +309,13 @@ async fn register_inner(
     let (uses_allowed, kind) = (new.uses_allowed, new.kind);
     let (prescription_id, access_code) = state
         .blocking(move |s| {
-            let mut code = |id: &str, attempt: u32| {
+            // The candidates are drawn from the document (unique at its facility), not from the
+            // id, which a registration rolled back hands on to the next one.
+            let document = format!("{}/{}", new.facility_code, new.document_id);
+            let mut code = |attempt: u32| {
                 format!(
                     "{:06}",
-                    keys.derive_u64("access-code", id, attempt) % 1_000_000
+                    keys.derive_u64("access-code", &document, attempt) % 1_000_000
                 )
             };
             s.insert_prescription(&new, &mut code, &audit)

@@ -13,6 +13,15 @@ pub async fn verify_signature<T: Serialize + Send + Sync + 'static>(
     facility: &str,
     signed: T,
 ) -> Result<T, Refusal> {
+    supported(sig)?;
+    let (pid, fac) = (sig.practitioner_id.clone(), facility.to_owned());
+    let key = state
+        .blocking(move |s| s.practitioner_key(&pid, &fac))
+        .await?;
+    check_signature(sig, facility, key, signed)
+}
+
+fn supported(sig: &Signature) -> Result<(), Refusal> {
     if sig.algorithm != "Ed25519" {
         return Err(Refusal::invalid(
             "unsupported_algorithm",
@@ -20,10 +29,18 @@ pub async fn verify_signature<T: Serialize + Send + Sync + 'static>(
         )
         .at("signature.algorithm"));
     }
-    let (pid, fac) = (sig.practitioner_id.clone(), facility.to_owned());
-    let key = state
-        .blocking(move |s| s.practitioner_key(&pid, &fac))
-        .await?;
+    Ok(())
+}
+
+/// As [`verify_signature`], with the key registered for the signer at `facility` read already
+/// (`None`: no key is).
+pub fn check_signature<T: Serialize>(
+    sig: &Signature,
+    facility: &str,
+    key: Option<String>,
+    signed: T,
+) -> Result<T, Refusal> {
+    supported(sig)?;
     let key = key.ok_or_else(|| {
         Refusal::broken_rule(
             "unknown_practitioner_key",

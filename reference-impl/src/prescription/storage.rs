@@ -1,15 +1,19 @@
 //! Storage of prescriptions, dispensings and practitioner keys.
 
 use super::{
-    HistoryItem, Item, NewDispensation, NewPrescription, PrescriptionStore, StoredPrescription,
-    UseTransition,
+    CheckReads, HistoryItem, Item, NewDispensation, NewPrescription, PrescriptionStore,
+    StoredPrescription, UseTransition,
 };
-use crate::audit::{AuditEvent, storage::insert as insert_audit};
+use crate::audit::AuditEvent;
+use crate::audit::storage::{insert as insert_audit, insert_targeting as insert_audit_targeting};
+use crate::eligibility::Identity;
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
 use crate::store::sql::{Arg, Db, Kind, Row, ToArg as _, args};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use dx_protocol::wire::{MedicationSource, PrescriptionKind, PrescriptionStatus};
+use dx_protocol::wire::{
+    ConsentKind, MedicationSource, PersonRecord, PrescriptionKind, PrescriptionStatus,
+};
 
 /// Attempts at drawing an access code not held by another active prescription.
 const MAX_CODE_ATTEMPTS: u32 = 64;
@@ -89,22 +93,45 @@ fn load(c: &dyn Db, where_sql: &str, key: &str) -> Result<Option<StoredPrescript
     }))
 }
 
-fn next_sequence(tx: &dyn Db, facility: &str, year: i32) -> Result<u32, StoreError> {
-    let n: u32 = tx
-        .query_one(
-            "INSERT INTO prescription_sequences (facility_code, year, next) VALUES (?1, ?2, 2)
-             ON CONFLICT (facility_code, year) DO UPDATE
-               SET next = prescription_sequences.next + 1
-             RETURNING next - 1",
+/// Takes the next of a facility's (`?1`) prescription numbers of a year (`?2`): the one row
+/// every registration of the facility that year updates.
+const TAKE_NUMBER: &str =
+    "INSERT INTO prescription_sequences (facility_code, year, next) VALUES (?1, ?2, 2)
+     ON CONFLICT (facility_code, year) DO UPDATE SET next = prescription_sequences.next + 1";
+
+/// Inserts a prescription whose id the database makes of the number its registration took
+/// ([`TAKE_NUMBER`]): `<?1 facility>-<?2 year, 4 digits>-<the number, 8 digits>`; nothing when
+/// the year's numbers are used up. The rest of the row from `?4`. Returns the id.
+const INSERT_NUMBERED: &str = "INSERT INTO prescriptions (id, kind, facility_code, person_id,
+        practitioner_id, document_id, issued_on, registered_at_ms, access_code, status,
+        uses_allowed, uses_done, bundle, signature)
+     SELECT ?1 || '-' || ?2 || '-' || substr('0000000' || (next - 1), length('0000000' || (next - 1)) - 7),
+        ?4, ?1, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, 0, ?12, ?13
+     FROM prescription_sequences WHERE facility_code = ?1 AND year = ?3 AND next - 1 <= 99999999
+     RETURNING id";
+
+/// The id of the prescription of a facility's (`?1`) document (`?2`).
+const PRESCRIPTION_OF_DOCUMENT: &str =
+    "SELECT id FROM prescriptions WHERE facility_code = ?1 AND document_id = ?2";
+
+/// Why a registration failed when the facility's numbers of the year are used up: the id could
+/// not be made, and the insert failed for want of it.
+fn numbers_used_up(
+    s: &SqlStore,
+    facility: &str,
+    year: i32,
+) -> Result<Option<StoreError>, StoreError> {
+    let next = s.read(|c| {
+        c.query_opt(
+            "SELECT next FROM prescription_sequences WHERE facility_code = ?1 AND year = ?2",
             args![facility, year],
         )?
-        .num(0)?;
-    if n > 99_999_999 {
-        return Err(StoreError::Conflict(
-            "the facility's prescription numbers for this year are used up",
-        ));
-    }
-    Ok(n)
+        .map(|r| r.int(0))
+        .transpose()
+    })?;
+    Ok(next.filter(|n| *n > 99_999_999).map(|_| {
+        StoreError::Conflict("the facility's prescription numbers for this year are used up")
+    }))
 }
 
 impl PrescriptionStore for SqlStore {
@@ -113,13 +140,31 @@ impl PrescriptionStore for SqlStore {
         practitioner_id: &str,
         facility: &str,
     ) -> Result<Option<String>, StoreError> {
+        self.read(|c| key_of_rows(c.query(PRACTITIONER_KEY, args![practitioner_id, facility])?))
+    }
+
+    fn registration_reads(
+        &self,
+        patient: &Identity,
+        signer: Option<&str>,
+        facility: &str,
+    ) -> Result<(Option<PersonRecord>, Option<String>), StoreError> {
+        let (person, person_args) = crate::eligibility::storage::person_query(patient);
+        let key_args = signer.map(|signer| [Arg::Text(signer), Arg::Text(facility)]);
         self.read(|c| {
-            c.query_opt(
-                "SELECT public_key FROM practitioner_keys WHERE practitioner_id = ?1 AND facility_code = ?2",
-                args![practitioner_id, facility],
-            )?
-            .map(|mut r| r.text(0))
-            .transpose()
+            let mut queries = vec![(person.as_str(), person_args.as_slice())];
+            if let Some(key_args) = &key_args {
+                queries.push((PRACTITIONER_KEY, key_args.as_slice()));
+            }
+            let mut all = c.query_batch(&queries)?.into_iter();
+            let person =
+                crate::eligibility::storage::person_of_rows(all.next().unwrap_or_default())?
+                    .map(|(p, _)| p);
+            let key = match all.next() {
+                Some(rows) => key_of_rows(rows)?,
+                None => None,
+            };
+            Ok((person, key))
         })
     }
 
@@ -145,95 +190,99 @@ impl PrescriptionStore for SqlStore {
     fn insert_prescription(
         &self,
         p: &NewPrescription,
-        access_code: &mut dyn FnMut(&str, u32) -> String,
+        access_code: &mut dyn FnMut(u32) -> String,
         audit: &AuditEvent,
     ) -> Result<(String, Option<String>), StoreError> {
-        // Every registration of a facility in a year takes the next of its numbers (one row):
-        // the registrations queue on that row from taking the number to their commit. A code
-        // held by another active prescription is passed over by the insert itself, and a
-        // document registered before fails it on its unique key: no query is asked first.
-        let stored = self.write_hot_row(|tx| {
-            let year = p.issued_on.year();
-            let id = format!("{}-{year:04}-{:08}", p.facility_code, next_sequence(tx, &p.facility_code, year)?);
-            let mut code = None;
-            for attempt in 0..MAX_CODE_ATTEMPTS {
-                let candidate = match p.kind {
-                    PrescriptionKind::Electronic => Some(access_code(&id, attempt)),
-                    PrescriptionKind::InHospital => None,
-                };
-                let inserted = tx.query_opt(
-                    "INSERT INTO prescriptions (id, kind, facility_code, person_id, practitioner_id, document_id, issued_on,
-                        registered_at_ms, access_code, status, uses_allowed, uses_done, bundle, signature)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, 0, ?11, ?12)
-                     ON CONFLICT (access_code) WHERE status = 'active' AND access_code IS NOT NULL DO NOTHING
-                     RETURNING id",
+        // Every registration of a facility in a year takes the next of its numbers (one row)
+        // and holds it to its commit. So the database makes the id of the number, and the
+        // prescription, its items and its audit line refer to it by the document: nothing needs
+        // an answer before the commit, the whole transaction is sent at once (one round trip on
+        // PostgreSQL) and the number is held only while the database runs it. A code held by
+        // another active prescription, like a document registered before, fails the insert on
+        // its unique key; the rollback tells which by looking for the document, and a held code
+        // is passed over by the next attempt.
+        let year = p.issued_on.year();
+        let year4 = format!("{year:04}");
+        let document = args![p.facility_code, p.document_id];
+        let items: Vec<Vec<Arg<'_>>> = p
+            .items
+            .iter()
+            .enumerate()
+            .map(|(seq, it)| {
+                vec![
+                    Arg::Int(seq as i64),
+                    Arg::Text(&it.code),
+                    it.days.arg(),
+                    it.quantity.arg(),
+                ]
+            })
+            .collect();
+        for attempt in 0..MAX_CODE_ATTEMPTS {
+            let code = match p.kind {
+                PrescriptionKind::Electronic => Some(access_code(attempt)),
+                PrescriptionKind::InHospital => None,
+            };
+            let stored = self.write_hot_row(|tx| {
+                tx.execute_later(TAKE_NUMBER, args![p.facility_code, year])?;
+                let id = tx.query_later(
+                    INSERT_NUMBERED,
                     args![
-                        id,
-                        kind_str(p.kind),
                         p.facility_code,
+                        year4,
+                        year,
+                        kind_str(p.kind),
                         p.person_id,
                         p.practitioner_id,
                         p.document_id,
                         p.issued_on,
                         p.registered_at,
-                        candidate,
+                        code,
                         p.uses_allowed,
                         p.bundle,
                         p.signature
                     ],
                 )?;
-                if inserted.is_some() {
-                    code = Some(candidate);
-                    break;
+                // Without its prescription (numbers used up), the items' NOT NULL id fails it.
+                tx.insert_child_rows_later(
+                    "prescription_items",
+                    ("prescription_id", PRESCRIPTION_OF_DOCUMENT, document),
+                    &[
+                        ("seq", Kind::Int),
+                        ("code", Kind::Text),
+                        ("days", Kind::Int),
+                        ("quantity", Kind::Int),
+                    ],
+                    &items,
+                )?;
+                insert_audit_targeting(tx, audit, (PRESCRIPTION_OF_DOCUMENT, document))?;
+                Ok(id)
+            });
+            match stored {
+                Ok(rows) => {
+                    let id = match rows.into_iter().next() {
+                        Some(mut r) => r.text(0)?,
+                        None => {
+                            return Err(StoreError::Corrupt("a registration without its id".into()));
+                        }
+                    };
+                    return Ok((id, code));
                 }
+                Err(StoreError::Duplicate(key)) => {
+                    let registered = self.read(|c| c.exists(PRESCRIPTION_OF_DOCUMENT, document))?;
+                    if registered {
+                        return Err(StoreError::Duplicate(format!(
+                            "prescription document {}",
+                            p.document_id
+                        )));
+                    }
+                    if p.kind == PrescriptionKind::InHospital {
+                        return Err(StoreError::Duplicate(key));
+                    }
+                }
+                Err(e) => return Err(numbers_used_up(self, &p.facility_code, year)?.unwrap_or(e)),
             }
-            let Some(code) = code else {
-                return Err(StoreError::Conflict("no free access code was found"));
-            };
-            let items: Vec<Vec<Arg<'_>>> = p
-                .items
-                .iter()
-                .enumerate()
-                .map(|(seq, it)| {
-                    vec![
-                        Arg::Text(&id),
-                        Arg::Int(seq as i64),
-                        Arg::Text(&it.code),
-                        it.days.arg(),
-                        it.quantity.arg(),
-                    ]
-                })
-                .collect();
-            tx.insert_rows(
-                "prescription_items",
-                &[
-                    ("prescription_id", Kind::Text),
-                    ("seq", Kind::Int),
-                    ("code", Kind::Text),
-                    ("days", Kind::Int),
-                    ("quantity", Kind::Int),
-                ],
-                &items,
-            )?;
-            insert_audit(tx, &AuditEvent { target: Some(id.clone()), ..audit.clone() })?;
-            Ok((id, code))
-        });
-        match stored {
-            Err(StoreError::Duplicate(key)) => {
-                let registered = self.read(|c| {
-                    c.exists(
-                        "SELECT 1 FROM prescriptions WHERE facility_code = ?1 AND document_id = ?2",
-                        args![p.facility_code, p.document_id],
-                    )
-                })?;
-                Err(StoreError::Duplicate(if registered {
-                    format!("prescription document {}", p.document_id)
-                } else {
-                    key
-                }))
-            }
-            other => other,
         }
+        Err(StoreError::Conflict("no free access code was found"))
     }
 
     fn prescription(&self, id: &str) -> Result<Option<StoredPrescription>, StoreError> {
@@ -313,47 +362,79 @@ impl PrescriptionStore for SqlStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<HistoryItem>, StoreError> {
+        let range = args![person_id, from, to];
+        self.read(|c| history_rows(c.query(HISTORY, range)?))
+    }
+
+    fn check_reads(
+        &self,
+        person_id: &str,
+        facility: &str,
+        (from, to): (NaiveDate, NaiveDate),
+        today: NaiveDate,
+    ) -> Result<CheckReads, StoreError> {
+        let range = args![person_id, from, to];
+        let flags = args![person_id, today];
+        let medication = ConsentKind::Medication.as_str();
+        let consent = args![person_id, facility, medication];
         self.read(|c| {
-            let mut out = Vec::new();
-            for mut r in c.query(
-                "SELECT p.id, p.issued_on, p.facility_code, i.code, i.days FROM prescriptions p
-                 JOIN prescription_items i ON i.prescription_id = p.id
-                 WHERE p.person_id = ?1 AND p.issued_on BETWEEN ?2 AND ?3 AND p.status != 'cancelled' AND p.uses_done = 0
-                 ORDER BY p.issued_on DESC, p.id, i.seq",
-                args![person_id, from, to],
-            )? {
-                let facility = r.text(2)?;
-                out.push(HistoryItem {
-                    source: MedicationSource::Prescription,
-                    date: r.date(1)?,
-                    facility_code: facility.clone(),
-                    prescriber_facility: facility,
-                    code: r.text(3)?,
-                    days: r.num(4)?,
-                    prescription_id: Some(r.text(0)?),
-                });
-            }
-            for mut r in c.query(
-                "SELECT d.prescription_id, d.dispensed_on, d.pharmacy_code, d.prescriber_facility, i.code, i.days
-                 FROM dispensations d JOIN dispensation_items i ON i.dispensation_id = d.id
-                 WHERE d.person_id = ?1 AND d.dispensed_on BETWEEN ?2 AND ?3
-                 ORDER BY d.dispensed_on DESC, d.id, i.seq",
-                args![person_id, from, to],
-            )? {
-                out.push(HistoryItem {
-                    source: MedicationSource::Dispensing,
-                    date: r.date(1)?,
-                    facility_code: r.text(2)?,
-                    prescriber_facility: r.text(3)?,
-                    code: r.text(4)?,
-                    days: r.num(5)?,
-                    prescription_id: r.opt_text(0)?,
-                });
-            }
-            out.sort_by_key(|h| std::cmp::Reverse(h.date));
-            Ok(out)
+            let mut all = c
+                .query_batch(&[
+                    (HISTORY, range),
+                    (crate::ehr::storage::DRUG_FLAGS, flags),
+                    (crate::consent::storage::LATEST_CONSENT, consent),
+                ])?
+                .into_iter();
+            let mut next = || all.next().unwrap_or_default();
+            Ok(CheckReads {
+                history: history_rows(next())?,
+                flags: crate::ehr::storage::drug_flag_rows(next())?,
+                medication_consent_until: crate::consent::storage::latest_expiry(&next())?,
+            })
         })
     }
+}
+
+/// The public key of a practitioner (`?1`) registered at a facility (`?2`).
+const PRACTITIONER_KEY: &str =
+    "SELECT public_key FROM practitioner_keys WHERE practitioner_id = ?1 AND facility_code = ?2";
+
+fn key_of_rows(rows: Vec<Row>) -> Result<Option<String>, StoreError> {
+    rows.into_iter().next().map(|mut r| r.text(0)).transpose()
+}
+
+/// A person's (`?1`) medication from `?2` to `?3`, item by item: their prescriptions neither
+/// cancelled nor dispensed (a dispensed one counts by its dispensings; part 0), then their
+/// dispensings (part 1), each newest first. Read by [`history_rows`].
+const HISTORY: &str = "SELECT 0, p.id, p.issued_on, p.facility_code, p.facility_code, i.code, i.days, p.id, 0, i.seq
+     FROM prescriptions p JOIN prescription_items i ON i.prescription_id = p.id
+     WHERE p.person_id = ?1 AND p.issued_on BETWEEN ?2 AND ?3 AND p.status != 'cancelled' AND p.uses_done = 0
+     UNION ALL
+     SELECT 1, d.prescription_id, d.dispensed_on, d.pharmacy_code, d.prescriber_facility, i.code, i.days, '', d.id, i.seq
+     FROM dispensations d JOIN dispensation_items i ON i.dispensation_id = d.id
+     WHERE d.person_id = ?1 AND d.dispensed_on BETWEEN ?2 AND ?3
+     ORDER BY 1, 3 DESC, 8, 9, 10";
+
+/// The history in the rows of [`HISTORY`], newest first.
+fn history_rows(rows: Vec<Row>) -> Result<Vec<HistoryItem>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        out.push(HistoryItem {
+            source: if r.int(0)? == 0 {
+                MedicationSource::Prescription
+            } else {
+                MedicationSource::Dispensing
+            },
+            date: r.date(2)?,
+            facility_code: r.text(3)?,
+            prescriber_facility: r.text(4)?,
+            code: r.text(5)?,
+            days: r.num(6)?,
+            prescription_id: r.opt_text(1)?,
+        });
+    }
+    out.sort_by_key(|h| std::cmp::Reverse(h.date));
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -411,8 +492,7 @@ mod tests {
             let s = &t.store;
             let person = crate::refdata::sample::person(1, 0, day);
             s.import_persons(std::slice::from_ref(&person)).unwrap();
-            let mut taken =
-                |_: &str, attempt: u32| if attempt < 2 { "111111" } else { "222222" }.to_owned();
+            let mut taken = |attempt: u32| if attempt < 2 { "111111" } else { "222222" }.to_owned();
             let first = s
                 .insert_prescription(&new_prescription(&person.id, "d1"), &mut taken, &audit)
                 .unwrap();
@@ -425,7 +505,7 @@ mod tests {
                 .unwrap();
             assert_eq!(second.1.as_deref(), Some("222222"), "{}", s.backend());
 
-            let mut fresh = |_: &str, attempt: u32| format!("{attempt:06}");
+            let mut fresh = |attempt: u32| format!("{attempt:06}");
             let again = s
                 .insert_prescription(&new_prescription(&person.id, "d1"), &mut fresh, &audit)
                 .unwrap_err();
@@ -435,7 +515,7 @@ mod tests {
                 "{}",
                 s.backend()
             );
-            let mut only_held = |_: &str, _: u32| "111111".to_owned();
+            let mut only_held = |_: u32| "111111".to_owned();
             let none = s
                 .insert_prescription(&new_prescription(&person.id, "d3"), &mut only_held, &audit)
                 .unwrap_err();
@@ -457,6 +537,49 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!((rows, lines), (6, 3), "{}", s.backend());
+            let targets: Vec<String> = s
+                .read(|c| {
+                    c.query("SELECT target FROM audit ORDER BY id", &[])?
+                        .into_iter()
+                        .map(|mut r| r.text(0))
+                        .collect()
+                })
+                .unwrap();
+            assert_eq!(
+                targets,
+                [first.0.clone(), second.0.clone(), third.0.clone()]
+            );
+
+            // The year's last number is taken; past it, nothing is stored and the refusal says why.
+            s.write(|tx| {
+                tx.execute(
+                    "UPDATE prescription_sequences SET next = 99999999 WHERE facility_code = ?1",
+                    args!["1311001019"],
+                )
+            })
+            .unwrap();
+            let last = s
+                .insert_prescription(&new_prescription(&person.id, "d5"), &mut fresh, &audit)
+                .unwrap();
+            assert_eq!(last.0, "1311001019-2026-99999999", "{}", s.backend());
+            let over = s
+                .insert_prescription(&new_prescription(&person.id, "d6"), &mut fresh, &audit)
+                .unwrap_err();
+            assert!(
+                over.to_string().contains("used up"),
+                "{over} on {}",
+                s.backend()
+            );
+            let (prescriptions, lines): (u64, u64) = s
+                .read(|c| {
+                    Ok((
+                        c.query_one("SELECT count(*) FROM prescriptions", &[])?
+                            .num(0)?,
+                        c.query_one("SELECT count(*) FROM audit", &[])?.num(0)?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!((prescriptions, lines), (4, 4), "{}", s.backend());
         }
     }
 }

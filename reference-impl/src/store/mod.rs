@@ -50,11 +50,11 @@ impl Location {
     pub fn display(&self) -> String {
         match self {
             Location::Sqlite(p) => p.display().to_string(),
-            Location::Postgres(url) => match url.parse::<::postgres::Config>() {
+            Location::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
                 Ok(c) => {
                     let host = match c.get_hosts().first() {
-                        Some(::postgres::config::Host::Tcp(h)) => h.clone(),
-                        Some(::postgres::config::Host::Unix(p)) => p.display().to_string(),
+                        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+                        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
                         None => "localhost".into(),
                     };
                     let port = c.get_ports().first().copied().unwrap_or(5432);
@@ -137,13 +137,19 @@ impl SqlStore {
     /// As [`SqlStore::write`], for writes that all update one row (a facility's prescription
     /// numbers of a year) and otherwise only insert rows whose uniqueness a key enforces: on
     /// PostgreSQL they queue on that row's lock, across every node, rather than race (see
-    /// [`PgStore::write_hot_row`]); SQLite's one writer takes every write in turn anyway.
-    pub fn write_hot_row<T>(
+    /// [`PgStore::write_hot_row`]); SQLite's one writer takes every write in turn anyway. The
+    /// answer is the rows of the query `f` ran with [`Db::query_later`], had once committed.
+    pub fn write_hot_row(
         &self,
-        f: impl FnMut(&dyn Db) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        mut f: impl FnMut(&dyn Db) -> Result<sql::Later, StoreError>,
+    ) -> Result<Vec<sql::Row>, StoreError> {
         match self {
-            SqlStore::Sqlite(s) => s.write(f),
+            SqlStore::Sqlite(s) => s.write(|tx| match f(tx)? {
+                sql::Later::Ready(rows) => Ok(rows),
+                sql::Later::Pending(_) => {
+                    Err(StoreError::Corrupt("SQLite runs a query at once".into()))
+                }
+            }),
             SqlStore::Postgres(p) => p.write_hot_row(f),
         }
     }

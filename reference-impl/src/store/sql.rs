@@ -21,6 +21,18 @@ pub enum Arg<'a> {
     Date(NaiveDate),
 }
 
+impl Arg<'_> {
+    /// The value this parameter binds, owned (a statement sent later keeps its parameters).
+    pub fn to_value(&self) -> Value {
+        match *self {
+            Arg::Null => Value::Null,
+            Arg::Int(v) => Value::Int(v),
+            Arg::Text(s) => Value::Text(s.to_owned()),
+            Arg::Date(d) => Value::Date(d),
+        }
+    }
+}
+
 /// A value that binds as a parameter.
 pub trait ToArg {
     fn arg(&self) -> Arg<'_>;
@@ -95,6 +107,17 @@ pub enum Value {
     Int(i64),
     Text(String),
     Date(NaiveDate),
+}
+
+impl ToArg for Value {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Value::Null => Arg::Null,
+            Value::Int(v) => Arg::Int(*v),
+            Value::Text(s) => Arg::Text(s),
+            Value::Date(d) => Arg::Date(*d),
+        }
+    }
 }
 
 /// One result row; its columns are taken by position.
@@ -194,6 +217,13 @@ pub enum Monthly {
     EhrItems,
 }
 
+/// The rows of a query run by [`Db::query_later`]: there already, or to be had once sent.
+#[derive(Debug)]
+pub enum Later {
+    Ready(Vec<Row>),
+    Pending(usize),
+}
+
 /// A connection, or a transaction, of either backend. A unique key violated by a statement is
 /// [`StoreError::Duplicate`]; any other failure of the backend is [`StoreError::Backend`].
 pub trait Db {
@@ -201,6 +231,32 @@ pub trait Db {
     fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
     /// Runs a query; returns every row.
     fn query(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
+
+    /// Runs queries that do not depend on one another; returns each one's rows, in order.
+    /// PostgreSQL sends them together (one round trip); SQLite runs them one after the other.
+    fn query_batch(&self, queries: &[(&str, &[Arg<'_>])]) -> Result<Vec<Vec<Row>>, StoreError> {
+        queries
+            .iter()
+            .map(|(sql, args)| self.query(sql, args))
+            .collect()
+    }
+
+    /// Runs a statement of a transaction whose outcome the caller does not need before the
+    /// commit: an insert of rows whose keys are their own, an audit line. PostgreSQL sends it
+    /// with the next statement, or with the commit, in one round trip; its failure is then that
+    /// statement's or the commit's, so the transaction fails and rolls back as if it had failed
+    /// at once. SQLite runs it at once.
+    fn execute_later(&self, sql: &str, args: &[Arg<'_>]) -> Result<(), StoreError> {
+        self.execute(sql, args).map(|_| ())
+    }
+
+    /// Runs a query of a transaction whose rows the caller needs only once it commits (an
+    /// `INSERT … RETURNING`): PostgreSQL sends it as [`Db::execute_later`] sends a statement and
+    /// keeps its rows; SQLite runs it at once. The rows are had from what the transaction
+    /// answers (see `SqlStore::write_hot_row`).
+    fn query_later(&self, sql: &str, args: &[Arg<'_>]) -> Result<Later, StoreError> {
+        Ok(Later::Ready(self.query(sql, args)?))
+    }
 
     /// The first row of a query, if any.
     fn query_opt(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<Row>, StoreError> {
@@ -236,6 +292,44 @@ pub trait Db {
         rows: &[Vec<Arg<'_>>],
     ) -> Result<u64, StoreError> {
         insert_one_by_one(self, table, columns, &mut rows.iter().cloned())
+    }
+
+    /// [`Db::insert_rows`], sent as [`Db::execute_later`] sends a statement.
+    fn insert_rows_later(
+        &self,
+        table: &str,
+        columns: &[(&str, Kind)],
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<(), StoreError> {
+        self.insert_rows(table, columns, rows).map(|_| ())
+    }
+
+    /// As [`Db::insert_rows_later`], for rows that belong to a row this transaction made and
+    /// whose key the database made: each row is led by the value of column `parent.0` that the
+    /// query `parent.1` selects (one row, one column; its placeholders `?1`… are `parent.2`).
+    /// Where the query selects nothing, the rows' insert fails if that column is `NOT NULL`.
+    fn insert_child_rows_later(
+        &self,
+        table: &str,
+        parent: (&str, &str, &[Arg<'_>]),
+        columns: &[(&str, Kind)],
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<(), StoreError> {
+        let (column, query, parent_args) = parent;
+        let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        let marks: Vec<String> = (1..=columns.len())
+            .map(|i| format!("?{}", parent_args.len() + i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} ({column}, {}) SELECT ({query}), {}",
+            names.join(", "),
+            marks.join(", ")
+        );
+        for row in rows {
+            let args: Vec<Arg<'_>> = parent_args.iter().chain(row).copied().collect();
+            self.execute_later(&sql, &args)?;
+        }
+        Ok(())
     }
 
     /// Makes sure the partition of `table` for the month of `day` exists, before a row of that
