@@ -14,7 +14,9 @@
 //!
 //! Verify, register and the clinical-summary read run on the SQLite store and, in the same run,
 //! on PostgreSQL with one node and with two nodes on one database (the clients spread over the
-//! nodes; see `common/postgres.rs` for the server, durable like SQLite's `full`).
+//! nodes; see `common/postgres.rs` for the server, durable like SQLite's `full`): each endpoint
+//! on the three back to back, and each PostgreSQL row's rate is also given as a share of the
+//! SQLite row just before it.
 
 #[path = "common/postgres.rs"]
 mod postgres_server;
@@ -518,11 +520,23 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn main() {
     let secs = env_u64("DXSIM_BENCH_SECS", 5);
     let workers = env_u64("DXSIM_BENCH_WORKERS", 16);
-    let pg = postgres_server::BenchServer::start();
+    let pg_server = postgres_server::BenchServer::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let outcomes = rt.block_on(async {
         let full = Arc::new(setup(Durability::Full, Backend::Sqlite).await);
         let normal = Arc::new(setup(Durability::Normal, Backend::Sqlite).await);
+        // PostgreSQL with one node and with two, set up before any row is measured, so that each
+        // endpoint's rows on the three stores run back to back (the machine's speed drifts).
+        let mut pg = Vec::new();
+        if let Some(server) = &pg_server {
+            for nodes in [1, 2] {
+                let backend = Backend::Postgres {
+                    server: &server.url,
+                    nodes,
+                };
+                pg.push(Arc::new(setup(Durability::Full, backend).await));
+            }
+        }
         let mut outcomes = vec![
             run(
                 full.clone(),
@@ -533,15 +547,20 @@ fn main() {
                 workers,
             )
             .await,
-            run(
-                full.clone(),
-                Endpoint::Verify,
-                "POST /v1/eligibility/verify",
-                "full",
-                secs,
-                workers,
-            )
-            .await,
+        ];
+        for (endpoint, name) in [
+            (Endpoint::Verify, "POST /v1/eligibility/verify"),
+            (Endpoint::Register, "POST /v1/prescriptions"),
+            (
+                Endpoint::Summary,
+                "GET clinical-summary (480 items, 5 y; page of 50)",
+            ),
+        ] {
+            for s in std::iter::once(&full).chain(&pg) {
+                outcomes.push(run(s.clone(), endpoint, name, "full", secs, workers).await);
+            }
+        }
+        outcomes.push(
             run(
                 full.clone(),
                 Endpoint::VerifyCard,
@@ -551,24 +570,8 @@ fn main() {
                 workers,
             )
             .await,
-            run(
-                full.clone(),
-                Endpoint::Register,
-                "POST /v1/prescriptions",
-                "full",
-                secs,
-                workers,
-            )
-            .await,
-            run(
-                full.clone(),
-                Endpoint::Summary,
-                "GET clinical-summary (480 items, 5 y; page of 50)",
-                "full",
-                secs,
-                workers,
-            )
-            .await,
+        );
+        outcomes.push(
             run(
                 normal.clone(),
                 Endpoint::Register,
@@ -578,28 +581,8 @@ fn main() {
                 workers,
             )
             .await,
-            import(&full, "full").await,
-        ];
-        // The same endpoints on PostgreSQL, one node and two, in the same run.
-        if let Some(server) = &pg {
-            for nodes in [1, 2] {
-                let backend = Backend::Postgres {
-                    server: &server.url,
-                    nodes,
-                };
-                let s = Arc::new(setup(Durability::Full, backend).await);
-                for (endpoint, name) in [
-                    (Endpoint::Verify, "POST /v1/eligibility/verify"),
-                    (Endpoint::Register, "POST /v1/prescriptions"),
-                    (
-                        Endpoint::Summary,
-                        "GET clinical-summary (480 items, 5 y; page of 50)",
-                    ),
-                ] {
-                    outcomes.push(run(s.clone(), endpoint, name, "full", secs, workers).await);
-                }
-            }
-        }
+        );
+        outcomes.push(import(&full, "full").await);
         outcomes
     });
     let base = outcomes[0].rate();
@@ -663,6 +646,25 @@ fn main() {
             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]
         );
     }
+    // Each endpoint's PostgreSQL rows against its SQLite row, measured just before them.
+    let backends_note: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.store != "SQLite" && o.seconds > 0.0 && o.ok > 0)
+        .filter_map(|o| {
+            let sqlite = outcomes.iter().find(|b| {
+                b.store == "SQLite" && b.name == o.name && b.durability == o.durability
+            })?;
+            Some(format!(
+                "{} on {} ÷ SQLite: {:.2}",
+                o.name,
+                o.store,
+                o.rate() / sqlite.rate()
+            ))
+        })
+        .collect();
+    for line in &backends_note {
+        println!("{line}");
+    }
     let card_note = format!(
         "card proofs, one core: the exchange checks one in {check_us:.1} µs ({:.1}% of the {machine_us:.0} µs of machine time a card verification takes at the measured rate); the driver signs one in {sign_us:.1} µs",
         check_share * 100.0
@@ -689,6 +691,7 @@ fn main() {
     let page = Page::new("dxsim loopback benchmark")
         .paragraph(format!("{workers} concurrent clients on the same machine as the server, {secs} s per endpoint. Client and server share the CPU, so the ratios to /healthz are the figures to compare across machines."))
         .table(Table { caption: "Throughput and latency".into(), columns: columns.iter().map(|c| c.to_string()).collect(), rows })
+        .paragraph(backends_note.join("; "))
         .paragraph(card_note);
     std::fs::write(out.join("loopback.html"), page.render()).unwrap();
     println!("written: {}", out.join("loopback.{json,html}").display());

@@ -8,16 +8,16 @@ use crate::store::sql::{Row, args, time};
 use chrono::{DateTime, Utc};
 use dx_protocol::wire::{ConsentKind, ConsentMethod};
 
-/// The query of the expiry of the latest consent of a kind (`?3`) a person (`?1`) gave a
-/// facility (`?2`), read by [`latest_expiry`]; the prescription checks send it with their reads.
-pub(crate) const LATEST_CONSENT: &str = "SELECT max(expires_at_ms) FROM consents WHERE person_id = ?1 AND facility_code = ?2 AND kind = ?3";
+/// When the latest consent of a kind (`?6`) a person (`?1`) gave a facility (`?5`) expires, as a
+/// part of the prescription checks' read (prescription storage's `CHECKS`: part 3, one row of
+/// its ten columns, NULL where no consent was given); read by [`latest_expiry_of_part`].
+pub(crate) const LATEST_CONSENT_PART: &str =
+    "SELECT 3, NULL, NULL, '', '', '', max(expires_at_ms), '', 0, 0 FROM consents
+     WHERE person_id = ?1 AND facility_code = ?5 AND kind = ?6";
 
-/// The expiry in the one row of [`LATEST_CONSENT`], if any consent was given.
-pub(crate) fn latest_expiry(rows: &[Row]) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let row = rows
-        .first()
-        .ok_or_else(|| StoreError::Corrupt("no row from an aggregate".into()))?;
-    row.opt_int(0)?.map(time).transpose()
+/// The expiry in the row of [`LATEST_CONSENT_PART`].
+pub(crate) fn latest_expiry_of_part(r: &Row) -> Result<Option<DateTime<Utc>>, StoreError> {
+    r.opt_int(6)?.map(time).transpose()
 }
 
 impl ConsentStore for SqlStore {
@@ -46,7 +46,14 @@ impl ConsentStore for SqlStore {
         kind: ConsentKind,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.read(|c| {
-            latest_expiry(&c.query(LATEST_CONSENT, args![person_id, facility, kind.as_str()])?)
+            c.query_one(
+                "SELECT max(expires_at_ms) FROM consents
+                 WHERE person_id = ?1 AND facility_code = ?2 AND kind = ?3",
+                args![person_id, facility, kind.as_str()],
+            )?
+            .opt_int(0)?
+            .map(time)
+            .transpose()
         })
     }
 }

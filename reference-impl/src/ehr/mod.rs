@@ -10,7 +10,7 @@
 //!   marked received, then kept [`REFERRAL_GRACE_DAYS`]), discharge summaries and checkup
 //!   reports (kept 5 years).
 //! - Allergies and contraindicated drugs registered here raise warnings in the e-prescription
-//!   checks, which read them with their other reads ([`storage::DRUG_FLAGS`]).
+//!   checks, which read them with their other reads ([`storage::DRUG_FLAGS_PART`]).
 //!
 //! Expired records are never served; `POST /v1/admin/ehr/purge` deletes them.
 

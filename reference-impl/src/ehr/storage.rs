@@ -42,26 +42,21 @@ fn item_filter(q: &ItemQuery, with_cursor: bool) -> (String, Vec<Arg<'_>>) {
     (sql, args)
 }
 
-/// The query of a person's (`?1`) registered allergies and contraindicated drugs still kept on
-/// `?2`, newest first, read by [`drug_flag_rows`]; the prescription checks send it with their
-/// reads.
-pub(crate) const DRUG_FLAGS: &str =
-    "SELECT kind, drug_yj, facility_code, recorded_on FROM ehr_items
-     WHERE person_id = ?1 AND drug_yj IS NOT NULL
-       AND (retain_until IS NULL OR retain_until >= ?2)
-     ORDER BY recorded_on DESC, seq DESC";
+/// A person's (`?1`) registered allergies and contraindicated drugs still kept on `?4`, as a
+/// part of the prescription checks' read (prescription storage's `CHECKS`: part 2, its ten
+/// columns, newest first by its order); each row is read by [`drug_flag_of_part`].
+pub(crate) const DRUG_FLAGS_PART: &str =
+    "SELECT 2, kind, recorded_on, facility_code, '', drug_yj, 0, '', 0 - seq, 0 FROM ehr_items
+     WHERE person_id = ?1 AND drug_yj IS NOT NULL AND (retain_until IS NULL OR retain_until >= ?4)";
 
-pub(crate) fn drug_flag_rows(rows: Vec<Row>) -> Result<Vec<DrugFlag>, StoreError> {
-    rows.into_iter()
-        .map(|mut r| {
-            Ok(DrugFlag {
-                kind: item_kind(&r.text(0)?)?,
-                yj: r.text(1)?,
-                facility_code: r.text(2)?,
-                recorded_on: r.date(3)?,
-            })
-        })
-        .collect()
+/// The flag in a row of [`DRUG_FLAGS_PART`].
+pub(crate) fn drug_flag_of_part(mut r: Row) -> Result<DrugFlag, StoreError> {
+    Ok(DrugFlag {
+        kind: item_kind(&r.text(1)?)?,
+        yj: r.text(5)?,
+        facility_code: r.text(3)?,
+        recorded_on: r.date(2)?,
+    })
 }
 
 const DOCUMENT_COLUMNS: &str = "seq, kind, person_id, author_facility, addressee, attachments,

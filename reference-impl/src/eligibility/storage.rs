@@ -36,7 +36,7 @@ fn person_where(
     who: &str,
     args: &[Arg<'_>],
 ) -> Result<Option<PersonRecord>, StoreError> {
-    Ok(person_of_rows(c.query(&person_of(who, &[]), args)?)?.map(|(p, _)| p))
+    Ok(person_of_rows(c.query(&person_of(who, &[]), args)?)?.0)
 }
 
 /// The query of one column, `id`, that finds the person `id` names, and its parameters.
@@ -55,31 +55,38 @@ fn who(id: &Identity) -> (&'static str, Vec<Arg<'_>>) {
     }
 }
 
-/// The query that reads the person `id` names (with their qualifications and entitlements), and
-/// its parameters, for a caller that sends it with reads of its own; its rows are read by
-/// [`person_of_rows`].
-pub(crate) fn person_query(id: &Identity) -> (String, Vec<Arg<'_>>) {
+/// The read of the person `id` names, for a caller that adds parts of its own to it.
+pub(crate) struct PersonQuery<'a> {
+    who: &'static str,
+    /// The parameters of the person's parts; the caller's follow them.
+    pub args: Vec<Arg<'a>>,
+}
+
+impl PersonQuery<'_> {
+    /// The query of the person (with their qualifications and entitlements) and the `more`
+    /// parts (see [`person_of`]); its rows are read by [`person_of_rows`].
+    pub(crate) fn sql(&self, more: &[&str]) -> String {
+        person_of(self.who, more)
+    }
+}
+
+pub(crate) fn person_query(id: &Identity) -> PersonQuery<'_> {
     let (who, args) = who(id);
-    (person_of(who, &[]), args)
+    PersonQuery { who, args }
 }
 
 /// The person in the rows of a [`person_query`] (or of [`person_of`]), if it found one, and the
 /// rows of the further parts asked for.
 pub(crate) fn person_of_rows(
     rows: Vec<Row>,
-) -> Result<Option<(PersonRecord, Vec<Row>)>, StoreError> {
-    let mut rows = rows.into_iter();
-    let Some(mut first) = rows.next() else {
-        return Ok(None);
-    };
-    if first.int(0)? != 0 {
-        return Err(StoreError::Corrupt("coverage without its person".into()));
-    }
+) -> Result<(Option<PersonRecord>, Vec<Row>), StoreError> {
+    let mut first = None;
     let mut qualifications = Vec::new();
     let mut public_expenses = Vec::new();
     let mut more = Vec::new();
     for mut r in rows {
         match r.int(0)? {
+            0 => first = Some(r),
             1 => qualifications.push(QualificationRecord {
                 insurer_number: r.text(1)?,
                 symbol: r.text(2)?,
@@ -98,6 +105,12 @@ pub(crate) fn person_of_rows(
             _ => more.push(r),
         }
     }
+    let Some(mut first) = first else {
+        if qualifications.is_empty() && public_expenses.is_empty() {
+            return Ok((None, more));
+        }
+        return Err(StoreError::Corrupt("coverage without its person".into()));
+    };
     let person = PersonRecord {
         id: first.text(1)?,
         sex: if first.text(2)? == "M" {
@@ -115,7 +128,7 @@ pub(crate) fn person_of_rows(
         care_certification: None,
         pregnancy: None,
     };
-    Ok(Some((person, more)))
+    Ok((Some(person), more))
 }
 
 fn load_person(c: &dyn Db, id: &str) -> Result<Option<PersonRecord>, StoreError> {
@@ -360,11 +373,11 @@ impl EligibilityStore for SqlStore {
         let (who, args) = who(id);
         let sql = person_of(who, &[crate::municipal::storage::CERTIFICATIONS_PART]);
         self.read(|c| match person_of_rows(c.query(&sql, &args)?)? {
-            Some((person, care)) => {
+            (Some(person), care) => {
                 let care = crate::municipal::storage::certification_rows(care)?;
                 Ok(Some((person, care.into_iter().map(|(_, c)| c).collect())))
             }
-            None => Ok(None),
+            (None, _) => Ok(None),
         })
     }
 

@@ -149,21 +149,26 @@ impl PrescriptionStore for SqlStore {
         signer: Option<&str>,
         facility: &str,
     ) -> Result<(Option<PersonRecord>, Option<String>), StoreError> {
-        let (person, person_args) = crate::eligibility::storage::person_query(patient);
-        let key_args = signer.map(|signer| [Arg::Text(signer), Arg::Text(facility)]);
+        // The signer's key is a part of the query that reads the patient, its parameters after
+        // the patient's.
+        let key_part = |first: usize| {
+            format!(
+                "SELECT 3, public_key, '', '', '', NULL, NULL, 0 FROM practitioner_keys
+                 WHERE practitioner_id = ?{first} AND facility_code = ?{}",
+                first + 1
+            )
+        };
+        let patient = crate::eligibility::storage::person_query(patient);
+        let part = key_part(patient.args.len() + 1);
+        let more: &[&str] = if signer.is_some() { &[&part] } else { &[] };
+        let sql = patient.sql(more);
+        let mut args = patient.args;
+        if let Some(signer) = signer {
+            args.extend([Arg::Text(signer), Arg::Text(facility)]);
+        }
         self.read(|c| {
-            let mut queries = vec![(person.as_str(), person_args.as_slice())];
-            if let Some(key_args) = &key_args {
-                queries.push((PRACTITIONER_KEY, key_args.as_slice()));
-            }
-            let mut all = c.query_batch(&queries)?.into_iter();
-            let person =
-                crate::eligibility::storage::person_of_rows(all.next().unwrap_or_default())?
-                    .map(|(p, _)| p);
-            let key = match all.next() {
-                Some(rows) => key_of_rows(rows)?,
-                None => None,
-            };
+            let (person, key) = crate::eligibility::storage::person_of_rows(c.query(&sql, &args)?)?;
+            let key = key.into_iter().next().map(|mut r| r.text(1)).transpose()?;
             Ok((person, key))
         })
     }
@@ -262,7 +267,9 @@ impl PrescriptionStore for SqlStore {
                     let id = match rows.into_iter().next() {
                         Some(mut r) => r.text(0)?,
                         None => {
-                            return Err(StoreError::Corrupt("a registration without its id".into()));
+                            return Err(StoreError::Corrupt(
+                                "a registration without its id".into(),
+                            ));
                         }
                     };
                     return Ok((id, code));
@@ -363,7 +370,7 @@ impl PrescriptionStore for SqlStore {
         to: NaiveDate,
     ) -> Result<Vec<HistoryItem>, StoreError> {
         let range = args![person_id, from, to];
-        self.read(|c| history_rows(c.query(HISTORY, range)?))
+        self.read(|c| history_rows(c.query(&HISTORY, range)?))
     }
 
     fn check_reads(
@@ -373,24 +380,27 @@ impl PrescriptionStore for SqlStore {
         (from, to): (NaiveDate, NaiveDate),
         today: NaiveDate,
     ) -> Result<CheckReads, StoreError> {
-        let range = args![person_id, from, to];
-        let flags = args![person_id, today];
         let medication = ConsentKind::Medication.as_str();
-        let consent = args![person_id, facility, medication];
+        let checks = args![person_id, from, to, today, facility, medication];
         self.read(|c| {
-            let mut all = c
-                .query_batch(&[
-                    (HISTORY, range),
-                    (crate::ehr::storage::DRUG_FLAGS, flags),
-                    (crate::consent::storage::LATEST_CONSENT, consent),
-                ])?
-                .into_iter();
-            let mut next = || all.next().unwrap_or_default();
-            Ok(CheckReads {
-                history: history_rows(next())?,
-                flags: crate::ehr::storage::drug_flag_rows(next())?,
-                medication_consent_until: crate::consent::storage::latest_expiry(&next())?,
-            })
+            let mut reads = CheckReads {
+                history: Vec::new(),
+                flags: Vec::new(),
+                medication_consent_until: None,
+            };
+            let mut history = Vec::new();
+            for r in c.query(&CHECKS, checks)? {
+                match r.int(0)? {
+                    0 | 1 => history.push(r),
+                    2 => reads.flags.push(crate::ehr::storage::drug_flag_of_part(r)?),
+                    _ => {
+                        reads.medication_consent_until =
+                            crate::consent::storage::latest_expiry_of_part(&r)?
+                    }
+                }
+            }
+            reads.history = history_rows(history)?;
+            Ok(reads)
         })
     }
 }
@@ -405,17 +415,35 @@ fn key_of_rows(rows: Vec<Row>) -> Result<Option<String>, StoreError> {
 
 /// A person's (`?1`) medication from `?2` to `?3`, item by item: their prescriptions neither
 /// cancelled nor dispensed (a dispensed one counts by its dispensings; part 0), then their
-/// dispensings (part 1), each newest first. Read by [`history_rows`].
-const HISTORY: &str = "SELECT 0, p.id, p.issued_on, p.facility_code, p.facility_code, i.code, i.days, p.id, 0, i.seq
+/// dispensings (part 1), each newest first. Ten columns, which the parts of [`CHECKS`] share.
+const HISTORY_PARTS: &str = "SELECT 0, p.id, p.issued_on, p.facility_code, p.facility_code, i.code, i.days, p.id, 0, i.seq
      FROM prescriptions p JOIN prescription_items i ON i.prescription_id = p.id
      WHERE p.person_id = ?1 AND p.issued_on BETWEEN ?2 AND ?3 AND p.status != 'cancelled' AND p.uses_done = 0
      UNION ALL
      SELECT 1, d.prescription_id, d.dispensed_on, d.pharmacy_code, d.prescriber_facility, i.code, i.days, '', d.id, i.seq
      FROM dispensations d JOIN dispensation_items i ON i.dispensation_id = d.id
-     WHERE d.person_id = ?1 AND d.dispensed_on BETWEEN ?2 AND ?3
-     ORDER BY 1, 3 DESC, 8, 9, 10";
+     WHERE d.person_id = ?1 AND d.dispensed_on BETWEEN ?2 AND ?3";
 
-/// The history in the rows of [`HISTORY`], newest first.
+const HISTORY_ORDER: &str = " ORDER BY 1, 3 DESC, 8, 9, 10";
+
+/// The medication history (read by [`history_rows`]).
+static HISTORY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{HISTORY_PARTS}{HISTORY_ORDER}"));
+
+/// What the checks of a prescription read, in one query: the medication history ([`HISTORY_PARTS`];
+/// the person `?1`, from `?2` to `?3`), the allergies and contraindicated drugs registered with
+/// EHR sharing and kept on `?4` (part 2), and when the person's latest consent of kind `?6` to
+/// facility `?5` expires (part 3). The EHR's and the consents' parts are written by their
+/// services.
+static CHECKS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{HISTORY_PARTS} UNION ALL {} UNION ALL {}{HISTORY_ORDER}",
+        crate::ehr::storage::DRUG_FLAGS_PART,
+        crate::consent::storage::LATEST_CONSENT_PART
+    )
+});
+
+/// The history in the rows of [`HISTORY_PARTS`], newest first.
 fn history_rows(rows: Vec<Row>) -> Result<Vec<HistoryItem>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
     for mut r in rows {

@@ -50,22 +50,24 @@ impl Location {
     pub fn display(&self) -> String {
         match self {
             Location::Sqlite(p) => p.display().to_string(),
-            Location::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
-                Ok(c) => {
-                    let host = match c.get_hosts().first() {
-                        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-                        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-                        None => "localhost".into(),
-                    };
-                    let port = c.get_ports().first().copied().unwrap_or(5432);
-                    format!(
-                        "postgres://{}@{host}:{port}/{}",
-                        c.get_user().unwrap_or(""),
-                        c.get_dbname().unwrap_or("")
-                    )
+            Location::Postgres(url) => {
+                match postgres::without_connection_limit(url).parse::<tokio_postgres::Config>() {
+                    Ok(c) => {
+                        let host = match c.get_hosts().first() {
+                            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+                            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+                            None => "localhost".into(),
+                        };
+                        let port = c.get_ports().first().copied().unwrap_or(5432);
+                        format!(
+                            "postgres://{}@{host}:{port}/{}",
+                            c.get_user().unwrap_or(""),
+                            c.get_dbname().unwrap_or("")
+                        )
+                    }
+                    Err(_) => "postgres://…".into(),
                 }
-                Err(_) => "postgres://…".into(),
-            },
+            }
         }
     }
 }
@@ -130,7 +132,7 @@ impl SqlStore {
     ) -> Result<T, StoreError> {
         match self {
             SqlStore::Sqlite(s) => s.write(f),
-            SqlStore::Postgres(p) => p.write(false, &mut f),
+            SqlStore::Postgres(p) => p.write(&mut f),
         }
     }
 

@@ -69,19 +69,14 @@ pub(super) struct Conn {
     pub(super) client: Client,
     pub(super) link: Link,
     statements: HashMap<String, Statement>,
-    /// Whether the session's commits are acknowledged before they reach the disk
-    /// (`synchronous_commit = off`): always on a store of normal durability; on a fully durable
-    /// one, once the connection ran an unsynced statement (audit lines).
-    pub(super) unsynced: bool,
 }
 
 impl Conn {
-    pub(super) fn new(client: Client, link: Link, unsynced: bool) -> Self {
+    pub(super) fn new(client: Client, link: Link) -> Self {
         Conn {
             client,
             link,
             statements: HashMap::new(),
-            unsynced,
         }
     }
 

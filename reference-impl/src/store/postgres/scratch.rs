@@ -59,7 +59,7 @@ fn run_on_server(url: &str, sql: &str) -> Result<(), StoreError> {
         s.spawn(|| {
             let config: tokio_postgres::Config = url.parse()?;
             let (client, link) = Link::connect(&config)?;
-            let mut conn = Conn::new(client, link, false);
+            let mut conn = Conn::new(client, link);
             conn.batch(sql)
         })
         .join()
