@@ -125,7 +125,7 @@ pub(crate) fn certification_rows(
             ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    out.sort_by(|a, b| (b.1.valid_from, b.0).cmp(&(a.1.valid_from, a.0)));
+    out.sort_by_key(|c| std::cmp::Reverse((c.1.valid_from, c.0)));
     Ok(out)
 }
 

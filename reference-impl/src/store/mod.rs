@@ -110,7 +110,7 @@ impl ScratchStore {
 /// The exchange's store on either backend; every service's storage trait is implemented on it.
 pub enum SqlStore {
     Sqlite(SqliteStore),
-    Postgres(PgStore),
+    Postgres(Box<PgStore>),
 }
 
 impl SqlStore {
@@ -119,7 +119,7 @@ impl SqlStore {
     pub fn open(location: &Location, durability: Durability) -> Result<Self, StoreError> {
         Ok(match location {
             Location::Sqlite(path) => SqlStore::Sqlite(SqliteStore::open(path, durability)?),
-            Location::Postgres(url) => SqlStore::Postgres(PgStore::open(url, durability)?),
+            Location::Postgres(url) => SqlStore::Postgres(Box::new(PgStore::open(url, durability)?)),
         })
     }
 

@@ -152,7 +152,7 @@ pub struct PgStore {
     /// Connections open at most in the pool.
     max_connections: usize,
     /// The connection of unsynced statements (see [`PgStore::write_statement`]).
-    unsynced: Mutex<Option<Conn>>,
+    unsynced: Mutex<Option<Box<Conn>>>,
     pool: Mutex<Pool>,
     returned: Condvar,
     /// Monthly partitions known to exist (a partition is never dropped while rows of its
@@ -364,7 +364,7 @@ impl PgStore {
                     let mut own = lock(&self.unsynced);
                     let conn = match own.take() {
                         Some(c) if !c.client.is_closed() => c,
-                        _ => self.connect(true)?,
+                        _ => Box::new(self.connect(true)?),
                     };
                     let conn = own.insert(conn);
                     run(conn)

@@ -633,7 +633,7 @@ impl Db for PgDb<'_> {
 
     fn month(&self, table: Monthly, day: NaiveDate) -> Result<(), StoreError> {
         let month = month_index(day);
-        if lock(&self.months).contains(&(table, month))
+        if lock(self.months).contains(&(table, month))
             || self.created.borrow().contains(&(table, month))
         {
             return Ok(());
@@ -655,7 +655,7 @@ impl Db for PgDb<'_> {
         } else {
             self.queue(Queued::Simple(format!("BEGIN; {create}; COMMIT")))?;
             self.send(&[])?;
-            lock(&self.months).insert((table, month));
+            lock(self.months).insert((table, month));
         }
         Ok(())
     }
@@ -681,7 +681,7 @@ impl Db for PgDb<'_> {
             dropped += n.num::<u64>(0)?;
             self.queue(Queued::Simple(format!("DROP TABLE {name}")))?;
             self.send(&[])?;
-            lock(&self.months).remove(&(table, month));
+            lock(self.months).remove(&(table, month));
         }
         Ok(dropped)
     }
