@@ -119,7 +119,9 @@ impl SqlStore {
     pub fn open(location: &Location, durability: Durability) -> Result<Self, StoreError> {
         Ok(match location {
             Location::Sqlite(path) => SqlStore::Sqlite(SqliteStore::open(path, durability)?),
-            Location::Postgres(url) => SqlStore::Postgres(Box::new(PgStore::open(url, durability)?)),
+            Location::Postgres(url) => {
+                SqlStore::Postgres(Box::new(PgStore::open(url, durability)?))
+            }
         })
     }
 
