@@ -39,7 +39,8 @@ pub struct ServeArgs {
     pub data: PathBuf,
     /// A PostgreSQL database to keep everything in, instead of the SQLite file in --data:
     /// `postgres://user[:password]@host:port/db`. Any number of exchange processes may serve
-    /// one database together.
+    /// one database together. Each keeps twice its cores and one connections open at most;
+    /// `?connection_limit=N` sets another number (1–64).
     #[arg(long, env = "DXSIM_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// `full`: fsync every commit (survives power loss); `normal`: survives a killed process only.

@@ -426,7 +426,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub speedup: Option<Speedup>,
     /// An empty PostgreSQL database for the exchange's store, instead of the SQLite file in
-    /// <out>/store: `postgres://user[:password]@host:port/db`.
+    /// <out>/store: `postgres://user[:password]@host:port/db` (`?connection_limit=N`: the
+    /// connections each node keeps open at most; twice the cores and one unless given).
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
     /// Exchange nodes to run on the store, each with its own pool, memory and listener; the

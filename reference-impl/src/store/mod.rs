@@ -617,6 +617,44 @@ mod tests {
         );
     }
 
+    /// A PostgreSQL store keeps no more connections open than its URL's `connection_limit`,
+    /// however many callers read at once: the others wait for one to be returned.
+    #[test]
+    fn the_pool_keeps_to_its_connection_limit() {
+        let Some(server) = postgres::test_server() else {
+            return;
+        };
+        let db = postgres::ScratchDatabase::create(&server).unwrap();
+        let location = Location::Postgres(format!("{}?connection_limit=2", db.url()));
+        let store = SqlStore::open(&location, Durability::Normal).unwrap();
+        let most_seen = std::sync::atomic::AtomicI64::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    store
+                        .read(|c| {
+                            // Connections open to this database while this one is held.
+                            let open = c
+                                .query_one(
+                                    "SELECT count(*) FROM pg_stat_activity, pg_sleep(0.05)
+                                     WHERE datname = current_database()",
+                                    &[],
+                                )?
+                                .int(0)?;
+                            most_seen.fetch_max(open, std::sync::atomic::Ordering::Relaxed);
+                            Ok(())
+                        })
+                        .unwrap();
+                });
+            }
+        });
+        let most = most_seen.into_inner();
+        assert!(
+            (1..=2).contains(&most),
+            "{most} connections were open at once"
+        );
+    }
+
     /// On PostgreSQL, EHR items are kept by the month of their retention: a purge drops the
     /// months wholly past and deletes the rest row by row; long-term items stay; audit lines go
     /// to their JST month's partition, made as its first line arrives.
