@@ -43,7 +43,7 @@ const MAX_CONNECTION_LIMIT: usize = 64;
 /// Connections one process keeps open at most unless its store URL says (`connection_limit`):
 /// twice the cores, and one (a connection waiting on the disk or on a row lock leaves its core
 /// to another). More only queue more work on the same cores: on two shared cores, 24 connections
-/// served a third fewer registrations than 4 (the loopback bench, 2026-12-07). Further callers
+/// served a quarter fewer registrations than 4 (the loopback bench, 2026-12-07). Further callers
 /// wait for one to be returned.
 fn default_connection_limit() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -406,8 +406,9 @@ impl PgStore {
         out
     }
 
-    /// Runs `load` with the enrolment tables' secondary indexes dropped, then rebuilds them; only
-    /// into a store without persons. A duplicate card serial fails the rebuild, and so the load.
+    /// Runs `load` with the enrolment tables' secondary indexes dropped, then rebuilds them and
+    /// analyzes the database; only into a store without persons. A duplicate card serial fails
+    /// the rebuild, and so the load.
     pub fn bulk_load<T>(
         &self,
         load: impl FnOnce() -> Result<T, StoreError>,
@@ -436,6 +437,9 @@ impl PgStore {
         });
         let out = loaded?;
         rebuilt?;
+        // The planner's statistics of what was loaded, before the first request is planned
+        // (autovacuum would take them within a minute, and each connection then plans again).
+        self.write_statement(false, |db| db.execute("ANALYZE", &[]))?;
         Ok(out)
     }
 }
