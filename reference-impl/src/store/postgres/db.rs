@@ -90,6 +90,10 @@ impl Conn {
 /// A parameter owned until its statement is sent.
 type Param = Box<dyn ToSql + Sync + Send>;
 
+fn owned<'a>(args: &'a [Arg<'_>]) -> impl Iterator<Item = Param> + 'a {
+    args.iter().map(|a| Box::new(a.to_value()) as Param)
+}
+
 enum Queued {
     /// SQL without parameters, sent as a simple query (the transaction's start, its commit).
     Simple(String),
@@ -475,9 +479,7 @@ impl PgDb<'_> {
             names.join(", "),
             arrays.join(", ")
         );
-        let parent_params = parent
-            .into_iter()
-            .flat_map(|p| p.2.iter().map(|a| Box::new(a.to_value()) as Param));
+        let parent_params = parent.into_iter().flat_map(|p| owned(p.2));
         let params = columns
             .iter()
             .enumerate()
@@ -520,19 +522,12 @@ impl Db for PgDb<'_> {
 
     fn execute_later(&self, sql: &str, args: &[Arg<'_>]) -> Result<(), StoreError> {
         let st = self.statement(sql)?;
-        let params = args
-            .iter()
-            .map(|a| Box::new(a.to_value()) as Param)
-            .collect();
-        self.queue(Queued::Statement(st, params))
+        self.queue(Queued::Statement(st, owned(args).collect()))
     }
 
     fn query_later(&self, sql: &str, args: &[Arg<'_>]) -> Result<Later, StoreError> {
         let st = self.statement(sql)?;
-        let params = args
-            .iter()
-            .map(|a| Box::new(a.to_value()) as Param)
-            .collect();
+        let params = owned(args).collect();
         let slot = {
             let mut kept = self.kept.borrow_mut();
             kept.push(None);

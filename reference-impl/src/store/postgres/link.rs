@@ -15,11 +15,14 @@ use tokio_postgres::{AsyncMessage, Client, Config, Connection, NoTls, Socket};
 /// connection never listens, a listening one is read as they arrive).
 const MAX_NOTIFICATIONS: usize = 1_024;
 
+/// A connection's socket, while it lasts.
+type Driven = Option<Pin<Box<Connection<Socket, NoTlsStream>>>>;
+
 /// The socket of one client and the runtime that drives it.
 pub(super) struct Link {
     runtime: Option<tokio::runtime::Runtime>,
     /// `None` once the connection has ended: the client's requests then fail as closed.
-    connection: Option<Pin<Box<Connection<Socket, NoTlsStream>>>>,
+    connection: Driven,
     notifications: VecDeque<String>,
 }
 
@@ -53,14 +56,7 @@ impl Link {
     /// If the connection ends, the requests still waiting fail as closed.
     pub(super) fn block_on<F: Future>(&mut self, work: F) -> F::Output {
         let mut work = pin!(work);
-        let Link {
-            runtime,
-            connection,
-            notifications,
-        } = self;
-        let runtime = runtime
-            .as_ref()
-            .expect("the runtime lives as long as the link");
+        let (runtime, connection, notifications) = self.parts();
         runtime.block_on(poll_fn(|cx| {
             // The requests go first, so that the socket is written with all of them at once.
             if let Poll::Ready(out) = work.as_mut().poll(cx) {
@@ -71,19 +67,21 @@ impl Link {
         }))
     }
 
+    /// The runtime, and what it drives, apart.
+    fn parts(&mut self) -> (&tokio::runtime::Runtime, &mut Driven, &mut VecDeque<String>) {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the link");
+        (runtime, &mut self.connection, &mut self.notifications)
+    }
+
     /// Waits up to `wait` for a notification (of a connection that listens).
     pub(super) fn next_notification(&mut self, wait: Duration) -> Next {
         if let Some(n) = self.notifications.pop_front() {
             return Next::Payload(n);
         }
-        let Link {
-            runtime,
-            connection,
-            notifications,
-        } = self;
-        let runtime = runtime
-            .as_ref()
-            .expect("the runtime lives as long as the link");
+        let (runtime, connection, notifications) = self.parts();
         let heard = runtime.block_on(async {
             tokio::time::timeout(
                 wait,
@@ -109,11 +107,7 @@ impl Link {
 
 /// Reads and writes what the socket can now, keeping notifications; drops the connection when
 /// it ends (which fails the requests still waiting on it).
-fn drive(
-    connection: &mut Option<Pin<Box<Connection<Socket, NoTlsStream>>>>,
-    notifications: &mut VecDeque<String>,
-    cx: &mut Context<'_>,
-) {
+fn drive(connection: &mut Driven, notifications: &mut VecDeque<String>, cx: &mut Context<'_>) {
     while let Some(c) = connection.as_mut() {
         match c.as_mut().poll_message(cx) {
             Poll::Ready(Some(Ok(AsyncMessage::Notification(n)))) => {
