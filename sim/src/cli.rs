@@ -52,10 +52,15 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dxsim drive scenarios/quickstart.toml --target http://127.0.0.1:8080 --admin-key-file ./data/admin.key\n  \
         dxsim drive scenarios/quickstart.toml --target http://127.0.0.1:8081,http://127.0.0.1:8082 --admin-key-file ./node-a/admin.key\n  \
-        dxsim drive scenarios/national-weekday.toml --target https://vendor.example --workload ./weekday --speedup 10\n\n\
+        dxsim drive scenarios/national-weekday.toml --target https://vendor.example --workload ./weekday --speedup 10\n  \
+        dxsim drive scenarios/quickstart.toml --target http://127.0.0.1:8080 --admin-key-file ./data/admin.key --shards 4\n  \
+        dxsim drive scenarios/quickstart.toml --target http://exchange:8080 --workload /runs/wl --shard 2/8 --start-at 2026-12-07T09:00:00Z --out /runs/shard-2\n\n\
         The target's store must hold the scenario's population (dxsim serve --population DIR).\n\
         Without --workload, the workload (and its population) is generated into <out> first.\n\
-        Results: <out>/summary.json, histograms/*.hdr, timeseries.csv, goose-report.html.\n\
+        Results: <out>/summary.json, histograms/{latency,service,lateness}.hlog (HdrHistogram\n\
+        interval logs), timeseries.csv, goose-report.html. A shard (--shard I/N) replays the\n\
+        events of its persons and principals only; `dxsim merge` joins the shards' directories.\n\
+        --shards N runs N shards on this machine into <out>/shards/I and merges them into <out>.\n\
         Ctrl-C or SIGTERM stops the replay: the results so far are written, marked interrupted\n\
         (exit code 1); a second one exits at once."
     )]
@@ -64,12 +69,24 @@ pub enum Command {
     /// fresh store → import → workload → replay → summary; exits with code 2 on an SLO breach.
     #[command(
         after_help = "Examples:\n  dxsim run scenarios/quickstart.toml\n  dxsim run scenarios/national-weekday.toml --out ./runs/weekday\n  \
-        dxsim run scenarios/quickstart.toml --store postgres://postgres@127.0.0.1:5432/dx --nodes 2\n\n\
+        dxsim run scenarios/quickstart.toml --store postgres://postgres@127.0.0.1:5432/dx --nodes 2\n  \
+        dxsim run scenarios/quickstart.toml --shards 2   (two driver processes, merged)\n\n\
         Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given.\n\
         Ctrl-C or SIGTERM during the replay stops it: the results so far are written, marked\n\
         interrupted (exit code 1); a second one exits at once."
     )]
     Run(RunArgs),
+    /// Merge the run directories of the shards of one replay (`dxsim drive --shard I/N`) into
+    /// one result: counts summed, histograms added, series merged by second, the SLO verdict and
+    /// the report of the whole; exits with code 2 if an SLO is breached.
+    #[command(
+        after_help = "Examples:\n  dxsim merge runs/shard-0 runs/shard-1 runs/shard-2 --out runs/merged\n  \
+        dxsim merge /runs/shards/* --out /runs/merged\n\n\
+        Refuses shards of different workloads, scenarios, speedups, start instants or shard\n\
+        counts, and a missing or repeated shard. Writes <out>/summary.json, histograms/*.hlog,\n\
+        timeseries.csv, the Parquet series, service-times.json and report.html."
+    )]
+    Merge(MergeArgs),
     /// Size the central services for the scenario at national scale: a discrete-event model of
     /// each service fed by the workload's arrival rates (scaled to 1.0), with a sizing search
     /// for the least workers meeting each SLO in every hour, the busiest included.
@@ -413,6 +430,42 @@ pub struct DriveArgs {
     /// Output directory (default: runs/<scenario>-<UTC timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replay one shard of the workload: I (from 0) of N, e.g. 2/8 — the events of the
+    /// persons and principals the shard assignment gives it (see ARCHITECTURE.md).
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<dx_drive::Shard>,
+    /// When the replay's schedule starts, shared by every shard: an RFC 3339 instant
+    /// (2026-12-07T09:00:00Z), or `-` to print `ready` once set up and read the instant from
+    /// standard input (the barrier --shards uses). Default: once set up.
+    #[arg(long, value_name = "INSTANT")]
+    pub start_at: Option<String>,
+    /// Run N shards as N processes on this machine and merge them into <out>.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(dx_drive::shard::MAX_SHARDS)))]
+    pub shards: Option<u32>,
+    /// What the target's clock follows: `real` (a vendor's server, `dxsim serve`) or `replay`
+    /// (the replay's simulated time, as the exchange `dxsim run` starts does).
+    #[arg(long, value_enum, default_value_t = TargetClock::Real)]
+    pub target_clock: TargetClock,
+    /// No progress bars (a shard among several).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What the target's clock follows (`dxsim drive --target-clock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetClock {
+    Real,
+    Replay,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (`dxsim drive --shard I/N --out DIR`), every shard once.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged result goes (a new directory).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -434,6 +487,10 @@ pub struct RunArgs {
     /// replay spreads its users over them (more than one needs --store).
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// Replay in N driver processes (`dxsim drive --shard I/N`, as pods run it), merged into
+    /// <out>; the shards' own directories are <out>/shards/I.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(dx_drive::shard::MAX_SHARDS)))]
+    pub shards: Option<u32>,
 }
 
 /// Raised when a replay breaches an SLO: the command fails with exit code 2.
@@ -491,6 +548,11 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
             "give the target's admin secret: --admin-secret, --admin-key-file or DXSIM_ADMIN_SECRET"
         ),
     };
+    let start = match args.start_at.as_deref() {
+        None => dx_drive::Start::Now,
+        Some("-") => dx_drive::Start::Barrier,
+        Some(t) => dx_drive::Start::At(dx_drive::parse_instant(t)?),
+    };
     let out = run_dir(&s, &args.out);
     let workload = match &args.workload {
         Some(w) => w.clone(),
@@ -505,22 +567,60 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
             dir
         }
     };
+    if let Some(n) = args.shards {
+        // N processes of this command, each with --shard I/N, then one merge.
+        let mut common: Vec<std::ffi::OsString> = vec![
+            args.scenario.clone().into(),
+            "--target".into(),
+            args.target.join(",").into(),
+            "--workload".into(),
+            workload.clone().into(),
+        ];
+        if let Some(x) = args.speedup {
+            common.extend(["--speedup".into(), x.to_string().into()]);
+        }
+        if args.target_clock == TargetClock::Replay {
+            common.extend(["--target-clock".into(), "replay".into()]);
+        }
+        if start != dx_drive::Start::Now {
+            anyhow::bail!("--shards starts its shards itself: leave out --start-at");
+        }
+        let dirs = crate::shards::run(n, &common, &admin_secret, &out, |_| {})?;
+        let summary = dx_drive::merge::merge(&dirs, &out)?;
+        write_report(&out)?;
+        return verdict(&summary, &out);
+    }
+    let schedule = std::sync::Arc::new(dx_drive::Schedule::new(
+        s.period.start,
+        s.replay.speedup.get(),
+    ));
     let opts = dx_drive::DriveOptions {
         targets: args.target.clone(),
         admin_secret,
-        schedule: std::sync::Arc::new(dx_drive::Schedule::new(
-            s.period.start,
-            s.replay.speedup.get(),
-        )),
+        schedule: schedule.clone(),
         max_in_flight: s.replay.max_in_flight.get(),
         out: out.clone(),
-        server_clock: dx_drive::ServerClock::Real,
-        progress: true,
+        server_clock: match args.target_clock {
+            TargetClock::Real => dx_drive::ServerClock::Real,
+            TargetClock::Replay => dx_drive::ServerClock::Replay(schedule),
+        },
+        progress: !args.quiet,
+        shard: args.shard,
+        start,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(dx_drive::drive(&s, &workload, &opts))?;
-    write_report(&out)?;
+    // A shard's report is the merge's; a whole replay writes its own.
+    if args.shard.is_none() {
+        write_report(&out)?;
+    }
     verdict(&summary, &out)
+}
+
+fn run_merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let summary = dx_drive::merge::merge(&args.dirs, &args.out)?;
+    write_report(&args.out)?;
+    verdict(&summary, &args.out)
 }
 
 /// `dxsim run`: the whole pipeline against the in-process reference exchange.
@@ -605,35 +705,79 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         exchanges.push(open()?);
     }
     let runtime = dx_exchange::server::runtime()?;
-    let summary = runtime.block_on(async {
-        let mut nodes = Vec::new();
-        for exchange in exchanges {
-            let listener = dx_exchange::server::bind(([127, 0, 0, 1], 0).into())?;
-            nodes.push(exchange.spawn(listener)?);
-        }
+    let summary = if let Some(n) = args.shards {
+        // The nodes serve on the runtime's threads while this thread waits for the shards.
+        let nodes = runtime.block_on(async {
+            let mut nodes = Vec::new();
+            for exchange in exchanges {
+                let listener = dx_exchange::server::bind(([127, 0, 0, 1], 0).into())?;
+                nodes.push(exchange.spawn(listener)?);
+            }
+            anyhow::Ok(nodes)
+        })?;
         let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
         println!(
-            "replaying {:.1} simulated hours at {}× against {} ({} requests in flight at most)",
+            "replaying {:.1} simulated hours at {}× against {} in {n} shards ({} requests in flight at most each)",
             s.period.hours,
             s.replay.speedup,
             urls.join(", "),
             s.replay.max_in_flight
         );
-        let opts = dx_drive::DriveOptions {
-            targets: urls,
-            admin_secret,
-            schedule: schedule.clone(),
-            max_in_flight: s.replay.max_in_flight.get(),
-            out: out.clone(),
-            server_clock: dx_drive::ServerClock::Replay(schedule),
-            progress: true,
-        };
-        let summary = dx_drive::drive(&s, &wl_dir, &opts).await;
-        for node in nodes {
-            node.stop().await?;
+        let mut common: Vec<std::ffi::OsString> = vec![
+            args.scenario.clone().into(),
+            "--target".into(),
+            urls.join(",").into(),
+            "--workload".into(),
+            wl_dir.clone().into(),
+            "--target-clock".into(),
+            "replay".into(),
+        ];
+        if let Some(x) = args.speedup {
+            common.extend(["--speedup".into(), x.to_string().into()]);
         }
-        summary
-    })?;
+        let shards = crate::shards::run(n, &common, &admin_secret, &out, |t| {
+            schedule.start_at(t);
+        });
+        runtime.block_on(async {
+            for node in nodes {
+                node.stop().await?;
+            }
+            anyhow::Ok(())
+        })?;
+        dx_drive::merge::merge(&shards?, &out)?
+    } else {
+        runtime.block_on(async {
+            let mut nodes = Vec::new();
+            for exchange in exchanges {
+                let listener = dx_exchange::server::bind(([127, 0, 0, 1], 0).into())?;
+                nodes.push(exchange.spawn(listener)?);
+            }
+            let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
+            println!(
+                "replaying {:.1} simulated hours at {}× against {} ({} requests in flight at most)",
+                s.period.hours,
+                s.replay.speedup,
+                urls.join(", "),
+                s.replay.max_in_flight
+            );
+            let opts = dx_drive::DriveOptions {
+                targets: urls,
+                admin_secret,
+                schedule: schedule.clone(),
+                max_in_flight: s.replay.max_in_flight.get(),
+                out: out.clone(),
+                server_clock: dx_drive::ServerClock::Replay(schedule.clone()),
+                progress: true,
+                shard: None,
+                start: dx_drive::Start::Now,
+            };
+            let summary = dx_drive::drive(&s, &wl_dir, &opts).await;
+            for node in nodes {
+                node.stop().await?;
+            }
+            summary
+        })?
+    };
     println!("run finished in {:.1} s", started.elapsed().as_secs_f64());
     if !summary.run.interrupted {
         // The national capacity the scenario needs, from the service times just measured.
@@ -729,6 +873,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Population(args) => run_population(&args),
         Command::Workload(args) => run_workload(&args).map(|_| ()),
         Command::Drive(args) => run_drive(&args),
+        Command::Merge(args) => run_merge(&args),
         Command::Run(args) => {
             let (summary, out) = run_all(&args)?;
             verdict(&summary, &out)

@@ -3,3 +3,4 @@
 //! `dx-reports`, and `dx-exchange` for `dxsim serve`; `main.rs` only calls [`cli::main`].
 
 pub mod cli;
+pub mod shards;

@@ -99,6 +99,8 @@ async fn main() {
         out: dir.path().join("out"),
         server_clock: ServerClock::Real,
         progress: false,
+        shard: None,
+        start: drive::Start::Now,
     };
     let summary = drive::drive(&s, &wl, &opts).await.unwrap();
     let h = &summary.routes["healthz"];

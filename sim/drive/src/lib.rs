@@ -12,27 +12,31 @@
 
 pub mod calibrate;
 pub mod deps;
+pub mod hlog;
 pub mod measure;
+pub mod merge;
 pub mod requests;
+pub mod results;
 pub mod schedule;
 pub mod setup;
+pub mod shard;
 
 use anyhow::Context as _;
 use deps::Dependencies;
 use dx_exchange::wire::endpoints::Method;
 use dx_model::event::Event;
 use dx_model::route::Route;
-use dx_model::rundir;
-use dx_model::rundir::summary::{RunInfo, Summary};
+use dx_model::rundir::summary::{RunInfo, Sharding, Summary};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use measure::{Class, Recorder, Sample};
 pub use schedule::{Schedule, ServerClock};
 use setup::TokenSlot;
+pub use shard::Shard;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
 use dx_client::ExchangeClient;
@@ -53,7 +57,27 @@ pub struct DriveOptions {
     pub out: PathBuf,
     pub server_clock: ServerClock,
     pub progress: bool,
+    /// The one shard of the workload to replay (`None`: all of it, not as a shard).
+    pub shard: Option<Shard>,
+    /// When the replay's schedule starts.
+    pub start: Start,
 }
+
+/// When a replay's schedule starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Once set up (and goose's users launched).
+    Now,
+    /// At an instant on the wall clock that every shard shares; a shard set up after it starts
+    /// late, says so, and its requests count the lateness.
+    At(SystemTime),
+    /// Once set up: prints `ready` on standard output, then reads the instant (RFC 3339) from
+    /// standard input — the barrier `dxsim drive --shards` and `dxsim run --shards` use.
+    Barrier,
+}
+
+/// The line a shard prints on standard output, set up and waiting for its start instant.
+pub const READY: &str = "ready";
 
 /// State shared by the dispatcher and the goose users.
 struct Shared {
@@ -243,11 +267,13 @@ pub async fn drive(
     opts: &DriveOptions,
 ) -> anyhow::Result<Summary> {
     let manifest = workload::read_manifest(dir)?;
+    let workload_digest = digest(&dir.join("manifest.json"))?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("{} is not writable", opts.out.display()))?;
     let first = opts.targets.first().context("no target to drive")?.clone();
     let client = ExchangeClient::new(&first);
-    let mut a = setup::actors(dir)?;
+    let shard = opts.shard.unwrap_or(Shard::WHOLE);
+    let mut a = setup::actors(dir, shard)?;
     let tokens = setup::setup(
         &client,
         &opts.admin_secret,
@@ -262,7 +288,16 @@ pub async fn drive(
         rx: tokio::sync::Mutex::new(rx),
         deps: Dependencies::default(),
         tokens,
-        recorder: Mutex::new(Recorder::default()),
+        recorder: Mutex::new(Recorder::new(
+            &opts.out,
+            format!(
+                "dxsim drive of {}{}",
+                scenario.name,
+                opts.shard
+                    .map(|s| format!(", shard {s}"))
+                    .unwrap_or_default()
+            ),
+        )),
         schedule: opts.schedule.clone(),
         clock: opts.server_clock.clone(),
         client,
@@ -279,23 +314,43 @@ pub async fn drive(
     });
     let dependents = std::mem::take(&mut a.dependents);
     let dispatcher = {
-        let (shared, dir) = (shared.clone(), dir.to_path_buf());
+        let (shared, dir, start) = (shared.clone(), dir.to_path_buf(), opts.start);
         tokio::spawn(async move {
             // The replay starts once goose has launched every user (or after 10 s), so the
             // first events are not late because users were still starting.
             let _ =
                 tokio::time::timeout(Duration::from_secs(10), shared.all_ready.notified()).await;
-            shared
-                .schedule
-                .start(Instant::now() + Duration::from_millis(20));
-            dispatch(&dir, tx, &shared, dependents).await
+            let late = match start {
+                Start::Now => {
+                    shared
+                        .schedule
+                        .start(Instant::now() + Duration::from_millis(20));
+                    Duration::ZERO
+                }
+                Start::At(t) => shared.schedule.start_at(t),
+                Start::Barrier => {
+                    let t = barrier().await?;
+                    shared.schedule.start_at(t)
+                }
+            };
+            let wall = shared.schedule.started_wall().expect("started");
+            lock(&shared.recorder).begin(wall)?;
+            if late > Duration::from_millis(1) {
+                eprintln!(
+                    "dxsim drive{}: the replay began {:.3} s after its start instant; its requests count that lateness",
+                    shard_label(shard),
+                    late.as_secs_f64()
+                );
+            }
+            let released = dispatch(&dir, tx, &shared, dependents, shard).await?;
+            anyhow::Ok((released, late))
         })
     };
     attack(&shared, opts, users).await?;
     // The attack ends when every user has seen the stream close, or when goose was stopped
     // (Ctrl-C or SIGTERM): then the dispatcher's sends fail and it stops too.
     shared.rx.lock().await.close();
-    let dispatched = dispatcher.await.context("dispatcher")??;
+    let (dispatched, late) = dispatcher.await.context("dispatcher")??;
     // The replay's own duration, from its first scheduled instant to its last answer.
     let elapsed = shared.schedule.started().map_or(0.0, |t0| {
         Instant::now().saturating_duration_since(t0).as_secs_f64()
@@ -311,8 +366,68 @@ pub async fn drive(
         events: dispatched,
         max_in_flight: opts.max_in_flight,
         interrupted: goose::is_killswitch_triggered(),
+        sharding: opts.shard.map(|s| Sharding {
+            index: Some(s.index),
+            count: s.count,
+            start_at: rfc3339(shared.schedule.started_wall().expect("started")),
+            workload: workload_digest,
+            late_start_ms: late.as_secs_f64() * 1000.0,
+        }),
     };
     finish(&shared, scenario, opts, &manifest, info, elapsed)
+}
+
+/// " (shard I/N)" for messages, or nothing when the replay is whole.
+fn shard_label(shard: Shard) -> String {
+    if shard.is_whole() {
+        String::new()
+    } else {
+        format!(" (shard {shard})")
+    }
+}
+
+/// An instant as the run directories write it: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Reads an RFC 3339 instant.
+pub fn parse_instant(s: &str) -> anyhow::Result<SystemTime> {
+    let t = chrono::DateTime::parse_from_rfc3339(s.trim()).with_context(|| {
+        format!(
+            "{:?} is not an RFC 3339 instant (e.g. 2026-12-07T09:00:00Z)",
+            s.trim()
+        )
+    })?;
+    Ok(t.with_timezone(&chrono::Utc).into())
+}
+
+/// The start barrier: says `ready` on standard output and waits for the start instant on
+/// standard input.
+async fn barrier() -> anyhow::Result<SystemTime> {
+    println!("{READY}");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .context("reading the start instant")??;
+    if line.trim().is_empty() {
+        anyhow::bail!("standard input closed before the start instant came");
+    }
+    parse_instant(&line)
+}
+
+/// The SHA-256 of a file, in hex.
+pub fn digest(path: &Path) -> anyhow::Result<String> {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn progress_bar(show: bool, events: u64) -> indicatif::ProgressBar {
@@ -378,7 +493,7 @@ async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyh
     Ok(())
 }
 
-/// Writes the replay's files (histograms, series, `service-times.json`, `summary.json`) and
+/// Writes the replay's files (histogram logs, series, `service-times.json`, `summary.json`) and
 /// returns the summary.
 fn finish(
     shared: &Shared,
@@ -388,21 +503,30 @@ fn finish(
     info: RunInfo,
     elapsed: f64,
 ) -> anyhow::Result<Summary> {
-    let recorder = lock(&shared.recorder);
-    let mut summary = recorder.summary(&scenario.slo, elapsed, info);
-    summary.totals.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
-    recorder.write_files(&opts.out)?;
-    let calibration = recorder.calibration(format!(
-        "dxsim drive of {} against {} ({} → {}, {}×)",
-        scenario.name,
-        opts.targets.join(","),
-        manifest.period_start,
-        manifest.period_end,
-        opts.schedule.speedup()
-    ));
-    rundir::write(&opts.out, &calibration)?;
-    rundir::write(&opts.out, &summary)?;
-    Ok(summary)
+    let mut recorder = lock(&shared.recorder);
+    recorder.tallies.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
+    recorder.finish()?;
+    let mut intervals = hlog::Intervals::default();
+    intervals.read(&opts.out)?;
+    results::write(
+        &opts.out,
+        &intervals,
+        None,
+        &recorder.tallies,
+        results::About {
+            info,
+            elapsed_s: elapsed,
+            slo: &|route| scenario.slo.for_route(route),
+            calibration_source: format!(
+                "dxsim drive of {} against {} ({} → {}, {}×)",
+                scenario.name,
+                opts.targets.join(","),
+                manifest.period_start,
+                manifest.period_end,
+                opts.schedule.speedup()
+            ),
+        },
+    )
 }
 
 /// Sleeps until `t`, waking every 100 ms to see whether goose was stopped (Ctrl-C or SIGTERM); returns
@@ -456,6 +580,7 @@ async fn dispatch(
     tx: tokio::sync::mpsc::Sender<Job>,
     shared: &Shared,
     mut dependents: HashMap<u64, u32>,
+    shard: Shard,
 ) -> anyhow::Result<u64> {
     let due = |at_ms: i64| shared.schedule.due(at_ms);
     // Batch pre-checks and municipal uploads due at the same moment travel as one request per
@@ -464,7 +589,7 @@ async fn dispatch(
     let mut batch_at = i64::MIN;
     let mut released = 0u64;
     for chunk in workload::stream(dir)? {
-        for e in chunk? {
+        for e in chunk?.into_iter().filter(|e| shard.holds(e)) {
             if e.at_ms != batch_at && !batches.is_empty() {
                 let due_at = due(batch_at);
                 if !release_batches(std::mem::take(&mut batches), due_at, &tx, &mut released).await

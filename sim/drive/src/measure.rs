@@ -1,22 +1,18 @@
-//! Measurement: per route and status class, HDR histograms of latency from the *intended* send
-//! time (so a late driver or a slow server cannot hide queueing: no coordinated omission) and of
-//! service time from the actual send; the driver's own lateness; a per-second series; and the
-//! summary with SLO verdicts.
+//! Measurement during a replay: per second of intended send time, route and status class, HDR
+//! histograms of latency from the *intended* send time (so a late driver or a slow server cannot
+//! hide queueing: no coordinated omission) and of service time from the actual send, and the
+//! driver's own lateness, written to the run's histogram logs ([`crate::hlog`]) as each second
+//! closes; and the tallies the histograms do not hold. [`crate::results`] makes the summary and
+//! the series from them.
 
+use crate::hlog::{self, Log, MAX_US};
+use crate::results::Tallies;
 use dx_model::route::Route;
-use dx_model::rundir::summary::{Lateness, RouteSummary, RunInfo, Summary, Totals};
-use dx_scenario::SloSection;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
-
-/// Highest latency recorded exactly enough: one hour, in microseconds.
-const MAX_US: u64 = 3_600_000_000;
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_US, 3).expect("valid bounds")
-}
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -47,7 +43,17 @@ impl Class {
             Class::Transport => "transport",
         }
     }
-    fn is_error(self) -> bool {
+    pub fn parse(s: &str) -> Option<Class> {
+        [
+            Class::Ok,
+            Class::Refused,
+            Class::ServerError,
+            Class::Transport,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+    pub fn is_error(self) -> bool {
         matches!(self, Class::ServerError | Class::Transport)
     }
 }
@@ -67,407 +73,180 @@ pub struct Sample {
     pub items: u32,
 }
 
-#[derive(Debug, Default, Clone)]
-struct SecondRow {
-    requests: u64,
-    errors: u64,
-    refused: u64,
-    /// Latency from the intended send time of each request, in microseconds (saturating).
-    latencies_us: Vec<u32>,
+/// Seconds a second stays open after a later one has begun: requests due in it that end later
+/// still are written as a second line of its interval (readers add them).
+const OPEN_S: u64 = 60;
+
+/// The requests and lateness of one second not yet written.
+#[derive(Default)]
+struct Open {
+    /// (route, class, latency from the intended send time µs, service time µs).
+    requests: Vec<(Route, Class, u32, u32)>,
+    lateness: Vec<u32>,
 }
 
-/// Windows the run is cut into for the series over time (`latency-windows.parquet`).
-const WINDOWS: u64 = 120;
-
-/// Percentiles of the latency ladder (`latency-percentiles.parquet`), those a route's count
-/// resolves (n × (1 − q) ≥ 1) and the maximum.
-const LADDER: [f64; 13] = [
-    0.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
-];
-
-/// Everything measured during one replay.
+/// Everything measured during one replay: open seconds in memory (at most [`OPEN_S`] behind the
+/// newest), closed ones in the logs.
 pub struct Recorder {
-    by_class: BTreeMap<(Route, Class), Histogram<u64>>,
-    service: BTreeMap<Route, Histogram<u64>>,
-    /// Requests and the events they carried, per route.
-    items: BTreeMap<Route, (u64, u64)>,
-    lateness: Histogram<u64>,
-    late_over_10ms: u64,
-    /// Per second of the intended send time: how late the driver started each request (µs).
-    lateness_series: BTreeMap<u64, Vec<u32>>,
-    series: BTreeMap<(u64, Route), SecondRow>,
-    pub skipped: BTreeMap<Route, u64>,
-    refusals: BTreeMap<(Route, String), u64>,
+    run_dir: PathBuf,
+    about: String,
+    open: BTreeMap<u64, Open>,
+    newest: u64,
+    logs: Option<hlog::Writer>,
+    /// The first failure to write the logs, reported at the end.
+    failed: Option<String>,
+    pub tallies: Tallies,
 }
 
-impl Default for Recorder {
-    fn default() -> Self {
-        Self {
-            by_class: BTreeMap::new(),
-            service: BTreeMap::new(),
-            items: BTreeMap::new(),
-            lateness: histogram(),
-            late_over_10ms: 0,
-            lateness_series: BTreeMap::new(),
-            series: BTreeMap::new(),
-            skipped: BTreeMap::new(),
-            refusals: BTreeMap::new(),
-        }
-    }
+fn us32(us: u64) -> u32 {
+    u32::try_from(us.clamp(1, MAX_US)).unwrap_or(u32::MAX)
 }
 
 impl Recorder {
+    /// A recorder writing its logs into `run_dir/histograms`, their headers saying `about`.
+    pub fn new(run_dir: &Path, about: String) -> Self {
+        Self {
+            run_dir: run_dir.to_path_buf(),
+            about,
+            open: BTreeMap::new(),
+            newest: 0,
+            logs: None,
+            failed: None,
+            tallies: Tallies::default(),
+        }
+    }
+
+    /// Starts the logs: second 0 is the wall-clock instant `start`.
+    pub fn begin(&mut self, start: SystemTime) -> anyhow::Result<()> {
+        self.logs = Some(hlog::Writer::create(&self.run_dir, start, &self.about)?);
+        Ok(())
+    }
+
     pub fn record(&mut self, s: Sample) {
-        let clamp = |us: u64| us.clamp(1, MAX_US);
-        self.by_class
-            .entry((s.route, s.class))
-            .or_insert_with(histogram)
-            .record(clamp(s.from_intended_us))
-            .expect("clamped");
-        self.service
-            .entry(s.route)
-            .or_insert_with(histogram)
-            .record(clamp(s.service_us))
-            .expect("clamped");
-        let n = self.items.entry(s.route).or_default();
-        n.0 += 1;
-        n.1 += u64::from(s.items.max(1));
-        let row = self.series.entry((s.second, s.route)).or_default();
-        row.requests += 1;
-        row.errors += u64::from(s.class.is_error());
-        row.refused += u64::from(s.class == Class::Refused);
-        row.latencies_us
-            .push(u32::try_from(s.from_intended_us).unwrap_or(u32::MAX));
+        let o = self.second(s.second);
+        o.requests.push((
+            s.route,
+            s.class,
+            us32(s.from_intended_us),
+            us32(s.service_us),
+        ));
+        *self.tallies.items.entry(s.route).or_default() += u64::from(s.items.max(1));
+        self.close_old();
     }
 
     /// The driver started a request due in `second` of the replay `us` microseconds late.
     pub fn record_lateness(&mut self, second: u64, us: u64) {
-        self.lateness.record(us.clamp(1, MAX_US)).expect("clamped");
-        self.late_over_10ms += u64::from(us > 10_000);
-        self.lateness_series
-            .entry(second)
-            .or_default()
-            .push(u32::try_from(us).unwrap_or(u32::MAX));
+        self.tallies.late_over_10ms += u64::from(us > 10_000);
+        self.second(second).lateness.push(us32(us));
+        self.close_old();
+    }
+
+    fn second(&mut self, second: u64) -> &mut Open {
+        self.newest = self.newest.max(second);
+        self.open.entry(second).or_default()
     }
 
     /// A request not sent because an earlier one it needed failed.
     pub fn skip(&mut self, route: Route) {
-        *self.skipped.entry(route).or_default() += 1;
+        *self.tallies.skipped.entry(route).or_default() += 1;
     }
 
     /// Notes the error code of a refusal, for the summary.
     pub fn refusal(&mut self, route: Route, code: String) {
-        *self.refusals.entry((route, code)).or_default() += 1;
+        *self.tallies.refusals.entry((route, code)).or_default() += 1;
     }
 
-    /// The summary of the replay, with SLO verdicts.
-    pub fn summary(&self, slo: &SloSection, elapsed_s: f64, run: RunInfo) -> Summary {
-        let mut routes = BTreeMap::new();
-        let mut total = Totals::default();
-        for route in Route::ALL {
-            let all = self.merged(route);
-            let counts: BTreeMap<String, u64> = self
-                .by_class
-                .range((route, Class::Ok)..=(route, Class::Transport))
-                .map(|((_, c), h)| (c.as_str().to_owned(), h.len()))
-                .collect();
-            let count = all.len();
-            let skipped = self.skipped.get(&route).copied().unwrap_or(0);
-            if count == 0 && skipped == 0 {
-                continue;
-            }
-            let errors = counts.get("5xx").copied().unwrap_or(0)
-                + counts.get("transport").copied().unwrap_or(0);
-            let refused = counts.get("4xx").copied().unwrap_or(0);
-            let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
-            let stats = RouteSummary {
-                count,
-                ok: counts.get("2xx").copied().unwrap_or(0),
-                refused,
-                errors,
-                skipped,
-                error_rate: if count > 0 {
-                    errors as f64 / count as f64
-                } else {
-                    0.0
-                },
-                throughput_per_s: count as f64 / elapsed_s.max(1e-9),
-                p50_ms: ms(0.5),
-                p90_ms: ms(0.9),
-                p99_ms: ms(0.99),
-                p999_ms: ms(0.999),
-                max_ms: all.max() as f64 / 1000.0,
-                service_p50_ms: self
-                    .service
-                    .get(&route)
-                    .map_or(0.0, |h| h.value_at_quantile(0.5) as f64 / 1000.0),
-                service_p99_ms: self
-                    .service
-                    .get(&route)
-                    .map_or(0.0, |h| h.value_at_quantile(0.99) as f64 / 1000.0),
-                refusal_codes: self
-                    .refusals
-                    .iter()
-                    .filter(|((r, _), _)| *r == route)
-                    .map(|((_, c), n)| (c.clone(), *n))
-                    .collect(),
-                slo: slo.for_route(route),
-                breaches: Vec::new(),
-            };
-            let stats = judged(stats);
-            total.requests += count;
-            total.errors += errors;
-            total.refused += refused;
-            total.skipped += skipped;
-            routes.insert(route.as_str().to_owned(), stats);
-        }
-        total.throughput_per_s = total.requests as f64 / elapsed_s.max(1e-9);
-        let pass = routes.values().all(|r| r.breaches.is_empty());
-        Summary {
-            run,
-            elapsed_s,
-            pass,
-            totals: total,
-            lateness: Lateness {
-                p50_ms: self.lateness.value_at_quantile(0.5) as f64 / 1000.0,
-                p99_ms: self.lateness.value_at_quantile(0.99) as f64 / 1000.0,
-                max_ms: self.lateness.max() as f64 / 1000.0,
-                over_10ms: self.late_over_10ms,
-            },
-            routes,
-        }
-    }
-
-    /// The service times of every route with enough samples, fitted for the capacity model.
-    pub fn calibration(&self, source: String) -> dx_model::rundir::calibration::Calibration {
-        dx_model::rundir::calibration::Calibration {
-            source,
-            routes: self
-                .service
-                .iter()
-                .filter_map(|(route, h)| {
-                    let (requests, items) = self.items.get(route).copied().unwrap_or((1, 1));
-                    super::calibrate::fit(h)
-                        .map(|f| f.per_item(items as f64 / requests.max(1) as f64))
-                        .map(|f| (route.as_str().to_owned(), f))
-                })
-                .collect(),
-        }
-    }
-
-    /// Writes the histograms (HDR V2, one file per route and class, mergeable with any HDR
-    /// library) and the per-second series (CSV) into `dir`.
-    pub fn write_files(&self, dir: &Path) -> anyhow::Result<()> {
-        use hdrhistogram::serialization::{Serializer, V2Serializer};
-        let hist_dir = dir.join("histograms");
-        std::fs::create_dir_all(&hist_dir)?;
-        let mut ser = V2Serializer::new();
-        let mut write = |name: String, h: &Histogram<u64>| -> anyhow::Result<()> {
-            let mut buf = Vec::new();
-            ser.serialize(h, &mut buf)
-                .map_err(|e| anyhow::anyhow!("serialising {name}: {e:?}"))?;
-            std::fs::write(hist_dir.join(name), buf)?;
-            Ok(())
+    /// Writes the seconds more than [`OPEN_S`] behind the newest.
+    fn close_old(&mut self) {
+        let Some(&first) = self.open.keys().next() else {
+            return;
         };
-        for ((route, class), h) in &self.by_class {
-            write(format!("{}.{}.hdr", route.as_str(), class.as_str()), h)?;
+        if first + OPEN_S >= self.newest {
+            return;
         }
-        for (route, h) in &self.service {
-            write(format!("{}.service.hdr", route.as_str()), h)?;
+        let keep = self.open.split_off(&(self.newest - OPEN_S));
+        let closing = std::mem::replace(&mut self.open, keep);
+        if let Err(e) = self.write(closing) {
+            self.failed.get_or_insert(format!("{e:#}"));
         }
-        write("driver-lateness.hdr".into(), &self.lateness)?;
-        let mut csv = String::from("second,route,requests,errors,refused,max_ms\n");
-        for ((second, route), r) in &self.series {
-            csv.push_str(&format!(
-                "{second},{},{},{},{},{:.3}\n",
-                route.as_str(),
-                r.requests,
-                r.errors,
-                r.refused,
-                f64::from(r.latencies_us.iter().copied().max().unwrap_or(0)) / 1000.0
-            ));
-        }
-        std::fs::write(dir.join("timeseries.csv"), csv)?;
-        self.write_windows(dir)?;
-        self.write_ladder(dir)
     }
 
-    /// Seconds per window: the run in about [`WINDOWS`] windows, at least one second each.
-    fn window_s(&self) -> u64 {
-        let last = self
-            .series
-            .keys()
-            .map(|(s, _)| *s)
-            .chain(self.lateness_series.keys().copied())
-            .max()
-            .unwrap_or(0);
-        (last + 1).div_ceil(WINDOWS).max(1)
-    }
-
-    /// `latency-windows.parquet` (per window and route: requests, errors, refusals, throughput
-    /// and latency percentiles from the intended send time) and `driver-lateness.parquet` (per
-    /// window: requests started and how late).
-    fn write_windows(&self, dir: &Path) -> anyhow::Result<()> {
-        use dx_workload::tables::{Column, quantile_sorted, write_parquet};
-        let w = self.window_s();
-        let mut windows: BTreeMap<(u64, Route), SecondRow> = BTreeMap::new();
-        for ((second, route), row) in &self.series {
-            let acc = windows.entry((second / w * w, *route)).or_default();
-            acc.requests += row.requests;
-            acc.errors += row.errors;
-            acc.refused += row.refused;
-            acc.latencies_us.extend_from_slice(&row.latencies_us);
+    fn write(&mut self, seconds: BTreeMap<u64, Open>) -> anyhow::Result<()> {
+        if self.logs.is_none() {
+            self.begin(SystemTime::now())?;
         }
-        let n = windows.len();
-        let (mut start, mut route, mut requests) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut errors, mut refused, mut per_s) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let mut pct: [Vec<f64>; 4] = Default::default();
-        for ((s, r), mut row) in windows {
-            row.latencies_us.sort_unstable();
-            start.push(s);
-            route.push(r.as_str().to_owned());
-            requests.push(row.requests);
-            errors.push(row.errors);
-            refused.push(row.refused);
-            per_s.push(row.requests as f64 / w as f64);
-            for (v, q) in pct.iter_mut().zip([0.5, 0.9, 0.99, 1.0]) {
-                v.push(f64::from(quantile_sorted(&row.latencies_us, q)) / 1000.0);
+        let logs = self.logs.as_mut().expect("begun");
+        for (second, o) in seconds {
+            let mut latency: BTreeMap<(Route, Class), Histogram<u64>> = BTreeMap::new();
+            let mut service: BTreeMap<Route, Histogram<u64>> = BTreeMap::new();
+            for (route, class, from_intended, served) in o.requests {
+                latency
+                    .entry((route, class))
+                    .or_insert_with(hlog::histogram)
+                    .record(u64::from(from_intended))
+                    .expect("clamped");
+                service
+                    .entry(route)
+                    .or_insert_with(hlog::histogram)
+                    .record(u64::from(served))
+                    .expect("clamped");
             }
-        }
-        let [p50, p90, p99, max] = pct;
-        write_parquet(
-            &dir.join("latency-windows.parquet"),
-            vec![
-                ("window_start_s", Column::U64(start)),
-                ("window_s", Column::U64(vec![w; n])),
-                ("route", Column::Text(route)),
-                ("requests", Column::U64(requests)),
-                ("errors", Column::U64(errors)),
-                ("refused", Column::U64(refused)),
-                ("throughput_per_s", Column::F64(per_s)),
-                ("p50_ms", Column::F64(p50)),
-                ("p90_ms", Column::F64(p90)),
-                ("p99_ms", Column::F64(p99)),
-                ("max_ms", Column::F64(max)),
-            ],
-        )?;
-        let mut late: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-        for (second, v) in &self.lateness_series {
-            late.entry(second / w * w).or_default().extend_from_slice(v);
-        }
-        let n = late.len();
-        let mut cols: (Vec<u64>, Vec<u64>, [Vec<f64>; 3]) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Default::default(),
-        );
-        for (s, mut v) in late {
-            v.sort_unstable();
-            cols.0.push(s);
-            cols.1.push(v.len() as u64);
-            for (c, q) in cols.2.iter_mut().zip([0.5, 0.99, 1.0]) {
-                c.push(f64::from(quantile_sorted(&v, q)) / 1000.0);
+            for ((route, class), h) in &latency {
+                let tag = format!("{}.{}", route.as_str(), class.as_str());
+                logs.write(Log::Latency, second, Some(&tag), h)?;
             }
-        }
-        let [l50, l99, lmax] = cols.2;
-        write_parquet(
-            &dir.join("driver-lateness.parquet"),
-            vec![
-                ("window_start_s", Column::U64(cols.0)),
-                ("window_s", Column::U64(vec![w; n])),
-                ("started", Column::U64(cols.1)),
-                ("late_p50_ms", Column::F64(l50)),
-                ("late_p99_ms", Column::F64(l99)),
-                ("late_max_ms", Column::F64(lmax)),
-            ],
-        )
-    }
-
-    /// `latency-percentiles.parquet`: per route, latency from the intended send time at each
-    /// percentile of [`LADDER`] the route's count resolves, from the same histograms as the
-    /// summary (all outcomes).
-    fn write_ladder(&self, dir: &Path) -> anyhow::Result<()> {
-        use dx_workload::tables::{Column, write_parquet};
-        let (mut route, mut pct, mut ms, mut count) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for r in Route::ALL {
-            let all = self.merged(r);
-            let n = all.len();
-            if n == 0 {
-                continue;
+            for (route, h) in &service {
+                logs.write(Log::Service, second, Some(route.as_str()), h)?;
             }
-            for p in LADDER {
-                if p < 100.0 && n as f64 * (1.0 - p / 100.0) < 1.0 {
-                    continue;
+            if !o.lateness.is_empty() {
+                let mut h = hlog::histogram();
+                for us in o.lateness {
+                    h.record(u64::from(us)).expect("clamped");
                 }
-                route.push(r.as_str().to_owned());
-                pct.push(p);
-                ms.push(all.value_at_quantile(p / 100.0) as f64 / 1000.0);
-                count.push(n);
+                logs.write(Log::Lateness, second, None, &h)?;
             }
         }
-        write_parquet(
-            &dir.join("latency-percentiles.parquet"),
-            vec![
-                ("route", Column::Text(route)),
-                ("percentile", Column::F64(pct)),
-                ("latency_ms", Column::F64(ms)),
-                ("requests", Column::U64(count)),
-            ],
-        )
+        Ok(())
     }
 
-    /// A route's latencies from the intended send time, every outcome.
-    fn merged(&self, route: Route) -> Histogram<u64> {
-        let mut all = histogram();
-        for class in [
-            Class::Ok,
-            Class::Refused,
-            Class::ServerError,
-            Class::Transport,
-        ] {
-            if let Some(h) = self.by_class.get(&(route, class)) {
-                all.add(h).expect("same bounds");
-            }
+    /// Writes every open second and closes the logs.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        let open = std::mem::take(&mut self.open);
+        self.write(open)?;
+        if let Some(e) = self.failed.take() {
+            anyhow::bail!("writing the histogram logs: {e}");
         }
-        all
+        self.logs.take().expect("written").finish()
     }
-}
-
-/// The route's summary with its SLO breaches noted.
-fn judged(mut r: RouteSummary) -> RouteSummary {
-    let s = r.slo;
-    for (name, bound, got) in [
-        ("p50", s.p50_ms, r.p50_ms),
-        ("p99", s.p99_ms, r.p99_ms),
-        ("p99.9", s.p999_ms, r.p999_ms),
-    ] {
-        if let Some(b) = bound.filter(|b| got > *b) {
-            r.breaches.push(format!("{name} {got:.1} ms > {b} ms"));
-        }
-    }
-    if let Some(b) = s.error_rate.filter(|b| r.error_rate > *b) {
-        r.breaches
-            .push(format!("error rate {:.4} > {b}", r.error_rate));
-    }
-    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hlog::Intervals;
+    use crate::results::{About, write};
+    use dx_model::rundir::summary::RunInfo;
+    use dx_scenario::SloSection;
+
+    fn info() -> RunInfo {
+        RunInfo {
+            scenario: "t".into(),
+            target: "x".into(),
+            speedup: 1.0,
+            period_start: String::new(),
+            period_end: String::new(),
+            events: 0,
+            max_in_flight: 1,
+            interrupted: false,
+            sharding: None,
+        }
+    }
 
     #[test]
     fn latency_from_the_intended_time_decides_the_verdict() {
-        let mut r = Recorder::default();
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recorder::new(dir.path(), "test".into());
+        r.begin(SystemTime::now()).unwrap();
         for i in 0..1000u64 {
             // The server answers in 1 ms, but the driver sent the last 20 late by 2 s: from the
             // intended time those are 2 s requests, and p99 must say so.
@@ -477,9 +256,10 @@ mod tests {
                 class: Class::Ok,
                 from_intended_us: 1_000 + late,
                 service_us: 1_000,
-                second: i / 100,
+                second: i / 10,
                 items: 1,
             });
+            r.record_lateness(i / 10, late);
         }
         r.record(Sample {
             route: Route::Register,
@@ -490,39 +270,42 @@ mod tests {
             items: 1,
         });
         r.skip(Route::Retrieve);
+        r.finish().unwrap();
+        let mut logs = Intervals::default();
+        logs.read(dir.path()).unwrap();
         let slo = SloSection::default();
-        let info = RunInfo {
-            scenario: "t".into(),
-            target: "x".into(),
-            speedup: 1.0,
-            period_start: String::new(),
-            period_end: String::new(),
-            events: 0,
-            max_in_flight: 1,
-            interrupted: false,
-        };
-        let s = r.summary(&slo, 10.0, info);
+        let s = write(
+            dir.path(),
+            &logs,
+            None,
+            &r.tallies,
+            About {
+                info: info(),
+                elapsed_s: 10.0,
+                slo: &|route| slo.for_route(route),
+                calibration_source: "test".into(),
+            },
+        )
+        .unwrap();
         let v = &s.routes["verify"];
         assert!(v.p99_ms > 1_900.0 && v.service_p99_ms < 2.0, "{v:?}");
         assert!(!v.breaches.is_empty() && !s.pass);
+        assert_eq!((v.count, v.ok, v.items), (1000, 1000, 1000));
         assert_eq!(s.routes["register"].errors, 1);
         assert_eq!(s.routes["retrieve"].skipped, 1);
         assert_eq!(s.totals.requests, 1001);
-        let dir = tempfile::tempdir().unwrap();
-        r.write_files(dir.path()).unwrap();
-        let bytes = std::fs::read(dir.path().join("histograms/verify.2xx.hdr")).unwrap();
-        let back: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .unwrap();
-        assert_eq!(back.len(), 1000);
+        assert_eq!(s.lateness.over_10ms, 20);
         // 1,000 verify service times make a fit; one register does not.
-        let c = r.calibration("test".into());
+        let c: dx_model::rundir::calibration::Calibration =
+            dx_model::rundir::read(dir.path()).unwrap();
         assert_eq!(c.routes.keys().collect::<Vec<_>>(), ["verify"]);
         assert_eq!(c.routes["verify"].samples, 1000);
-        assert!(
-            std::fs::read_to_string(dir.path().join("timeseries.csv"))
-                .unwrap()
-                .contains("0,verify,100,0,0")
-        );
+        let csv = std::fs::read_to_string(dir.path().join("timeseries.csv")).unwrap();
+        assert!(csv.contains("\n0,verify,10,0,0,"), "{csv}");
+        assert!(csv.contains("\n0,register,1,1,0,"), "{csv}");
+        // Seconds more than a minute behind were written while the replay went on: with 100
+        // seconds of samples, the first ones were closed before the end.
+        let text = std::fs::read_to_string(dir.path().join("histograms/latency.hlog")).unwrap();
+        assert!(text.contains("Tag=verify.2xx,0.000,1.000,"), "{text}");
     }
 }

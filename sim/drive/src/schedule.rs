@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// When events are due and what time it is in the simulation.
 #[derive(Debug)]
@@ -13,8 +13,9 @@ pub struct Schedule {
     period_start_ms: i64,
     /// Simulated seconds per real second.
     speedup: f64,
-    /// The real instant of the period's start, fixed once when the replay starts.
-    t0: OnceLock<Instant>,
+    /// The real instant of the period's start, fixed once when the replay starts, and the same
+    /// instant on the wall clock (what shards share, and the histogram logs' start time).
+    t0: OnceLock<(Instant, SystemTime)>,
 }
 
 impl Schedule {
@@ -34,12 +35,39 @@ impl Schedule {
 
     /// Starts the replay at `t0` (the first call counts).
     pub fn start(&self, t0: Instant) {
-        let _ = self.t0.set(t0);
+        let now = Instant::now();
+        let wall = if t0 >= now {
+            SystemTime::now() + (t0 - now)
+        } else {
+            SystemTime::now() - (now - t0)
+        };
+        let _ = self.t0.set((t0, wall));
+    }
+
+    /// Starts the replay at the wall-clock instant `at` (the first call counts), which every
+    /// shard of a replay shares; returns how late this call is, if `at` has passed (every event
+    /// due before now is then late by as much, and counted so).
+    pub fn start_at(&self, at: SystemTime) -> Duration {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let (t0, late) = match at.duration_since(wall) {
+            Ok(ahead) => (now + ahead, Duration::ZERO),
+            Err(e) => {
+                let late = e.duration();
+                (now.checked_sub(late).unwrap_or(now), late)
+            }
+        };
+        let _ = self.t0.set((t0, at));
+        late
     }
 
     /// The real instant the replay started, once it has.
     pub fn started(&self) -> Option<Instant> {
-        self.t0.get().copied()
+        self.t0.get().map(|t| t.0)
+    }
+
+    /// The wall-clock instant the replay started, once it has.
+    pub fn started_wall(&self) -> Option<SystemTime> {
+        self.t0.get().map(|t| t.1)
     }
 
     /// The real instant an event due at `at_ms` (simulated) is due; an event before the period
@@ -122,5 +150,23 @@ mod tests {
         assert_eq!(s.due(an_hour_in), t0 + Duration::from_secs(60));
         assert_eq!(s.due(0), t0);
         assert_eq!(s.second_of(t0 + Duration::from_millis(61_500)), 61);
+    }
+
+    #[test]
+    fn a_start_on_the_wall_clock_is_late_only_once_passed() {
+        let start = chrono::NaiveDate::from_ymd_opt(2025, 10, 6)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let ahead = Schedule::new(start, 1.0);
+        let at = SystemTime::now() + Duration::from_secs(3);
+        assert_eq!(ahead.start_at(at), Duration::ZERO);
+        assert_eq!(ahead.started_wall(), Some(at));
+        let wait = ahead.started().unwrap() - Instant::now();
+        assert!(wait > Duration::from_secs(2) && wait <= Duration::from_secs(3));
+        let behind = Schedule::new(start, 1.0);
+        let late = behind.start_at(SystemTime::now() - Duration::from_secs(2));
+        assert!(late >= Duration::from_secs(2) && late < Duration::from_secs(3));
+        assert!(behind.started().unwrap() < Instant::now() - Duration::from_secs(1));
     }
 }

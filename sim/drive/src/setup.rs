@@ -4,6 +4,7 @@
 //! time.
 
 use super::requests;
+use super::shard::Shard;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use dx_client::ExchangeClient;
@@ -34,10 +35,11 @@ pub struct Actors {
     pub dependents: HashMap<u64, u32>,
 }
 
-pub fn actors(dir: &Path) -> anyhow::Result<Actors> {
+/// The actors of `shard`'s events: a shard sets up only the principals its events need.
+pub fn actors(dir: &Path, shard: Shard) -> anyhow::Result<Actors> {
     let mut a = Actors::default();
     for batch in workload::stream(dir)? {
-        for e in batch? {
+        for e in batch?.into_iter().filter(|e| shard.holds(e)) {
             a.events += 1;
             if let Some(n) = e.needs {
                 *a.dependents.entry(n).or_default() += 1;

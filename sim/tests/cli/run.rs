@@ -105,8 +105,9 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
     for f in [
         "timeseries.csv",
         "goose-report.html",
-        "histograms/verify.2xx.hdr",
-        "histograms/driver-lateness.hdr",
+        "histograms/latency.hlog",
+        "histograms/service.hlog",
+        "histograms/lateness.hlog",
         "service-times.json",
         "capacity/capacity.json",
         "capacity/capacity-minutes.parquet",
@@ -120,6 +121,82 @@ fn run_replays_every_event_of_the_workload_and_summarises_it() {
     assert!(stdout.contains("report: "), "{stdout}");
     let charts = super::report::check_report(&out);
     assert!(charts.len() >= 8, "{charts:?}");
+}
+
+/// The same workload replayed whole and as 3 shards (three `dxsim drive --shard I/3` processes,
+/// merged) against the same kind of server: the same requests per route and outcome, every event
+/// in one shard, every prerequisite in its dependent's shard.
+#[test]
+fn three_shards_replay_what_one_driver_replays() {
+    use dx_drive::Shard;
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    run_passing(dir.path(), &[], &whole);
+    let sharded = dir.path().join("sharded");
+    let stdout = run_passing(dir.path(), &["--shards", "3"], &sharded);
+    assert!(stdout.contains("in 3 shards"), "{stdout}");
+    let read =
+        |p: &Path| -> dx_model::rundir::summary::Summary { dx_model::rundir::read(p).unwrap() };
+    let (a, b) = (read(&whole), read(&sharded));
+    assert_eq!(
+        a.routes.keys().collect::<Vec<_>>(),
+        b.routes.keys().collect::<Vec<_>>()
+    );
+    for (route, x) in &a.routes {
+        let y = &b.routes[route];
+        assert_eq!(
+            (x.count, x.items, x.ok, x.refused, x.errors, x.skipped),
+            (y.count, y.items, y.ok, y.refused, y.errors, y.skipped),
+            "{route}"
+        );
+        assert_eq!(y.skipped, 0, "{route}: a prerequisite was not in its shard");
+    }
+    assert_eq!(a.totals.requests, b.totals.requests);
+    let sharding = b.run.sharding.clone().unwrap();
+    assert_eq!((sharding.index, sharding.count), (None, 3));
+    // Each shard replayed its own events: together, every event once.
+    let mut events = 0;
+    for i in 0..3 {
+        let s = read(&sharded.join("shards").join(i.to_string()));
+        assert_eq!(s.run.sharding.as_ref().unwrap().index, Some(i));
+        assert!(s.totals.requests > 0, "shard {i} replayed nothing");
+        events += s.run.events;
+    }
+    assert_eq!(events, a.run.events);
+    // Every event's prerequisite is in its shard.
+    let mut home = std::collections::HashMap::new();
+    let mut needing = Vec::new();
+    for chunk in dx_workload::stream(&sharded.join("workload")).unwrap() {
+        for e in chunk.unwrap() {
+            let s = Shard::of(&e, 3);
+            assert_eq!(
+                (0..3)
+                    .filter(|&index| Shard { index, count: 3 }.holds(&e))
+                    .count(),
+                1
+            );
+            home.insert(e.id, s);
+            if let Some(n) = e.needs {
+                needing.push((n, s));
+            }
+        }
+    }
+    assert!(needing.len() > 20, "{}", needing.len());
+    for (n, s) in needing {
+        if let Some(h) = home.get(&n) {
+            assert_eq!(*h, s, "event {n}");
+        }
+    }
+    // The merged histogram logs, the series and the report are there.
+    for f in [
+        "histograms/latency.hlog",
+        "timeseries.csv",
+        "latency-windows.parquet",
+        "service-times.json",
+        "report.html",
+    ] {
+        assert!(sharded.join(f).exists(), "{f} is missing");
+    }
 }
 
 /// `dxsim run --store postgres://… --nodes 2`: the same replay across two nodes of one

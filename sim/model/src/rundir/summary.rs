@@ -16,11 +16,35 @@ pub struct RunInfo {
     pub max_in_flight: usize,
     /// Stopped before the stream's end (Ctrl-C or SIGTERM): the figures cover what was sent.
     pub interrupted: bool,
+    /// Set when the replay was one shard of several (`dxsim drive --shard I/N`) or is the merge
+    /// of all of them (`dxsim merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<Sharding>,
+}
+
+/// One shard of a replay cut into several, or the merge of them all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sharding {
+    /// The shard's index, from 0; absent in a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    pub count: u32,
+    /// The instant every shard's schedule started from (RFC 3339, UTC, milliseconds).
+    pub start_at: String,
+    /// The workload replayed: the SHA-256 of its manifest, which names its scenario, seed,
+    /// period and counts.
+    pub workload: String,
+    /// How late the shard's replay began after `start_at` (in a merge, the latest of the
+    /// shards), in milliseconds; its requests' lateness includes it.
+    pub late_start_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RouteSummary {
     pub count: u64,
+    /// The events the requests carried (more than `count` where a request is a batch).
+    #[serde(default)]
+    pub items: u64,
     pub ok: u64,
     pub refused: u64,
     pub errors: u64,
