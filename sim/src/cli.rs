@@ -25,7 +25,8 @@ pub enum Command {
         after_help = "Examples:\n  dxsim serve --addr 127.0.0.1:8080 --data ./data --sample-persons 1000\n  \
         dxsim serve --data ./data-qs --population ./population\n  \
         dxsim serve --addr 0.0.0.0:8080 --ops-addr 0.0.0.0:9090   (probes on a listener of their own)\n  \
-        dxsim serve --store postgres://dx@db:5432/dx --addr 0.0.0.0:8081 --data ./node-a   (one of several nodes)\n\n\
+        dxsim serve --store postgres://dx@db:5432/dx --addr 0.0.0.0:8081 --data ./node-a   (one of several nodes)\n  \
+        dxsim serve --store postgres://dx@db:5432/dx --population ./wl/population --load-only   (load, then exit)\n\n\
         The admin secret is written to <data>/admin.key; exchange it at POST /v1/auth/token\n\
         (principal \"admin\") and see docs/api.md for every route."
     )]
@@ -610,10 +611,19 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(dx_drive::drive(&s, &workload, &opts))?;
-    // A shard's report is the merge's; a whole replay writes its own.
-    if args.shard.is_none() {
-        write_report(&out)?;
+    if args.shard.is_some() {
+        // A shard's verdict, exit code and report are the merge's (`dxsim merge`).
+        print!("{}", summary.table());
+        println!(
+            "results: {} (a shard: `dxsim merge` gives the verdict of the whole)",
+            out.display()
+        );
+        if summary.run.interrupted {
+            anyhow::bail!("interrupted; partial results are in {}", out.display());
+        }
+        return Ok(());
     }
+    write_report(&out)?;
     verdict(&summary, &out)
 }
 
@@ -816,6 +826,10 @@ pub struct ServeCommand {
     /// built-in sample) before serving.
     #[arg(long)]
     pub population: Option<PathBuf>,
+    /// Load --population into the store and exit without serving (a cluster's one step before
+    /// its nodes start); a store that already holds persons is left as it is.
+    #[arg(long, requires = "population")]
+    pub load_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -1046,6 +1060,9 @@ fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {
     cmd.serve.sample_persons = 0;
     let db = cmd.serve.data.join(dx_exchange::server::DB_FILE);
     let fresh = !db.exists();
+    if cmd.load_only {
+        return load_only(&cmd.serve, &population);
+    }
     let result = runtime.block_on(dx_exchange::server::run_with(&cmd.serve, |exchange| {
         use dx_exchange::store::AdminStore as _;
         if exchange.store().stats()?.persons > 0 {
@@ -1071,6 +1088,35 @@ fn serve(mut cmd: ServeCommand) -> anyhow::Result<()> {
         }
     }
     result
+}
+
+/// `dxsim serve --population DIR --load-only`: the population into the store, then exit.
+fn load_only(args: &dx_exchange::ServeArgs, population: &std::path::Path) -> anyhow::Result<()> {
+    use dx_exchange::store::AdminStore as _;
+    let exchange = dx_exchange::Exchange::open_at(
+        &args.location()?,
+        args.durability(),
+        std::sync::Arc::new(dx_exchange::clock::SystemClock),
+        args.admission(),
+    )?;
+    let held = exchange.store().stats()?.persons;
+    if held > 0 {
+        println!("the store already holds {held} persons: nothing loaded");
+    } else {
+        let started = Instant::now();
+        let done = population::import::import_fresh(population, exchange.store(), true)?;
+        println!(
+            "loaded {} persons ({:.0}/s), {} insurers, {} facilities from {}",
+            done.persons,
+            done.persons as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            done.insurers,
+            done.facilities,
+            population.display()
+        );
+    }
+    let key = exchange.write_admin_key(&args.data)?;
+    println!("admin secret in {}", key.display());
+    Ok(())
 }
 
 /// The scenario a population command means, with its overrides applied and checked.

@@ -4,6 +4,7 @@
 mod architecture;
 mod browser;
 mod conformance;
+mod deploy;
 mod digests;
 mod population;
 mod visit;

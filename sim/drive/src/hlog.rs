@@ -214,7 +214,7 @@ impl Iterator for Seconds<'_> {
             .filter_map(|k| self.intervals.logs[k].get(self.next[k]).map(|i| i.second))
             .min()?;
         let mut out: Second = Default::default();
-        for k in 0..3 {
+        for (k, sums) in out.iter_mut().enumerate() {
             let log = &self.intervals.logs[k];
             while let Some(i) = log.get(self.next[k]).filter(|i| i.second == second) {
                 self.next[k] += 1;
@@ -222,7 +222,7 @@ impl Iterator for Seconds<'_> {
                     Ok(h) => h,
                     Err(e) => return Some(Err(e)),
                 };
-                let sum = out[k].entry(i.tag.clone()).or_insert_with(histogram);
+                let sum = sums.entry(i.tag.clone()).or_insert_with(histogram);
                 if let Err(e) = sum.add(&h) {
                     return Some(Err(anyhow::anyhow!(
                         "second {second}, {}: a value out of range: {e:?}",
@@ -281,5 +281,83 @@ mod tests {
         assert_eq!(s0.len(), 3);
         assert!(s0.equivalent(s0.max(), 5_000));
         assert_eq!(seconds[1].1[Log::Lateness as usize][""].len(), 1);
+    }
+
+    /// What a stock reader must make of the logs: HdrHistogram's Python port
+    /// (`hdrh.log.HistogramLogReader`), the interpreter named by `DXSIM_PYTHON` (default
+    /// `python3`). Skipped where the `hdrhistogram` package is missing, unless
+    /// `DXSIM_REQUIRE_PYTHON=1` (as `.ci/run` sets, having installed it).
+    #[test]
+    fn the_python_hdrhistogram_reader_decodes_the_logs() {
+        let python = std::env::var("DXSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+        let has = std::process::Command::new(&python)
+            .args(["-c", "import hdrh.log"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has {
+            assert!(
+                std::env::var("DXSIM_REQUIRE_PYTHON").as_deref() != Ok("1"),
+                "{python} has no hdrh (pip install hdrhistogram) and DXSIM_REQUIRE_PYTHON=1"
+            );
+            eprintln!("skipped: {python} cannot import hdrh (pip install hdrhistogram)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut w = Writer::create(dir.path(), start, "python test").unwrap();
+        let mut expected = BTreeMap::new();
+        let mut x = 17u64;
+        for second in 0..40u64 {
+            for (log, tag) in [
+                (Log::Latency, Some("verify.2xx")),
+                (Log::Latency, Some("register.4xx")),
+                (Log::Service, Some("verify")),
+                (Log::Lateness, None),
+            ] {
+                let mut h = histogram();
+                for _ in 0..(1 + second % 7) * 13 {
+                    x = dx_model::rng::splitmix64(x);
+                    h.record(1 + x % 250_000).unwrap();
+                }
+                let e = expected
+                    .entry(format!("{}:{}", log.file_name(), tag.unwrap_or("")))
+                    .or_insert((0u64, 0u64));
+                e.0 += h.len();
+                e.1 = e.1.max(h.max());
+                w.write(log, second, tag, &h).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        let script = r#"
+import json, sys
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+out = {}
+for path in sys.argv[1:]:
+    reader = HistogramLogReader(path, HdrHistogram(1, 3600000000, 3))
+    while True:
+        h = reader.get_next_interval_histogram()
+        if h is None:
+            break
+        key = path.rsplit('/', 1)[1] + ':' + (h.get_tag() or '')
+        n, m = out.get(key, (0, 0))
+        out[key] = (n + h.get_total_count(), max(m, h.get_max_value()))
+print(json.dumps(out, sort_keys=True))
+"#;
+        let o = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .args(Log::ALL.map(|l| dir_of(dir.path()).join(l.file_name())))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let got: BTreeMap<String, (u64, u64)> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(got.len(), expected.len(), "{got:?}");
+        let h = histogram();
+        for (k, (n, max)) in &expected {
+            let (pn, pmax) = got[k];
+            assert_eq!(pn, *n, "{k}");
+            assert!(h.equivalent(pmax, *max), "{k}: {pmax} vs {max}");
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! the series from them.
 
 use crate::hlog::{self, Log, MAX_US};
-use crate::results::Tallies;
 use dx_model::route::Route;
+use dx_model::rundir::summary::Summary;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -71,6 +71,61 @@ pub struct Sample {
     pub second: u64,
     /// Events the request carried (a batch carries several).
     pub items: u32,
+}
+
+/// What a replay counts besides its histograms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tallies {
+    /// The events each route's requests carried (a batch carries several).
+    pub items: BTreeMap<Route, u64>,
+    /// Requests not sent because an earlier one they needed failed.
+    pub skipped: BTreeMap<Route, u64>,
+    /// Refusals by route and error code.
+    pub refusals: BTreeMap<(Route, String), u64>,
+    /// Requests the driver started more than 10 ms late.
+    pub late_over_10ms: u64,
+    /// Tokens renewed during the replay (not counted as requests).
+    pub token_refreshes: u64,
+}
+
+impl Tallies {
+    /// Adds another shard's tallies.
+    pub fn add(&mut self, o: &Tallies) {
+        for (r, n) in &o.items {
+            *self.items.entry(*r).or_default() += n;
+        }
+        for (r, n) in &o.skipped {
+            *self.skipped.entry(*r).or_default() += n;
+        }
+        for (k, n) in &o.refusals {
+            *self.refusals.entry(k.clone()).or_default() += n;
+        }
+        self.late_over_10ms += o.late_over_10ms;
+        self.token_refreshes += o.token_refreshes;
+    }
+
+    /// The tallies a summary holds.
+    pub fn of_summary(s: &Summary) -> anyhow::Result<Tallies> {
+        let mut t = Tallies {
+            late_over_10ms: s.lateness.over_10ms,
+            token_refreshes: s.totals.token_refreshes,
+            ..Tallies::default()
+        };
+        for (name, r) in &s.routes {
+            let route = Route::parse(name)
+                .ok_or_else(|| anyhow::anyhow!("summary.json names an unknown route {name:?}"))?;
+            if r.items > 0 {
+                t.items.insert(route, r.items);
+            }
+            if r.skipped > 0 {
+                t.skipped.insert(route, r.skipped);
+            }
+            for (code, n) in &r.refusal_codes {
+                t.refusals.insert((route, code.clone()), *n);
+            }
+        }
+        Ok(t)
+    }
 }
 
 /// Seconds a second stays open after a later one has begun: requests due in it that end later

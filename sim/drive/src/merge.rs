@@ -4,7 +4,8 @@
 //! missing or repeated shard, are refused.
 
 use crate::hlog::{self, Intervals};
-use crate::results::{self, Tallies};
+use crate::measure::Tallies;
+use crate::results;
 use anyhow::Context as _;
 use dx_model::route::{Route, Slo};
 use dx_model::rundir;

@@ -5,68 +5,13 @@
 //! (exact at their precision), every count from the histograms or the tallies summed.
 
 use crate::hlog::{self, Intervals, Log};
-use crate::measure::Class;
+use crate::measure::{Class, Tallies};
 use dx_model::route::{Route, Slo};
 use dx_model::rundir;
 use dx_model::rundir::summary::{Lateness, RouteSummary, RunInfo, Summary, Totals};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// What a replay counts besides its histograms.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tallies {
-    /// The events each route's requests carried (a batch carries several).
-    pub items: BTreeMap<Route, u64>,
-    /// Requests not sent because an earlier one they needed failed.
-    pub skipped: BTreeMap<Route, u64>,
-    /// Refusals by route and error code.
-    pub refusals: BTreeMap<(Route, String), u64>,
-    /// Requests the driver started more than 10 ms late.
-    pub late_over_10ms: u64,
-    /// Tokens renewed during the replay (not counted as requests).
-    pub token_refreshes: u64,
-}
-
-impl Tallies {
-    /// Adds another shard's tallies.
-    pub fn add(&mut self, o: &Tallies) {
-        for (r, n) in &o.items {
-            *self.items.entry(*r).or_default() += n;
-        }
-        for (r, n) in &o.skipped {
-            *self.skipped.entry(*r).or_default() += n;
-        }
-        for (k, n) in &o.refusals {
-            *self.refusals.entry(k.clone()).or_default() += n;
-        }
-        self.late_over_10ms += o.late_over_10ms;
-        self.token_refreshes += o.token_refreshes;
-    }
-
-    /// The tallies a summary holds.
-    pub fn of_summary(s: &Summary) -> anyhow::Result<Tallies> {
-        let mut t = Tallies {
-            late_over_10ms: s.lateness.over_10ms,
-            token_refreshes: s.totals.token_refreshes,
-            ..Tallies::default()
-        };
-        for (name, r) in &s.routes {
-            let route = Route::parse(name)
-                .ok_or_else(|| anyhow::anyhow!("summary.json names an unknown route {name:?}"))?;
-            if r.items > 0 {
-                t.items.insert(route, r.items);
-            }
-            if r.skipped > 0 {
-                t.skipped.insert(route, r.skipped);
-            }
-            for (code, n) in &r.refusal_codes {
-                t.refusals.insert((route, code.clone()), *n);
-            }
-        }
-        Ok(t)
-    }
-}
 
 /// Windows the run is cut into for the series over time (`latency-windows.parquet`).
 const WINDOWS: u64 = 120;

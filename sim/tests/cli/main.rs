@@ -24,6 +24,7 @@ fn help_shows_an_example_for_every_command() {
         (vec!["workload", "--help"], "dxsim workload"),
         (vec!["drive", "--help"], "dxsim drive"),
         (vec!["run", "--help"], "dxsim run"),
+        (vec!["merge", "--help"], "dxsim merge"),
         (vec!["capacity", "--help"], "dxsim capacity"),
         (vec!["report", "--help"], "dxsim report"),
         (vec!["conformance", "--help"], "dxsim conformance"),
