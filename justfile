@@ -12,7 +12,7 @@ run:
 serve:
     cargo run --release -- serve
 
-# Benchmarks (release build): loopback throughput, connection floods (20,000 idle, 5,000 clients), population generation and import, the driver against a raw client, the capacity model; figures go to target/dxsim-bench/.
+# Benchmarks (release build): loopback throughput, connection floods (20,000 idle, 5,000 clients), population generation and import, the driver against a raw client, 1, 2 and 4 local driver shards, the capacity model; figures go to target/dxsim-bench/.
 bench:
     cargo bench -p dx-e2e
 

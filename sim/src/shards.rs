@@ -34,6 +34,18 @@ pub fn run(
     out: &Path,
     on_start: impl FnOnce(SystemTime),
 ) -> anyhow::Result<Vec<PathBuf>> {
+    run_quietly(count, common, admin_secret, out, on_start, false)
+}
+
+/// [`run`], without printing what each shard printed (its summary table) if `quiet`.
+pub fn run_quietly(
+    count: u32,
+    common: &[OsString],
+    admin_secret: &str,
+    out: &Path,
+    on_start: impl FnOnce(SystemTime),
+    quiet: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
     let exe = std::env::current_exe().context("finding the dxsim executable")?;
     let pids: Arc<Mutex<Vec<u32>>> = Arc::default();
     pass_signals_on(pids.clone());
@@ -94,7 +106,11 @@ pub fn run(
         return Err(e);
     }
     // The barrier: every shard set up.
-    let bar = indicatif::ProgressBar::new_spinner();
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
     bar.set_message(format!("{count} shards setting up"));
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut ready = 0;
@@ -140,7 +156,7 @@ pub fn run(
     bar.finish_and_clear();
     for (i, r) in readers.into_iter().enumerate() {
         let said = r.join().unwrap_or_default();
-        if !said.is_empty() {
+        if !said.is_empty() && !quiet {
             println!("— shard {i}/{count} —");
             for l in said {
                 println!("{l}");

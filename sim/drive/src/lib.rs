@@ -94,6 +94,8 @@ struct Shared {
     users_ready: std::sync::atomic::AtomicUsize,
     all_ready: Notify,
     refreshes: std::sync::atomic::AtomicU64,
+    /// When the last answer came, in µs from the schedule's start: the replay's end.
+    last_answer_us: std::sync::atomic::AtomicU64,
     bar: indicatif::ProgressBar,
 }
 
@@ -248,6 +250,12 @@ impl Shared {
 
     fn record(&self, job: &Job, route: Route, class: Class, started: Instant) {
         let done = Instant::now();
+        if let Some(t0) = self.schedule.started() {
+            self.last_answer_us.fetch_max(
+                done.saturating_duration_since(t0).as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         lock(&self.recorder).record(Sample {
             route,
             class,
@@ -310,6 +318,7 @@ pub async fn drive(
         users_ready: std::sync::atomic::AtomicUsize::new(0),
         all_ready: Notify::new(),
         refreshes: std::sync::atomic::AtomicU64::new(0),
+        last_answer_us: std::sync::atomic::AtomicU64::new(0),
         bar: progress_bar(opts.progress, a.events),
     });
     let dependents = std::mem::take(&mut a.dependents);
@@ -351,10 +360,18 @@ pub async fn drive(
     // (Ctrl-C or SIGTERM): then the dispatcher's sends fail and it stops too.
     shared.rx.lock().await.close();
     let (dispatched, late) = dispatcher.await.context("dispatcher")??;
-    // The replay's own duration, from its first scheduled instant to its last answer.
-    let elapsed = shared.schedule.started().map_or(0.0, |t0| {
-        Instant::now().saturating_duration_since(t0).as_secs_f64()
-    });
+    // The replay's own duration, from its first scheduled instant to its last answer (not to
+    // goose's shutdown, which polls), or to now if nothing was answered.
+    let last = shared
+        .last_answer_us
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let elapsed = if last > 0 {
+        last as f64 / 1e6
+    } else {
+        shared.schedule.started().map_or(0.0, |t0| {
+            Instant::now().saturating_duration_since(t0).as_secs_f64()
+        })
+    };
     shared.bar.finish_and_clear();
     tracing::debug!(peak = shared.deps.peak(), "dependency table");
     let info = RunInfo {
@@ -463,6 +480,9 @@ async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyh
         report.to_str().context("output path is not UTF-8")?,
         "--no-print-metrics",
         "--no-error-summary",
+        // No controllers: they listen on fixed ports, which shards on one machine would share.
+        "--no-telnet",
+        "--no-websocket",
         "--quiet",
     ])?;
     let worker = shared.clone();
