@@ -361,6 +361,52 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
         .arg(&out)
         .output()
         .unwrap();
+    // Then as a cluster's pods would: two shards by hand on a start instant already 3 s past
+    // (each says it began late and counts it), and `dxsim merge`.
+    let start = chrono::Utc::now() - chrono::TimeDelta::seconds(3);
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let shards: Vec<_> = (0..2)
+        .map(|i| {
+            let shard_out = dir.path().join(format!("shard-{i}"));
+            let child = super::dxsim()
+                .arg("drive")
+                .arg(&s)
+                .args(["--target", &target, "--admin-key-file"])
+                .arg(data.join("admin.key"))
+                .arg("--workload")
+                .arg(&wl)
+                .args([
+                    "--shard",
+                    &format!("{i}/2"),
+                    "--start-at",
+                    &start,
+                    "--quiet",
+                ])
+                .arg("--out")
+                .arg(&shard_out)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (shard_out, child)
+        })
+        .collect();
+    let mut shard_dirs = Vec::new();
+    for (shard_out, child) in shards {
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        assert!(stderr.contains("after its start instant"), "{stderr}");
+        shard_dirs.push(shard_out);
+    }
+    let merged = dir.path().join("merged");
+    let m = super::dxsim()
+        .arg("merge")
+        .args(&shard_dirs)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
     let _ = std::process::Command::new("kill")
         .args(["-INT", &server.id().to_string()])
         .status();
@@ -379,6 +425,40 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
         summary["routes"]["dispense"]["ok"].as_u64().unwrap() > 0,
         "{summary}"
     );
+    // The shards began 3 s late and the latencies are measured from each request's due time, so
+    // the whole breaches its SLOs: `dxsim merge` gives the verdict and exit code of the whole.
+    // (Their registrations answer 409: the replay above already made them on this exchange.)
+    let merge_err = String::from_utf8_lossy(&m.stderr);
+    assert_eq!(
+        m.status.code(),
+        Some(2),
+        "{}{merge_err}",
+        String::from_utf8_lossy(&m.stdout)
+    );
+    assert!(merge_err.contains("SLO breached"), "{merge_err}");
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p.join("summary.json")).unwrap()).unwrap()
+    };
+    let whole = read(&merged);
+    assert_eq!(whole["run"]["sharding"]["count"], 2, "{whole}");
+    assert_eq!(whole["pass"], false, "{whole}");
+    assert!(whole["run"]["sharding"]["late_start_ms"].as_f64().unwrap() >= 3000.0);
+    // The lateness counted: the first requests were due about 3 s before their shard began.
+    assert!(
+        whole["lateness"]["max_ms"].as_f64().unwrap() >= 2500.0,
+        "{whole}"
+    );
+    let parts: u64 = shard_dirs
+        .iter()
+        .map(|d| read(d)["totals"]["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(whole["totals"]["requests"].as_u64().unwrap(), parts);
+    assert_eq!(
+        whole["run"]["events"].as_u64(),
+        summary["run"]["events"].as_u64(),
+        "the two shards' events are the whole replay's"
+    );
+    assert!(merged.join("report.html").exists());
 }
 
 /// The tiny scenario slowed to 240× (4 simulated hours: a minute), so a replay can be stopped
