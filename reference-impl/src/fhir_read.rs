@@ -2,7 +2,6 @@
 //! `invalid_fhir` with the dotted JSON path (`bundle.entry[2].resource.code`).
 
 use crate::refusal::Refusal;
-use dx_protocol::wire::fhir::DOCUMENT_ID_SYSTEM;
 use serde_json::Value;
 
 pub fn fhir_err(path: &str, msg: impl Into<String>) -> Refusal {
@@ -75,7 +74,7 @@ pub fn one<'a>(
 
 /// A Bundle's identifier and entries, checked for shape.
 pub struct BundleView<'a> {
-    /// `Bundle.identifier.value` of [`DOCUMENT_ID_SYSTEM`]: the sender's own id.
+    /// `Bundle.identifier.value` of the system the guide names.
     pub identifier: &'a str,
     /// (path, resource) of every entry, in order.
     pub entries: Vec<(String, &'a Value)>,
@@ -111,12 +110,15 @@ impl<'a> BundleView<'a> {
     }
 }
 
-/// Checks a Bundle's type, identifier (at most 64 characters) and entries (1–`max`, each with a
-/// resource that has a resourceType).
+/// Checks a Bundle's type, profile (when it declares any, one of `profiles` must be among them),
+/// identifier (of `id_system`, at most 64 characters) and entries (1–`max`, each with a resource
+/// that has a resourceType).
 pub fn read_bundle<'a>(
     bundle: &'a Value,
     kind: &str,
     max: usize,
+    profiles: &[&str],
+    id_system: &str,
 ) -> Result<BundleView<'a>, Refusal> {
     if bundle["resourceType"] != "Bundle" {
         return Err(fhir_err("bundle.resourceType", "must be Bundle"));
@@ -124,12 +126,21 @@ pub fn read_bundle<'a>(
     if bundle["type"] != kind {
         return Err(fhir_err("bundle.type", format!("must be {kind}")));
     }
-    let identifier = identifier(bundle, DOCUMENT_ID_SYSTEM, "bundle")?;
+    if let Some(declared) = bundle.pointer("/meta/profile") {
+        let listed = declared.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|p| p.as_str().is_some_and(|p| profiles.contains(&p)))
+        });
+        if !listed {
+            return Err(fhir_err(
+                "bundle.meta.profile",
+                format!("must name {}", profiles.join(" or ")),
+            ));
+        }
+    }
+    let identifier = identifier(bundle, id_system, "bundle")?;
     if identifier.len() > 64 {
-        return Err(fhir_err(
-            "bundle.identifier",
-            "document id: at most 64 characters",
-        ));
+        return Err(fhir_err("bundle.identifier", "at most 64 characters"));
     }
     let list = bundle["entry"]
         .as_array()

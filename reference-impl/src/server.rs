@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// connections to --addr.
     #[arg(long)]
     pub ops_addr: Option<SocketAddr>,
+    /// The base URL clients reach this exchange at, written into the absolute URLs of FHIR
+    /// searchset Bundles (`fullUrl`, `link`); `http://<--addr>` unless given (behind a proxy or a
+    /// Kubernetes Service, give the name clients use).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -307,6 +312,9 @@ impl Exchange {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Ok(addr) = listener.local_addr() {
+            self.state.set_public_base(format!("http://{addr}"));
+        }
         let (ops_stop, ops_stopped) = tokio::sync::watch::channel(());
         let ops = match self.ops.take() {
             Some(l) => Some(self.serve_ops(l, ops_stopped)?),
@@ -471,6 +479,11 @@ pub async fn run_with(
         )?
         .with_connection_limits(args.connection_limits());
         prepare(&exchange)?;
+        if let Some(url) = &args.public_url {
+            exchange
+                .state
+                .set_public_base(url.trim_end_matches('/').to_owned());
+        }
         let enrolled = exchange.seed_sample(args.sample_persons, args.seed)?;
         let key_file = exchange.write_admin_key(&args.data)?;
         let stats = exchange.store().stats()?;

@@ -29,6 +29,8 @@ struct Inner {
     cards: crate::cards::CardTrust,
     /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
     faults: std::sync::atomic::AtomicU32,
+    /// The base URL of absolute URLs in answers; set once, by `--public-url` or the listener.
+    public_base: std::sync::OnceLock<String>,
 }
 
 /// The limits on failed attempts (see [`crate::limits`]).
@@ -68,6 +70,7 @@ impl AppState {
             cards,
             admission: Arc::new(crate::admission::Admission::new(admission)),
             faults: std::sync::atomic::AtomicU32::new(0),
+            public_base: std::sync::OnceLock::new(),
         }))
     }
 
@@ -91,6 +94,19 @@ impl AppState {
             }
             None => false,
         }))
+    }
+
+    /// Sets the base URL of absolute URLs in answers, unless one was set already.
+    pub fn set_public_base(&self, url: String) {
+        let _ = self.0.public_base.set(url);
+    }
+
+    /// The base URL clients reach this exchange at (`http://localhost` before it serves).
+    pub fn public_base(&self) -> &str {
+        self.0
+            .public_base
+            .get()
+            .map_or("http://localhost", String::as_str)
     }
 
     /// Applies what another node announced.

@@ -61,12 +61,11 @@ async fn submit_items_inner(
         return Err(facility_mismatch());
     }
     let person = resolve_patient(state, &parsed.patient).await?;
-    let subject = json!({"reference": format!("Patient/{}", person.id)});
+    // Each resource names its patient by the insured-person identifier, as parsed.
     let items: Vec<_> = parsed
         .items
         .into_iter()
         .map(|mut p| {
-            p.resource[p.subject_field] = subject.clone();
             p.item.resource = p.resource.to_string();
             p.item
         })
@@ -297,7 +296,7 @@ async fn summary(
         if let Some(c) = cursor {
             parts.push(format!("cursor={c}"));
         }
-        format!("{base}?{}", parts.join("&"))
+        format!("{}{base}?{}", state.public_base(), parts.join("&"))
     };
     let mut links = vec![json!({"relation": "self", "url": query_of(p.query.cursor.as_deref())})];
     if let (true, Some((last, _))) = (more, entries.last()) {
@@ -309,7 +308,11 @@ async fn summary(
         "timestamp": state.now().to_rfc3339(),
         "total": total,
         "link": links,
-        "entry": entries.into_iter().map(|(_, r)| json!({"resource": r, "search": {"mode": "match"}})).collect::<Vec<_>>()
+        "entry": entries.into_iter().map(|(_, r)| {
+            // No route serves one entry on its own, so its fullUrl is a name-based urn:uuid.
+            let full_url = dx_protocol::wire::fhir::urn(r["id"].as_str().unwrap_or_default(), r["resourceType"].as_str().unwrap_or_default());
+            json!({"fullUrl": full_url, "resource": r, "search": {"mode": "match"}})
+        }).collect::<Vec<_>>()
     }))
 }
 

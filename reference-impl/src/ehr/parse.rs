@@ -10,29 +10,35 @@ use crate::refusal::Refusal;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use dx_protocol::wire::PersonRef;
 use dx_protocol::wire::clins::{
-    DocumentKind, EHR_TAG_SYSTEM, FOOD_ALLERGEN_SYSTEM, ICD10_SYSTEM, INSURED_PERSON_SYSTEM,
-    INTERPRETATION_SYSTEM, ItemKind, JLAC10_SYSTEM, LOINC_SYSTEM, REFERRAL_TO_EXTENSION,
-    STORED_DOCUMENT_PREFIX, TAG_LONG_TERM, TAG_UNDISCLOSED,
+    BUNDLE_ID_SYSTEM, DocumentKind, EHR_TAG_SYSTEM, INSURED_PERSON_SYSTEM, INTERPRETATION_SYSTEM,
+    ITEMS_BUNDLE_PROFILE, ItemKind, REFERRAL_TO_SECTION, SECTION_SYSTEM, STORED_DOCUMENT_PREFIX,
+    TAG_LTS, TAG_UNDELIVERED, TAG_UNINFORMED, bundle_id_part,
 };
-use dx_protocol::wire::fhir::{FACILITY_SYSTEM, HOT9_SYSTEM, YJ_SYSTEM};
-use serde_json::Value;
+use dx_protocol::wire::fhir::FACILITY_SYSTEM;
+use dx_protocol::wire::guides::{self, CodeSystem, HOT9, ICD10, JFAGY_FOOD, JLAC10, JP_CLINS, YJ};
+use serde_json::{Value, json};
+
+/// Where a JP-CLINS rule comes from, for refusals.
+fn guide(profile: &str, element: &str) -> String {
+    JP_CLINS.cite(profile, element)
+}
 
 /// Who a Bundle is about, as its Patient entry says.
 #[derive(Debug, Clone)]
 pub struct ParsedPatient {
     /// The insurance quadruple, as a person reference.
     pub person: PersonRef,
+    /// The insured-person identifier's value, as the Patient entry gives it.
+    pub member_id: String,
     pub birth_date: Option<NaiveDate>,
 }
 
-/// A clinical resource read as one of the six items; `resource` still references the Patient
-/// entry by its fullUrl.
+/// A clinical resource read as one of the six items; `resource` names its patient by the
+/// insured-person identifier and its code system in the guide's form.
 #[derive(Debug, Clone)]
 pub struct ParsedItem {
     pub item: NewItem,
     pub resource: Value,
-    /// `subject` or `patient`: where the resource names the person.
-    pub subject_field: &'static str,
 }
 
 #[derive(Debug)]
@@ -81,6 +87,7 @@ fn patient(view: &BundleView<'_>) -> Result<ParsedPatient, Refusal> {
             branch: Some(branch.to_owned()),
             ..PersonRef::default()
         },
+        member_id: value.to_owned(),
         birth_date,
     })
 }
@@ -99,17 +106,40 @@ fn date_at(r: &Value, field: &str, path: &str) -> Result<NaiveDate, Refusal> {
         })
 }
 
-fn tags(r: &Value) -> (bool, bool) {
-    let has = |code: &str| {
-        r.pointer("/meta/tag")
-            .and_then(Value::as_array)
-            .is_some_and(|a| {
-                a.iter().any(|t| {
-                    t["system"].as_str() == Some(EHR_TAG_SYSTEM) && t["code"].as_str() == Some(code)
-                })
-            })
-    };
-    (has(TAG_UNDISCLOSED), has(TAG_LONG_TERM))
+/// The flags of `meta.tag` in [`EHR_TAG_SYSTEM`]: (UNINFORMED, LTS). The guide's slicing of them
+/// is closed: any other code of that system is refused.
+fn tags(r: &Value, path: &str, profile: &str) -> Result<(bool, bool), Refusal> {
+    let (mut uninformed, mut lts) = (false, false);
+    let list = r.pointer("/meta/tag").and_then(Value::as_array);
+    for (i, t) in list.into_iter().flatten().enumerate() {
+        if t["system"].as_str() != Some(EHR_TAG_SYSTEM) {
+            continue;
+        }
+        let field = format!("{path}.meta.tag[{i}].code");
+        match t["code"].as_str() {
+            Some(TAG_UNINFORMED) => uninformed = true,
+            Some(TAG_LTS) => lts = true,
+            Some(TAG_UNDELIVERED) => {
+                return Err(Refusal::broken_rule(
+                    "undelivered_item",
+                    format!("an item flagged {TAG_UNDELIVERED} (未提供) is not to be sent to the sharing service"),
+                )
+                .at(field));
+            }
+            other => {
+                return Err(Refusal::broken_rule(
+                    "unknown_code",
+                    format!(
+                        "{} is not a flag of {EHR_TAG_SYSTEM}: {TAG_LTS} (長期保存) or {TAG_UNINFORMED} (未告知) ({})",
+                        other.unwrap_or("(no code)"),
+                        guide(profile, "meta.tag")
+                    ),
+                )
+                .at(field));
+            }
+        }
+    }
+    Ok((uninformed, lts))
 }
 
 fn coding<'a>(r: &'a Value, path: &str) -> Result<(&'a str, &'a str, String), Refusal> {
@@ -124,10 +154,13 @@ fn coding<'a>(r: &'a Value, path: &str) -> Result<(&'a str, &'a str, String), Re
     ))
 }
 
-fn unknown_system(system: &str, expected: &str, field: String) -> Refusal {
+fn unknown_system(system: &str, expected: &CodeSystem, element: String, field: String) -> Refusal {
     Refusal::broken_rule(
         "unknown_code_system",
-        format!("code system {system} is not accepted here; expected {expected}"),
+        format!(
+            "code system {system} is not accepted here; expected {} ({}; {element})",
+            expected.written, expected.name
+        ),
     )
     .at(format!("{field}.system"))
 }
@@ -137,17 +170,20 @@ fn unknown_code(code: &str, what: &str, field: String) -> Refusal {
         .at(format!("{field}.code"))
 }
 
-/// A drug coded YJ or HOT9, as the master's YJ code.
-fn drug(system: &str, code: &str, field: String) -> Result<String, Refusal> {
-    if system != YJ_SYSTEM && system != HOT9_SYSTEM {
-        return Err(unknown_system(system, "YJ or HOT9", field));
-    }
+/// A drug coded YJ or HOT9: the master's YJ code, and the code system.
+fn drug(
+    system: &str,
+    code: &str,
+    profile: &str,
+    field: String,
+) -> Result<(String, CodeSystem), Refusal> {
+    let Some(system) = guides::drug_system(system) else {
+        return Err(unknown_system(system, &YJ, guide(profile, "code"), field));
+    };
     DrugMaster::get()
         .by_code(code)
-        .filter(|d| {
-            (system == YJ_SYSTEM && d.yj == code) || (system == HOT9_SYSTEM && d.hot9 == code)
-        })
-        .map(|d| d.yj.clone())
+        .filter(|d| (system == YJ && d.yj == code) || (system == HOT9 && d.hot9 == code))
+        .map(|d| (d.yj.clone(), system))
         .ok_or_else(|| {
             Refusal::broken_rule(
                 "unknown_drug_code",
@@ -157,19 +193,69 @@ fn drug(system: &str, code: &str, field: String) -> Result<String, Refusal> {
         })
 }
 
+/// Checks that an item names the Bundle's patient — by the insured-person identifier, as JP-CLINS
+/// writes it, or by a reference to the Patient entry — and rewrites it to the identifier.
+fn subject(
+    r: &mut Value,
+    field: &str,
+    path: &str,
+    view: &BundleView<'_>,
+    patient: &ParsedPatient,
+) -> Result<(), Refusal> {
+    let at = format!("{path}.{field}");
+    let s = &r[field];
+    if let Some(id) = s.get("identifier") {
+        if id["system"].as_str() != Some(INSURED_PERSON_SYSTEM) {
+            return Err(fhir_err(
+                &format!("{at}.identifier.system"),
+                format!("must be {INSURED_PERSON_SYSTEM}, the insured-person identifier"),
+            ));
+        }
+        if id["value"].as_str() != Some(patient.member_id.as_str()) {
+            return Err(fhir_err(
+                &format!("{at}.identifier.value"),
+                "must be the insured-person identifier of this Bundle's Patient",
+            ));
+        }
+    } else if s.get("reference").is_some() {
+        view.follow(r, &format!("/{field}/reference"), path, "Patient")?;
+    } else {
+        return Err(fhir_err(
+            &at,
+            format!(
+                "the patient is named by its insured-person identifier ({INSURED_PERSON_SYSTEM}) or by a reference to the Patient entry"
+            ),
+        ));
+    }
+    r[field] = json!({"identifier": {"system": INSURED_PERSON_SYSTEM, "value": patient.member_id}});
+    Ok(())
+}
+
+/// Writes the accepted `system` of `r.code.coding[0]` in the guide's form.
+fn write_system(r: &mut Value, system: &CodeSystem) {
+    if let Some(s) = r.pointer_mut("/code/coding/0/system") {
+        *s = json!(system.written);
+    }
+}
+
 /// Reads one clinical resource as an item.
 pub fn item(
     path: &str,
     r: &Value,
     view: &BundleView<'_>,
+    patient: &ParsedPatient,
     today: NaiveDate,
     registered_on: NaiveDate,
 ) -> Result<ParsedItem, Refusal> {
     let kind_name = r["resourceType"].as_str().unwrap_or_default();
-    let (subject_field, date_field) = match kind_name {
-        "Condition" => ("subject", "recordedDate"),
-        "Observation" => ("subject", "effectiveDateTime"),
-        "AllergyIntolerance" => ("patient", "recordedDate"),
+    let (subject_field, date_field, profile) = match kind_name {
+        "Condition" => ("subject", "recordedDate", "JP_Condition_eCS"),
+        "Observation" => (
+            "subject",
+            "effectiveDateTime",
+            "JP_Observation_LabResult_eCS",
+        ),
+        "AllergyIntolerance" => ("patient", "recordedDate", "JP_AllergyIntolerance_eCS"),
         other => {
             return Err(fhir_err(
                 &format!("{path}.resourceType"),
@@ -179,7 +265,8 @@ pub fn item(
             ));
         }
     };
-    view.follow(r, &format!("/{subject_field}/reference"), path, "Patient")?;
+    let mut resource = r.clone();
+    subject(&mut resource, subject_field, path, view, patient)?;
     let recorded_on = date_at(r, date_field, path)?;
     if recorded_on > today {
         return Err(Refusal::broken_rule(
@@ -190,20 +277,33 @@ pub fn item(
     }
     let (system, code, field) = coding(r, path)?;
     let mut drug_yj = None;
+    let written: CodeSystem;
     let kind = match kind_name {
         "Condition" => {
-            if system != ICD10_SYSTEM {
-                return Err(unknown_system(system, ICD10_SYSTEM, field));
+            if !ICD10.accepts(system) {
+                return Err(unknown_system(
+                    system,
+                    &ICD10,
+                    guide(profile, "code.coding:icd10"),
+                    field,
+                ));
             }
+            written = ICD10;
             if !is_icd10(code) {
                 return Err(unknown_code(code, "ICD-10 code", field));
             }
             ItemKind::Diagnosis
         }
         "Observation" => {
-            if system != JLAC10_SYSTEM {
-                return Err(unknown_system(system, JLAC10_SYSTEM, field));
+            if !JLAC10.accepts(system) {
+                return Err(unknown_system(
+                    system,
+                    &JLAC10,
+                    guide(profile, "code"),
+                    field,
+                ));
             }
+            written = JLAC10;
             let test =
                 lab_test(code).ok_or_else(|| unknown_code(code, "laboratory test", field))?;
             if test.panel == Panel::Infection {
@@ -233,16 +333,28 @@ pub fn item(
             }
         }
         _ => match r["type"].as_str() {
-            Some("allergy") if system == FOOD_ALLERGEN_SYSTEM => {
-                food_allergen(code).ok_or_else(|| unknown_code(code, "food allergen", field))?;
+            Some("allergy") if JFAGY_FOOD.accepts(system) => {
+                food_allergen(code)
+                    .ok_or_else(|| unknown_code(code, "JFAGY food allergen", field))?;
+                written = JFAGY_FOOD;
                 ItemKind::Allergy
             }
+            Some("allergy") if r["category"][0] == "food" => {
+                return Err(unknown_system(
+                    system,
+                    &JFAGY_FOOD,
+                    guide(profile, "code"),
+                    field,
+                ));
+            }
             Some("allergy") => {
-                drug_yj = Some(drug(system, code, field)?);
+                let (yj, cs) = drug(system, code, profile, field)?;
+                (drug_yj, written) = (Some(yj), cs);
                 ItemKind::Allergy
             }
             Some("intolerance") => {
-                drug_yj = Some(drug(system, code, field)?);
+                let (yj, cs) = drug(system, code, profile, field)?;
+                (drug_yj, written) = (Some(yj), cs);
                 ItemKind::ContraindicatedDrug
             }
             _ => {
@@ -253,27 +365,30 @@ pub fn item(
             }
         },
     };
-    let (undisclosed, long_term) = tags(r);
-    if undisclosed && kind != ItemKind::Diagnosis {
+    let (uninformed, long_term) = tags(r, path, profile)?;
+    if uninformed && kind != ItemKind::Diagnosis {
         return Err(Refusal::broken_rule(
-            "undisclosed_not_allowed",
-            "only a diagnosis can be flagged undisclosed",
+            "uninformed_not_allowed",
+            format!(
+                "only a diagnosis can be flagged {TAG_UNINFORMED} ({})",
+                guide("JP_Condition_eCS", "meta.tag:uninformed")
+            ),
         )
         .at(format!("{path}.meta.tag")));
     }
+    write_system(&mut resource, &written);
     Ok(ParsedItem {
         item: NewItem {
             kind,
-            system: system.to_owned(),
+            system: written.written.to_owned(),
             code: code.to_owned(),
             recorded_on,
-            undisclosed,
+            undisclosed: uninformed,
             retain_until: retain_until(registered_on, long_term),
             drug_yj,
             resource: String::new(),
         },
-        resource: r.clone(),
-        subject_field,
+        resource,
     })
 }
 
@@ -286,23 +401,45 @@ fn facility_of(org: &Value, path: &str) -> Result<String, Refusal> {
     Ok(code.to_owned())
 }
 
+/// The facility's own id in a JP-CLINS Bundle identifier (`<facility>^<year>^<id>`).
+fn own_id(view: &BundleView<'_>, facility_code: &str, profile: &str) -> Result<String, Refusal> {
+    bundle_id_part(view.identifier, facility_code)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            fhir_err(
+                "bundle.identifier.value",
+                format!(
+                    "must be <facility code {facility_code}>^<year 20xx>^<1–36 letters, digits or hyphens> ({})",
+                    guide(profile, "identifier")
+                ),
+            )
+        })
+}
+
 /// Reads a 6-item submission.
 pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, Refusal> {
-    let view = read_bundle(bundle, "collection", MAX_ENTRIES)?;
+    let view = read_bundle(
+        bundle,
+        "collection",
+        MAX_ENTRIES,
+        &[ITEMS_BUNDLE_PROFILE],
+        BUNDLE_ID_SYSTEM,
+    )?;
     let patient = patient(&view)?;
     let (opath, org) = one(&view.entries, "Organization")?;
     let facility_code = facility_of(org, &opath)?;
+    let submission_id = own_id(&view, &facility_code, "JP_Bundle_CLINS")?;
     let items = view
         .entries
         .iter()
         .filter(|(_, r)| !matches!(r["resourceType"].as_str(), Some("Patient" | "Organization")))
-        .map(|(path, r)| item(path, r, &view, today, today))
+        .map(|(path, r)| item(path, r, &view, &patient, today, today))
         .collect::<Result<Vec<_>, _>>()?;
     if items.is_empty() {
         return Err(fhir_err("bundle.entry", "at least one item is required"));
     }
     Ok(ParsedItems {
-        submission_id: view.identifier.to_owned(),
+        submission_id,
         facility_code,
         patient,
         items,
@@ -311,7 +448,11 @@ pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, Refusal> {
 
 /// Reads one of the three documents.
 pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refusal> {
-    let view = read_bundle(bundle, "document", MAX_ENTRIES)?;
+    let profiles: Vec<&str> = DocumentKind::ALL
+        .into_iter()
+        .filter_map(DocumentKind::bundle_profile)
+        .collect();
+    let view = read_bundle(bundle, "document", MAX_ENTRIES, &profiles, BUNDLE_ID_SYSTEM)?;
     if view.entries[0].1["resourceType"] != "Composition" {
         return Err(fhir_err(
             "bundle.entry[0].resource.resourceType",
@@ -327,10 +468,15 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refu
         .pointer("/type/coding/0")
         .ok_or_else(|| fhir_err(&format!("{cpath}.type"), "a document type is required"))?;
     let (system, code) = (str_at(t, "/system", &tbase)?, str_at(t, "/code", &tbase)?);
-    if system != LOINC_SYSTEM {
-        return Err(unknown_system(system, LOINC_SYSTEM, tbase));
+    if !guides::DOC_TYPE.accepts(system) {
+        return Err(unknown_system(
+            system,
+            &guides::DOC_TYPE,
+            guide("JP_Composition_eReferral", "type"),
+            tbase,
+        ));
     }
-    let kind = DocumentKind::from_loinc(code).ok_or_else(|| {
+    let kind = DocumentKind::from_type_code(code).ok_or_else(|| {
         Refusal::broken_rule(
             "unknown_document_type",
             format!(
@@ -350,16 +496,40 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refu
     view.follow(comp, "/subject/reference", &cpath, "Patient")?;
     let (apath, author) = view.follow(comp, "/author/0/reference", &cpath, "Organization")?;
     let facility_code = facility_of(author, apath)?;
+    let source_id = own_id(&view, &facility_code, "JP_Bundle_eReferral")?;
+    if comp.get("extension").is_some_and(|e| {
+        e.as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["url"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("/JP_eReferral_Destination"))
+            })
+        })
+    }) {
+        return Err(fhir_err(
+            &format!("{cpath}.extension"),
+            format!(
+                "the addressee goes in the referral-to section (code {REFERRAL_TO_SECTION} of {SECTION_SYSTEM}), not an extension ({})",
+                guide("JP_Composition_eReferral", "section:referralToSection")
+            ),
+        ));
+    }
     let to = comp
-        .get("extension")
+        .get("section")
         .and_then(Value::as_array)
-        .and_then(|a| a.iter().find(|e| e["url"] == REFERRAL_TO_EXTENSION));
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find(|(_, sec)| {
+            sec.pointer("/code/coding/0")
+                .is_some_and(|c| c["system"] == SECTION_SYSTEM && c["code"] == REFERRAL_TO_SECTION)
+        });
     let addressee = match (kind, to) {
-        (DocumentKind::Referral, Some(ext)) => {
+        (DocumentKind::Referral, Some((i, _))) => {
             let (path, org) = view.follow(
-                ext,
-                "/valueReference/reference",
-                &format!("{cpath}.extension"),
+                comp,
+                &format!("/section/{i}/entry/0/reference"),
+                &cpath,
                 "Organization",
             )?;
             Some(facility_of(org, path)?)
@@ -367,16 +537,19 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refu
         (DocumentKind::Referral, None) => {
             return Err(Refusal::broken_rule(
                 "addressee_required",
-                format!("a referral letter names the facility it is addressed to ({REFERRAL_TO_EXTENSION})"),
+                format!(
+                    "a referral letter names the facility it is addressed to in its referral-to section (code {REFERRAL_TO_SECTION} of {SECTION_SYSTEM}; {})",
+                    guide("JP_Composition_eReferral", "section:referralToSection")
+                ),
             )
-            .at(format!("{cpath}.extension")));
+            .at(format!("{cpath}.section")));
         }
-        (_, Some(_)) => {
+        (_, Some((i, _))) => {
             return Err(Refusal::broken_rule(
                 "addressee_not_allowed",
                 format!("a {} has no addressee", kind.as_str()),
             )
-            .at(format!("{cpath}.extension")));
+            .at(format!("{cpath}.section[{i}]")));
         }
         (_, None) => None,
     };
@@ -425,12 +598,12 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refu
             }
             // Coded content is checked like submitted items.
             _ => {
-                item(path, r, &view, today, today)?;
+                item(path, r, &view, &patient, today, today)?;
             }
         }
     }
     Ok(ParsedDocument {
-        source_id: view.identifier.to_owned(),
+        source_id,
         kind,
         facility_code,
         patient,

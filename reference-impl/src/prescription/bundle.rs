@@ -3,14 +3,16 @@
 //! unknown drug codes or code systems are 422.
 
 use crate::eligibility::InsuranceKey;
-use crate::fhir_read::{extension, fhir_err, identifier, one, read_bundle, str_at};
+use crate::fhir_read::{BundleView, extension, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use dx_protocol::wire::fhir::{
-    DOC_TYPE_SYSTEM, FACILITY_SYSTEM, HOT9_SYSTEM, INSURER_SYSTEM, NUMBER_EXTENSION,
-    PRACTITIONER_SYSTEM, SYMBOL_EXTENSION, YJ_SYSTEM,
+    BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, FACILITY_SYSTEM, INSURER_SYSTEM, NUMBER_EXTENSION,
+    PRESCRIPTION_DOC_TYPE, PRESCRIPTION_NUMBER_SYSTEM, SUB_NUMBER_EXTENSION, SYMBOL_EXTENSION,
+    practitioner_system,
 };
+use dx_protocol::wire::guides::{self, E_PRESCRIPTION, HOT9, YJ};
 use serde_json::Value;
 
 /// Most entries in one Bundle.
@@ -57,18 +59,19 @@ fn item(path: &str, mr: &Value, master: &'static DrugMaster) -> Result<(ParsedIt
         &format!("{path}.medicationCodeableConcept.coding[0]"),
     )?;
     let field = format!("{path}.medicationCodeableConcept.coding[0].code");
-    if system != YJ_SYSTEM && system != HOT9_SYSTEM {
+    let Some(system) = guides::drug_system(system) else {
         return Err(Refusal::broken_rule(
             "unknown_code_system",
-            format!("drug code system {system} is not YJ or HOT9"),
+            format!(
+                "drug code system {system} is not YJ or HOT9 (ePrescriptionData writes {} and {}; JP Core's other spellings are accepted)",
+                YJ.written, HOT9.written
+            ),
         )
         .at(format!("{path}.medicationCodeableConcept.coding[0].system")));
-    }
+    };
     let drug = master
         .by_code(code)
-        .filter(|d| {
-            (system == YJ_SYSTEM && d.yj == code) || (system == HOT9_SYSTEM && d.hot9 == code)
-        })
+        .filter(|d| (system == YJ && d.yj == code) || (system == HOT9 && d.hot9 == code))
         .ok_or_else(|| {
             Refusal::broken_rule(
                 "unknown_drug_code",
@@ -117,25 +120,81 @@ fn item(path: &str, mr: &Value, master: &'static DrugMaster) -> Result<(ParsedIt
     ))
 }
 
+/// Where an ePrescriptionData rule comes from, for refusals.
+fn guide(profile: &str, element: &str) -> String {
+    E_PRESCRIPTION.cite(profile, element)
+}
+
 /// Parses and checks the structure of a prescription Bundle.
 pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle, Refusal> {
-    let view = read_bundle(bundle, "document", MAX_ENTRIES)?;
-    let document_id = view.identifier.to_owned();
-    let by_type = view.entries;
+    let view = read_bundle(
+        bundle,
+        "document",
+        MAX_ENTRIES,
+        &[BUNDLE_PROFILE],
+        BUNDLE_ID_SYSTEM,
+    )
+    .map_err(|r| {
+        if bundle.pointer("/identifier/system").is_some() && r.field.as_deref() == Some("bundle.identifier")
+        {
+            fhir_err(
+                "bundle.identifier",
+                format!(
+                    "must be system {BUNDLE_ID_SYSTEM} with a urn:uuid: value ({}); the prescriber's own id goes in Composition.identifier",
+                    guide("JP_Bundle_ePrescriptionData", "identifier")
+                ),
+            )
+        } else {
+            r
+        }
+    })?;
+    if !is_urn_uuid(view.identifier) {
+        return Err(fhir_err(
+            "bundle.identifier.value",
+            format!(
+                "must be a urn:uuid: ({})",
+                guide("JP_Bundle_ePrescriptionData", "identifier")
+            ),
+        ));
+    }
+    let by_type = &view.entries;
     if by_type[0].1["resourceType"] != "Composition" {
         return Err(fhir_err(
             "bundle.entry[0].resource.resourceType",
             "the first entry must be the Composition",
         ));
     }
-    let (cpath, composition) = one(&by_type, "Composition")?;
+    let (cpath, composition) = one(by_type, "Composition")?;
     let doc_type = composition.pointer("/type/coding/0");
-    if doc_type.and_then(|c| c["system"].as_str()) != Some(DOC_TYPE_SYSTEM)
-        || doc_type.and_then(|c| c["code"].as_str()) != Some("1")
+    if !doc_type
+        .and_then(|c| c["system"].as_str())
+        .is_some_and(|s| guides::DOC_TYPE.accepts(s))
+        || doc_type.and_then(|c| c["code"].as_str()) != Some(PRESCRIPTION_DOC_TYPE)
     {
         return Err(fhir_err(
             &format!("{cpath}.type"),
-            format!("must be code 1 (処方箋) of {DOC_TYPE_SYSTEM}"),
+            format!(
+                "must be code {PRESCRIPTION_DOC_TYPE} (処方箋) of {} ({})",
+                guides::DOC_TYPE.written,
+                guide("JP_Composition_ePrescriptionData", "type")
+            ),
+        ));
+    }
+    let document_id = identifier(composition, PRESCRIPTION_NUMBER_SYSTEM, &cpath)
+        .map_err(|_| {
+            fhir_err(
+                &format!("{cpath}.identifier"),
+                format!(
+                    "the prescription number (the prescriber's own id of the document) is required with system {PRESCRIPTION_NUMBER_SYSTEM} ({})",
+                    guide("JP_Composition_ePrescriptionData", "identifier")
+                ),
+            )
+        })?
+        .to_owned();
+    if document_id.len() > 64 {
+        return Err(fhir_err(
+            &format!("{cpath}.identifier"),
+            "the prescription number: at most 64 characters",
         ));
     }
     let date = str_at(composition, "/date", &cpath)?;
@@ -145,36 +204,27 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
             "must be a dateTime with time zone",
         )
     })?;
-    let (ppath, patient) = one(&by_type, "Patient")?;
+    let (ppath, patient) = one(by_type, "Patient")?;
     let birth = str_at(patient, "/birthDate", &ppath)?;
     let patient_birth_date = birth
         .parse()
         .map_err(|_| fhir_err(&format!("{ppath}.birthDate"), "must be YYYY-MM-DD"))?;
-    let coverages: Vec<_> = by_type
-        .iter()
-        .filter(|(_, r)| {
-            r["resourceType"] == "Coverage"
-                && r.pointer("/payor/0/identifier/system")
-                    .and_then(Value::as_str)
-                    == Some(INSURER_SYSTEM)
-        })
-        .collect();
-    let [(covpath, cov)] = coverages.as_slice() else {
-        return Err(fhir_err(
-            "bundle.entry",
-            "exactly one Coverage paid by a health insurer is required",
-        ));
-    };
-    let coverage = InsuranceKey {
-        insurer_number: str_at(cov, "/payor/0/identifier/value", covpath)?.to_owned(),
-        symbol: extension(cov, SYMBOL_EXTENSION, covpath)?.to_owned(),
-        number: extension(cov, NUMBER_EXTENSION, covpath)?.to_owned(),
-        branch: str_at(cov, "/dependent", covpath)?.to_owned(),
-    };
-    let (opath, org) = one(&by_type, "Organization")?;
-    let facility_code = identifier(org, FACILITY_SYSTEM, &opath)?.to_owned();
-    let (prpath, practitioner) = one(&by_type, "Practitioner")?;
-    let practitioner_id = identifier(practitioner, PRACTITIONER_SYSTEM, &prpath)?.to_owned();
+    let coverage = coverage(&view)?;
+    let (opath, org) = view.follow(composition, "/custodian/reference", &cpath, "Organization")?;
+    let facility_code = identifier(org, FACILITY_SYSTEM, opath)?.to_owned();
+    let (prpath, practitioner) = one(by_type, "Practitioner")?;
+    let system = practitioner_system(&facility_code);
+    let practitioner_id = identifier(practitioner, &system, &prpath)
+        .map_err(|_| {
+            fhir_err(
+                &format!("{prpath}.identifier"),
+                format!(
+                    "the prescriber's id is required with system {system} (医師・歯科医師を特定する ID of the issuing facility; {})",
+                    guide("JP_Practitioner_ePrescriptionData_author", "identifier")
+                ),
+            )
+        })?
+        .to_owned();
     let requests: Vec<_> = by_type
         .iter()
         .filter(|(_, r)| r["resourceType"] == "MedicationRequest")
@@ -211,5 +261,70 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
         coverage,
         items,
         uses,
+    })
+}
+
+/// `urn:uuid:` and a UUID in its 8-4-4-4-12 hexadecimal layout.
+fn is_urn_uuid(s: &str) -> bool {
+    s.strip_prefix("urn:uuid:").is_some_and(|u| {
+        u.len() == 36
+            && u.char_indices().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    })
+}
+
+/// The health-insurance Coverage: the one whose payor references an insurer's Organization entry
+/// (an Organization with an insurer number); 記号, 番号 and 枝番 from its extensions.
+fn coverage(view: &BundleView<'_>) -> Result<InsuranceKey, Refusal> {
+    let element = guide("JP_Coverage_ePrescriptionData_insurance", "payor");
+    let mut found = Vec::new();
+    for (path, r) in view
+        .entries
+        .iter()
+        .filter(|(_, r)| r["resourceType"] == "Coverage")
+    {
+        if r.pointer("/payor/0/identifier").is_some() {
+            return Err(fhir_err(
+                &format!("{path}.payor[0]"),
+                format!(
+                    "must reference the insurer's Organization entry, not carry an identifier ({element})"
+                ),
+            ));
+        }
+        let (opath, payer) = view.follow(r, "/payor/0/reference", path, "Organization")?;
+        if let Ok(insurer) = identifier(payer, INSURER_SYSTEM, opath) {
+            found.push((path, *r, insurer));
+        }
+    }
+    let [(path, cov, insurer)] = found.as_slice() else {
+        return Err(fhir_err(
+            "bundle.entry",
+            format!(
+                "exactly one Coverage paid by a health insurer (an Organization with an insurer number of {INSURER_SYSTEM}) is required ({element})"
+            ),
+        ));
+    };
+    let branch = extension(cov, SUB_NUMBER_EXTENSION, path).map_err(|_| {
+        fhir_err(
+            &format!("{path}.extension"),
+            format!(
+                "the branch number (枝番) goes in extension {SUB_NUMBER_EXTENSION} ({})",
+                guide(
+                    "JP_Coverage_ePrescriptionData_insurance",
+                    "extension:insuredPersonSubNumber"
+                )
+            ),
+        )
+    })?;
+    Ok(InsuranceKey {
+        insurer_number: (*insurer).to_owned(),
+        symbol: extension(cov, SYMBOL_EXTENSION, path)?.to_owned(),
+        number: extension(cov, NUMBER_EXTENSION, path)?.to_owned(),
+        branch: branch.to_owned(),
     })
 }

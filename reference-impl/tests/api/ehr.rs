@@ -4,7 +4,7 @@
 use crate::harness::*;
 use dx_exchange::refdata::DrugMaster;
 use dx_exchange::wire::clins::{
-    DocumentKind, EHR_TAG_SYSTEM, FOOD_ALLERGEN_SYSTEM, Fact, ItemDraft, TAG_UNDISCLOSED,
+    DocumentKind, EHR_TAG_SYSTEM, FOOD_ALLERGEN_SYSTEM, Fact, ItemDraft, TAG_UNINFORMED,
 };
 use dx_exchange::wire::fhir::YJ_SYSTEM;
 use reqwest::StatusCode;
@@ -42,7 +42,7 @@ fn visit_items(h: &Harness) -> Vec<ItemDraft> {
         ItemDraft::new(
             Fact::Allergy {
                 system: FOOD_ALLERGEN_SYSTEM.into(),
-                code: "buckwheat".into(),
+                code: "J9FA19140000".into(),
             },
             day(h, 400),
         ),
@@ -68,7 +68,8 @@ fn resource_types(bundle: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Every page of a summary, following `next` links; returns the entries' resources.
+/// Every page of a summary, following `next` links; returns the entries' resources. Links are
+/// absolute URLs of this exchange, and every entry has a `urn:uuid:` fullUrl.
 async fn all_pages(h: &Harness, token: &str, first: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut url = Some(first.to_owned());
@@ -76,19 +77,22 @@ async fn all_pages(h: &Harness, token: &str, first: &str) -> Vec<Value> {
         let (s, v) = h.get(token, &u).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["type"], "searchset");
-        out.extend(
-            v["entry"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["resource"].clone()),
-        );
+        for e in v["entry"].as_array().unwrap() {
+            assert!(
+                e["fullUrl"].as_str().unwrap().starts_with("urn:uuid:"),
+                "{e}"
+            );
+            out.push(e["resource"].clone());
+        }
+        for l in v["link"].as_array().unwrap() {
+            assert!(l["url"].as_str().unwrap().starts_with(&h.url), "{l}");
+        }
         url = v["link"]
             .as_array()
             .unwrap()
             .iter()
             .find(|l| l["relation"] == "next")
-            .map(|l| l["url"].as_str().unwrap().to_owned());
+            .map(|l| l["url"].as_str().unwrap()[h.url.len()..].to_owned());
     }
     out
 }
@@ -170,7 +174,10 @@ async fn items_are_read_newest_first_in_pages_with_ehr_consent_only() {
     assert_eq!(dates, sorted, "newest first");
     let first = &v["entry"][0]["resource"];
     assert_eq!(first["resourceType"], "Observation");
-    assert_eq!(first["subject"]["reference"], format!("Patient/{}", p.id));
+    assert_eq!(
+        first["subject"]["identifier"]["system"],
+        dx_exchange::wire::clins::INSURED_PERSON_SYSTEM
+    );
     assert!(first["id"].as_str().unwrap().starts_with('I'));
     assert!(
         first["meta"]["source"]
@@ -233,13 +240,13 @@ async fn items_are_read_newest_first_in_pages_with_ehr_consent_only() {
     );
 }
 
-async fn an_undisclosed_diagnosis_is_hidden_from_the_portal_only() {
+async fn an_uninformed_diagnosis_is_hidden_from_the_portal_only() {
     let h = Harness::start().await;
     let p = h.adult_with_card(1);
     let author = h.facility_token(&hospital(1)).await;
     let items = vec![
         ItemDraft {
-            undisclosed: true,
+            uninformed: true,
             ..ItemDraft::new(
                 Fact::Diagnosis {
                     code: "C16.9".into(),
@@ -282,7 +289,7 @@ async fn an_undisclosed_diagnosis_is_hidden_from_the_portal_only() {
         .expect("the consenting facility sees it");
     assert_eq!(
         tagged["resource"]["meta"]["tag"][0],
-        json!({"system": EHR_TAG_SYSTEM, "code": TAG_UNDISCLOSED})
+        json!({"system": EHR_TAG_SYSTEM, "code": TAG_UNINFORMED, "display": "未告知"})
     );
 
     // The portal is the person's own: a facility cannot use it, a person cannot read another's.
@@ -423,7 +430,11 @@ async fn bad_item_submissions_are_refused_and_store_nothing() {
     b["entry"][2]["resource"]["code"]["coding"][0]["system"] = json!("http://snomed.info/sct");
     cases.push((b, StatusCode::UNPROCESSABLE_ENTITY, "unknown_code_system"));
     let mut b = good();
-    b["entry"][2]["resource"]["subject"]["reference"] = json!("urn:uuid:nobody");
+    b["entry"][2]["resource"]["subject"] = json!({"reference": "urn:uuid:nobody"});
+    cases.push((b, StatusCode::BAD_REQUEST, "invalid_fhir"));
+    // An item naming another insured person than the Bundle's Patient.
+    let mut b = good();
+    b["entry"][2]["resource"]["subject"]["identifier"]["value"] = json!("06139996:1:2:00");
     cases.push((b, StatusCode::BAD_REQUEST, "invalid_fhir"));
     let mut b = good();
     b["entry"][2]["resource"]["resourceType"] = json!("Procedure");
@@ -493,8 +504,8 @@ async fn bad_item_submissions_are_refused_and_store_nothing() {
     );
     b["entry"][2]["resource"]["valueCodeableConcept"]["coding"][0]["code"] = json!("MAYBE");
     cases.push((b, StatusCode::BAD_REQUEST, "invalid_fhir"));
-    let undisclosed_lab = vec![ItemDraft {
-        undisclosed: true,
+    let uninformed_lab = vec![ItemDraft {
+        uninformed: true,
         ..ItemDraft::new(
             Fact::LabResult {
                 code: HBA1C.into(),
@@ -504,9 +515,9 @@ async fn bad_item_submissions_are_refused_and_store_nothing() {
         )
     }];
     cases.push((
-        h.items_bundle(&fac, "b", &p, undisclosed_lab),
+        h.items_bundle(&fac, "b", &p, uninformed_lab),
         StatusCode::UNPROCESSABLE_ENTITY,
-        "undisclosed_not_allowed",
+        "uninformed_not_allowed",
     ));
     let tomorrow = vec![ItemDraft::new(
         Fact::Diagnosis { code: "I10".into() },
@@ -534,7 +545,9 @@ async fn bad_item_submissions_are_refused_and_store_nothing() {
         .unwrap()
         .to_owned();
     let (head, branch) = id.rsplit_once(':').unwrap();
-    b["entry"][0]["resource"]["identifier"][0]["value"] = json!(format!("{head}9:{branch}"));
+    let nobody = json!(format!("{head}9:{branch}"));
+    b["entry"][0]["resource"]["identifier"][0]["value"] = nobody.clone();
+    b["entry"][2]["resource"]["subject"]["identifier"]["value"] = nobody;
     cases.push((b, StatusCode::UNPROCESSABLE_ENTITY, "unknown_patient"));
     let mut b = good();
     b["entry"][0]["resource"]["birthDate"] = json!("1900-01-01");
@@ -961,7 +974,7 @@ async fn bad_documents_are_refused_and_store_nothing() {
 
 crate::harness::on_both_stores!(
     items_are_read_newest_first_in_pages_with_ehr_consent_only,
-    an_undisclosed_diagnosis_is_hidden_from_the_portal_only,
+    an_uninformed_diagnosis_is_hidden_from_the_portal_only,
     prescriptions_come_from_the_eprescription_service_not_stored_twice,
     registered_contraindications_and_allergies_warn_in_prescription_checks,
     bad_item_submissions_are_refused_and_store_nothing,

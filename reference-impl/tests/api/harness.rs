@@ -486,7 +486,11 @@ impl Signer {
 
     /// The registration request body for a draft, signed.
     pub fn signed(&self, draft: &PrescriptionDraft) -> Value {
-        let bundle = draft.to_bundle();
+        self.signed_bundle(draft.to_bundle())
+    }
+
+    /// The registration request body for a Bundle, signed.
+    pub fn signed_bundle(&self, bundle: Value) -> Value {
         let sig = sign(&self.key, &bundle);
         json!({"kind": "electronic", "bundle": bundle, "signature": {"practitioner_id": self.practitioner_id, "algorithm": "Ed25519", "value": sig}})
     }

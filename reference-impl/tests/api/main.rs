@@ -11,6 +11,7 @@ mod consent;
 mod durability;
 mod ehr;
 mod eligibility;
+mod guides;
 mod harness;
 mod municipal;
 mod nodes;

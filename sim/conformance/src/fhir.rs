@@ -1,11 +1,17 @@
 //! FHIR R4 checks of the payloads a target returns: the structure R4 requires of a Bundle and its
 //! resources (resource types, the document Bundle's identifier, timestamp and leading
 //! Composition, unique full URLs, references that resolve, code and date formats) and the elements
-//! the JP profiles require of them (ePrescriptionData: the YJ or HOT9 drug code, the insurer and
-//! facility identifiers; JP-CLINS: the subject of every item). Each function returns the first
-//! fault found, with the path to it.
+//! the JP profiles require of them (ePrescriptionData 1.0.0: the profile, the Bundle identifier,
+//! the document type, the YJ or HOT9 drug code, the insurer's Organization and the facility
+//! identifier; JP-CLINS 1.3.0-rc1: the subject of every item by the insured-person identifier,
+//! entries' fullUrl, absolute links). Each function returns the first fault found, with the path
+//! to it.
 
-use dx_protocol::wire::fhir::{HOT9_SYSTEM, YJ_SYSTEM};
+use dx_protocol::wire::clins::INSURED_PERSON_SYSTEM;
+use dx_protocol::wire::fhir::{
+    BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, INSURER_SYSTEM, PRESCRIPTION_DOC_TYPE,
+};
+use dx_protocol::wire::guides;
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -62,7 +68,7 @@ fn entries<'a>(b: &'a Value, name: &str) -> Result<Vec<(String, &'a Value)>, Fau
 
 fn drug_code(r: &Value, path: &str) -> Result<(), Fault> {
     let system = need_str(r, "/medicationCodeableConcept/coding/0/system", path)?;
-    if system != YJ_SYSTEM && system != HOT9_SYSTEM {
+    if guides::drug_system(system).is_none() {
         return Err(format!(
             "{path}.medicationCodeableConcept.coding[0].system is {system}, not YJ or HOT9"
         ));
@@ -78,8 +84,16 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     if need_str(b, "/type", name)? != "document" {
         return Err("bundle.type is not document".into());
     }
-    need_str(b, "/identifier/system", name)?;
-    need_str(b, "/identifier/value", name)?;
+    if at(b, "/meta/profile/0").and_then(Value::as_str) != Some(BUNDLE_PROFILE) {
+        return Err(format!("bundle.meta.profile is not {BUNDLE_PROFILE}"));
+    }
+    if need_str(b, "/identifier/system", name)? != BUNDLE_ID_SYSTEM
+        || !need_str(b, "/identifier/value", name)?.starts_with("urn:uuid:")
+    {
+        return Err(format!(
+            "bundle.identifier is not a urn:uuid: of {BUNDLE_ID_SYSTEM}"
+        ));
+    }
     if !is_date_time(need_str(b, "/timestamp", name)?) {
         return Err("bundle.timestamp is not a dateTime".into());
     }
@@ -98,7 +112,14 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     if composition["resourceType"] != "Composition" {
         return Err(format!("{first} is not the Composition"));
     }
-    need(composition, "/type/coding/0/code", first)?;
+    if need_str(composition, "/type/coding/0/code", first)? != PRESCRIPTION_DOC_TYPE
+        || !guides::DOC_TYPE.accepts(need_str(composition, "/type/coding/0/system", first)?)
+    {
+        return Err(format!(
+            "{first}.type is not {PRESCRIPTION_DOC_TYPE} of {}",
+            guides::DOC_TYPE.written
+        ));
+    }
     need_str(composition, "/status", first)?;
     if !is_date_time(need_str(composition, "/date", first)?) {
         return Err(format!("{first}.date is not a dateTime"));
@@ -125,13 +146,31 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     if !is_date(need_str(patient, "/birthDate", pp)?) {
         return Err(format!("{pp}.birthDate is not a date"));
     }
+    let resolve = |url: &str| {
+        b["entry"]
+            .as_array()
+            .and_then(|e| e.iter().find(|x| x["fullUrl"] == url))
+            .map(|x| &x["resource"])
+    };
     for (cp, coverage) in of("Coverage") {
-        need_str(coverage, "/payor/0/identifier/value", cp)?;
+        let payor = need_str(coverage, "/payor/0/reference", cp)?;
+        let insurer = resolve(payor).filter(|o| {
+            o["resourceType"] == "Organization" && o["identifier"][0]["system"] == INSURER_SYSTEM
+        });
+        if insurer.is_none() {
+            return Err(format!(
+                "{cp}.payor[0].reference {payor} is not an insurer's Organization in the Bundle"
+            ));
+        }
         need_str(coverage, "/status", cp)?;
     }
-    let orgs = of("Organization");
-    let (op, org) = orgs.first().ok_or("bundle: no Organization")?;
-    need_str(org, "/identifier/0/value", op)?;
+    let custodian = need_str(composition, "/custodian/reference", first)?;
+    let org = resolve(custodian)
+        .filter(|o| o["resourceType"] == "Organization")
+        .ok_or_else(|| {
+            format!("{first}.custodian.reference {custodian} is not an Organization in the Bundle")
+        })?;
+    need_str(org, "/identifier/0/value", &format!("{first}.custodian"))?;
     let requests = of("MedicationRequest");
     if requests.is_empty() {
         return Err("bundle: no MedicationRequest".into());
@@ -152,8 +191,10 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     Ok(())
 }
 
-/// A clinical-summary `searchset` Bundle (JP-CLINS items) for `person_id`.
-pub fn summary_searchset(b: &Value, person_id: &str) -> Result<(), Fault> {
+/// A clinical-summary `searchset` Bundle (JP-CLINS items) for `person_id`, whose insured-person
+/// identifier is `member_id`: items name their subject by it, the e-prescription service's
+/// entries by the person's id.
+pub fn summary_searchset(b: &Value, person_id: &str, member_id: &str) -> Result<(), Fault> {
     let name = "summary";
     let list = entries(b, name)?;
     if need_str(b, "/type", name)? != "searchset" {
@@ -168,6 +209,15 @@ pub fn summary_searchset(b: &Value, person_id: &str) -> Result<(), Fault> {
             list.len()
         ));
     }
+    for (i, l) in b["link"].as_array().into_iter().flatten().enumerate() {
+        let url = need_str(l, "/url", &format!("{name}.link[{i}]"))?;
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(format!("{name}.link[{i}].url {url} is not absolute"));
+        }
+    }
+    for (i, e) in b["entry"].as_array().into_iter().flatten().enumerate() {
+        need_str(e, "/fullUrl", &format!("{name}.entry[{i}]"))?;
+    }
     let subject = format!("Patient/{person_id}");
     for (p, r) in list {
         need_str(r, "/id", &p)?;
@@ -175,12 +225,22 @@ pub fn summary_searchset(b: &Value, person_id: &str) -> Result<(), Fault> {
             return Err(format!("{p}.meta.lastUpdated is not an instant"));
         }
         let kind = r["resourceType"].as_str().unwrap_or_default();
-        let who = match kind {
-            "AllergyIntolerance" => "/patient/reference",
-            _ => "/subject/reference",
+        let (who, expected) = match kind {
+            "MedicationRequest" | "MedicationDispense" => ("/subject/reference", subject.as_str()),
+            "AllergyIntolerance" => ("/patient/identifier/value", member_id),
+            _ => ("/subject/identifier/value", member_id),
         };
-        if need_str(r, who, &p)? != subject {
-            return Err(format!("{p}{} is not {subject}", who.replace('/', ".")));
+        if need_str(r, who, &p)? != expected {
+            return Err(format!("{p}{} is not {expected}", who.replace('/', ".")));
+        }
+        if who.contains("identifier")
+            && at(r, &who.replace("/value", "/system")).and_then(Value::as_str)
+                != Some(INSURED_PERSON_SYSTEM)
+        {
+            return Err(format!(
+                "{p}{} is not {INSURED_PERSON_SYSTEM}",
+                who.replace("/value", "/system").replace('/', ".")
+            ));
         }
         match kind {
             "Condition" => {
@@ -207,7 +267,7 @@ pub fn summary_searchset(b: &Value, person_id: &str) -> Result<(), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft};
+    use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
     use serde_json::json;
 
     fn bundle() -> Value {
@@ -252,7 +312,7 @@ mod tests {
     fn a_prescription_document_passes_and_each_fault_is_named() {
         prescription_document(&bundle()).unwrap();
         type Break = fn(&mut Value);
-        let faults: [(Break, &str); 5] = [
+        let faults: [(Break, &str); 7] = [
             (
                 |b| b["timestamp"] = Value::Null,
                 "bundle.timestamp is missing",
@@ -283,6 +343,18 @@ mod tests {
                 },
                 "administrative gender",
             ),
+            (
+                |b| b["identifier"]["system"] = json!("urn:example"),
+                "bundle.identifier is not a urn:uuid:",
+            ),
+            (
+                |b| {
+                    let i = entry_of(b, "Coverage");
+                    b["entry"][i]["resource"]["payor"][0] =
+                        json!({"identifier": {"system": INSURER_SYSTEM, "value": "06479901"}});
+                },
+                "payor.0.reference is missing",
+            ),
         ];
         for (break_it, says) in faults {
             let mut b = bundle();
@@ -294,27 +366,46 @@ mod tests {
 
     #[test]
     fn a_summary_searchset_names_its_subject_and_item_kinds() {
-        let good = json!({"resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [{"resource": {
+        let good = json!({"resourceType": "Bundle", "type": "searchset", "total": 1,
+            "link": [{"relation": "self", "url": "http://127.0.0.1:8080/v1/x?count=50"}],
+            "entry": [{"fullUrl": "urn:uuid:0", "resource": {
             "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z"},
-            "subject": {"reference": "Patient/P1"},
-            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}}]});
-        summary_searchset(&good, "P1").unwrap();
+            "subject": {"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}},
+            "code": {"coding": [{"system": guides::ICD10.written, "code": "I10"}]}}}]});
+        summary_searchset(&good, "P1", "M1").unwrap();
         assert!(
-            summary_searchset(&good, "P2")
+            summary_searchset(&good, "P1", "M2")
                 .unwrap_err()
-                .contains("is not Patient/P2")
+                .contains("is not M2")
+        );
+        let mut relative = good.clone();
+        relative["link"][0]["url"] = json!("/v1/x?count=50");
+        assert!(
+            summary_searchset(&relative, "P1", "M1")
+                .unwrap_err()
+                .contains("not absolute")
+        );
+        let mut no_url = good.clone();
+        no_url["entry"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("fullUrl");
+        assert!(
+            summary_searchset(&no_url, "P1", "M1")
+                .unwrap_err()
+                .contains("fullUrl is missing")
         );
         let mut total = good.clone();
         total["total"] = json!(0);
         assert!(
-            summary_searchset(&total, "P1")
+            summary_searchset(&total, "P1", "M1")
                 .unwrap_err()
                 .contains("below")
         );
         let mut kind = good.clone();
         kind["entry"][0]["resource"]["resourceType"] = json!("Encounter");
         assert!(
-            summary_searchset(&kind, "P1")
+            summary_searchset(&kind, "P1", "M1")
                 .unwrap_err()
                 .contains("not one of the six items")
         );

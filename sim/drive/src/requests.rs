@@ -462,7 +462,7 @@ fn items_of(facts: &[FactLine], now: DateTime<Utc>) -> Vec<ItemDraft> {
         .map(|line| ItemDraft {
             fact: wire_fact(&line.fact),
             on: today,
-            undisclosed: line.undisclosed,
+            uninformed: line.undisclosed,
             long_term: line.long_term,
         })
         .collect()

@@ -81,16 +81,17 @@ pub fn lab_test(code: &str) -> Option<&'static LabTest> {
     LAB_TESTS.iter().find(|t| t.code == code)
 }
 
-/// Food allergens (the eight whose labelling is mandatory in Japan), as (code, name).
+/// Food allergens (the eight whose labelling is mandatory in Japan), as (JFAGY code, name): the
+/// codes of JP Core's `JP_JfagyFoodAllergen_CS`.
 pub const FOOD_ALLERGENS: &[(&str, &str)] = &[
-    ("egg", "卵 (egg)"),
-    ("milk", "乳 (milk)"),
-    ("wheat", "小麦 (wheat)"),
-    ("shrimp", "えび (shrimp)"),
-    ("crab", "かに (crab)"),
-    ("buckwheat", "そば (buckwheat)"),
-    ("peanut", "落花生 (peanut)"),
-    ("walnut", "くるみ (walnut)"),
+    ("J9FB13110000", "鶏卵"),
+    ("J9FB12000000", "乳"),
+    ("J9FA15000000", "小麦"),
+    ("J9FC15110000", "えび類（いせえび・ざりがに類を除く。）"),
+    ("J9FC15120000", "かに類"),
+    ("J9FA19140000", "そば"),
+    ("J9FA21180000", "落花生"),
+    ("J9FA32280000", "くるみ"),
 ];
 
 pub fn food_allergen(code: &str) -> Option<&'static str> {

@@ -1,45 +1,85 @@
-//! FHIR R4 shapes of the EHR sharing service (電子カルテ情報共有サービス), on the lines of JP-CLINS:
+//! FHIR R4 shapes of the EHR sharing service (電子カルテ情報共有サービス), as JP-CLINS writes them
+//! (see [`super::guides::JP_CLINS`] for the release):
 //!
-//! - **6 items** (6情報) are sent as a `collection` Bundle per visit: the Patient (identified by
-//!   the insured-person identifier `insurer:symbol:number:branch`), the submitting Organization,
-//!   then Condition (diagnoses, ICD-10), Observation (lab results and the four infection markers,
-//!   JLAC10-shaped codes), AllergyIntolerance `type = allergy` (allergies: a drug by YJ/HOT9 code
-//!   or a food allergen) and AllergyIntolerance `type = intolerance`, category `medication`
-//!   (contraindicated drugs, 薬剤禁忌). Prescriptions come from the e-prescription service.
-//! - **3 documents** (3文書) are `document` Bundles whose Composition type is a LOINC code:
-//!   referral letter (57133-1, addressed to a facility through [`REFERRAL_TO_EXTENSION`], may
-//!   attach stored discharge summaries through DocumentReference entries), discharge summary
-//!   (18842-5) and health-checkup report (53576-5).
-//! - Flags are `meta.tag` codes of [`EHR_TAG_SYSTEM`]: `undisclosed` (a diagnosis the patient has
-//!   not been told of; hidden from the patient's portal) and `long-term` (kept beyond 5 years).
+//! - **6 items** (6情報) are sent as a `collection` Bundle (`JP_Bundle_CLINS`) per visit: the
+//!   Patient (identified by the insured-person identifier `insurer:symbol:number:branch`), the
+//!   submitting Organization, then Condition (diagnoses, MHLW's ICD-10), Observation (lab results
+//!   and the four infection markers, JLAC10), AllergyIntolerance `type = allergy` (allergies: a
+//!   drug by YJ/HOT9 code or a food by its JFAGY code) and AllergyIntolerance
+//!   `type = intolerance`, category `medication` (contraindicated drugs, 薬剤禁忌). Each item
+//!   names its patient by `subject.identifier` (`patient.identifier` on AllergyIntolerance), the
+//!   insured-person identifier. Prescriptions come from the e-prescription service.
+//! - **3 documents** (3文書) are `document` Bundles whose Composition type is a code of the
+//!   document type codes ([`super::guides::DOC_TYPE`]): referral letter (57133-1, addressed to a
+//!   facility through its referral-to section, code 910; may attach stored discharge summaries
+//!   through DocumentReference entries), discharge summary (18842-5) and health-checkup report
+//!   (53576-5).
+//! - Bundles are identified as JP-CLINS says: system [`BUNDLE_ID_SYSTEM`], value
+//!   `<facility code>^<year>^<the facility's own id>`.
+//! - Flags are `meta.tag` codes of [`EHR_TAG_SYSTEM`]: `UNINFORMED` (未告知: a diagnosis the
+//!   patient has not been told of; never shown on the patient's portal) and `LTS` (長期保存: kept
+//!   beyond 5 years).
 //!
 //! The server reads the elements written here; the builders are what the load driver, the tests
 //! and the benchmarks send.
 
-use super::fhir::{DOCUMENT_ID_SYSTEM, FACILITY_SYSTEM, urn};
+use super::fhir::{FACILITY_SYSTEM, urn};
+use super::guides;
 use crate::refdata::clinical::{DIAGNOSES, Panel, food_allergen, lab_test};
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use serde_json::{Value, json};
 
 /// Insured-person identifier on Patient: `insurer:symbol:number:branch` (被保険者個人識別子).
 pub const INSURED_PERSON_SYSTEM: &str =
     "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID";
-pub const ICD10_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10";
+/// `Bundle.identifier.system` of every JP-CLINS Bundle.
+pub const BUNDLE_ID_SYSTEM: &str = "http://jpfhir.jp/fhir/clins/bundle-identifier";
+pub const ICD10_SYSTEM: &str = guides::ICD10.written;
 /// JLAC10 laboratory codes.
-pub const JLAC10_SYSTEM: &str = "urn:oid:1.2.392.200119.4.504";
-pub const FOOD_ALLERGEN_SYSTEM: &str = "http://jpfhir.jp/fhir/clins/CodeSystem/JP_FoodAllergen";
-pub const LOINC_SYSTEM: &str = "http://loinc.org";
+pub const JLAC10_SYSTEM: &str = guides::JLAC10.written;
+/// JFAGY food allergen codes.
+pub const FOOD_ALLERGEN_SYSTEM: &str = guides::JFAGY_FOOD.written;
 pub const INTERPRETATION_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
-/// `meta.tag` system of the service's flags.
+/// `meta.tag` system of the service's flags (長期保存／未告知).
 pub const EHR_TAG_SYSTEM: &str = "http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication";
-pub const TAG_UNDISCLOSED: &str = "undisclosed";
-pub const TAG_LONG_TERM: &str = "long-term";
-/// Extension on a referral's Composition naming the addressed Organization entry.
-pub const REFERRAL_TO_EXTENSION: &str =
-    "http://jpfhir.jp/fhir/clins/Extension/StructureDefinition/JP_eReferral_Destination";
+/// 未告知: a diagnosis the patient has not been told of.
+pub const TAG_UNINFORMED: &str = "UNINFORMED";
+/// 長期保存: kept beyond the 5 years.
+pub const TAG_LTS: &str = "LTS";
+/// 未提供: not to be provided to the sharing service.
+pub const TAG_UNDELIVERED: &str = "UNDELIVERED";
+/// Section codes of the documents' Compositions.
+pub const SECTION_SYSTEM: &str = "http://jpfhir.jp/fhir/clins/CodeSystem/document-section";
+/// The referral-to section (紹介先情報), whose entry is the addressed Organization.
+pub const REFERRAL_TO_SECTION: &str = "910";
 /// How a referral's DocumentReference names a stored document: this prefix, then the id.
 pub const STORED_DOCUMENT_PREFIX: &str = "EhrDocument/";
+
+/// The JP-CLINS (eCS) profile `name`'s URL.
+pub fn ecs_profile(name: &str) -> String {
+    format!("http://jpfhir.jp/fhir/eCS/StructureDefinition/{name}")
+}
+
+/// `Bundle.meta.profile` of the 6-item submission.
+pub const ITEMS_BUNDLE_PROFILE: &str =
+    "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_CLINS";
+
+/// A Bundle identifier's value: `<facility>^<year>^<id>`.
+pub fn bundle_id(facility_code: &str, at: &DateTime<FixedOffset>, id: &str) -> String {
+    format!("{facility_code}^{}^{id}", at.year())
+}
+
+/// The id part of a JP-CLINS Bundle identifier, if the value has its form (10-digit facility,
+/// year 20xx, 1–36 letters, digits or hyphens) and names `facility_code`.
+pub fn bundle_id_part<'a>(value: &'a str, facility_code: &str) -> Option<&'a str> {
+    let mut parts = value.splitn(3, '^');
+    let (f, y, id) = (parts.next()?, parts.next()?, parts.next()?);
+    let year_ok = y.len() == 4 && y.starts_with("20") && y.bytes().all(|b| b.is_ascii_digit());
+    let id_ok =
+        (1..=36).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (f == facility_code && year_ok && id_ok).then_some(id)
+}
 
 /// The three documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -72,8 +112,8 @@ impl DocumentKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The Composition type (LOINC).
-    pub fn loinc(self) -> &'static str {
+    /// The Composition type: a code of the document type codes ([`guides::DOC_TYPE`]).
+    pub fn type_code(self) -> &'static str {
         match self {
             DocumentKind::Referral => "57133-1",
             DocumentKind::DischargeSummary => "18842-5",
@@ -89,8 +129,21 @@ impl DocumentKind {
         }
     }
 
-    pub fn from_loinc(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.loinc() == code)
+    pub fn from_type_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.type_code() == code)
+    }
+
+    /// The Bundle profile JP-CLINS gives this document, if it profiles it.
+    pub fn bundle_profile(self) -> Option<&'static str> {
+        match self {
+            DocumentKind::Referral => {
+                Some("http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_eReferral")
+            }
+            DocumentKind::DischargeSummary => {
+                Some("http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_eDischargeSummary")
+            }
+            DocumentKind::CheckupReport => None,
+        }
     }
 }
 
@@ -155,6 +208,12 @@ impl EhrPatient {
             self.insurer_number, self.symbol, self.number, self.branch
         )
     }
+
+    /// A reference to this person by the insured-person identifier, as JP-CLINS items name
+    /// their subject.
+    pub fn reference(&self) -> Value {
+        json!({"identifier": {"system": INSURED_PERSON_SYSTEM, "value": self.member_id()}})
+    }
 }
 
 /// What an item states.
@@ -166,7 +225,7 @@ pub enum Fact {
     Infection { code: String, positive: bool },
     /// Laboratory test code and value (in the test's unit).
     LabResult { code: String, value: f64 },
-    /// Allergy to a drug (`system` YJ or HOT9) or a food ([`FOOD_ALLERGEN_SYSTEM`]).
+    /// Allergy to a drug (`system` YJ or HOT9) or a food ([`FOOD_ALLERGEN_SYSTEM`], JFAGY).
     Allergy { system: String, code: String },
     /// Contraindicated drug (YJ or HOT9).
     ContraindicatedDrug { system: String, code: String },
@@ -178,7 +237,9 @@ pub struct ItemDraft {
     pub fact: Fact,
     /// The clinical date: diagnosed, tested, recorded.
     pub on: NaiveDate,
-    pub undisclosed: bool,
+    /// `UNINFORMED` (未告知): diagnoses only.
+    pub uninformed: bool,
+    /// `LTS` (長期保存).
     pub long_term: bool,
 }
 
@@ -187,13 +248,13 @@ impl ItemDraft {
         Self {
             fact,
             on,
-            undisclosed: false,
+            uninformed: false,
             long_term: false,
         }
     }
 
-    /// The FHIR resource, its subject pointing at `patient`.
-    pub fn to_resource(&self, patient: &str) -> Value {
+    /// The FHIR resource, its subject `patient` (a Reference).
+    pub fn to_resource(&self, patient: &Value) -> Value {
         let coded = |system: &str, code: &str, display: Option<&str>| {
             let mut c = json!({"system": system, "code": code});
             if let Some(d) = display {
@@ -211,7 +272,7 @@ impl ItemDraft {
                     "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
                     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}]}],
                     "code": coded(ICD10_SYSTEM, code, display),
-                    "subject": {"reference": patient},
+                    "subject": patient,
                     "recordedDate": on
                 })
             }
@@ -226,7 +287,7 @@ impl ItemDraft {
                     "status": "final",
                     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
                     "code": coded(JLAC10_SYSTEM, code, lab_test(code).map(|t| t.name)),
-                    "subject": {"reference": patient},
+                    "subject": patient,
                     "effectiveDateTime": on,
                     "valueCodeableConcept": coded(INTERPRETATION_SYSTEM, c, Some(d))
                 })
@@ -239,7 +300,7 @@ impl ItemDraft {
                     "status": "final",
                     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
                     "code": coded(JLAC10_SYSTEM, code, test.map(|t| t.name)),
-                    "subject": {"reference": patient},
+                    "subject": patient,
                     "effectiveDateTime": on,
                     "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
                 })
@@ -252,7 +313,7 @@ impl ItemDraft {
                     "type": "allergy",
                     "category": [if food { "food" } else { "medication" }],
                     "code": coded(system, code, if food { food_allergen(code) } else { None }),
-                    "patient": {"reference": patient},
+                    "patient": patient,
                     "recordedDate": on
                 })
             }
@@ -262,20 +323,26 @@ impl ItemDraft {
                 "type": "intolerance",
                 "category": ["medication"],
                 "code": coded(system, code, None),
-                "patient": {"reference": patient},
+                "patient": patient,
                 "recordedDate": on
             }),
         };
+        let profile = match r["resourceType"].as_str() {
+            Some("Condition") => ecs_profile("JP_Condition_eCS"),
+            Some("Observation") => ecs_profile("JP_Observation_LabResult_eCS"),
+            _ => ecs_profile("JP_AllergyIntolerance_eCS"),
+        };
+        r["meta"] = json!({ "profile": [profile] });
         let tags: Vec<Value> = [
-            (self.undisclosed, TAG_UNDISCLOSED),
-            (self.long_term, TAG_LONG_TERM),
+            (self.long_term, TAG_LTS, "長期保存"),
+            (self.uninformed, TAG_UNINFORMED, "未告知"),
         ]
         .into_iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, code)| json!({"system": EHR_TAG_SYSTEM, "code": code}))
+        .filter(|(on, _, _)| *on)
+        .map(|(_, code, display)| json!({"system": EHR_TAG_SYSTEM, "code": code, "display": display}))
         .collect();
         if !tags.is_empty() {
-            r["meta"] = json!({ "tag": tags });
+            r["meta"]["tag"] = json!(tags);
         }
         r
     }
@@ -289,6 +356,7 @@ pub fn is_infection_code(code: &str) -> bool {
 fn patient_entry(id: &str, p: &EhrPatient) -> Value {
     json!({"fullUrl": urn(id, "patient"), "resource": {
         "resourceType": "Patient",
+        "meta": {"profile": [ecs_profile("JP_Patient_eCS")]},
         "identifier": [{"system": INSURED_PERSON_SYSTEM, "value": p.member_id()}],
         "gender": p.gender,
         "birthDate": p.birth_date.to_string()
@@ -321,7 +389,7 @@ pub struct ItemsDraft {
 impl ItemsDraft {
     pub fn to_bundle(&self) -> Value {
         let id = &self.submission_id;
-        let patient = urn(id, "patient");
+        let patient = self.patient.reference();
         let mut entries = vec![
             patient_entry(id, &self.patient),
             organization(
@@ -335,7 +403,8 @@ impl ItemsDraft {
         }));
         json!({
             "resourceType": "Bundle",
-            "identifier": {"system": DOCUMENT_ID_SYSTEM, "value": id},
+            "meta": {"profile": [ITEMS_BUNDLE_PROFILE]},
+            "identifier": {"system": BUNDLE_ID_SYSTEM, "value": bundle_id(&self.facility_code, &self.at, id)},
             "type": "collection",
             "timestamp": self.at.to_rfc3339(),
             "entry": entries
@@ -375,11 +444,12 @@ impl DocumentDraft {
     pub fn to_bundle(&self) -> Value {
         let id = &self.document_id;
         let (patient, author) = (urn(id, "patient"), urn(id, "organization"));
+        let subject = self.patient.reference();
         let items: Vec<(String, Value)> = self
             .items
             .iter()
             .enumerate()
-            .map(|(i, it)| (urn(id, &format!("item-{i}")), it.to_resource(&patient)))
+            .map(|(i, it)| (urn(id, &format!("item-{i}")), it.to_resource(&subject)))
             .collect();
         let attachments: Vec<(String, Value)> = self
             .attachments
@@ -391,7 +461,7 @@ impl DocumentDraft {
                     json!({
                         "resourceType": "DocumentReference",
                         "status": "current",
-                        "type": {"coding": [{"system": LOINC_SYSTEM, "code": DocumentKind::DischargeSummary.loinc()}]},
+                        "type": {"coding": [{"system": guides::DOC_TYPE.written, "code": DocumentKind::DischargeSummary.type_code()}]},
                         "subject": {"reference": patient},
                         "content": [{"attachment": {"contentType": "application/fhir+json", "url": format!("{STORED_DOCUMENT_PREFIX}{doc}")}}]
                     }),
@@ -411,7 +481,7 @@ impl DocumentDraft {
         let mut composition = json!({
             "resourceType": "Composition",
             "status": "final",
-            "type": {"coding": [{"system": LOINC_SYSTEM, "code": self.kind.loinc(), "display": self.kind.title()}]},
+            "type": {"coding": [{"system": guides::DOC_TYPE.written, "code": self.kind.type_code(), "display": self.kind.title()}]},
             "subject": {"reference": patient},
             "date": self.at.to_rfc3339(),
             "author": [{"reference": author}],
@@ -425,8 +495,14 @@ impl DocumentDraft {
         ];
         if let Some(to) = &self.addressee {
             let url = urn(id, "addressee");
-            composition["extension"] =
-                json!([{"url": REFERRAL_TO_EXTENSION, "valueReference": {"reference": url}}]);
+            composition["section"]
+                .as_array_mut()
+                .expect("sections are a list")
+                .push(json!({
+                    "title": "紹介先情報",
+                    "code": {"coding": [{"system": SECTION_SYSTEM, "code": REFERRAL_TO_SECTION, "display": "紹介先情報セクション"}]},
+                    "entry": [{"reference": url}]
+                }));
             entries.push(organization(&url, to, ""));
         }
         entries[0]["resource"] = composition;
@@ -436,12 +512,16 @@ impl DocumentDraft {
                 .chain(attachments)
                 .map(|(u, r)| json!({"fullUrl": u, "resource": r})),
         );
-        json!({
+        let mut bundle = json!({
             "resourceType": "Bundle",
-            "identifier": {"system": DOCUMENT_ID_SYSTEM, "value": id},
+            "identifier": {"system": BUNDLE_ID_SYSTEM, "value": bundle_id(&self.facility_code, &self.at, id)},
             "type": "document",
             "timestamp": self.at.to_rfc3339(),
             "entry": entries
-        })
+        });
+        if let Some(profile) = self.kind.bundle_profile() {
+            bundle["meta"] = json!({"profile": [profile]});
+        }
+        bundle
     }
 }

@@ -7,31 +7,80 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::{Value, json};
 
+/// The ePrescriptionData profile `name`'s URL.
+pub fn profile(name: &str) -> String {
+    format!("http://jpfhir.jp/fhir/ePrescription/StructureDefinition/{name}")
+}
 /// Profile URL declared in `Bundle.meta.profile`.
 pub const BUNDLE_PROFILE: &str =
-    "http://jpfhir.jp/fhir/ePrescriptionData/StructureDefinition/JP_Bundle_ePrescriptionData";
-/// Document type code system; code `1` is an outpatient prescription (処方箋).
-pub const DOC_TYPE_SYSTEM: &str = "http://jpfhir.jp/fhir/ePrescription/CodeSystem/doc-typecodes";
-/// Bundle.identifier system for the prescriber's own document id.
-pub const DOCUMENT_ID_SYSTEM: &str =
-    "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
+    "http://jpfhir.jp/fhir/ePrescription/StructureDefinition/JP_Bundle_ePrescriptionData";
+/// `Bundle.identifier.system`: the Bundle is identified by a `urn:uuid:`.
+pub const BUNDLE_ID_SYSTEM: &str = "urn:ietf:rfc:3986";
+/// `Composition.identifier.system` for the prescription number (処方箋番号), which is the
+/// prescriber's own id of the document.
+pub const PRESCRIPTION_NUMBER_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/Common/IdSystem/resourceInstance-identifier";
+/// `Composition.type`: code 57833-6 (処方箋) of the document type codes.
+pub const PRESCRIPTION_DOC_TYPE: &str = "57833-6";
+/// `Composition.category`: code 01 (一般処方箋).
+pub const CATEGORY_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/ePrescription/CodeSystem/prescription-category";
+/// `Composition.section.code`: code 01 (処方情報セクション).
+pub const SECTION_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/ePrescription/CodeSystem/prescription-section";
 /// Medical institution code (医療機関コード, 10 digits).
 pub const FACILITY_SYSTEM: &str =
     "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
-/// Insurer number (保険者番号).
+/// Insurer number (保険者番号), on the insurer's Organization.
 pub const INSURER_SYSTEM: &str = "urn:oid:1.2.392.100495.20.3.61";
-/// Practitioner identifier (our stand-in for the HPKI certificate subject).
-pub const PRACTITIONER_SYSTEM: &str = "http://jpfhir.jp/fhir/core/IdSystem/practitioner-hpki-id";
+/// `Organization.type` codes (`prov` for the issuing facility, `ins` for an insurer).
+pub const ORGANIZATION_TYPE_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/organization-type";
+/// Insurance category (保険種別: 1 医保, 2 国保, 7 後期高齢者, …) on `Coverage.type`.
+pub const INSURANCE_CATEGORY_SYSTEM: &str = "urn:oid:1.2.392.100495.20.2.61";
+/// Insured or dependant (被保険者区分: 1 被保険者, 2 被扶養者) on `Coverage.relationship`.
+pub const RELATIONSHIP_SYSTEM: &str = "urn:oid:1.2.392.100495.20.2.62";
 /// Insured symbol (記号) extension on Coverage.
 pub const SYMBOL_EXTENSION: &str =
     "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSymbol";
 /// Insured number (番号) extension on Coverage.
 pub const NUMBER_EXTENSION: &str =
     "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonNumber";
-/// HOT9 drug codes.
-pub const HOT9_SYSTEM: &str = "urn:oid:1.2.392.200119.4.403.1";
-/// YJ drug codes.
-pub const YJ_SYSTEM: &str = "urn:oid:1.2.392.100495.20.1.73";
+/// Branch number (枝番) extension on Coverage.
+pub const SUB_NUMBER_EXTENSION: &str =
+    "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSubNumber";
+/// HOT9 drug codes, as ePrescriptionData writes them.
+pub const HOT9_SYSTEM: &str = super::guides::HOT9.written;
+/// YJ drug codes, as ePrescriptionData writes them.
+pub const YJ_SYSTEM: &str = super::guides::YJ.written;
+
+/// The identifier system of the prescribers of facility `facility_code` (医師を特定する ID,
+/// `urn:oid:1.2.392.100495.20.3.41.1<facility>`; 42 for a dentist, at a dental facility).
+pub fn practitioner_system(facility_code: &str) -> String {
+    let dentist = crate::codes::validate_facility_code(facility_code)
+        == Ok(crate::codes::FacilityTable::Dental);
+    let kind = if dentist { 42 } else { 41 };
+    format!("urn:oid:1.2.392.100495.20.3.{kind}.1{facility_code}")
+}
+
+/// 保険種別 from the insurer number: 国保 (6 digits), 後期高齢者 (法別番号 39), else 医保.
+pub fn insurance_category(insurer_number: &str) -> &'static str {
+    match (insurer_number.len(), insurer_number.get(..2)) {
+        (6, _) => "2",
+        (_, Some("39")) => "7",
+        _ => "1",
+    }
+}
+
+/// 被保険者区分 from the branch number: in dxsim's population the insured person's branch is `00`
+/// and a dependant's is `01`–`03`.
+pub fn relationship(branch: &str) -> (&'static str, &'static str) {
+    if branch == "00" {
+        ("1", "被保険者")
+    } else {
+        ("2", "被扶養者")
+    }
+}
 
 /// The insurance part of a prescription: 保険者番号, 記号, 番号, 枝番.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +141,13 @@ pub fn urn(document_id: &str, part: &str) -> String {
 }
 
 impl PrescriptionDraft {
-    /// The FHIR document Bundle for this prescription.
+    /// The FHIR document Bundle for this prescription, as ePrescriptionData writes it.
     pub fn to_bundle(&self) -> Value {
         let id = &self.document_id;
-        let (patient, coverage, org, pract) = (
+        let (patient, coverage, payer, org, pract) = (
             urn(id, "patient"),
             urn(id, "coverage"),
+            urn(id, "insurer"),
             urn(id, "organization"),
             urn(id, "practitioner"),
         );
@@ -111,6 +161,7 @@ impl PrescriptionDraft {
                 let url = urn(id, &format!("medication-request-{i}"));
                 let resource = json!({
                     "resourceType": "MedicationRequest",
+                    "meta": {"profile": [profile("JP_MedicationRequest_ePrescriptionData")]},
                     "status": "active",
                     "intent": "order",
                     "subject": {"reference": patient},
@@ -130,45 +181,76 @@ impl PrescriptionDraft {
                 (url, resource)
             })
             .collect();
-        let section_entries: Vec<Value> = requests
-            .iter()
-            .map(|(u, _)| json!({"reference": u}))
+        let section_entries: Vec<Value> = [&coverage, &payer]
+            .into_iter()
+            .chain(requests.iter().map(|(u, _)| u))
+            .map(|u| json!({"reference": u}))
             .collect();
+        let (relation, relation_name) = relationship(&self.coverage.branch);
         let mut entries = vec![
             json!({"fullUrl": urn(id, "composition"), "resource": {
                 "resourceType": "Composition",
+                "meta": {"profile": [profile("JP_Composition_ePrescriptionData")]},
+                "identifier": [{"system": PRESCRIPTION_NUMBER_SYSTEM, "value": id}],
                 "status": "final",
-                "type": {"coding": [{"system": DOC_TYPE_SYSTEM, "code": "1", "display": "処方箋"}]},
+                "type": {"coding": [{
+                    "system": super::guides::DOC_TYPE.written, "code": PRESCRIPTION_DOC_TYPE, "display": "処方箋"
+                }]},
+                "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "01", "display": "一般処方箋"}]}],
                 "subject": {"reference": patient},
                 "date": issued,
                 "author": [{"reference": pract}, {"reference": org}],
                 "title": "処方箋",
-                "section": [{"title": "処方指示", "entry": section_entries}]
+                "custodian": {"reference": org},
+                "event": [{"code": [{"text": "処方箋交付"}], "period": {"start": authored}}],
+                "section": [{
+                    "title": "処方情報",
+                    "code": {"coding": [{"system": SECTION_SYSTEM, "code": "01", "display": "処方情報セクション"}]},
+                    "entry": section_entries
+                }]
             }}),
             json!({"fullUrl": patient, "resource": {
                 "resourceType": "Patient",
+                "meta": {"profile": [profile("JP_Patient_ePrescriptionData")]},
                 "gender": self.patient_gender,
                 "birthDate": self.patient_birth_date.to_string()
             }}),
             json!({"fullUrl": coverage, "resource": {
                 "resourceType": "Coverage",
-                "status": "active",
+                "meta": {"profile": [profile("JP_Coverage_ePrescriptionData_insurance")]},
                 "extension": [
                     {"url": SYMBOL_EXTENSION, "valueString": self.coverage.symbol},
-                    {"url": NUMBER_EXTENSION, "valueString": self.coverage.number}
+                    {"url": NUMBER_EXTENSION, "valueString": self.coverage.number},
+                    {"url": SUB_NUMBER_EXTENSION, "valueString": self.coverage.branch}
                 ],
-                "dependent": self.coverage.branch,
+                "status": "active",
+                "type": {"coding": [{
+                    "system": INSURANCE_CATEGORY_SYSTEM,
+                    "code": insurance_category(&self.coverage.insurer_number)
+                }]},
                 "beneficiary": {"reference": patient},
-                "payor": [{"identifier": {"system": INSURER_SYSTEM, "value": self.coverage.insurer_number}}]
+                "relationship": {"coding": [{"system": RELATIONSHIP_SYSTEM, "code": relation, "display": relation_name}]},
+                "payor": [{"reference": payer}]
+            }}),
+            json!({"fullUrl": payer, "resource": {
+                "resourceType": "Organization",
+                "meta": {"profile": [profile("JP_Organization_ePrescriptionData_coveragePayer")]},
+                "identifier": [{"system": INSURER_SYSTEM, "value": self.coverage.insurer_number}],
+                "type": [{"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": "ins"}]}]
             }}),
             json!({"fullUrl": org, "resource": {
                 "resourceType": "Organization",
+                "meta": {"profile": [profile("JP_Organization_ePrescriptionData_issuer")]},
                 "identifier": [{"system": FACILITY_SYSTEM, "value": self.facility_code}],
+                "type": [{"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": "prov"}]}],
                 "name": self.facility_name
             }}),
             json!({"fullUrl": pract, "resource": {
                 "resourceType": "Practitioner",
-                "identifier": [{"system": PRACTITIONER_SYSTEM, "value": self.practitioner_id}]
+                "meta": {"profile": [profile("JP_Practitioner_ePrescriptionData_author")]},
+                "identifier": [{
+                    "system": practitioner_system(&self.facility_code), "value": self.practitioner_id
+                }]
             }}),
         ];
         entries.extend(
@@ -179,7 +261,7 @@ impl PrescriptionDraft {
         json!({
             "resourceType": "Bundle",
             "meta": {"profile": [BUNDLE_PROFILE]},
-            "identifier": {"system": DOCUMENT_ID_SYSTEM, "value": self.document_id},
+            "identifier": {"system": BUNDLE_ID_SYSTEM, "value": urn(id, "bundle")},
             "type": "document",
             "timestamp": issued,
             "entry": entries

@@ -18,6 +18,7 @@ pub mod eligibility;
 pub mod endpoints;
 pub mod enrolment;
 pub mod fhir;
+pub mod guides;
 pub mod municipal;
 pub mod prescription;
 

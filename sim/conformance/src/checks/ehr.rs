@@ -62,7 +62,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "ehr-items.summary-fhir-searchset",
             "The clinical summary is a FHIR searchset of the items",
-            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items (JP-CLINS), each with id, meta.lastUpdated and the person as subject",
+            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items (JP-CLINS 1.3.0-rc1), each with a fullUrl, id, meta.lastUpdated and the person as subject by the insured-person identifier, its links absolute",
             "docs/api.md § EHR sharing; FACTS § FHIR",
             summary_searchset
         ),
@@ -75,8 +75,8 @@ pub fn checks() -> Vec<Check> {
         ),
         check!(
             "ehr-items.undisclosed-hidden-from-portal",
-            "An undisclosed diagnosis is hidden from the person's portal",
-            "A diagnosis tagged undisclosed is in the facility's summary and not in the person's own",
+            "An UNINFORMED diagnosis is hidden from the person's portal",
+            "A diagnosis tagged UNINFORMED (the JP-CLINS flag of a diagnosis not yet told) is in the facility's summary and not in the person's own",
             "docs/api.md § EHR sharing; FACTS § EHR sharing",
             undisclosed
         ),
@@ -123,10 +123,10 @@ async fn items_bundle(
         patient: patient(p),
         items: facts
             .into_iter()
-            .map(|(fact, undisclosed)| ItemDraft {
+            .map(|(fact, uninformed)| ItemDraft {
                 fact,
                 on: now.date_naive(),
-                undisclosed,
+                uninformed,
                 long_term: false,
             })
             .collect(),
@@ -171,7 +171,7 @@ async fn document(
         items: vec![ItemDraft {
             fact: diagnosis("I10"),
             on: now.date_naive(),
-            undisclosed: false,
+            uninformed: false,
             long_term: false,
         }],
     }
@@ -332,7 +332,7 @@ async fn summary_searchset(c: &Ctx) -> Outcome {
     let ex = summary(c, &c.fx.hospital, &p).await?;
     status(&ex, 200)?;
     let body = ex.json.clone().unwrap_or(Value::Null);
-    fhir::summary_searchset(&body, &p.id)
+    fhir::summary_searchset(&body, &p.id, &patient(&p).member_id())
         .map_err(|f| fail(&ex, format!("a FHIR R4 searchset of the items: {f}")))?;
     ensure(
         ex.response.contains("E78.5"),
@@ -372,7 +372,7 @@ async fn undisclosed(c: &Ctx) -> Outcome {
     ensure(
         facility.response.contains("F32.9"),
         &facility,
-        "the undisclosed diagnosis in the facility's summary",
+        "the UNINFORMED diagnosis in the facility's summary",
     )?;
     let tok = c.t.token(&p.principal()).await?;
     let own =
@@ -382,7 +382,7 @@ async fn undisclosed(c: &Ctx) -> Outcome {
     ensure(
         own.response.contains("M17.9") && !own.response.contains("F32.9"),
         &own,
-        "the person's own summary with M17.9 and without the undisclosed F32.9",
+        "the person's own summary with M17.9 and without the UNINFORMED F32.9",
     )
 }
 

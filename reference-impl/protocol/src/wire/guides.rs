@@ -1,0 +1,158 @@
+//! The published guides the exchange speaks, by release, and the code and identifier systems they
+//! name: what the exchange writes, and the other spellings it accepts.
+//!
+//! JP Core v1.x is moving its code systems from OIDs to http URLs and accepts both meanwhile
+//! (its "OID形式とURL形式に関するマップ表"); a guide built on it may still write the OID. For each
+//! system here, [`CodeSystem::written`] is the form the governing guide writes and
+//! [`CodeSystem::accepted`] every form JP Core's map gives for the same system.
+
+/// One published implementation guide, as its repository releases it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guide {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// The guide's canonical base URL.
+    pub canonical: &'static str,
+}
+
+/// JAMI's e-prescription data guide (処方情報 HL7 FHIR 記述仕様).
+pub const E_PRESCRIPTION: Guide = Guide {
+    name: "JAMI ePrescriptionData",
+    version: "1.0.0",
+    canonical: "http://jpfhir.jp/fhir/ePrescriptionData",
+};
+
+/// JAMI's guide for the EHR sharing service (電子カルテ情報共有サービス, 2 documents and 6 items).
+pub const JP_CLINS: Guide = Guide {
+    name: "JP-CLINS",
+    version: "1.3.0-rc1",
+    canonical: "http://jpfhir.jp/fhir/clins",
+};
+
+/// JP Core, the base profiles every Japanese guide derives from.
+pub const JP_CORE: Guide = Guide {
+    name: "JP Core",
+    version: "1.2.0",
+    canonical: "http://jpfhir.jp/fhir/core",
+};
+
+impl Guide {
+    /// "JP-CLINS 1.3.0-rc1 JP_Condition_eCS.meta.tag": where a rule comes from, for refusals.
+    pub fn cite(&self, profile: &str, element: &str) -> String {
+        format!("{} {} {profile}.{element}", self.name, self.version)
+    }
+}
+
+/// A code system as the guides name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeSystem {
+    pub name: &'static str,
+    /// The URI the governing guide writes.
+    pub written: &'static str,
+    /// Every URI accepted for it (the written one first).
+    pub accepted: &'static [&'static str],
+    /// The guide whose form is written.
+    pub guide: Guide,
+}
+
+impl CodeSystem {
+    pub fn accepts(&self, system: &str) -> bool {
+        self.accepted.contains(&system)
+    }
+}
+
+/// MEDIS HOT9 drug codes: ePrescriptionData writes the OID; JP Core also maps MEDIS's URL and the
+/// MHLW OID to it.
+pub const HOT9: CodeSystem = CodeSystem {
+    name: "HOT9",
+    written: "urn:oid:1.2.392.200119.4.403.1",
+    accepted: &[
+        "urn:oid:1.2.392.200119.4.403.1",
+        "urn:oid:1.2.392.100495.20.2.74",
+        "http://medis.or.jp/CodeSystem/master-HOT9",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// YJ codes (個別医薬品コード): ePrescriptionData writes `…20.1.73`; JP Core names the URL and the
+/// MHLW table's `…20.2.73`.
+pub const YJ: CodeSystem = CodeSystem {
+    name: "YJ",
+    written: "urn:oid:1.2.392.100495.20.1.73",
+    accepted: &[
+        "urn:oid:1.2.392.100495.20.1.73",
+        "urn:oid:1.2.392.100495.20.2.73",
+        "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// JLAC10 laboratory codes (17 digits).
+pub const JLAC10: CodeSystem = CodeSystem {
+    name: "JLAC10",
+    written: "urn:oid:1.2.392.200119.4.504",
+    accepted: &[
+        "urn:oid:1.2.392.200119.4.504",
+        "http://medis.or.jp/CodeSystem/master-JLAC10-17digits",
+    ],
+    guide: JP_CORE,
+};
+
+/// ICD-10 (2013, all digits) as MHLW publishes it; JP Core gives no OID for it.
+pub const ICD10: CodeSystem = CodeSystem {
+    name: "ICD-10 (MHLW 2013)",
+    written: "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full",
+    accepted: &["http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full"],
+    guide: JP_CORE,
+};
+
+/// JFAGY food allergen codes (JP Core's `JP_JfagyFoodAllergen_CS`).
+pub const JFAGY_FOOD: CodeSystem = CodeSystem {
+    name: "JFAGY food allergens",
+    written: "http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyFoodAllergen_CS",
+    accepted: &["http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyFoodAllergen_CS"],
+    guide: JP_CORE,
+};
+
+/// Document type codes (文書区分コード) shared by ePrescriptionData and JP-CLINS.
+pub const DOC_TYPE: CodeSystem = CodeSystem {
+    name: "document type codes",
+    written: "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes",
+    accepted: &["http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes"],
+    guide: JP_CLINS,
+};
+
+/// Every code system above.
+pub const CODE_SYSTEMS: [CodeSystem; 6] = [HOT9, YJ, JLAC10, ICD10, JFAGY_FOOD, DOC_TYPE];
+
+/// A drug code system: YJ or HOT9, in any accepted spelling.
+pub fn drug_system(system: &str) -> Option<CodeSystem> {
+    [YJ, HOT9].into_iter().find(|c| c.accepts(system))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_system_accepts_what_it_writes_and_no_uri_names_two_systems() {
+        for c in CODE_SYSTEMS {
+            assert_eq!(c.accepted[0], c.written, "{}", c.name);
+            for other in CODE_SYSTEMS.iter().filter(|o| o.name != c.name) {
+                for uri in c.accepted {
+                    assert!(
+                        !other.accepts(uri),
+                        "{uri} names {} and {}",
+                        c.name,
+                        other.name
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            drug_system("http://medis.or.jp/CodeSystem/master-HOT9"),
+            Some(HOT9)
+        );
+        assert_eq!(drug_system("http://hl7.org/fhir/sid/icd-10"), None);
+    }
+}

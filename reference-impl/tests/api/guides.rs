@@ -1,0 +1,423 @@
+//! The published guides as written: each element where dxsim once spoke a dialect of its own
+//! (ePrescriptionData 1.0.0, JP-CLINS 1.3.0-rc1, JP Core 1.2.0) — the guide's form is accepted
+//! and returned, the old form is refused with the element's path, and a refusal stores nothing.
+
+use crate::harness::*;
+use dx_exchange::clock::Clock as _;
+use dx_exchange::wire::clins::{
+    BUNDLE_ID_SYSTEM as CLINS_BUNDLE_ID, DocumentKind, EHR_TAG_SYSTEM, FOOD_ALLERGEN_SYSTEM, Fact,
+    INSURED_PERSON_SYSTEM, ItemDraft, SECTION_SYSTEM,
+};
+use dx_exchange::wire::fhir::{
+    BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, INSURER_SYSTEM, PRESCRIPTION_NUMBER_SYSTEM,
+    SUB_NUMBER_EXTENSION, practitioner_system,
+};
+use dx_exchange::wire::guides::{DOC_TYPE, HOT9, ICD10};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Posts `body` and checks it is refused with `status`, `code` and the element `field`, and that
+/// nothing was stored.
+async fn refused(
+    h: &Harness,
+    token: &str,
+    path: &str,
+    body: Value,
+    expected: (StatusCode, &str, &str),
+) -> Value {
+    let stored = h.data_stats().await;
+    let (s, v) = h.post(token, path, body).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (expected.0, Some(expected.1), Some(expected.2)),
+        "{v}"
+    );
+    assert_eq!(h.data_stats().await, stored, "a refusal stores nothing");
+    v
+}
+
+async fn eprescriptions_are_eprescription_data_documents_both_ways() {
+    let h = Harness::start().await;
+    let p = h.adult_with_card(0);
+    let doctor = h.signer(&clinic(0), "DR-100").await;
+    let draft = doctor.draft("rx-g1", &p, &[("amlodipine", 28)], 1, h.clock.now());
+    let bundle = draft.to_bundle();
+
+    // What the guide writes.
+    assert_eq!(bundle["meta"]["profile"][0], BUNDLE_PROFILE);
+    assert!(BUNDLE_PROFILE.contains("/ePrescription/StructureDefinition/"));
+    assert_eq!(bundle["identifier"]["system"], "urn:ietf:rfc:3986");
+    assert!(
+        bundle["identifier"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:uuid:")
+    );
+    let composition = &bundle["entry"][0]["resource"];
+    assert_eq!(
+        composition["type"]["coding"][0],
+        json!({"system": DOC_TYPE.written, "code": "57833-6", "display": "処方箋"})
+    );
+    assert_eq!(
+        composition["identifier"][0],
+        json!({"system": PRESCRIPTION_NUMBER_SYSTEM, "value": "rx-g1"})
+    );
+    let coverage = &bundle["entry"][2]["resource"];
+    let payer_url = coverage["payor"][0]["reference"].as_str().unwrap();
+    let payer = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fullUrl"] == payer_url)
+        .expect("the payor is an entry");
+    assert_eq!(payer["resource"]["resourceType"], "Organization");
+    assert_eq!(payer["resource"]["identifier"][0]["system"], INSURER_SYSTEM);
+    assert!(
+        coverage["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["url"] == SUB_NUMBER_EXTENSION && e["valueString"] == current(&p).branch)
+    );
+    assert_eq!(
+        bundle["entry"][5]["resource"]["identifier"][0]["system"],
+        practitioner_system(&clinic(0))
+    );
+    assert!(
+        practitioner_system(&clinic(0)).starts_with("urn:oid:1.2.392.100495.20.3.41.1"),
+        "a doctor's id of the issuing facility"
+    );
+
+    // Accepted, and returned to the pharmacy as registered.
+    let (s, rx) = h
+        .post(&doctor.token, "/v1/prescriptions", doctor.signed(&draft))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rx}");
+    let pharmacist = h.signer(&pharmacy(0), "PH-100").await;
+    let (s, got) = pharmacist.retrieve(&h, &rx).await;
+    assert_eq!(s, StatusCode::OK, "{got}");
+    assert_eq!(got["bundle"], bundle);
+
+    // The same drug coded with JP Core's URL for HOT9 is accepted too.
+    let mut b = doctor
+        .draft("rx-g2", &p, &[("amlodipine", 28)], 1, h.clock.now())
+        .to_bundle();
+    let hot9 = dx_exchange::refdata::DrugMaster::get()
+        .by_code(&yj("amlodipine"))
+        .unwrap()
+        .hot9
+        .clone();
+    b["entry"][6]["resource"]["medicationCodeableConcept"]["coding"][0] =
+        json!({"system": HOT9.accepted[2], "code": hot9});
+    let (s, v) = h
+        .post(&doctor.token, "/v1/prescriptions", doctor.signed_bundle(b))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+async fn the_old_eprescription_dialect_is_refused_with_the_element_named() {
+    let h = Harness::start().await;
+    let p = h.adult_with_card(1);
+    let doctor = h.signer(&clinic(1), "DR-101").await;
+    let good = || {
+        doctor
+            .draft("rx-old", &p, &[("amlodipine", 28)], 1, h.clock.now())
+            .to_bundle()
+    };
+    let post = |b: Value| doctor.signed_bundle(b);
+    let rx = "/v1/prescriptions";
+    let t = &doctor.token;
+
+    let mut b = good();
+    b["meta"]["profile"] = json!([
+        "http://jpfhir.jp/fhir/ePrescriptionData/StructureDefinition/JP_Bundle_ePrescriptionData"
+    ]);
+    let bad = StatusCode::BAD_REQUEST;
+    refused(
+        &h,
+        t,
+        rx,
+        post(b),
+        (bad, "invalid_fhir", "bundle.meta.profile"),
+    )
+    .await;
+
+    let mut b = good();
+    b["entry"][0]["resource"]["type"]["coding"][0] = json!({
+        "system": "http://jpfhir.jp/fhir/ePrescription/CodeSystem/doc-typecodes", "code": "1"
+    });
+    let field = "bundle.entry[0].resource.type";
+    let v = refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+    assert!(v["error"]["message"].as_str().unwrap().contains("57833-6"));
+
+    let mut b = good();
+    b["identifier"] = json!({
+        "system": "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier", "value": "rx-old"
+    });
+    let v = refused(
+        &h,
+        t,
+        rx,
+        post(b),
+        (bad, "invalid_fhir", "bundle.identifier"),
+    )
+    .await;
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains(BUNDLE_ID_SYSTEM) && message.contains("JAMI ePrescriptionData 1.0.0"));
+
+    let mut b = good();
+    b["identifier"]["value"] = json!("rx-old");
+    let field = "bundle.identifier.value";
+    refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+
+    let mut b = good();
+    b["entry"][2]["resource"]["payor"] =
+        json!([{"identifier": {"system": INSURER_SYSTEM, "value": current(&p).insurer_number}}]);
+    let field = "bundle.entry[2].resource.payor[0]";
+    refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+
+    let mut b = good();
+    let ext = b["entry"][2]["resource"]["extension"]
+        .as_array_mut()
+        .unwrap();
+    ext.retain(|e| e["url"] != SUB_NUMBER_EXTENSION);
+    b["entry"][2]["resource"]["dependent"] = json!(current(&p).branch);
+    let field = "bundle.entry[2].resource.extension";
+    refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+
+    let mut b = good();
+    b["entry"][5]["resource"]["identifier"][0]["system"] =
+        json!("http://jpfhir.jp/fhir/core/IdSystem/practitioner-hpki-id");
+    let field = "bundle.entry[5].resource.identifier";
+    refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+
+    // The prescription number is the prescriber's document id.
+    let mut b = good();
+    b["entry"][0]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("identifier");
+    let field = "bundle.entry[0].resource.identifier";
+    refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+}
+
+async fn ehr_items_are_jp_clins_items_both_ways() {
+    let h = Harness::start().await;
+    let p = h.adult_with_card(2);
+    let fac = hospital(1);
+    let t = h.facility_token(&fac).await;
+    let items = vec![
+        ItemDraft {
+            uninformed: true,
+            long_term: true,
+            ..ItemDraft::new(
+                Fact::Diagnosis {
+                    code: "C16.9".into(),
+                },
+                h.today(),
+            )
+        },
+        ItemDraft::new(
+            Fact::Allergy {
+                system: FOOD_ALLERGEN_SYSTEM.into(),
+                code: "J9FB13110000".into(),
+            },
+            h.today(),
+        ),
+    ];
+    let b = h.items_bundle(&fac, "g-items-1", &p, items);
+    // What JP-CLINS writes.
+    assert_eq!(b["identifier"]["system"], CLINS_BUNDLE_ID);
+    assert!(
+        b["identifier"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{fac}^20"))
+    );
+    let diagnosis = &b["entry"][2]["resource"];
+    assert_eq!(diagnosis["code"]["coding"][0]["system"], ICD10.written);
+    assert_eq!(
+        diagnosis["subject"]["identifier"]["system"],
+        INSURED_PERSON_SYSTEM
+    );
+    let tags: Vec<&str> = diagnosis["meta"]["tag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["LTS", "UNINFORMED"]);
+    let (s, v) = h.post(&t, "/v1/ehr/items", b).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"][0]["retain_until"], Value::Null, "LTS: kept");
+    assert!(v["items"][1]["retain_until"].is_string(), "5 years");
+
+    // Read back by a consenting facility: the guide's codes and the patient by identifier.
+    h.consent(&t, &p, json!({"ehr": true})).await;
+    let (s, v) = h
+        .get(&t, &format!("/v1/persons/{}/clinical-summary", p.id))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let entries = v["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    for e in entries {
+        assert!(e["fullUrl"].as_str().unwrap().starts_with("urn:uuid:"));
+        let r = &e["resource"];
+        let subject = if r["resourceType"] == "AllergyIntolerance" {
+            &r["patient"]
+        } else {
+            &r["subject"]
+        };
+        assert_eq!(
+            subject["identifier"]["system"], INSURED_PERSON_SYSTEM,
+            "{r}"
+        );
+        assert!(
+            r["meta"]["profile"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("http://jpfhir.jp/fhir/eCS/StructureDefinition/")
+        );
+    }
+    assert!(v["link"][0]["url"].as_str().unwrap().starts_with("http://"));
+    // The UNINFORMED diagnosis never reaches the person's own portal.
+    let me = h.token(&format!("person:{}", p.id)).await;
+    let (s, own) = h.get(&me, "/v1/portal/clinical-summary").await;
+    assert_eq!(s, StatusCode::OK, "{own}");
+    assert_eq!(own["total"], 1);
+    assert!(!own.to_string().contains("C16.9"));
+
+    // A subject given as a reference to the Patient entry is accepted and kept as the identifier.
+    let mut b = h.items_bundle(
+        &fac,
+        "g-items-2",
+        &p,
+        vec![ItemDraft::new(
+            Fact::Diagnosis { code: "I10".into() },
+            h.today(),
+        )],
+    );
+    let patient_url = b["entry"][0]["fullUrl"].clone();
+    b["entry"][2]["resource"]["subject"] = json!({ "reference": patient_url });
+    let (s, v) = h.post(&t, "/v1/ehr/items", b).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v) = h
+        .get(&t, &format!("/v1/persons/{}/clinical-summary", p.id))
+        .await;
+    let i10 = v["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["code"]["coding"][0]["code"] == "I10")
+        .unwrap();
+    assert_eq!(
+        i10["resource"]["subject"]["identifier"]["system"],
+        INSURED_PERSON_SYSTEM
+    );
+}
+
+async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
+    let h = Harness::start().await;
+    let p = h.adult_with_card(3);
+    let fac = clinic(3);
+    let t = h.facility_token(&fac).await;
+    let one = |fact: Fact| h.items_bundle(&fac, "g-old", &p, vec![ItemDraft::new(fact, h.today())]);
+    let items = "/v1/ehr/items";
+    let (bad, rule) = (StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The old flags: the guide's tag slicing is closed.
+    for old in ["undisclosed", "long-term"] {
+        let mut b = one(Fact::Diagnosis { code: "I10".into() });
+        b["entry"][2]["resource"]["meta"]["tag"] = json!([{"system": EHR_TAG_SYSTEM, "code": old}]);
+        let field = "bundle.entry[2].resource.meta.tag[0].code";
+        refused(&h, &t, items, b, (rule, "unknown_code", field)).await;
+    }
+    // ICD-10 under HL7's URL instead of MHLW's.
+    let mut b = one(Fact::Diagnosis { code: "I10".into() });
+    b["entry"][2]["resource"]["code"]["coding"][0]["system"] =
+        json!("http://hl7.org/fhir/sid/icd-10");
+    let field = "bundle.entry[2].resource.code.coding[0].system";
+    let v = refused(&h, &t, items, b, (rule, "unknown_code_system", field)).await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(ICD10.written)
+    );
+    // A food allergen in the old code system, and an old code in JFAGY's.
+    let mut b = one(Fact::Allergy {
+        system: FOOD_ALLERGEN_SYSTEM.into(),
+        code: "J9FA19140000".into(),
+    });
+    b["entry"][2]["resource"]["code"]["coding"][0] = json!({"system": "http://jpfhir.jp/fhir/clins/CodeSystem/JP_FoodAllergen", "code": "buckwheat"});
+    let field = "bundle.entry[2].resource.code.coding[0].system";
+    refused(&h, &t, items, b, (rule, "unknown_code_system", field)).await;
+    let b = one(Fact::Allergy {
+        system: FOOD_ALLERGEN_SYSTEM.into(),
+        code: "buckwheat".into(),
+    });
+    let field = "bundle.entry[2].resource.code.coding[0].code";
+    refused(&h, &t, items, b, (rule, "unknown_code", field)).await;
+    // The old Bundle identifier.
+    let mut b = one(Fact::Diagnosis { code: "I10".into() });
+    b["identifier"] = json!({
+        "system": "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier", "value": "g-old"
+    });
+    refused(&h, &t, items, b, (bad, "invalid_fhir", "bundle.identifier")).await;
+    // An identifier naming another facility.
+    let mut b = one(Fact::Diagnosis { code: "I10".into() });
+    b["identifier"]["value"] = json!(format!("{}^2026^g-old", clinic(4)));
+    let field = "bundle.identifier.value";
+    refused(&h, &t, items, b, (bad, "invalid_fhir", field)).await;
+
+    // Documents: LOINC as the type system, and the addressee as an extension.
+    let docs = "/v1/ehr/documents";
+    let mut b = h.document_bundle(&fac, "g-doc", DocumentKind::DischargeSummary, &p, None, &[]);
+    b["entry"][0]["resource"]["type"]["coding"][0]["system"] = json!("http://loinc.org");
+    let field = "bundle.entry[0].resource.type.coding[0].system";
+    refused(&h, &t, docs, b, (rule, "unknown_code_system", field)).await;
+    let mut b = h.document_bundle(
+        &fac,
+        "g-ref",
+        DocumentKind::Referral,
+        &p,
+        Some(&hospital(2)),
+        &[],
+    );
+    let sections = b["entry"][0]["resource"]["section"].as_array_mut().unwrap();
+    let to = sections
+        .iter()
+        .position(|s| s["code"]["coding"][0]["system"] == SECTION_SYSTEM)
+        .expect("a referral-to section");
+    let addressee = sections.remove(to)["entry"][0].clone();
+    b["entry"][0]["resource"]["extension"] = json!([{
+        "url": "http://jpfhir.jp/fhir/clins/Extension/StructureDefinition/JP_eReferral_Destination",
+        "valueReference": addressee
+    }]);
+    let field = "bundle.entry[0].resource.extension";
+    refused(&h, &t, docs, b, (bad, "invalid_fhir", field)).await;
+
+    // The guide's referral is accepted and reaches its addressee.
+    let b = h.document_bundle(
+        &fac,
+        "g-ref",
+        DocumentKind::Referral,
+        &p,
+        Some(&hospital(2)),
+        &[],
+    );
+    assert_eq!(
+        b["entry"][0]["resource"]["type"]["coding"][0]["system"],
+        DOC_TYPE.written
+    );
+    let (s, v) = h.post(&t, docs, b).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["addressee"], hospital(2), "{v}");
+}
+
+crate::harness::on_both_stores!(
+    eprescriptions_are_eprescription_data_documents_both_ways,
+    the_old_eprescription_dialect_is_refused_with_the_element_named,
+    ehr_items_are_jp_clins_items_both_ways,
+    the_old_ehr_dialect_is_refused_with_the_element_named,
+);
