@@ -166,3 +166,21 @@ pub fn read_bundle<'a>(
         full_urls,
     })
 }
+
+/// The first of the guide's element rules `rules` that `bundle` breaks, as the refusal
+/// docs/api.md gives for it, at the path at fault and citing the guide.
+pub fn guide_rules(
+    bundle: &Value,
+    rules: &'static [dx_protocol::wire::guides::rules::Rule],
+) -> Result<(), Refusal> {
+    use dx_protocol::wire::guides::rules::{Answer, first_violation};
+    let Some(v) = first_violation(bundle, rules) else {
+        return Ok(());
+    };
+    let refusal = match v.rule.answer {
+        Answer::Invalid => Refusal::invalid("invalid_fhir", v.message),
+        Answer::UnknownSystem => Refusal::broken_rule("unknown_code_system", v.message),
+        Answer::UnknownCode => Refusal::broken_rule("unknown_code", v.message),
+    };
+    Err(refusal.at(v.path))
+}

@@ -245,10 +245,9 @@ impl Harness {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        crate::fhir_schema::check_bundles(path, &v);
+        (status, v)
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {

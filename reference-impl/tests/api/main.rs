@@ -11,6 +11,7 @@ mod consent;
 mod durability;
 mod ehr;
 mod eligibility;
+mod fhir_schema;
 mod guides;
 mod harness;
 mod municipal;

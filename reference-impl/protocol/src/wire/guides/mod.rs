@@ -6,6 +6,8 @@
 //! system here, [`CodeSystem::written`] is the form the governing guide writes and
 //! [`CodeSystem::accepted`] every form JP Core's map gives for the same system.
 
+pub mod rules;
+
 /// One published implementation guide, as its repository releases it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guide {
