@@ -35,10 +35,13 @@ pub enum Fault {
     CardReplayAllowed,
     /// The card revocation list is not consulted.
     CardRevocationIgnored,
+    /// Bundles are read without the guides' element rules (a payload the guide forbids passes
+    /// where the service's own reading does not look).
+    GuideRulesUnchecked,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 15] = [
+    pub const ALL: [Fault; 16] = [
         Fault::ConsentUnchecked,
         Fault::RefillLimitOffByOne,
         Fault::CheckDigitUnvalidated,
@@ -54,6 +57,7 @@ impl Fault {
         Fault::CardSignatureUnchecked,
         Fault::CardReplayAllowed,
         Fault::CardRevocationIgnored,
+        Fault::GuideRulesUnchecked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +77,7 @@ impl Fault {
             Fault::CardSignatureUnchecked => "card_signature_unchecked",
             Fault::CardReplayAllowed => "card_replay_allowed",
             Fault::CardRevocationIgnored => "card_revocation_ignored",
+            Fault::GuideRulesUnchecked => "guide_rules_unchecked",
         }
     }
 

@@ -8,8 +8,9 @@ fonttools). Run from the repository root after adding Japanese text to reports/s
     python3 reports/assets/subset-font.py [path/to/NotoSansCJK-Regular.ttc]
 
 The characters kept: printable ASCII, Latin-1, common punctuation and symbols, all kana, and
-every other character that appears in reports/src and sim/src/conformance (the checks'
-titles and rules, which the report shows). The font's test in reports/src/font.rs fails
+every other character that appears in reports/src, sim/conformance/src (the checks' titles and
+rules, which the report shows) and reference-impl/protocol/src/wire/guides (the guides' rules,
+whose fixed values the generated checks quote). The font's test in reports/src/font.rs fails
 when a term uses a character the subset lacks.
 """
 import pathlib
@@ -26,7 +27,8 @@ chars |= set(range(0x3000, 0x3040)) | set(range(0x3040, 0x30A0)) | set(range(0x3
 chars |= set(range(0xFF01, 0xFF5F))
 chars |= {ord(c) for c in "–—‘’“”•…‰′″→←↑↓−±×÷≤≥≈≠∞µ°·"}
 # The report's own text, and the conformance checks' titles and rules, which it shows.
-for path in [*pathlib.Path("reports/src").rglob("*.rs"), *pathlib.Path("sim/src/conformance").rglob("*.rs")]:
+SOURCES = ["reports/src", "sim/conformance/src", "reference-impl/protocol/src/wire/guides"]
+for path in [p for d in SOURCES for p in pathlib.Path(d).rglob("*.rs")]:
     chars |= {ord(c) for c in path.read_text(encoding="utf-8") if ord(c) > 0x7F}
 
 collection = TTCollection(SOURCE)

@@ -148,6 +148,14 @@ async fn faults_are_caught(postgres: Option<&str>) {
             &["security.card-proof-replayed"][..],
         ),
         (Fault::CardRevocationIgnored, &["security.card-revoked"][..]),
+        (
+            Fault::GuideRulesUnchecked,
+            &[
+                "eprescription.guide-composition-category",
+                "eprescription.guide-coverage-relationship",
+                "ehr-items.guide-condition-category",
+            ][..],
+        ),
     ] {
         // The groups of the targeted checks, whole: the fault shows where it should and the
         // rest of each group still passes where the fault does not reach.

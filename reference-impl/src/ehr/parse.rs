@@ -3,7 +3,7 @@
 //! are 422.
 
 use super::{MAX_ENTRIES, NewItem, retain_until};
-use crate::fhir_read::{BundleView, fhir_err, guide_rules, identifier, one, read_bundle, str_at};
+use crate::fhir_read::{BundleView, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::DrugMaster;
 use crate::refdata::clinical::{Panel, food_allergen, is_icd10, lab_test};
 use crate::refusal::Refusal;
@@ -438,7 +438,6 @@ pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, Refusal> {
     if items.is_empty() {
         return Err(fhir_err("bundle.entry", "at least one item is required"));
     }
-    guide_rules(bundle, guides::rules::ITEMS)?;
     Ok(ParsedItems {
         submission_id,
         facility_code,
@@ -603,7 +602,6 @@ pub fn document(bundle: &Value, today: NaiveDate) -> Result<ParsedDocument, Refu
             }
         }
     }
-    guide_rules(bundle, guides::rules::ITEMS)?;
     Ok(ParsedDocument {
         source_id,
         kind,

@@ -3,9 +3,7 @@
 //! unknown drug codes or code systems are 422.
 
 use crate::eligibility::InsuranceKey;
-use crate::fhir_read::{
-    BundleView, extension, fhir_err, guide_rules, identifier, one, read_bundle, str_at,
-};
+use crate::fhir_read::{BundleView, extension, fhir_err, identifier, one, read_bundle, str_at};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -254,7 +252,6 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
         items.push(it);
     }
     let uses = u8::try_from(repeats.unwrap_or(0) + 1).unwrap_or(u8::MAX);
-    guide_rules(bundle, guides::rules::PRESCRIPTION)?;
     Ok(ParsedBundle {
         document_id,
         facility_code,

@@ -158,6 +158,11 @@ async fn register_inner(
 ) -> Result<RegisterPrescriptionResponse, Refusal> {
     caller.require(&PRESCRIBERS, "registering prescriptions")?;
     let parsed = bundle::parse(&req.bundle, state.drugs())?;
+    crate::fhir_read::guide_rules(
+        state,
+        &req.bundle,
+        dx_protocol::wire::guides::rules::PRESCRIPTION,
+    )?;
     if parsed.facility_code != caller.subject() {
         return Err(Refusal::forbidden(
             "facility_mismatch",

@@ -30,21 +30,27 @@ impl Ctx {
 
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
+/// What runs a check.
+pub type Runner = Box<dyn for<'a> Fn(&'a Ctx) -> CheckFuture<'a> + Send + Sync>;
+
+/// Text of a check: written in its declaration, or made from a guide's rule.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// One check of the suite.
 pub struct Check {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: Text,
+    pub title: Text,
     /// The rule, in a sentence.
-    pub rule: &'static str,
+    pub rule: Text,
     /// Where the rule is written.
-    pub source: &'static str,
-    pub run: for<'a> fn(&'a Ctx) -> CheckFuture<'a>,
+    pub source: Text,
+    pub run: Runner,
 }
 
 impl Check {
     /// The group: the id up to its first dot.
-    pub fn group(&self) -> &'static str {
-        self.id.split('.').next().unwrap_or(self.id)
+    pub fn group(&self) -> &str {
+        self.id.split('.').next().unwrap_or(&self.id)
     }
 }
 
@@ -67,11 +73,11 @@ pub const GROUPS: [&str; 11] = [
 macro_rules! check {
     ($id:literal, $title:literal, $rule:literal, $source:literal, $f:path) => {
         $crate::check::Check {
-            id: $id,
-            title: $title,
-            rule: $rule,
-            source: $source,
-            run: |c| Box::pin($f(c)),
+            id: std::borrow::Cow::Borrowed($id),
+            title: std::borrow::Cow::Borrowed($title),
+            rule: std::borrow::Cow::Borrowed($rule),
+            source: std::borrow::Cow::Borrowed($source),
+            run: Box::new(|c| Box::pin($f(c))),
         }
     };
 }

@@ -8,10 +8,9 @@
 //! to it.
 
 use dx_protocol::wire::clins::INSURED_PERSON_SYSTEM;
-use dx_protocol::wire::fhir::{
-    BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, INSURER_SYSTEM, PRESCRIPTION_DOC_TYPE,
-};
+use dx_protocol::wire::fhir::{BUNDLE_PROFILE, INSURER_SYSTEM};
 use dx_protocol::wire::guides;
+use dx_protocol::wire::guides::rules::{ITEMS, PRESCRIPTION, Rule};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -77,8 +76,21 @@ fn drug_code(r: &Value, path: &str) -> Result<(), Fault> {
     Ok(())
 }
 
-/// A prescription document Bundle (ePrescriptionData).
+/// The first of the guide's element rules `rules` (those on the Bundle itself too, if `bundle`)
+/// that `b` breaks, with the path and the guide's citation.
+fn guide_rules(b: &Value, rules: &'static [Rule], bundle: bool) -> Result<(), Fault> {
+    for rule in rules.iter().filter(|r| bundle || r.resource != "Bundle") {
+        if let Err(v) = rule.check(b) {
+            return Err(format!("{} {}", v.path, v.message));
+        }
+    }
+    Ok(())
+}
+
+/// A prescription document Bundle (ePrescriptionData 1.0.0: the R4 structure and every element
+/// rule of [`PRESCRIPTION`]).
 pub fn prescription_document(b: &Value) -> Result<(), Fault> {
+    guide_rules(b, PRESCRIPTION, true)?;
     let name = "bundle";
     let list = entries(b, name)?;
     if need_str(b, "/type", name)? != "document" {
@@ -86,13 +98,6 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     }
     if at(b, "/meta/profile/0").and_then(Value::as_str) != Some(BUNDLE_PROFILE) {
         return Err(format!("bundle.meta.profile is not {BUNDLE_PROFILE}"));
-    }
-    if need_str(b, "/identifier/system", name)? != BUNDLE_ID_SYSTEM
-        || !need_str(b, "/identifier/value", name)?.starts_with("urn:uuid:")
-    {
-        return Err(format!(
-            "bundle.identifier is not a urn:uuid: of {BUNDLE_ID_SYSTEM}"
-        ));
     }
     if !is_date_time(need_str(b, "/timestamp", name)?) {
         return Err("bundle.timestamp is not a dateTime".into());
@@ -111,14 +116,6 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     let (first, composition) = list.first().ok_or("bundle.entry is empty")?;
     if composition["resourceType"] != "Composition" {
         return Err(format!("{first} is not the Composition"));
-    }
-    if need_str(composition, "/type/coding/0/code", first)? != PRESCRIPTION_DOC_TYPE
-        || !guides::DOC_TYPE.accepts(need_str(composition, "/type/coding/0/system", first)?)
-    {
-        return Err(format!(
-            "{first}.type is not {PRESCRIPTION_DOC_TYPE} of {}",
-            guides::DOC_TYPE.written
-        ));
     }
     need_str(composition, "/status", first)?;
     if !is_date_time(need_str(composition, "/date", first)?) {
@@ -197,6 +194,7 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
 pub fn summary_searchset(b: &Value, person_id: &str, member_id: &str) -> Result<(), Fault> {
     let name = "summary";
     let list = entries(b, name)?;
+    guide_rules(b, ITEMS, false).map_err(|f| f.replacen("bundle.", "summary.", 1))?;
     if need_str(b, "/type", name)? != "searchset" {
         return Err("summary.type is not searchset".into());
     }
@@ -315,7 +313,7 @@ mod tests {
         let faults: [(Break, &str); 7] = [
             (
                 |b| b["timestamp"] = Value::Null,
-                "bundle.timestamp is missing",
+                "bundle.timestamp must be exactly 1 (JAMI ePrescriptionData 1.0.0",
             ),
             (
                 |b| {
@@ -323,7 +321,7 @@ mod tests {
                     b["entry"][i]["resource"]["medicationCodeableConcept"]["coding"][0]["system"] =
                         json!("urn:example");
                 },
-                "not YJ or HOT9",
+                "must be a system of YJ or HOT9",
             ),
             (
                 |b| b["entry"].as_array_mut().unwrap().rotate_left(1),
@@ -345,7 +343,7 @@ mod tests {
             ),
             (
                 |b| b["identifier"]["system"] = json!("urn:example"),
-                "bundle.identifier is not a urn:uuid:",
+                "bundle.identifier.system must be = urn:ietf:rfc:3986",
             ),
             (
                 |b| {
@@ -371,6 +369,8 @@ mod tests {
             "entry": [{"fullUrl": "urn:uuid:0", "resource": {
             "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z"},
             "subject": {"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}},
+            "category": [{"coding": [{"code": "encounter-diagnosis"}]}],
+            "verificationStatus": {"coding": [{"code": "confirmed"}]},
             "code": {"coding": [{"system": guides::ICD10.written, "code": "I10"}]}}}]});
         summary_searchset(&good, "P1", "M1").unwrap();
         assert!(
@@ -401,6 +401,16 @@ mod tests {
             summary_searchset(&total, "P1", "M1")
                 .unwrap_err()
                 .contains("below")
+        );
+        let mut category = good.clone();
+        category["entry"][0]["resource"]
+            .as_object_mut()
+            .unwrap()
+            .remove("category");
+        assert!(
+            summary_searchset(&category, "P1", "M1")
+                .unwrap_err()
+                .contains("JP-CLINS 1.3.0-rc1 JP_Condition_eCS.category")
         );
         let mut kind = good.clone();
         kind["entry"][0]["resource"]["resourceType"] = json!("Encounter");

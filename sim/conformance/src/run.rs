@@ -84,11 +84,11 @@ pub async fn run(
             }
         };
         let r = CheckResult {
-            id: c.id.into(),
+            id: c.id.to_string(),
             group: c.group().into(),
-            title: c.title.into(),
-            rule: c.rule.into(),
-            source: c.source.into(),
+            title: c.title.to_string(),
+            rule: c.rule.to_string(),
+            source: c.source.to_string(),
             result: result.into(),
             message,
             exchange,
@@ -279,19 +279,31 @@ mod tests {
     fn every_check_has_a_unique_id_in_a_known_group_and_a_source() {
         let suite = checks::all();
         assert!(suite.len() >= 40, "{} checks", suite.len());
-        let mut ids: Vec<&str> = suite.iter().map(|c| c.id).collect();
+        let mut ids: Vec<&str> = suite.iter().map(|c| &*c.id).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), suite.len(), "duplicate ids");
         for c in &suite {
             assert!(GROUPS.contains(&c.group()), "{}", c.id);
             assert!(!c.title.is_empty() && !c.rule.is_empty(), "{}", c.id);
+            let guides = [
+                dx_protocol::wire::guides::E_PRESCRIPTION,
+                dx_protocol::wire::guides::JP_CLINS,
+                dx_protocol::wire::guides::JP_CORE,
+            ];
+            let cites_guide = guides
+                .iter()
+                .any(|g| c.source.starts_with(&format!("{} {}", g.name, g.version)));
             assert!(
-                c.source.starts_with("docs/api.md") || c.source.starts_with("FACTS"),
+                c.source.starts_with("docs/api.md") || c.source.starts_with("FACTS") || cites_guide,
                 "{}: {}",
                 c.id,
                 c.source
             );
+            // A FHIR check names the guide, its release and the profile it holds to.
+            if c.id.contains("fhir") || c.id.contains(".guide-") {
+                assert!(cites_guide, "{}: {}", c.id, c.source);
+            }
         }
         for g in GROUPS {
             assert!(suite.iter().any(|c| c.group() == g), "no check in {g}");

@@ -62,8 +62,8 @@ pub fn checks() -> Vec<Check> {
         check!(
             "ehr-items.summary-fhir-searchset",
             "The clinical summary is a FHIR searchset of the items",
-            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items (JP-CLINS 1.3.0-rc1), each with a fullUrl, id, meta.lastUpdated and the person as subject by the insured-person identifier, its links absolute",
-            "docs/api.md § EHR sharing; FACTS § FHIR",
+            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items, each with a fullUrl, id, meta.lastUpdated, the person as subject by the insured-person identifier and every element rule of JP-CLINS 1.3.0-rc1's item profiles, its links absolute",
+            "JP-CLINS 1.3.0-rc1 JP_Condition_eCS, JP_Observation_LabResult_eCS, JP_AllergyIntolerance_eCS; docs/api.md § EHR sharing",
             summary_searchset
         ),
         check!(
@@ -108,7 +108,7 @@ fn patient(p: &Person) -> EhrPatient {
     }
 }
 
-async fn items_bundle(
+pub(super) async fn items_bundle(
     c: &Ctx,
     facility: &str,
     p: &Person,
@@ -134,16 +134,20 @@ async fn items_bundle(
     .to_bundle())
 }
 
-async fn submit_items(c: &Ctx, facility: &str, bundle: Value) -> Result<Exchange, Finding> {
+pub(super) async fn submit_items(
+    c: &Ctx,
+    facility: &str,
+    bundle: Value,
+) -> Result<Exchange, Finding> {
     let tok = c.facility(facility).await?;
     c.t.post::<ep::SubmitItems>(&tok, &bundle).await
 }
 
-fn diagnosis(code: &str) -> Fact {
+pub(super) fn diagnosis(code: &str) -> Fact {
     Fact::Diagnosis { code: code.into() }
 }
 
-fn lab(code: &str, value: f64) -> Fact {
+pub(super) fn lab(code: &str, value: f64) -> Fact {
     Fact::LabResult {
         code: code.into(),
         value,
@@ -267,7 +271,7 @@ async fn checkup_needs_consent(c: &Ctx) -> Outcome {
     status(&c.t.get::<ep::ReadDocument>(&other, &[&id]).await?, 200)
 }
 
-fn hba1c() -> &'static str {
+pub(super) fn hba1c() -> &'static str {
     LAB_TESTS.first().map_or("", |l| l.code)
 }
 

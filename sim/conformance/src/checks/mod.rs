@@ -4,6 +4,7 @@
 mod cards;
 mod ehr;
 mod eligibility;
+mod guides;
 mod municipal;
 mod prescription;
 mod security;
@@ -16,6 +17,7 @@ pub fn all() -> Vec<Check> {
     v.extend(eligibility::checks());
     v.extend(prescription::checks());
     v.extend(ehr::checks());
+    v.extend(guides::checks());
     v.extend(municipal::checks());
     v.extend(security::checks());
     v.extend(cards::checks());

@@ -23,8 +23,8 @@ pub fn checks() -> Vec<Check> {
         check!(
             "eprescription.retrieve-fhir-document",
             "The pharmacy retrieves the prescription as a FHIR document",
-            "GET /v1/prescriptions/{access_code} with the patient's card answers the registered Bundle: a FHIR R4 document with its Composition, Patient, Coverage, Organization and MedicationRequests coded in YJ or HOT9",
-            "docs/api.md § E-prescription; FACTS § FHIR",
+            "GET /v1/prescriptions/{access_code} with the patient's card answers the registered Bundle: a FHIR R4 document with its Composition, Patient, Coverage, Organization and MedicationRequests coded in YJ or HOT9, keeping every element rule of ePrescriptionData 1.0.0",
+            "JAMI ePrescriptionData 1.0.0 JP_Bundle_ePrescriptionData and its entries' profiles; docs/api.md § E-prescription",
             retrieve_fhir
         ),
         check!(
@@ -270,7 +270,7 @@ async fn code_bound_to_person(c: &Ctx) -> Outcome {
     )
 }
 
-async fn prescriptions_stored(c: &Ctx) -> Result<u64, Finding> {
+pub(super) async fn prescriptions_stored(c: &Ctx) -> Result<u64, Finding> {
     Ok(c.t.stats().await?["prescriptions"].as_u64().unwrap_or(0))
 }
 
