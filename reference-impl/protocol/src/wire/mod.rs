@@ -19,6 +19,7 @@ pub mod endpoints;
 pub mod enrolment;
 pub mod fhir;
 pub mod guides;
+pub mod hpki;
 pub mod municipal;
 pub mod prescription;
 
