@@ -376,14 +376,17 @@ async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
     b["entry"][0]["resource"]["type"]["coding"][0]["system"] = json!("http://loinc.org");
     let field = "bundle.entry[0].resource.type.coding[0].system";
     refused(&h, &t, docs, b, (rule, "unknown_code_system", field)).await;
-    let mut b = h.document_bundle(
-        &fac,
-        "g-ref",
-        DocumentKind::Referral,
-        &p,
-        Some(&hospital(2)),
-        &[],
-    );
+    let referral = || {
+        h.document_bundle(
+            &fac,
+            "g-ref",
+            DocumentKind::Referral,
+            &p,
+            Some(&hospital(2)),
+            &[],
+        )
+    };
+    let mut b = referral();
     let sections = b["entry"][0]["resource"]["section"].as_array_mut().unwrap();
     let to = sections
         .iter()
@@ -398,14 +401,7 @@ async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
     refused(&h, &t, docs, b, (bad, "invalid_fhir", field)).await;
 
     // The guide's referral is accepted and reaches its addressee.
-    let b = h.document_bundle(
-        &fac,
-        "g-ref",
-        DocumentKind::Referral,
-        &p,
-        Some(&hospital(2)),
-        &[],
-    );
+    let b = referral();
     assert_eq!(
         b["entry"][0]["resource"]["type"]["coding"][0]["system"],
         DOC_TYPE.written

@@ -265,34 +265,13 @@ pub fn summary_searchset(b: &Value, person_id: &str, member_id: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+    use dx_protocol::wire::fhir::PrescriptionDraft;
     use serde_json::json;
 
     fn bundle() -> Value {
         PrescriptionDraft {
-            document_id: "d-1".into(),
             facility_code: "4719999012".into(),
-            facility_name: "c".into(),
-            practitioner_id: "DR".into(),
-            issued_at: chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00").unwrap(),
-            patient_gender: "female",
-            patient_birth_date: chrono::NaiveDate::from_ymd_opt(1980, 5, 1).unwrap(),
-            coverage: DraftCoverage {
-                insurer_number: "06479901".into(),
-                symbol: "C".into(),
-                number: "1".into(),
-                branch: "00".into(),
-            },
-            items: vec![DraftItem {
-                code: "2171022F1010".into(),
-                code_system: YJ_SYSTEM,
-                display: "x".into(),
-                days: 28,
-                quantity: 28,
-                unit: "錠".into(),
-                as_needed: false,
-            }],
-            uses: 1,
+            ..PrescriptionDraft::example()
         }
         .to_bundle()
     }

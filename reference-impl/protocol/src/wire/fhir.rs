@@ -141,6 +141,36 @@ pub fn urn(document_id: &str, part: &str) -> String {
 }
 
 impl PrescriptionDraft {
+    /// A small well-formed draft (one drug, 28 days), for examples and tests.
+    pub fn example() -> Self {
+        Self {
+            document_id: "d-1".into(),
+            facility_code: "1310110015".into(),
+            facility_name: "c".into(),
+            practitioner_id: "DR".into(),
+            issued_at: DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00")
+                .expect("a fixed instant"),
+            patient_gender: "female",
+            patient_birth_date: NaiveDate::from_ymd_opt(1980, 5, 1).expect("a fixed date"),
+            coverage: DraftCoverage {
+                insurer_number: "06139996".into(),
+                symbol: "C".into(),
+                number: "1".into(),
+                branch: "00".into(),
+            },
+            items: vec![DraftItem {
+                code: "2171022F1010".into(),
+                code_system: YJ_SYSTEM,
+                display: "x".into(),
+                days: 28,
+                quantity: 28,
+                unit: "錠".into(),
+                as_needed: false,
+            }],
+            uses: 1,
+        }
+    }
+
     /// The FHIR document Bundle for this prescription, as ePrescriptionData writes it.
     pub fn to_bundle(&self) -> Value {
         let id = &self.document_id;

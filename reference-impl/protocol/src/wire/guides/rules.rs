@@ -715,36 +715,11 @@ pub fn first_violation(bundle: &Value, rules: &'static [Rule]) -> Option<Violati
 mod tests {
     use super::*;
     use crate::wire::clins::{EhrPatient, Fact, ItemDraft, ItemsDraft};
-    use crate::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft};
+    use crate::wire::fhir::PrescriptionDraft;
     use chrono::NaiveDate;
 
     fn prescription() -> Value {
-        PrescriptionDraft {
-            document_id: "d-1".into(),
-            facility_code: "1310110015".into(),
-            facility_name: "c".into(),
-            practitioner_id: "DR".into(),
-            issued_at: chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00").unwrap(),
-            patient_gender: "female",
-            patient_birth_date: NaiveDate::from_ymd_opt(1980, 5, 1).unwrap(),
-            coverage: DraftCoverage {
-                insurer_number: "06139996".into(),
-                symbol: "C".into(),
-                number: "1".into(),
-                branch: "00".into(),
-            },
-            items: vec![DraftItem {
-                code: "2171022F1010".into(),
-                code_system: YJ.written,
-                display: "x".into(),
-                days: 28,
-                quantity: 28,
-                unit: "錠".into(),
-                as_needed: false,
-            }],
-            uses: 1,
-        }
-        .to_bundle()
+        PrescriptionDraft::example().to_bundle()
     }
 
     fn items() -> Value {
