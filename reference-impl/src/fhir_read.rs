@@ -39,6 +39,27 @@ pub fn identifier<'a>(resource: &'a Value, system: &str, path: &str) -> Result<&
         })
 }
 
+/// The value of the identifier of `resource` whose system is any spelling `system` accepts.
+pub fn identifier_of<'a>(
+    resource: &'a Value,
+    system: &dx_protocol::wire::guides::CodeSystem,
+    path: &str,
+) -> Result<&'a str, Refusal> {
+    system
+        .accepted
+        .iter()
+        .find_map(|s| identifier(resource, s, path).ok())
+        .ok_or_else(|| {
+            fhir_err(
+                &format!("{path}.identifier"),
+                format!(
+                    "an identifier with system {} ({}) is required",
+                    system.written, system.name
+                ),
+            )
+        })
+}
+
 pub fn extension<'a>(resource: &'a Value, url: &str, path: &str) -> Result<&'a str, Refusal> {
     resource
         .get("extension")

@@ -3,7 +3,9 @@
 //! unknown drug codes or code systems are 422.
 
 use crate::eligibility::InsuranceKey;
-use crate::fhir_read::{BundleView, extension, fhir_err, identifier, one, read_bundle, str_at};
+use crate::fhir_read::{
+    BundleView, extension, fhir_err, identifier, identifier_of, one, read_bundle, str_at,
+};
 use crate::refdata::{Drug, DrugMaster};
 use crate::refusal::Refusal;
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -297,7 +299,7 @@ fn coverage(view: &BundleView<'_>) -> Result<InsuranceKey, Refusal> {
             ));
         }
         let (opath, payer) = view.follow(r, "/payor/0/reference", path, "Organization")?;
-        if let Ok(insurer) = identifier(payer, INSURER_SYSTEM, opath) {
+        if let Ok(insurer) = identifier_of(payer, &guides::INSURER_NUMBER, opath) {
             found.push((path, *r, insurer));
         }
     }

@@ -12,7 +12,9 @@ use dx_exchange::wire::fhir::{
     BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, INSURER_SYSTEM, PRESCRIPTION_NUMBER_SYSTEM,
     SUB_NUMBER_EXTENSION, practitioner_system,
 };
-use dx_exchange::wire::guides::{DOC_TYPE, HOT9, ICD10};
+use dx_exchange::wire::guides::{
+    DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -109,6 +111,21 @@ async fn eprescriptions_are_eprescription_data_documents_both_ways() {
         .clone();
     b["entry"][6]["resource"]["medicationCodeableConcept"]["coding"][0] =
         json!({"system": HOT9.accepted[2], "code": hot9});
+    let (s, v) = h
+        .post(&doctor.token, "/v1/prescriptions", doctor.signed_bundle(b))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+
+    // So is the insurer number, the insurance category and the insured's category under JP
+    // Core's URLs instead of the MHLW OIDs.
+    let mut b = doctor
+        .draft("rx-g3", &p, &[("amlodipine", 28)], 1, h.clock.now())
+        .to_bundle();
+    b["entry"][3]["resource"]["identifier"][0]["system"] = json!(INSURER_NUMBER.accepted[1]);
+    b["entry"][2]["resource"]["type"]["coding"][0]["system"] =
+        json!(INSURANCE_CATEGORY.accepted[1]);
+    b["entry"][2]["resource"]["relationship"]["coding"][0]["system"] =
+        json!(INSURED_RELATIONSHIP.accepted[1]);
     let (s, v) = h
         .post(&doctor.token, "/v1/prescriptions", doctor.signed_bundle(b))
         .await;

@@ -8,7 +8,7 @@
 //! to it.
 
 use dx_protocol::wire::clins::INSURED_PERSON_SYSTEM;
-use dx_protocol::wire::fhir::{BUNDLE_PROFILE, INSURER_SYSTEM};
+use dx_protocol::wire::fhir::BUNDLE_PROFILE;
 use dx_protocol::wire::guides;
 use dx_protocol::wire::guides::rules::{ITEMS, PRESCRIPTION, Rule};
 use serde_json::Value;
@@ -152,7 +152,10 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
     for (cp, coverage) in of("Coverage") {
         let payor = need_str(coverage, "/payor/0/reference", cp)?;
         let insurer = resolve(payor).filter(|o| {
-            o["resourceType"] == "Organization" && o["identifier"][0]["system"] == INSURER_SYSTEM
+            o["resourceType"] == "Organization"
+                && o["identifier"][0]["system"]
+                    .as_str()
+                    .is_some_and(|s| guides::INSURER_NUMBER.accepts(s))
         });
         if insurer.is_none() {
             return Err(format!(
@@ -265,7 +268,7 @@ pub fn summary_searchset(b: &Value, person_id: &str, member_id: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dx_protocol::wire::fhir::PrescriptionDraft;
+    use dx_protocol::wire::fhir::{INSURER_SYSTEM, PrescriptionDraft};
     use serde_json::json;
 
     fn bundle() -> Value {

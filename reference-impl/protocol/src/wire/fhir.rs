@@ -32,14 +32,14 @@ pub const SECTION_SYSTEM: &str =
 pub const FACILITY_SYSTEM: &str =
     "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
 /// Insurer number (保険者番号), on the insurer's Organization.
-pub const INSURER_SYSTEM: &str = "urn:oid:1.2.392.100495.20.3.61";
+pub const INSURER_SYSTEM: &str = super::guides::INSURER_NUMBER.written;
 /// `Organization.type` codes (`prov` for the issuing facility, `ins` for an insurer).
 pub const ORGANIZATION_TYPE_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/organization-type";
 /// Insurance category (保険種別: 1 医保, 2 国保, 7 後期高齢者, …) on `Coverage.type`.
-pub const INSURANCE_CATEGORY_SYSTEM: &str = "urn:oid:1.2.392.100495.20.2.61";
+pub const INSURANCE_CATEGORY_SYSTEM: &str = super::guides::INSURANCE_CATEGORY.written;
 /// Insured or dependant (被保険者区分: 1 被保険者, 2 被扶養者) on `Coverage.relationship`.
-pub const RELATIONSHIP_SYSTEM: &str = "urn:oid:1.2.392.100495.20.2.62";
+pub const RELATIONSHIP_SYSTEM: &str = super::guides::INSURED_RELATIONSHIP.written;
 /// Insured symbol (記号) extension on Coverage.
 pub const SYMBOL_EXTENSION: &str =
     "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSymbol";

@@ -124,8 +124,51 @@ pub const DOC_TYPE: CodeSystem = CodeSystem {
     guide: JP_CLINS,
 };
 
-/// Every code system above.
-pub const CODE_SYSTEMS: [CodeSystem; 6] = [HOT9, YJ, JLAC10, ICD10, JFAGY_FOOD, DOC_TYPE];
+/// Insurer numbers (保険者番号), an identifier system: ePrescriptionData writes the MHLW OID.
+pub const INSURER_NUMBER: CodeSystem = CodeSystem {
+    name: "insurer number",
+    written: "urn:oid:1.2.392.100495.20.3.61",
+    accepted: &[
+        "urn:oid:1.2.392.100495.20.3.61",
+        "http://jpfhir.jp/fhir/core/mhlw/IdSystem/InsurerNumber",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// Insurance category (保険種別) of Coverage.type.
+pub const INSURANCE_CATEGORY: CodeSystem = CodeSystem {
+    name: "insurance category",
+    written: "urn:oid:1.2.392.100495.20.2.61",
+    accepted: &[
+        "urn:oid:1.2.392.100495.20.2.61",
+        "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/InsuranceMajorCategory",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// Insured or dependant (被保険者区分) of Coverage.relationship.
+pub const INSURED_RELATIONSHIP: CodeSystem = CodeSystem {
+    name: "insured person category",
+    written: "urn:oid:1.2.392.100495.20.2.62",
+    accepted: &[
+        "urn:oid:1.2.392.100495.20.2.62",
+        "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/InsuredPersonCategory",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// Every code and identifier system above.
+pub const CODE_SYSTEMS: [CodeSystem; 9] = [
+    HOT9,
+    YJ,
+    JLAC10,
+    ICD10,
+    JFAGY_FOOD,
+    DOC_TYPE,
+    INSURER_NUMBER,
+    INSURANCE_CATEGORY,
+    INSURED_RELATIONSHIP,
+];
 
 /// A drug code system: YJ or HOT9, in any accepted spelling.
 pub fn drug_system(system: &str) -> Option<CodeSystem> {

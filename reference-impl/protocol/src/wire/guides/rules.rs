@@ -285,7 +285,7 @@ pub const PRESCRIPTION: &[Rule] = &[
         COVERAGE,
         "Coverage",
         "type.coding.system",
-        Fixed(super::super::fhir::INSURANCE_CATEGORY_SYSTEM),
+        Systems(&[super::INSURANCE_CATEGORY]),
     ),
     rule(
         "coverage-relationship",
@@ -301,7 +301,7 @@ pub const PRESCRIPTION: &[Rule] = &[
         COVERAGE,
         "Coverage",
         "relationship.coding.system",
-        Fixed(super::super::fhir::RELATIONSHIP_SYSTEM),
+        Systems(&[super::INSURED_RELATIONSHIP]),
     ),
     rule(
         "coverage-payor",
