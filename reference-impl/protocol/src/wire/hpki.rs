@@ -462,6 +462,98 @@ fn signed_by(c: &Cert, issuer: &Cert) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Signed FHIR documents: `Bundle.signature`.
+
+/// `Bundle.signature.type`: ASTM E1762 "Author's Signature".
+pub const AUTHOR_SIGNATURE_SYSTEM: &str = "urn:iso-astm:E1762-95:2013";
+pub const AUTHOR_SIGNATURE_CODE: &str = "1.2.840.10065.1.12.1.1";
+
+/// What a document's signature covers: the canonical bytes of the Bundle without its
+/// `signature` element.
+pub fn bundle_payload(bundle: &serde_json::Value) -> Vec<u8> {
+    let mut unsigned = bundle.clone();
+    if let Some(o) = unsigned.as_object_mut() {
+        o.remove("signature");
+    }
+    super::canonical::canonical_bytes(&unsigned)
+}
+
+/// Signs `bundle` as `who`, who signed `when`: `Bundle.signature` with the author-signature type,
+/// `when`, `who` (a reference to the entry `who_url`), `sigFormat` `application/jose` and `data`
+/// the base64 of the JWS over [`bundle_payload`].
+pub fn sign_bundle(
+    bundle: &mut serde_json::Value,
+    who: &Practitioner,
+    who_url: &str,
+    when: DateTime<chrono::FixedOffset>,
+) {
+    let jws = who.sign(&bundle_payload(bundle));
+    bundle["signature"] = serde_json::json!({
+        "type": [{"system": AUTHOR_SIGNATURE_SYSTEM, "code": AUTHOR_SIGNATURE_CODE, "display": "Author's Signature"}],
+        "when": when.to_rfc3339(),
+        "who": {"reference": who_url},
+        "sigFormat": "application/jose",
+        "data": STANDARD.encode(jws.as_bytes())
+    });
+}
+
+/// Why a document's signature element is refused before its JWS is looked at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SignatureElement {
+    pub path: &'static str,
+    pub message: String,
+}
+
+/// Reads `Bundle.signature`: the JWS and the instant of signing.
+pub fn bundle_signature(
+    bundle: &serde_json::Value,
+) -> Result<(String, DateTime<Utc>), SignatureElement> {
+    let sig = &bundle["signature"];
+    let fault = |path: &'static str, message: &str| SignatureElement {
+        path,
+        message: message.to_owned(),
+    };
+    if !sig.is_object() {
+        return Err(fault(
+            "bundle.signature",
+            "a signed document carries Bundle.signature",
+        ));
+    }
+    if sig["sigFormat"] != "application/jose" {
+        return Err(fault(
+            "bundle.signature.sigFormat",
+            "must be application/jose (a JWS)",
+        ));
+    }
+    let typed = sig["type"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|t| t["system"] == AUTHOR_SIGNATURE_SYSTEM && t["code"] == AUTHOR_SIGNATURE_CODE)
+    });
+    if !typed {
+        return Err(fault(
+            "bundle.signature.type",
+            "must hold the author's signature (1.2.840.10065.1.12.1.1 of urn:iso-astm:E1762-95:2013)",
+        ));
+    }
+    let when = sig["when"]
+        .as_str()
+        .and_then(|w| DateTime::parse_from_rfc3339(w).ok())
+        .ok_or_else(|| {
+            fault(
+                "bundle.signature.when",
+                "must be an instant with its time zone",
+            )
+        })?;
+    let jws = sig["data"]
+        .as_str()
+        .and_then(|d| STANDARD.decode(d).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| fault("bundle.signature.data", "must be base64 of a compact JWS"))?;
+    Ok((jws, when.with_timezone(&Utc)))
+}
+
+// ---------------------------------------------------------------------------------------------
 // A test hierarchy.
 
 /// The PKCS#8 (v2) DER of an Ed25519 key, as rcgen reads it.
@@ -815,6 +907,54 @@ mod tests {
             h.trust().verify(&jws, b"x", at(2026, 6, 1)),
             Err(Refused::NoRole)
         );
+    }
+
+    #[test]
+    fn a_signed_bundle_verifies_over_itself_without_its_signature_only() {
+        let h = hierarchy();
+        let p = h.practitioner("DR-7", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 18);
+        let mut b = crate::wire::fhir::PrescriptionDraft::example().to_bundle();
+        let when = at(2026, 11, 25).fixed_offset();
+        sign_bundle(
+            &mut b,
+            &p,
+            "urn:uuid:00000000-0000-0000-0000-000000000001",
+            when,
+        );
+        let (jws, signed_at) = bundle_signature(&b).unwrap();
+        assert_eq!(signed_at, at(2026, 11, 25));
+        let who = h
+            .trust()
+            .verify(&jws, &bundle_payload(&b), signed_at)
+            .unwrap();
+        assert_eq!(who.practitioner_id, "DR-7");
+        // Any change to what was signed, the signature element aside, breaks it.
+        let mut changed = b.clone();
+        changed["entry"][6]["resource"]["dispenseRequest"]["quantity"]["value"] =
+            serde_json::json!(56);
+        assert_eq!(
+            h.trust().verify(&jws, &bundle_payload(&changed), signed_at),
+            Err(Refused::BadSignature)
+        );
+        let mut resigned_when = b.clone();
+        resigned_when["signature"]["when"] = serde_json::json!("2026-11-26T09:00:00+09:00");
+        assert_eq!(bundle_payload(&resigned_when), bundle_payload(&b));
+        // The element's faults are named.
+        for (path, break_it) in [
+            ("bundle.signature", serde_json::json!(null)),
+            (
+                "bundle.signature.sigFormat",
+                serde_json::json!({"sigFormat": "image/jpeg"}),
+            ),
+        ] {
+            let mut broken = b.clone();
+            if break_it.is_null() {
+                broken.as_object_mut().unwrap().remove("signature");
+            } else {
+                broken["signature"]["sigFormat"] = break_it["sigFormat"].clone();
+            }
+            assert_eq!(bundle_signature(&broken).unwrap_err().path, path);
+        }
     }
 
     #[test]
