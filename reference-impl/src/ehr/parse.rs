@@ -142,15 +142,30 @@ fn tags(r: &Value, path: &str, profile: &str) -> Result<(bool, bool), Refusal> {
     Ok((uninformed, lts))
 }
 
-fn coding<'a>(r: &'a Value, path: &str) -> Result<(&'a str, &'a str, String), Refusal> {
-    let base = format!("{path}.code.coding[0]");
-    let c = r
-        .pointer("/code/coding/0")
+/// The coding of `r.code` an item is read by: the first of `prefer`'s system, else the first.
+fn coding<'a>(
+    r: &'a Value,
+    path: &str,
+    prefer: Option<&CodeSystem>,
+) -> Result<(&'a str, &'a str, String, usize), Refusal> {
+    let list = r
+        .pointer("/code/coding")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
         .ok_or_else(|| fhir_err(&format!("{path}.code"), "a coded concept is required"))?;
+    let i = prefer
+        .and_then(|cs| {
+            list.iter()
+                .position(|c| c["system"].as_str().is_some_and(|s| cs.accepts(s)))
+        })
+        .unwrap_or(0);
+    let base = format!("{path}.code.coding[{i}]");
+    let c = &list[i];
     Ok((
         str_at(c, "/system", &base)?,
         str_at(c, "/code", &base)?,
         base,
+        i,
     ))
 }
 
@@ -231,9 +246,9 @@ fn subject(
     Ok(())
 }
 
-/// Writes the accepted `system` of `r.code.coding[0]` in the guide's form.
-fn write_system(r: &mut Value, system: &CodeSystem) {
-    if let Some(s) = r.pointer_mut("/code/coding/0/system") {
+/// Writes the accepted `system` of `r.code.coding[index]` in the guide's form.
+fn write_system(r: &mut Value, index: usize, system: &CodeSystem) {
+    if let Some(s) = r.pointer_mut(&format!("/code/coding/{index}/system")) {
         *s = json!(system.written);
     }
 }
@@ -275,7 +290,8 @@ pub fn item(
         )
         .at(format!("{path}.{date_field}")));
     }
-    let (system, code, field) = coding(r, path)?;
+    let prefer = (kind_name == "Condition").then_some(&ICD10);
+    let (system, code, field, index) = coding(r, path, prefer)?;
     let mut drug_yj = None;
     let written: CodeSystem;
     let kind = match kind_name {
@@ -376,7 +392,7 @@ pub fn item(
         )
         .at(format!("{path}.meta.tag")));
     }
-    write_system(&mut resource, &written);
+    write_system(&mut resource, index, &written);
     Ok(ParsedItem {
         item: NewItem {
             kind,

@@ -13,7 +13,7 @@ use dx_exchange::wire::fhir::{
     SUB_NUMBER_EXTENSION, practitioner_system,
 };
 use dx_exchange::wire::guides::{
-    DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER,
+    DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER, MEDIS_DISEASE,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -304,6 +304,27 @@ async fn ehr_items_are_jp_clins_items_both_ways() {
     assert_eq!(own["total"], 1);
     assert!(!own.to_string().contains("C16.9"));
 
+    // The MEDIS number first and ICD-10 second, as the guide's example orders them: read by the
+    // ICD-10 coding, stored as sent.
+    let mut b = h.items_bundle(
+        &fac,
+        "g-items-3",
+        &p,
+        vec![ItemDraft::new(
+            Fact::Diagnosis {
+                code: "E11.9".into(),
+            },
+            h.today(),
+        )],
+    );
+    b["entry"][2]["resource"]["code"]["coding"]
+        .as_array_mut()
+        .unwrap()
+        .reverse();
+    let (s, v) = h.post(&t, "/v1/ehr/items", b).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"][0]["kind"], "diagnosis", "{v}");
+
     // A subject given as a reference to the Patient entry is accepted and kept as the identifier.
     let mut b = h.items_bundle(
         &fac,
@@ -349,6 +370,20 @@ async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
         let field = "bundle.entry[2].resource.meta.tag[0].code";
         refused(&h, &t, items, b, (rule, "unknown_code", field)).await;
     }
+    // A diagnosis without its MEDIS disease number.
+    let mut b = one(Fact::Diagnosis { code: "I10".into() });
+    let codings = b["entry"][2]["resource"]["code"]["coding"]
+        .as_array_mut()
+        .unwrap();
+    codings.retain(|c| c["system"] != MEDIS_DISEASE.written);
+    let field = "bundle.entry[2].resource.code.coding.system";
+    let v = refused(&h, &t, items, b, (bad, "invalid_fhir", field)).await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JP_Condition_eCS")
+    );
     // ICD-10 under HL7's URL instead of MHLW's.
     let mut b = one(Fact::Diagnosis { code: "I10".into() });
     b["entry"][2]["resource"]["code"]["coding"][0]["system"] =

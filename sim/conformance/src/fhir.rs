@@ -353,7 +353,9 @@ mod tests {
             "subject": {"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}},
             "category": [{"coding": [{"code": "encounter-diagnosis"}]}],
             "verificationStatus": {"coding": [{"code": "confirmed"}]},
-            "code": {"coding": [{"system": guides::ICD10.written, "code": "I10"}]}}}]});
+            "code": {"text": "hypertension", "coding": [
+                {"system": guides::ICD10.written, "code": "I10"},
+                {"system": guides::MEDIS_DISEASE.written, "code": guides::MEDIS_UNCODED}]}}}]});
         summary_searchset(&good, "P1", "M1").unwrap();
         assert!(
             summary_searchset(&good, "P1", "M2")

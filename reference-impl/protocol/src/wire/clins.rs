@@ -266,12 +266,20 @@ impl ItemDraft {
         let mut r = match &self.fact {
             Fact::Diagnosis { code } => {
                 let display = DIAGNOSES.iter().find(|d| d.0 == code).map(|d| d.1);
+                let name = display.unwrap_or(code);
+                // JP-CLINS wants the MEDIS disease number beside the ICD-10 code; without the
+                // MEDIS master, the number of a name not coded there.
+                let mut concept = coded(ICD10_SYSTEM, code, Some(name));
+                concept["coding"].as_array_mut().expect("a coding list").push(json!({
+                    "system": guides::MEDIS_DISEASE.written, "code": guides::MEDIS_UNCODED, "display": name
+                }));
+                concept["text"] = json!(name);
                 json!({
                     "resourceType": "Condition",
                     "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
                     "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
                     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}]}],
-                    "code": coded(ICD10_SYSTEM, code, display),
+                    "code": concept,
                     "subject": patient,
                     "recordedDate": on
                 })

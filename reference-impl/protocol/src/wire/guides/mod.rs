@@ -108,6 +108,21 @@ pub const ICD10: CodeSystem = CodeSystem {
     guide: JP_CORE,
 };
 
+/// MEDIS disease numbers (病名管理番号), which JP-CLINS requires on every diagnosis; a name the
+/// facility cannot code carries [`MEDIS_UNCODED`] (JP_Condition_eCS.code).
+pub const MEDIS_DISEASE: CodeSystem = CodeSystem {
+    name: "MEDIS disease number",
+    written: "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
+    accepted: &[
+        "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
+        "urn:oid:1.2.392.200119.4.101.2",
+    ],
+    guide: JP_CLINS,
+};
+
+/// The MEDIS disease number of a name that is not coded: as many 9s as a number has digits.
+pub const MEDIS_UNCODED: &str = "99999999";
+
 /// JFAGY food allergen codes (JP Core's `JP_JfagyFoodAllergen_CS`).
 pub const JFAGY_FOOD: CodeSystem = CodeSystem {
     name: "JFAGY food allergens",
@@ -158,7 +173,7 @@ pub const INSURED_RELATIONSHIP: CodeSystem = CodeSystem {
 };
 
 /// Every code and identifier system above.
-pub const CODE_SYSTEMS: [CodeSystem; 9] = [
+pub const CODE_SYSTEMS: [CodeSystem; 10] = [
     HOT9,
     YJ,
     JLAC10,
@@ -168,6 +183,7 @@ pub const CODE_SYSTEMS: [CodeSystem; 9] = [
     INSURER_NUMBER,
     INSURANCE_CATEGORY,
     INSURED_RELATIONSHIP,
+    MEDIS_DISEASE,
 ];
 
 /// A drug code system: YJ or HOT9, in any accepted spelling.

@@ -50,6 +50,8 @@ pub enum Kind {
     Prefix(&'static str),
     /// Every value is a URI of one of these code systems.
     Systems(&'static [CodeSystem]),
+    /// At least one value is a URI of this code system (a required slice of a coding list).
+    Includes(CodeSystem),
     /// Among the codings (`meta.tag`) of this system, every code is one of these (a closed
     /// slicing).
     Codes {
@@ -97,7 +99,7 @@ const fn rule(
     }
 }
 
-use Kind::{Card, Codes, Fixed, Prefix, Systems};
+use Kind::{Card, Codes, Fixed, Includes, Prefix, Systems};
 
 const EP: Guide = E_PRESCRIPTION;
 const BUNDLE: &str = "JP_Bundle_ePrescriptionData";
@@ -417,6 +419,22 @@ pub const ITEMS: &[Rule] = &[
         Card(1, None),
     ),
     rule(
+        "condition-code-text",
+        CL,
+        CONDITION,
+        "Condition",
+        "code.text",
+        Card(1, Some(1)),
+    ),
+    rule(
+        "condition-medis-number",
+        CL,
+        CONDITION,
+        "Condition",
+        "code.coding.system",
+        Includes(super::MEDIS_DISEASE),
+    ),
+    rule(
         "condition-subject",
         CL,
         CONDITION,
@@ -519,6 +537,7 @@ impl Rule {
                 s.iter().map(|c| c.name).collect::<Vec<_>>().join(" or ")
             ),
             Codes { system, codes } => format!("codes of {system}: {}", codes.join(", ")),
+            Includes(c) => format!("present with a coding of {} ({})", c.written, c.name),
         }
     }
 
@@ -584,6 +603,14 @@ impl Rule {
                     return Err(self.violation(p.clone()));
                 }
             }
+            Includes(system) => {
+                let present = found
+                    .iter()
+                    .any(|(_, v)| v.as_str().is_some_and(|s| system.accepts(s)));
+                if !present {
+                    return Err(self.violation(format!("{base}.{}", self.element)));
+                }
+            }
             Codes { system, codes } => {
                 for (p, tag) in &found {
                     let code = tag["code"].as_str();
@@ -645,6 +672,13 @@ impl Rule {
             Systems(_) => {
                 for owner in owners(r, parent) {
                     owner[last] = Value::from("http://example.org/not-a-guide-code-system");
+                }
+            }
+            Includes(system) => {
+                for owner in owners(r, parent) {
+                    if owner[last].as_str().is_some_and(|s| system.accepts(s)) {
+                        owner[last] = Value::from("http://example.org/not-a-guide-code-system");
+                    }
                 }
             }
             Codes { system, .. } => {
