@@ -123,6 +123,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dxsim conformance --target http://127.0.0.1:8080 --credentials ./data/admin.key\n  \
         dxsim conformance --target https://vendor.example --credentials creds.toml --group security --group errors\n  \
+        dxsim conformance --target http://127.0.0.1:8080 --credentials ./data/admin.key --fhir-schema fhir.schema.json\n  \
         dxsim conformance --list\n\n\
         --credentials is a file holding the target's admin secret (as `dxsim serve` writes\n\
         <data>/admin.key), or TOML with admin_secret = \"…\". The suite enrols its own insurer,\n\
@@ -155,6 +156,10 @@ pub struct ConformanceArgs {
     /// List the checks (those selected by --group and --id) and exit.
     #[arg(long)]
     pub list: bool,
+    /// HL7's FHIR R4 JSON schema (`fhir.schema.json`): the Bundles the target answers with are
+    /// also checked against it.
+    #[arg(long, value_name = "FILE")]
+    pub fhir_schema: Option<PathBuf>,
 }
 
 /// Raised when the target fails a conformance check: the command exits with code 2.
@@ -205,6 +210,11 @@ pub fn run_conformance(args: &ConformanceArgs) -> anyhow::Result<()> {
     }
     let target = args.target.clone().expect("clap requires it");
     let secret = admin_secret(args.credentials.as_deref())?;
+    let schema = args
+        .fhir_schema
+        .as_deref()
+        .map(dx_conformance::fhir::Schema::load)
+        .transpose()?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!(
             "conformance-{}",
@@ -222,6 +232,7 @@ pub fn run_conformance(args: &ConformanceArgs) -> anyhow::Result<()> {
         &target,
         &secret,
         &filter,
+        schema,
         &mut |r| {
             bar.set_message(r.id.clone());
             bar.inc(1);

@@ -48,7 +48,11 @@ async fn suite_against(postgres: Option<&str>, fault: Option<Fault>, filter: Fil
     let running = exchange
         .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
         .unwrap();
-    let report = conformance::run(&running.url(), &secret, &filter, &mut |_| {})
+    // With HL7's FHIR R4 JSON schema where the environment names it (as .ci/run does).
+    let schema = std::env::var("DXSIM_FHIR_SCHEMA")
+        .ok()
+        .map(|p| conformance::fhir::Schema::load(std::path::Path::new(&p)).unwrap());
+    let report = conformance::run(&running.url(), &secret, &filter, schema, &mut |_| {})
         .await
         .unwrap();
     running.stop().await.unwrap();

@@ -10,6 +10,16 @@ use std::pin::Pin;
 pub struct Ctx {
     pub t: Target,
     pub fx: Fixture,
+    /// HL7's FHIR R4 JSON schema, when the suite was given it: returned Bundles are checked
+    /// against it too.
+    pub schema: Option<std::sync::Arc<crate::fhir::Schema>>,
+}
+
+impl Ctx {
+    /// `b` against the FHIR R4 JSON schema, if the suite has it.
+    pub fn schema_check(&self, b: &serde_json::Value) -> Result<(), String> {
+        self.schema.as_ref().map_or(Ok(()), |s| s.check(b))
+    }
 }
 
 impl Ctx {

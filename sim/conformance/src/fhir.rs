@@ -16,6 +16,43 @@ use std::collections::HashSet;
 
 type Fault = String;
 
+/// HL7's FHIR R4 JSON schema (`fhir.schema.json`), compiled: what `--fhir-schema` names.
+pub struct Schema(jsonschema::Validator);
+
+impl Schema {
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("--fhir-schema {}: {e}", path.display()))?;
+        let schema: Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("--fhir-schema {}: not JSON: {e}", path.display()))?;
+        let v = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft6)
+            .build(&schema)
+            .map_err(|e| {
+                anyhow::anyhow!("--fhir-schema {}: not a JSON schema: {e}", path.display())
+            })?;
+        Ok(Self(v))
+    }
+
+    /// The first faults of `b` against the schema, with their paths.
+    pub fn check(&self, b: &Value) -> Result<(), Fault> {
+        let faults: Vec<String> = self
+            .0
+            .iter_errors(b)
+            .take(3)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if faults.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "breaks the FHIR R4 JSON schema: {}",
+                faults.join("; ")
+            ))
+        }
+    }
+}
+
 fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     v.pointer(path)
 }
@@ -342,6 +379,31 @@ mod tests {
             let e = prescription_document(&b).unwrap_err();
             assert!(e.contains(says), "{e} (wanted {says})");
         }
+    }
+
+    #[test]
+    fn the_fhir_schema_catches_what_r4_forbids() {
+        let Err(missing) = Schema::load(std::path::Path::new("/nonexistent/fhir.schema.json"))
+        else {
+            panic!("a missing schema file loads");
+        };
+        assert!(
+            missing
+                .to_string()
+                .contains("--fhir-schema /nonexistent/fhir.schema.json")
+        );
+        // HL7's schema where the environment names it (as .ci/run does).
+        let Ok(path) = std::env::var("DXSIM_FHIR_SCHEMA") else {
+            return;
+        };
+        let schema = Schema::load(std::path::Path::new(&path)).unwrap();
+        let mut b = bundle();
+        schema.check(&b).unwrap();
+        // Organization.type is a list in R4.
+        let i = entry_of(&mut b, "Organization");
+        b["entry"][i]["resource"]["type"] = json!({"text": "prov"});
+        let fault = schema.check(&b).unwrap_err();
+        assert!(fault.contains("breaks the FHIR R4 JSON schema"), "{fault}");
     }
 
     #[test]

@@ -40,12 +40,13 @@ impl Filter {
     }
 }
 
-/// Runs the selected checks against `base` with the admin secret; `progress` is told of each
-/// result as it comes.
+/// Runs the selected checks against `base` with the admin secret (and, given `schema`, HL7's FHIR
+/// R4 JSON schema for the returned Bundles); `progress` is told of each result as it comes.
 pub async fn run(
     base: &str,
     admin_secret: &str,
     filter: &Filter,
+    schema: Option<crate::fhir::Schema>,
     progress: &mut (dyn FnMut(&CheckResult) + Send),
 ) -> anyhow::Result<Report> {
     let suite = checks::all();
@@ -55,6 +56,7 @@ pub async fn run(
     let ctx = Ctx {
         t: Target::new(base, admin_secret),
         fx: Fixture::new(nonce),
+        schema: schema.map(std::sync::Arc::new),
     };
     ctx.fx
         .set_up(&ctx.t)

@@ -62,7 +62,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "ehr-items.summary-fhir-searchset",
             "The clinical summary is a FHIR searchset of the items",
-            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items, each with a fullUrl, id, meta.lastUpdated, the person as subject by the insured-person identifier and every element rule of JP-CLINS 1.3.0-rc1's item profiles, its links absolute",
+            "With EHR consent the summary is a FHIR R4 searchset Bundle whose entries are the person's items, each with a fullUrl, id, meta.lastUpdated, the person as subject by the insured-person identifier and every element rule of JP-CLINS 1.3.0-rc1's item profiles, its links absolute (and, given --fhir-schema, HL7's FHIR R4 JSON schema)",
             "JP-CLINS 1.3.0-rc1 JP_Condition_eCS, JP_Observation_LabResult_eCS, JP_AllergyIntolerance_eCS; docs/api.md § EHR sharing",
             summary_searchset
         ),
@@ -337,6 +337,7 @@ async fn summary_searchset(c: &Ctx) -> Outcome {
     status(&ex, 200)?;
     let body = ex.json.clone().unwrap_or(Value::Null);
     fhir::summary_searchset(&body, &p.id, &patient(&p).member_id())
+        .and_then(|()| c.schema_check(&body))
         .map_err(|f| fail(&ex, format!("a FHIR R4 searchset of the items: {f}")))?;
     ensure(
         ex.response.contains("E78.5"),

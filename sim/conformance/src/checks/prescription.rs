@@ -23,7 +23,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "eprescription.retrieve-fhir-document",
             "The pharmacy retrieves the prescription as a FHIR document",
-            "GET /v1/prescriptions/{access_code} with the patient's card answers the registered Bundle: a FHIR R4 document with its Composition, Patient, Coverage, Organization and MedicationRequests coded in YJ or HOT9, keeping every element rule of ePrescriptionData 1.0.0",
+            "GET /v1/prescriptions/{access_code} with the patient's card answers the registered Bundle: a FHIR R4 document with its Composition, Patient, Coverage, Organization and MedicationRequests coded in YJ or HOT9, keeping every element rule of ePrescriptionData 1.0.0 (and, given --fhir-schema, HL7's FHIR R4 JSON schema)",
             "JAMI ePrescriptionData 1.0.0 JP_Bundle_ePrescriptionData and its entries' profiles; docs/api.md § E-prescription",
             retrieve_fhir
         ),
@@ -242,6 +242,7 @@ async fn retrieve_fhir(c: &Ctx) -> Outcome {
     )?;
     let bundle = ex.at("/bundle").cloned().unwrap_or(Value::Null);
     fhir::prescription_document(&bundle)
+        .and_then(|()| c.schema_check(&bundle))
         .map_err(|f| fail(&ex, format!("a FHIR R4 prescription document: {f}")))
 }
 
