@@ -21,7 +21,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
 use dx_protocol::wire::SummaryQuery;
-use dx_protocol::wire::clins::ItemKind;
+use dx_protocol::wire::clins::{INSURED_PERSON_SYSTEM, ItemKind};
 use dx_protocol::wire::endpoints::{
     Endpoint, PortalClinicalSummary, ReadClinicalSummary, SubmitItems,
 };
@@ -204,7 +204,21 @@ fn item_resource(it: &StoredItem) -> Result<(SortKey, Value), Refusal> {
     Ok((SortKey(it.recorded_on, format!("i{:012}", it.seq)), r))
 }
 
-fn medication_resource(h: &HistoryItem, person_id: &str) -> (SortKey, Value) {
+/// The insured-person identifier of `p` on `today`: the qualification in force then, else the
+/// latest, as JP-CLINS names the patient (`insurer:symbol:number:branch`).
+fn member_id(p: &dx_protocol::wire::PersonRecord, today: NaiveDate) -> Option<String> {
+    let q = p
+        .qualifications
+        .iter()
+        .find(|q| q.valid_from <= today && q.valid_to.is_none_or(|to| today <= to))
+        .or_else(|| p.qualifications.iter().max_by_key(|q| q.valid_from))?;
+    Some(format!(
+        "{}:{}:{}:{}",
+        q.insurer_number, q.symbol, q.number, q.branch
+    ))
+}
+
+fn medication_resource(h: &HistoryItem, subject: &Value) -> (SortKey, Value) {
     let (letter, name) = match h.source {
         MedicationSource::Dispensing => ("D", "MedicationDispense"),
         _ => ("P", "MedicationRequest"),
@@ -226,7 +240,7 @@ fn medication_resource(h: &HistoryItem, person_id: &str) -> (SortKey, Value) {
         "id": key[1..].to_owned(),
         "meta": {"source": format!("{FACILITY_SYSTEM}/{}", h.facility_code)},
         "medicationCodeableConcept": {"coding": [coding]},
-        "subject": {"reference": format!("Patient/{person_id}")},
+        "subject": subject,
     });
     if name == "MedicationDispense" {
         r["status"] = json!("completed");
@@ -244,12 +258,18 @@ fn medication_resource(h: &HistoryItem, person_id: &str) -> (SortKey, Value) {
 /// One page of the clinical summary as a FHIR `searchset` Bundle.
 async fn summary(
     state: &AppState,
-    person_id: &str,
+    person: &dx_protocol::wire::PersonRecord,
     p: Page,
     include_undisclosed: bool,
     base: &str,
 ) -> Result<Value, Refusal> {
+    let person_id = person.id.as_str();
     let today = state.clock().today_jst();
+    // The e-prescription service's entries name the patient as the items do.
+    let subject = match member_id(person, today) {
+        Some(id) => json!({"identifier": {"system": INSURED_PERSON_SYSTEM, "value": id}}),
+        None => json!({"reference": format!("Patient/{person_id}")}),
+    };
     let q = ItemQuery {
         person_id: person_id.to_owned(),
         today,
@@ -275,7 +295,7 @@ async fn summary(
     };
     let mut med_entries: Vec<(SortKey, Value)> = meds
         .iter()
-        .map(|h| medication_resource(h, person_id))
+        .map(|h| medication_resource(h, &subject))
         .collect();
     let total = item_total + med_entries.len() as u64;
     if let Some(b) = &p.before {
@@ -329,7 +349,7 @@ async fn facility_summary(
         let person = resolve_person(&state, &PersonRef::by_id(&person_id), "person_id").await?;
         require_consent(&state, &person.id, caller.subject(), ConsentKind::Ehr).await?;
         let base = ReadClinicalSummary::path(&[&person.id]);
-        let body = summary(&state, &person.id, p, true, &base).await?;
+        let body = summary(&state, &person, p, true, &base).await?;
         state
             .audit_read(&caller, "ehr.summary.read", person.id, None)
             .await?;
@@ -350,14 +370,8 @@ async fn portal_summary(
     let result = async {
         caller.require(&[Role::Person], "the portal's clinical summary")?;
         let p = page(query.map(|Params(q)| q))?;
-        let body = summary(
-            &state,
-            caller.subject(),
-            p,
-            false,
-            PortalClinicalSummary::PATH,
-        )
-        .await?;
+        let me = resolve_person(&state, &PersonRef::by_id(caller.subject()), "person").await?;
+        let body = summary(&state, &me, p, false, PortalClinicalSummary::PATH).await?;
         state
             .audit_read(
                 &caller,

@@ -328,6 +328,11 @@ async fn prescriptions_come_from_the_eprescription_service_not_stored_twice() {
         yj("amlodipine")
     );
     assert_eq!(mr["authoredOn"], h.today().to_string());
+    // Named as the items name the patient: by the insured-person identifier.
+    assert_eq!(
+        mr["subject"]["identifier"],
+        json!({"system": dx_exchange::wire::clins::INSURED_PERSON_SYSTEM, "value": ehr_patient(&p).member_id()})
+    );
     assert_eq!(h.data_stats().await, stored, "reading stores nothing");
 }
 

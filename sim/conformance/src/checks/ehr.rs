@@ -336,7 +336,7 @@ async fn summary_searchset(c: &Ctx) -> Outcome {
     let ex = summary(c, &c.fx.hospital, &p).await?;
     status(&ex, 200)?;
     let body = ex.json.clone().unwrap_or(Value::Null);
-    fhir::summary_searchset(&body, &p.id, &patient(&p).member_id())
+    fhir::summary_searchset(&body, &patient(&p).member_id())
         .and_then(|()| c.schema_check(&body))
         .map_err(|f| fail(&ex, format!("a FHIR R4 searchset of the items: {f}")))?;
     ensure(
