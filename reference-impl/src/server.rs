@@ -85,11 +85,27 @@ pub struct ServeArgs {
     /// connections to --addr.
     #[arg(long)]
     pub ops_addr: Option<SocketAddr>,
-    /// The base URL clients reach this exchange at, written into the absolute URLs of FHIR
-    /// searchset Bundles (`fullUrl`, `link`); `http://<--addr>` unless given (behind a proxy or a
-    /// Kubernetes Service, give the name clients use).
-    #[arg(long, value_name = "URL")]
+    /// The base URL clients reach this exchange at (http:// or https://), written into the
+    /// absolute `link` URLs of FHIR searchset Bundles; `http://<--addr>` unless given (behind a
+    /// proxy or a Kubernetes Service, give the name clients use).
+    #[arg(long, value_name = "URL", value_parser = public_url)]
     pub public_url: Option<String>,
+}
+
+/// A base URL: `http://` or `https://`, a host, no whitespace, query or fragment.
+fn public_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or("must begin with http:// or https://")?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err("must be a base URL: a host, an optional port and path, nothing else".into());
+    }
+    Ok(s.trim_end_matches('/').to_owned())
 }
 
 impl ServeArgs {

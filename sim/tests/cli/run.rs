@@ -263,6 +263,30 @@ fn a_bad_store_is_refused_at_start() {
         );
         assert!(!dir.path().join("data/admin.key").exists());
     }
+    // A public URL that is not one, refused before anything starts.
+    for (url, says) in [
+        ("exchange.example", "must begin with http:// or https://"),
+        ("http://host/path?q=1", "must be a base URL"),
+    ] {
+        let o = super::dxsim()
+            .args([
+                "serve",
+                "--public-url",
+                url,
+                "--addr",
+                "127.0.0.1:0",
+                "--data",
+            ])
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && stderr.contains(says),
+            "{url}: {stderr}"
+        );
+        assert!(!dir.path().join("data/admin.key").exists());
+    }
 }
 
 #[test]
@@ -349,18 +373,19 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--admin-key-file"));
+    // `dxsim drive` of this workload against the served exchange, with its admin key.
+    let drive = || {
+        let mut c = super::dxsim();
+        c.arg("drive")
+            .arg(&s)
+            .args(["--target", &target, "--admin-key-file"])
+            .arg(data.join("admin.key"))
+            .arg("--workload")
+            .arg(&wl);
+        c
+    };
     let out = dir.path().join("drive");
-    let o = super::dxsim()
-        .arg("drive")
-        .arg(&s)
-        .args(["--target", &target, "--admin-key-file"])
-        .arg(data.join("admin.key"))
-        .arg("--workload")
-        .arg(&wl)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = drive().arg("--out").arg(&out).output().unwrap();
     // Then as a cluster's pods would: two shards by hand on a start instant already 3 s past
     // (each says it began late and counts it), and `dxsim merge`.
     let start = chrono::Utc::now() - chrono::TimeDelta::seconds(3);
@@ -368,13 +393,7 @@ fn drive_replays_against_a_served_exchange_as_a_vendor_would() {
     let shards: Vec<_> = (0..2)
         .map(|i| {
             let shard_out = dir.path().join(format!("shard-{i}"));
-            let child = super::dxsim()
-                .arg("drive")
-                .arg(&s)
-                .args(["--target", &target, "--admin-key-file"])
-                .arg(data.join("admin.key"))
-                .arg("--workload")
-                .arg(&wl)
+            let child = drive()
                 .args([
                     "--shard",
                     &format!("{i}/2"),

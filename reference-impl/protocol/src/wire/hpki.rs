@@ -118,6 +118,7 @@ pub fn sign(key: &SigningKey, chain: &[Vec<u8>], payload: &[u8]) -> String {
 }
 
 /// A certificate read for verification.
+#[derive(Debug, Clone)]
 struct Cert {
     subject: String,
     issuer: String,
@@ -266,7 +267,8 @@ fn role_of(ext: &[u8]) -> Option<Role> {
 /// What the exchange trusts: root certificates, and the revoked serials each issuer's CRL lists.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
-    roots: Vec<Vec<u8>>,
+    /// DER, and as read (read once, here, not on every verification).
+    roots: Vec<(Vec<u8>, Cert)>,
     /// (issuer DN, serial hex).
     revoked: HashSet<(String, String)>,
 }
@@ -281,23 +283,28 @@ pub struct RevocationList {
 impl Trust {
     /// Trusts `roots` (DER).
     pub fn new(roots: Vec<Vec<u8>>) -> Result<Self, Refused> {
-        for r in &roots {
-            let c = read_cert(r).map_err(Refused::BrokenChain)?;
-            if !c.is_ca || c.subject != c.issuer {
-                return Err(Refused::BrokenChain(format!(
-                    "{} is not a self-signed CA",
-                    c.subject
-                )));
-            }
-        }
+        let roots = roots
+            .into_iter()
+            .map(|der| {
+                let c = read_cert(&der).map_err(Refused::BrokenChain)?;
+                if !c.is_ca || c.subject != c.issuer {
+                    return Err(Refused::BrokenChain(format!(
+                        "{} is not a self-signed CA",
+                        c.subject
+                    )));
+                }
+                Ok((der, c))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             roots,
             revoked: HashSet::new(),
         })
     }
 
-    pub fn roots(&self) -> &[Vec<u8>] {
-        &self.roots
+    /// The trusted roots (DER).
+    pub fn roots(&self) -> impl Iterator<Item = &[u8]> {
+        self.roots.iter().map(|(der, _)| der.as_slice())
     }
 
     /// Reads a CRL (DER) whose signature verifies with the key of `issuer` (DER, a CA certificate
@@ -350,9 +357,8 @@ impl Trust {
 
     /// `c` is signed by a trusted root directly, or by a CA certificate that is.
     fn chain_to_root(&self, c: &Cert) -> Result<(), Refused> {
-        for r in &self.roots {
-            let root = read_cert(r).map_err(Refused::BrokenChain)?;
-            if root.subject == c.issuer && signed_by(c, &root) {
+        for (_, root) in &self.roots {
+            if root.subject == c.issuer && signed_by(c, root) {
                 return Ok(());
             }
         }
