@@ -38,10 +38,15 @@ pub enum Fault {
     /// Bundles are read without the guides' element rules (a payload the guide forbids passes
     /// where the service's own reading does not look).
     GuideRulesUnchecked,
+    /// Any healthcare role may sign anything (a pharmacist a prescription, a doctor a
+    /// dispensing).
+    SignerRoleUnchecked,
+    /// The HPKI revocation lists are not consulted (a revoked certificate still signs).
+    HpkiRevocationIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 18] = [
         Fault::ConsentUnchecked,
         Fault::RefillLimitOffByOne,
         Fault::CheckDigitUnvalidated,
@@ -58,6 +63,8 @@ impl Fault {
         Fault::CardReplayAllowed,
         Fault::CardRevocationIgnored,
         Fault::GuideRulesUnchecked,
+        Fault::SignerRoleUnchecked,
+        Fault::HpkiRevocationIgnored,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +85,8 @@ impl Fault {
             Fault::CardReplayAllowed => "card_replay_allowed",
             Fault::CardRevocationIgnored => "card_revocation_ignored",
             Fault::GuideRulesUnchecked => "guide_rules_unchecked",
+            Fault::SignerRoleUnchecked => "signer_role_unchecked",
+            Fault::HpkiRevocationIgnored => "hpki_revocation_ignored",
         }
     }
 

@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::auth::routes::router())
         .merge(crate::cards::routes::router())
+        .merge(crate::hpki::routes::router())
         .merge(crate::eligibility::routes::router())
         .merge(crate::eligibility::import::router())
         .merge(crate::consent::routes::router())

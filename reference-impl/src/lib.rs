@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod faults;
 pub mod fhir_read;
+pub mod hpki;
 pub mod http;
 pub mod limits;
 pub mod metrics;

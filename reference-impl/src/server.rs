@@ -9,6 +9,7 @@ use crate::cards::CardStore as _;
 use crate::clock::{Clock, SystemClock};
 use crate::connections::ConnectionLimits;
 use crate::eligibility::EligibilityStore;
+use crate::hpki::HpkiStore as _;
 use crate::http::router;
 use crate::municipal::MunicipalStore;
 use crate::refdata::sample;
@@ -224,6 +225,7 @@ impl Exchange {
             .map_or(0, |g| g.1);
         let admin_secret = keys.credential_secret("admin", admin_generation);
         let state = AppState::new(store.clone(), clock, keys, generations, cards, admission);
+        state.hpki().reload(store.as_ref()).map_err(failed)?;
         state.join_nodes().map_err(failed)?;
         Ok(Self {
             state,
@@ -235,9 +237,10 @@ impl Exchange {
     }
 
     /// Loads the built-in sample into a store without facilities (and `persons` sample persons
-    /// into a store without persons, with the sample's card authority trusted: the cards of
-    /// sample persons are derived from `seed`, see [`sample::card_authority`]). Returns how many
-    /// persons were enrolled.
+    /// into a store without persons, with the sample's card authority and HPKI root trusted: the
+    /// cards of sample persons and the sample's practitioner certificates are derived from
+    /// `seed`, see [`sample::card_authority`] and [`sample::hpki`]). Returns how many persons
+    /// were enrolled.
     pub fn seed_sample(&self, persons: u64, seed: u64) -> Result<u64, StoreError> {
         let stats = self.store.stats()?;
         if stats.facilities == 0 {
@@ -272,6 +275,25 @@ impl Exchange {
         self.state
             .cards()
             .trust(&authority.id, authority.key.verifying_key());
+        let root = sample::hpki(seed).root;
+        let mut trust = dx_protocol::wire::hpki::Trust::default();
+        let subject = trust
+            .add_root(root.clone())
+            .expect("the sample's root is a self-signed CA");
+        let audit = crate::audit::AuditEvent::new(
+            now,
+            &admin,
+            "hpki.trust_root",
+            None,
+            Some(subject.clone()),
+            "ok",
+        );
+        let (digest, b64) = crate::hpki::root_row(&root);
+        self.store
+            .trust_hpki_root(&digest, &b64, &subject, now, &audit)?;
+        self.state.hpki().update(|t| {
+            let _ = t.add_root(root);
+        });
         self.store.import_persons(&records)
     }
 

@@ -27,6 +27,8 @@ struct Inner {
     generations: std::sync::RwLock<std::collections::HashMap<String, u32>>,
     /// Trusted card authorities, the revocation list and the nonces seen.
     cards: crate::cards::CardTrust,
+    /// Trusted HPKI roots and revoked practitioner certificates.
+    hpki: crate::hpki::HpkiTrust,
     /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
     faults: std::sync::atomic::AtomicU32,
     /// The base URL of absolute URLs in answers; set once, by `--public-url` or the listener.
@@ -68,6 +70,7 @@ impl AppState {
             },
             generations: std::sync::RwLock::new(generations.into_iter().collect()),
             cards,
+            hpki: crate::hpki::HpkiTrust::default(),
             admission: Arc::new(crate::admission::Admission::new(admission)),
             faults: std::sync::atomic::AtomicU32::new(0),
             public_base: std::sync::OnceLock::new(),
@@ -122,11 +125,13 @@ impl AppState {
                 Ok(())
             }
             Notice::Changed(Change::Cards) => self.0.cards.reload(store.as_ref()),
+            Notice::Changed(Change::Hpki) => self.0.hpki.reload(store.as_ref()),
             Notice::Resync => store.credential_generations().and_then(|all| {
                 for (p, g) in all {
                     self.set_generation(&p, g);
                 }
-                self.0.cards.reload(store.as_ref())
+                self.0.cards.reload(store.as_ref())?;
+                self.0.hpki.reload(store.as_ref())
             }),
             Notice::Idle => Ok(()),
         };
@@ -191,6 +196,11 @@ impl AppState {
 
     /// Admission control of the services.
     /// What the exchange trusts and remembers about cards.
+    /// Trusted HPKI roots and revoked practitioner certificates.
+    pub fn hpki(&self) -> &crate::hpki::HpkiTrust {
+        &self.0.hpki
+    }
+
     pub fn cards(&self) -> &crate::cards::CardTrust {
         &self.0.cards
     }

@@ -26,9 +26,9 @@ use dx_exchange::clock::{Clock, SystemClock, jst};
 use dx_exchange::codes::{FacilityTable, facility_code};
 use dx_exchange::refdata::{DrugMaster, sample};
 use dx_exchange::store::Durability;
-use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
-use dx_exchange::wire::{PersonRecord, PractitionerKeyRequest, Role};
+use dx_exchange::wire::hpki::{Practitioner, sign_bundle};
+use dx_exchange::wire::{PersonRecord, Role};
 use dx_reports::html::{Page, Table};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -69,7 +69,9 @@ struct Setup {
     clinic_token: String,
     admin_token: String,
     persons: Vec<PersonRecord>,
-    doctor: ed25519_dalek::SigningKey,
+    /// The clinic's doctor: a certificate of the sample's HPKI hierarchy, which the sample
+    /// exchange trusts.
+    doctor: Practitioner,
     /// The person with 5 years of EHR history, whose clinical summary the clinic may read.
     history_person: String,
     /// Card proofs for verification by card, made before the run (each is used once).
@@ -155,15 +157,7 @@ async fn setup(durability: Durability, backend: Backend<'_>) -> Setup {
     let token = client.token_for(&admin_token, &clinic).await.unwrap();
     assert_eq!(token.role, Role::Clinic);
     let clinic_token = token.token;
-    let doctor = signing_key_from_seed([5; 32]);
-    let key = PractitionerKeyRequest {
-        practitioner_id: "DR-BENCH".into(),
-        public_key: encode_public_key(&doctor.verifying_key()),
-    };
-    client
-        .put_practitioner_key(&clinic_token, &key)
-        .await
-        .unwrap();
+    let doctor = sample::hpki(11).facility_practitioner(&clinic[9..], false);
     let today = SystemClock.today_jst();
     let persons: Vec<PersonRecord> = (0..PERSONS).map(|i| sample::person(11, i, today)).collect();
     let history_person = ehr_history(&http, &url, &clinic_token, &clinic[9..], &persons).await;
@@ -345,7 +339,7 @@ fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
         document_id: format!("bench-{n}"),
         facility_code: facility_code(13, FacilityTable::Medical, 1, 1001),
         facility_name: "Bench clinic".into(),
-        practitioner_id: "DR-BENCH".into(),
+        practitioner_id: s.doctor.id.clone(),
         issued_at: now.with_timezone(&jst()),
         patient_gender: "male",
         patient_birth_date: p.birth_date,
@@ -366,9 +360,9 @@ fn register_body(s: &Setup, n: u64, now: DateTime<Utc>) -> Value {
         }],
         uses: 1,
     };
-    let bundle = draft.to_bundle();
-    let sig = sign(&s.doctor, &bundle);
-    json!({"kind": "electronic", "bundle": bundle, "signature": {"practitioner_id": "DR-BENCH", "algorithm": "Ed25519", "value": sig}})
+    let mut bundle = draft.to_bundle();
+    sign_bundle(&mut bundle, &s.doctor, draft.issued_at.fixed_offset());
+    json!({"kind": "electronic", "bundle": bundle})
 }
 
 #[derive(Clone, Copy)]

@@ -160,6 +160,11 @@ async fn faults_are_caught(postgres: Option<&str>) {
                 "ehr-items.guide-condition-category",
             ][..],
         ),
+        (
+            Fault::SignerRoleUnchecked,
+            &["security.hpki-wrong-role"][..],
+        ),
+        (Fault::HpkiRevocationIgnored, &["security.hpki-revoked"][..]),
     ] {
         // The groups of the targeted checks, whole: the fault shows where it should and the
         // rest of each group still passes where the fault does not reach.

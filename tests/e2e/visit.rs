@@ -8,12 +8,12 @@ use dx_exchange::clock::{Clock, ManualClock, jst};
 use dx_exchange::codes::{FacilityTable, facility_code};
 use dx_exchange::refdata::{DrugMaster, sample};
 use dx_exchange::store::Durability;
-use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::hpki::sign_bundle;
 use dx_exchange::wire::{
     CheckRequest, ConsentFlags, Dispensation, DispenseRequest, DrugLine, PersonRef,
-    PractitionerKeyRequest, PrescriptionKind, PrescriptionStatus, QualificationStatus,
-    RegisterPrescriptionRequest, Signature, VerifyRequest,
+    PrescriptionKind, PrescriptionStatus, QualificationStatus, RegisterPrescriptionRequest,
+    VerifyRequest,
 };
 use std::sync::Arc;
 
@@ -89,20 +89,15 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
     let checked = client.check(&clinic_token, &check).await.unwrap();
     assert!(checked.warnings.is_empty() && checked.details_disclosed);
 
-    let doctor_key = signing_key_from_seed([1; 32]);
-    let key_req = PractitionerKeyRequest {
-        practitioner_id: "DR-E2E".into(),
-        public_key: encode_public_key(&doctor_key.verifying_key()),
-    };
-    client
-        .put_practitioner_key(&clinic_token, &key_req)
-        .await
-        .unwrap();
+    // The sample's HPKI hierarchy (trusted by the sample exchange) issues the doctor's
+    // certificate.
+    let hpki = sample::hpki(3);
+    let doctor = hpki.facility_practitioner(&clinic, false);
     let draft = PrescriptionDraft {
         document_id: "e2e-1".into(),
         facility_code: clinic.clone(),
         facility_name: "E2E clinic".into(),
-        practitioner_id: "DR-E2E".into(),
+        practitioner_id: doctor.id.clone(),
         issued_at: clock.now().with_timezone(&jst()),
         patient_gender: "female",
         patient_birth_date: person.birth_date,
@@ -123,16 +118,11 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         }],
         uses: 1,
     };
-    let bundle = draft.to_bundle();
-    let signature = Signature {
-        practitioner_id: "DR-E2E".into(),
-        algorithm: "Ed25519".into(),
-        value: sign(&doctor_key, &bundle),
-    };
+    let mut bundle = draft.to_bundle();
+    sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());
     let req = RegisterPrescriptionRequest {
         kind: PrescriptionKind::Electronic,
         bundle,
-        signature: Some(signature),
     };
     let registered = client
         .register_prescription(&clinic_token, &req)
@@ -167,24 +157,15 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         .unwrap();
     assert_eq!(rx.prescription_id, registered.prescription_id);
 
-    let pharmacist_key = signing_key_from_seed([2; 32]);
-    let key_req = PractitionerKeyRequest {
-        practitioner_id: "PH-E2E".into(),
-        public_key: encode_public_key(&pharmacist_key.verifying_key()),
-    };
-    client
-        .put_practitioner_key(&pharmacy_token, &key_req)
-        .await
-        .unwrap();
+    let pharmacist = hpki.facility_practitioner(&pharmacy, true);
     let dispensation = Dispensation {
         access_code: code.clone(),
         items: check.items.clone(),
     };
-    let signature = Signature {
-        practitioner_id: "PH-E2E".into(),
-        algorithm: "Ed25519".into(),
-        value: sign(&pharmacist_key, &dispensation),
-    };
+    let signature = pharmacist.sign(
+        &dispensation.signed_bytes(&rx.prescription_id, &pharmacy),
+        clock.now(),
+    );
     let done = client
         .dispense(
             &pharmacy_token,
@@ -210,9 +191,9 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
             stats.prescriptions,
             stats.dispensations,
             stats.consents,
-            stats.practitioner_keys
+            stats.hpki_roots
         ),
-        (1, 1, 1, 2)
+        (1, 1, 1, 1)
     );
     running.stop().await.unwrap();
 }

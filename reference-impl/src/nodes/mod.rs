@@ -1,7 +1,7 @@
 //! What several exchange processes serving one database share besides the records: the counts
 //! of failed attempts (wrong access codes, wrong secrets), the card nonces already presented,
 //! and notice of changes that every node keeps in memory (a revoked credential, a trusted card
-//! authority or a revoked card certificate). On SQLite one process serves the store and keeps
+//! authority or a revoked card certificate, an HPKI root or CRL). On SQLite one process serves the store and keeps
 //! all of it in memory; on PostgreSQL ([`NodeStore::shared`]) the counts and nonces are rows
 //! every node reads and writes, and a change is announced in the transaction that stores it
 //! (`NOTIFY`), so every node applies it when it commits. A node that loses its listening
@@ -23,6 +23,8 @@ pub enum Change {
     Generation { principal: String, generation: u32 },
     /// The trusted card authorities or the revocation list changed.
     Cards,
+    /// The trusted HPKI roots or the revoked practitioner certificates changed.
+    Hpki,
 }
 
 impl Change {

@@ -34,6 +34,8 @@ pub struct ParsedBundle {
     pub document_id: String,
     pub facility_code: String,
     pub practitioner_id: String,
+    /// The Practitioner entry's `fullUrl` (what `Bundle.signature.who` references).
+    pub practitioner_url: Option<String>,
     pub issued_at: DateTime<FixedOffset>,
     pub patient_birth_date: NaiveDate,
     pub coverage: InsuranceKey,
@@ -227,6 +229,11 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
             )
         })?
         .to_owned();
+    let practitioner_url = by_type
+        .iter()
+        .position(|(p, _)| *p == prpath)
+        .and_then(|i| view.full_urls[i])
+        .map(str::to_owned);
     let requests: Vec<_> = by_type
         .iter()
         .filter(|(_, r)| r["resourceType"] == "MedicationRequest")
@@ -258,6 +265,7 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
         document_id,
         facility_code,
         practitioner_id,
+        practitioner_url,
         issued_at,
         patient_birth_date,
         coverage,

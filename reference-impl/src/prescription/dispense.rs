@@ -12,7 +12,7 @@
 
 use super::lines::{Line, validate_lines};
 use super::refill::{check_use, next_window, planned_next};
-use super::signature::verify_signature;
+use super::signature::verify_dispensing;
 use super::{NewDispensation, StoredPrescription, UseTransition};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
@@ -362,7 +362,8 @@ async fn dispense_retrieved(
         },
         today,
     )?;
-    verify_signature(state, &req.signature, caller.subject(), req.dispensation).await?;
+    let payload = req.dispensation.signed_bytes(&p.id, caller.subject());
+    let pharmacist = verify_dispensing(state, &req.signature, &payload)?;
     let use_number = p.uses_done + 1;
     let remaining = allowed - use_number;
     let supply = lines
@@ -388,8 +389,8 @@ async fn dispense_retrieved(
         dispensed_on: today,
         recorded_at: state.now(),
         use_number,
-        pharmacist_id: Some(req.signature.practitioner_id.clone()),
-        signature: Some(req.signature.value.clone()),
+        pharmacist_id: Some(pharmacist.practitioner_id),
+        signature: Some(req.signature.clone()),
         items: lines.iter().map(Line::to_item).collect(),
     };
     let audit = AuditEvent::new(

@@ -44,6 +44,7 @@ pub struct NewPrescription {
     pub registered_at: DateTime<Utc>,
     pub uses_allowed: u8,
     pub bundle: String,
+    /// The prescriber's JWS (in `bundle` too, as `Bundle.signature`).
     pub signature: Option<String>,
     pub items: Vec<Item>,
 }
@@ -73,6 +74,7 @@ pub struct NewDispensation {
     pub dispensed_on: NaiveDate,
     pub recorded_at: DateTime<Utc>,
     pub use_number: u8,
+    /// The signing pharmacist (their certificate's common name) and their JWS.
     pub pharmacist_id: Option<String>,
     pub signature: Option<String>,
     pub items: Vec<Item>,
@@ -102,28 +104,11 @@ pub struct HistoryItem {
 }
 
 pub trait PrescriptionStore {
-    fn practitioner_key(
-        &self,
-        practitioner_id: &str,
-        facility: &str,
-    ) -> Result<Option<String>, StoreError>;
-    /// What a registration reads before its checks, together (one round trip on PostgreSQL):
-    /// the patient its coverage names, and the key registered for its `signer` (if signed) at
-    /// `facility`.
+    /// The patient a registration's coverage names.
     fn registration_reads(
         &self,
         patient: &crate::eligibility::Identity,
-        signer: Option<&str>,
-        facility: &str,
-    ) -> Result<(Option<dx_protocol::wire::PersonRecord>, Option<String>), StoreError>;
-    /// Registers or replaces (key rotation) a practitioner's public key at a facility.
-    fn put_practitioner_key(
-        &self,
-        practitioner_id: &str,
-        facility: &str,
-        key_b64: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<dx_protocol::wire::PersonRecord>, StoreError>;
     /// Stores a prescription with an id `<facility>-<year>-<8-digit sequence>` and, for an
     /// electronic one, the first of its candidate codes `access_code(attempt)` not held by
     /// another active prescription. The audit line's target is set to the new id. Returns (id,

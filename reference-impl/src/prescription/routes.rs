@@ -1,9 +1,9 @@
-//! Prescribing side: practitioner keys, registration, the stand-alone check, the medication view.
+//! Prescribing side: registration, the stand-alone check, the medication view.
 
 use super::checks::{Candidate, CheckScope, find_warnings, flag_warnings};
 use super::lines::{check_days, validate_lines};
 use super::refill::MAX_USES;
-use super::signature::check_signature;
+use super::signature::verify_prescription;
 use super::{HISTORY_DAYS, NewPrescription, bundle};
 use crate::audit::AuditEvent;
 use crate::auth::Auth;
@@ -21,13 +21,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use chrono::{NaiveDate, TimeDelta};
 use dx_protocol::wire::MedicationsQuery;
-use dx_protocol::wire::canonical::parse_public_key;
-use dx_protocol::wire::endpoints::{
-    CheckPrescription, PutPractitionerKey, ReadMedications, RegisterPrescription,
-};
+use dx_protocol::wire::endpoints::{CheckPrescription, ReadMedications, RegisterPrescription};
 use dx_protocol::wire::{
     CheckRequest, CheckResponse, ConsentKind, MedicationEntry, MedicationsResponse, PersonRef,
-    PractitionerKeyResponse, PrescriptionKind, QualificationStatus, RegisterPrescriptionRequest,
+    PrescriptionKind, QualificationStatus, RegisterPrescriptionRequest,
     RegisterPrescriptionResponse, Role, Warning,
 };
 
@@ -35,7 +32,6 @@ const PRESCRIBERS: [Role; 3] = [Role::Hospital, Role::Clinic, Role::Dental];
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .endpoint(PutPractitionerKey, put_key)
         .endpoint(RegisterPrescription, register)
         .endpoint(CheckPrescription, check)
         .endpoint(ReadMedications, medications)
@@ -101,42 +97,6 @@ fn warnings_for(
     let mut out = find_warnings(&candidates, &ctx.history, scope, master);
     out.extend(flag_warnings(&candidates, &ctx.flags, ctx.disclose, master));
     out
-}
-
-async fn put_key(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Body(req): Body<PutPractitionerKey>,
-) -> Result<Answer<PutPractitionerKey>, Refusal> {
-    caller.require_facility("registering practitioner keys")?;
-    let id_ok = !req.practitioner_id.is_empty()
-        && req.practitioner_id.len() <= 64
-        && req
-            .practitioner_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if !id_ok {
-        return Err(
-            Refusal::invalid("invalid_field", "1–64 letters, digits, '-', '_' or '.'")
-                .at("practitioner_id"),
-        );
-    }
-    parse_public_key(&req.public_key)
-        .map_err(|e| Refusal::invalid("invalid_public_key", e.to_string()).at("public_key"))?;
-    let (pid, fac, key, now) = (
-        req.practitioner_id.clone(),
-        caller.subject().to_owned(),
-        req.public_key,
-        state.now(),
-    );
-    state
-        .blocking(move |s| s.put_practitioner_key(&pid, &fac, &key, now))
-        .await?;
-    let body = PractitionerKeyResponse {
-        practitioner_id: req.practitioner_id,
-        facility_code: caller.subject().to_owned(),
-    };
-    Ok(Answer(body))
 }
 
 async fn register(
@@ -218,13 +178,8 @@ async fn register_inner(
     let Identity::Insurance(key) = identity.clone() else {
         unreachable!("built from insurance fields")
     };
-    let signer = match req.kind {
-        PrescriptionKind::Electronic => req.signature.as_ref().map(|s| s.practitioner_id.clone()),
-        PrescriptionKind::InHospital => None,
-    };
-    let facility = caller.subject().to_owned();
-    let (person, signer_key) = state
-        .blocking(move |s| s.registration_reads(&identity, signer.as_deref(), &facility))
+    let person = state
+        .blocking(move |s| s.registration_reads(&identity))
         .await?;
     let person = person.ok_or_else(|| {
         Refusal::broken_rule(
@@ -256,22 +211,13 @@ async fn register_inner(
     let signature = match req.kind {
         PrescriptionKind::InHospital => None,
         PrescriptionKind::Electronic => {
-            let sig = req.signature.as_ref().ok_or_else(|| {
-                Refusal::invalid(
-                    "missing_signature",
-                    "an electronic prescription must be signed by the prescriber",
-                )
-                .at("signature")
-            })?;
-            if sig.practitioner_id != parsed.practitioner_id {
-                return Err(Refusal::broken_rule(
-                    "practitioner_mismatch",
-                    "the signer is not the Practitioner of the bundle",
-                )
-                .at("signature.practitioner_id"));
-            }
-            check_signature(sig, caller.subject(), signer_key, &req.bundle)?;
-            Some(sig.value.clone())
+            let (_, jws) = verify_prescription(
+                state,
+                &req.bundle,
+                &parsed.practitioner_id,
+                parsed.practitioner_url.as_deref().unwrap_or_default(),
+            )?;
+            Some(jws)
         }
     };
     let ctx = check_context(state, caller, &person.id, issued_on).await?;

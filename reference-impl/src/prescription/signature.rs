@@ -1,67 +1,70 @@
-//! A practitioner's signature, verified with the key registered at their facility.
+//! The signatures of the prescription service: the prescriber's `Bundle.signature` over the
+//! prescription document, the pharmacist's over a dispensing result (see [`crate::hpki::verify`]).
 
+use crate::hpki::verify::{Signed, verify};
 use crate::refusal::Refusal;
 use crate::state::AppState;
-use dx_protocol::wire::Signature;
-use dx_protocol::wire::canonical::{SignatureError, parse_public_key, verify};
-use serde::Serialize;
+use dx_protocol::wire::hpki::{Signer, bundle_payload, bundle_signature};
 
-/// Verifies a practitioner's signature over `signed` with the key registered at `facility`.
-pub async fn verify_signature<T: Serialize + Send + Sync + 'static>(
+/// Verifies the prescriber's signature of `bundle`: `Bundle.signature` well formed, its `when`
+/// the JWS's signing time, its `who` the Practitioner entry `practitioner_url`, the JWS over the
+/// bundle without its signature by a doctor or dentist whose certificate names
+/// `practitioner_id`. Answers the signer and the JWS.
+pub fn verify_prescription(
     state: &AppState,
-    sig: &Signature,
-    facility: &str,
-    signed: T,
-) -> Result<T, Refusal> {
-    supported(sig)?;
-    let (pid, fac) = (sig.practitioner_id.clone(), facility.to_owned());
-    let key = state
-        .blocking(move |s| s.practitioner_key(&pid, &fac))
-        .await?;
-    check_signature(sig, facility, key, signed)
-}
-
-fn supported(sig: &Signature) -> Result<(), Refusal> {
-    if sig.algorithm != "Ed25519" {
-        return Err(Refusal::invalid(
-            "unsupported_algorithm",
-            "signature.algorithm must be Ed25519",
-        )
-        .at("signature.algorithm"));
-    }
-    Ok(())
-}
-
-/// As [`verify_signature`], with the key registered for the signer at `facility` read already
-/// (`None`: no key is).
-pub fn check_signature<T: Serialize>(
-    sig: &Signature,
-    facility: &str,
-    key: Option<String>,
-    signed: T,
-) -> Result<T, Refusal> {
-    supported(sig)?;
-    let key = key.ok_or_else(|| {
-        Refusal::broken_rule(
-            "unknown_practitioner_key",
+    bundle: &serde_json::Value,
+    practitioner_id: &str,
+    practitioner_url: &str,
+) -> Result<(Signer, String), Refusal> {
+    let sig = bundle_signature(bundle).map_err(|e| {
+        let missing = e.path == "bundle.signature";
+        let code = if missing {
+            "missing_signature"
+        } else {
+            "signature_malformed"
+        };
+        Refusal::invalid(code, e.message).at(e.path)
+    })?;
+    let signer = verify(
+        state,
+        &sig.jws,
+        &bundle_payload(bundle),
+        Signed::Prescription,
+        "bundle.signature.data",
+    )?;
+    if signer.signed_at.timestamp() != sig.when.timestamp() {
+        return Err(Refusal::broken_rule(
+            "signing_time_mismatch",
             format!(
-                "no key is registered for {} at {facility}",
-                sig.practitioner_id
+                "Bundle.signature.when is {} but the JWS was signed at {}",
+                sig.when.to_rfc3339(),
+                signer.signed_at.to_rfc3339()
             ),
         )
-        .at("signature.practitioner_id")
-    })?;
-    let key = parse_public_key(&key)
-        .map_err(|e| Refusal::internal(format!("stored key unusable: {e}")))?;
-    match verify(&key, &signed, &sig.value) {
-        Ok(()) => Ok(signed),
-        Err(SignatureError::Malformed) => Err(Refusal::invalid(
-            "invalid_signature",
-            "signature.value is not base64 of 64 bytes",
-        )
-        .at("signature.value")),
-        Err(e) => {
-            Err(Refusal::broken_rule("invalid_signature", e.to_string()).at("signature.value"))
-        }
+        .at("bundle.signature.when"));
     }
+    if sig.who != practitioner_url {
+        return Err(Refusal::broken_rule(
+            "practitioner_mismatch",
+            "Bundle.signature.who does not reference the Practitioner entry of the bundle",
+        )
+        .at("bundle.signature.who"));
+    }
+    if signer.practitioner_id != practitioner_id {
+        return Err(Refusal::broken_rule(
+            "practitioner_mismatch",
+            format!(
+                "the certificate is {}'s; the Practitioner of the bundle is {practitioner_id}",
+                signer.practitioner_id
+            ),
+        )
+        .at("bundle.signature.data"));
+    }
+    Ok((signer, sig.jws))
+}
+
+/// Verifies a pharmacist's signature of a dispensing result: the JWS over `payload`
+/// ([`dx_protocol::wire::Dispensation::signed_bytes`]) by a pharmacist.
+pub fn verify_dispensing(state: &AppState, jws: &str, payload: &[u8]) -> Result<Signer, Refusal> {
+    verify(state, jws, payload, Signed::Dispensing, "signature")
 }

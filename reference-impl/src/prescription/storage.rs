@@ -1,4 +1,4 @@
-//! Storage of prescriptions, dispensings and practitioner keys.
+//! Storage of prescriptions and dispensings.
 
 use super::{
     CheckReads, HistoryItem, Item, NewDispensation, NewPrescription, PrescriptionStore,
@@ -10,7 +10,7 @@ use crate::eligibility::Identity;
 use crate::store::SqlStore;
 use crate::store::error::StoreError;
 use crate::store::sql::{Arg, Db, Kind, Row, ToArg as _, args};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use dx_protocol::wire::{
     ConsentKind, MedicationSource, PersonRecord, PrescriptionKind, PrescriptionStatus,
 };
@@ -135,60 +135,13 @@ fn numbers_used_up(
 }
 
 impl PrescriptionStore for SqlStore {
-    fn practitioner_key(
-        &self,
-        practitioner_id: &str,
-        facility: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.read(|c| key_of_rows(c.query(PRACTITIONER_KEY, args![practitioner_id, facility])?))
-    }
-
-    fn registration_reads(
-        &self,
-        patient: &Identity,
-        signer: Option<&str>,
-        facility: &str,
-    ) -> Result<(Option<PersonRecord>, Option<String>), StoreError> {
-        // The signer's key is a part of the query that reads the patient, its parameters after
-        // the patient's.
-        let key_part = |first: usize| {
-            format!(
-                "SELECT 3, public_key, '', '', '', NULL, NULL, 0 FROM practitioner_keys
-                 WHERE practitioner_id = ?{first} AND facility_code = ?{}",
-                first + 1
-            )
-        };
+    fn registration_reads(&self, patient: &Identity) -> Result<Option<PersonRecord>, StoreError> {
         let patient = crate::eligibility::storage::person_query(patient);
-        let part = key_part(patient.args.len() + 1);
-        let more: &[&str] = if signer.is_some() { &[&part] } else { &[] };
-        let sql = patient.sql(more);
-        let mut args = patient.args;
-        if let Some(signer) = signer {
-            args.extend([Arg::Text(signer), Arg::Text(facility)]);
-        }
+        let sql = patient.sql(&[]);
         self.read(|c| {
-            let (person, key) = crate::eligibility::storage::person_of_rows(c.query(&sql, &args)?)?;
-            let key = key.into_iter().next().map(|mut r| r.text(1)).transpose()?;
-            Ok((person, key))
-        })
-    }
-
-    fn put_practitioner_key(
-        &self,
-        practitioner_id: &str,
-        facility: &str,
-        key_b64: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO practitioner_keys (practitioner_id, facility_code, public_key, registered_at_ms)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (practitioner_id, facility_code) DO UPDATE
-                   SET public_key = excluded.public_key, registered_at_ms = excluded.registered_at_ms",
-                args![practitioner_id, facility, key_b64, at],
-            )?;
-            Ok(())
+            let (person, _) =
+                crate::eligibility::storage::person_of_rows(c.query(&sql, &patient.args)?)?;
+            Ok(person)
         })
     }
 
@@ -405,14 +358,6 @@ impl PrescriptionStore for SqlStore {
     }
 }
 
-/// The public key of a practitioner (`?1`) registered at a facility (`?2`).
-const PRACTITIONER_KEY: &str =
-    "SELECT public_key FROM practitioner_keys WHERE practitioner_id = ?1 AND facility_code = ?2";
-
-fn key_of_rows(rows: Vec<Row>) -> Result<Option<String>, StoreError> {
-    rows.into_iter().next().map(|mut r| r.text(0)).transpose()
-}
-
 /// A person's (`?1`) medication from `?2` to `?3`, item by item: their prescriptions neither
 /// cancelled nor dispensed (a dispensed one counts by its dispensings; part 0), then their
 /// dispensings (part 1), each newest first. Ten columns, which the parts of [`CHECKS`] share.
@@ -470,6 +415,7 @@ mod tests {
     use super::*;
     use crate::eligibility::EligibilityStore as _;
     use crate::store::testing::backends;
+    use chrono::DateTime;
 
     fn new_prescription(person_id: &str, document: &str) -> NewPrescription {
         NewPrescription {

@@ -145,6 +145,13 @@ pub fn card_authority(seed: u64) -> dx_protocol::wire::card::CardAuthority {
     dx_protocol::wire::card::CardAuthority::of_seed(seed)
 }
 
+/// The test HPKI hierarchy of the sample: its practitioners' certificates are issued from the
+/// sample's seed (`sample_hpki(seed).practitioner(…)`), and `dxsim serve` with sample persons
+/// trusts its root.
+pub fn hpki(seed: u64) -> dx_protocol::wire::hpki::TestHierarchy {
+    dx_protocol::wire::hpki::TestHierarchy::from_seed(&seed.to_le_bytes(), "dxsim sample")
+}
+
 /// Person id of the sample person with index `i`.
 pub fn person_id(i: u64) -> String {
     format!("P{i:010}")

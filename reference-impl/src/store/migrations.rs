@@ -229,6 +229,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE card_nonces (digest TEXT PRIMARY KEY, until_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID;
     CREATE INDEX card_nonces_until ON card_nonces(until_ms);
     "#,
+    // 9: signatures as HPKI makes them: the practitioners' bare keys go; the trusted HPKI roots
+    // (named by the SHA-256 of their DER) and the revoked certificates of their CAs come (kept
+    // in memory too, loaded at start).
+    r#"
+    DROP TABLE practitioner_keys;
+    CREATE TABLE hpki_roots (
+        digest TEXT PRIMARY KEY, certificate TEXT NOT NULL, subject TEXT NOT NULL,
+        trusted_at_ms INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE hpki_revocations (
+        issuer TEXT NOT NULL, serial TEXT NOT NULL, revoked_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (issuer, serial)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// PostgreSQL's schema: the tables of SQLite's, with `bigint` for integers, `date` for dates,
@@ -431,6 +445,18 @@ pub const PG_MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE prescription_items ALTER COLUMN prescription_id TYPE text COLLATE "C";
     ALTER TABLE dispensations ALTER COLUMN prescription_id TYPE text COLLATE "C";
+    "#,
+    // 4: signatures as HPKI makes them (SQLite's 9).
+    r#"
+    DROP TABLE practitioner_keys;
+    CREATE TABLE hpki_roots (
+        digest text PRIMARY KEY, certificate text NOT NULL, subject text NOT NULL,
+        trusted_at_ms bigint NOT NULL
+    );
+    CREATE TABLE hpki_revocations (
+        issuer text NOT NULL, serial text NOT NULL, revoked_at_ms bigint NOT NULL,
+        PRIMARY KEY (issuer, serial)
+    );
     "#,
 ];
 

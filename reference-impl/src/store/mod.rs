@@ -225,6 +225,7 @@ use crate::cards::CardStore;
 use crate::consent::ConsentStore;
 use crate::ehr::EhrStore;
 use crate::eligibility::EligibilityStore;
+use crate::hpki::HpkiStore;
 use crate::municipal::MunicipalStore;
 use crate::nodes::NodeStore;
 use crate::prescription::PrescriptionStore;
@@ -239,6 +240,7 @@ pub trait Store:
     + AuditStore
     + CredentialStore
     + CardStore
+    + HpkiStore
     + AdminStore
     + NodeStore
     + Send
@@ -255,6 +257,7 @@ impl<T> Store for T where
         + AuditStore
         + CredentialStore
         + CardStore
+        + HpkiStore
         + AdminStore
         + NodeStore
         + Send
@@ -292,7 +295,8 @@ impl AdminStore for SqlStore {
                 insurers: count("insurers")?,
                 facilities: count("facilities")?,
                 consents: count("consents")?,
-                practitioner_keys: count("practitioner_keys")?,
+                hpki_roots: count("hpki_roots")?,
+                hpki_revocations: count("hpki_revocations")?,
                 prescriptions: count("prescriptions")?,
                 dispensations: count("dispensations")?,
                 ehr_documents: count("ehr_documents")?,

@@ -67,7 +67,12 @@ async fn a_pharmacy_that_did_not_retrieve_cannot_dispense() {
     // A pharmacy that knows the id and even the code, but never retrieved it with the patient.
     let stranger = h.signer(&pharmacy(5), "PH-5").await;
     let before = h.data_stats().await;
-    let body = stranger.dispensation(rx["access_code"].as_str().unwrap(), &[("losartan", 28)]);
+    let body = stranger.dispensation(
+        &h,
+        &rx,
+        rx["access_code"].as_str().unwrap(),
+        &[("losartan", 28)],
+    );
     let (s, v) = h
         .post(
             &stranger.token,
@@ -114,7 +119,12 @@ async fn a_pharmacy_that_did_not_retrieve_cannot_dispense() {
     assert_eq!(pharmacist.retrieve(&h, &rx2).await.0, StatusCode::OK);
     h.clock.advance(TimeDelta::hours(25));
     let pharmacist = h.signer(&pharmacy(4), "PH-4b").await;
-    let body = pharmacist.dispensation(rx2["access_code"].as_str().unwrap(), &[("famotidine", 14)]);
+    let body = pharmacist.dispensation(
+        &h,
+        &rx2,
+        rx2["access_code"].as_str().unwrap(),
+        &[("famotidine", 14)],
+    );
     let path = format!(
         "/v1/prescriptions/{}/dispensations",
         rx2["prescription_id"].as_str().unwrap()

@@ -273,7 +273,8 @@ async fn no_acknowledged_read_loses_its_audit_line_to_kill_9() {
     }
 }
 
-/// A signer of the spawned exchange: a facility's token and a registered practitioner key.
+/// A signer of the spawned exchange: a facility's token and a certificate of the sample's HPKI
+/// hierarchy.
 async fn signer(
     http: &reqwest::Client,
     base: &str,
@@ -282,24 +283,13 @@ async fn signer(
     practitioner: &str,
 ) -> crate::harness::Signer {
     let token = token(http, base, data, &format!("facility:{facility}")).await;
-    let mut seed = [7u8; 32];
-    seed[..practitioner.len()].copy_from_slice(practitioner.as_bytes());
-    let key = dx_exchange::wire::canonical::signing_key_from_seed(seed);
-    let body = json!({"practitioner_id": practitioner,
-        "public_key": dx_exchange::wire::canonical::encode_public_key(&key.verifying_key())});
-    let r = http
-        .post(format!("{base}/v1/practitioners/keys"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
+    // `dxsim serve --sample-persons` trusts the HPKI root of the sample (seed 1).
+    let cert = crate::harness::certificate(1, &facility, practitioner);
     crate::harness::Signer {
         facility,
         token,
         practitioner_id: practitioner.into(),
-        key,
+        cert,
     }
 }
 
@@ -370,7 +360,12 @@ async fn write_load(
         let Ok(r) = http
             .post(format!("{base}/v1/prescriptions/{id}/dispensations"))
             .bearer_auth(&pharmacist.token)
-            .json(&pharmacist.dispensation(code, &[("losartan", 28)]))
+            .json(&pharmacist.dispensation_at(
+                &json!({"prescription_id": id}),
+                code,
+                &[("losartan", 28)],
+                chrono::Utc::now(),
+            ))
             .send()
             .await
         else {

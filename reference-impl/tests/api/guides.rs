@@ -90,15 +90,20 @@ async fn eprescriptions_are_eprescription_data_documents_both_ways() {
         "a doctor's id of the issuing facility"
     );
 
-    // Accepted, and returned to the pharmacy as registered.
+    // Accepted, and returned to the pharmacy as registered, with the prescriber's signature.
+    let signed = doctor.signed(&draft);
     let (s, rx) = h
-        .post(&doctor.token, "/v1/prescriptions", doctor.signed(&draft))
+        .post(&doctor.token, "/v1/prescriptions", signed.clone())
         .await;
     assert_eq!(s, StatusCode::CREATED, "{rx}");
     let pharmacist = h.signer(&pharmacy(0), "PH-100").await;
     let (s, got) = pharmacist.retrieve(&h, &rx).await;
     assert_eq!(s, StatusCode::OK, "{got}");
-    assert_eq!(got["bundle"], bundle);
+    assert_eq!(got["bundle"], signed["bundle"]);
+    let mut unsigned = got["bundle"].clone();
+    unsigned.as_object_mut().unwrap().remove("signature");
+    assert_eq!(unsigned, bundle);
+    assert_eq!(got["bundle"]["signature"]["sigFormat"], "application/jose");
 
     // The same drug coded with JP Core's URL for HOT9 is accepted too.
     let mut b = doctor

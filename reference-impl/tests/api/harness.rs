@@ -5,11 +5,10 @@ use dx_exchange::clock::{Clock, ManualClock};
 use dx_exchange::codes::{FacilityTable, facility_code};
 use dx_exchange::refdata::{DrugMaster, sample};
 use dx_exchange::store::{Durability, ScratchStore};
-use dx_exchange::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::hpki::{Practitioner, Role, sign_bundle};
 use dx_exchange::wire::{PersonRecord, QualificationRecord, Sex};
 use dx_exchange::{Exchange, Running};
-use ed25519_dalek::SigningKey;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -124,12 +123,34 @@ pub struct Harness {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A prescriber or pharmacist: a facility's token and a registered signing key.
+/// A prescriber or pharmacist: a facility's token and an HPKI certificate of the sample's
+/// hierarchy (which the sample exchange trusts).
 pub struct Signer {
     pub facility: String,
     pub token: String,
     pub practitioner_id: String,
-    pub key: SigningKey,
+    pub cert: Practitioner,
+}
+
+/// The certificate of `practitioner_id` from the sample's HPKI hierarchy of `seed`: a
+/// pharmacist if the id starts with `PH`, else a doctor (a dentist at a dental clinic); valid
+/// from 2020 to 2044; numbered by a digest of the id.
+pub fn certificate(seed: u64, facility: &str, practitioner_id: &str) -> Practitioner {
+    let role = if practitioner_id.starts_with("PH") {
+        Role::Pharmacist
+    } else if dx_exchange::codes::validate_facility_code(facility) == Ok(FacilityTable::Dental) {
+        Role::Dentist
+    } else {
+        Role::Doctor
+    };
+    let serial = practitioner_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        >> 1;
+    let at = |y| chrono::TimeZone::with_ymd_and_hms(&Utc, y, 1, 1, 0, 0, 0).unwrap();
+    sample::hpki(seed).practitioner(practitioner_id, role, at(2020), at(2045), serial)
 }
 
 pub fn clinic(n: u16) -> String {
@@ -332,23 +353,13 @@ impl Harness {
         v
     }
 
-    /// A facility with a registered practitioner key.
+    /// A facility's token with a practitioner's certificate.
     pub async fn signer(&self, facility: &str, practitioner_id: &str) -> Signer {
-        let token = self.facility_token(facility).await;
-        let mut seed = [0u8; 32];
-        for (i, b) in practitioner_id.bytes().chain(facility.bytes()).enumerate() {
-            seed[i % 32] ^= b;
-        }
-        let key = signing_key_from_seed(seed);
-        let (s, v) = self
-            .post(&token, "/v1/practitioners/keys", json!({"practitioner_id": practitioner_id, "public_key": encode_public_key(&key.verifying_key())}))
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
         Signer {
             facility: facility.to_owned(),
-            token,
+            token: self.facility_token(facility).await,
             practitioner_id: practitioner_id.to_owned(),
-            key,
+            cert: certificate(SEED, facility, practitioner_id),
         }
     }
 
@@ -483,15 +494,21 @@ impl Signer {
         }
     }
 
-    /// The registration request body for a draft, signed.
+    /// The registration request body for a draft, signed when it was issued.
     pub fn signed(&self, draft: &PrescriptionDraft) -> Value {
-        self.signed_bundle(draft.to_bundle())
+        let mut bundle = draft.to_bundle();
+        sign_bundle(&mut bundle, &self.cert, draft.issued_at.fixed_offset());
+        json!({"kind": "electronic", "bundle": bundle})
     }
 
-    /// The registration request body for a Bundle, signed.
-    pub fn signed_bundle(&self, bundle: Value) -> Value {
-        let sig = sign(&self.key, &bundle);
-        json!({"kind": "electronic", "bundle": bundle, "signature": {"practitioner_id": self.practitioner_id, "algorithm": "Ed25519", "value": sig}})
+    /// The registration request body for a Bundle, signed when its Composition is dated.
+    pub fn signed_bundle(&self, mut bundle: Value) -> Value {
+        let when = bundle["entry"][0]["resource"]["date"]
+            .as_str()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .expect("a Composition.date");
+        sign_bundle(&mut bundle, &self.cert, when);
+        json!({"kind": "electronic", "bundle": bundle})
     }
 
     /// Registers a prescription and returns the response body.
@@ -509,11 +526,40 @@ impl Signer {
         v
     }
 
-    /// A signed dispensing result body.
-    pub fn dispensation(&self, access_code: &str, items: &[(&str, u16)]) -> Value {
-        let d = json!({"access_code": access_code, "items": items.iter().map(|&(ing, days)| json!({"code": yj(ing), "days": days, "quantity": days})).collect::<Vec<_>>()});
-        let sig = sign(&self.key, &d);
-        json!({"dispensation": d, "signature": {"practitioner_id": self.practitioner_id, "algorithm": "Ed25519", "value": sig}})
+    /// A dispensing result body for prescription `rx` (its answer at registration), signed
+    /// `at` for this pharmacy.
+    pub fn dispensation_at(
+        &self,
+        rx: &Value,
+        access_code: &str,
+        items: &[(&str, u16)],
+        at: DateTime<Utc>,
+    ) -> Value {
+        let d = dx_exchange::wire::Dispensation {
+            access_code: access_code.to_owned(),
+            items: items
+                .iter()
+                .map(|&(ing, days)| dx_exchange::wire::DrugLine {
+                    code: yj(ing),
+                    days,
+                    quantity: Some(u32::from(days)),
+                })
+                .collect(),
+        };
+        let id = rx["prescription_id"].as_str().expect("a prescription id");
+        let sig = self.cert.sign(&d.signed_bytes(id, &self.facility), at);
+        json!({"dispensation": d, "signature": sig})
+    }
+
+    /// A dispensing result body for `rx`, signed now (the harness's clock).
+    pub fn dispensation(
+        &self,
+        h: &Harness,
+        rx: &Value,
+        access_code: &str,
+        items: &[(&str, u16)],
+    ) -> Value {
+        self.dispensation_at(rx, access_code, items, h.clock.now())
     }
 
     /// Retrieves a registered prescription by its access code and the patient's insurance number.
@@ -544,7 +590,7 @@ impl Signer {
         h.post(
             &self.token,
             &path,
-            self.dispensation(rx["access_code"].as_str().unwrap(), items),
+            self.dispensation(h, rx, rx["access_code"].as_str().unwrap(), items),
         )
         .await
     }

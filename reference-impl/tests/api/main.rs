@@ -14,6 +14,7 @@ mod eligibility;
 mod fhir_schema;
 mod guides;
 mod harness;
+mod hpki;
 mod municipal;
 mod nodes;
 mod ops;

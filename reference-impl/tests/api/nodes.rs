@@ -80,12 +80,12 @@ async fn two_pharmacies_dispensing_at_once_on_two_nodes_get_one_201_and_one_409(
             a.post(
                 &one.token,
                 &path,
-                one.dispensation(access, &[("famotidine", 14)])
+                one.dispensation(&a, &rx, access, &[("famotidine", 14)])
             ),
             b.post(
                 &two.token,
                 &path,
-                two.dispensation(access, &[("famotidine", 14)])
+                two.dispensation(&b, &rx, access, &[("famotidine", 14)])
             ),
         );
         let (won, lost) = if x.0 == StatusCode::CREATED {
@@ -335,7 +335,83 @@ async fn one_clinics_registrations_at_once_on_two_nodes_take_consecutive_numbers
     assert_eq!(a.stats().await["prescriptions"], 25);
 }
 
+/// An HPKI root trusted on one node, and a CRL read there, hold on the other at once and on a
+/// node started afterwards (which loads them from the store).
+async fn hpki_trust_and_revocation_reach_every_node() {
+    use base64::Engine as _;
+    use dx_exchange::wire::hpki::{Role, TestHierarchy, sign_bundle};
+    let (a, b) = two_nodes().await;
+    let admin = a.admin().await;
+    let vendor = TestHierarchy::from_seed(b"nodes vendor", "vendor");
+    let now = a.clock.now();
+    let doctor = a.signer(&clinic(4), "DR-V").await;
+    let cert = vendor.practitioner(
+        "DR-V",
+        Role::Doctor,
+        now - chrono::TimeDelta::days(1),
+        now + chrono::TimeDelta::days(365),
+        42,
+    );
+    let p = a.adult_with_card(9);
+    let mut n = 0;
+    let mut body = |h: &Harness| {
+        n += 1;
+        let draft = doctor.draft(
+            &format!("v-{n}"),
+            &p,
+            &[("famotidine", 14)],
+            1,
+            h.clock.now(),
+        );
+        let mut bundle = draft.to_bundle();
+        sign_bundle(&mut bundle, &cert, draft.issued_at.fixed_offset());
+        json!({"kind": "electronic", "bundle": bundle})
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let r = a
+        .post(
+            &admin,
+            "/v1/admin/hpki-roots",
+            json!({"certificate": b64.encode(&vendor.root)}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    within_two_seconds(async || {
+        b.post(&doctor.token, "/v1/prescriptions", body(&b)).await.0 == StatusCode::CREATED
+    })
+    .await;
+    let crl = vendor.crl(&[42], now);
+    let r = a
+        .post(
+            &admin,
+            "/v1/admin/hpki-crls",
+            json!({"crl": b64.encode(&crl), "issuer": b64.encode(&vendor.issuing)}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    within_two_seconds(async || {
+        code(&b.post(&doctor.token, "/v1/prescriptions", body(&b)).await)
+            == (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("certificate_revoked"),
+            )
+    })
+    .await;
+    let c = a.another_node().await;
+    let r = c.post(&doctor.token, "/v1/prescriptions", body(&c)).await;
+    assert_eq!(
+        code(&r),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_revoked")
+        ),
+        "{}",
+        r.1
+    );
+}
+
 crate::harness::on_postgres!(
+    hpki_trust_and_revocation_reach_every_node,
     a_prescription_registered_on_one_node_is_retrieved_and_dispensed_on_the_other,
     two_pharmacies_dispensing_at_once_on_two_nodes_get_one_201_and_one_409,
     a_token_from_one_node_works_on_the_other_until_revoked_on_either,

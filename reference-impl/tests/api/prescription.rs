@@ -1,7 +1,7 @@
 use crate::harness::*;
 use dx_exchange::clock::Clock as _;
 use dx_exchange::refdata::DrugMaster;
-use dx_exchange::wire::canonical::sign;
+use dx_exchange::wire::hpki::sign_bundle;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -166,20 +166,41 @@ async fn bad_signatures_and_bad_bundles_are_refused_and_store_nothing() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_signature"))
     );
 
-    // Signed by a key that is not the practitioner's.
-    let stranger = dx_exchange::wire::canonical::signing_key_from_seed([9; 32]);
-    let mut body = doctor.signed(&draft);
-    body["signature"]["value"] = json!(sign(&stranger, &body["bundle"]));
-    let (s, _) = h.post(&doctor.token, "/v1/prescriptions", body).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Signed by another practitioner's certificate.
+    let mut bundle = draft.to_bundle();
+    let other = crate::harness::certificate(crate::harness::SEED, &clinic(0), "DR-OTHER");
+    sign_bundle(&mut bundle, &other, draft.issued_at.fixed_offset());
+    let (s, v) = h
+        .post(
+            &doctor.token,
+            "/v1/prescriptions",
+            json!({"kind": "electronic", "bundle": bundle}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("practitioner_mismatch"),
+            Some("bundle.signature.data")
+        )
+    );
 
-    // Unsigned.
+    // Unsigned, and the old form (a signature beside the Bundle) is no longer a field.
     let mut body = doctor.signed(&draft);
-    body.as_object_mut().unwrap().remove("signature");
-    let (s, v) = h.post(&doctor.token, "/v1/prescriptions", body).await;
+    let old = body["bundle"].as_object_mut().unwrap().remove("signature");
+    let (s, v) = h
+        .post(&doctor.token, "/v1/prescriptions", body.clone())
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("missing_signature"))
+    );
+    body["signature"] = old.unwrap();
+    let (s, v) = h.post(&doctor.token, "/v1/prescriptions", body).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body"))
     );
 
     // Unknown drug code.
@@ -375,7 +396,7 @@ async fn dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_
         .post(
             &pharmacist.token,
             &path,
-            pharmacist.dispensation(wrong_code, &[("losartan", 28)]),
+            pharmacist.dispensation(&h, &rx, wrong_code, &[("losartan", 28)]),
         )
         .await;
     assert_eq!(
@@ -392,16 +413,23 @@ async fn dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_
         )
     );
 
-    let mut body =
-        pharmacist.dispensation(rx["access_code"].as_str().unwrap(), &[("losartan", 28)]);
-    body["signature"]["practitioner_id"] = json!("PH-UNKNOWN");
+    // A result signed for another pharmacy does not sign this one's.
+    let elsewhere = crate::harness::Signer {
+        facility: pharmacy(5),
+        token: String::new(),
+        practitioner_id: "PH-4".into(),
+        cert: crate::harness::certificate(crate::harness::SEED, &pharmacy(4), "PH-4"),
+    };
+    let body = elsewhere.dispensation(
+        &h,
+        &rx,
+        rx["access_code"].as_str().unwrap(),
+        &[("losartan", 28)],
+    );
     let (s, v) = h.post(&pharmacist.token, &path, body).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("unknown_practitioner_key")
-        )
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_signature"))
     );
     assert_eq!(h.data_stats().await, before);
 
@@ -414,9 +442,19 @@ async fn dispensing_needs_the_right_code_a_registered_pharmacist_and_prescribed_
         .unwrap()
         .yj
         .clone();
-    let d = json!({"access_code": rx["access_code"], "items": [{"code": other_strength, "days": 28, "quantity": 28}]});
-    let sig = sign(&pharmacist.key, &d);
-    let body = json!({"dispensation": d, "signature": {"practitioner_id": "PH-4", "algorithm": "Ed25519", "value": sig}});
+    let d = dx_exchange::wire::Dispensation {
+        access_code: rx["access_code"].as_str().unwrap().into(),
+        items: vec![dx_exchange::wire::DrugLine {
+            code: other_strength,
+            days: 28,
+            quantity: Some(28),
+        }],
+    };
+    let id = rx["prescription_id"].as_str().unwrap();
+    let sig = pharmacist
+        .cert
+        .sign(&d.signed_bytes(id, &pharmacist.facility), h.clock.now());
+    let body = json!({"dispensation": d, "signature": sig});
     let (s, v) = h.post(&pharmacist.token, &path, body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }

@@ -5,14 +5,13 @@
 
 use dx_protocol::wire::endpoints::{
     self, CheckPrescription, Credentials, Dispense, Endpoint, GiveConsent, Method,
-    PutPractitionerKey, RegisterPrescription, RetrievePrescription, Stats, Token, Verify,
+    RegisterPrescription, RetrievePrescription, Stats, Token, Verify,
 };
 use dx_protocol::wire::{
     CheckRequest, CheckResponse, ConsentRequest, ConsentResponse, CredentialRequest,
     CredentialResponse, DispenseRequest, DispenseResponse, ErrorBody, PersonRef,
-    PractitionerKeyRequest, PractitionerKeyResponse, RegisterPrescriptionRequest,
-    RegisterPrescriptionResponse, RetrieveResponse, StatsResponse, TokenRequest, TokenResponse,
-    VerifyRequest, VerifyResponse,
+    RegisterPrescriptionRequest, RegisterPrescriptionResponse, RetrieveResponse, StatsResponse,
+    TokenRequest, TokenResponse, VerifyRequest, VerifyResponse,
 };
 use reqwest::StatusCode;
 use serde::Serialize;
@@ -194,12 +193,35 @@ impl ExchangeClient {
         self.call::<GiveConsent>(Some(token), &[], &(), req).await
     }
 
-    pub async fn put_practitioner_key(
+    /// Has the target trust an HPKI root certificate (DER) for practitioners' signatures
+    /// (admin).
+    pub async fn trust_hpki_root(
         &self,
-        token: &str,
-        req: &PractitionerKeyRequest,
-    ) -> Result<PractitionerKeyResponse, ClientError> {
-        self.call::<PutPractitionerKey>(Some(token), &[], &(), req)
+        admin_token: &str,
+        root: &[u8],
+    ) -> Result<dx_protocol::wire::hpki::TrustRootResponse, ClientError> {
+        use base64::Engine as _;
+        let body = dx_protocol::wire::hpki::TrustRootRequest {
+            certificate: base64::engine::general_purpose::STANDARD.encode(root),
+        };
+        self.call::<dx_protocol::wire::endpoints::TrustHpkiRoot>(Some(admin_token), &[], &(), &body)
+            .await
+    }
+
+    /// Posts an HPKI CA's revocation list (DER) with the CA's certificate (DER) (admin).
+    pub async fn post_hpki_crl(
+        &self,
+        admin_token: &str,
+        crl: &[u8],
+        issuer: &[u8],
+    ) -> Result<dx_protocol::wire::hpki::CrlResponse, ClientError> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = dx_protocol::wire::hpki::CrlRequest {
+            crl: b64.encode(crl),
+            issuer: b64.encode(issuer),
+        };
+        self.call::<dx_protocol::wire::endpoints::PostHpkiCrl>(Some(admin_token), &[], &(), &body)
             .await
     }
 

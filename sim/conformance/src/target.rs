@@ -2,23 +2,21 @@
 //! each to an endpoint of the table (`wire::endpoints`) with its typed body and query — only the
 //! checks that send something deliberately wrong send a body, path or method of their own —
 //! tokens for any principal through the admin routes, the target's own clock, and the synthetic
-//! insurer, facilities, municipalities, persons and practitioner keys the checks use.
+//! insurer, facilities, municipalities, persons and HPKI certificates the checks use.
 
 use crate::finding::Finding;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use dx_protocol::codes::{FacilityTable, facility_code, insurer_number, municipality_code};
 use dx_protocol::refdata::DrugMaster;
-use dx_protocol::wire::canonical::{encode_public_key, sign, signing_key_from_seed};
 use dx_protocol::wire::card::{CardAuthority, CardAuthorityRequest, nonce_from, simulated};
 use dx_protocol::wire::endpoints::{self as ep, Endpoint, Ndjson};
 use dx_protocol::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_protocol::wire::hpki::{Practitioner, TestHierarchy, sign_bundle};
 use dx_protocol::wire::{
     CredentialRequest, Dispensation, DispenseRequest, DrugLine, FacilityKind, FacilityRecord,
-    InsurerRecord, MunicipalityRecord, PersonRecord, PersonRef, PractitionerKeyRequest,
-    PrescriptionKind, QualificationRecord, RegisterPrescriptionRequest, Sex, Signature,
-    TokenRequest,
+    InsurerRecord, MunicipalityRecord, PersonRecord, PersonRef, PrescriptionKind,
+    QualificationRecord, RegisterPrescriptionRequest, Sex, TokenRequest,
 };
-use ed25519_dalek::SigningKey;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
@@ -402,7 +400,8 @@ impl Person {
 }
 
 /// What the suite sets up on the target: its own insurer, facilities (one of each kind, two
-/// clinics and two pharmacies), two municipalities, practitioner keys, and persons on demand.
+/// clinics and two pharmacies), two municipalities, a test HPKI hierarchy whose practitioners
+/// sign, and persons on demand.
 /// Codes are in prefecture 47, district 99, which no real facility uses; persons carry the run's
 /// nonce, so runs never collide.
 pub struct Fixture {
@@ -423,21 +422,9 @@ pub struct Fixture {
     /// The seed of the run's card authority and cards (from the run's nonce): the suite's
     /// persons' cards are derived from it and their serials.
     pub card_seed: u64,
+    /// The run's test HPKI hierarchy (from the run's nonce); the target trusts its root.
+    pub hpki: TestHierarchy,
     seq: AtomicU32,
-}
-
-/// Seed of a facility's practitioner key.
-fn key_of(facility: &str) -> SigningKey {
-    let mut seed = [7u8; 32];
-    for (i, b) in facility.bytes().enumerate() {
-        seed[i % 32] ^= b;
-    }
-    signing_key_from_seed(seed)
-}
-
-/// The practitioner id the suite registers at a facility.
-pub fn practitioner(facility: &str) -> String {
-    format!("CONF-{facility}")
 }
 
 impl Fixture {
@@ -446,9 +433,11 @@ impl Fixture {
         let card_seed = nonce.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
+        let hpki = TestHierarchy::from_seed(nonce.as_bytes(), "dxsim conformance");
         Self {
             nonce,
             card_seed,
+            hpki,
             insurer: insurer_number(Some(6), 47, 990),
             hospital: fac(FacilityTable::Medical, 9901),
             clinic: fac(FacilityTable::Medical, 9902),
@@ -462,6 +451,14 @@ impl Fixture {
             municipality2: municipality_code(47, 991),
             seq: AtomicU32::new(0),
         }
+    }
+
+    /// The certificate a facility's practitioner signs with: a pharmacist at a pharmacy, a
+    /// doctor or dentist elsewhere.
+    pub fn practitioner(&self, facility: &str) -> Practitioner {
+        let pharmacist =
+            dx_protocol::codes::validate_facility_code(facility) == Ok(FacilityTable::Pharmacy);
+        self.hpki.facility_practitioner(facility, pharmacist)
     }
 
     /// The run's card-issuing authority.
@@ -478,9 +475,8 @@ impl Fixture {
         PersonRef::presenting(serial, card.present(&cert, facility, now, &nonce))
     }
 
-    /// Enrols the insurer, facilities and municipalities (inserted or replaced), has the target
-    /// trust the run's card authority, and registers a practitioner key at each prescribing
-    /// facility and pharmacy.
+    /// Enrols the insurer, facilities and municipalities (inserted or replaced) and has the
+    /// target trust the run's card authority and HPKI root.
     pub async fn set_up(&self, t: &Target) -> Result<(), Finding> {
         let authority = self.card_authority();
         let trust = CardAuthorityRequest {
@@ -493,6 +489,21 @@ impl Fixture {
         if ex.status != 200 {
             return Err(Finding::Error(format!(
                 "having the target trust the suite's card authority (POST /v1/admin/card-authorities): HTTP {} {}",
+                ex.status, ex.response
+            )));
+        }
+        let root = dx_protocol::wire::hpki::TrustRootRequest {
+            certificate: {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(&self.hpki.root)
+            },
+        };
+        let ex = t
+            .post::<ep::TrustHpkiRoot>(&t.admin().await?, &root)
+            .await?;
+        if ex.status != 200 {
+            return Err(Finding::Error(format!(
+                "having the target trust the suite's HPKI root (POST /v1/admin/hpki-roots): HTTP {} {}",
                 ex.status, ex.response
             )));
         }
@@ -533,27 +544,6 @@ impl Fixture {
             town(&self.municipality2, "dxsim conformance village"),
         ])
         .await?;
-        for code in [
-            &self.hospital,
-            &self.clinic,
-            &self.clinic2,
-            &self.dental,
-            &self.pharmacy,
-            &self.pharmacy2,
-        ] {
-            let token = t.token(&format!("facility:{code}")).await?;
-            let key = PractitionerKeyRequest {
-                practitioner_id: practitioner(code),
-                public_key: encode_public_key(&key_of(code).verifying_key()),
-            };
-            let ex = t.post::<ep::PutPractitionerKey>(&token, &key).await?;
-            if ex.status != 201 {
-                return Err(Finding::Error(format!(
-                    "registering a practitioner key at {code}: HTTP {} {}",
-                    ex.status, ex.response
-                )));
-            }
-        }
         Ok(())
     }
 
@@ -654,7 +644,7 @@ impl Fixture {
             document_id: format!("CONF-RX-{}", self.next()),
             facility_code: facility.to_owned(),
             facility_name: format!("dxsim conformance {facility}"),
-            practitioner_id: practitioner(facility),
+            practitioner_id: self.practitioner(facility).id,
             issued_at: t.now().await?.with_timezone(&jst()),
             patient_gender: if p.female { "female" } else { "male" },
             patient_birth_date: p.birth_date,
@@ -669,38 +659,37 @@ impl Fixture {
         };
         let mut bundle = draft.to_bundle();
         edit(&mut bundle);
-        let signature = sign(&key_of(facility), &bundle);
+        sign_bundle(
+            &mut bundle,
+            &self.practitioner(facility),
+            draft.issued_at.fixed_offset(),
+        );
         Ok(RegisterPrescriptionRequest {
             kind: PrescriptionKind::Electronic,
             bundle,
-            signature: Some(Signature {
-                practitioner_id: practitioner(facility),
-                algorithm: "Ed25519".into(),
-                value: signature,
-            }),
         })
     }
 
-    /// A signed dispensing request at `pharmacy` of `items`.
-    pub fn dispensation(
+    /// A dispensing request at `pharmacy` of `items` for prescription `id`, signed by the
+    /// pharmacy's pharmacist now (the target's time).
+    pub async fn dispensation(
         &self,
+        t: &Target,
         pharmacy: &str,
-        access_code: &str,
+        (id, access_code): (&str, &str),
         items: Vec<DrugLine>,
-    ) -> DispenseRequest {
+    ) -> Result<DispenseRequest, Finding> {
         let dispensation = Dispensation {
             access_code: access_code.to_owned(),
             items,
         };
-        let signature = sign(&key_of(pharmacy), &dispensation);
-        DispenseRequest {
+        let signature = self
+            .practitioner(pharmacy)
+            .sign(&dispensation.signed_bytes(id, pharmacy), t.now().await?);
+        Ok(DispenseRequest {
             dispensation,
-            signature: Signature {
-                practitioner_id: practitioner(pharmacy),
-                algorithm: "Ed25519".into(),
-                value: signature,
-            },
-        }
+            signature,
+        })
     }
 }
 

@@ -6,22 +6,23 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use dx_client as client;
 use dx_exchange::clock::jst;
 use dx_exchange::refdata::DrugMaster;
-use dx_exchange::wire::canonical::{sign, signing_key_from_seed};
 use dx_exchange::wire::clins::{self, DocumentDraft, DocumentKind, EhrPatient, ItemDraft};
 use dx_exchange::wire::endpoints::{self as ep, Endpoint, Method};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
+use dx_exchange::wire::hpki::{Practitioner, TestHierarchy, sign_bundle};
 use dx_exchange::wire::{
     ApplicationKind, ApplicationRequest, BatchVerifyRequest, CareCertificationRequest, CareLevel,
     CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest, Decision,
     DecisionRequest, Development, Dispensation, DispenseRequest, DrugLine as WireDrugLine,
     InfantCheckupRequest, PaperDispenseRequest, PersonRef, PrenatalCheckupRequest,
-    PrescriptionKind, RegisterPrescriptionRequest, Signature, SummaryQuery,
-    VaccinationBatchRequest, VaccinationRequest, VerifyRequest,
+    PrescriptionKind, RegisterPrescriptionRequest, SummaryQuery, VaccinationBatchRequest,
+    VaccinationRequest, VerifyRequest,
 };
 use dx_model::event::{DrugLine, Event, Fact, FactLine, Payload, PortalPage};
 use dx_model::route::Route;
-use ed25519_dalek::SigningKey;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// What an earlier request returned that a later one needs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,19 +74,34 @@ pub fn practitioner_id(facility: &str, pharmacist: bool) -> String {
     format!("{}-{facility}", if pharmacist { "PH" } else { "DR" })
 }
 
-/// The driver's signing key for a facility: fixed by the facility code and the run's seed.
-pub fn signing_key(seed: u64, facility: &str, pharmacist: bool) -> SigningKey {
-    use dx_model::rng::splitmix64;
-    let mut bytes = [0u8; 32];
-    let mut h = splitmix64(seed ^ u64::from(pharmacist));
-    for (i, b) in facility.bytes().enumerate() {
-        h = splitmix64(h ^ u64::from(b) ^ ((i as u64) << 8));
+/// The run's test HPKI hierarchy, derived from its seed (so the workload holds no key); `setup`
+/// has the target trust its root.
+pub fn hpki(seed: u64) -> std::sync::Arc<TestHierarchy> {
+    static RUNS: Mutex<BTreeMap<u64, std::sync::Arc<TestHierarchy>>> = Mutex::new(BTreeMap::new());
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    runs.entry(seed)
+        .or_insert_with(|| {
+            std::sync::Arc::new(TestHierarchy::from_seed(&seed.to_le_bytes(), "dxsim run"))
+        })
+        .clone()
+}
+
+/// The certificate and key the driver signs with at a facility (issued once per facility and
+/// run, then kept: one per facility of the workload).
+pub fn practitioner(seed: u64, facility: &str, pharmacist: bool) -> std::sync::Arc<Practitioner> {
+    type Issued = BTreeMap<(u64, String, bool), std::sync::Arc<Practitioner>>;
+    static ISSUED: Mutex<Issued> = Mutex::new(BTreeMap::new());
+    let key = (seed, facility.to_owned(), pharmacist);
+    if let Some(p) = ISSUED.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return p.clone();
     }
-    for chunk in bytes.chunks_mut(8) {
-        h = splitmix64(h);
-        chunk.copy_from_slice(&h.to_le_bytes());
-    }
-    signing_key_from_seed(bytes)
+    let p = std::sync::Arc::new(hpki(seed).facility_practitioner(facility, pharmacist));
+    ISSUED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_insert(p)
+        .clone()
 }
 
 /// The card-issuing authority of a run: the cards of its persons are derived from the run's seed
@@ -245,7 +261,7 @@ pub fn prepare(
             let patient = presented(e, seed, server_now);
             Prepared::of::<ep::RetrievePrescription>(e, &[code], &patient, none)
         }
-        Payload::Dispense { drugs } => dispense(e, needed, drugs, seed)?,
+        Payload::Dispense { drugs } => dispense(e, needed, drugs, seed, server_now)?,
         Payload::PaperDispense { prescriber, drugs } => paper_dispense(e, prescriber, drugs),
         Payload::EhrItems { facts } => ehr_items(e, facts, server_now)?,
         Payload::EhrDocument {
@@ -390,17 +406,12 @@ fn register(
         items,
         uses: uses.max(1),
     };
-    let bundle = draft.to_bundle();
-    let key = signing_key(seed, &e.facility, false);
-    let body = RegisterPrescriptionRequest {
-        kind,
-        signature: Some(Signature {
-            practitioner_id: practitioner_id(&e.facility, false),
-            algorithm: "Ed25519".into(),
-            value: sign(&key, &bundle),
-        }),
-        bundle,
-    };
+    let mut bundle = draft.to_bundle();
+    if kind == PrescriptionKind::Electronic {
+        let who = practitioner(seed, &e.facility, false);
+        sign_bundle(&mut bundle, &who, now.with_timezone(&jst()).fixed_offset());
+    }
+    let body = RegisterPrescriptionRequest { kind, bundle };
     Ok(Prepared::of::<ep::RegisterPrescription>(e, &[], &(), &body))
 }
 
@@ -409,6 +420,7 @@ fn dispense(
     needed: Option<&Outcome>,
     drugs: &[DrugLine],
     seed: u64,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<Prepared> {
     let id = needed_id(e, needed, |o| &o.prescription_id)?;
     let code = needed_id(e, needed, |o| &o.access_code)?;
@@ -416,12 +428,8 @@ fn dispense(
         access_code: code.to_owned(),
         items: wire_lines(drugs),
     };
-    let key = signing_key(seed, &e.facility, true);
-    let signature = Signature {
-        practitioner_id: practitioner_id(&e.facility, true),
-        algorithm: "Ed25519".into(),
-        value: sign(&key, &dispensation),
-    };
+    let signature = practitioner(seed, &e.facility, true)
+        .sign(&dispensation.signed_bytes(id, &e.facility), now);
     let body = DispenseRequest {
         dispensation,
         signature,

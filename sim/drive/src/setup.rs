@@ -8,7 +8,6 @@ use super::shard::Shard;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use dx_client::ExchangeClient;
-use dx_exchange::wire::PractitionerKeyRequest;
 use dx_model::route::Route;
 use dx_workload as workload;
 use std::collections::{BTreeSet, HashMap};
@@ -63,8 +62,9 @@ pub fn actors(dir: &Path, shard: Shard) -> anyhow::Result<Actors> {
 /// Principals set up at once: a run with many persons on the portal has thousands.
 const SETUP_WORKERS: usize = 16;
 
-/// Issues every acting principal's credentials and registers the driver's signing keys, a few
-/// principals at a time, with a progress bar when there are many.
+/// Has the target trust the run's card authority and HPKI root, and issues every acting
+/// principal's credentials (and a prescriber's or pharmacy's certificate), a few principals at a
+/// time, with a progress bar when there are many.
 pub async fn setup(
     client: &ExchangeClient,
     admin_secret: &str,
@@ -87,6 +87,11 @@ pub async fn setup(
                 authority.id
             )
         })?;
+    let hpki = requests::hpki(seed);
+    client
+        .trust_hpki_root(&admin, &hpki.root)
+        .await
+        .context("having the target trust the run's HPKI root")?;
     let bar = if progress && a.principals.len() > 1_000 {
         indicatif::ProgressBar::new(a.principals.len() as u64)
     } else {
@@ -135,7 +140,7 @@ pub async fn setup(
     Ok(tokens)
 }
 
-/// One principal's credentials and first token; a prescriber's or pharmacy's signing key.
+/// One principal's credentials and first token; a prescriber's or pharmacy's certificate.
 async fn setup_one(
     client: &ExchangeClient,
     admin: &str,
@@ -148,18 +153,11 @@ async fn setup_one(
         .await
         .with_context(|| format!("issuing credentials for {principal}"))?;
     let t = client.token(&cred.principal, &cred.secret).await?;
+    // The certificates the driver signs with are issued now, not during the replay.
     let f = principal.strip_prefix("facility:").unwrap_or("");
     for (set, pharmacist) in [(prescribers, false), (pharmacies, true)] {
         if set.contains(f) {
-            let key = requests::signing_key(seed, f, pharmacist);
-            let req = PractitionerKeyRequest {
-                practitioner_id: requests::practitioner_id(f, pharmacist),
-                public_key: dx_exchange::wire::canonical::encode_public_key(&key.verifying_key()),
-            };
-            client
-                .put_practitioner_key(&t.token, &req)
-                .await
-                .with_context(|| format!("registering the signing key of {f}"))?;
+            requests::practitioner(seed, f, pharmacist);
         }
     }
     Ok(TokenSlot {

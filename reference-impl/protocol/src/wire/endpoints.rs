@@ -17,6 +17,7 @@ use super::ehr::{InboxQuery, ReferralInboxResponse, SummaryQuery};
 use super::eligibility::{BatchVerifyRequest, BatchVerifyResponse, VerifyRequest, VerifyResponse};
 use super::enrolment::{ClockRequest, ClockResponse, FacilityRecord, ImportResponse};
 use super::enrolment::{InsurerRecord, PersonRecord, StatsResponse};
+use super::hpki::{CrlRequest, CrlResponse, TrustRootRequest, TrustRootResponse};
 use super::municipal::{
     Application, ApplicationRequest, ApplicationsQuery, ApplicationsResponse,
     CareCertificationRequest, CareCertificationResponse, CareCertificationsResponse,
@@ -29,8 +30,7 @@ use super::municipal::{
 use super::prescription::{
     CancelResponse, CheckRequest, CheckResponse, DispenseRequest, DispenseResponse,
     MedicationsQuery, MedicationsResponse, PaperDispenseRequest, PaperDispenseResponse,
-    PractitionerKeyRequest, PractitionerKeyResponse, RegisterPrescriptionRequest,
-    RegisterPrescriptionResponse, RetrieveResponse, UnlockResponse,
+    RegisterPrescriptionRequest, RegisterPrescriptionResponse, RetrieveResponse, UnlockResponse,
 };
 use serde_json::Value;
 
@@ -162,6 +162,10 @@ endpoints! {
     TrustCardAuthority: Post "/v1/admin/card-authorities", CardAuthorityRequest => CardAuthorityResponse, 200;
     /// Adds card certificates to the revocation list (admin).
     RevokeCardCertificates: Post "/v1/admin/card-revocations", CardRevocationRequest => CardRevocationResponse, 200;
+    /// Trusts an HPKI root certificate for practitioners' signatures (admin).
+    TrustHpkiRoot: Post "/v1/admin/hpki-roots", TrustRootRequest => TrustRootResponse, 200;
+    /// Reads a CRL of a trusted HPKI CA: its serials sign nothing from now on (admin).
+    PostHpkiCrl: Post "/v1/admin/hpki-crls", CrlRequest => CrlResponse, 200;
 
     // Enrolment (admin, NDJSON).
     ImportPersons: Post "/v1/admin/persons", Ndjson<PersonRecord> => ImportResponse, 200;
@@ -178,8 +182,6 @@ endpoints! {
     GiveConsent: Post "/v1/consents", ConsentRequest => ConsentResponse, 201;
 
     // E-prescription.
-    /// Registers a practitioner's public key at the calling facility.
-    PutPractitionerKey: Post "/v1/practitioners/keys", PractitionerKeyRequest => PractitionerKeyResponse, 201;
     /// Registers a signed prescription; answers its access code.
     RegisterPrescription: Post "/v1/prescriptions", RegisterPrescriptionRequest => RegisterPrescriptionResponse, 201;
     /// The duplicate and 併用禁忌 check before prescribing.
@@ -315,7 +317,7 @@ mod tests {
             assert_eq!(e.path.matches('{').count(), e.path.matches('}').count());
             assert!([200, 201].contains(&e.status));
         }
-        assert_eq!(ALL.len(), 56);
+        assert_eq!(ALL.len(), 57);
     }
 
     #[test]

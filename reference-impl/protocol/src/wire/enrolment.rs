@@ -104,7 +104,12 @@ pub struct StatsResponse {
     pub insurers: u64,
     pub facilities: u64,
     pub consents: u64,
-    pub practitioner_keys: u64,
+    /// Trusted HPKI roots.
+    #[serde(default)]
+    pub hpki_roots: u64,
+    /// Revoked practitioner certificates listed.
+    #[serde(default)]
+    pub hpki_revocations: u64,
     pub prescriptions: u64,
     pub dispensations: u64,
     #[serde(default)]

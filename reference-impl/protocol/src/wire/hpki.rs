@@ -20,7 +20,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeZone, Utc};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -68,7 +68,7 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     #[error(
-        "the signature is not a compact JWS with a detached payload, alg EdDSA and an x5c chain: {0}"
+        "the signature is not a compact JWS with a detached payload, alg EdDSA or ES256, sigT and an x5c chain: {0}"
     )]
     Malformed(String),
     #[error("the certificate chain does not lead to a trusted HPKI root: {0}")]
@@ -96,25 +96,106 @@ pub struct Signer {
     pub role: Role,
     /// Serial of the practitioner's certificate (hex).
     pub serial: String,
+    /// When they signed: the JWS's `sigT`, which the signature covers.
+    pub signed_at: DateTime<Utc>,
 }
 
+/// The JWS protected header: `alg`, the chain, and the signing time (JAdES's `sigT`, which the
+/// signature covers, so the instant a certificate's validity is judged on cannot be changed).
 #[derive(Serialize, Deserialize)]
 struct Header {
     alg: String,
     x5c: Vec<String>,
+    #[serde(rename = "sigT")]
+    sig_t: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    crit: Vec<String>,
 }
 
-/// A compact JWS with a detached payload over `payload`, signed with `key`, carrying `chain`
-/// (DER: the signer's certificate first).
-pub fn sign(key: &SigningKey, chain: &[Vec<u8>], payload: &[u8]) -> String {
+/// The form of `sigT`: UTC to the second.
+fn sig_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A compact JWS with a detached payload over `payload`, signed with `key` at `signed_at`,
+/// carrying `chain` (DER: the signer's certificate first).
+pub fn sign(
+    key: &SigningKey,
+    chain: &[Vec<u8>],
+    payload: &[u8],
+    signed_at: DateTime<Utc>,
+) -> String {
     let header = Header {
         alg: "EdDSA".into(),
         x5c: chain.iter().map(|c| STANDARD.encode(c)).collect(),
+        sig_t: sig_time(signed_at),
+        crit: vec!["sigT".into()],
     };
     let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("a header serialises"));
     let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(payload));
     let sig = key.sign(input.as_bytes());
     format!("{h}..{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+/// A certificate's public key: the algorithms dxsim verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Ed25519,
+    /// ECDSA on P-256.
+    P256,
+}
+
+#[derive(Debug, Clone)]
+struct PublicKey {
+    kind: KeyKind,
+    bytes: Vec<u8>,
+}
+
+impl PublicKey {
+    /// Whether `sig` over `msg` verifies with this key under the certificate signature algorithm
+    /// `sig_oid` (DER-encoded ECDSA signatures) or, for a JWS, the `alg` name (fixed-size ones).
+    fn verifies(&self, alg: SigAlg, msg: &[u8], sig: &[u8]) -> bool {
+        use ring::signature as rs;
+        let algorithm: &dyn rs::VerificationAlgorithm = match (self.kind, alg) {
+            (KeyKind::Ed25519, SigAlg::Ed25519) => &rs::ED25519,
+            (KeyKind::P256, SigAlg::EcdsaP256Der) => &rs::ECDSA_P256_SHA256_ASN1,
+            (KeyKind::P256, SigAlg::EcdsaP256Fixed) => &rs::ECDSA_P256_SHA256_FIXED,
+            _ => return false,
+        };
+        rs::UnparsedPublicKey::new(algorithm, &self.bytes)
+            .verify(msg, sig)
+            .is_ok()
+    }
+}
+
+/// A signature algorithm dxsim verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SigAlg {
+    Ed25519,
+    /// ecdsa-with-SHA256, DER (certificates and CRLs).
+    EcdsaP256Der,
+    /// ES256, r‖s (JWS).
+    EcdsaP256Fixed,
+}
+
+impl SigAlg {
+    /// A certificate's or CRL's `signatureAlgorithm`.
+    fn of_oid(oid: &str) -> Option<Self> {
+        match oid {
+            "1.3.101.112" => Some(Self::Ed25519),
+            "1.2.840.10045.4.3.2" => Some(Self::EcdsaP256Der),
+            _ => None,
+        }
+    }
+
+    /// A JWS `alg`.
+    fn of_jws(alg: &str) -> Option<Self> {
+        match alg {
+            "EdDSA" => Some(Self::Ed25519),
+            "ES256" => Some(Self::EcdsaP256Fixed),
+            _ => None,
+        }
+    }
 }
 
 /// A certificate read for verification.
@@ -126,10 +207,31 @@ struct Cert {
     not_before: i64,
     not_after: i64,
     is_ca: bool,
-    key: Option<VerifyingKey>,
+    key: Option<PublicKey>,
+    sig_alg: Option<SigAlg>,
     tbs: Vec<u8>,
     signature: Vec<u8>,
     role: Option<Role>,
+}
+
+fn public_key(spki: &x509_parser::x509::SubjectPublicKeyInfo) -> Option<PublicKey> {
+    let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
+        "1.3.101.112" => KeyKind::Ed25519,
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string());
+            (curve.as_deref() == Some("1.2.840.10045.3.1.7")).then_some(KeyKind::P256)?
+        }
+        _ => return None,
+    };
+    Some(PublicKey {
+        kind,
+        bytes: spki.subject_public_key.data.to_vec(),
+    })
 }
 
 fn read_cert(der: &[u8]) -> Result<Cert, String> {
@@ -139,11 +241,6 @@ fn read_cert(der: &[u8]) -> Result<Cert, String> {
     if !rest.is_empty() {
         return Err("bytes after the certificate".into());
     }
-    let spki = c.public_key();
-    let key = (spki.algorithm.algorithm.to_id_string() == "1.3.101.112")
-        .then(|| <[u8; 32]>::try_from(spki.subject_public_key.data.as_ref()).ok())
-        .flatten()
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok());
     let role = c
         .extensions()
         .iter()
@@ -156,7 +253,8 @@ fn read_cert(der: &[u8]) -> Result<Cert, String> {
         not_before: c.validity().not_before.timestamp(),
         not_after: c.validity().not_after.timestamp(),
         is_ca: c.is_ca(),
-        key,
+        key: public_key(c.public_key()),
+        sig_alg: SigAlg::of_oid(&c.signature_algorithm.algorithm.to_id_string()),
         tbs: c.tbs_certificate.as_ref().to_vec(),
         signature: c.signature_value.data.to_vec(),
         role,
@@ -262,6 +360,54 @@ fn role_of(ext: &[u8]) -> Option<Role> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The admin API's bodies.
+
+/// Most trusted HPKI roots.
+pub const MAX_ROOTS: usize = 64;
+/// Most revoked certificates listed.
+pub const MAX_REVOKED: usize = 1_000_000;
+/// Most bytes of a certificate or CRL posted (base64 excluded).
+pub const MAX_DER_BYTES: usize = 4 * 1024 * 1024;
+
+/// `POST /v1/admin/hpki-roots`: a root certificate to trust.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustRootRequest {
+    /// Standard base64 of the root's DER.
+    pub certificate: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrustRootResponse {
+    /// The root's subject DN.
+    pub subject: String,
+    pub trusted_at: DateTime<Utc>,
+    /// How many roots are trusted now.
+    pub roots: u64,
+}
+
+/// `POST /v1/admin/hpki-crls`: a CRL and the certificate of the CA that signed it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlRequest {
+    /// Standard base64 of the CRL's DER.
+    pub crl: String,
+    /// Standard base64 of the issuing CA's certificate (DER): a trusted root, or a CA a trusted
+    /// root issued.
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrlResponse {
+    /// The CA's subject DN.
+    pub issuer: String,
+    /// Serials the CRL listed that were not listed before.
+    pub added: u64,
+    /// Revoked certificates listed now, of every issuer.
+    pub listed: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Trust.
 
 /// What the exchange trusts: root certificates, and the revoked serials each issuer's CRL lists.
@@ -283,23 +429,21 @@ pub struct RevocationList {
 impl Trust {
     /// Trusts `roots` (DER).
     pub fn new(roots: Vec<Vec<u8>>) -> Result<Self, Refused> {
-        let roots = roots
-            .into_iter()
-            .map(|der| {
-                let c = read_cert(&der).map_err(Refused::BrokenChain)?;
-                if !c.is_ca || c.subject != c.issuer {
-                    return Err(Refused::BrokenChain(format!(
-                        "{} is not a self-signed CA",
-                        c.subject
-                    )));
-                }
-                Ok((der, c))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            roots,
-            revoked: HashSet::new(),
-        })
+        let mut trust = Self::default();
+        for der in roots {
+            trust.add_root(der)?;
+        }
+        Ok(trust)
+    }
+
+    /// Trusts one more root (DER), if it is a self-signed CA certificate; answers its subject.
+    pub fn add_root(&mut self, der: Vec<u8>) -> Result<String, Refused> {
+        let c = read_root(&der)?;
+        let subject = c.subject.clone();
+        if !self.roots.iter().any(|(d, _)| *d == der) {
+            self.roots.push((der, c));
+        }
+        Ok(subject)
     }
 
     /// The trusted roots (DER).
@@ -322,13 +466,16 @@ impl Trust {
                 ca.subject
             )));
         }
-        let key = ca
-            .key
-            .ok_or_else(|| Refused::BrokenChain("the CA's key is not Ed25519".into()))?;
-        let sig =
-            Signature::from_slice(&list.signature_value.data).map_err(|_| Refused::BadSignature)?;
-        key.verify(list.tbs_cert_list.as_ref(), &sig)
-            .map_err(|_| Refused::BadSignature)?;
+        let alg = SigAlg::of_oid(&list.signature_algorithm.algorithm.to_id_string());
+        let verified = match (&ca.key, alg) {
+            (Some(key), Some(alg)) => {
+                key.verifies(alg, list.tbs_cert_list.as_ref(), &list.signature_value.data)
+            }
+            _ => false,
+        };
+        if !verified {
+            return Err(Refused::BadSignature);
+        }
         Ok(RevocationList {
             issuer: ca.subject,
             serials: list
@@ -350,6 +497,14 @@ impl Trust {
         self.revoked.iter()
     }
 
+    /// The same roots, nothing revoked.
+    pub fn without_revocations(&self) -> Trust {
+        Trust {
+            roots: self.roots.clone(),
+            revoked: HashSet::new(),
+        }
+    }
+
     /// Revokes one (issuer DN, serial hex) pair, as stored.
     pub fn revoke_serial(&mut self, issuer: String, serial: String) {
         self.revoked.insert((issuer, serial));
@@ -368,8 +523,9 @@ impl Trust {
         )))
     }
 
-    /// Verifies a compact JWS with a detached payload over `payload`, signed on `at`.
-    pub fn verify(&self, jws: &str, payload: &[u8], at: DateTime<Utc>) -> Result<Signer, Refused> {
+    /// Verifies a compact JWS with a detached payload over `payload`: the chain on the date of
+    /// signing its `sigT` names, revocation, the signer's role and the signature.
+    pub fn verify(&self, jws: &str, payload: &[u8]) -> Result<Signer, Refused> {
         if jws.len() > MAX_JWS_BYTES {
             return Err(Refused::Malformed(format!(
                 "longer than {MAX_JWS_BYTES} bytes"
@@ -385,13 +541,19 @@ impl Trust {
             .decode(h)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| Refused::Malformed("the header is not base64url JSON".into()))?;
-        if header.alg != "EdDSA" {
+            .ok_or_else(|| {
+                Refused::Malformed("the header is not base64url JSON with alg, x5c, sigT".into())
+            })?;
+        let alg = SigAlg::of_jws(&header.alg)
+            .ok_or_else(|| Refused::Malformed(format!("alg {} (EdDSA or ES256)", header.alg)))?;
+        if let Some(c) = header.crit.iter().find(|c| *c != "sigT") {
             return Err(Refused::Malformed(format!(
-                "alg {} (EdDSA expected)",
-                header.alg
+                "crit names {c}, which dxsim does not understand"
             )));
         }
+        let at = DateTime::parse_from_rfc3339(&header.sig_t)
+            .map_err(|_| Refused::Malformed("sigT is not an instant".into()))?
+            .with_timezone(&Utc);
         if header.x5c.is_empty() || header.x5c.len() > MAX_CHAIN {
             return Err(Refused::Malformed(format!(
                 "x5c holds 1–{MAX_CHAIN} certificates"
@@ -443,28 +605,43 @@ impl Trust {
         }
         let leaf = &chain[0];
         let role = leaf.role.ok_or(Refused::NoRole)?;
-        let key = leaf
-            .key
-            .ok_or_else(|| Refused::Malformed("the practitioner's key is not Ed25519".into()))?;
+        let key = leaf.key.as_ref().ok_or_else(|| {
+            Refused::Malformed("the practitioner's key is neither Ed25519 nor P-256".into())
+        })?;
         let sig = URL_SAFE_NO_PAD
             .decode(s)
-            .ok()
-            .and_then(|b| Signature::from_slice(&b).ok())
-            .ok_or(Refused::BadSignature)?;
-        let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(payload));
-        key.verify(input.as_bytes(), &sig)
             .map_err(|_| Refused::BadSignature)?;
+        let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(payload));
+        if !key.verifies(alg, input.as_bytes(), &sig) {
+            return Err(Refused::BadSignature);
+        }
         Ok(Signer {
             practitioner_id: common_name(&leaf.subject).unwrap_or_default().to_owned(),
             role,
             serial: leaf.serial.clone(),
+            signed_at: at,
         })
     }
 }
 
+/// Whether `issuer`'s key verifies `c`'s signature.
+/// A root certificate: a CA whose signature its own key verifies.
+fn read_root(der: &[u8]) -> Result<Cert, Refused> {
+    let c = read_cert(der).map_err(Refused::BrokenChain)?;
+    if !c.is_ca || c.subject != c.issuer || !signed_by(&c, &c) {
+        return Err(Refused::BrokenChain(format!(
+            "{} is not a self-signed CA certificate (with an Ed25519 or P-256 key)",
+            c.subject
+        )));
+    }
+    Ok(c)
+}
+
 fn signed_by(c: &Cert, issuer: &Cert) -> bool {
-    let Some(key) = issuer.key else { return false };
-    Signature::from_slice(&c.signature).is_ok_and(|s| key.verify(&c.tbs, &s).is_ok())
+    match (&issuer.key, c.sig_alg) {
+        (Some(key), Some(alg)) => key.verifies(alg, &c.tbs, &c.signature),
+        _ => false,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,19 +661,28 @@ pub fn bundle_payload(bundle: &serde_json::Value) -> Vec<u8> {
     super::canonical::canonical_bytes(&unsigned)
 }
 
-/// Signs `bundle` as `who`, who signed `when`: `Bundle.signature` with the author-signature type,
-/// `when`, `who` (a reference to the entry `who_url`), `sigFormat` `application/jose` and `data`
-/// the base64 of the JWS over [`bundle_payload`].
+/// Signs `bundle` as `who`, who signed `when` (to the second): `Bundle.signature` with the
+/// author-signature type, `when`, `who` (a reference to the fullUrl of the bundle's Practitioner
+/// entry), `sigFormat` `application/jose` and `data` the base64 of the JWS over
+/// [`bundle_payload`], whose `sigT` is `when`.
 pub fn sign_bundle(
     bundle: &mut serde_json::Value,
     who: &Practitioner,
-    who_url: &str,
     when: DateTime<chrono::FixedOffset>,
 ) {
-    let jws = who.sign(&bundle_payload(bundle));
+    let who_url = bundle["entry"]
+        .as_array()
+        .and_then(|es| {
+            es.iter()
+                .find(|e| e["resource"]["resourceType"] == "Practitioner")
+        })
+        .and_then(|e| e["fullUrl"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let jws = who.sign(&bundle_payload(bundle), when.with_timezone(&Utc));
     bundle["signature"] = serde_json::json!({
         "type": [{"system": AUTHOR_SIGNATURE_SYSTEM, "code": AUTHOR_SIGNATURE_CODE, "display": "Author's Signature"}],
-        "when": when.to_rfc3339(),
+        "when": when.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         "who": {"reference": who_url},
         "sigFormat": "application/jose",
         "data": STANDARD.encode(jws.as_bytes())
@@ -511,10 +697,19 @@ pub struct SignatureElement {
     pub message: String,
 }
 
-/// Reads `Bundle.signature`: the JWS and the instant of signing.
-pub fn bundle_signature(
-    bundle: &serde_json::Value,
-) -> Result<(String, DateTime<Utc>), SignatureElement> {
+/// `Bundle.signature` as read by [`bundle_signature`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleSignature {
+    /// The compact JWS `data` holds.
+    pub jws: String,
+    /// `when`, which must be the JWS's `sigT`.
+    pub when: DateTime<Utc>,
+    /// `who.reference`: the signer's entry.
+    pub who: String,
+}
+
+/// Reads `Bundle.signature`: the JWS, the instant of signing and the signer's entry.
+pub fn bundle_signature(bundle: &serde_json::Value) -> Result<BundleSignature, SignatureElement> {
     let sig = &bundle["signature"];
     let fault = |path: &'static str, message: &str| SignatureElement {
         path,
@@ -556,7 +751,20 @@ pub fn bundle_signature(
         .and_then(|d| STANDARD.decode(d).ok())
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| fault("bundle.signature.data", "must be base64 of a compact JWS"))?;
-    Ok((jws, when.with_timezone(&Utc)))
+    let who = sig["who"]["reference"]
+        .as_str()
+        .ok_or_else(|| {
+            fault(
+                "bundle.signature.who",
+                "must reference the signing Practitioner's entry",
+            )
+        })?
+        .to_owned();
+    Ok(BundleSignature {
+        jws,
+        when: when.with_timezone(&Utc),
+        who,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -638,16 +846,18 @@ pub struct TestHierarchy {
     pub issuing: Vec<u8>,
 }
 
-/// A practitioner's key and certificate chain (DER: theirs, then the issuing CA's).
+/// A practitioner's id, key and certificate chain (DER: theirs, then the issuing CA's).
 pub struct Practitioner {
+    /// Their id: the certificate subject's common name.
+    pub id: String,
     pub key: SigningKey,
     pub chain: Vec<Vec<u8>>,
 }
 
 impl Practitioner {
-    /// A JWS over `payload` with this practitioner's key and chain.
-    pub fn sign(&self, payload: &[u8]) -> String {
-        sign(&self.key, &self.chain, payload)
+    /// A JWS over `payload` with this practitioner's key and chain, signed `at`.
+    pub fn sign(&self, payload: &[u8], at: DateTime<Utc>) -> String {
+        sign(&self.key, &self.chain, payload, at)
     }
 }
 
@@ -725,9 +935,34 @@ impl TestHierarchy {
             .der()
             .to_vec();
         Practitioner {
+            id: id.to_owned(),
             key,
             chain: vec![cert, self.issuing.clone()],
         }
+    }
+
+    /// The test practitioner of a facility: `PH-<facility>` (a pharmacist) or `DR-<facility>` (a
+    /// dentist at a dental clinic, a doctor elsewhere), valid from 2020 to 2044, numbered by a
+    /// digest of the id.
+    pub fn facility_practitioner(&self, facility: &str, pharmacist: bool) -> Practitioner {
+        use sha2::{Digest as _, Sha256};
+        let id = format!("{}-{facility}", if pharmacist { "PH" } else { "DR" });
+        let dental = crate::codes::validate_facility_code(facility)
+            == Ok(crate::codes::FacilityTable::Dental);
+        let role = match (pharmacist, dental) {
+            (true, _) => Role::Pharmacist,
+            (false, true) => Role::Dentist,
+            (false, false) => Role::Doctor,
+        };
+        let d = Sha256::digest(id.as_bytes());
+        let serial = u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) >> 1;
+        self.practitioner(
+            &id,
+            role,
+            Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2044, 12, 31, 0, 0, 0).unwrap(),
+            serial,
+        )
     }
 
     /// The issuing CA's CRL listing `serials`, issued `at`.
@@ -779,13 +1014,12 @@ mod tests {
         let trust = h.trust();
         for (role, serial) in Role::ALL.into_iter().zip(10..) {
             let p = h.practitioner("DR-1", role, at(2026, 1, 1), at(2028, 1, 1), serial);
-            let jws = p.sign(b"the canonical bundle");
-            let who = trust
-                .verify(&jws, b"the canonical bundle", at(2026, 11, 25))
-                .unwrap();
+            let jws = p.sign(b"the canonical bundle", at(2026, 11, 25));
+            let who = trust.verify(&jws, b"the canonical bundle").unwrap();
+            assert_eq!(who.signed_at, at(2026, 11, 25));
             assert_eq!((who.practitioner_id.as_str(), who.role), ("DR-1", role));
             assert_eq!(
-                trust.verify(&jws, b"another bundle", at(2026, 11, 25)),
+                trust.verify(&jws, b"another bundle"),
                 Err(Refused::BadSignature)
             );
         }
@@ -812,14 +1046,28 @@ mod tests {
     fn validity_is_checked_on_the_date_of_signing() {
         let h = hierarchy();
         let p = h.practitioner("DR-2", Role::Doctor, at(2026, 1, 1), at(2026, 6, 30), 11);
-        let jws = p.sign(b"x");
-        assert!(h.trust().verify(&jws, b"x", at(2026, 3, 1)).is_ok());
+        assert!(
+            h.trust()
+                .verify(&p.sign(b"x", at(2026, 3, 1)), b"x")
+                .is_ok()
+        );
         for when in [at(2026, 7, 1), at(2025, 12, 31)] {
             assert!(matches!(
-                h.trust().verify(&jws, b"x", when),
+                h.trust().verify(&p.sign(b"x", when), b"x"),
                 Err(Refused::OutsideValidity { .. })
             ));
         }
+        // The signing time is signed: moving it into the validity breaks the signature.
+        let jws = p.sign(b"x", at(2026, 7, 1));
+        let (h64, rest) = jws.split_once('.').unwrap();
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h64).unwrap()).unwrap();
+        header["sigT"] = "2026-03-01T09:00:00Z".into();
+        let moved = format!(
+            "{}.{rest}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap())
+        );
+        assert_eq!(h.trust().verify(&moved, b"x"), Err(Refused::BadSignature));
     }
 
     #[test]
@@ -827,14 +1075,14 @@ mod tests {
         let h = hierarchy();
         let mut trust = h.trust();
         let p = h.practitioner("DR-3", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 12);
-        let jws = p.sign(b"x");
+        let jws = p.sign(b"x", at(2026, 6, 1));
         let list = trust
             .read_crl(&h.crl(&[12, 99], at(2026, 5, 1)), &h.issuing)
             .unwrap();
         assert_eq!(list.serials.len(), 2);
         trust.revoke(&list);
         assert!(matches!(
-            trust.verify(&jws, b"x", at(2026, 6, 1)),
+            trust.verify(&jws, b"x"),
             Err(Refused::Revoked { .. })
         ));
         // A CRL from another hierarchy, or not signed by the CA it names, is not read.
@@ -857,21 +1105,21 @@ mod tests {
         let other = TestHierarchy::from_seed(b"other", "dxsim test");
         let foreign = other.practitioner("DR-4", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 14);
         assert!(matches!(
-            h.trust().verify(&foreign.sign(b"x"), b"x", at(2026, 6, 1)),
+            h.trust().verify(&foreign.sign(b"x", at(2026, 6, 1)), b"x"),
             Err(Refused::BrokenChain(_))
         ));
         // The practitioner's certificate alone, without the issuing CA.
         let mut p = h.practitioner("DR-5", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 15);
         p.chain.truncate(1);
         assert!(matches!(
-            h.trust().verify(&p.sign(b"x"), b"x", at(2026, 6, 1)),
+            h.trust().verify(&p.sign(b"x", at(2026, 6, 1)), b"x"),
             Err(Refused::BrokenChain(_))
         ));
         // Another hierarchy's issuing CA in the middle.
         let mut p = h.practitioner("DR-6", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 16);
         p.chain[1] = other.issuing.clone();
         assert!(matches!(
-            h.trust().verify(&p.sign(b"x"), b"x", at(2026, 6, 1)),
+            h.trust().verify(&p.sign(b"x", at(2026, 6, 1)), b"x"),
             Err(Refused::BrokenChain(_))
         ));
     }
@@ -881,10 +1129,7 @@ mod tests {
         let trust = hierarchy().trust();
         for bad in ["", "a.b.c", "a..", "!!..!!", &"x".repeat(MAX_JWS_BYTES + 1)] {
             assert!(
-                matches!(
-                    trust.verify(bad, b"x", at(2026, 6, 1)),
-                    Err(Refused::Malformed(_))
-                ),
+                matches!(trust.verify(bad, b"x"), Err(Refused::Malformed(_))),
                 "{bad:.20}"
             );
         }
@@ -908,11 +1153,8 @@ mod tests {
             .unwrap()
             .der()
             .to_vec();
-        let jws = sign(&key, &[cert, h.issuing.clone()], b"x");
-        assert_eq!(
-            h.trust().verify(&jws, b"x", at(2026, 6, 1)),
-            Err(Refused::NoRole)
-        );
+        let jws = sign(&key, &[cert, h.issuing.clone()], b"x", at(2026, 6, 1));
+        assert_eq!(h.trust().verify(&jws, b"x"), Err(Refused::NoRole));
     }
 
     #[test]
@@ -921,25 +1163,23 @@ mod tests {
         let p = h.practitioner("DR-7", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 18);
         let mut b = crate::wire::fhir::PrescriptionDraft::example().to_bundle();
         let when = at(2026, 11, 25).fixed_offset();
-        sign_bundle(
-            &mut b,
-            &p,
-            "urn:uuid:00000000-0000-0000-0000-000000000001",
-            when,
+        sign_bundle(&mut b, &p, when);
+        let read = bundle_signature(&b).unwrap();
+        assert_eq!(read.when, at(2026, 11, 25));
+        assert_eq!(read.who, b["entry"][5]["fullUrl"].as_str().unwrap());
+        assert_eq!(b["entry"][5]["resource"]["resourceType"], "Practitioner");
+        let who = h.trust().verify(&read.jws, &bundle_payload(&b)).unwrap();
+        assert_eq!(
+            (who.practitioner_id.as_str(), who.signed_at),
+            ("DR-7", read.when)
         );
-        let (jws, signed_at) = bundle_signature(&b).unwrap();
-        assert_eq!(signed_at, at(2026, 11, 25));
-        let who = h
-            .trust()
-            .verify(&jws, &bundle_payload(&b), signed_at)
-            .unwrap();
-        assert_eq!(who.practitioner_id, "DR-7");
+        let jws = read.jws;
         // Any change to what was signed, the signature element aside, breaks it.
         let mut changed = b.clone();
         changed["entry"][6]["resource"]["dispenseRequest"]["quantity"]["value"] =
             serde_json::json!(56);
         assert_eq!(
-            h.trust().verify(&jws, &bundle_payload(&changed), signed_at),
+            h.trust().verify(&jws, &bundle_payload(&changed)),
             Err(Refused::BadSignature)
         );
         let mut resigned_when = b.clone();
@@ -961,6 +1201,62 @@ mod tests {
             }
             assert_eq!(bundle_signature(&broken).unwrap_err().path, path);
         }
+    }
+
+    #[test]
+    fn an_ecdsa_p256_hierarchy_verifies_with_es256() {
+        use ring::rand::SystemRandom;
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rng = SystemRandom::new();
+        let new_key = || {
+            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng)
+                    .unwrap();
+            let kp = rcgen::KeyPair::try_from(doc.as_ref()).unwrap();
+            (pair, kp)
+        };
+        let (_, root_kp) = new_key();
+        let root_params = ca_params("Vendor Root", "vendor", 1, None);
+        let root = root_params.self_signed(&root_kp).unwrap().der().to_vec();
+        let root_issuer = rcgen::Issuer::new(root_params, root_kp);
+        let (leaf_pair, leaf_kp) = new_key();
+        let mut p = rcgen::CertificateParams::default();
+        p.distinguished_name = dn("DR-V", "vendor");
+        p.not_before = time_of(at(2026, 1, 1));
+        p.not_after = time_of(at(2028, 1, 1));
+        p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+            SUBJECT_DIRECTORY_ATTRIBUTES,
+            role_extension(Role::Dentist),
+        )];
+        let leaf = p.signed_by(&leaf_kp, &root_issuer).unwrap().der().to_vec();
+        let header = serde_json::json!({
+            "alg": "ES256", "x5c": [STANDARD.encode(&leaf)], "sigT": "2026-06-01T09:00:00Z",
+            "crit": ["sigT"],
+        });
+        let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+        let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(b"x"));
+        let sig = leaf_pair.sign(&rng, input.as_bytes()).unwrap();
+        let jws = format!("{h}..{}", URL_SAFE_NO_PAD.encode(sig.as_ref()));
+        let trust = Trust::new(vec![root]).unwrap();
+        let who = trust.verify(&jws, b"x").unwrap();
+        assert_eq!(
+            (who.practitioner_id.as_str(), who.role),
+            ("DR-V", Role::Dentist)
+        );
+        assert_eq!(trust.verify(&jws, b"y"), Err(Refused::BadSignature));
+        // Claiming EdDSA over a P-256 key does not verify.
+        let lying = jws.replacen(
+            &h,
+            &URL_SAFE_NO_PAD.encode(
+                serde_json::to_vec(&serde_json::json!({
+                    "alg": "EdDSA", "x5c": [STANDARD.encode(&leaf)], "sigT": "2026-06-01T09:00:00Z",
+                }))
+                .unwrap(),
+            ),
+            1,
+        );
+        assert_eq!(trust.verify(&lying, b"x"), Err(Refused::BadSignature));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The electronic prescription service: keys, registration, checks, retrieval, dispensing,
+//! The electronic prescription service: registration, checks, retrieval, dispensing,
 //! cancellation and the medication view.
 
 use super::common::PersonRef;
@@ -15,41 +15,14 @@ pub enum PrescriptionKind {
     InHospital,
 }
 
-/// A detached signature over [`canonical::canonical_bytes`] of the signed object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Signature {
-    pub practitioner_id: String,
-    /// Only `Ed25519` (standing in for HPKI).
-    pub algorithm: String,
-    /// Base64 (standard alphabet) of the 64-byte signature.
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PractitionerKeyRequest {
-    pub practitioner_id: String,
-    /// Base64 of the 32-byte Ed25519 public key.
-    pub public_key: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PractitionerKeyResponse {
-    pub practitioner_id: String,
-    pub facility_code: String,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterPrescriptionRequest {
     #[serde(default)]
     pub kind: PrescriptionKind,
-    /// A FHIR R4 document Bundle (see [`fhir`]).
+    /// A FHIR R4 document Bundle (see [`fhir`]); an electronic prescription carries the
+    /// prescriber's HPKI signature in `Bundle.signature` (see [`super::hpki`]).
     pub bundle: serde_json::Value,
-    /// Required for electronic prescriptions; ignored for in-hospital ones.
-    #[serde(default)]
-    pub signature: Option<Signature>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,12 +166,25 @@ pub struct Dispensation {
     pub items: Vec<DrugLine>,
 }
 
+impl Dispensation {
+    /// What the pharmacist signs: the canonical bytes of `{"dispensation": …, "pharmacy": …,
+    /// "prescription_id": …}`, so a signed result answers for one prescription at one pharmacy.
+    pub fn signed_bytes(&self, prescription_id: &str, pharmacy: &str) -> Vec<u8> {
+        super::canonical::canonical_bytes(&serde_json::json!({
+            "dispensation": self,
+            "pharmacy": pharmacy,
+            "prescription_id": prescription_id,
+        }))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DispenseRequest {
     pub dispensation: Dispensation,
-    /// The pharmacist's signature over the canonical bytes of `dispensation`.
-    pub signature: Signature,
+    /// The pharmacist's HPKI signature: a compact JWS with a detached payload over
+    /// [`Dispensation::signed_bytes`] (see [`super::hpki`]).
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

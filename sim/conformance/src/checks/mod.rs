@@ -5,6 +5,7 @@ mod cards;
 mod ehr;
 mod eligibility;
 mod guides;
+mod hpki;
 mod municipal;
 mod prescription;
 mod security;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Check> {
     v.extend(guides::checks());
     v.extend(municipal::checks());
     v.extend(security::checks());
+    v.extend(hpki::checks());
     v.extend(cards::checks());
     let order = |c: &Check| {
         GROUPS

@@ -187,11 +187,11 @@ async fn dispense(
     p: &Person,
     lines: &[(&str, u16, u32)],
 ) -> Result<Exchange, Finding> {
-    let items = lines.iter().map(|(i, d, q)| drug(i, *d, *q)).collect();
+    let items: Vec<DrugLine> = lines.iter().map(|(i, d, q)| drug(i, *d, *q)).collect();
     let tok = c.facility(pharmacy).await?;
     c.t.send::<ep::RetrievePrescription>(Some(&tok), &[code], &p.by_number(), &())
         .await?;
-    let body = c.fx.dispensation(pharmacy, code, items);
+    let body = c.fx.dispensation(&c.t, pharmacy, (id, code), items).await?;
     c.t.send::<ep::Dispense>(Some(&tok), &[id], &(), &body)
         .await
 }

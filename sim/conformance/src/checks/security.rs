@@ -9,8 +9,8 @@ use dx_protocol::wire::endpoints::{self as ep, Endpoint};
 use dx_protocol::wire::{
     AccessLogQuery, ApplicationKind, ApplicationRequest, ApplicationsQuery, CheckRequest,
     ConsentKind, ConsentMethod, ConsentRequest, Decision, DecisionRequest, DrugLine,
-    EntitlementRequest, InboxQuery, PaperDispenseRequest, PersonRef, PractitionerKeyRequest,
-    SummaryQuery, TokenRequest, VaccinationRequest, VerifyRequest,
+    EntitlementRequest, InboxQuery, PaperDispenseRequest, PersonRef, SummaryQuery, TokenRequest,
+    VaccinationRequest, VerifyRequest,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -55,7 +55,7 @@ pub fn checks() -> Vec<Check> {
         check!(
             "security.injection-strings",
             "Injection strings in text fields are data, never code",
-            "SQL, script, path and control-character strings in the text fields of token requests, verification, consent, keys, checks, paper dispensing, vaccination, entitlements, applications and decisions, and in path segments and query values, get a structured answer (success or a 4xx error body), never a 5xx; accepted text comes back verbatim, and the exchange keeps serving",
+            "SQL, script, path and control-character strings in the text fields of token requests, verification, consent, checks, paper dispensing, vaccination, entitlements, applications and decisions, and in path segments and query values, get a structured answer (success or a 4xx error body), never a 5xx; accepted text comes back verbatim, and the exchange keeps serving",
             "docs/api.md § Conventions",
             injection_strings
         ),
@@ -296,10 +296,6 @@ async fn injected(
         kind: ConsentKind::Medication,
         method: ConsentMethod::Verbal,
     };
-    let key = PractitionerKeyRequest {
-        practitioner_id: s.into(),
-        public_key: s.into(),
-    };
     let dose = VaccinationRequest {
         person: p.by_id(),
         vaccine: s.into(),
@@ -345,7 +341,6 @@ async fn injected(
         t.post::<ep::Verify>(&who.clinic, &verifying(by_number))
             .await?,
         t.post::<ep::GiveConsent>(&who.clinic, &consent).await?,
-        t.post::<ep::PutPractitionerKey>(&who.clinic, &key).await?,
         t.post::<ep::RecordVaccination>(&who.clinic, &dose).await?,
         t.post::<ep::FileApplication>(&who.person, &application)
             .await?,
@@ -449,7 +444,10 @@ async fn refusable(
     let mut unsigned =
         c.fx.prescription(&c.t, &c.fx.clinic, p, &[("amlodipine", 28, 28)], 1, |_| {})
             .await?;
-    unsigned.signature = None;
+    unsigned
+        .bundle
+        .as_object_mut()
+        .map(|b| b.remove("signature"));
     let consent = ConsentRequest {
         person: p.by_id(),
         kind: ConsentKind::Ehr,
@@ -619,7 +617,9 @@ async fn dispense_needs_retrieval(c: &Ctx) -> Outcome {
     let (id, code) = registered(c, &p).await?;
     // The second pharmacy knows the id and the code but never retrieved it with the patient.
     let stranger = c.facility(&c.fx.pharmacy2).await?;
-    let body = c.fx.dispensation(&c.fx.pharmacy2, &code, amlodipine());
+    let body =
+        c.fx.dispensation(&c.t, &c.fx.pharmacy2, (&id, &code), amlodipine())
+            .await?;
     let before = counts(c).await?;
     let ex =
         c.t.send::<ep::Dispense>(Some(&stranger), &[&id], &(), &body)
@@ -723,7 +723,9 @@ async fn uniform_not_found(c: &Ctx) -> Outcome {
             .await?;
     same(&real, &none, "cancelling another facility's prescription")?;
     let pharmacy = c.facility(&c.fx.pharmacy2).await?;
-    let body = c.fx.dispensation(&c.fx.pharmacy2, &code, amlodipine());
+    let body =
+        c.fx.dispensation(&c.t, &c.fx.pharmacy2, (&id, &code), amlodipine())
+            .await?;
     let real =
         c.t.send::<ep::Dispense>(Some(&pharmacy), &[&id], &(), &body)
             .await?;
