@@ -411,12 +411,30 @@ pub struct CrlResponse {
 // Trust.
 
 /// What the exchange trusts: root certificates, and the revoked serials each issuer's CRL lists.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Trust {
     /// DER, and as read (read once, here, not on every verification).
     roots: Vec<(Vec<u8>, Cert)>,
     /// (issuer DN, serial hex).
     revoked: HashSet<(String, String)>,
+    /// Chains already found to lead to a trusted root, by the SHA-256 of their `x5c`: a
+    /// practitioner signs many documents with one chain, which is then read and its certificate
+    /// signatures verified once. Roots are only ever added, so a chain found good stays good;
+    /// validity and revocation are checked on every signature.
+    chains: std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<[Cert]>>>,
+}
+
+/// Most chains [`Trust`] remembers; when full it forgets them all and starts again.
+pub const MAX_CACHED_CHAINS: usize = 10_000;
+
+impl Clone for Trust {
+    fn clone(&self) -> Self {
+        Trust {
+            roots: self.roots.clone(),
+            revoked: self.revoked.clone(),
+            chains: Default::default(),
+        }
+    }
 }
 
 /// A CRL read and checked against its issuer: the issuer's DN and the revoked serials.
@@ -501,13 +519,56 @@ impl Trust {
     pub fn without_revocations(&self) -> Trust {
         Trust {
             roots: self.roots.clone(),
-            revoked: HashSet::new(),
+            ..Trust::default()
         }
     }
 
     /// Revokes one (issuer DN, serial hex) pair, as stored.
     pub fn revoke_serial(&mut self, issuer: String, serial: String) {
         self.revoked.insert((issuer, serial));
+    }
+
+    /// The certificates of `x5c`, each issued by the next and the last by a trusted root (read
+    /// and checked once per chain, then remembered).
+    fn chain(&self, x5c: &[String]) -> Result<std::sync::Arc<[Cert]>, Refused> {
+        use sha2::{Digest as _, Sha256};
+        let mut h = Sha256::new();
+        for c in x5c {
+            h.update((c.len() as u64).to_le_bytes());
+            h.update(c.as_bytes());
+        }
+        let key: [u8; 32] = h.finalize().into();
+        let cache = || self.chains.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(chain) = cache().get(&key) {
+            return Ok(chain.clone());
+        }
+        let chain: Vec<Cert> = x5c
+            .iter()
+            .map(|c| {
+                STANDARD
+                    .decode(c)
+                    .map_err(|_| "an x5c entry is not base64".to_owned())
+                    .and_then(|der| read_cert(&der))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(Refused::Malformed)?;
+        for pair in chain.windows(2) {
+            let (c, issuer) = (&pair[0], &pair[1]);
+            if !issuer.is_ca || issuer.subject != c.issuer || !signed_by(c, issuer) {
+                return Err(Refused::BrokenChain(format!(
+                    "{} is not issued by {}",
+                    c.subject, issuer.subject
+                )));
+            }
+        }
+        self.chain_to_root(chain.last().expect("x5c is not empty"))?;
+        let chain: std::sync::Arc<[Cert]> = chain.into();
+        let mut cached = cache();
+        if cached.len() >= MAX_CACHED_CHAINS {
+            cached.clear();
+        }
+        cached.insert(key, chain.clone());
+        Ok(chain)
     }
 
     /// `c` is signed by a trusted root directly, or by a CA certificate that is.
@@ -559,30 +620,9 @@ impl Trust {
                 "x5c holds 1–{MAX_CHAIN} certificates"
             )));
         }
-        let chain: Vec<Cert> = header
-            .x5c
-            .iter()
-            .map(|c| {
-                STANDARD
-                    .decode(c)
-                    .map_err(|_| "an x5c entry is not base64".to_owned())
-                    .and_then(|der| read_cert(&der))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(Refused::Malformed)?;
-        // Each certificate is issued by the next; the last by a trusted root.
-        for pair in chain.windows(2) {
-            let (c, issuer) = (&pair[0], &pair[1]);
-            if !issuer.is_ca || issuer.subject != c.issuer || !signed_by(c, issuer) {
-                return Err(Refused::BrokenChain(format!(
-                    "{} is not issued by {}",
-                    c.subject, issuer.subject
-                )));
-            }
-        }
-        self.chain_to_root(chain.last().expect("x5c is not empty"))?;
+        let chain = self.chain(&header.x5c)?;
         let at_s = at.timestamp();
-        for c in &chain {
+        for c in chain.iter() {
             if at_s < c.not_before || at_s > c.not_after {
                 let fmt = |t: i64| {
                     Utc.timestamp_opt(t, 0)
@@ -1046,14 +1086,13 @@ mod tests {
     fn validity_is_checked_on_the_date_of_signing() {
         let h = hierarchy();
         let p = h.practitioner("DR-2", Role::Doctor, at(2026, 1, 1), at(2026, 6, 30), 11);
-        assert!(
-            h.trust()
-                .verify(&p.sign(b"x", at(2026, 3, 1)), b"x")
-                .is_ok()
-        );
+        // One trust throughout: the chain remembered after the first signature is still judged
+        // on each signature's time.
+        let trust = h.trust();
+        assert!(trust.verify(&p.sign(b"x", at(2026, 3, 1)), b"x").is_ok());
         for when in [at(2026, 7, 1), at(2025, 12, 31)] {
             assert!(matches!(
-                h.trust().verify(&p.sign(b"x", when), b"x"),
+                trust.verify(&p.sign(b"x", when), b"x"),
                 Err(Refused::OutsideValidity { .. })
             ));
         }
@@ -1076,6 +1115,8 @@ mod tests {
         let mut trust = h.trust();
         let p = h.practitioner("DR-3", Role::Doctor, at(2026, 1, 1), at(2028, 1, 1), 12);
         let jws = p.sign(b"x", at(2026, 6, 1));
+        // Verified once (its chain is remembered), then revoked: the revocation holds.
+        assert!(trust.verify(&jws, b"x").is_ok());
         let list = trust
             .read_crl(&h.crl(&[12, 99], at(2026, 5, 1)), &h.issuing)
             .unwrap();
