@@ -13,7 +13,8 @@ use dx_exchange::wire::fhir::{
     SUB_NUMBER_EXTENSION, practitioner_system,
 };
 use dx_exchange::wire::guides::{
-    DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER, MEDIS_DISEASE,
+    DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER, JAMI_USAGE,
+    MEDIS_DISEASE, ORDER_IN_RP, RP_NUMBER,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -89,6 +90,26 @@ async fn eprescriptions_are_eprescription_data_documents_both_ways() {
         practitioner_system(&clinic(0)).starts_with("urn:oid:1.2.392.100495.20.3.41.1"),
         "a doctor's id of the issuing facility"
     );
+
+    // Each drug: its Rp number and order, its name as text, a JAMI usage code and its days.
+    let mr = &bundle["entry"][6]["resource"];
+    assert_eq!(
+        mr["identifier"],
+        json!([
+            {"system": RP_NUMBER.written, "value": "1"},
+            {"system": ORDER_IN_RP.written, "value": "1"}
+        ])
+    );
+    assert_eq!(
+        mr["medicationCodeableConcept"]["text"],
+        mr["medicationCodeableConcept"]["coding"][0]["display"]
+    );
+    let usage = &mr["dosageInstruction"][0]["timing"];
+    assert_eq!(
+        usage["code"]["coding"][0],
+        json!({"system": JAMI_USAGE.written, "code": "1011000400000000", "display": "内服・経口・１日１回朝食後"})
+    );
+    assert_eq!(usage["repeat"]["boundsDuration"]["value"], 28);
 
     // Accepted, and returned to the pharmacy as registered, with the prescriber's signature.
     let signed = doctor.signed(&draft);
@@ -221,6 +242,38 @@ async fn the_old_eprescription_dialect_is_refused_with_the_element_named() {
         .remove("identifier");
     let field = "bundle.entry[0].resource.identifier";
     refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+
+    // A MedicationRequest as dxsim wrote it before: no Rp number, no text, no usage code.
+    let mut b = good();
+    let mr = &mut b["entry"][6]["resource"];
+    mr.as_object_mut().unwrap().remove("identifier");
+    let field = "bundle.entry[6].resource.identifier.system";
+    let v = refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JP_MedicationRequest_ePrescriptionData.identifier.system"),
+        "{v}"
+    );
+    let mut b = good();
+    b["entry"][6]["resource"]["dosageInstruction"] = json!([{"asNeededBoolean": false}]);
+    let field = "bundle.entry[6].resource.dosageInstruction.timing.code.coding";
+    refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
+    // A usage code of another system.
+    let mut b = good();
+    b["entry"][6]["resource"]["dosageInstruction"][0]["timing"]["code"]["coding"][0]["system"] =
+        json!("urn:oid:1.2.392.200250.2.2.20");
+    let unknown = StatusCode::UNPROCESSABLE_ENTITY;
+    let field = "bundle.entry[6].resource.dosageInstruction[0].timing.code.coding[0].system";
+    refused(&h, t, rx, post(b), (unknown, "unknown_code_system", field)).await;
+    // JP Core's URL for the usage codes is accepted.
+    let mut b = good();
+    b["entry"][6]["resource"]["dosageInstruction"][0]["timing"]["code"]["coding"][0]["system"] =
+        json!(JAMI_USAGE.accepted[1]);
+    b["entry"][0]["resource"]["identifier"][0]["value"] = json!("rx-old-url");
+    let (s, v) = h.post(t, rx, post(b)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
 }
 
 async fn ehr_items_are_jp_clins_items_both_ways() {

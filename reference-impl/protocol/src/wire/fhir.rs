@@ -104,6 +104,48 @@ pub struct DraftItem {
     pub as_needed: bool,
 }
 
+/// A JAMI standard usage code (JAMI標準用法コード) and its display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub code: &'static str,
+    pub display: &'static str,
+}
+
+impl Usage {
+    /// The usage dxsim writes for a drug line: one by the drug's route and whether it is taken
+    /// as needed. The codes marked "example" appear in the guide's own examples; the others are
+    /// composed as those are (method, then "1日N回" 7N or a condition 5…, zeros).
+    pub fn of(item: &DraftItem) -> Usage {
+        use crate::refdata::drugs::Route;
+        let u = |code, display| Usage { code, display };
+        let drug = crate::refdata::DrugMaster::get().by_code(&item.code);
+        let patch = drug.is_some_and(|d| d.unit == "枚");
+        match (drug.map(|d| d.route), item.as_needed) {
+            // example
+            (Some(Route::Oral) | None, false) => {
+                u("1011000400000000", "内服・経口・１日１回朝食後")
+            }
+            // example
+            (Some(Route::Oral) | None, true) => u("1050110000000000", "内服・経口・疼痛時"),
+            (Some(Route::Sublingual), _) => u("1150110000000000", "内服・舌下・疼痛時"),
+            (Some(Route::Topical | Route::Transdermal), _) if patch => {
+                u("2A71000000000000", "外用・貼付・１日１回")
+            }
+            // example
+            (Some(Route::Topical | Route::Transdermal), true) => {
+                u("2B50810000000000", "外用・塗布・かゆいとき")
+            }
+            // example
+            (Some(Route::Topical | Route::Transdermal), false) => {
+                u("2B73000000000000", "外用・塗布・１日３回")
+            }
+            (Some(Route::Inhalation), _) => u("2L72000000000000", "外用・吸入・１日２回"),
+            // example
+            (Some(Route::Ophthalmic), _) => u("2H73000000000000", "外用・点眼・１日３回"),
+        }
+    }
+}
+
 /// Everything a prescriber's system knows when it writes a prescription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrescriptionDraft {
@@ -189,6 +231,7 @@ impl PrescriptionDraft {
             .enumerate()
             .map(|(i, item)| {
                 let url = urn(id, &format!("medication-request-{i}"));
+                let usage = Usage::of(item);
                 let resource = json!({
                     "resourceType": "MedicationRequest",
                     "meta": {"profile": [profile("JP_MedicationRequest_ePrescriptionData")]},
@@ -196,10 +239,28 @@ impl PrescriptionDraft {
                     "intent": "order",
                     "subject": {"reference": patient},
                     "authoredOn": authored,
-                    "medicationCodeableConcept": {"coding": [{
-                        "system": item.code_system, "code": item.code, "display": item.display
-                    }]},
-                    "dosageInstruction": [{"asNeededBoolean": item.as_needed}],
+                    "identifier": [
+                        {"system": super::guides::RP_NUMBER.written, "value": (i + 1).to_string()},
+                        {"system": super::guides::ORDER_IN_RP.written, "value": "1"}
+                    ],
+                    "medicationCodeableConcept": {
+                        "coding": [{
+                            "system": item.code_system, "code": item.code, "display": item.display
+                        }],
+                        "text": item.display
+                    },
+                    "dosageInstruction": [{
+                        "text": usage.display,
+                        "timing": {
+                            "repeat": {"boundsDuration": {
+                                "value": item.days, "unit": "日", "system": "http://unitsofmeasure.org", "code": "d"
+                            }},
+                            "code": {"coding": [{
+                                "system": super::guides::JAMI_USAGE.written, "code": usage.code, "display": usage.display
+                            }]}
+                        },
+                        "asNeededBoolean": item.as_needed
+                    }],
                     "dispenseRequest": {
                         "quantity": {"value": item.quantity, "unit": item.unit},
                         "expectedSupplyDuration": {

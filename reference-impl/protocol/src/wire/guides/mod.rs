@@ -172,8 +172,43 @@ pub const INSURED_RELATIONSHIP: CodeSystem = CodeSystem {
     guide: E_PRESCRIPTION,
 };
 
+/// The Rp number of a MedicationRequest (剤グループ番号), an identifier system.
+pub const RP_NUMBER: CodeSystem = CodeSystem {
+    name: "Rp number",
+    written: "urn:oid:1.2.392.100495.20.3.81",
+    accepted: &[
+        "urn:oid:1.2.392.100495.20.3.81",
+        "http://jpfhir.jp/fhir/core/mhlw/IdSystem/Medication-RPGroupNumber",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// A drug's order within its Rp (剤内連番), an identifier system.
+pub const ORDER_IN_RP: CodeSystem = CodeSystem {
+    name: "order in Rp",
+    written: "urn:oid:1.2.392.100495.20.3.82",
+    accepted: &[
+        "urn:oid:1.2.392.100495.20.3.82",
+        "http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicationAdministrationIndex",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
+/// JAMI standard usage codes (JAMI標準用法コード, 16 characters) of `dosageInstruction.timing.code`:
+/// the guide's value set `jami-ePreOrderUsageCode` and its examples name this OID (the profile's
+/// FSH fixes `urn:oid:1.2.392.200250.2.2.20`, which no example or value set uses).
+pub const JAMI_USAGE: CodeSystem = CodeSystem {
+    name: "JAMI usage codes",
+    written: "urn:oid:1.2.392.200250.2.2.20.20",
+    accepted: &[
+        "urn:oid:1.2.392.200250.2.2.20.20",
+        "http://jami.jp/CodeSystem/MedicationUsage",
+    ],
+    guide: E_PRESCRIPTION,
+};
+
 /// Every code and identifier system above.
-pub const CODE_SYSTEMS: [CodeSystem; 10] = [
+pub const CODE_SYSTEMS: [CodeSystem; 13] = [
     HOT9,
     YJ,
     JLAC10,
@@ -184,6 +219,9 @@ pub const CODE_SYSTEMS: [CodeSystem; 10] = [
     INSURANCE_CATEGORY,
     INSURED_RELATIONSHIP,
     MEDIS_DISEASE,
+    RP_NUMBER,
+    ORDER_IN_RP,
+    JAMI_USAGE,
 ];
 
 /// A drug code system: YJ or HOT9, in any accepted spelling.

@@ -8,7 +8,10 @@
 //! A rule holds where dxsim holds the payload to it; what the guides require and dxsim does not yet
 //! send or check is listed in docs/api.md § The published guides.
 
-use super::{CodeSystem, DOC_TYPE, E_PRESCRIPTION, Guide, HOT9, JP_CLINS, YJ};
+use super::{
+    CodeSystem, DOC_TYPE, E_PRESCRIPTION, Guide, HOT9, JAMI_USAGE, JP_CLINS, ORDER_IN_RP,
+    RP_NUMBER, YJ,
+};
 use serde_json::Value;
 
 /// How the exchange answers a payload that breaks a rule (docs/api.md).
@@ -352,6 +355,46 @@ pub const PRESCRIPTION: &[Rule] = &[
         "MedicationRequest",
         "subject.reference",
         Card(1, Some(1)),
+    ),
+    rule(
+        "medication-rp-number",
+        EP,
+        MEDICATION_REQUEST,
+        "MedicationRequest",
+        "identifier.system",
+        Includes(RP_NUMBER),
+    ),
+    rule(
+        "medication-order-in-rp",
+        EP,
+        MEDICATION_REQUEST,
+        "MedicationRequest",
+        "identifier.system",
+        Includes(ORDER_IN_RP),
+    ),
+    rule(
+        "medication-text",
+        EP,
+        MEDICATION_REQUEST,
+        "MedicationRequest",
+        "medicationCodeableConcept.text",
+        Card(1, Some(1)),
+    ),
+    rule(
+        "medication-usage-code",
+        EP,
+        MEDICATION_REQUEST,
+        "MedicationRequest",
+        "dosageInstruction.timing.code.coding",
+        Card(1, None),
+    ),
+    rule(
+        "medication-usage-system",
+        EP,
+        MEDICATION_REQUEST,
+        "MedicationRequest",
+        "dosageInstruction.timing.code.coding.system",
+        Systems(&[JAMI_USAGE]),
     ),
 ];
 
