@@ -43,9 +43,13 @@ async fn trust_root(
     let result = async {
         caller.require(&[Role::Admin], "trusting an HPKI root")?;
         let der = der_of(&req.certificate, "certificate")?;
-        let subject = Trust::default()
-            .add_root(der.clone())
-            .map_err(|e| Refusal::broken_rule("not_a_root", e.to_string()).at("certificate"))?;
+        let subject = Trust::default().add_root(der.clone()).map_err(|e| {
+            let message = match e {
+                dx_protocol::wire::hpki::Refused::BrokenChain(m) => m,
+                other => other.to_string(),
+            };
+            Refusal::broken_rule("not_a_root", message).at("certificate")
+        })?;
         let already = state.hpki().read(|t| t.roots().any(|r| r == der));
         let count = state.hpki().read(|t| t.roots().count());
         if !already && count >= MAX_ROOTS {

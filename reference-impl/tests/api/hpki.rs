@@ -383,7 +383,83 @@ async fn each_signature_refusal_names_its_check_and_stores_nothing() {
     assert_eq!(r.0, StatusCode::CREATED, "{}", r.1);
 }
 
+/// A vendor's own CA made with OpenSSL (RSA-2048, SHA-256, as Japan's HPKI CAs sign): trusted
+/// through the admin route, its doctor's RS256 signature registers a prescription.
+async fn a_vendors_rsa_ca_made_with_openssl_signs_prescriptions() {
+    let h = Harness::start().await;
+    let root = include_bytes!("../../protocol/testdata/hpki/rsa-root.der");
+    let leaf = include_bytes!("../../protocol/testdata/hpki/rsa-leaf.der");
+    let key = ring::signature::RsaKeyPair::from_pkcs8(include_bytes!(
+        "../../protocol/testdata/hpki/rsa-leaf.pk8"
+    ))
+    .unwrap();
+    // The practitioner's certificate is valid from 2026-12-07.
+    h.advance_days(30);
+    let admin = h.admin().await;
+    let p = h.adult_with_card(22);
+    let doctor = h.signer(&clinic(5), "DR-RSA").await;
+    let register = async |what: &str| {
+        let draft = doctor.draft(what, &p, &[("amlodipine", 28)], 1, h.clock.now());
+        let mut bundle = draft.to_bundle();
+        let when = draft.issued_at.with_timezone(&Utc);
+        let header = json!({
+            "alg": "RS256", "x5c": [b64(leaf)], "crit": ["sigT"],
+            "sigT": when.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        });
+        let head = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+        let payload = dx_exchange::wire::hpki::bundle_payload(&bundle);
+        let input = format!("{head}.{}", URL_SAFE_NO_PAD.encode(payload));
+        let mut sig = vec![0; key.public().modulus_len()];
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        let jws = format!("{head}..{}", URL_SAFE_NO_PAD.encode(sig));
+        bundle["signature"] = json!({
+            "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
+            "when": draft.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            "who": {"reference": bundle["entry"][5]["fullUrl"]},
+            "sigFormat": "application/jose",
+            "data": STANDARD.encode(jws),
+        });
+        h.post(
+            &doctor.token,
+            "/v1/prescriptions",
+            json!({"kind": "electronic", "bundle": bundle}),
+        )
+        .await
+    };
+    let r = register("rsa-1").await;
+    assert_eq!(
+        code(&r),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("certificate_untrusted")
+        )
+    );
+    let r = h
+        .post(
+            &admin,
+            "/v1/admin/hpki-roots",
+            json!({"certificate": b64(root)}),
+        )
+        .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert!(
+        r.1["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Vendor RSA HPKI Root")
+    );
+    let r = register("rsa-2").await;
+    assert_eq!(r.0, StatusCode::CREATED, "{}", r.1);
+}
+
 crate::harness::on_both_stores!(
+    a_vendors_rsa_ca_made_with_openssl_signs_prescriptions,
     the_admin_trusts_roots_and_reads_crls,
     each_signature_refusal_names_its_check_and_stores_nothing,
 );

@@ -68,7 +68,7 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     #[error(
-        "the signature is not a compact JWS with a detached payload, alg EdDSA or ES256, sigT and an x5c chain: {0}"
+        "the signature is not a compact JWS with a detached payload, alg EdDSA, ES256 or RS256, sigT and an x5c chain: {0}"
     )]
     Malformed(String),
     #[error("the certificate chain does not lead to a trusted HPKI root: {0}")]
@@ -143,6 +143,8 @@ enum KeyKind {
     Ed25519,
     /// ECDSA on P-256.
     P256,
+    /// RSA, 2048 to 8192 bits (Japan's HPKI CAs).
+    Rsa,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +162,7 @@ impl PublicKey {
             (KeyKind::Ed25519, SigAlg::Ed25519) => &rs::ED25519,
             (KeyKind::P256, SigAlg::EcdsaP256Der) => &rs::ECDSA_P256_SHA256_ASN1,
             (KeyKind::P256, SigAlg::EcdsaP256Fixed) => &rs::ECDSA_P256_SHA256_FIXED,
+            (KeyKind::Rsa, SigAlg::RsaSha256) => &rs::RSA_PKCS1_2048_8192_SHA256,
             _ => return false,
         };
         rs::UnparsedPublicKey::new(algorithm, &self.bytes)
@@ -176,6 +179,8 @@ enum SigAlg {
     EcdsaP256Der,
     /// ES256, r‖s (JWS).
     EcdsaP256Fixed,
+    /// sha256WithRSAEncryption (certificates and CRLs), RS256 (JWS): RSASSA-PKCS1-v1_5.
+    RsaSha256,
 }
 
 impl SigAlg {
@@ -184,6 +189,7 @@ impl SigAlg {
         match oid {
             "1.3.101.112" => Some(Self::Ed25519),
             "1.2.840.10045.4.3.2" => Some(Self::EcdsaP256Der),
+            "1.2.840.113549.1.1.11" => Some(Self::RsaSha256),
             _ => None,
         }
     }
@@ -193,6 +199,7 @@ impl SigAlg {
         match alg {
             "EdDSA" => Some(Self::Ed25519),
             "ES256" => Some(Self::EcdsaP256Fixed),
+            "RS256" => Some(Self::RsaSha256),
             _ => None,
         }
     }
@@ -217,6 +224,7 @@ struct Cert {
 fn public_key(spki: &x509_parser::x509::SubjectPublicKeyInfo) -> Option<PublicKey> {
     let kind = match spki.algorithm.algorithm.to_id_string().as_str() {
         "1.3.101.112" => KeyKind::Ed25519,
+        "1.2.840.113549.1.1.1" => KeyKind::Rsa,
         "1.2.840.10045.2.1" => {
             let curve = spki
                 .algorithm
@@ -605,8 +613,9 @@ impl Trust {
             .ok_or_else(|| {
                 Refused::Malformed("the header is not base64url JSON with alg, x5c, sigT".into())
             })?;
-        let alg = SigAlg::of_jws(&header.alg)
-            .ok_or_else(|| Refused::Malformed(format!("alg {} (EdDSA or ES256)", header.alg)))?;
+        let alg = SigAlg::of_jws(&header.alg).ok_or_else(|| {
+            Refused::Malformed(format!("alg {} (EdDSA, ES256 or RS256)", header.alg))
+        })?;
         if let Some(c) = header.crit.iter().find(|c| *c != "sigT") {
             return Err(Refused::Malformed(format!(
                 "crit names {c}, which dxsim does not understand"
@@ -646,7 +655,7 @@ impl Trust {
         let leaf = &chain[0];
         let role = leaf.role.ok_or(Refused::NoRole)?;
         let key = leaf.key.as_ref().ok_or_else(|| {
-            Refused::Malformed("the practitioner's key is neither Ed25519 nor P-256".into())
+            Refused::Malformed("the practitioner's key is not Ed25519, P-256 or RSA".into())
         })?;
         let sig = URL_SAFE_NO_PAD
             .decode(s)
@@ -670,7 +679,7 @@ fn read_root(der: &[u8]) -> Result<Cert, Refused> {
     let c = read_cert(der).map_err(Refused::BrokenChain)?;
     if !c.is_ca || c.subject != c.issuer || !signed_by(&c, &c) {
         return Err(Refused::BrokenChain(format!(
-            "{} is not a self-signed CA certificate (with an Ed25519 or P-256 key)",
+            "{} is not a self-signed CA certificate (with an Ed25519, P-256 or RSA key)",
             c.subject
         )));
     }
@@ -1298,6 +1307,54 @@ mod tests {
             1,
         );
         assert_eq!(trust.verify(&lying, b"x"), Err(Refused::BadSignature));
+    }
+
+    #[test]
+    fn an_rsa_hierarchy_made_with_openssl_verifies_with_rs256() {
+        // testdata/hpki/README.md says how these were made.
+        let root = include_bytes!("../../testdata/hpki/rsa-root.der").to_vec();
+        let leaf = include_bytes!("../../testdata/hpki/rsa-leaf.der").to_vec();
+        let key = ring::signature::RsaKeyPair::from_pkcs8(include_bytes!(
+            "../../testdata/hpki/rsa-leaf.pk8"
+        ))
+        .unwrap();
+        let jws_at = |alg: &str, payload: &[u8], at: &str| {
+            let header = serde_json::json!({
+                "alg": alg, "x5c": [STANDARD.encode(&leaf)], "sigT": at, "crit": ["sigT"],
+            });
+            let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+            let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(payload));
+            let mut sig = vec![0; key.public().modulus_len()];
+            key.sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+            format!("{h}..{}", URL_SAFE_NO_PAD.encode(sig))
+        };
+        let jws = |alg: &str, payload: &[u8]| jws_at(alg, payload, "2027-06-01T09:00:00Z");
+        let trust = Trust::new(vec![root]).unwrap();
+        let who = trust.verify(&jws("RS256", b"x"), b"x").unwrap();
+        assert_eq!(
+            (who.practitioner_id.as_str(), who.role),
+            ("DR-RSA", Role::Doctor)
+        );
+        assert_eq!(
+            trust.verify(&jws("RS256", b"x"), b"y"),
+            Err(Refused::BadSignature)
+        );
+        assert_eq!(
+            trust.verify(&jws("ES256", b"x"), b"x"),
+            Err(Refused::BadSignature),
+            "an RSA key does not verify as P-256"
+        );
+        // Signed before the certificate's validity began (2026-12-07).
+        assert!(matches!(
+            trust.verify(&jws_at("RS256", b"x", "2026-01-01T09:00:00Z"), b"x"),
+            Err(Refused::OutsideValidity { .. })
+        ));
     }
 
     #[test]
