@@ -115,6 +115,64 @@ pub fn validate_facility_code(s: &str) -> Result<FacilityTable, CodeError> {
     Ok(table)
 }
 
+/// The 47 prefectures by their JIS number (1–47), as addresses write them.
+pub const PREFECTURE_NAMES: [&str; 47] = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+];
+
+/// The name of prefecture `number` (1–47).
+pub fn prefecture_name(number: u8) -> Option<&'static str> {
+    PREFECTURE_NAMES
+        .get(usize::from(number).checked_sub(1)?)
+        .copied()
+}
+
 /// Builds a valid facility code.
 pub fn facility_code(prefecture: u8, table: FacilityTable, district: u8, number: u16) -> String {
     let body = format!("{district:02}{number:04}");

@@ -9,7 +9,7 @@ use dx_exchange::wire::clins::{
     INSURED_PERSON_SYSTEM, ItemDraft, SECTION_SYSTEM,
 };
 use dx_exchange::wire::fhir::{
-    BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, INSURER_SYSTEM, PRESCRIPTION_NUMBER_SYSTEM,
+    BUNDLE_ID_SYSTEM, BUNDLE_PROFILE, FACILITY_SYSTEM, INSURER_SYSTEM, PRESCRIPTION_NUMBER_SYSTEM,
     SUB_NUMBER_EXTENSION, practitioner_system,
 };
 use dx_exchange::wire::guides::{
@@ -90,6 +90,24 @@ async fn eprescriptions_are_eprescription_data_documents_both_ways() {
         practitioner_system(&clinic(0)).starts_with("urn:oid:1.2.392.100495.20.3.41.1"),
         "a doctor's id of the issuing facility"
     );
+
+    // The issuing facility: its code split into JP Core's three extensions, a phone, an address.
+    let issuer = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["identifier"][0]["system"] == FACILITY_SYSTEM)
+        .unwrap();
+    let split: Vec<&str> = issuer["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["valueIdentifier"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(split.concat(), clinic(0));
+    assert_eq!(issuer["address"][0]["text"], "東京都");
+    assert_eq!(issuer["telecom"][0]["system"], "phone");
 
     // Each drug: its Rp number and order, its name as text, a JAMI usage code and its days.
     let mr = &bundle["entry"][6]["resource"];

@@ -104,6 +104,54 @@ pub struct DraftItem {
     pub as_needed: bool,
 }
 
+/// JP Core's extensions that split a facility code into prefecture, category (医科 1, 歯科 3) and
+/// number, each an identifier of its MHLW system (JP_Organization_ePrescriptionData_issuer).
+pub const ISSUER_EXTENSIONS: [(&str, &str); 3] = [
+    (
+        "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_PrefectureNo",
+        "urn:oid:1.2.392.100495.20.3.21",
+    ),
+    (
+        "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_InsuranceOrganizationCategory",
+        "urn:oid:1.2.392.100495.20.3.22",
+    ),
+    (
+        "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_InsuranceOrganizationNo",
+        "urn:oid:1.2.392.100495.20.3.23",
+    ),
+];
+
+/// The issuing facility as the guide profiles it: its code whole and split into the three
+/// extensions, its name, a phone number and an address (both required). dxsim's facilities have
+/// neither: the address is the facility's prefecture (the guide asks for one that names it) and the
+/// number is made from the facility code, `0PP-NNN-NNNN` — synthetic, as the facility is.
+pub fn issuer(facility_code: &str, name: &str) -> Value {
+    let part = |r: std::ops::Range<usize>| facility_code.get(r).unwrap_or_default();
+    let parts = [part(0..2), part(2..3), part(3..10)];
+    let extension: Vec<Value> = ISSUER_EXTENSIONS
+        .iter()
+        .zip(parts)
+        .map(|((url, system), value)| {
+            json!({"url": url, "valueIdentifier": {"system": system, "value": value}})
+        })
+        .collect();
+    let prefecture = parts[0]
+        .parse()
+        .ok()
+        .and_then(crate::codes::prefecture_name)
+        .unwrap_or_default();
+    json!({
+        "resourceType": "Organization",
+        "meta": {"profile": [profile("JP_Organization_ePrescriptionData_issuer")]},
+        "extension": extension,
+        "identifier": [{"system": FACILITY_SYSTEM, "value": facility_code}],
+        "type": [{"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": "prov"}]}],
+        "name": name,
+        "telecom": [{"system": "phone", "value": format!("0{}-{}-{}", parts[0], part(3..6), part(6..10))}],
+        "address": [{"text": prefecture, "country": "JP"}]
+    })
+}
+
 /// A JAMI standard usage code (JAMI標準用法コード) and its display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
@@ -329,13 +377,7 @@ impl PrescriptionDraft {
                 "identifier": [{"system": INSURER_SYSTEM, "value": self.coverage.insurer_number}],
                 "type": [{"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": "ins"}]}]
             }}),
-            json!({"fullUrl": org, "resource": {
-                "resourceType": "Organization",
-                "meta": {"profile": [profile("JP_Organization_ePrescriptionData_issuer")]},
-                "identifier": [{"system": FACILITY_SYSTEM, "value": self.facility_code}],
-                "type": [{"coding": [{"system": ORGANIZATION_TYPE_SYSTEM, "code": "prov"}]}],
-                "name": self.facility_name
-            }}),
+            json!({"fullUrl": org, "resource": issuer(&self.facility_code, &self.facility_name)}),
             json!({"fullUrl": pract, "resource": {
                 "resourceType": "Practitioner",
                 "meta": {"profile": [profile("JP_Practitioner_ePrescriptionData_author")]},
