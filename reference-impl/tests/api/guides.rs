@@ -14,7 +14,7 @@ use dx_exchange::wire::fhir::{
 };
 use dx_exchange::wire::guides::{
     DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER, JAMI_USAGE,
-    MEDIS_DISEASE, ORDER_IN_RP, RP_NUMBER,
+    MEDIS_DISEASE, ORDER_IN_RP, RESOURCE_ID, RP_NUMBER,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -328,6 +328,16 @@ async fn ehr_items_are_jp_clins_items_both_ways() {
             .starts_with(&format!("{fac}^20"))
     );
     let diagnosis = &b["entry"][2]["resource"];
+    // Every item: when it was written, and its resource identifier.
+    assert_eq!(b["meta"]["lastUpdated"], diagnosis["meta"]["lastUpdated"]);
+    assert_eq!(
+        diagnosis["identifier"][0],
+        json!({"system": RESOURCE_ID.written, "value": "g-items-1-1"})
+    );
+    assert_eq!(
+        b["entry"][3]["resource"]["code"]["text"],
+        b["entry"][3]["resource"]["code"]["coding"][0]["display"]
+    );
     assert_eq!(diagnosis["code"]["coding"][0]["system"], ICD10.written);
     assert_eq!(
         diagnosis["subject"]["identifier"]["system"],
@@ -446,6 +456,24 @@ async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
         let field = "bundle.entry[2].resource.meta.tag[0].code";
         refused(&h, &t, items, b, (rule, "unknown_code", field)).await;
     }
+    // Items as dxsim wrote them before: no meta.lastUpdated, no resource identifier.
+    let mut b = one(Fact::Diagnosis { code: "I10".into() });
+    b["entry"][2]["resource"]["meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("lastUpdated");
+    let field = "bundle.entry[2].resource.meta.lastUpdated";
+    refused(&h, &t, items, b, (bad, "invalid_fhir", field)).await;
+    let mut b = one(Fact::LabResult {
+        code: "3D010000002327101".into(),
+        value: 92.0,
+    });
+    b["entry"][2]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("identifier");
+    let field = "bundle.entry[2].resource.identifier.system";
+    refused(&h, &t, items, b, (bad, "invalid_fhir", field)).await;
     // A diagnosis without its MEDIS disease number.
     let mut b = one(Fact::Diagnosis { code: "I10".into() });
     let codings = b["entry"][2]["resource"]["code"]["coding"]

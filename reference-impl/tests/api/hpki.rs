@@ -6,7 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
 use dx_exchange::clock::Clock as _;
-use dx_exchange::wire::hpki::{Practitioner, Role, TestHierarchy, sign_bundle};
+use dx_exchange::wire::hpki::{
+    Practitioner, Role, RsaKey, TestHierarchy, sign_bundle, sign_bundle_with,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -389,10 +391,8 @@ async fn a_vendors_rsa_ca_made_with_openssl_signs_prescriptions() {
     let h = Harness::start().await;
     let root = include_bytes!("../../protocol/testdata/hpki/rsa-root.der");
     let leaf = include_bytes!("../../protocol/testdata/hpki/rsa-leaf.der");
-    let key = ring::signature::RsaKeyPair::from_pkcs8(include_bytes!(
-        "../../protocol/testdata/hpki/rsa-leaf.pk8"
-    ))
-    .unwrap();
+    let key =
+        RsaKey::from_pkcs8(include_bytes!("../../protocol/testdata/hpki/rsa-leaf.pk8")).unwrap();
     // The practitioner's certificate is valid from 2026-12-07.
     h.advance_days(30);
     let admin = h.admin().await;
@@ -401,30 +401,12 @@ async fn a_vendors_rsa_ca_made_with_openssl_signs_prescriptions() {
     let register = async |what: &str| {
         let draft = doctor.draft(what, &p, &[("amlodipine", 28)], 1, h.clock.now());
         let mut bundle = draft.to_bundle();
-        let when = draft.issued_at.with_timezone(&Utc);
-        let header = json!({
-            "alg": "RS256", "x5c": [b64(leaf)], "crit": ["sigT"],
-            "sigT": when.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        });
-        let head = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
-        let payload = dx_exchange::wire::hpki::bundle_payload(&bundle);
-        let input = format!("{head}.{}", URL_SAFE_NO_PAD.encode(payload));
-        let mut sig = vec![0; key.public().modulus_len()];
-        key.sign(
-            &ring::signature::RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            input.as_bytes(),
-            &mut sig,
-        )
-        .unwrap();
-        let jws = format!("{head}..{}", URL_SAFE_NO_PAD.encode(sig));
-        bundle["signature"] = json!({
-            "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}],
-            "when": draft.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            "who": {"reference": bundle["entry"][5]["fullUrl"]},
-            "sigFormat": "application/jose",
-            "data": STANDARD.encode(jws),
-        });
+        sign_bundle_with(
+            &mut bundle,
+            &key,
+            &[leaf.to_vec()],
+            draft.issued_at.fixed_offset(),
+        );
         h.post(
             &doctor.token,
             "/v1/prescriptions",

@@ -408,6 +408,7 @@ mod tests {
             "link": [{"relation": "self", "url": "http://127.0.0.1:8080/v1/x?count=50"}],
             "entry": [{"fullUrl": "urn:uuid:0", "resource": {
             "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z"},
+            "identifier": [{"system": guides::RESOURCE_ID.written, "value": "s1-1"}],
             "subject": {"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}},
             "category": [{"coding": [{"code": "encounter-diagnosis"}]}],
             "verificationStatus": {"coding": [{"code": "confirmed"}]},

@@ -34,6 +34,8 @@ pub const INSURED_PERSON_SYSTEM: &str =
     "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID";
 /// `Bundle.identifier.system` of every JP-CLINS Bundle.
 pub const BUNDLE_ID_SYSTEM: &str = "http://jpfhir.jp/fhir/clins/bundle-identifier";
+/// `identifier[resourceIdentifier].system` of every eCS item (JP Core's resource instance ids).
+pub const RESOURCE_ID_SYSTEM: &str = guides::RESOURCE_ID.written;
 pub const ICD10_SYSTEM: &str = guides::ICD10.written;
 /// JLAC10 laboratory codes.
 pub const JLAC10_SYSTEM: &str = guides::JLAC10.written;
@@ -253,8 +255,10 @@ impl ItemDraft {
         }
     }
 
-    /// The FHIR resource, its subject `patient` (a Reference).
-    pub fn to_resource(&self, patient: &Value) -> Value {
+    /// The FHIR resource, its subject `patient` (a Reference), written at `at` (its
+    /// `meta.lastUpdated`) and identified by `id` (its resource identifier: the facility's
+    /// submission or document id and the item's place in it).
+    pub fn to_resource(&self, patient: &Value, at: &DateTime<FixedOffset>, id: &str) -> Value {
         let coded = |system: &str, code: &str, display: Option<&str>| {
             let mut c = json!({"system": system, "code": code});
             if let Some(d) = display {
@@ -294,7 +298,7 @@ impl ItemDraft {
                     "resourceType": "Observation",
                     "status": "final",
                     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-                    "code": coded(JLAC10_SYSTEM, code, lab_test(code).map(|t| t.name)),
+                    "code": lab_concept(code),
                     "subject": patient,
                     "effectiveDateTime": on,
                     "valueCodeableConcept": coded(INTERPRETATION_SYSTEM, c, Some(d))
@@ -307,7 +311,7 @@ impl ItemDraft {
                     "resourceType": "Observation",
                     "status": "final",
                     "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-                    "code": coded(JLAC10_SYSTEM, code, test.map(|t| t.name)),
+                    "code": lab_concept(code),
                     "subject": patient,
                     "effectiveDateTime": on,
                     "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
@@ -320,7 +324,7 @@ impl ItemDraft {
                     "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
                     "type": "allergy",
                     "category": [if food { "food" } else { "medication" }],
-                    "code": coded(system, code, if food { food_allergen(code) } else { None }),
+                    "code": named(coded(system, code, if food { food_allergen(code) } else { drug_name(code) })),
                     "patient": patient,
                     "recordedDate": on
                 })
@@ -330,7 +334,7 @@ impl ItemDraft {
                 "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
                 "type": "intolerance",
                 "category": ["medication"],
-                "code": coded(system, code, None),
+                "code": named(coded(system, code, drug_name(code))),
                 "patient": patient,
                 "recordedDate": on
             }),
@@ -340,7 +344,8 @@ impl ItemDraft {
             Some("Observation") => ecs_profile("JP_Observation_LabResult_eCS"),
             _ => ecs_profile("JP_AllergyIntolerance_eCS"),
         };
-        r["meta"] = json!({ "profile": [profile] });
+        r["meta"] = json!({ "profile": [profile], "lastUpdated": at.to_rfc3339() });
+        r["identifier"] = json!([{"system": RESOURCE_ID_SYSTEM, "value": id}]);
         let tags: Vec<Value> = [
             (self.long_term, TAG_LTS, "長期保存"),
             (self.uninformed, TAG_UNINFORMED, "未告知"),
@@ -356,15 +361,41 @@ impl ItemDraft {
     }
 }
 
+/// A JLAC10 code as JP-CLINS writes it: the coding with its display (the test's name, or the
+/// code where the table has none) and the same as `text`.
+fn lab_concept(code: &str) -> Value {
+    let name = lab_test(code).map_or(code, |t| t.name);
+    json!({"coding": [{"system": JLAC10_SYSTEM, "code": code, "display": name}], "text": name})
+}
+
+/// A concept with `text`: the first coding's display, or its code.
+fn named(mut concept: Value) -> Value {
+    let c = &concept["coding"][0];
+    let text = c["display"]
+        .as_str()
+        .or(c["code"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    concept["text"] = json!(text);
+    concept
+}
+
+/// The name of a YJ or HOT9 code in the drug master.
+fn drug_name(code: &str) -> Option<&'static str> {
+    crate::refdata::DrugMaster::get()
+        .by_code(code)
+        .map(|d| d.name.as_str())
+}
+
 /// Whether a lab code is an infection marker (an [`Fact::Infection`]) rather than a lab result.
 pub fn is_infection_code(code: &str) -> bool {
     lab_test(code).is_some_and(|t| t.panel == Panel::Infection)
 }
 
-fn patient_entry(id: &str, p: &EhrPatient) -> Value {
+fn patient_entry(id: &str, p: &EhrPatient, at: &DateTime<FixedOffset>) -> Value {
     json!({"fullUrl": urn(id, "patient"), "resource": {
         "resourceType": "Patient",
-        "meta": {"profile": [ecs_profile("JP_Patient_eCS")]},
+        "meta": {"profile": [ecs_profile("JP_Patient_eCS")], "lastUpdated": at.to_rfc3339()},
         "identifier": [{"system": INSURED_PERSON_SYSTEM, "value": p.member_id()}],
         "gender": p.gender,
         "birthDate": p.birth_date.to_string()
@@ -399,7 +430,7 @@ impl ItemsDraft {
         let id = &self.submission_id;
         let patient = self.patient.reference();
         let mut entries = vec![
-            patient_entry(id, &self.patient),
+            patient_entry(id, &self.patient, &self.at),
             organization(
                 &urn(id, "organization"),
                 &self.facility_code,
@@ -407,11 +438,12 @@ impl ItemsDraft {
             ),
         ];
         entries.extend(self.items.iter().enumerate().map(|(i, it)| {
-            json!({"fullUrl": urn(id, &format!("item-{i}")), "resource": it.to_resource(&patient)})
+            let resource = it.to_resource(&patient, &self.at, &format!("{id}-{}", i + 1));
+            json!({"fullUrl": urn(id, &format!("item-{i}")), "resource": resource})
         }));
         json!({
             "resourceType": "Bundle",
-            "meta": {"profile": [ITEMS_BUNDLE_PROFILE]},
+            "meta": {"profile": [ITEMS_BUNDLE_PROFILE], "lastUpdated": self.at.to_rfc3339()},
             "identifier": {"system": BUNDLE_ID_SYSTEM, "value": bundle_id(&self.facility_code, &self.at, id)},
             "type": "collection",
             "timestamp": self.at.to_rfc3339(),
@@ -457,7 +489,10 @@ impl DocumentDraft {
             .items
             .iter()
             .enumerate()
-            .map(|(i, it)| (urn(id, &format!("item-{i}")), it.to_resource(&subject)))
+            .map(|(i, it)| {
+                let resource = it.to_resource(&subject, &self.at, &format!("{id}-{}", i + 1));
+                (urn(id, &format!("item-{i}")), resource)
+            })
             .collect();
         let attachments: Vec<(String, Value)> = self
             .attachments
@@ -498,7 +533,7 @@ impl DocumentDraft {
         });
         let mut entries = vec![
             json!({"fullUrl": urn(id, "composition"), "resource": Value::Null}),
-            patient_entry(id, &self.patient),
+            patient_entry(id, &self.patient, &self.at),
             organization(&author, &self.facility_code, &self.facility_name),
         ];
         if let Some(to) = &self.addressee {
@@ -527,8 +562,9 @@ impl DocumentDraft {
             "timestamp": self.at.to_rfc3339(),
             "entry": entries
         });
+        bundle["meta"] = json!({"lastUpdated": self.at.to_rfc3339()});
         if let Some(profile) = self.kind.bundle_profile() {
-            bundle["meta"] = json!({"profile": [profile]});
+            bundle["meta"]["profile"] = json!([profile]);
         }
         bundle
     }

@@ -117,24 +117,75 @@ fn sig_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A private key that signs a JWS: its `alg` and its signature over the signing input.
+pub trait JwsKey {
+    fn alg(&self) -> &'static str;
+    fn sign_input(&self, input: &[u8]) -> Vec<u8>;
+}
+
+impl JwsKey for SigningKey {
+    fn alg(&self) -> &'static str {
+        "EdDSA"
+    }
+
+    fn sign_input(&self, input: &[u8]) -> Vec<u8> {
+        self.sign(input).to_bytes().to_vec()
+    }
+}
+
+// The operating system's randomness, which ring's RSA signing takes for blinding (the signature
+// itself is deterministic). Not a draw of the simulation: those come from `dx_model::rng`.
+use ring::rand as entropy;
+
+/// An RSA private key (as Japan's HPKI issues them) signing RS256 (RSASSA-PKCS1-v1_5, SHA-256).
+pub struct RsaKey(ring::signature::RsaKeyPair);
+
+impl RsaKey {
+    /// From PKCS#8 DER (`openssl pkcs8 -topk8 -nocrypt -outform der`).
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
+        ring::signature::RsaKeyPair::from_pkcs8(der)
+            .map(Self)
+            .map_err(|e| format!("not an RSA PKCS#8 key: {e}"))
+    }
+}
+
+impl JwsKey for RsaKey {
+    fn alg(&self) -> &'static str {
+        "RS256"
+    }
+
+    fn sign_input(&self, input: &[u8]) -> Vec<u8> {
+        let mut sig = vec![0; self.0.public().modulus_len()];
+        self.0
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &entropy::SystemRandom::new(),
+                input,
+                &mut sig,
+            )
+            .expect("an RSA key signs");
+        sig
+    }
+}
+
 /// A compact JWS with a detached payload over `payload`, signed with `key` at `signed_at`,
 /// carrying `chain` (DER: the signer's certificate first).
 pub fn sign(
-    key: &SigningKey,
+    key: &impl JwsKey,
     chain: &[Vec<u8>],
     payload: &[u8],
     signed_at: DateTime<Utc>,
 ) -> String {
     let header = Header {
-        alg: "EdDSA".into(),
+        alg: key.alg().into(),
         x5c: chain.iter().map(|c| STANDARD.encode(c)).collect(),
         sig_t: sig_time(signed_at),
         crit: vec!["sigT".into()],
     };
     let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("a header serialises"));
     let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(payload));
-    let sig = key.sign(input.as_bytes());
-    format!("{h}..{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    let sig = key.sign_input(input.as_bytes());
+    format!("{h}..{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
 /// A certificate's public key: the algorithms dxsim verifies.
@@ -719,6 +770,16 @@ pub fn sign_bundle(
     who: &Practitioner,
     when: DateTime<chrono::FixedOffset>,
 ) {
+    sign_bundle_with(bundle, &who.key, &who.chain, when);
+}
+
+/// As [`sign_bundle`], with any key and its chain (a vendor's RSA key, say).
+pub fn sign_bundle_with(
+    bundle: &mut serde_json::Value,
+    key: &impl JwsKey,
+    chain: &[Vec<u8>],
+    when: DateTime<chrono::FixedOffset>,
+) {
     let who_url = bundle["entry"]
         .as_array()
         .and_then(|es| {
@@ -728,7 +789,12 @@ pub fn sign_bundle(
         .and_then(|e| e["fullUrl"].as_str())
         .unwrap_or_default()
         .to_owned();
-    let jws = who.sign(&bundle_payload(bundle), when.with_timezone(&Utc));
+    let jws = sign(
+        key,
+        chain,
+        &bundle_payload(bundle),
+        when.with_timezone(&Utc),
+    );
     bundle["signature"] = serde_json::json!({
         "type": [{"system": AUTHOR_SIGNATURE_SYSTEM, "code": AUTHOR_SIGNATURE_CODE, "display": "Author's Signature"}],
         "when": when.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
@@ -1255,7 +1321,8 @@ mod tests {
 
     #[test]
     fn an_ecdsa_p256_hierarchy_verifies_with_es256() {
-        use ring::rand::SystemRandom;
+        use entropy::SystemRandom;
+        use ring::rand as entropy;
         use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
         let rng = SystemRandom::new();
         let new_key = || {
@@ -1314,25 +1381,20 @@ mod tests {
         // testdata/hpki/README.md says how these were made.
         let root = include_bytes!("../../testdata/hpki/rsa-root.der").to_vec();
         let leaf = include_bytes!("../../testdata/hpki/rsa-leaf.der").to_vec();
-        let key = ring::signature::RsaKeyPair::from_pkcs8(include_bytes!(
-            "../../testdata/hpki/rsa-leaf.pk8"
-        ))
-        .unwrap();
-        let jws_at = |alg: &str, payload: &[u8], at: &str| {
-            let header = serde_json::json!({
-                "alg": alg, "x5c": [STANDARD.encode(&leaf)], "sigT": at, "crit": ["sigT"],
-            });
+        let key = RsaKey::from_pkcs8(include_bytes!("../../testdata/hpki/rsa-leaf.pk8")).unwrap();
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let jws_at = |alg: &str, payload: &[u8], when: &str| {
+            let jws = sign(&key, std::slice::from_ref(&leaf), payload, at(when));
+            if alg == "RS256" {
+                return jws;
+            }
+            // The same signature under another alg's header.
+            let (h, sig) = jws.split_once("..").unwrap();
+            let mut header: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+            header["alg"] = alg.into();
             let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
-            let input = format!("{h}.{}", URL_SAFE_NO_PAD.encode(payload));
-            let mut sig = vec![0; key.public().modulus_len()];
-            key.sign(
-                &ring::signature::RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                input.as_bytes(),
-                &mut sig,
-            )
-            .unwrap();
-            format!("{h}..{}", URL_SAFE_NO_PAD.encode(sig))
+            format!("{h}..{sig}")
         };
         let jws = |alg: &str, payload: &[u8]| jws_at(alg, payload, "2027-06-01T09:00:00Z");
         let trust = Trust::new(vec![root]).unwrap();

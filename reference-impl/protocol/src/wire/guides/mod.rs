@@ -207,8 +207,16 @@ pub const JAMI_USAGE: CodeSystem = CodeSystem {
     guide: E_PRESCRIPTION,
 };
 
+/// JP Core's resource instance identifiers (`identifier[resourceIdentifier]` of eCS items).
+pub const RESOURCE_ID: CodeSystem = CodeSystem {
+    name: "resource instance identifier",
+    written: "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier",
+    accepted: &["http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"],
+    guide: JP_CLINS,
+};
+
 /// Every code and identifier system above.
-pub const CODE_SYSTEMS: [CodeSystem; 13] = [
+pub const CODE_SYSTEMS: [CodeSystem; 14] = [
     HOT9,
     YJ,
     JLAC10,
@@ -222,6 +230,7 @@ pub const CODE_SYSTEMS: [CodeSystem; 13] = [
     RP_NUMBER,
     ORDER_IN_RP,
     JAMI_USAGE,
+    RESOURCE_ID,
 ];
 
 /// A drug code system: YJ or HOT9, in any accepted spelling.
