@@ -754,11 +754,18 @@ pub const AUTHOR_SIGNATURE_CODE: &str = "1.2.840.10065.1.12.1.1";
 /// What a document's signature covers: the canonical bytes of the Bundle without its
 /// `signature` element.
 pub fn bundle_payload(bundle: &serde_json::Value) -> Vec<u8> {
-    let mut unsigned = bundle.clone();
-    if let Some(o) = unsigned.as_object_mut() {
-        o.remove("signature");
+    /// The Bundle's members but `signature`, serialised in place (a Value's maps are ordered, so
+    /// this is its canonical form without copying the document).
+    struct Unsigned<'a>(&'a serde_json::Map<String, serde_json::Value>);
+    impl Serialize for Unsigned<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().filter(|(k, _)| *k != "signature"))
+        }
     }
-    super::canonical::canonical_bytes(&unsigned)
+    match bundle.as_object() {
+        Some(o) => serde_json::to_vec(&Unsigned(o)).expect("a Value serialises"),
+        None => super::canonical::canonical_bytes(bundle),
+    }
 }
 
 /// Signs `bundle` as `who`, who signed `when` (to the second): `Bundle.signature` with the
@@ -1280,6 +1287,13 @@ mod tests {
         let mut b = crate::wire::fhir::PrescriptionDraft::example().to_bundle();
         let when = at(2026, 11, 25).fixed_offset();
         sign_bundle(&mut b, &p, when);
+        // The payload is the canonical Bundle without its signature, computed in place.
+        let mut unsigned = b.clone();
+        unsigned.as_object_mut().unwrap().remove("signature");
+        assert_eq!(
+            bundle_payload(&b),
+            super::super::canonical::canonical_bytes(&unsigned)
+        );
         let read = bundle_signature(&b).unwrap();
         assert_eq!(read.when, at(2026, 11, 25));
         assert_eq!(read.who, b["entry"][5]["fullUrl"].as_str().unwrap());
