@@ -301,6 +301,7 @@ impl ItemDraft {
                     "code": lab_concept(code),
                     "subject": patient,
                     "effectiveDateTime": on,
+                    "specimen": SPECIMEN.clone(),
                     "valueCodeableConcept": coded(INTERPRETATION_SYSTEM, c, Some(d))
                 })
             }
@@ -314,6 +315,7 @@ impl ItemDraft {
                     "code": lab_concept(code),
                     "subject": patient,
                     "effectiveDateTime": on,
+                    "specimen": SPECIMEN.clone(),
                     "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
                 })
             }
@@ -367,6 +369,12 @@ fn lab_concept(code: &str) -> Value {
     let name = lab_test(code).map_or(code, |t| t.name);
     json!({"coding": [{"system": JLAC10_SYSTEM, "code": code, "display": name}], "text": name})
 }
+
+/// The specimen of every laboratory item, which JP_Observation_LabResult_eCS requires: named as
+/// the profile allows (`type` Specimen and a display) rather than a contained Specimen. All of
+/// dxsim's tests are of blood (serum or whole blood, by their JLAC10 material codes).
+static SPECIMEN: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| json!({"type": "Specimen", "display": "血液"}));
 
 /// A concept with `text`: the first coding's display, or its code.
 fn named(mut concept: Value) -> Value {

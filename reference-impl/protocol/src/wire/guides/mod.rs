@@ -6,6 +6,7 @@
 //! system here, [`CodeSystem::written`] is the form the governing guide writes and
 //! [`CodeSystem::accepted`] every form JP Core's map gives for the same system.
 
+pub mod required;
 pub mod rules;
 
 /// One published implementation guide, as its repository releases it.
