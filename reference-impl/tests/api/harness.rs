@@ -496,8 +496,18 @@ impl Signer {
 
     /// The registration request body for a draft, signed when it was issued.
     pub fn signed(&self, draft: &PrescriptionDraft) -> Value {
+        Self::signed_by(draft, &self.cert, draft.issued_at.fixed_offset())
+    }
+
+    /// The registration request body for a draft, signed by `who` at `when` (another
+    /// certificate, another time: what the signature refusals are made of).
+    pub fn signed_by(
+        draft: &PrescriptionDraft,
+        who: &Practitioner,
+        when: DateTime<chrono::FixedOffset>,
+    ) -> Value {
         let mut bundle = draft.to_bundle();
-        sign_bundle(&mut bundle, &self.cert, draft.issued_at.fixed_offset());
+        sign_bundle(&mut bundle, who, when);
         json!({"kind": "electronic", "bundle": bundle})
     }
 

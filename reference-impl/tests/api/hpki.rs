@@ -6,9 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
 use dx_exchange::clock::Clock as _;
-use dx_exchange::wire::hpki::{
-    Practitioner, Role, RsaKey, TestHierarchy, sign_bundle, sign_bundle_with,
-};
+use dx_exchange::wire::hpki::{Practitioner, Role, RsaKey, TestHierarchy, sign_bundle_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -40,14 +38,10 @@ fn signed_by(
     when: DateTime<Utc>,
 ) -> Value {
     let draft = doctor.draft(doc, p, &[("amlodipine", 28)], 1, h.clock.now());
-    let mut bundle = draft.to_bundle();
-    sign_bundle(
-        &mut bundle,
-        who,
-        when.with_timezone(&dx_exchange::clock::jst())
-            .fixed_offset(),
-    );
-    json!({"kind": "electronic", "bundle": bundle})
+    let when = when
+        .with_timezone(&dx_exchange::clock::jst())
+        .fixed_offset();
+    Signer::signed_by(&draft, who, when)
 }
 
 async fn the_admin_trusts_roots_and_reads_crls() {

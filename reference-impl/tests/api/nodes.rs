@@ -339,7 +339,7 @@ async fn one_clinics_registrations_at_once_on_two_nodes_take_consecutive_numbers
 /// node started afterwards (which loads them from the store).
 async fn hpki_trust_and_revocation_reach_every_node() {
     use base64::Engine as _;
-    use dx_exchange::wire::hpki::{Role, TestHierarchy, sign_bundle};
+    use dx_exchange::wire::hpki::{Role, TestHierarchy};
     let (a, b) = two_nodes().await;
     let admin = a.admin().await;
     let vendor = TestHierarchy::from_seed(b"nodes vendor", "vendor");
@@ -363,9 +363,7 @@ async fn hpki_trust_and_revocation_reach_every_node() {
             1,
             h.clock.now(),
         );
-        let mut bundle = draft.to_bundle();
-        sign_bundle(&mut bundle, &cert, draft.issued_at.fixed_offset());
-        json!({"kind": "electronic", "bundle": bundle})
+        Signer::signed_by(&draft, &cert, draft.issued_at.fixed_offset())
     };
     let b64 = base64::engine::general_purpose::STANDARD;
     let r = a

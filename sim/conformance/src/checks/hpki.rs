@@ -3,16 +3,16 @@
 //! signature made over another bundle, is refused and stores nothing; so is a dispensing signed
 //! by a doctor.
 
-use super::security::counts;
+use super::security::{amlodipine, counts};
 use crate::check::check;
 use crate::check::{Check, Ctx};
 use crate::finding::{Finding, Outcome, ensure, error, status};
 use crate::target::{Exchange, Person};
 use chrono::{DateTime, TimeDelta, Utc};
 use dx_protocol::time::jst;
+use dx_protocol::wire::RegisterPrescriptionRequest;
 use dx_protocol::wire::endpoints as ep;
 use dx_protocol::wire::hpki::{Practitioner, Role, TestHierarchy, sign_bundle};
-use dx_protocol::wire::{DrugLine, RegisterPrescriptionRequest};
 
 pub fn checks() -> Vec<Check> {
     vec![
@@ -256,12 +256,4 @@ async fn other_bundle(c: &Ctx) -> Outcome {
     second.bundle["signature"] = first.bundle["signature"].clone();
     refused(c, &second, 422, "invalid_signature").await?;
     Ok(())
-}
-
-fn amlodipine() -> Vec<DrugLine> {
-    vec![DrugLine {
-        code: crate::target::yj("amlodipine"),
-        days: 28,
-        quantity: Some(28),
-    }]
 }

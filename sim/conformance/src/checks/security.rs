@@ -580,7 +580,7 @@ fn other_code(code: &str, n: u32) -> String {
     format!("{:06}", (c + 1 + n) % 1_000_000)
 }
 
-fn amlodipine() -> Vec<DrugLine> {
+pub(super) fn amlodipine() -> Vec<DrugLine> {
     vec![DrugLine {
         code: crate::target::yj("amlodipine"),
         days: 28,
