@@ -128,8 +128,11 @@ pub enum Command {
         --credentials is a file holding the target's admin secret (as `dxsim serve` writes\n\
         <data>/admin.key), or TOML with admin_secret = \"…\". The suite enrols its own insurer,\n\
         facilities (prefecture 47, district 99), municipalities and persons (ids CONF-…) through the\n\
-        admin routes; persons cannot be removed, so they stay. Checks that move time run only on a\n\
-        target whose clock POST /v1/admin/clock can move, and are skipped otherwise.\n\
+        admin routes; persons cannot be removed, so they stay. It also has the target trust the\n\
+        run's test card authority and test HPKI root (POST /v1/admin/card-authorities,\n\
+        /v1/admin/hpki-roots: Ed25519, made from the run's nonce) and posts a CRL of that root's\n\
+        CA; run it against a test target, not one whose trust matters. Checks that move time run\n\
+        only on a target whose clock POST /v1/admin/clock can move, and are skipped otherwise.\n\
         Writes <out>/conformance.json, <out>/junit.xml and <out>/report.html."
     )]
     Conformance(ConformanceArgs),
