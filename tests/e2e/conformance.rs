@@ -155,9 +155,9 @@ async fn faults_are_caught(postgres: Option<&str>) {
         (
             Fault::GuideRulesUnchecked,
             &[
-                "eprescription.guide-composition-category",
-                "eprescription.guide-coverage-relationship",
-                "ehr-items.guide-condition-category",
+                "eprescription.guide-composition.category",
+                "eprescription.guide-coverage.relationship",
+                "ehr-items.guide-condition.category",
             ][..],
         ),
         (

@@ -24,15 +24,17 @@ use std::path::Path;
 /// weekday's capacity, which counts the workload's consents) moved when verbal consent came to
 /// need a verification at the visit (issue 18): a visit without one asks for no verbal consent.
 /// Food allergies moved to their JFAGY codes (issue 21): the quickstart workload and the national
-/// weekday's capacity (whose sample workload is among its outputs) moved with them.
+/// weekday's capacity (whose sample workload is among its outputs) moved with them. A visit's
+/// items became one `ehr_items` event per resource category (JP-CLINS's one Bundle per category,
+/// issue 21): both workloads and both capacity results moved.
 #[rustfmt::skip]
 const PINNED: &[(&str, &str, usize, &str)] = &[
     ("quickstart", "population", 7, "7656191855a8620a3cd64c9a930b908bd27ee37b7c022d657442113eb78a3af9"),
-    ("quickstart", "workload", 2, "aa69d5b785996f02e7ba13f57ee33e5941f6dc0e5e318535886086edec8c0406"),
-    ("quickstart", "capacity", 11, "4a5f33abfd6b3f7951bde42604b5fd4594cfc79cec66097819b6fe363f99a002"),
+    ("quickstart", "workload", 2, "86ec8d90c955c48b30048a81c05a17258731d78f83ef6dd4c45dd39c237816db"),
+    ("quickstart", "capacity", 11, "4c4bcf3f3c47ad45f652e5b86584ce5edbcb34c6a2e47c16a0da394f43b293b1"),
     ("national-weekday", "population", 53, "45ef5b7d28016d5b65915a6176164b66a90dcb938867b0236289ac1f63e9df04"),
-    ("national-weekday", "workload", 2, "2d9fa23801977a63b26a581c768751a3df2843a5a1b74304be6f11d2722b527c"),
-    ("national-weekday", "capacity", 57, "19c4f1c94794e1d09d26de55b17bdb9dd69387bd6f7bc27a1df5ea51f904544d"),
+    ("national-weekday", "workload", 2, "b99bee1ff6cee0cb61c148b081ed287cc19633e3b8f3f26e3de6906aebeef22c"),
+    ("national-weekday", "capacity", 57, "a829e21e5091cdb69d7e81b39555b53edbaaf5193130554dd00d3952f4acae25"),
 ];
 
 fn hex(bytes: &[u8]) -> String {

@@ -83,7 +83,11 @@ async fn submit_document_inner(
     caller.require(&AUTHORS, "submitting documents")?;
     let today = state.clock().today_jst();
     let parsed = parse::document(&bundle, today)?;
-    crate::fhir_read::guide_rules(state, &bundle, dx_protocol::wire::guides::rules::ITEMS)?;
+    crate::fhir_read::guide_rules(
+        state,
+        &bundle,
+        dx_protocol::wire::guides::rules::document_items(),
+    )?;
     if parsed.facility_code != caller.subject() {
         return Err(facility_mismatch());
     }

@@ -57,7 +57,7 @@ async fn submit_items_inner(
 ) -> Result<ItemsSubmittedResponse, Refusal> {
     caller.require(&AUTHORS, "submitting the 6 items")?;
     let parsed = parse::items(&bundle, state.clock().today_jst())?;
-    crate::fhir_read::guide_rules(state, &bundle, dx_protocol::wire::guides::rules::ITEMS)?;
+    crate::fhir_read::guide_rules(state, &bundle, dx_protocol::wire::guides::rules::items())?;
     if parsed.facility_code != caller.subject() {
         return Err(facility_mismatch());
     }

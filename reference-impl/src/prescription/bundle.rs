@@ -169,12 +169,9 @@ pub fn parse(bundle: &Value, master: &'static DrugMaster) -> Result<ParsedBundle
         ));
     }
     let (cpath, composition) = one(by_type, "Composition")?;
+    // The code here (the old dialect wrote its own); its system is the guide rules' to judge.
     let doc_type = composition.pointer("/type/coding/0");
-    if !doc_type
-        .and_then(|c| c["system"].as_str())
-        .is_some_and(|s| guides::DOC_TYPE.accepts(s))
-        || doc_type.and_then(|c| c["code"].as_str()) != Some(PRESCRIPTION_DOC_TYPE)
-    {
+    if doc_type.and_then(|c| c["code"].as_str()) != Some(PRESCRIPTION_DOC_TYPE) {
         return Err(fhir_err(
             &format!("{cpath}.type"),
             format!(

@@ -121,7 +121,7 @@ async fn register_inner(
     crate::fhir_read::guide_rules(
         state,
         &req.bundle,
-        dx_protocol::wire::guides::rules::PRESCRIPTION,
+        dx_protocol::wire::guides::rules::prescription(),
     )?;
     if parsed.facility_code != caller.subject() {
         return Err(Refusal::forbidden(

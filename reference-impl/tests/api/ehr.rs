@@ -114,16 +114,17 @@ async fn items_are_read_newest_first_in_pages_with_ehr_consent_only() {
     let h = Harness::start().await;
     let p = h.adult_with_card(0);
     let author = h.facility_token(&clinic(0)).await;
-    let bundle = h.items_bundle(&clinic(0), "visit-1", &p, visit_items(&h));
-    let (s, v) = h.post(&author, "/v1/ehr/items", bundle.clone()).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    assert_eq!(v["person_id"], p.id.as_str());
-    let kinds: Vec<&str> = v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["kind"].as_str().unwrap())
-        .collect();
+    // A visit's items go as JP-CLINS sends them: one Bundle per resource category.
+    let bundles = h.items_bundles(&clinic(0), "visit-1", &p, visit_items(&h));
+    assert_eq!(bundles.len(), 3);
+    let mut stored = Vec::new();
+    for bundle in &bundles {
+        let (s, v) = h.post(&author, "/v1/ehr/items", bundle.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["person_id"], p.id.as_str());
+        stored.extend(v["items"].as_array().unwrap().iter().cloned());
+    }
+    let kinds: Vec<&str> = stored.iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
         [
@@ -138,12 +139,12 @@ async fn items_are_read_newest_first_in_pages_with_ehr_consent_only() {
         .today()
         .checked_add_months(chrono::Months::new(60))
         .unwrap();
-    assert_eq!(v["items"][0]["retain_until"], five_years.to_string());
-    assert!(v["items"][4]["retain_until"].is_null(), "long-term: no end");
+    assert_eq!(stored[0]["retain_until"], five_years.to_string());
+    assert!(stored[4]["retain_until"].is_null(), "long-term: no end");
 
     // The same submission again is refused and stores nothing.
     let before = h.data_stats().await;
-    let (s, v) = h.post(&author, "/v1/ehr/items", bundle).await;
+    let (s, v) = h.post(&author, "/v1/ehr/items", bundles[2].clone()).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(v["error"]["code"], "duplicate_submission");
     assert_eq!(h.data_stats().await, before);

@@ -13,8 +13,8 @@ use dx_exchange::wire::fhir::{
     SUB_NUMBER_EXTENSION, practitioner_system,
 };
 use dx_exchange::wire::guides::{
-    DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP, INSURER_NUMBER, JAMI_USAGE,
-    MEDIS_DISEASE, ORDER_IN_RP, RESOURCE_ID, RP_NUMBER,
+    BUNDLE_RESOURCE_TYPE, DOC_TYPE, HOT9, ICD10, INSURANCE_CATEGORY, INSURED_RELATIONSHIP,
+    INSURER_NUMBER, JAMI_USAGE, MEDIS_DISEASE, ORDER_IN_RP, RESOURCE_ID, RP_NUMBER,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -108,6 +108,15 @@ async fn eprescriptions_are_eprescription_data_documents_both_ways() {
     assert_eq!(split.concat(), clinic(0));
     assert_eq!(issuer["address"][0]["text"], "東京都");
     assert_eq!(issuer["telecom"][0]["system"], "phone");
+    // The patient as the guide's example writes one: the facility's patient number (JP Core
+    // requires an identifier) and the name in kanji and katakana.
+    let patient = &bundle["entry"][1]["resource"];
+    assert_eq!(
+        patient["identifier"][0]["system"],
+        format!("urn:oid:1.2.392.100495.20.3.51.1{}", clinic(0))
+    );
+    assert_eq!(patient["identifier"][0]["value"].as_str().unwrap().len(), 8);
+    assert_eq!(patient["name"][1]["extension"][0]["valueCode"], "SYL");
 
     // Each drug: its Rp number and order, its name as text, a JAMI usage code and its days.
     let mr = &bundle["entry"][6]["resource"];
@@ -275,8 +284,11 @@ async fn the_old_eprescription_dialect_is_refused_with_the_element_named() {
         "{v}"
     );
     let mut b = good();
-    b["entry"][6]["resource"]["dosageInstruction"] = json!([{"asNeededBoolean": false}]);
-    let field = "bundle.entry[6].resource.dosageInstruction.timing.code.coding";
+    b["entry"][6]["resource"]["dosageInstruction"][0]["timing"]
+        .as_object_mut()
+        .unwrap()
+        .remove("code");
+    let field = "bundle.entry[6].resource.dosageInstruction[0].timing.code";
     refused(&h, t, rx, post(b), (bad, "invalid_fhir", field)).await;
     // A usage code of another system.
     let mut b = good();
@@ -318,8 +330,30 @@ async fn ehr_items_are_jp_clins_items_both_ways() {
             h.today(),
         ),
     ];
-    let b = h.items_bundle(&fac, "g-items-1", &p, items);
+    // A Bundle of two categories is refused at the first item of the other one, storing
+    // nothing: JP-CLINS sends one Bundle per resource category.
+    let before = h.data_stats().await;
+    let mixed = h.items_bundle(&fac, "g-items-0", &p, items.clone());
+    let (s, v) = h.post(&t, "/v1/ehr/items", mixed).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_fhir");
+    assert_eq!(v["error"]["field"], "bundle.entry[3].resource.resourceType");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JP_Bundle_CLINS.meta.tag"),
+        "{v}"
+    );
+    assert_eq!(h.data_stats().await, before);
+    let bundles = h.items_bundles(&fac, "g-items-1", &p, items);
+    let [b, allergies] = [bundles[0].clone(), bundles[1].clone()];
     // What JP-CLINS writes.
+    assert_eq!(
+        b["meta"]["tag"],
+        json!([{"system": BUNDLE_RESOURCE_TYPE.written, "code": "Condition"}])
+    );
+    assert_eq!(allergies["meta"]["tag"][0]["code"], "AllergyIntolerance");
     assert_eq!(b["identifier"]["system"], CLINS_BUNDLE_ID);
     assert!(
         b["identifier"]["value"]
@@ -327,16 +361,27 @@ async fn ehr_items_are_jp_clins_items_both_ways() {
             .unwrap()
             .starts_with(&format!("{fac}^20"))
     );
+    // The patient with a name, in kanji and katakana, and an address (both synthetic).
+    let patient = &b["entry"][0]["resource"];
+    assert_eq!(patient["name"][0]["extension"][0]["valueCode"], "IDE");
+    assert_eq!(patient["name"][1]["extension"][0]["valueCode"], "SYL");
+    assert!(
+        patient["name"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains('\u{3000}')
+    );
+    assert!(patient["address"][0]["text"].is_string(), "{patient}");
     let diagnosis = &b["entry"][2]["resource"];
     // Every item: when it was written, and its resource identifier.
     assert_eq!(b["meta"]["lastUpdated"], diagnosis["meta"]["lastUpdated"]);
     assert_eq!(
         diagnosis["identifier"][0],
-        json!({"system": RESOURCE_ID.written, "value": "g-items-1-1"})
+        json!({"system": RESOURCE_ID.written, "value": "g-items-1-c-1"})
     );
     assert_eq!(
-        b["entry"][3]["resource"]["code"]["text"],
-        b["entry"][3]["resource"]["code"]["coding"][0]["display"]
+        allergies["entry"][2]["resource"]["code"]["text"],
+        allergies["entry"][2]["resource"]["code"]["coding"][0]["display"]
     );
     assert_eq!(diagnosis["code"]["coding"][0]["system"], ICD10.written);
     assert_eq!(
@@ -353,7 +398,9 @@ async fn ehr_items_are_jp_clins_items_both_ways() {
     let (s, v) = h.post(&t, "/v1/ehr/items", b).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["items"][0]["retain_until"], Value::Null, "LTS: kept");
-    assert!(v["items"][1]["retain_until"].is_string(), "5 years");
+    let (s, v) = h.post(&t, "/v1/ehr/items", allergies).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(v["items"][0]["retain_until"].is_string(), "5 years");
 
     // Read back by a consenting facility: the guide's codes and the patient by identifier.
     h.consent(&t, &p, json!({"ehr": true})).await;
@@ -472,6 +519,14 @@ async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
         .as_object_mut()
         .unwrap()
         .remove("identifier");
+    let field = "bundle.entry[2].resource.identifier";
+    refused(&h, &t, items, b, (bad, "invalid_fhir", field)).await;
+    // An identifier, but not the resource identifier JP-CLINS slices in.
+    let mut b = one(Fact::LabResult {
+        code: "3D010000002327101".into(),
+        value: 92.0,
+    });
+    b["entry"][2]["resource"]["identifier"][0]["system"] = json!("urn:example:other");
     let field = "bundle.entry[2].resource.identifier.system";
     refused(&h, &t, items, b, (bad, "invalid_fhir", field)).await;
     // A diagnosis without its MEDIS disease number.

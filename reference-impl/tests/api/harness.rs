@@ -627,7 +627,8 @@ pub fn ehr_patient(p: &PersonRecord) -> dx_exchange::wire::clins::EhrPatient {
 }
 
 impl Harness {
-    /// A 6-item submission of `facility` for `p`, dated now.
+    /// A 6-item submission of `facility` for `p`, dated now, as one Bundle (whatever its items'
+    /// categories: a Bundle of several is for tests of its refusal).
     pub fn items_bundle(
         &self,
         facility: &str,
@@ -635,6 +636,28 @@ impl Harness {
         p: &PersonRecord,
         items: Vec<dx_exchange::wire::clins::ItemDraft>,
     ) -> Value {
+        self.items_draft(facility, submission, p, items).to_bundle()
+    }
+
+    /// A 6-item submission as JP-CLINS sends it: one Bundle per resource category.
+    pub fn items_bundles(
+        &self,
+        facility: &str,
+        submission: &str,
+        p: &PersonRecord,
+        items: Vec<dx_exchange::wire::clins::ItemDraft>,
+    ) -> Vec<Value> {
+        let draft = self.items_draft(facility, submission, p, items);
+        draft.by_category().iter().map(|d| d.to_bundle()).collect()
+    }
+
+    fn items_draft(
+        &self,
+        facility: &str,
+        submission: &str,
+        p: &PersonRecord,
+        items: Vec<dx_exchange::wire::clins::ItemDraft>,
+    ) -> dx_exchange::wire::clins::ItemsDraft {
         dx_exchange::wire::clins::ItemsDraft {
             submission_id: submission.into(),
             facility_code: facility.into(),
@@ -643,7 +666,6 @@ impl Harness {
             patient: ehr_patient(p),
             items,
         }
-        .to_bundle()
     }
 
     /// A document of `facility` for `p`, dated now.

@@ -10,7 +10,7 @@
 use dx_protocol::wire::clins::INSURED_PERSON_SYSTEM;
 use dx_protocol::wire::fhir::BUNDLE_PROFILE;
 use dx_protocol::wire::guides;
-use dx_protocol::wire::guides::rules::{ITEMS, PRESCRIPTION, Rule};
+use dx_protocol::wire::guides::rules::{self, Rule};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -113,10 +113,10 @@ fn drug_code(r: &Value, path: &str) -> Result<(), Fault> {
     Ok(())
 }
 
-/// The first of the guide's element rules `rules` (those on the Bundle itself too, if `bundle`)
-/// that `b` breaks, with the path and the guide's citation.
-fn guide_rules(b: &Value, rules: &'static [Rule], bundle: bool) -> Result<(), Fault> {
-    for rule in rules.iter().filter(|r| bundle || r.resource != "Bundle") {
+/// The first of the guide's element rules `rules` that `b` breaks, with the path and the guide's
+/// citation.
+fn guide_rules(b: &Value, rules: &'static [Rule]) -> Result<(), Fault> {
+    for rule in rules {
         if let Err(v) = rule.check(b) {
             return Err(format!("{} {}", v.path, v.message));
         }
@@ -125,9 +125,9 @@ fn guide_rules(b: &Value, rules: &'static [Rule], bundle: bool) -> Result<(), Fa
 }
 
 /// A prescription document Bundle (ePrescriptionData 1.0.0: the R4 structure and every element
-/// rule of [`PRESCRIPTION`]).
+/// rule of [`rules::prescription`]).
 pub fn prescription_document(b: &Value) -> Result<(), Fault> {
-    guide_rules(b, PRESCRIPTION, true)?;
+    guide_rules(b, rules::prescription())?;
     let name = "bundle";
     let list = entries(b, name)?;
     if need_str(b, "/type", name)? != "document" {
@@ -233,7 +233,7 @@ pub fn prescription_document(b: &Value) -> Result<(), Fault> {
 pub fn summary_searchset(b: &Value, member_id: &str) -> Result<(), Fault> {
     let name = "summary";
     let list = entries(b, name)?;
-    guide_rules(b, ITEMS, false).map_err(|f| f.replacen("bundle.", "summary.", 1))?;
+    guide_rules(b, rules::document_items()).map_err(|f| f.replacen("bundle.", "summary.", 1))?;
     if need_str(b, "/type", name)? != "searchset" {
         return Err("summary.type is not searchset".into());
     }
@@ -328,7 +328,7 @@ mod tests {
         let faults: [(Break, &str); 7] = [
             (
                 |b| b["timestamp"] = Value::Null,
-                "bundle.timestamp must be exactly 1 (JAMI ePrescriptionData 1.0.0",
+                "bundle.timestamp must be at least 1 (JAMI ePrescriptionData 1.0.0",
             ),
             (
                 |b| {
@@ -407,14 +407,16 @@ mod tests {
         let good = json!({"resourceType": "Bundle", "type": "searchset", "total": 1,
             "link": [{"relation": "self", "url": "http://127.0.0.1:8080/v1/x?count=50"}],
             "entry": [{"fullUrl": "urn:uuid:0", "resource": {
-            "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z"},
+            "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z",
+                "profile": ["http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS"]},
             "identifier": [{"system": guides::RESOURCE_ID.written, "value": "s1-1"}],
             "subject": {"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}},
             "category": [{"coding": [{"code": "encounter-diagnosis"}]}],
             "verificationStatus": {"coding": [{"code": "confirmed"}]},
             "code": {"text": "hypertension", "coding": [
-                {"system": guides::ICD10.written, "code": "I10"},
-                {"system": guides::MEDIS_DISEASE.written, "code": guides::MEDIS_UNCODED}]}}}]});
+                {"system": guides::ICD10.written, "code": "I10", "display": "hypertension"},
+                {"system": guides::MEDIS_DISEASE.written, "code": guides::MEDIS_UNCODED,
+                 "display": "hypertension"}]}}}]});
         summary_searchset(&good, "M1").unwrap();
         assert!(
             summary_searchset(&good, "M2")

@@ -504,8 +504,18 @@ fn wire_fact(f: &Fact) -> clins::Fact {
     }
 }
 
-/// A 6-item submission, its facts dated on the server's today.
+/// A 6-item submission of one resource category (JP-CLINS's one Bundle per category), its facts
+/// dated on the server's today.
 fn ehr_items(e: &Event, facts: &[FactLine], now: DateTime<Utc>) -> anyhow::Result<Prepared> {
+    let mut kinds = facts.iter().map(|f| f.fact.resource_type());
+    if let Some(first) = kinds.next() {
+        anyhow::ensure!(
+            kinds.all(|k| k == first),
+            "event {}: an ehr_items event mixes resource categories (a workload written before \
+             JP-CLINS's one Bundle per category, 2026-12-07): generate the workload again",
+            e.id
+        );
+    }
     let draft = clins::ItemsDraft {
         submission_id: format!("dxsim-{:x}", e.id),
         facility_code: e.facility.clone(),

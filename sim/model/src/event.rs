@@ -117,6 +117,23 @@ pub struct FactLine {
     pub long_term: bool,
 }
 
+impl Fact {
+    /// The resource type JP-CLINS writes it as; a facility submits the items of a visit as one
+    /// Bundle per type (`Condition`, `Observation`, `AllergyIntolerance`: [`FACT_CATEGORIES`]).
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            Fact::Diagnosis { .. } => "Condition",
+            Fact::Lab { .. } | Fact::Infection { .. } => "Observation",
+            Fact::DrugAllergy { .. }
+            | Fact::FoodAllergy { .. }
+            | Fact::ContraindicatedDrug { .. } => "AllergyIntolerance",
+        }
+    }
+}
+
+/// The resource types of items, in the order a visit's Bundles are sent.
+pub const FACT_CATEGORIES: [&str; 3] = ["Condition", "Observation", "AllergyIntolerance"];
+
 /// A page of the person's portal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PortalPage {

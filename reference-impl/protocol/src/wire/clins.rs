@@ -26,6 +26,7 @@
 use super::fhir::{FACILITY_SYSTEM, urn};
 use super::guides;
 use crate::refdata::clinical::{DIAGNOSES, Panel, food_allergen, lab_test};
+use crate::refdata::names;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use serde_json::{Value, json};
 
@@ -211,6 +212,11 @@ impl EhrPatient {
         )
     }
 
+    /// The person's synthetic name ([`names`]).
+    pub fn name(&self) -> names::Name {
+        names::Name::of(&self.member_id(), self.gender == "female")
+    }
+
     /// A reference to this person by the insured-person identifier, as JP-CLINS items name
     /// their subject.
     pub fn reference(&self) -> Value {
@@ -231,6 +237,18 @@ pub enum Fact {
     Allergy { system: String, code: String },
     /// Contraindicated drug (YJ or HOT9).
     ContraindicatedDrug { system: String, code: String },
+}
+
+impl Fact {
+    /// The resource type JP-CLINS writes it as: a JP-CLINS items Bundle holds one of them
+    /// ([`ItemsDraft::by_category`]).
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            Fact::Diagnosis { .. } => "Condition",
+            Fact::Infection { .. } | Fact::LabResult { .. } => "Observation",
+            Fact::Allergy { .. } | Fact::ContraindicatedDrug { .. } => "AllergyIntolerance",
+        }
+    }
 }
 
 /// One of the six items as a facility submits it.
@@ -405,8 +423,10 @@ fn patient_entry(id: &str, p: &EhrPatient, at: &DateTime<FixedOffset>) -> Value 
         "resourceType": "Patient",
         "meta": {"profile": [ecs_profile("JP_Patient_eCS")], "lastUpdated": at.to_rfc3339()},
         "identifier": [{"system": INSURED_PERSON_SYSTEM, "value": p.member_id()}],
+        "name": p.name().to_fhir(),
         "gender": p.gender,
-        "birthDate": p.birth_date.to_string()
+        "birthDate": p.birth_date.to_string(),
+        "address": names::address(&p.insurer_number)
     }})
 }
 
@@ -421,6 +441,9 @@ fn organization(fhir_url: &str, code: &str, name: &str) -> Value {
     json!({"fullUrl": fhir_url, "resource": r})
 }
 
+/// The resource categories of JP-CLINS items Bundles dxsim writes (`BundleResourceType_CS`).
+pub const CATEGORIES: [&str; 3] = ["Condition", "Observation", "AllergyIntolerance"];
+
 /// A facility's submission of items for one visit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemsDraft {
@@ -434,9 +457,76 @@ pub struct ItemsDraft {
 }
 
 impl ItemsDraft {
+    /// A small well-formed submission (a diagnosis, a laboratory result, a food allergy), for
+    /// examples and tests.
+    pub fn example() -> Self {
+        let on = NaiveDate::from_ymd_opt(2026, 11, 20).expect("a date");
+        Self {
+            submission_id: "s-1".into(),
+            facility_code: "1310110015".into(),
+            facility_name: "c".into(),
+            at: DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00").expect("a time"),
+            patient: EhrPatient {
+                insurer_number: "06139996".into(),
+                symbol: "C".into(),
+                number: "1".into(),
+                branch: "00".into(),
+                gender: "male",
+                birth_date: NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date"),
+            },
+            items: vec![
+                ItemDraft::new(Fact::Diagnosis { code: "I10".into() }, on),
+                ItemDraft::new(
+                    Fact::LabResult {
+                        code: "3D046000002327101".into(),
+                        value: 6.1,
+                    },
+                    on,
+                ),
+                ItemDraft::new(
+                    Fact::Allergy {
+                        system: guides::JFAGY_FOOD.written.into(),
+                        code: "J9FB13110000".into(),
+                    },
+                    on,
+                ),
+            ],
+        }
+    }
+
+    /// The submission as JP-CLINS sends it: one Bundle per resource category (conditions,
+    /// observations, allergies), in that order. A submission of one category is itself; of
+    /// several, each part's id is the submission's with the category's initial, lower case
+    /// (`visit-1-c`, `visit-1-o`, `visit-1-a`: a Bundle id holds 36 characters at most).
+    pub fn by_category(&self) -> Vec<ItemsDraft> {
+        let mut kinds: Vec<&str> = self.items.iter().map(|i| i.fact.resource_type()).collect();
+        kinds.sort_unstable_by_key(|k| CATEGORIES.iter().position(|c| c == k));
+        kinds.dedup();
+        if kinds.len() <= 1 {
+            return vec![self.clone()];
+        }
+        kinds
+            .into_iter()
+            .map(|kind| ItemsDraft {
+                submission_id: format!("{}-{}", self.submission_id, kind[..1].to_ascii_lowercase()),
+                items: (self.items.iter())
+                    .filter(|i| i.fact.resource_type() == kind)
+                    .cloned()
+                    .collect(),
+                ..self.clone()
+            })
+            .collect()
+    }
+
+    /// The Bundle of a submission of one resource category (`meta.tag` names it; a draft of
+    /// several is split first with [`ItemsDraft::by_category`], else the exchange refuses it).
     pub fn to_bundle(&self) -> Value {
         let id = &self.submission_id;
         let patient = self.patient.reference();
+        let category = self
+            .items
+            .first()
+            .map_or("Condition", |i| i.fact.resource_type());
         let mut entries = vec![
             patient_entry(id, &self.patient, &self.at),
             organization(
@@ -451,7 +541,11 @@ impl ItemsDraft {
         }));
         json!({
             "resourceType": "Bundle",
-            "meta": {"profile": [ITEMS_BUNDLE_PROFILE], "lastUpdated": self.at.to_rfc3339()},
+            "meta": {
+                "profile": [ITEMS_BUNDLE_PROFILE],
+                "lastUpdated": self.at.to_rfc3339(),
+                "tag": [{"system": guides::BUNDLE_RESOURCE_TYPE.written, "code": category}]
+            },
             "identifier": {"system": BUNDLE_ID_SYSTEM, "value": bundle_id(&self.facility_code, &self.at, id)},
             "type": "collection",
             "timestamp": self.at.to_rfc3339(),

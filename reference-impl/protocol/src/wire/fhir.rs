@@ -4,6 +4,7 @@
 //!
 //! The server reads exactly the elements named here; [`PrescriptionDraft::to_bundle`] writes them.
 
+use crate::refdata::names;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::{Value, json};
 
@@ -273,6 +274,12 @@ impl PrescriptionDraft {
         );
         let issued = self.issued_at.to_rfc3339();
         let authored = self.issued_at.date_naive().to_string();
+        // The insured-person key names the patient as the EHR's Patient does (its synthetic name).
+        let c = &self.coverage;
+        let key = format!(
+            "{}:{}:{}:{}",
+            c.insurer_number, c.symbol, c.number, c.branch
+        );
         let requests: Vec<(String, Value)> = self
             .items
             .iter()
@@ -351,6 +358,11 @@ impl PrescriptionDraft {
             json!({"fullUrl": patient, "resource": {
                 "resourceType": "Patient",
                 "meta": {"profile": [profile("JP_Patient_ePrescriptionData")]},
+                "identifier": [{
+                    "system": names::patient_number_system(&self.facility_code),
+                    "value": names::patient_number(&self.facility_code, &key)
+                }],
+                "name": names::Name::of(&key, self.patient_gender == "female").to_fhir(),
                 "gender": self.patient_gender,
                 "birthDate": self.patient_birth_date.to_string()
             }}),

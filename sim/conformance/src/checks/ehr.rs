@@ -108,12 +108,29 @@ fn patient(p: &Person) -> EhrPatient {
     }
 }
 
+/// A 6-item submission's Bundle: its facts must be of one resource category (JP-CLINS sends
+/// one Bundle per category; [`submit_visit`] sends several).
 pub(super) async fn items_bundle(
     c: &Ctx,
     facility: &str,
     p: &Person,
     facts: Vec<(Fact, bool)>,
 ) -> Result<Value, Finding> {
+    let draft = items_draft(c, facility, p, facts).await?;
+    if draft.by_category().len() > 1 {
+        return Err(Finding::Error(
+            "the suite built an items Bundle of several categories".into(),
+        ));
+    }
+    Ok(draft.to_bundle())
+}
+
+async fn items_draft(
+    c: &Ctx,
+    facility: &str,
+    p: &Person,
+    facts: Vec<(Fact, bool)>,
+) -> Result<ItemsDraft, Finding> {
     let now = c.t.now().await?.with_timezone(&jst());
     Ok(ItemsDraft {
         submission_id: format!("CONF-ITEMS-{}", c.fx.next()),
@@ -130,8 +147,22 @@ pub(super) async fn items_bundle(
                 long_term: false,
             })
             .collect(),
+    })
+}
+
+/// A visit's items as JP-CLINS sends them, one Bundle per resource category; each must be
+/// stored (201).
+async fn submit_visit(
+    c: &Ctx,
+    facility: &str,
+    p: &Person,
+    facts: Vec<(Fact, bool)>,
+) -> Result<(), Finding> {
+    let draft = items_draft(c, facility, p, facts).await?;
+    for part in draft.by_category() {
+        status(&submit_items(c, facility, part.to_bundle()).await?, 201)?;
     }
-    .to_bundle())
+    Ok(())
 }
 
 pub(super) async fn submit_items(
@@ -281,7 +312,7 @@ async fn submit(c: &Ctx) -> Outcome {
         c,
         &c.fx.clinic,
         &p,
-        vec![(diagnosis("E11.9"), false), (lab(hba1c(), 7.1), false)],
+        vec![(diagnosis("E11.9"), false), (diagnosis("E78.5"), false)],
     )
     .await?;
     let ex = submit_items(c, &c.fx.clinic, b).await?;
@@ -324,14 +355,8 @@ async fn summary_needs_consent(c: &Ctx) -> Outcome {
 
 async fn summary_searchset(c: &Ctx) -> Outcome {
     let p = c.fx.person(&c.t, 70, true).await?;
-    let b = items_bundle(
-        c,
-        &c.fx.clinic,
-        &p,
-        vec![(diagnosis("E78.5"), false), (lab(hba1c(), 6.4), false)],
-    )
-    .await?;
-    status(&submit_items(c, &c.fx.clinic, b).await?, 201)?;
+    let facts = vec![(diagnosis("E78.5"), false), (lab(hba1c(), 6.4), false)];
+    submit_visit(c, &c.fx.clinic, &p, facts).await?;
     consent_by_card(c, &c.fx.hospital, &p, &["ehr"]).await?;
     let ex = summary(c, &c.fx.hospital, &p).await?;
     status(&ex, 200)?;
@@ -340,9 +365,9 @@ async fn summary_searchset(c: &Ctx) -> Outcome {
         .and_then(|()| c.schema_check(&body))
         .map_err(|f| fail(&ex, format!("a FHIR R4 searchset of the items: {f}")))?;
     ensure(
-        ex.response.contains("E78.5"),
+        ex.response.contains("E78.5") && ex.response.contains(hba1c()),
         &ex,
-        "the submitted diagnosis E78.5 among the entries",
+        "the visit's diagnosis E78.5 and its HbA1c (sent in two Bundles) among the entries",
     )
 }
 

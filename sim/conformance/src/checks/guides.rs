@@ -1,23 +1,43 @@
 //! The published guides' element rules ([`dx_protocol::wire::guides::rules`]), each as a check:
 //! a payload that breaks the rule — and nothing else — is refused as docs/api.md says, at the
-//! element, and stores nothing. The rules are data transcribed from the guides' profiles; no
-//! check here writes one of its own.
+//! element, and stores nothing. The rules are data derived from the guides' profiles (or, where
+//! the FSH states them through slices and bindings, transcribed beside them); no check here
+//! writes one of its own. A rule gives a check where the suite's payload holds something to
+//! break it in (its element's parent).
 
 use super::ehr::{diagnosis, hba1c, items_bundle, lab, submit_items};
 use super::prescription::prescriptions_stored;
 use crate::check::{Check, CheckFuture, Ctx};
 use crate::finding::{Finding, Outcome, ensure, error};
+use dx_protocol::wire::clins::ItemsDraft;
 use dx_protocol::wire::clins::{FOOD_ALLERGEN_SYSTEM, Fact};
 use dx_protocol::wire::endpoints as ep;
-use dx_protocol::wire::guides::rules::{ITEMS, PRESCRIPTION, Rule};
+use dx_protocol::wire::fhir::PrescriptionDraft;
+use dx_protocol::wire::guides::rules::{self, Rule};
+use serde_json::Value;
+
+/// The rules of `rules` that something in one of `examples` can break.
+fn breakable(rules: &'static [Rule], examples: Vec<Value>) -> impl Iterator<Item = &'static Rule> {
+    rules.iter().filter(move |r| {
+        examples
+            .iter()
+            .any(|e| r.break_in(&mut e.clone()).is_some())
+    })
+}
 
 pub fn checks() -> Vec<Check> {
-    let prescriptions = PRESCRIPTION.iter().map(|r| {
+    let prescription = PrescriptionDraft::example().to_bundle();
+    let prescriptions = breakable(rules::prescription(), vec![prescription]).map(|r| {
         rule_check("eprescription", "prescription", r, |c, r| {
             Box::pin(prescription_breaks(c, r))
         })
     });
-    let items = ITEMS.iter().map(|r| {
+    let visit = ItemsDraft::example().by_category();
+    let items = breakable(
+        rules::items(),
+        visit.iter().map(ItemsDraft::to_bundle).collect(),
+    );
+    let items = items.map(|r| {
         rule_check("ehr-items", "6-item submission", r, |c, r| {
             Box::pin(items_break(c, r))
         })
@@ -94,15 +114,18 @@ async fn prescription_breaks(c: &Ctx, rule: &'static Rule) -> Outcome {
 
 async fn items_break(c: &Ctx, rule: &'static Rule) -> Outcome {
     let p = c.fx.person(&c.t, 52, true).await?;
-    let egg = Fact::Allergy {
-        system: FOOD_ALLERGEN_SYSTEM.into(),
-        code: "J9FB13110000".into(),
+    // One category per Bundle: the one the rule is about (a diagnosis for the Bundle's rules).
+    let facts = match rule.resource {
+        "Observation" => vec![(lab(hba1c(), 6.2), false)],
+        "AllergyIntolerance" => vec![(
+            Fact::Allergy {
+                system: FOOD_ALLERGEN_SYSTEM.into(),
+                code: "J9FB13110000".into(),
+            },
+            false,
+        )],
+        _ => vec![(diagnosis("I10"), false)],
     };
-    let facts = vec![
-        (diagnosis("I10"), false),
-        (lab(hba1c(), 6.2), false),
-        (egg, false),
-    ];
     let mut b = items_bundle(c, &c.fx.clinic, &p, facts).await?;
     let at = rule
         .break_in(&mut b)

@@ -18,7 +18,7 @@ use super::context::GenContext;
 use super::emit::{Emitter, Flow};
 use dx_exchange::refdata::clinical::{DIAGNOSES, FOOD_ALLERGENS, LAB_TESTS, LabTest, Panel};
 use dx_exchange::wire::clins::DocumentKind;
-use dx_model::event::{Centi, Fact, FactLine, Flow as FlowName, Payload};
+use dx_model::event::{Centi, FACT_CATEGORIES, Fact, FactLine, Flow as FlowName, Payload};
 use dx_model::rng::Stream;
 
 const MINUTE: i64 = 60_000;
@@ -208,12 +208,25 @@ pub fn at_visit(
     }
     let facts = visit_facts(person, facility.desk, ctx, rng);
     let done = at + (15 + rng.below(31) as i64) * MINUTE;
-    let items = Payload::EhrItems {
-        facts: facts.clone(),
-    };
-    out.emit(FLOW, done, &facility.code, items, |ev| {
-        ev.insurance = person.insurance.clone();
-    });
+    // JP-CLINS: one Bundle per resource category, sent together.
+    for category in FACT_CATEGORIES {
+        let part: Vec<FactLine> = (facts.iter())
+            .filter(|f| f.fact.resource_type() == category)
+            .cloned()
+            .collect();
+        if part.is_empty() {
+            continue;
+        }
+        out.emit(
+            FLOW,
+            done,
+            &facility.code,
+            Payload::EhrItems { facts: part },
+            |ev| {
+                ev.insurance = person.insurance.clone();
+            },
+        );
+    }
     if kind == VisitKind::Clinic && rng.chance(e.referral_share.get()) {
         let Some(hospital) = ctx
             .facilities

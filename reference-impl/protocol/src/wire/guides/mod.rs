@@ -9,6 +9,9 @@
 pub mod required;
 pub mod rules;
 
+/// The guides' profiles as `guides/profiles.py` derives them from the FSH (see [`rules`]).
+pub(crate) const PROFILES_JSON: &str = include_str!("profiles.json");
+
 /// One published implementation guide, as its repository releases it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guide {
@@ -216,8 +219,16 @@ pub const RESOURCE_ID: CodeSystem = CodeSystem {
     guide: JP_CLINS,
 };
 
+/// The resource category a JP-CLINS items Bundle holds (`Bundle.meta.tag`, invariants R02141–3).
+pub const BUNDLE_RESOURCE_TYPE: CodeSystem = CodeSystem {
+    name: "JP-CLINS Bundle resource type",
+    written: "http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS",
+    accepted: &["http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS"],
+    guide: JP_CLINS,
+};
+
 /// Every code and identifier system above.
-pub const CODE_SYSTEMS: [CodeSystem; 14] = [
+pub const CODE_SYSTEMS: [CodeSystem; 15] = [
     HOT9,
     YJ,
     JLAC10,
@@ -232,6 +243,7 @@ pub const CODE_SYSTEMS: [CodeSystem; 14] = [
     ORDER_IN_RP,
     JAMI_USAGE,
     RESOURCE_ID,
+    BUNDLE_RESOURCE_TYPE,
 ];
 
 /// A drug code system: YJ or HOT9, in any accepted spelling.

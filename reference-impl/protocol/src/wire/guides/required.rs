@@ -1,5 +1,5 @@
 //! Every element the guides' profiles require, derived from their FSH by
-//! `reference-impl/protocol/guides/required.py` into `required.json`: for each profile dxsim
+//! `reference-impl/protocol/guides/profiles.py` into `profiles.json`: for each profile dxsim
 //! writes, the dotted paths whose minimum cardinality is 1 or more (slice names dropped, a choice
 //! type `value[x]` as `value*`). [`missing`] lists what a Bundle's resources lack of them; the
 //! test below holds what dxsim writes to the table, so a gap is either closed or listed in
@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 fn table() -> &'static BTreeMap<String, Vec<String>> {
     static TABLE: std::sync::OnceLock<BTreeMap<String, Vec<String>>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let v: Value = serde_json::from_str(include_str!("required.json"))
-            .expect("required.json is the generator's JSON");
+        let v: Value = serde_json::from_str(super::PROFILES_JSON)
+            .expect("profiles.json is the generator's JSON");
         v["profiles"]
             .as_object()
             .expect("profiles")
@@ -90,13 +90,8 @@ pub fn missing(bundle: &Value) -> Vec<(String, String)> {
 }
 
 /// What the profiles require and dxsim does not write yet (docs/api.md § The published guides):
-/// the one resource category a JP-CLINS Bundle holds (dxsim sends a visit's items together), and
-/// the patient's name and address (the synthetic population has neither).
-pub const KNOWN_GAPS: &[(&str, &str)] = &[
-    ("JP_Bundle_CLINS", "meta.tag"),
-    ("JP_Patient_eCS", "address"),
-    ("JP_Patient_eCS", "name"),
-];
+/// nothing now; a gap found later is listed here until it is closed.
+pub const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 #[cfg(test)]
 mod tests {
@@ -170,18 +165,16 @@ mod tests {
             gender: "female",
             birth_date: NaiveDate::from_ymd_opt(1960, 4, 1).unwrap(),
         };
-        let mut out = vec![
-            PrescriptionDraft::example().to_bundle(),
-            ItemsDraft {
-                submission_id: "s-1".into(),
-                facility_code: "1311234567".into(),
-                facility_name: "clinic".into(),
-                at,
-                patient: patient.clone(),
-                items: facts(),
-            }
-            .to_bundle(),
-        ];
+        let visit = ItemsDraft {
+            submission_id: "s-1".into(),
+            facility_code: "1311234567".into(),
+            facility_name: "clinic".into(),
+            at,
+            patient: patient.clone(),
+            items: facts(),
+        };
+        let mut out = vec![PrescriptionDraft::example().to_bundle()];
+        out.extend(visit.by_category().iter().map(ItemsDraft::to_bundle));
         for kind in DocumentKind::ALL {
             out.push(
                 DocumentDraft {
