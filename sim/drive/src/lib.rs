@@ -480,9 +480,9 @@ async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyh
         report.to_str().context("output path is not UTF-8")?,
         "--no-print-metrics",
         "--no-error-summary",
-        // No controllers: they listen on fixed ports, which shards on one machine would share.
+        // No controllers: they listen on fixed ports, which shards on one machine would share
+        // (goose's WebSocket controller is off unless asked for; the telnet one is on).
         "--no-telnet",
-        "--no-websocket",
         "--quiet",
     ])?;
     let worker = shared.clone();
