@@ -307,14 +307,17 @@ async fn ehr_history(
             patient: patient.clone(),
             items,
         };
-        let r = http
-            .post(format!("{url}/v1/ehr/items"))
-            .bearer_auth(clinic_token)
-            .json(&draft.to_bundle())
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        // As JP-CLINS sends a visit: one Bundle per resource category.
+        for part in draft.by_category() {
+            let r = http
+                .post(format!("{url}/v1/ehr/items"))
+                .bearer_auth(clinic_token)
+                .json(&part.to_bundle())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
     }
     let r = http
         .post(format!("{url}/v1/eligibility/verify"))
