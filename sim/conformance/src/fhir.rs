@@ -404,19 +404,18 @@ mod tests {
 
     #[test]
     fn a_summary_searchset_names_its_subject_and_item_kinds() {
+        // A diagnosis as JP-CLINS writes it, with the id the exchange gives a stored item.
+        let subject = json!({"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}});
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00").unwrap();
+        let mut item = dx_protocol::wire::clins::ItemDraft::new(
+            dx_protocol::wire::clins::Fact::Diagnosis { code: "I10".into() },
+            at.date_naive(),
+        )
+        .to_resource(&subject, "1310110015", &at, "s1-1");
+        item["id"] = json!("i1");
         let good = json!({"resourceType": "Bundle", "type": "searchset", "total": 1,
             "link": [{"relation": "self", "url": "http://127.0.0.1:8080/v1/x?count=50"}],
-            "entry": [{"fullUrl": "urn:uuid:0", "resource": {
-            "resourceType": "Condition", "id": "i1", "meta": {"lastUpdated": "2026-11-25T01:00:00Z",
-                "profile": ["http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS"]},
-            "identifier": [{"system": guides::RESOURCE_ID.written, "value": "s1-1"}],
-            "subject": {"identifier": {"system": INSURED_PERSON_SYSTEM, "value": "M1"}},
-            "category": [{"coding": [{"code": "encounter-diagnosis"}]}],
-            "verificationStatus": {"coding": [{"code": "confirmed"}]},
-            "code": {"text": "hypertension", "coding": [
-                {"system": guides::ICD10.written, "code": "I10", "display": "hypertension"},
-                {"system": guides::MEDIS_DISEASE.written, "code": guides::MEDIS_UNCODED,
-                 "display": "hypertension"}]}}}]});
+            "entry": [{"fullUrl": "urn:uuid:0", "resource": item}]});
         summary_searchset(&good, "M1").unwrap();
         assert!(
             summary_searchset(&good, "M2")

@@ -273,10 +273,20 @@ impl ItemDraft {
         }
     }
 
-    /// The FHIR resource, its subject `patient` (a Reference), written at `at` (its
-    /// `meta.lastUpdated`) and identified by `id` (its resource identifier: the facility's
-    /// submission or document id and the item's place in it).
-    pub fn to_resource(&self, patient: &Value, at: &DateTime<FixedOffset>, id: &str) -> Value {
+    /// The FHIR resource, its subject `patient` (a Reference), written by `facility` at `at`
+    /// (its `meta.lastUpdated`) and identified by `id` (its resource identifier: the facility's
+    /// submission or document id and the item's place in it). It carries what JP_Bundle_CLINS's
+    /// invariants require of an item: the facility's institution number (R9011), and for a
+    /// diagnosis or a result the department (R9014, internal medicine: the synthetic visits have
+    /// none) and the visit as a contained Encounter (R9013), for a diagnosis its onset (R9013C,
+    /// the clinical date).
+    pub fn to_resource(
+        &self,
+        patient: &Value,
+        facility: &str,
+        at: &DateTime<FixedOffset>,
+        id: &str,
+    ) -> Value {
         let coded = |system: &str, code: &str, display: Option<&str>| {
             let mut c = json!({"system": system, "code": code});
             if let Some(d) = display {
@@ -366,6 +376,27 @@ impl ItemDraft {
         };
         r["meta"] = json!({ "profile": [profile], "lastUpdated": at.to_rfc3339() });
         r["identifier"] = json!([{"system": RESOURCE_ID_SYSTEM, "value": id}]);
+        let mut extensions = vec![institution_number(facility)];
+        if r["resourceType"] != "AllergyIntolerance" {
+            extensions.push(
+                json!({"url": DEPARTMENT_EXTENSION, "valueCodeableConcept": {
+                    "coding": [{"system": DEPARTMENT_SYSTEM, "code": "01", "display": "内科"}],
+                    "text": "内科"
+                }}),
+            );
+            r["contained"] = json!([{
+                "resourceType": "Encounter",
+                "id": "encounter",
+                "meta": {"profile": [JP_ENCOUNTER_PROFILE]},
+                "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "外来"}
+            }]);
+            r["encounter"] = json!({"reference": "#encounter"});
+        }
+        if r["resourceType"] == "Condition" {
+            r["onsetDateTime"] = json!(on);
+        }
+        r["extension"] = json!(extensions);
         let tags: Vec<Value> = [
             (self.long_term, TAG_LTS, "長期保存"),
             (self.uninformed, TAG_UNINFORMED, "未告知"),
@@ -431,14 +462,32 @@ fn patient_entry(id: &str, p: &EhrPatient, at: &DateTime<FixedOffset>) -> Value 
 }
 
 fn organization(fhir_url: &str, code: &str, name: &str) -> Value {
+    // R9011 asks every entry after the Patient for the institution number, the author too.
     let mut r = json!({
         "resourceType": "Organization",
+        "extension": [institution_number(code)],
         "identifier": [{"system": FACILITY_SYSTEM, "value": code}]
     });
     if !name.is_empty() {
         r["name"] = json!(name);
     }
     json!({"fullUrl": fhir_url, "resource": r})
+}
+
+/// JP-CLINS's extension naming the facility an item comes from (its 10-digit code; R9011–R9012).
+pub const INSTITUTION_NUMBER_EXTENSION: &str =
+    "http://jpfhir.jp/fhir/clins/Extension/StructureDefinition/JP_eCS_InstitutionNumber";
+/// The eCS extension naming a diagnosis's or result's clinical department (R9014).
+pub const DEPARTMENT_EXTENSION: &str =
+    "http://jpfhir.jp/fhir/eCS/Extension/StructureDefinition/JP_eCS_Department";
+/// SS-MIX2's clinical department codes, as JP-CLINS's examples write them.
+pub const DEPARTMENT_SYSTEM: &str = "http://jami.jp/SS-MIX2/CodeSystem/ClinicalDepartment";
+/// JP Core's Encounter profile, of the visit contained in a diagnosis or result (R9013).
+pub const JP_ENCOUNTER_PROFILE: &str =
+    "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Encounter";
+
+fn institution_number(facility: &str) -> Value {
+    json!({"url": INSTITUTION_NUMBER_EXTENSION, "valueIdentifier": {"system": FACILITY_SYSTEM, "value": facility}})
 }
 
 /// The resource categories of JP-CLINS items Bundles dxsim writes (`BundleResourceType_CS`).
@@ -536,7 +585,12 @@ impl ItemsDraft {
             ),
         ];
         entries.extend(self.items.iter().enumerate().map(|(i, it)| {
-            let resource = it.to_resource(&patient, &self.at, &format!("{id}-{}", i + 1));
+            let resource = it.to_resource(
+                &patient,
+                &self.facility_code,
+                &self.at,
+                &format!("{id}-{}", i + 1),
+            );
             json!({"fullUrl": urn(id, &format!("item-{i}")), "resource": resource})
         }));
         json!({
@@ -592,7 +646,12 @@ impl DocumentDraft {
             .iter()
             .enumerate()
             .map(|(i, it)| {
-                let resource = it.to_resource(&subject, &self.at, &format!("{id}-{}", i + 1));
+                let resource = it.to_resource(
+                    &subject,
+                    &self.facility_code,
+                    &self.at,
+                    &format!("{id}-{}", i + 1),
+                );
                 (urn(id, &format!("item-{i}")), resource)
             })
             .collect();

@@ -5,10 +5,11 @@
 //! guide-violating payload from each ([`Rule::break_in`]); neither writes a rule of its own.
 //!
 //! Most rules are derived: `reference-impl/protocol/guides/profiles.py` reads the profiles' FSH in
-//! the guides' repositories into `profiles.json` — every cardinality and fixed primitive value of
-//! an element reached through no slice, and the minimum of each slice ([`DERIVED`]). What the FSH
-//! expresses through slices, value-set bindings or the guide's examples is transcribed here
-//! ([`TRANSCRIBED`]), each with the element it stands for. A derived rule dxsim does not hold
+//! the guides' repositories, and their parents' down to JP Core's, into `profiles.json` — every
+//! cardinality and fixed primitive value of an element reached through no slice, and the minimum
+//! of each slice ([`derived`]). What the FSH expresses through slices, value-set bindings,
+//! invariants or the guide's examples is transcribed here ([`TRANSCRIBED`]), each with the
+//! element it stands for. A derived rule dxsim does not hold
 //! payloads to is listed with its reason in [`NOT_APPLIED`] (and in docs/api.md § The published
 //! guides).
 //!
@@ -67,6 +68,9 @@ pub enum Kind {
     Systems(&'static [CodeSystem]),
     /// At least one value is a URI of this code system (a required slice of a coding list).
     Includes(CodeSystem),
+    /// At least one value is this string (a required extension's URL, a contained resource's
+    /// profile).
+    Has(&'static str),
     /// Among the codings (`meta.tag`) of this system, every code is one of these (a closed
     /// slicing).
     Codes {
@@ -139,7 +143,7 @@ const fn rule(
     }
 }
 
-use Kind::{Card, Category, Codes, Fixed, Includes, Prefix, Systems};
+use Kind::{Card, Category, Codes, Fixed, Has, Includes, Prefix, Systems};
 
 const EP: Guide = E_PRESCRIPTION;
 const BUNDLE: &str = "JP_Bundle_ePrescriptionData";
@@ -228,9 +232,15 @@ const ITEM_TYPES: &[&str] = &[
     "MedicationRequest",
 ];
 
+const INSTITUTION_NUMBER: &str = super::super::clins::INSTITUTION_NUMBER_EXTENSION;
+const DEPARTMENT: &str = super::super::clins::DEPARTMENT_EXTENSION;
+const ENCOUNTER: &str = super::super::clins::JP_ENCOUNTER_PROFILE;
+
 /// The 6-item submission's rules the FSH states through slices and invariants (JP-CLINS
-/// 1.3.0-rc1): the Bundle's resource category (R02141–R02143), the closed set of flags, the
-/// MEDIS disease number, the resource identifier.
+/// 1.3.0-rc1): the Bundle's resource category (R02141–R02143), each item's institution number
+/// (R9011), a diagnosis's or result's department and contained Encounter (R9014, R9013) and a
+/// diagnosis's onset (R9013C), the closed set of flags, the MEDIS disease number, the resource
+/// identifier.
 const ITEMS_TRANSCRIBED: &[Rule] = &[
     rule(
         "clins-bundle-resource-type",
@@ -261,6 +271,70 @@ const ITEMS_TRANSCRIBED: &[Rule] = &[
             system: super::BUNDLE_RESOURCE_TYPE.written,
             codes: ITEM_TYPES,
         },
+    ),
+    rule(
+        "condition-institution-number",
+        CL,
+        CONDITION,
+        "Condition",
+        "extension.url",
+        Has(INSTITUTION_NUMBER),
+    ),
+    rule(
+        "condition-department",
+        CL,
+        CONDITION,
+        "Condition",
+        "extension.url",
+        Has(DEPARTMENT),
+    ),
+    rule(
+        "condition-encounter",
+        CL,
+        CONDITION,
+        "Condition",
+        "contained.meta.profile",
+        Has(ENCOUNTER),
+    ),
+    rule(
+        "condition-onset",
+        CL,
+        CONDITION,
+        "Condition",
+        "onsetDateTime",
+        Card(1, None),
+    ),
+    rule(
+        "observation-institution-number",
+        CL,
+        OBSERVATION,
+        "Observation",
+        "extension.url",
+        Has(INSTITUTION_NUMBER),
+    ),
+    rule(
+        "observation-department",
+        CL,
+        OBSERVATION,
+        "Observation",
+        "extension.url",
+        Has(DEPARTMENT),
+    ),
+    rule(
+        "observation-encounter",
+        CL,
+        OBSERVATION,
+        "Observation",
+        "contained.meta.profile",
+        Has(ENCOUNTER),
+    ),
+    rule(
+        "allergy-institution-number",
+        CL,
+        ALLERGY,
+        "AllergyIntolerance",
+        "extension.url",
+        Has(INSTITUTION_NUMBER),
     ),
     rule(
         "condition-flags",
@@ -477,6 +551,7 @@ impl Rule {
                  with at least one resource of it"
                 .to_owned(),
             Includes(c) => format!("present with a coding of {} ({})", c.written, c.name),
+            Has(v) => format!("present with one value {v}"),
         }
     }
 
@@ -577,6 +652,9 @@ impl Rule {
             Includes(system) => bare(r, self.element)
                 .into_iter()
                 .any(|v| v.as_str().is_some_and(|s| system.accepts(s))),
+            Has(want) => bare(r, self.element)
+                .into_iter()
+                .any(|v| v.as_str() == Some(want)),
             Codes { system, codes } => bare(r, self.element).into_iter().all(|tag| {
                 tag["system"] != system || tag["code"].as_str().is_some_and(|c| codes.contains(&c))
             }),
@@ -649,6 +727,11 @@ impl Rule {
                     .iter()
                     .any(|(_, v)| v.as_str().is_some_and(|s| system.accepts(s)));
                 if !present {
+                    return Err(self.violation(format!("{base}.{}", self.element)));
+                }
+            }
+            Has(want) => {
+                if !found.iter().any(|(_, v)| v.as_str() == Some(want)) {
                     return Err(self.violation(format!("{base}.{}", self.element)));
                 }
             }
@@ -730,6 +813,13 @@ impl Rule {
                 last,
                 |v| v.as_str().is_some_and(|s| system.accepts(s)),
                 "http://example.org/not-a-guide-code-system",
+            ),
+            Has(want) => replace(
+                r,
+                parent,
+                last,
+                |v| v.as_str() == Some(want),
+                "http://example.org/not-the-guide-value",
             ),
             Codes { system, .. } => {
                 let meta = r
@@ -893,8 +983,13 @@ fn replace(
     let mut changed = false;
     for owner in owners(r, parent) {
         for key in keys(owner, last) {
-            if pick(&owner[key.as_str()]) {
-                owner[key.as_str()] = Value::from(to);
+            // A list's values one by one (`meta.profile`), else the value.
+            let values: Vec<&mut Value> = match &mut owner[key.as_str()] {
+                Value::Array(a) => a.iter_mut().collect(),
+                v => vec![v],
+            };
+            for v in values.into_iter().filter(|v| pick(v)) {
+                *v = Value::from(to);
                 changed = true;
             }
         }
