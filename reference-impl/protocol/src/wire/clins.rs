@@ -325,7 +325,7 @@ impl ItemDraft {
                 json!({
                     "resourceType": "Observation",
                     "status": "final",
-                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+                    "category": [{"coding": [{"system": OBSERVATION_CATEGORY_SYSTEM, "code": "laboratory"}]}],
                     "code": lab_concept(code),
                     "subject": patient,
                     "effectiveDateTime": on,
@@ -339,7 +339,7 @@ impl ItemDraft {
                 json!({
                     "resourceType": "Observation",
                     "status": "final",
-                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+                    "category": [{"coding": [{"system": OBSERVATION_CATEGORY_SYSTEM, "code": "laboratory"}]}],
                     "code": lab_concept(code),
                     "subject": patient,
                     "effectiveDateTime": on,
@@ -473,6 +473,10 @@ fn organization(fhir_url: &str, code: &str, name: &str) -> Value {
     }
     json!({"fullUrl": fhir_url, "resource": r})
 }
+
+/// The category of a laboratory result, as JP_Observation_LabResult_eCS names it.
+pub const OBSERVATION_CATEGORY_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS";
 
 /// JP-CLINS's extension naming the facility an item comes from (its 10-digit code; R9011–R9012).
 pub const INSTITUTION_NUMBER_EXTENSION: &str =

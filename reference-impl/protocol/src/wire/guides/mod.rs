@@ -93,15 +93,16 @@ pub const YJ: CodeSystem = CodeSystem {
     guide: E_PRESCRIPTION,
 };
 
-/// JLAC10 laboratory codes (17 digits).
+/// JLAC10 laboratory codes (17 digits): JP-CLINS fixes MEDIS's URL for its `jlac10LaboCode`
+/// slice (its alias file keeps the OID only in a comment); JP Core maps the OID to it.
 pub const JLAC10: CodeSystem = CodeSystem {
     name: "JLAC10",
-    written: "urn:oid:1.2.392.200119.4.504",
+    written: "http://medis.or.jp/CodeSystem/master-JLAC10-17digits",
     accepted: &[
-        "urn:oid:1.2.392.200119.4.504",
         "http://medis.or.jp/CodeSystem/master-JLAC10-17digits",
+        "urn:oid:1.2.392.200119.4.504",
     ],
-    guide: JP_CORE,
+    guide: JP_CLINS,
 };
 
 /// ICD-10 (2013, all digits) as MHLW publishes it; JP Core gives no OID for it.

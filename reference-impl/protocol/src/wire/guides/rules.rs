@@ -71,6 +71,9 @@ pub enum Kind {
     /// At least one value is this string (a required extension's URL, a contained resource's
     /// profile).
     Has(&'static str),
+    /// At least one value is this canonical URL, with or without a `|version`
+    /// (`meta.profile`).
+    Canonical(&'static str),
     /// Among the codings (`meta.tag`) of this system, every code is one of these (a closed
     /// slicing).
     Codes {
@@ -143,7 +146,7 @@ const fn rule(
     }
 }
 
-use Kind::{Card, Category, Codes, Fixed, Has, Includes, Prefix, Systems};
+use Kind::{Canonical, Card, Category, Codes, Fixed, Has, Includes, Prefix, Systems};
 
 const EP: Guide = E_PRESCRIPTION;
 const BUNDLE: &str = "JP_Bundle_ePrescriptionData";
@@ -233,11 +236,18 @@ const ITEM_TYPES: &[&str] = &[
 ];
 
 const INSTITUTION_NUMBER: &str = super::super::clins::INSTITUTION_NUMBER_EXTENSION;
+const PATIENT_PROFILE: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Patient_eCS";
+const CONDITION_PROFILE: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS";
+const OBSERVATION_PROFILE: &str =
+    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Observation_LabResult_eCS";
+const ALLERGY_PROFILE: &str =
+    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_AllergyIntolerance_eCS";
 const DEPARTMENT: &str = super::super::clins::DEPARTMENT_EXTENSION;
 const ENCOUNTER: &str = super::super::clins::JP_ENCOUNTER_PROFILE;
 
 /// The 6-item submission's rules the FSH states through slices and invariants (JP-CLINS
-/// 1.3.0-rc1): the Bundle's resource category (R02141–R02143), each item's institution number
+/// 1.3.0-rc1): the profiles the Bundle, its Patient and its items declare (R0213, R0212, the
+/// entries' profiles), the Bundle's resource category (R02141–R02143), each item's institution number
 /// (R9011), a diagnosis's or result's department and contained Encounter (R9014, R9013) and a
 /// diagnosis's onset (R9013C), the closed set of flags, the MEDIS disease number, the resource
 /// identifier.
@@ -271,6 +281,46 @@ const ITEMS_TRANSCRIBED: &[Rule] = &[
             system: super::BUNDLE_RESOURCE_TYPE.written,
             codes: ITEM_TYPES,
         },
+    ),
+    rule(
+        "clins-bundle-profile",
+        CL,
+        "JP_Bundle_CLINS",
+        "Bundle",
+        "meta.profile",
+        Canonical(super::super::clins::ITEMS_BUNDLE_PROFILE),
+    ),
+    rule(
+        "clins-patient-profile",
+        CL,
+        "JP_Patient_eCS",
+        "Patient",
+        "meta.profile",
+        Canonical(PATIENT_PROFILE),
+    ),
+    rule(
+        "condition-profile",
+        CL,
+        CONDITION,
+        "Condition",
+        "meta.profile",
+        Canonical(CONDITION_PROFILE),
+    ),
+    rule(
+        "observation-profile",
+        CL,
+        OBSERVATION,
+        "Observation",
+        "meta.profile",
+        Canonical(OBSERVATION_PROFILE),
+    ),
+    rule(
+        "allergy-profile",
+        CL,
+        ALLERGY,
+        "AllergyIntolerance",
+        "meta.profile",
+        Canonical(ALLERGY_PROFILE),
     ),
     rule(
         "condition-institution-number",
@@ -552,6 +602,7 @@ impl Rule {
                 .to_owned(),
             Includes(c) => format!("present with a coding of {} ({})", c.written, c.name),
             Has(v) => format!("present with one value {v}"),
+            Canonical(v) => format!("present with one value {v} (or {v}|<version>)"),
         }
     }
 
@@ -580,7 +631,8 @@ impl Rule {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|p| p.as_str().and_then(|p| p.rsplit('/').next()))
+                .filter_map(|p| p.as_str())
+                .filter_map(|p| p.split('|').next().and_then(|p| p.rsplit('/').next()))
         };
         if declared().any(|d| d == self.profile) {
             return true;
@@ -655,6 +707,9 @@ impl Rule {
             Has(want) => bare(r, self.element)
                 .into_iter()
                 .any(|v| v.as_str() == Some(want)),
+            Canonical(want) => bare(r, self.element)
+                .into_iter()
+                .any(|v| v.as_str().is_some_and(|s| is_canonical(s, want))),
             Codes { system, codes } => bare(r, self.element).into_iter().all(|tag| {
                 tag["system"] != system || tag["code"].as_str().is_some_and(|c| codes.contains(&c))
             }),
@@ -732,6 +787,12 @@ impl Rule {
             }
             Has(want) => {
                 if !found.iter().any(|(_, v)| v.as_str() == Some(want)) {
+                    return Err(self.violation(format!("{base}.{}", self.element)));
+                }
+            }
+            Canonical(want) => {
+                let named = |v: &Value| v.as_str().is_some_and(|s| is_canonical(s, want));
+                if !found.iter().any(|(_, v)| named(v)) {
                     return Err(self.violation(format!("{base}.{}", self.element)));
                 }
             }
@@ -821,6 +882,13 @@ impl Rule {
                 |v| v.as_str() == Some(want),
                 "http://example.org/not-the-guide-value",
             ),
+            Canonical(want) => replace(
+                r,
+                parent,
+                last,
+                |v| v.as_str().is_some_and(|s| is_canonical(s, want)),
+                "http://example.org/not-the-guide-profile",
+            ),
             Codes { system, .. } => {
                 let meta = r
                     .as_object_mut()?
@@ -856,6 +924,13 @@ impl Rule {
         let r = bundle.pointer(&pointer)?;
         self.check_one(&base, r).err().map(|v| v.path)
     }
+}
+
+/// Whether `value` is the canonical URL `url`, with or without a version (`url|1`).
+fn is_canonical(value: &str, url: &str) -> bool {
+    value
+        .strip_prefix(url)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('|'))
 }
 
 /// Where a Bundle breaks JP-CLINS's one category per Bundle (relative to the Bundle), if it
@@ -1080,7 +1155,7 @@ impl<'a> Resources<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::clins::ItemsDraft;
+    use crate::wire::clins::{ITEMS_BUNDLE_PROFILE as ITEMS_PROFILE, ItemsDraft};
     use crate::wire::fhir::PrescriptionDraft;
 
     fn prescription_bundle() -> Value {
@@ -1173,6 +1248,21 @@ mod tests {
         let v = first_violation(&b, items()).unwrap();
         assert_eq!(v.rule.id, "clins-bundle-resource-type-code");
         assert_eq!(v.rule.answer, Answer::UnknownCode);
+        // Profiles may be declared with their version, as JP-CLINS's examples do.
+        let mut b = parts[0].to_bundle();
+        let url = b["entry"][2]["resource"]["meta"]["profile"][0]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        b["entry"][2]["resource"]["meta"]["profile"][0] = serde_json::json!(format!("{url}|1"));
+        b["meta"]["profile"][0] = serde_json::json!(format!("{ITEMS_PROFILE}|1"));
+        assert_eq!(first_violation(&b, items()), None);
+        b["entry"][2]["resource"]["meta"]["profile"][0] = serde_json::json!(format!("{url}x"));
+        let v = first_violation(&b, items()).unwrap();
+        assert_eq!(
+            (v.rule.id, v.path.as_str()),
+            ("condition-profile", "bundle.entry[2].resource.meta.profile")
+        );
         // The tag of a category with none of its resources.
         let mut b = parts[1].to_bundle();
         let entries = b["entry"].as_array_mut().unwrap();
