@@ -148,9 +148,14 @@ pub fn read_bundle<'a>(
         return Err(fhir_err("bundle.type", format!("must be {kind}")));
     }
     if let Some(declared) = bundle.pointer("/meta/profile") {
+        // A canonical URL with or without its version (`…/JP_Bundle_CLINS|1`, as JP-CLINS's
+        // examples write it).
+        let unversioned = |p: &str| p.split('|').next().unwrap_or(p).to_owned();
         let listed = declared.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|p| p.as_str().is_some_and(|p| profiles.contains(&p)))
+            a.iter().any(|p| {
+                p.as_str()
+                    .is_some_and(|p| profiles.contains(&unversioned(p).as_str()))
+            })
         });
         if !listed {
             return Err(fhir_err(

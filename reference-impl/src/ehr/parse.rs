@@ -10,9 +10,10 @@ use crate::refusal::Refusal;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use dx_protocol::wire::PersonRef;
 use dx_protocol::wire::clins::{
-    BUNDLE_ID_SYSTEM, DocumentKind, EHR_TAG_SYSTEM, INSURED_PERSON_SYSTEM, INTERPRETATION_SYSTEM,
-    ITEMS_BUNDLE_PROFILE, ItemKind, REFERRAL_TO_SECTION, SECTION_SYSTEM, STORED_DOCUMENT_PREFIX,
-    TAG_LTS, TAG_UNDELIVERED, TAG_UNINFORMED, bundle_id_part,
+    BUNDLE_ID_SYSTEM, DocumentKind, EHR_TAG_SYSTEM, INSTITUTION_NUMBER_EXTENSION,
+    INSURED_PERSON_SYSTEM, INTERPRETATION_SYSTEM, ITEMS_BUNDLE_PROFILE, ItemKind,
+    REFERRAL_TO_SECTION, SECTION_SYSTEM, STORED_DOCUMENT_PREFIX, TAG_LTS, TAG_UNDELIVERED,
+    TAG_UNINFORMED, bundle_id_part,
 };
 use dx_protocol::wire::fhir::FACILITY_SYSTEM;
 use dx_protocol::wire::guides::{self, CodeSystem, HOT9, ICD10, JFAGY_FOOD, JLAC10, JP_CLINS, YJ};
@@ -432,6 +433,57 @@ fn own_id(view: &BundleView<'_>, facility_code: &str, profile: &str) -> Result<S
         })
 }
 
+/// The facility a 6-item submission comes from: its Organization entry where it has one (as
+/// dxsim writes it), else — as JP-CLINS's examples are written, the Patient and the items only —
+/// the institution number every item carries (R9011), which must be one facility's.
+fn items_author(view: &BundleView<'_>) -> Result<String, Refusal> {
+    if view
+        .entries
+        .iter()
+        .any(|(_, r)| r["resourceType"] == "Organization")
+    {
+        let (opath, org) = one(&view.entries, "Organization")?;
+        return facility_of(org, &opath);
+    }
+    let mut author: Option<String> = None;
+    for (path, r) in view
+        .entries
+        .iter()
+        .filter(|(_, r)| r["resourceType"] != "Patient")
+    {
+        let number = r["extension"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["url"] == INSTITUTION_NUMBER_EXTENSION)
+            .and_then(|e| e["valueIdentifier"]["value"].as_str());
+        let field = format!("{path}.extension");
+        let Some(number) = number else {
+            return Err(fhir_err(
+                &field,
+                format!(
+                    "without an Organization entry, every item names its facility by {INSTITUTION_NUMBER_EXTENSION} ({})",
+                    guide("JP_Bundle_CLINS", "entry.resource.extension")
+                ),
+            ));
+        };
+        dx_protocol::codes::validate_facility_code(number).map_err(|e| {
+            Refusal::invalid("invalid_facility_code", format!("facility code: {e}")).at(&field)
+        })?;
+        match &author {
+            Some(a) if a != number => {
+                return Err(fhir_err(
+                    &field,
+                    format!("the items of one Bundle come from one facility ({a}, not {number})"),
+                ));
+            }
+            Some(_) => {}
+            None => author = Some(number.to_owned()),
+        }
+    }
+    author.ok_or_else(|| fhir_err("bundle.entry", "at least one item is required"))
+}
+
 /// Reads a 6-item submission.
 pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, Refusal> {
     let view = read_bundle(
@@ -442,8 +494,7 @@ pub fn items(bundle: &Value, today: NaiveDate) -> Result<ParsedItems, Refusal> {
         BUNDLE_ID_SYSTEM,
     )?;
     let patient = patient(&view)?;
-    let (opath, org) = one(&view.entries, "Organization")?;
-    let facility_code = facility_of(org, &opath)?;
+    let facility_code = items_author(&view)?;
     let submission_id = own_id(&view, &facility_code, "JP_Bundle_CLINS")?;
     let items = view
         .entries

@@ -622,7 +622,102 @@ async fn the_old_ehr_dialect_is_refused_with_the_element_named() {
     assert_eq!(v["addressee"], hospital(2), "{v}");
 }
 
+/// A submission shaped as JP-CLINS's example Bundles: the Patient and the items only (the facility
+/// named by each item's institution number), profiles declared with their version.
+async fn an_items_bundle_as_the_guides_example_writes_it_is_stored() {
+    let h = Harness::start().await;
+    let p = h.adult_with_card(4);
+    let fac = clinic(4);
+    let t = h.facility_token(&fac).await;
+    let items = "/v1/ehr/items";
+    let labs = |id: &str| {
+        let facts = [("3D046000002327101", 6.4), ("3F015000002327101", 120.0)];
+        let drafts = facts
+            .iter()
+            .map(|(code, value)| {
+                ItemDraft::new(
+                    Fact::LabResult {
+                        code: (*code).into(),
+                        value: *value,
+                    },
+                    h.today(),
+                )
+            })
+            .collect();
+        let mut b = h.items_bundle(&fac, id, &p, drafts);
+        b["entry"].as_array_mut().unwrap().remove(1);
+        let versioned = |v: &mut Value| {
+            let url = v[0].as_str().unwrap().to_owned();
+            *v = json!([format!("{url}|1")]);
+        };
+        versioned(&mut b["meta"]["profile"]);
+        for e in b["entry"].as_array_mut().unwrap() {
+            versioned(&mut e["resource"]["meta"]["profile"]);
+        }
+        b
+    };
+    let b = labs("g-example-1");
+    assert!(
+        b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["resource"]["resourceType"] != "Organization")
+    );
+    let (s, v) = h.post(&t, items, b).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
+
+    // Items of two facilities in one Bundle, or an item naming none, are refused.
+    let mut b = labs("g-example-2");
+    b["entry"][2]["resource"]["extension"][0]["valueIdentifier"]["value"] = json!(clinic(5));
+    let field = "bundle.entry[2].resource.extension";
+    let v = refused(
+        &h,
+        &t,
+        items,
+        b,
+        (StatusCode::BAD_REQUEST, "invalid_fhir", field),
+    )
+    .await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("one facility"),
+        "{v}"
+    );
+    let mut b = labs("g-example-3");
+    b["entry"][1]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("extension");
+    let field = "bundle.entry[1].resource.extension";
+    refused(
+        &h,
+        &t,
+        items,
+        b,
+        (StatusCode::BAD_REQUEST, "invalid_fhir", field),
+    )
+    .await;
+    // Another facility's Bundle, sent by this one.
+    let mut b = labs("g-example-4");
+    for i in [1, 2] {
+        b["entry"][i]["resource"]["extension"][0]["valueIdentifier"]["value"] = json!(clinic(5));
+    }
+    let id = b["identifier"]["value"]
+        .as_str()
+        .unwrap()
+        .replace(&fac, &clinic(5));
+    b["identifier"]["value"] = json!(id);
+    let (s, v) = h.post(&t, items, b).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "facility_mismatch", "{v}");
+}
+
 crate::harness::on_both_stores!(
+    an_items_bundle_as_the_guides_example_writes_it_is_stored,
     eprescriptions_are_eprescription_data_documents_both_ways,
     the_old_eprescription_dialect_is_refused_with_the_element_named,
     ehr_items_are_jp_clins_items_both_ways,

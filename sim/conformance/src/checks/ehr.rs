@@ -53,6 +53,13 @@ pub fn checks() -> Vec<Check> {
             submit
         ),
         check!(
+            "ehr-items.as-the-guides-example",
+            "A submission shaped as JP-CLINS's example Bundles is stored",
+            "A JP_Bundle_CLINS of the Patient and the items only (no Organization entry: each item names its facility by JP_eCS_InstitutionNumber), its profiles declared with their version (|1), answers 201",
+            "JP-CLINS 1.3.0-rc1 JP_Bundle_CLINS, its example Bundle-CLINS-Observations-Example-01; docs/api.md § EHR sharing",
+            guide_example_shape
+        ),
+        check!(
             "ehr-items.summary-needs-consent",
             "The clinical summary is refused without EHR consent",
             "GET /v1/persons/{id}/clinical-summary without the person's EHR consent is 403 consent_required",
@@ -326,6 +333,26 @@ async fn submit(c: &Ctx) -> Outcome {
         &ex,
         "two items, each with an id and retain_until, for the person",
     )
+}
+
+async fn guide_example_shape(c: &Ctx) -> Outcome {
+    let p = c.fx.person(&c.t, 58, false).await?;
+    let facts = vec![(lab(hba1c(), 6.0), false)];
+    let mut b = items_bundle(c, &c.fx.clinic, &p, facts).await?;
+    let entries = b["entry"]
+        .as_array_mut()
+        .ok_or_else(|| Finding::Error("the suite's items Bundle has no entries".into()))?;
+    entries.retain(|e| e["resource"]["resourceType"] != "Organization");
+    let versioned = |v: &mut Value| {
+        if let Some(url) = v[0].as_str().map(str::to_owned) {
+            *v = serde_json::json!([format!("{url}|1")]);
+        }
+    };
+    versioned(&mut b["meta"]["profile"]);
+    for e in b["entry"].as_array_mut().into_iter().flatten() {
+        versioned(&mut e["resource"]["meta"]["profile"]);
+    }
+    status(&submit_items(c, &c.fx.clinic, b).await?, 201)
 }
 
 async fn summary(c: &Ctx, facility: &str, p: &Person) -> Result<Exchange, Finding> {
