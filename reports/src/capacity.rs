@@ -56,7 +56,10 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         .fold((0, 0, 0.0), |a, b| if b.2 > a.2 { b } else { a });
     out.push(Chart {
         id: "capacity-heatmap".into(),
-        title: "Load on the central services by weekday and hour (national)".into(),
+        title: format!(
+            "Load on the central services by weekday and hour ({})",
+            report.scope()
+        ),
         x_label: "hour of day (JST)".into(),
         y_label: "weekday".into(),
         reading: format!(
@@ -156,7 +159,10 @@ pub fn charts(dir: &Path) -> anyhow::Result<(CapacityReport, Vec<Chart>, Table)>
         .limit(10)
         .collect()?;
     let peak_table = Table {
-        caption: "The ten busiest minutes (all central services, national)".into(),
+        caption: format!(
+            "The ten busiest minutes (all central services, {})",
+            report.scope()
+        ),
         columns: ["minute (JST)", "arrivals", "per second"]
             .map(String::from)
             .to_vec(),
@@ -233,13 +239,17 @@ pub fn section(mut page: Page, dir: &Path) -> anyhow::Result<Page> {
     let (report, charts, peaks) = charts(dir)?;
     let all_meet = report.services.iter().all(|s| s.meets_slo == Some(true));
     page = page
-        .heading("Capacity (処理能力): the central services at national scale")
+        .heading(format!(
+            "Capacity (処理能力): the central services at the scale of {}",
+            report.scope()
+        ))
         .paragraph(format!(
-            "Scenario {} from {} to {}: arrival rates from a {} workload sample scaled to all of Japan, service times from {}, {} replications per size.",
+            "Scenario {} from {} to {}: arrival rates from a {} workload sample scaled to {}, service times from {}, {} replications per size.",
             report.scenario,
             report.period_start,
             report.period_end,
             report.sample_scale,
+            report.scope(),
             report.calibration,
             report.replications
         ))

@@ -245,11 +245,23 @@ impl Chart {
                     .chain(reference.map(|r| r.1))
                     .filter(|y| *y > 0.0);
                 let (lo, hi) = min_max(positive).unwrap_or((0.1, 1.0));
-                let (lo, mut hi) = (lo / 1.5, (hi * 1.5).max(lo * 10.0));
-                if series.len() > 3 {
-                    // Room above the lines for the legend (upper left) of many series.
-                    hi *= (hi / lo).powf(0.8);
-                }
+                let (lo, hi) = (lo / 1.5, (hi * 1.5).max(lo * 10.0));
+                // The legend of many series goes to the right of the plot, so the axis spans the
+                // data (a legend inside it once stretched a p99 axis under 60 ms to 100,000 ms).
+                let beside = series.len() > 3;
+                let (plot, legend) = if beside {
+                    let width = legend_width(series, reference);
+                    let (w, _) = area.dim_in_pixel();
+                    let (plot, legend) = area.split_horizontally(w.saturating_sub(width));
+                    (plot, Some(legend))
+                } else {
+                    (area.clone(), None)
+                };
+                let mut builder = ChartBuilder::on(&plot);
+                builder
+                    .margin(12)
+                    .x_label_area_size(44)
+                    .y_label_area_size(84);
                 let mut chart = builder
                     .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
                     .map_err(draw_err)?;
@@ -262,7 +274,10 @@ impl Chart {
                     })
                     .collect();
                 draw_lines(&mut chart, &clipped, reference, x0, x1)?;
-                series_legend(&mut chart)?;
+                match legend {
+                    Some(legend) => legend_beside(&legend, series, reference)?,
+                    None => series_legend(&mut chart)?,
+                }
             }
         }
         Ok(())
@@ -388,36 +403,44 @@ impl Chart {
     ) -> anyhow::Result<()> {
         let (nr, nc) = (rows.len().max(1), columns.len().max(1));
         let hi = values.iter().flatten().copied().fold(0.0, f64::max);
+        // Cell c spans 2c..2c+2 on an integer axis, labelled at its centre 2c+1: a segmented axis
+        // of one row has no height (one weekday: the quickstart's morning).
+        let span = |n: usize| i32::try_from(2 * n).unwrap_or(i32::MAX);
+        let centres = |n: usize| (0..span(n)).filter(|v| v % 2 == 1).collect::<Vec<i32>>();
         let mut chart = ChartBuilder::on(area)
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(84)
-            .build_cartesian_2d((0..nc - 1).into_segmented(), (0..nr - 1).into_segmented())
+            .build_cartesian_2d(
+                (0..span(nc)).with_key_points(centres(nc)),
+                (0..span(nr)).with_key_points(centres(nr)),
+            )
             .map_err(draw_err)?;
         let col_names = columns.to_vec();
         let row_names: Vec<String> = rows.iter().rev().cloned().collect();
+        let name = |names: &[String], v: i32| {
+            usize::try_from(v / 2)
+                .ok()
+                .and_then(|i| names.get(i).cloned())
+                .unwrap_or_default()
+        };
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .x_labels(nc)
             .y_labels(nr)
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => col_names.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => row_names.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
+            .x_label_formatter(&|v| name(&col_names, *v))
+            .y_label_formatter(&|v| name(&row_names, *v))
             .disable_mesh()
             .label_style(style(15))
             .axis_desc_style(style(16))
             .draw()
             .map_err(draw_err)?;
         for (r, row) in values.iter().enumerate() {
-            let y = nr - 1 - r;
+            let y = span(nr - 1 - r);
             for (c, v) in row.iter().enumerate() {
+                let x = span(c);
                 let t = if hi > 0.0 { v / hi } else { 0.0 };
                 let colour = RGBColor(
                     (247.0 - t * 239.0) as u8,
@@ -426,10 +449,7 @@ impl Chart {
                 );
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
-                        [
-                            (SegmentValue::Exact(c), SegmentValue::Exact(y)),
-                            (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
-                        ],
+                        [(x, y), (x + 2, y + 2)],
                         colour.filled(),
                     )))
                     .map_err(draw_err)?;
@@ -438,7 +458,7 @@ impl Chart {
                     chart
                         .draw_series(std::iter::once(Text::new(
                             compact(*v),
-                            (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y)),
+                            (x + 1, y + 1),
                             (font::FAMILY, 11).into_font().color(&ink).pos(
                                 plotters::style::text_anchor::Pos::new(
                                     plotters::style::text_anchor::HPos::Center,
@@ -643,6 +663,50 @@ where
         .map_err(draw_err)
 }
 
+/// Pixels a legend of these names takes beside a plot (a Latin character about 8, a Japanese one
+/// about 15, at the legend's size), at most 320.
+fn legend_width(series: &[Series], reference: Option<&(String, f64)>) -> u32 {
+    let text = |t: &str| -> u32 { t.chars().map(|c| if c.is_ascii() { 8 } else { 15 }).sum() };
+    let widest = series
+        .iter()
+        .map(|s| text(&s.name))
+        .chain(reference.map(|r| text(&r.0)))
+        .max()
+        .unwrap_or(0);
+    (widest + 44).min(320)
+}
+
+/// The series' legend in its own area to the right of the plot: a stroke of each colour and
+/// its name, the reference line last.
+fn legend_beside(
+    area: &Area<'_>,
+    series: &[Series],
+    reference: Option<&(String, f64)>,
+) -> anyhow::Result<()> {
+    let font = style(15);
+    let row = |i: usize| 52 + 22 * i32::try_from(i).unwrap_or(i32::MAX / 32);
+    for (i, s) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let y = row(i);
+        area.draw(&PathElement::new(
+            vec![(4, y), (22, y)],
+            ShapeStyle::from(&colour).stroke_width(2),
+        ))
+        .map_err(draw_err)?;
+        area.draw(&Text::new(s.name.clone(), (28, y - 8), font.clone()))
+            .map_err(draw_err)?;
+    }
+    if let Some((name, _)) = reference {
+        let y = row(series.len());
+        let red = RGBColor(200, 0, 0);
+        area.draw(&PathElement::new(vec![(4, y), (22, y)], red))
+            .map_err(draw_err)?;
+        area.draw(&Text::new(name.clone(), (28, y - 8), font))
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
 fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values
         .filter(|v| v.is_finite())
@@ -724,6 +788,41 @@ mod tests {
     }
 
     #[test]
+    fn a_log_axis_of_many_series_spans_its_data_and_the_legend_stands_beside() {
+        // Six routes' p99 under 60 ms against a 1,000 ms SLO (the quickstart's p99 chart).
+        let series = (0..6)
+            .map(|i| Series {
+                name: format!("route {i} (経路)"),
+                points: (0..60)
+                    .map(|t| (f64::from(t), 2.0 + f64::from((t + i) % 50)))
+                    .collect(),
+            })
+            .collect();
+        let chart = Chart {
+            body: Body::Lines {
+                series,
+                x_labels: XLabels::Number,
+                y_scale: Scale::Log,
+                reference: Some(("largest p99 SLO".into(), 1000.0)),
+            },
+            ..lines()
+        };
+        let texts = svg_texts(&chart.svg().unwrap());
+        for t in [
+            "route 0 (経路)",
+            "route 5 (経路)",
+            "largest p99 SLO",
+            "1000",
+        ] {
+            assert!(texts.iter().any(|x| x == t), "{t} not in {texts:?}");
+        }
+        // The axis ends within a decade of the SLO, not at 10k or 100k.
+        for t in ["10k", "100k"] {
+            assert!(!texts.iter().any(|x| x == t), "{t} in {texts:?}");
+        }
+    }
+
+    #[test]
     fn a_line_chart_draws_its_title_labels_and_series_in_the_embedded_font() {
         let svg = lines().svg().unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..60]);
@@ -791,6 +890,36 @@ mod tests {
             assert!(texts.iter().any(|x| x == t), "{t} not in {texts:?}");
         }
         assert_eq!(heat.table().1[1], ["Tue", "0", "4000"]);
+        // One weekday (a morning's scenario): its cells have a height, and its name is shown.
+        let morning = Chart {
+            body: Body::Heat {
+                rows: vec!["Mon".into()],
+                columns: (0..24).map(|h| h.to_string()).collect(),
+                values: vec![(0..24).map(|h| f64::from(h % 5)).collect()],
+            },
+            ..heat
+        };
+        let svg = morning.svg().unwrap();
+        let cells: Vec<(f64, f64)> = svg
+            .split("<rect ")
+            .skip(2)
+            .map(|r| {
+                let attr = |name: &str| -> f64 {
+                    let at = r.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                    r[at..].split('"').next().unwrap().parse().unwrap()
+                };
+                (attr("width"), attr("height"))
+            })
+            .collect();
+        assert_eq!(cells.len(), 24, "{svg}");
+        assert!(
+            cells.iter().all(|(w, h)| *w > 10.0 && *h > 100.0),
+            "{cells:?}"
+        );
+        let texts = svg_texts(&svg);
+        for t in ["Mon", "0", "23", "4"] {
+            assert!(texts.iter().any(|x| x == t), "{t} not in {texts:?}");
+        }
     }
 
     #[test]

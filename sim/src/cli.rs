@@ -59,7 +59,7 @@ pub enum Command {
         The target's store must hold the scenario's population (dxsim serve --population DIR).\n\
         Without --workload, the workload (and its population) is generated into <out> first.\n\
         Results: <out>/summary.json, histograms/{latency,service,lateness}.hlog (HdrHistogram\n\
-        interval logs), timeseries.csv, goose-report.html. A shard (--shard I/N) replays the\n\
+        interval logs), timeseries.csv, report.html. A shard (--shard I/N) replays the\n\
         events of its persons and principals only; `dxsim merge` joins the shards' directories.\n\
         --shards N runs N shards on this machine into <out>/shards/I and merges them into <out>.\n\
         Ctrl-C or SIGTERM stops the replay: the results so far are written, marked interrupted\n\

@@ -110,9 +110,15 @@ document.fonts.ready.then(() => {
       family: texts.length ? getComputedStyle(texts[0]).fontFamily.replace(/"/g, '') : '',
       title: texts.length ? texts[0].textContent.trim() : '',
       caption: (f.querySelector('figcaption strong') || {textContent: ''}).textContent,
+      // Filled shapes drawn with an area (a heat map's cells, bars), the background aside.
+      cells: svg ? [...svg.querySelectorAll('rect')].slice(1).filter(r => {
+        const b = r.getBoundingClientRect();
+        return b.width > 1 && b.height > 1;
+      }).length : 0,
     };
   });
-  done({faces, charts, japanese: document.fonts.check('16px "dxsim-sans"', '資格確認 電子処方箋')});
+  const headings = [...document.querySelectorAll('h2')].map(h => h.textContent);
+  done({faces, charts, headings, japanese: document.fonts.check('16px "dxsim-sans"', '資格確認 電子処方箋')});
 });
 "#;
 
@@ -208,13 +214,32 @@ fn every_chart_of_a_report_renders_in_headless_chromium() {
     .unwrap();
     let rolled = dx_sim::cli::run_rollout(&rollout, Some(dir.path().join("rollout"))).unwrap();
     dx_reports::write(&rolled).unwrap();
-    for out in [out, rolled] {
-        check_in_browser(&chromium, &chromedriver, &out);
-    }
+    // The capacity report of one prefecture's Monday morning: its heat map has a row of cells
+    // (one weekday once drew them without height), and it names the prefecture it is scaled
+    // to, not all of Japan.
+    let found = check_in_browser(&chromium, &chromedriver, &out);
+    let heat = found["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "capacity-heatmap")
+        .unwrap();
+    assert!(heat["cells"].as_u64().unwrap() >= 24, "{heat}");
+    assert!(
+        heat["title"].as_str().unwrap().contains("Tottori"),
+        "{heat}"
+    );
+    let headings = found["headings"].to_string();
+    assert!(
+        headings.contains("Tottori") && !headings.contains("all of Japan"),
+        "{headings}"
+    );
+    check_in_browser(&chromium, &chromedriver, &rolled);
 }
 
-/// Opens the report in `out` in Chromium and checks its font and every chart written.
-fn check_in_browser(chromium: &Path, chromedriver: &Path, out: &Path) {
+/// Opens the report in `out` in Chromium and checks its font and every chart written; returns
+/// what the page showed.
+fn check_in_browser(chromium: &Path, chromedriver: &Path, out: &Path) -> Value {
     let html = out.join("report.html");
     let written = dx_reports::figures(out).unwrap();
     assert!(!written.is_empty(), "{}: no charts", out.display());
@@ -253,4 +278,5 @@ fn check_in_browser(chromium: &Path, chromedriver: &Path, out: &Path) {
             "{c}: the drawn title is not the caption's"
         );
     }
+    found
 }

@@ -26,12 +26,14 @@ use std::path::Path;
 /// Food allergies moved to their JFAGY codes (issue 21): the quickstart workload and the national
 /// weekday's capacity (whose sample workload is among its outputs) moved with them. A visit's
 /// items became one `ehr_items` event per resource category (JP-CLINS's one Bundle per category,
-/// issue 21): both workloads and both capacity results moved.
+/// issue 21): both workloads and both capacity results moved. The capacity result of a scenario
+/// of some prefectures names them (`prefectures` in capacity.json, issue 22's report defects):
+/// the quickstart's moved, the national weekday's (all of Japan) did not.
 #[rustfmt::skip]
 const PINNED: &[(&str, &str, usize, &str)] = &[
     ("quickstart", "population", 7, "7656191855a8620a3cd64c9a930b908bd27ee37b7c022d657442113eb78a3af9"),
     ("quickstart", "workload", 2, "86ec8d90c955c48b30048a81c05a17258731d78f83ef6dd4c45dd39c237816db"),
-    ("quickstart", "capacity", 11, "4c4bcf3f3c47ad45f652e5b86584ce5edbcb34c6a2e47c16a0da394f43b293b1"),
+    ("quickstart", "capacity", 11, "df73017619fe34f4b76e519b9c465a28d2e035b83049e32b9a9e6256f582cd17"),
     ("national-weekday", "population", 53, "45ef5b7d28016d5b65915a6176164b66a90dcb938867b0236289ac1f63e9df04"),
     ("national-weekday", "workload", 2, "b99bee1ff6cee0cb61c148b081ed287cc19633e3b8f3f26e3de6906aebeef22c"),
     ("national-weekday", "capacity", 57, "a829e21e5091cdb69d7e81b39555b53edbaaf5193130554dd00d3952f4acae25"),

@@ -173,6 +173,65 @@ pub fn prefecture_name(number: u8) -> Option<&'static str> {
         .copied()
 }
 
+/// The 47 prefectures' names in Latin letters, for English text (the reports' embedded font
+/// holds the Japanese terms they use, not every kanji of every prefecture).
+pub const PREFECTURE_NAMES_EN: [&str; 47] = [
+    "Hokkaido",
+    "Aomori",
+    "Iwate",
+    "Miyagi",
+    "Akita",
+    "Yamagata",
+    "Fukushima",
+    "Ibaraki",
+    "Tochigi",
+    "Gunma",
+    "Saitama",
+    "Chiba",
+    "Tokyo",
+    "Kanagawa",
+    "Niigata",
+    "Toyama",
+    "Ishikawa",
+    "Fukui",
+    "Yamanashi",
+    "Nagano",
+    "Gifu",
+    "Shizuoka",
+    "Aichi",
+    "Mie",
+    "Shiga",
+    "Kyoto",
+    "Osaka",
+    "Hyogo",
+    "Nara",
+    "Wakayama",
+    "Tottori",
+    "Shimane",
+    "Okayama",
+    "Hiroshima",
+    "Yamaguchi",
+    "Tokushima",
+    "Kagawa",
+    "Ehime",
+    "Kochi",
+    "Fukuoka",
+    "Saga",
+    "Nagasaki",
+    "Kumamoto",
+    "Oita",
+    "Miyazaki",
+    "Kagoshima",
+    "Okinawa",
+];
+
+/// The name of prefecture `number` (1–47) in Latin letters.
+pub fn prefecture_name_en(number: u8) -> Option<&'static str> {
+    PREFECTURE_NAMES_EN
+        .get(usize::from(number).checked_sub(1)?)
+        .copied()
+}
+
 /// Builds a valid facility code.
 pub fn facility_code(prefecture: u8, table: FacilityTable, district: u8, number: u16) -> String {
     let body = format!("{district:02}{number:04}");

@@ -139,6 +139,7 @@ pub fn run(
         calibration: calibration.source.clone(),
         arrivals_per_replication: arrivals,
         services: results.into_iter().map(|(r, _)| r).collect(),
+        prefectures: s.population.prefecture_codes(),
     };
     dx_model::rundir::write(out, &report)?;
     Ok(report)

@@ -91,11 +91,47 @@ pub struct CapacityReport {
     /// Arrivals simulated per replication over the whole period, all services.
     pub arrivals_per_replication: f64,
     pub services: Vec<ServiceReport>,
+    /// The prefectures the model is scaled to (the scenario's population); empty: all of Japan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefectures: Vec<u8>,
+}
+
+impl CapacityReport {
+    /// What the model is scaled to, in words: "all of Japan", or the prefectures by name
+    /// ("Tottori").
+    pub fn scope(&self) -> String {
+        if self.prefectures.is_empty() || self.prefectures.len() >= 47 {
+            return "all of Japan".to_owned();
+        }
+        let names: Vec<String> = self
+            .prefectures
+            .iter()
+            .map(|p| {
+                dx_protocol::codes::prefecture_name_en(*p)
+                    .map_or_else(|| format!("prefecture {p}"), str::to_owned)
+            })
+            .collect();
+        names.join(", ")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_names_the_prefectures_or_japan() {
+        let mut r: CapacityReport = serde_json::from_str(
+            r#"{"scenario": "s", "seed": 1, "period_start": "a", "period_end": "b",
+                "sample_scale": 0.1, "sample_events": 1, "replications": 1, "calibration": "c",
+                "arrivals_per_replication": 1.0, "services": []}"#,
+        )
+        .unwrap();
+        assert_eq!(r.scope(), "all of Japan");
+        assert!(!serde_json::to_string(&r).unwrap().contains("prefectures"));
+        r.prefectures = vec![31, 32];
+        assert_eq!(r.scope(), "Tottori, Shimane");
+    }
 
     #[test]
     fn an_interval_of_one_replication_is_null_and_reads_back_as_nan() {
