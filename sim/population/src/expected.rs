@@ -206,7 +206,7 @@ mod tests {
         let shares = tables::prefecture_shares();
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         check("Tokyo", shares[12] * n, 14.18e6, 0.001);
-        let munis: u32 = tables::PREFECTURES.iter().map(|p| u32::from(p.3)).sum();
+        let munis: u32 = tables::PREFECTURES.iter().map(|p| u32::from(p.2)).sum();
         assert_eq!(munis, 1_741);
     }
 }

@@ -98,7 +98,8 @@ fn geography(s: &Scenario) -> (Vec<Prefecture>, Vec<Municipality>) {
     let mut prefectures = Vec::new();
     let mut municipalities = Vec::new();
     let mut next_person = 0u64;
-    for (i, &(code, name, _, count)) in PREFECTURES.iter().enumerate() {
+    for (i, &(code, _, count)) in PREFECTURES.iter().enumerate() {
+        let name = dx_exchange::codes::prefecture_name_en(code).unwrap_or("?");
         let included =
             s.population.prefectures.is_empty() || s.population.prefecture_codes().contains(&code);
         let persons = if included { per_pref[i] } else { 0 };

@@ -1,24 +1,25 @@
 //! The published figures the population is calibrated to, with their sources. Targets from
 //! `shared/domain/FACTS.md` are marked FACTS; the rest extend it from public statistics.
 
-/// (code, name, population at the 2020 census in thousands, municipalities incl. Tokyo's wards).
+/// (code, population at the 2020 census in thousands, municipalities incl. Tokyo's wards); the
+/// names are `codes::PREFECTURE_NAMES_EN` (and `PREFECTURE_NAMES`) by code.
 /// Populations: Statistics Bureau, 2020 Population Census. Municipality counts: Ministry of
 /// Internal Affairs (1,718 municipalities + 23 special wards = 1,741, FACTS). Shares are taken from
 /// the census and rescaled to the 2024 total; Tokyo is set to its 2024 share (FACTS: 14.18 M).
 #[rustfmt::skip]
-pub const PREFECTURES: [(u8, &str, u32, u16); 47] = [
-    (1, "Hokkaido", 5225, 179), (2, "Aomori", 1238, 40), (3, "Iwate", 1211, 33), (4, "Miyagi", 2302, 35),
-    (5, "Akita", 960, 25), (6, "Yamagata", 1068, 35), (7, "Fukushima", 1833, 59), (8, "Ibaraki", 2867, 44),
-    (9, "Tochigi", 1933, 25), (10, "Gunma", 1939, 35), (11, "Saitama", 7345, 63), (12, "Chiba", 6284, 54),
-    (13, "Tokyo", 14048, 62), (14, "Kanagawa", 9237, 33), (15, "Niigata", 2201, 30), (16, "Toyama", 1035, 15),
-    (17, "Ishikawa", 1133, 19), (18, "Fukui", 767, 17), (19, "Yamanashi", 810, 27), (20, "Nagano", 2048, 77),
-    (21, "Gifu", 1979, 42), (22, "Shizuoka", 3633, 35), (23, "Aichi", 7542, 54), (24, "Mie", 1770, 29),
-    (25, "Shiga", 1414, 19), (26, "Kyoto", 2578, 26), (27, "Osaka", 8838, 43), (28, "Hyogo", 5465, 41),
-    (29, "Nara", 1324, 39), (30, "Wakayama", 923, 30), (31, "Tottori", 553, 19), (32, "Shimane", 671, 19),
-    (33, "Okayama", 1888, 27), (34, "Hiroshima", 2800, 23), (35, "Yamaguchi", 1342, 19), (36, "Tokushima", 720, 24),
-    (37, "Kagawa", 950, 17), (38, "Ehime", 1335, 20), (39, "Kochi", 692, 34), (40, "Fukuoka", 5135, 60),
-    (41, "Saga", 811, 20), (42, "Nagasaki", 1312, 21), (43, "Kumamoto", 1738, 45), (44, "Oita", 1124, 18),
-    (45, "Miyazaki", 1070, 26), (46, "Kagoshima", 1588, 43), (47, "Okinawa", 1467, 41),
+pub const PREFECTURES: [(u8, u32, u16); 47] = [
+    (1, 5225, 179), (2, 1238, 40), (3, 1211, 33), (4, 2302, 35),
+    (5, 960, 25), (6, 1068, 35), (7, 1833, 59), (8, 2867, 44),
+    (9, 1933, 25), (10, 1939, 35), (11, 7345, 63), (12, 6284, 54),
+    (13, 14048, 62), (14, 9237, 33), (15, 2201, 30), (16, 1035, 15),
+    (17, 1133, 19), (18, 767, 17), (19, 810, 27), (20, 2048, 77),
+    (21, 1979, 42), (22, 3633, 35), (23, 7542, 54), (24, 1770, 29),
+    (25, 1414, 19), (26, 2578, 26), (27, 8838, 43), (28, 5465, 41),
+    (29, 1324, 39), (30, 923, 30), (31, 553, 19), (32, 671, 19),
+    (33, 1888, 27), (34, 2800, 23), (35, 1342, 19), (36, 720, 24),
+    (37, 950, 17), (38, 1335, 20), (39, 692, 34), (40, 5135, 60),
+    (41, 811, 20), (42, 1312, 21), (43, 1738, 45), (44, 1124, 18),
+    (45, 1070, 26), (46, 1588, 43), (47, 1467, 41),
 ];
 
 /// Total population, 1 Oct 2024 (FACTS).
@@ -31,14 +32,14 @@ pub fn prefecture_shares() -> [f64; 47] {
     let others: f64 = PREFECTURES
         .iter()
         .filter(|p| p.0 != 13)
-        .map(|p| f64::from(p.2))
+        .map(|p| f64::from(p.1))
         .sum();
     let mut out = [0.0; 47];
     for (i, p) in PREFECTURES.iter().enumerate() {
         out[i] = if p.0 == 13 {
             TOKYO_SHARE
         } else {
-            f64::from(p.2) / others * (1.0 - TOKYO_SHARE)
+            f64::from(p.1) / others * (1.0 - TOKYO_SHARE)
         };
     }
     out
