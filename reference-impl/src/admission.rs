@@ -106,6 +106,8 @@ pub struct Admission {
     lanes: Vec<Lane>,
     /// The `overload_unstructured` fault: a bare 503 (test builds only).
     bare: std::sync::atomic::AtomicBool,
+    /// What an operator suspended: refused before any lane is entered.
+    pub suspended: crate::suspension::Suspended,
 }
 
 impl Admission {
@@ -122,6 +124,7 @@ impl Admission {
             limits,
             lanes,
             bare: std::sync::atomic::AtomicBool::new(false),
+            suspended: crate::suspension::Suspended::default(),
         }
     }
 
@@ -155,7 +158,7 @@ impl Admission {
                 self.lane(s).refused.load(Ordering::Relaxed)
             );
         }
-        out
+        out + &self.suspended.render()
     }
 
     fn overloaded(&self, s: Service) -> Response {
@@ -180,6 +183,13 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
     let Some(service) = Service::of(req.uri().path()) else {
         return next.run(req).await;
     };
+    if let Some(refusal) =
+        admission
+            .suspended
+            .refusal(service, req.method().as_str(), req.uri().path())
+    {
+        return refusal.into_response();
+    }
     let lane = admission.lane(service);
     let _permit = match lane.permits.try_acquire() {
         Ok(p) => p,

@@ -24,7 +24,7 @@ pub fn status(kind: Kind) -> StatusCode {
         Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Kind::BrokenRule => StatusCode::UNPROCESSABLE_ENTITY,
         Kind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-        Kind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Overloaded | Kind::Suspended => StatusCode::SERVICE_UNAVAILABLE,
         Kind::Timeout => StatusCode::REQUEST_TIMEOUT,
         Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -204,5 +204,8 @@ mod tests {
         statuses.dedup();
         assert_eq!(statuses.len(), kinds.len());
         assert_eq!(status(Kind::BrokenRule), StatusCode::UNPROCESSABLE_ENTITY);
+        // The one shared status: a suspended service is unavailable as an overloaded one is
+        // (the code in the body tells them apart).
+        assert_eq!(status(Kind::Suspended), status(Kind::Overloaded));
     }
 }

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::municipal::applications::router())
         .merge(crate::municipal::portal::router())
         .merge(crate::audit::routes::router())
+        .merge(crate::suspension::router())
         .endpoint(Healthz, healthz)
         .endpoint(Metrics, render_metrics)
         .endpoint(Stats, stats)

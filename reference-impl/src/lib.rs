@@ -33,6 +33,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod strict;
+pub mod suspension;
 
 pub use dx_protocol::{codes, wire};
 pub use refusal::Refusal;

@@ -28,6 +28,8 @@ pub enum Kind {
     TooManyAttempts,
     /// The service is at its bound of requests in flight: try again (`Retry-After`).
     Overloaded,
+    /// The service is suspended by its operator (`crate::suspension`).
+    Suspended,
     /// The request did not arrive in time.
     Timeout,
     /// Well-formed, but it breaks a rule (refill window, days limit, unknown drug).

@@ -226,6 +226,7 @@ impl Exchange {
         let admin_secret = keys.credential_secret("admin", admin_generation);
         let state = AppState::new(store.clone(), clock, keys, generations, cards, admission);
         state.hpki().reload(store.as_ref()).map_err(failed)?;
+        state.suspended().reload(store.as_ref()).map_err(failed)?;
         state.join_nodes().map_err(failed)?;
         Ok(Self {
             state,

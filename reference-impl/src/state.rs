@@ -126,11 +126,13 @@ impl AppState {
             }
             Notice::Changed(Change::Cards) => self.0.cards.reload(store.as_ref()),
             Notice::Changed(Change::Hpki) => self.0.hpki.reload(store.as_ref()),
+            Notice::Changed(Change::Suspensions) => self.suspended().reload(store.as_ref()),
             Notice::Resync => store.credential_generations().and_then(|all| {
                 for (p, g) in all {
                     self.set_generation(&p, g);
                 }
                 self.0.cards.reload(store.as_ref())?;
+                self.suspended().reload(store.as_ref())?;
                 self.0.hpki.reload(store.as_ref())
             }),
             Notice::Idle => Ok(()),
@@ -207,6 +209,11 @@ impl AppState {
 
     pub fn admission(&self) -> &Arc<crate::admission::Admission> {
         &self.0.admission
+    }
+
+    /// What an operator suspended.
+    pub fn suspended(&self) -> &crate::suspension::Suspended {
+        &self.0.admission.suspended
     }
 
     pub fn limits(&self) -> &Limits {

@@ -25,6 +25,8 @@ pub enum Change {
     Cards,
     /// The trusted HPKI roots or the revoked practitioner certificates changed.
     Hpki,
+    /// A service was suspended or resumed.
+    Suspensions,
 }
 
 impl Change {

@@ -243,6 +243,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (issuer, serial)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 10: services suspended by the operator (`crate::suspension`; kept in memory too).
+    r#"
+    CREATE TABLE suspensions (
+        target TEXT PRIMARY KEY, reason TEXT NOT NULL, since_ms INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// PostgreSQL's schema: the tables of SQLite's, with `bigint` for integers, `date` for dates,
@@ -456,6 +462,12 @@ pub const PG_MIGRATIONS: &[&str] = &[
     CREATE TABLE hpki_revocations (
         issuer text NOT NULL, serial text NOT NULL, revoked_at_ms bigint NOT NULL,
         PRIMARY KEY (issuer, serial)
+    );
+    "#,
+    // 5: services suspended by the operator (SQLite's 10).
+    r#"
+    CREATE TABLE suspensions (
+        target text PRIMARY KEY, reason text NOT NULL, since_ms bigint NOT NULL
     );
     "#,
 ];

@@ -241,6 +241,7 @@ pub trait Store:
     + CredentialStore
     + CardStore
     + HpkiStore
+    + crate::suspension::SuspensionStore
     + AdminStore
     + NodeStore
     + Send
@@ -258,6 +259,7 @@ impl<T> Store for T where
         + CredentialStore
         + CardStore
         + HpkiStore
+        + crate::suspension::SuspensionStore
         + AdminStore
         + NodeStore
         + Send

@@ -4,6 +4,7 @@
 
 use crate::harness::*;
 use dx_exchange::admission::Limits;
+use dx_exchange::clock::Clock as _;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -78,4 +79,129 @@ async fn a_portal_surge_is_shed_while_pharmacies_are_served() {
     assert!(metrics.contains("dx_overloaded_total{service=\"eligibility\"} 0"));
 }
 
-crate::harness::on_both_stores!(a_portal_surge_is_shed_while_pharmacies_are_served,);
+/// E-prescription issuing suspended by the operator: registrations answer `503 suspended` with
+/// the reason and store nothing, while checks and the pharmacies' paper dispensings go on; only
+/// the admin may switch it, with a reason; resumed, registration works again.
+async fn a_suspended_service_refuses_its_requests_until_resumed() {
+    let h = Harness::start().await;
+    let admin = h.admin().await;
+    let p = h.adult_with_card(5);
+    let doctor = h.signer(&clinic(1), "DR-1").await;
+    let body = doctor.signed(&doctor.draft("s-1", &p, &[("losartan", 28)], 1, h.clock.now()));
+    let suspend = json!({"target": "eprescription_issuing", "suspended": true,
+        "reason": "dummy drug codes in registrations"});
+    // Not the admin's to a clinic; no reason; an unknown target; unknown fields.
+    let (s, v) = h
+        .post(&doctor.token, "/v1/admin/suspensions", suspend.clone())
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    for (bad, code) in [
+        (
+            json!({"target": "eprescription_issuing", "suspended": true}),
+            "missing_field",
+        ),
+        (
+            json!({"target": "eprescription_issuing", "suspended": true, "reason": " "}),
+            "missing_field",
+        ),
+        (
+            json!({"target": "eprescription_issuing", "suspended": true, "reason": "x".repeat(201)}),
+            "invalid_field",
+        ),
+    ] {
+        let (s, v) = h.post(&admin, "/v1/admin/suspensions", bad).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{v}"
+        );
+    }
+    for bad in [
+        json!({"target": "billing", "suspended": true, "reason": "r"}),
+        json!({"target": "ehr", "suspended": true, "reason": "r", "until": "never"}),
+    ] {
+        let (s, v) = h.post(&admin, "/v1/admin/suspensions", bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+    let (s, v) = h.get(&admin, "/v1/admin/suspensions").await;
+    assert_eq!(
+        (s, v["suspensions"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0)),
+        "{v}"
+    );
+
+    let (s, v) = h.post(&admin, "/v1/admin/suspensions", suspend).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["suspensions"][0]["target"], "eprescription_issuing",
+        "{v}"
+    );
+    assert_eq!(
+        v["suspensions"][0]["reason"],
+        "dummy drug codes in registrations"
+    );
+    let before = h.data_stats().await;
+    let (s, v) = h
+        .post(&doctor.token, "/v1/prescriptions", body.clone())
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("suspended")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dummy drug codes"),
+        "{v}"
+    );
+    assert_eq!(h.data_stats().await, before);
+    // The rest of e-prescription is served: the duplicate check, and a paper dispensing.
+    let (s, v) = h
+        .post(
+            &doctor.token,
+            "/v1/prescriptions/check",
+            json!({"person": {"person_id": p.id}, "items": [{"code": yj("losartan"), "days": 28}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let pharmacy = h.facility_token(&pharmacy(3)).await;
+    let (s, v) = h
+        .post(
+            &pharmacy,
+            "/v1/dispensations",
+            json!({
+        "person": {"card_serial": p.card_serial}, "prescriber_facility": clinic(1),
+        "items": [{"code": yj("losartan"), "days": 28}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, metrics) = h.send(reqwest::Method::GET, None, "/metrics", None).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("dx_suspended_total{target=\"eprescription_issuing\"} 1")
+    );
+
+    let (s, v) = h
+        .post(
+            &admin,
+            "/v1/admin/suspensions",
+            json!({"target": "eprescription_issuing", "suspended": false}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["suspensions"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0)),
+        "{v}"
+    );
+    let (s, v) = h.post(&doctor.token, "/v1/prescriptions", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+crate::harness::on_both_stores!(
+    a_portal_surge_is_shed_while_pharmacies_are_served,
+    a_suspended_service_refuses_its_requests_until_resumed,
+);

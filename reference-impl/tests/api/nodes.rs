@@ -408,7 +408,46 @@ async fn hpki_trust_and_revocation_reach_every_node() {
     );
 }
 
+async fn a_suspension_on_one_node_holds_on_the_other_until_resumed() {
+    let (a, b) = two_nodes().await;
+    let admin = a.admin().await;
+    let pharmacy = b.facility_token(&pharmacy(2)).await;
+    let p = a.adult_with_card(4);
+    let verify = serde_json::json!({"person": insurance_ref(current(&p))});
+    let (s, v) = a
+        .post(&admin, "/v1/admin/suspensions",
+            serde_json::json!({"target": "eligibility", "suspended": true, "reason": "maintenance"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    within_two_seconds(async || {
+        code(
+            &b.post(&pharmacy, "/v1/eligibility/verify", verify.clone())
+                .await,
+        ) == (StatusCode::SERVICE_UNAVAILABLE, Some("suspended"))
+    })
+    .await;
+    let (_, listed) = b.get(&b.admin().await, "/v1/admin/suspensions").await;
+    assert_eq!(
+        listed["suspensions"][0]["reason"], "maintenance",
+        "{listed}"
+    );
+    a.post(
+        &admin,
+        "/v1/admin/suspensions",
+        serde_json::json!({"target": "eligibility", "suspended": false}),
+    )
+    .await;
+    within_two_seconds(async || {
+        b.post(&pharmacy, "/v1/eligibility/verify", verify.clone())
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+}
+
 crate::harness::on_postgres!(
+    a_suspension_on_one_node_holds_on_the_other_until_resumed,
     hpki_trust_and_revocation_reach_every_node,
     a_prescription_registered_on_one_node_is_retrieved_and_dispensed_on_the_other,
     two_pharmacies_dispensing_at_once_on_two_nodes_get_one_201_and_one_409,

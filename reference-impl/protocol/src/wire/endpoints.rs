@@ -17,6 +17,7 @@ use super::ehr::{InboxQuery, ReferralInboxResponse, SummaryQuery};
 use super::eligibility::{BatchVerifyRequest, BatchVerifyResponse, VerifyRequest, VerifyResponse};
 use super::enrolment::{ClockRequest, ClockResponse, FacilityRecord, ImportResponse};
 use super::enrolment::{InsurerRecord, PersonRecord, StatsResponse};
+use super::enrolment::{SuspensionRequest, SuspensionsResponse};
 use super::hpki::{CrlRequest, CrlResponse, TrustRootRequest, TrustRootResponse};
 use super::municipal::{
     Application, ApplicationRequest, ApplicationsQuery, ApplicationsResponse,
@@ -150,6 +151,10 @@ endpoints! {
     Stats: Get "/v1/admin/stats", () => StatsResponse, 200;
     /// Moves a test exchange's clock forward (admin); `409 clock_fixed` on the wall clock.
     MoveClock: Post "/v1/admin/clock", ClockRequest => ClockResponse, 200;
+    /// Suspends a service, or resumes it (admin): its requests answer `503 suspended` meanwhile.
+    SetSuspension: Post "/v1/admin/suspensions", SuspensionRequest => SuspensionsResponse, 200;
+    /// The services suspended now (admin).
+    Suspensions: Get "/v1/admin/suspensions", () => SuspensionsResponse, 200;
 
     // Principals and tokens.
     /// A principal's secret for a bearer token.

@@ -130,3 +130,73 @@ pub struct StatsResponse {
     pub applications: u64,
     pub audit: u64,
 }
+
+/// What an operator can suspend through `POST /v1/admin/suspensions`: a service, whose every
+/// route then answers `503 suspended`, or e-prescription issuing alone (registration), as in
+/// December 2024, while the pharmacies go on dispensing what was issued before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspensionTarget {
+    Eligibility,
+    Eprescription,
+    /// Registration of e-prescriptions only.
+    EprescriptionIssuing,
+    Ehr,
+    Municipal,
+    Portal,
+}
+
+impl SuspensionTarget {
+    pub const ALL: [SuspensionTarget; 6] = [
+        SuspensionTarget::Eligibility,
+        SuspensionTarget::Eprescription,
+        SuspensionTarget::EprescriptionIssuing,
+        SuspensionTarget::Ehr,
+        SuspensionTarget::Municipal,
+        SuspensionTarget::Portal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuspensionTarget::Eligibility => "eligibility",
+            SuspensionTarget::Eprescription => "eprescription",
+            SuspensionTarget::EprescriptionIssuing => "eprescription_issuing",
+            SuspensionTarget::Ehr => "ehr",
+            SuspensionTarget::Municipal => "municipal",
+            SuspensionTarget::Portal => "portal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SuspensionTarget> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Longest reason a suspension carries (characters).
+pub const MAX_SUSPENSION_REASON: usize = 200;
+
+/// `POST /v1/admin/suspensions`: suspend a target (`suspended: true`, with the reason its
+/// refusals give) or resume it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspensionRequest {
+    pub target: SuspensionTarget,
+    pub suspended: bool,
+    /// Why (at most [`MAX_SUSPENSION_REASON`] characters); required to suspend.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A target suspended now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub target: SuspensionTarget,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+}
+
+/// Every target suspended now, by target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspensionsResponse {
+    pub suspensions: Vec<Suspension>,
+}
