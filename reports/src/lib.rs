@@ -11,6 +11,7 @@ pub mod capacity;
 pub mod chart;
 pub mod conformance;
 pub mod data;
+pub mod faults;
 pub mod font;
 pub mod html;
 pub mod load;
@@ -54,6 +55,10 @@ pub fn write(dir: &Path) -> anyhow::Result<Written> {
     if load::present(dir) {
         page = load::section(page, dir).context("the load-test section")?;
         sections.push("load");
+    }
+    if faults::present(dir) {
+        page = faults::section(page, dir).context("the faults section")?;
+        sections.push("faults");
     }
     if conformance::present(dir) {
         page = conformance::section(page, dir).context("the conformance section")?;

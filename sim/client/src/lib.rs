@@ -131,6 +131,22 @@ impl ExchangeClient {
         self.call::<Token>(None, &[], &(), &body).await
     }
 
+    /// Suspends `target` with `reason`, or resumes it (`reason` `None`) (admin).
+    pub async fn suspend(
+        &self,
+        admin_token: &str,
+        target: dx_protocol::wire::SuspensionTarget,
+        reason: Option<&str>,
+    ) -> Result<dx_protocol::wire::SuspensionsResponse, ClientError> {
+        let body = dx_protocol::wire::SuspensionRequest {
+            target,
+            suspended: reason.is_some(),
+            reason: reason.map(str::to_owned),
+        };
+        self.call::<dx_protocol::wire::endpoints::SetSuspension>(Some(admin_token), &[], &(), &body)
+            .await
+    }
+
     /// Issues a principal's secret (admin).
     pub async fn credentials(
         &self,

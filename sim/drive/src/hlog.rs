@@ -4,13 +4,16 @@
 //! (seconds since the log's `BaseTime`), its length, its largest value and its histogram as
 //! compressed V2 in base64.
 //!
-//! A run directory holds three, in `histograms/`, with values in microseconds and one interval per
+//! A run directory holds four, in `histograms/`, with values in microseconds and one interval per
 //! second of intended send time, counted from the instant the replay's schedule started (which
 //! every shard of a replay shares, so their intervals line up):
 //!
 //! - `latency.hlog` — latency from the intended send time, tagged `<route>.<class>` (`verify.2xx`);
 //! - `service.hlog` — service time from the actual send, tagged `<route>`;
-//! - `lateness.hlog` — how late the driver started requests, untagged.
+//! - `lateness.hlog` — how late the driver started requests, untagged;
+//! - `outcomes.hlog` — what befell requests besides their answer, tagged `<route>.<what>`
+//!   (`verify.retried`, `register.paper`; see `measure::Happening`): the per-second counts of
+//!   retries, give-ups and a fault's deferrals add across shards as the latencies do.
 //!
 //! A second is written once no request due in it can still be running; a request that ends later
 //! still is written as a second line for the same interval and tag, which readers add (HDR
@@ -37,22 +40,27 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("valid bounds")
 }
 
-/// The three logs of a run.
+/// The four logs of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Log {
     Latency,
     Service,
     Lateness,
+    Outcomes,
 }
 
+/// How many logs a run has.
+pub const LOGS: usize = 4;
+
 impl Log {
-    pub const ALL: [Log; 3] = [Log::Latency, Log::Service, Log::Lateness];
+    pub const ALL: [Log; LOGS] = [Log::Latency, Log::Service, Log::Lateness, Log::Outcomes];
 
     pub fn file_name(self) -> &'static str {
         match self {
             Log::Latency => "latency.hlog",
             Log::Service => "service.hlog",
             Log::Lateness => "lateness.hlog",
+            Log::Outcomes => "outcomes.hlog",
         }
     }
 
@@ -63,6 +71,9 @@ impl Log {
             }
             Log::Service => "service time from the actual send (us), per second and <route>",
             Log::Lateness => "how late the driver started requests (us), per second",
+            Log::Outcomes => {
+                "what befell requests besides their answer, per second of their intended send and <route>.<retried|given_up|deferred|paper|abandoned> (us: the wait before a retry, the time to a give-up, the time held)"
+            }
         }
     }
 }
@@ -72,14 +83,14 @@ pub fn dir_of(run: &Path) -> PathBuf {
     run.join("histograms")
 }
 
-/// Appends intervals to a run's three logs.
+/// Appends intervals to a run's four logs.
 pub struct Writer {
     files: Vec<std::io::BufWriter<std::fs::File>>,
     serializer: V2DeflateSerializer,
 }
 
 impl Writer {
-    /// Creates the three logs in `run/histograms` (replacing any there), their headers naming
+    /// Creates the four logs in `run/histograms` (replacing any there), their headers naming
     /// `start`, the wall-clock instant of the replay's second 0.
     pub fn create(run: &Path, start: SystemTime, about: &str) -> anyhow::Result<Writer> {
         let dir = dir_of(run);
@@ -147,16 +158,20 @@ pub struct Interval {
 /// same second and tag (a late request's, or several shards') are added when decoded.
 #[derive(Debug, Default)]
 pub struct Intervals {
-    pub logs: [Vec<Interval>; 3],
+    pub logs: [Vec<Interval>; LOGS],
     /// The wall-clock instant of second 0, from the logs' `StartTime`.
     pub start: Option<Duration>,
 }
 
 impl Intervals {
-    /// Reads the three logs of `run` and adds their intervals to these.
+    /// Reads the four logs of `run` and adds their intervals to these.
     pub fn read(&mut self, run: &Path) -> anyhow::Result<()> {
         for log in Log::ALL {
             let path = dir_of(run).join(log.file_name());
+            if log == Log::Outcomes && !path.exists() {
+                // A run written before the outcomes log: nothing befell its requests.
+                continue;
+            }
             let text =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             for entry in IntervalLogIterator::new(&text) {
@@ -190,19 +205,19 @@ impl Intervals {
     pub fn seconds(&self) -> Seconds<'_> {
         Seconds {
             intervals: self,
-            next: [0; 3],
+            next: [0; LOGS],
             deserializer: Deserializer::new(),
         }
     }
 }
 
 /// One second's histograms: by log, by tag ("" where untagged).
-pub type Second = [BTreeMap<String, Histogram<u64>>; 3];
+pub type Second = [BTreeMap<String, Histogram<u64>>; LOGS];
 
 /// The seconds of [`Intervals`], in order.
 pub struct Seconds<'a> {
     intervals: &'a Intervals,
-    next: [usize; 3],
+    next: [usize; LOGS],
     deserializer: Deserializer,
 }
 
@@ -210,7 +225,7 @@ impl Iterator for Seconds<'_> {
     type Item = anyhow::Result<(u64, Second)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let second = (0..3)
+        let second = (0..LOGS)
             .filter_map(|k| self.intervals.logs[k].get(self.next[k]).map(|i| i.second))
             .min()?;
         let mut out: Second = Default::default();

@@ -12,11 +12,13 @@
 
 pub mod calibrate;
 pub mod deps;
+pub mod faults;
 pub mod hlog;
 pub mod measure;
 pub mod merge;
 pub mod requests;
 pub mod results;
+pub mod retry;
 pub mod schedule;
 pub mod setup;
 pub mod shard;
@@ -24,12 +26,12 @@ pub mod shard;
 use anyhow::Context as _;
 use deps::Dependencies;
 use dx_exchange::wire::endpoints::Method;
-use dx_model::event::Event;
+use dx_model::event::{Event, Payload};
 use dx_model::route::Route;
 use dx_model::rundir::summary::{RunInfo, Sharding, Summary};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
-use measure::{Class, Recorder, Sample};
+use measure::{Class, Happening, Recorder, Sample};
 pub use schedule::{Schedule, ServerClock};
 use setup::TokenSlot;
 pub use shard::Shard;
@@ -97,6 +99,33 @@ struct Shared {
     /// When the last answer came, in µs from the schedule's start: the replay's end.
     last_answer_us: std::sync::atomic::AtomicU64,
     bar: indicatif::ProgressBar,
+    /// How clients retry, per route.
+    retry: dx_scenario::RetrySection,
+    /// The scenario's faults.
+    faults: faults::Faults,
+}
+
+/// What one request came to, for the events after it.
+enum Sent {
+    /// Answered 2xx, with its body.
+    Ok(Vec<u8>),
+    /// Refused, with the error code.
+    Refused(String),
+    /// Failed, shed, or given up.
+    Failed,
+}
+
+/// The last attempt of a request.
+struct Attempt {
+    class: Class,
+    body: Option<Vec<u8>>,
+    /// The error code of a refusal or a shed answer.
+    code: Option<String>,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<u64>,
+    /// What failed, in a word (`overloaded`, `timeout`, `connection`, `500`).
+    failure: String,
+    started: Instant,
 }
 
 /// A request released by the dispatcher.
@@ -154,30 +183,54 @@ impl Shared {
             },
             None => None,
         };
+        // A prescription issued on paper (a fault): nothing to retrieve or cancel; the pharmacy
+        // registers a paper dispensing.
+        if let Some(paper) = needed.as_ref().filter(|o| o.paper_prescriber.is_some()) {
+            if let Payload::Dispense { drugs } = &first.payload {
+                let p = requests::paper_dispensing(first, paper, drugs);
+                self.send(user, &job, p, started).await;
+            } else {
+                lock(&self.recorder).happened(second, first.route(), Happening::Paper, 1);
+            }
+            if first.is_needed() {
+                self.deps
+                    .settle(first.id, Some(requests::paper_visit(first, paper)));
+            }
+            self.bar.inc(1);
+            return;
+        }
         let result = match requests::prepare(first, needed.as_ref(), self.clock.now(), self.seed) {
             Ok(p) => self.send(user, &job, p, started).await,
             Err(e) => {
                 tracing::warn!("event {}: {e:#}", first.id);
                 lock(&self.recorder).skip(first.route());
-                None
+                Sent::Failed
             }
         };
         if first.is_needed() {
-            let outcome =
-                result.map(|body| requests::outcome(first.route(), &body, needed.as_ref()));
+            let outcome = match result {
+                Sent::Ok(body) => Some(requests::outcome(first.route(), &body, needed.as_ref())),
+                // Issuing suspended: the prescriber hands the patient a paper prescription.
+                Sent::Refused(code) if code == "suspended" && first.route() == Route::Register => {
+                    lock(&self.recorder).happened(second, Route::Register, Happening::Paper, 1);
+                    Some(requests::Outcome::paper(&first.facility))
+                }
+                Sent::Refused(_) | Sent::Failed => None,
+            };
             self.deps.settle(first.id, outcome);
         }
         self.bar.inc(1);
     }
 
-    /// Sends one request through goose and records it; returns the body of a 2xx answer.
+    /// Sends one request through goose, again after a failure as the route's retry policy
+    /// says, and records its final answer.
     async fn send(
         &self,
         user: &mut GooseUser,
         job: &Job,
         p: requests::Prepared,
         started: Instant,
-    ) -> Option<Vec<u8>> {
+    ) -> Sent {
         // The probe is anonymous; every API route carries the principal's token.
         let token = if p.route == Route::Healthz {
             None
@@ -187,9 +240,89 @@ impl Shared {
                 Err(e) => {
                     tracing::warn!("token for {}: {e:#}", p.principal);
                     self.record(job, p.route, Class::Transport, started);
-                    return None;
+                    return Sent::Failed;
                 }
             }
+        };
+        let policy = self.retry.for_route(p.route);
+        let second = self.schedule.second_of(job.intended);
+        let mut attempt = 1u32;
+        let mut gave_up = None;
+        let last = loop {
+            let a = self
+                .attempt(user, &p, token.as_deref(), policy.timeout)
+                .await;
+            let wait = match retry::next(
+                &policy,
+                attempt,
+                a.class,
+                a.retry_after,
+                Instant::now().saturating_duration_since(job.intended),
+                dx_model::rng::Stream::new(
+                    self.seed,
+                    "retry",
+                    job.events[0].id.wrapping_mul(32) ^ u64::from(attempt),
+                )
+                .unit(),
+            ) {
+                retry::Step::Done => break a,
+                retry::Step::GiveUp(why) => {
+                    gave_up = Some(format!("{why} ({})", a.failure));
+                    break a;
+                }
+                retry::Step::Again(wait) => wait,
+            };
+            lock(&self.recorder).happened(
+                second,
+                p.route,
+                Happening::Retried,
+                wait.as_micros() as u64,
+            );
+            if !wait_until(Instant::now() + wait).await {
+                gave_up = Some(format!("stopped ({})", a.failure));
+                break a;
+            }
+            attempt += 1;
+        };
+        if let Some(reason) = gave_up {
+            let mut r = lock(&self.recorder);
+            r.give_up(p.route, reason);
+            r.happened(
+                second,
+                p.route,
+                Happening::GivenUp,
+                job.intended.elapsed().as_micros() as u64,
+            );
+        }
+        self.record(job, p.route, last.class, last.started);
+        match (last.class, last.body, last.code) {
+            (Class::Ok, Some(b), _) => Sent::Ok(b),
+            (Class::Refused, _, code) => {
+                let code = code.unwrap_or_else(|| "unknown".into());
+                lock(&self.recorder).refusal(p.route, code.clone());
+                Sent::Refused(code)
+            }
+            _ => Sent::Failed,
+        }
+    }
+
+    /// One attempt of a request: its class, body and error code; a `503 suspended` is the
+    /// target's deliberate answer, a refusal rather than a shed request.
+    async fn attempt(
+        &self,
+        user: &mut GooseUser,
+        p: &requests::Prepared,
+        token: Option<&str>,
+        timeout: Duration,
+    ) -> Attempt {
+        let started = Instant::now();
+        let failed = |failure: &str| Attempt {
+            class: Class::Transport,
+            body: None,
+            code: None,
+            retry_after: None,
+            failure: failure.to_owned(),
+            started,
         };
         let method = match p.method {
             Method::Post => GooseMethod::Post,
@@ -197,25 +330,24 @@ impl Shared {
         };
         // Where several nodes serve the target, this user's node.
         let path = match self.nodes.len() {
-            0 => p.path,
+            0 => p.path.clone(),
             n => format!("{}{}", self.nodes[user.weighted_users_index % n], p.path),
         };
         let builder = match user.get_request_builder(&method, &path) {
-            Ok(b) => b,
+            Ok(b) => b.timeout(timeout),
             Err(e) => {
                 tracing::warn!("{path}: {e}");
-                self.record(job, p.route, Class::Transport, started);
-                return None;
+                return failed("connection");
             }
         };
         let mut builder = match token {
             Some(t) => builder.bearer_auth(t),
             None => builder,
         };
-        if let Some(body) = p.body {
+        if let Some(body) = &p.body {
             builder = builder
                 .header("content-type", "application/json")
-                .body(body);
+                .body(body.clone());
         }
         let request = GooseRequest::builder()
             .method(method)
@@ -223,33 +355,55 @@ impl Shared {
             .name(p.route.as_str())
             .set_request_builder(builder)
             .build();
-        let (class, body) = match user.request(request).await {
+        let resp = match user.request(request).await {
             Ok(g) => match g.response {
-                Ok(resp) => {
-                    let class = Class::of_status(resp.status().as_u16());
-                    (class, resp.bytes().await.map(|b| b.to_vec()).ok())
-                }
-                Err(_) => (Class::Transport, None),
+                Ok(resp) => resp,
+                Err(e) if e.is_timeout() => return failed("timeout"),
+                Err(_) => return failed("connection"),
             },
-            Err(_) => (Class::Transport, None),
+            Err(_) => return failed("connection"),
         };
-        self.record(job, p.route, class, started);
-        match (class, body) {
-            (Class::Ok, Some(b)) => Some(b),
-            (Class::Refused, Some(b)) => {
-                let code = serde_json::from_slice::<serde_json::Value>(&b)
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) if e.is_timeout() => return failed("timeout"),
+            Err(_) => return failed("connection"),
+        };
+        let mut class = Class::of_status(status);
+        let code = (class != Class::Ok)
+            .then(|| {
+                serde_json::from_slice::<serde_json::Value>(&body)
                     .ok()
                     .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "unknown".into());
-                lock(&self.recorder).refusal(p.route, code);
-                None
-            }
-            _ => None,
+            })
+            .flatten();
+        if status == 503 && code.as_deref() == Some("suspended") {
+            class = Class::Refused;
+        }
+        Attempt {
+            class,
+            failure: code.clone().unwrap_or_else(|| status.to_string()),
+            body: Some(body),
+            code,
+            retry_after,
+            started,
         }
     }
 
     fn record(&self, job: &Job, route: Route, class: Class, started: Instant) {
         let done = Instant::now();
+        // Due inside a fault's window and answered after it: part of its backlog.
+        for (i, &(start, end)) in self.faults.windows_ms.iter().enumerate() {
+            let end = self.schedule.due(end);
+            if job.intended >= self.schedule.due(start) && job.intended < end && done > end {
+                lock(&self.recorder).backlog(i);
+            }
+        }
         if let Some(t0) = self.schedule.started() {
             self.last_answer_us.fetch_max(
                 done.saturating_duration_since(t0).as_micros() as u64,
@@ -320,6 +474,8 @@ pub async fn drive(
         refreshes: std::sync::atomic::AtomicU64::new(0),
         last_answer_us: std::sync::atomic::AtomicU64::new(0),
         bar: progress_bar(opts.progress, a.events),
+        retry: scenario.replay.retry.clone(),
+        faults: faults::Faults::of(scenario),
     });
     let dependents = std::mem::take(&mut a.dependents);
     let dispatcher = {
@@ -355,7 +511,24 @@ pub async fn drive(
             anyhow::Ok((released, late))
         })
     };
+    // One process switches the scenario's suspensions on the target: the whole replay, or the
+    // first shard of it.
+    let switcher = (shard.index == 0 && shared.faults.suspensions().next().is_some()).then(|| {
+        let (shared, secret) = (shared.clone(), opts.admin_secret.clone());
+        tokio::spawn(async move { switch_suspensions(&shared, &secret).await })
+    });
     attack(&shared, opts, users).await?;
+    if let Some(task) = switcher {
+        // Whatever happened, the target is left with nothing of the scenario's suspended.
+        let switched = if task.is_finished() {
+            task.await.context("the suspension switch")?
+        } else {
+            task.abort();
+            Ok(())
+        };
+        let resumed = resume_all(&shared, &opts.admin_secret).await;
+        switched.and(resumed)?;
+    }
     // The attack ends when every user has seen the stream close, or when goose was stopped
     // (Ctrl-C or SIGTERM): then the dispatcher's sends fail and it stops too.
     shared.rx.lock().await.close();
@@ -392,6 +565,60 @@ pub async fn drive(
         }),
     };
     finish(&shared, scenario, opts, &manifest, info, elapsed)
+}
+
+/// Switches the scenario's suspensions on the target through its admin route, on at each
+/// window's start and off at its end.
+async fn switch_suspensions(shared: &Shared, admin_secret: &str) -> anyhow::Result<()> {
+    while shared.schedule.started().is_none() {
+        if goose::is_killswitch_triggered() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut switches: Vec<(i64, bool, dx_exchange::wire::SuspensionTarget, String)> = Vec::new();
+    for (target, reason, (start, end)) in shared.faults.suspensions() {
+        switches.push((start, true, target, reason.to_owned()));
+        switches.push((end, false, target, String::new()));
+    }
+    // In time order; at one instant, what ends before what begins.
+    switches.sort_by_key(|s| (s.0, s.1));
+    for (at, on, target, reason) in switches {
+        if !wait_until(shared.schedule.due(at)).await {
+            break;
+        }
+        let admin = shared
+            .client
+            .token("admin", admin_secret)
+            .await
+            .context("an admin token for the suspension")?
+            .token;
+        shared
+            .client
+            .suspend(&admin, target, on.then_some(reason.as_str()))
+            .await
+            .with_context(|| {
+                format!(
+                    "{} {} on the target",
+                    if on { "suspending" } else { "resuming" },
+                    target.as_str()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Resumes every target the scenario suspends (after the replay, or its interruption).
+async fn resume_all(shared: &Shared, admin_secret: &str) -> anyhow::Result<()> {
+    let admin = shared.client.token("admin", admin_secret).await?.token;
+    for (target, _, _) in shared.faults.suspensions() {
+        shared
+            .client
+            .suspend(&admin, target, None)
+            .await
+            .with_context(|| format!("resuming {} on the target", target.as_str()))?;
+    }
+    Ok(())
 }
 
 /// " (shard I/N)" for messages, or nothing when the replay is whole.
@@ -536,6 +763,10 @@ fn finish(
             info,
             elapsed_s: elapsed,
             slo: &|route| scenario.slo.for_route(route),
+            faults: shared.faults.windows(
+                dx_protocol::time::jst_ms(scenario.period.start),
+                opts.schedule.speedup(),
+            ),
             calibration_source: format!(
                 "dxsim drive of {} against {} ({} → {}, {}×)",
                 scenario.name,
@@ -593,7 +824,9 @@ async fn release_batches(
 
 /// Releases the events at their due instants; returns how many were released. A needed event
 /// opens its entry in the dependency table with the count of its dependents (`dependents`,
-/// from the pass before the replay, from which it then leaves).
+/// from the pass before the replay, from which it then leaves). An event of a facility a network
+/// outage cuts off is held and released when the outage ends, issued on paper, or given up
+/// ([`faults::cut_off`]).
 async fn dispatch(
     dir: &Path,
     tx: tokio::sync::mpsc::Sender<Job>,
@@ -607,14 +840,32 @@ async fn dispatch(
     let mut batches: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     let mut batch_at = i64::MIN;
     let mut released = 0u64;
+    // Events held by an outage, by the instant (simulated ms) it ends.
+    let mut held: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
     for chunk in workload::stream(dir)? {
         for e in chunk?.into_iter().filter(|e| shard.holds(e)) {
             if e.at_ms != batch_at && !batches.is_empty() {
+                if !release_held(&mut held, batch_at, shared, &tx).await {
+                    return Ok(released);
+                }
                 let due_at = due(batch_at);
                 if !release_batches(std::mem::take(&mut batches), due_at, &tx, &mut released).await
                 {
                     return Ok(released);
                 }
+            }
+            if !release_held(&mut held, e.at_ms, shared, &tx).await {
+                return Ok(released);
+            }
+            if e.is_needed() {
+                shared
+                    .deps
+                    .open(e.id, dependents.remove(&e.id).unwrap_or(0));
+            }
+            if let Some(i) = shared.faults.outage_of(&e) {
+                released += 1;
+                cut_off(e, i, shared, &mut held);
+                continue;
             }
             if e.route().is_batched() {
                 batch_at = e.at_ms;
@@ -625,11 +876,6 @@ async fn dispatch(
             let intended = due(e.at_ms);
             if !wait_until(intended).await {
                 return Ok(released);
-            }
-            if e.is_needed() {
-                shared
-                    .deps
-                    .open(e.id, dependents.remove(&e.id).unwrap_or(0));
             }
             released += 1;
             let job = Job {
@@ -642,7 +888,83 @@ async fn dispatch(
         }
     }
     if !batches.is_empty() {
+        if !release_held(&mut held, batch_at, shared, &tx).await {
+            return Ok(released);
+        }
         release_batches(batches, due(batch_at), &tx, &mut released).await;
     }
+    release_held(&mut held, i64::MAX, shared, &tx).await;
     Ok(released)
+}
+
+/// What a facility cut off by outage `fault` does with event `e`: holds it until the outage
+/// ends, issues paper, or gives it up — counted in the second it was due.
+fn cut_off(e: Event, fault: usize, shared: &Shared, held: &mut BTreeMap<i64, Vec<Event>>) {
+    let second = shared.schedule.second_of(shared.schedule.due(e.at_ms));
+    let route = e.route();
+    let mut recorder = lock(&shared.recorder);
+    match faults::cut_off(route) {
+        faults::CutOff::Defer => {
+            let end = shared.faults.windows_ms[fault].1;
+            let held_us = ((end - e.at_ms) as f64 * 1000.0 / shared.schedule.speedup()) as u64;
+            recorder.happened(second, route, Happening::Deferred, held_us);
+            recorder.backlog(fault);
+            held.entry(end).or_default().push(e);
+        }
+        faults::CutOff::Paper => {
+            recorder.happened(second, route, Happening::Paper, 1);
+            shared
+                .deps
+                .settle(e.id, Some(requests::Outcome::paper(&e.facility)));
+            shared.bar.inc(1);
+        }
+        faults::CutOff::Abandon => {
+            recorder.happened(second, route, Happening::Abandoned, 1);
+            shared.deps.settle(e.id, None);
+            shared.bar.inc(1);
+        }
+    }
+}
+
+/// Releases the events held by outages that ended by `until_ms` (simulated), at the instant
+/// each ended: the backlog arrives at once (batched events as batches); false if the replay
+/// was stopped.
+async fn release_held(
+    held: &mut BTreeMap<i64, Vec<Event>>,
+    until_ms: i64,
+    shared: &Shared,
+    tx: &tokio::sync::mpsc::Sender<Job>,
+) -> bool {
+    while let Some(entry) = held.first_entry() {
+        if *entry.key() > until_ms {
+            break;
+        }
+        let (end, events) = entry.remove_entry();
+        let intended = shared.schedule.due(end);
+        let mut batches: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+        let mut singles = Vec::new();
+        for e in events {
+            if e.route().is_batched() {
+                let key = format!("{} {}", e.route().as_str(), e.principal());
+                batches.entry(key).or_default().push(e);
+            } else {
+                singles.push(e);
+            }
+        }
+        // Counted as released when they were held.
+        let mut ignored = 0;
+        if !release_batches(batches, intended, tx, &mut ignored).await {
+            return false;
+        }
+        for e in singles {
+            let job = Job {
+                events: vec![e],
+                intended,
+            };
+            if tx.send(job).await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
 }

@@ -21,7 +21,9 @@ pub enum Class {
     Ok,
     /// 4xx: the exchange refused (a rule, or a stream the target's state does not match).
     Refused,
-    /// 5xx.
+    /// 503 or 429: shed by the target (overloaded, suspended, too many attempts).
+    Shed,
+    /// Another 5xx.
     ServerError,
     /// No HTTP answer (connection refused, reset, timeout).
     Transport,
@@ -31,6 +33,7 @@ impl Class {
     pub fn of_status(status: u16) -> Class {
         match status {
             200..=399 => Class::Ok,
+            429 | 503 => Class::Shed,
             400..=499 => Class::Refused,
             _ => Class::ServerError,
         }
@@ -39,6 +42,7 @@ impl Class {
         match self {
             Class::Ok => "2xx",
             Class::Refused => "4xx",
+            Class::Shed => "shed",
             Class::ServerError => "5xx",
             Class::Transport => "transport",
         }
@@ -47,6 +51,7 @@ impl Class {
         [
             Class::Ok,
             Class::Refused,
+            Class::Shed,
             Class::ServerError,
             Class::Transport,
         ]
@@ -54,7 +59,47 @@ impl Class {
         .find(|c| c.as_str() == s)
     }
     pub fn is_error(self) -> bool {
-        matches!(self, Class::ServerError | Class::Transport)
+        matches!(self, Class::Shed | Class::ServerError | Class::Transport)
+    }
+}
+
+/// What befell a request besides its final answer, counted per second of its intended send in
+/// the outcomes log (`outcomes.hlog`, tagged `<route>.<what>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Happening {
+    /// An attempt made again after a failure (the value: the wait before it).
+    Retried,
+    /// The client stopped trying (the value: the time from the intended send).
+    GivenUp,
+    /// A fault held it at the facility; it was sent after (the value: how long it was held).
+    Deferred,
+    /// A registration issued on paper instead, or a retrieval a paper prescription spared.
+    Paper,
+    /// A read the facility gave up without sending.
+    Abandoned,
+}
+
+impl Happening {
+    pub const ALL: [Happening; 5] = [
+        Happening::Retried,
+        Happening::GivenUp,
+        Happening::Deferred,
+        Happening::Paper,
+        Happening::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Happening::Retried => "retried",
+            Happening::GivenUp => "given_up",
+            Happening::Deferred => "deferred",
+            Happening::Paper => "paper",
+            Happening::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Happening> {
+        Self::ALL.into_iter().find(|h| h.as_str() == s)
     }
 }
 
@@ -86,6 +131,10 @@ pub struct Tallies {
     pub late_over_10ms: u64,
     /// Tokens renewed during the replay (not counted as requests).
     pub token_refreshes: u64,
+    /// Requests given up, by route and reason.
+    pub given_up: BTreeMap<(Route, String), u64>,
+    /// Per fault of the scenario (in its order): requests waiting at its end.
+    pub backlog: Vec<u64>,
 }
 
 impl Tallies {
@@ -102,6 +151,15 @@ impl Tallies {
         }
         self.late_over_10ms += o.late_over_10ms;
         self.token_refreshes += o.token_refreshes;
+        for (k, n) in &o.given_up {
+            *self.given_up.entry(k.clone()).or_default() += n;
+        }
+        if self.backlog.len() < o.backlog.len() {
+            self.backlog.resize(o.backlog.len(), 0);
+        }
+        for (i, n) in o.backlog.iter().enumerate() {
+            self.backlog[i] += n;
+        }
     }
 
     /// The tallies a summary holds.
@@ -123,7 +181,11 @@ impl Tallies {
             for (code, n) in &r.refusal_codes {
                 t.refusals.insert((route, code.clone()), *n);
             }
+            for (why, n) in &r.given_up {
+                t.given_up.insert((route, why.clone()), *n);
+            }
         }
+        t.backlog = s.faults.iter().map(|f| f.backlog).collect();
         Ok(t)
     }
 }
@@ -138,6 +200,7 @@ struct Open {
     /// (route, class, latency from the intended send time µs, service time µs).
     requests: Vec<(Route, Class, u32, u32)>,
     lateness: Vec<u32>,
+    happenings: Vec<(Route, Happening, u32)>,
 }
 
 /// Everything measured during one replay: open seconds in memory (at most [`OPEN_S`] behind the
@@ -201,6 +264,25 @@ impl Recorder {
         self.open.entry(second).or_default()
     }
 
+    /// Something befell a request due in `second` (`us`: see [`Happening`]).
+    pub fn happened(&mut self, second: u64, route: Route, what: Happening, us: u64) {
+        self.second(second).happenings.push((route, what, us32(us)));
+        self.close_old();
+    }
+
+    /// A request was given up, for `reason`.
+    pub fn give_up(&mut self, route: Route, reason: String) {
+        *self.tallies.given_up.entry((route, reason)).or_default() += 1;
+    }
+
+    /// A request due in fault `fault`'s window was still waiting at its end.
+    pub fn backlog(&mut self, fault: usize) {
+        if self.tallies.backlog.len() <= fault {
+            self.tallies.backlog.resize(fault + 1, 0);
+        }
+        self.tallies.backlog[fault] += 1;
+    }
+
     /// A request not sent because an earlier one it needed failed.
     pub fn skip(&mut self, route: Route) {
         *self.tallies.skipped.entry(route).or_default() += 1;
@@ -259,6 +341,18 @@ impl Recorder {
                     h.record(u64::from(us)).expect("clamped");
                 }
                 logs.write(Log::Lateness, second, None, &h)?;
+            }
+            let mut happenings: BTreeMap<(Route, Happening), Histogram<u64>> = BTreeMap::new();
+            for (route, what, us) in o.happenings {
+                happenings
+                    .entry((route, what))
+                    .or_insert_with(hlog::histogram)
+                    .record(u64::from(us))
+                    .expect("clamped");
+            }
+            for ((route, what), h) in &happenings {
+                let tag = format!("{}.{}", route.as_str(), what.as_str());
+                logs.write(Log::Outcomes, second, Some(&tag), h)?;
             }
         }
         Ok(())
@@ -339,6 +433,7 @@ mod tests {
                 elapsed_s: 10.0,
                 slo: &|route| slo.for_route(route),
                 calibration_source: "test".into(),
+                faults: Vec::new(),
             },
         )
         .unwrap();

@@ -223,6 +223,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Summary> {
         Some(&mut logs),
         &tallies,
         results::About {
+            faults: results::FaultWindow::of_summary(&first.summary),
             info,
             elapsed_s,
             slo: &|route| slos.get(&route).copied().unwrap_or(route.info().slo),
@@ -297,6 +298,7 @@ mod tests {
                 elapsed_s: 200.0,
                 slo: &|route| slo.for_route(route),
                 calibration_source: "test".into(),
+                faults: Vec::new(),
             },
         )
         .unwrap()

@@ -33,6 +33,45 @@ pub struct Outcome {
     pub document_id: Option<String>,
     /// An online application's id.
     pub application_id: Option<String>,
+    /// The prescription was issued on paper instead, by this facility (a fault): there is
+    /// nothing to retrieve or cancel, and the pharmacy registers a paper dispensing.
+    pub paper_prescriber: Option<String>,
+    /// How the patient of a paper prescription is named at the pharmacy (from the visit that
+    /// would have retrieved it).
+    pub paper_patient: Option<PersonRef>,
+}
+
+impl Outcome {
+    /// A paper prescription of `prescriber`.
+    pub fn paper(prescriber: &str) -> Outcome {
+        Outcome {
+            paper_prescriber: Some(prescriber.to_owned()),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// What the pharmacy's visit of a paper prescription passes on to its dispensing: the
+/// prescriber, and the patient as the visit names them (card or insurance number).
+pub fn paper_visit(e: &Event, paper: &Outcome) -> Outcome {
+    Outcome {
+        paper_patient: Some(person(e)),
+        ..paper.clone()
+    }
+}
+
+/// The paper dispensing a pharmacy registers for dispensing event `e` when its prescription
+/// was issued on paper (`paper`: by whom, and the patient as the visit named them).
+pub fn paper_dispensing(e: &Event, paper: &Outcome, drugs: &[DrugLine]) -> Prepared {
+    let body = PaperDispenseRequest {
+        person: paper.paper_patient.clone().unwrap_or_else(|| person(e)),
+        prescriber_facility: paper.paper_prescriber.clone().unwrap_or_default(),
+        items: wire_lines(drugs),
+    };
+    Prepared {
+        route: Route::PaperDispense,
+        ..Prepared::of::<ep::PaperDispense>(e, &[], &(), &body)
+    }
 }
 
 /// A request ready to send.
@@ -688,6 +727,8 @@ mod tests {
             access_code: Some("123456".into()),
             document_id: Some("D1".into()),
             application_id: Some("A1".into()),
+            paper_prescriber: None,
+            paper_patient: None,
         };
         let yj = DrugMaster::get().all()[0].yj.clone();
         let drugs = vec![DrugLine {

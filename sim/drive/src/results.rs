@@ -5,10 +5,12 @@
 //! (exact at their precision), every count from the histograms or the tallies summed.
 
 use crate::hlog::{self, Intervals, Log};
-use crate::measure::{Class, Tallies};
+use crate::measure::{Class, Happening, Tallies};
 use dx_model::route::{Route, Slo};
 use dx_model::rundir;
-use dx_model::rundir::summary::{Lateness, RouteSummary, RunInfo, Summary, Totals};
+use dx_model::rundir::summary::{
+    FaultReport, Flow, Lateness, RouteSummary, RunInfo, Summary, Totals,
+};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,7 +32,40 @@ pub struct About<'a> {
     pub slo: &'a dyn Fn(Route) -> Slo,
     /// Where `service-times.json` says its fits come from.
     pub calibration_source: String,
+    /// The scenario's faults, in its order.
+    pub faults: Vec<FaultWindow>,
 }
+
+/// A fault's window in the replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultWindow {
+    pub kind: String,
+    pub label: String,
+    /// Seconds of the replay.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Acknowledged writes lost, where the fault could lose any and they were counted.
+    pub lost_writes: Option<u64>,
+}
+
+impl FaultWindow {
+    /// The windows a summary's fault reports name (a merge takes them from its shards).
+    pub fn of_summary(s: &Summary) -> Vec<FaultWindow> {
+        s.faults
+            .iter()
+            .map(|f| FaultWindow {
+                kind: f.kind.clone(),
+                label: f.label.clone(),
+                start_s: f.replay_start_s,
+                end_s: f.replay_end_s,
+                lost_writes: f.lost_writes,
+            })
+            .collect()
+    }
+}
+
+/// Seconds every route must stay within its SLO after a fault before it counts as recovered.
+const STEADY_S: u64 = 10;
 
 /// Writes the result files of the replay whose logs are `intervals` into `dir` (and, if
 /// `rewrite` is given, each second's added-up histograms into those logs), and returns its
@@ -45,7 +80,11 @@ pub fn write(
     let w = intervals
         .last_second()
         .map_or(1, |s| (s + 1).div_ceil(WINDOWS).max(1));
-    let mut acc = Accumulated::new(w);
+    let p99: BTreeMap<Route, f64> = Route::ALL
+        .iter()
+        .filter_map(|r| (about.slo)(*r).p99_ms.map(|b| (*r, b)))
+        .collect();
+    let mut acc = Accumulated::new(w, p99);
     for second in intervals.seconds() {
         let (second, hs) = second?;
         if let Some(out) = rewrite.as_deref_mut() {
@@ -67,6 +106,21 @@ pub fn write(
     let summary = acc.summary(tallies, &about);
     rundir::write(dir, &summary)?;
     Ok(summary)
+}
+
+/// One second's row of `timeseries.csv` for one route.
+#[derive(Default)]
+struct Row {
+    requests: u64,
+    errors: u64,
+    refused: u64,
+    shed: u64,
+    retried: u64,
+    given_up: u64,
+    deferred: u64,
+    paper: u64,
+    abandoned: u64,
+    max: u64,
 }
 
 /// One window of the series, being added up.
@@ -91,6 +145,13 @@ struct Accumulated {
     late: Option<Histogram<u64>>,
     windows: WindowColumns,
     lateness_windows: LatenessColumns,
+    /// Each route's p99 bound.
+    p99: BTreeMap<Route, f64>,
+    /// What befell requests, by route, over the replay.
+    happened: BTreeMap<(Route, Happening), u64>,
+    /// Per second: the flow of every route, and whether every route's p99 of the second was
+    /// within its bound.
+    flow: BTreeMap<u64, (Flow, bool)>,
 }
 
 #[derive(Default)]
@@ -128,18 +189,23 @@ fn route_class(tag: &str) -> anyhow::Result<(Route, Class)> {
 }
 
 impl Accumulated {
-    fn new(w: u64) -> Self {
+    fn new(w: u64, p99: BTreeMap<Route, f64>) -> Self {
         Self {
             by_class: BTreeMap::new(),
             service: BTreeMap::new(),
             lateness: hlog::histogram(),
-            csv: String::from("second,route,requests,errors,refused,max_ms\n"),
+            csv: String::from(
+                "second,route,requests,errors,refused,shed,retried,given_up,deferred,paper,abandoned,max_ms\n",
+            ),
             w,
             window: None,
             rows: BTreeMap::new(),
             late: None,
             windows: WindowColumns::default(),
             lateness_windows: LatenessColumns::default(),
+            p99,
+            happened: BTreeMap::new(),
+            flow: BTreeMap::new(),
         }
     }
 
@@ -150,9 +216,30 @@ impl Accumulated {
             self.window = Some(window);
         }
         // This second's rows of the series, per route.
-        let mut per_route: BTreeMap<Route, (u64, u64, u64, u64)> = BTreeMap::new();
+        let mut per_route: BTreeMap<Route, Row> = BTreeMap::new();
+        let mut second_flow = Flow::default();
+        let mut latency: BTreeMap<Route, Histogram<u64>> = BTreeMap::new();
+        for (tag, h) in &hs[Log::Outcomes as usize] {
+            let (route, what) = tag
+                .rsplit_once('.')
+                .and_then(|(r, w)| Some((Route::parse(r)?, Happening::parse(w)?)))
+                .ok_or_else(|| anyhow::anyhow!("outcomes log tag {tag:?} is not <route>.<what>"))?;
+            let n = h.len();
+            *self.happened.entry((route, what)).or_default() += n;
+            let row = per_route.entry(route).or_default();
+            let (count, total) = match what {
+                Happening::Retried => (&mut row.retried, &mut second_flow.retried),
+                Happening::GivenUp => (&mut row.given_up, &mut second_flow.given_up),
+                Happening::Deferred => (&mut row.deferred, &mut second_flow.deferred),
+                Happening::Paper => (&mut row.paper, &mut second_flow.paper),
+                Happening::Abandoned => (&mut row.abandoned, &mut second_flow.abandoned),
+            };
+            *count += n;
+            *total += n;
+        }
         for (tag, h) in &hs[Log::Latency as usize] {
             let (route, class) = route_class(tag)?;
+            add_to(latency.entry(route).or_insert_with(hlog::histogram), h)?;
             add_to(
                 self.by_class
                     .entry((route, class))
@@ -161,23 +248,45 @@ impl Accumulated {
             )?;
             let n = h.len();
             let row = per_route.entry(route).or_default();
-            row.0 += n;
-            row.1 += if class.is_error() { n } else { 0 };
-            row.2 += if class == Class::Refused { n } else { 0 };
-            row.3 = row.3.max(h.max());
+            row.requests += n;
+            row.errors += if class.is_error() { n } else { 0 };
+            row.refused += if class == Class::Refused { n } else { 0 };
+            row.shed += if class == Class::Shed { n } else { 0 };
+            row.max = row.max.max(h.max());
+            second_flow.offered += n;
+            match class {
+                Class::Ok | Class::Refused => second_flow.answered += n,
+                Class::Shed => second_flow.shed += n,
+                Class::ServerError | Class::Transport => second_flow.failed += n,
+            }
             let w = self.rows.entry(route).or_default();
             w.requests += n;
             w.errors += if class.is_error() { n } else { 0 };
             w.refused += if class == Class::Refused { n } else { 0 };
             add_to(w.latency.get_or_insert_with(hlog::histogram), h)?;
         }
-        for (route, (requests, errors, refused, max)) in per_route {
+        for (route, r) in per_route {
             self.csv.push_str(&format!(
-                "{second},{},{requests},{errors},{refused},{:.3}\n",
+                "{second},{},{},{},{},{},{},{},{},{},{},{:.3}\n",
                 route.as_str(),
-                ms(max)
+                r.requests,
+                r.errors,
+                r.refused,
+                r.shed,
+                r.retried,
+                r.given_up,
+                r.deferred,
+                r.paper,
+                r.abandoned,
+                ms(r.max)
             ));
         }
+        let within = latency.iter().all(|(route, h)| {
+            self.p99
+                .get(route)
+                .is_none_or(|bound| ms(h.value_at_quantile(0.99)) <= *bound)
+        });
+        self.flow.insert(second, (second_flow, within));
         for (tag, h) in &hs[Log::Service as usize] {
             let route = Route::parse(tag)
                 .ok_or_else(|| anyhow::anyhow!("service log tag {tag:?} is not a route"))?;
@@ -335,10 +444,12 @@ impl Accumulated {
             let class = |c: Class| self.by_class.get(&(route, c)).map_or(0, Histogram::len);
             let count = all.len();
             let skipped = tallies.skipped.get(&route).copied().unwrap_or(0);
-            if count == 0 && skipped == 0 {
+            let happened = |w: Happening| self.happened.get(&(route, w)).copied().unwrap_or(0);
+            let befell: u64 = Happening::ALL.into_iter().map(happened).sum();
+            if count == 0 && skipped == 0 && befell == 0 {
                 continue;
             }
-            let errors = class(Class::ServerError) + class(Class::Transport);
+            let errors = class(Class::Shed) + class(Class::ServerError) + class(Class::Transport);
             let refused = class(Class::Refused);
             let at = |q: f64| ms(all.value_at_quantile(q));
             let service = |q: f64| {
@@ -374,6 +485,17 @@ impl Accumulated {
                     .collect(),
                 slo: (about.slo)(route),
                 breaches: Vec::new(),
+                shed: class(Class::Shed),
+                retried: happened(Happening::Retried),
+                given_up: tallies
+                    .given_up
+                    .iter()
+                    .filter(|((r, _), _)| *r == route)
+                    .map(|((_, why), n)| (why.clone(), *n))
+                    .collect(),
+                deferred: happened(Happening::Deferred),
+                paper: happened(Happening::Paper),
+                abandoned: happened(Happening::Abandoned),
             };
             let stats = judged(stats);
             total.requests += count;
@@ -397,6 +519,59 @@ impl Accumulated {
                 over_10ms: tallies.late_over_10ms,
             },
             routes,
+            faults: about
+                .faults
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    self.fault_report(
+                        f,
+                        tallies.backlog.get(i).copied().unwrap_or(0),
+                        about.info.speedup,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// What a fault did: the flow of the seconds in its window, the rate before it and the
+    /// peak after it, and how long until every route's p99 was back within its SLO.
+    fn fault_report(&self, f: &FaultWindow, backlog: u64, speedup: f64) -> FaultReport {
+        let (s0, s1) = (f.start_s.floor() as u64, f.end_s.ceil() as u64);
+        let len = (s1 - s0).max(1);
+        let mut during = Flow::default();
+        for (flow, _) in self.flow.range(s0..s1).map(|(_, v)| v) {
+            during.add(flow);
+        }
+        let before: u64 = self
+            .flow
+            .range(s0.saturating_sub(len)..s0)
+            .map(|(_, (flow, _))| flow.offered)
+            .sum();
+        let span = s0.min(len).max(1);
+        let last = self.flow.keys().next_back().copied().unwrap_or(0);
+        let good = |s: u64| self.flow.get(&s).is_none_or(|(_, within)| *within);
+        let recovered = (s1..=last).find(|&s| (s..(s + STEADY_S).min(last + 1)).all(good));
+        let peak_until = recovered.map_or(last + 1, |s| s + STEADY_S);
+        let recovery_peak = self
+            .flow
+            .range(s1..peak_until.max(s1 + 1))
+            .map(|(_, (flow, _))| flow.offered)
+            .max()
+            .unwrap_or(0);
+        let ttr = recovered.map(|s| (s as f64 - f.end_s).max(0.0));
+        FaultReport {
+            kind: f.kind.clone(),
+            label: f.label.clone(),
+            replay_start_s: f.start_s,
+            replay_end_s: f.end_s,
+            during,
+            backlog,
+            usual_per_s: before as f64 / span as f64,
+            recovery_peak_per_s: recovery_peak as f64,
+            time_to_recover_s: ttr,
+            time_to_recover_simulated_s: ttr.map(|t| t * speedup),
+            lost_writes: f.lost_writes,
         }
     }
 }

@@ -10,10 +10,12 @@
 
 pub mod adoption;
 pub mod dates;
+pub mod faults;
 mod load;
 pub mod sections;
 pub mod values;
 
+pub use faults::{Fault, FaultKind};
 pub use sections::*;
 pub use values::{KindCounts, KindShares, Name, PerKind, Share};
 
@@ -53,6 +55,8 @@ pub struct Scenario {
     /// A rollout over years (`dxsim report SCENARIO`): adoption moving through waypoints,
     /// simulated month by month.
     pub rollout: Option<RolloutSection>,
+    /// Faults injected into the replay, each over a window of the period (`[[faults]]`).
+    pub faults: Vec<Fault>,
 }
 
 impl Default for Scenario {
@@ -72,6 +76,7 @@ impl Default for Scenario {
             slo: SloSection::default(),
             capacity: CapacitySection::default(),
             rollout: None,
+            faults: Vec::new(),
         }
     }
 }

@@ -60,6 +60,17 @@ impl Scenario {
                 "municipal.flu_elderly_doses_per_year cannot exceed flu_doses_per_year".into(),
             );
         }
+        for (i, f) in self.faults.iter().enumerate() {
+            if f.start < p.start || f.end > p.end() {
+                return Err(format!(
+                    "faults[{i}]: its window {} → {} lies outside the period {} → {}",
+                    f.start,
+                    f.end,
+                    p.start,
+                    p.end()
+                ));
+            }
+        }
         self.validate_rollout()?;
         self.validate_capacity()
     }

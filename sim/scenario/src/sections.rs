@@ -5,7 +5,7 @@
 
 use crate::dates::{toml_date, toml_datetime};
 use crate::values::{
-    Count, FluPeak, Hours, InFlight, KindCounts, KindShares, Latency, Millis, Prefecture,
+    Attempts, Count, FluPeak, Hours, InFlight, KindCounts, KindShares, Latency, Millis, Prefecture,
     Replications, Scale, Servers, Share, Speedup, SurgeFactor, VisitRate, count, share, shares,
 };
 use chrono::{NaiveDate, NaiveDateTime};
@@ -198,6 +198,90 @@ section! {
         /// Requests the driver keeps in flight at most (its goose users); a request due while
         /// all are busy waits, and that wait counts in its latency and in the driver's lateness.
         pub max_in_flight: InFlight = InFlight::new(256).expect("in range"),
+        /// How the facilities' systems react to a request shed (503, 429), failed (5xx) or
+        /// unanswered (a timeout, no connection).
+        pub retry: RetrySection = RetrySection::default(),
+    }
+}
+
+/// Whether a client tries a failed request again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryKind {
+    /// One attempt: a failure is the answer.
+    #[default]
+    None,
+    /// Again after `Retry-After` if the answer gives it, else after an exponential backoff
+    /// with full jitter (a uniform wait up to `base_ms × 2^(attempt−1)`, at most
+    /// `max_backoff_ms`), until `max_attempts` or `deadline_ms`.
+    Backoff,
+}
+
+section! {
+    /// The clients' retry policy. Its times are of the replay's real clock (the exchange's
+    /// queues drain in real time whatever the speedup): a request's latency runs from its first
+    /// intended send to its final answer, every attempt is counted, and a request the client
+    /// stops trying is given up, a failure with its reason.
+    pub struct RetrySection {
+        pub policy: RetryKind = RetryKind::None,
+        /// Attempts of one request at most, the first included.
+        pub max_attempts: Attempts = Attempts::new(4).expect("in range"),
+        /// The first backoff's bound; each further one doubles it.
+        pub base_ms: Millis = Millis::new(100.0).expect("in range"),
+        /// The largest backoff (and the largest `Retry-After` honoured as given).
+        pub max_backoff_ms: Millis = Millis::new(5_000.0).expect("in range"),
+        /// No attempt starts later than this after the first intended send.
+        pub deadline_ms: Millis = Millis::new(30_000.0).expect("in range"),
+        /// How long one attempt waits for its answer.
+        pub timeout_ms: Millis = Millis::new(60_000.0).expect("in range"),
+        /// Per route, other values of any of the fields above.
+        pub routes: BTreeMap<Route, RetryOverride> = BTreeMap::new(),
+    }
+}
+
+/// One route's own retry values; those not given are the section's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryOverride {
+    pub policy: Option<RetryKind>,
+    pub max_attempts: Option<Attempts>,
+    pub base_ms: Option<Millis>,
+    pub max_backoff_ms: Option<Millis>,
+    pub deadline_ms: Option<Millis>,
+    pub timeout_ms: Option<Millis>,
+}
+
+/// The retry policy of one route, resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub kind: RetryKind,
+    pub max_attempts: u32,
+    pub base: std::time::Duration,
+    pub max_backoff: std::time::Duration,
+    pub deadline: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+fn millis(m: Millis) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(m.get() / 1000.0)
+}
+
+impl RetrySection {
+    /// The policy of `route`: its override where given, else the section's.
+    pub fn for_route(&self, route: Route) -> RetryPolicy {
+        let o = self.routes.get(&route).copied().unwrap_or_default();
+        let kind = o.policy.unwrap_or(self.policy);
+        RetryPolicy {
+            kind,
+            max_attempts: match kind {
+                RetryKind::None => 1,
+                RetryKind::Backoff => o.max_attempts.unwrap_or(self.max_attempts).get(),
+            },
+            base: millis(o.base_ms.unwrap_or(self.base_ms)),
+            max_backoff: millis(o.max_backoff_ms.unwrap_or(self.max_backoff_ms)),
+            deadline: millis(o.deadline_ms.unwrap_or(self.deadline_ms)),
+            timeout: millis(o.timeout_ms.unwrap_or(self.timeout_ms)),
+        }
     }
 }
 

@@ -161,3 +161,75 @@ fn an_slo_falls_back_to_the_scenario_default_then_the_route_table() {
         None
     );
 }
+
+#[test]
+fn faults_and_the_retry_policy_are_read_and_checked() {
+    let period = "[period]\nstart = 2025-02-13T10:30:00\nhours = 2.0\n";
+    let s = parse(&format!(
+        "{period}[replay.retry]\npolicy = \"backoff\"\nmax_attempts = 5\n\
+         [replay.retry.routes.portal_read]\npolicy = \"none\"\n\
+         [[faults]]\nkind = \"network_outage\"\nstart = 2025-02-13T11:06:00\nend = 2025-02-13T11:35:00\nprefectures = [13, 14]\nshare = 0.5\n\
+         [[faults]]\nkind = \"service_suspended\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T12:00:00\ntarget = \"eprescription_issuing\"\nreason = \"dummy codes\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.faults.len(), 2);
+    assert_eq!(
+        s.faults[0].what,
+        FaultKind::NetworkOutage {
+            prefectures: vec![13, 14],
+            share: 0.5
+        }
+    );
+    assert!(
+        s.faults[1]
+            .label()
+            .starts_with("service_suspended 2025-02-13 11:00 → 12:00")
+    );
+    let verify = s.replay.retry.for_route(dx_model::route::Route::Verify);
+    assert_eq!((verify.kind, verify.max_attempts), (RetryKind::Backoff, 5));
+    let portal = s.replay.retry.for_route(dx_model::route::Route::PortalRead);
+    assert_eq!((portal.kind, portal.max_attempts), (RetryKind::None, 1));
+    // Only a Tokyo or Kanagawa facility is cut off, about half of them, the same ones each time.
+    let cut: Vec<bool> = (0..400)
+        .map(|i| s.faults[0].cuts_off(s.seed, &format!("131{i:07}")))
+        .collect();
+    let n = cut.iter().filter(|c| **c).count();
+    assert!((150..250).contains(&n), "{n}");
+    assert!(!s.faults[0].cuts_off(s.seed, "2710000001"));
+    assert!(!s.faults[0].cuts_off(s.seed, "131000"));
+    for (bad, says) in [
+        (
+            "kind = \"meteor\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T11:30:00\n",
+            "unknown fault kind",
+        ),
+        (
+            "kind = \"network_outage\"\nstart = 2025-02-13T11:30:00\nend = 2025-02-13T11:00:00\n",
+            "ends after it starts",
+        ),
+        (
+            "kind = \"network_outage\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T14:00:00\n",
+            "outside the period",
+        ),
+        (
+            "kind = \"network_outage\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T11:30:00\ntarget = \"ehr\"\n",
+            "not a field",
+        ),
+        (
+            "kind = \"service_suspended\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T11:30:00\ntarget = \"ehr\"\n",
+            "needs its reason",
+        ),
+        (
+            "kind = \"service_suspended\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T11:30:00\nreason = \"r\"\n",
+            "names its target",
+        ),
+        (
+            "kind = \"network_outage\"\nstart = 2025-02-13T11:00:00\nend = 2025-02-13T11:30:00\nshare = 1.5\n",
+            "[0, 1]",
+        ),
+    ] {
+        let e = parse(&format!("{period}[[faults]]\n{bad}")).unwrap_err();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+    let e = parse("[replay.retry]\nmax_attempts = 0\n").unwrap_err();
+    assert!(e.contains("1..=20"), "{e}");
+}

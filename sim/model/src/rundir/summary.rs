@@ -63,6 +63,88 @@ pub struct RouteSummary {
     pub slo: Slo,
     /// Empty when the route meets its SLO.
     pub breaches: Vec<String>,
+    /// Of `errors`: requests whose final answer was `503` or `429` (shed by the target).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shed: u64,
+    /// Attempts made again after a failure (not counted in `count`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retried: u64,
+    /// Requests the client stopped trying, by reason (counted in `errors`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub given_up: BTreeMap<String, u64>,
+    /// Requests a fault held at the facility and sent after it (counted once, when sent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferred: u64,
+    /// Registrations issued on paper instead (a fault), and the retrievals they spared.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub paper: u64,
+    /// Reads a fault made the facility give up without sending.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub abandoned: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What the requests of a stretch of the replay came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Flow {
+    /// Requests sent (first attempts).
+    pub offered: u64,
+    /// Answered 2xx or 4xx.
+    pub answered: u64,
+    /// Finally answered 503 or 429.
+    pub shed: u64,
+    /// Finally answered another 5xx, or not at all.
+    pub failed: u64,
+    pub retried: u64,
+    pub given_up: u64,
+    pub deferred: u64,
+    pub paper: u64,
+    pub abandoned: u64,
+}
+
+impl Flow {
+    pub fn add(&mut self, o: &Flow) {
+        self.offered += o.offered;
+        self.answered += o.answered;
+        self.shed += o.shed;
+        self.failed += o.failed;
+        self.retried += o.retried;
+        self.given_up += o.given_up;
+        self.deferred += o.deferred;
+        self.paper += o.paper;
+        self.abandoned += o.abandoned;
+    }
+}
+
+/// What one fault of the scenario did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultReport {
+    /// `network_outage`, `service_suspended`.
+    pub kind: String,
+    /// The kind, its window and its scope, in words.
+    pub label: String,
+    /// Its window in seconds of the replay.
+    pub replay_start_s: f64,
+    pub replay_end_s: f64,
+    /// The requests due inside the window.
+    pub during: Flow,
+    /// Requests waiting at its end: held by the fault and sent after it, or due inside it and
+    /// answered only after it.
+    pub backlog: u64,
+    /// Requests sent per second of the replay in the window's length before it began.
+    pub usual_per_s: f64,
+    /// The most requests sent in one second of the replay from its end until recovery.
+    pub recovery_peak_per_s: f64,
+    /// Seconds of the replay from its end until every route's p99 of each second is back
+    /// within its SLO (and stays so for 10 s); none if it never was within the replay.
+    pub time_to_recover_s: Option<f64>,
+    /// The same in simulated seconds.
+    pub time_to_recover_simulated_s: Option<f64>,
+    /// Acknowledged writes not found after the replay, where the fault could lose any.
+    pub lost_writes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -94,6 +176,9 @@ pub struct Summary {
     pub totals: Totals,
     pub lateness: Lateness,
     pub routes: BTreeMap<String, RouteSummary>,
+    /// What each of the scenario's faults did, in its order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultReport>,
 }
 
 impl Summary {
@@ -152,6 +237,61 @@ impl Summary {
             self.lateness.max_ms,
             if self.pass { "PASS" } else { "FAIL" }
         ));
+        let troubled: Vec<_> = self
+            .routes
+            .iter()
+            .filter(|(_, r)| {
+                r.shed + r.retried + r.deferred + r.paper + r.abandoned > 0
+                    || !r.given_up.is_empty()
+            })
+            .collect();
+        if !troubled.is_empty() {
+            t.push_str(&format!(
+                "{:<w$} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  given up by reason\n",
+                "route", "shed", "retried", "given up", "deferred", "paper", "abandoned"
+            ));
+            for (name, r) in troubled {
+                t.push_str(&format!(
+                    "{:<w$} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}\n",
+                    name,
+                    r.shed,
+                    r.retried,
+                    r.given_up.values().sum::<u64>(),
+                    r.deferred,
+                    r.paper,
+                    r.abandoned,
+                    r.given_up
+                        .iter()
+                        .map(|(why, n)| format!("{why} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        for f in &self.faults {
+            t.push_str(&format!(
+                "fault {}: {} due in it ({} shed, {} failed, {} retried, {} given up, {} deferred, {} on paper, {} abandoned); backlog at its end {}; recovery peak {:.1} req/s against {:.1} before; time to recover {}{}\n",
+                f.label,
+                f.during.offered + f.during.deferred + f.during.paper + f.during.abandoned,
+                f.during.shed,
+                f.during.failed,
+                f.during.retried,
+                f.during.given_up,
+                f.during.deferred,
+                f.during.paper,
+                f.during.abandoned,
+                f.backlog,
+                f.recovery_peak_per_s,
+                f.usual_per_s,
+                match (f.time_to_recover_s, f.time_to_recover_simulated_s) {
+                    (Some(r), Some(s)) => format!("{r:.1} s ({s:.0} s simulated)"),
+                    _ => "not within the replay".to_owned(),
+                },
+                f.lost_writes
+                    .map(|n| format!("; acknowledged writes lost {n}"))
+                    .unwrap_or_default()
+            ));
+        }
         if self.run.interrupted {
             t.push_str("interrupted: these figures cover the events released before the stop\n");
         }
