@@ -40,10 +40,12 @@ pub fn router(state: AppState) -> Router {
         .endpoint(Metrics, render_metrics)
         .endpoint(Stats, stats)
         .endpoint(MoveClock, move_clock)
+        .merge(slow_store_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(crate::error::json_errors))
+        .layer(axum::middleware::from_fn(crate::audit::request_id))
         .layer(axum::middleware::from_fn_with_state(
             admission,
             crate::admission::admit,
@@ -118,6 +120,37 @@ async fn move_clock(
     }
     Ok(Answer(dx_protocol::wire::ClockResponse {
         now: state.now(),
+    }))
+}
+
+/// `POST /v1/admin/faults/slow-store`, in a build with the `faults` feature.
+#[cfg(feature = "faults")]
+fn slow_store_router() -> Router<AppState> {
+    Router::new().endpoint(dx_protocol::wire::endpoints::SlowStore, slow_store)
+}
+
+/// No fault switches in a build without the `faults` feature: the route answers 404.
+#[cfg(not(feature = "faults"))]
+fn slow_store_router() -> Router<AppState> {
+    Router::new()
+}
+
+#[cfg(feature = "faults")]
+async fn slow_store(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Body(req): Body<dx_protocol::wire::endpoints::SlowStore>,
+) -> Result<Answer<dx_protocol::wire::endpoints::SlowStore>, Refusal> {
+    caller.require(&[Role::Admin], "slowing the store")?;
+    let max = dx_protocol::wire::MAX_SLOW_STORE_MS;
+    if req.delay_ms > max {
+        return Err(
+            Refusal::invalid("invalid_field", format!("delay_ms must be 0–{max}")).at("delay_ms"),
+        );
+    }
+    state.slow_store(std::time::Duration::from_millis(u64::from(req.delay_ms)));
+    Ok(Answer(dx_protocol::wire::SlowStoreResponse {
+        delay_ms: req.delay_ms,
     }))
 }
 

@@ -6,7 +6,7 @@ use crate::admission::Limits;
 use crate::auth::credentials::CredentialStore as _;
 use crate::auth::keys::Keys;
 use crate::cards::CardStore as _;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, FollowedClock, SystemClock};
 use crate::connections::ConnectionLimits;
 use crate::eligibility::EligibilityStore;
 use crate::hpki::HpkiStore as _;
@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// proxy or a Kubernetes Service, give the name clients use).
     #[arg(long, value_name = "URL", value_parser = public_url)]
     pub public_url: Option<String>,
+    /// Follow a replay's simulated clock instead of the wall clock, as the exchange `dxsim run`
+    /// supervises does: `<period start, JST>@<speedup>`; the replay's start instant (RFC 3339)
+    /// then comes as a line on standard input.
+    #[arg(long, hide = true, value_name = "START@SPEEDUP")]
+    pub replay_clock: Option<String>,
 }
 
 /// A base URL: `http://` or `https://`, a host, no whitespace, query or fragment.
@@ -508,15 +513,35 @@ pub async fn run_with(
     prepare: impl FnOnce(&Exchange) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let location = args.location()?;
+    let clock: Arc<dyn Clock> = match &args.replay_clock {
+        None => Arc::new(SystemClock),
+        Some(spec) => {
+            let followed = Arc::new(
+                FollowedClock::parse(spec).map_err(|e| anyhow::anyhow!("--replay-clock: {e}"))?,
+            );
+            let reader = followed.clone();
+            // Unless the spec named it, the replay's start instant comes on standard input.
+            std::thread::spawn(move || {
+                if reader.started() {
+                    return;
+                }
+                let mut line = String::new();
+                if std::io::stdin().read_line(&mut line).is_ok() {
+                    match chrono::DateTime::parse_from_rfc3339(line.trim()) {
+                        Ok(t) => reader.start_at(t.with_timezone(&chrono::Utc).into()),
+                        Err(_) => {
+                            tracing::error!(line = %line.trim(), "not an RFC 3339 start instant")
+                        }
+                    }
+                }
+            });
+            followed
+        }
+    };
     // Opening, preparing and seeding block on the store: off the async workers.
     let (exchange, enrolled, key_file, stats) = tokio::task::block_in_place(|| {
-        let exchange = Exchange::open_at(
-            &location,
-            args.durability(),
-            Arc::new(SystemClock),
-            args.admission(),
-        )?
-        .with_connection_limits(args.connection_limits());
+        let exchange = Exchange::open_at(&location, args.durability(), clock, args.admission())?
+            .with_connection_limits(args.connection_limits());
         prepare(&exchange)?;
         if let Some(url) = &args.public_url {
             exchange

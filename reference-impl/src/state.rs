@@ -31,6 +31,9 @@ struct Inner {
     hpki: crate::hpki::HpkiTrust,
     /// Faults switched on (bits of [`crate::faults::Fault`]); always 0 without the feature.
     faults: std::sync::atomic::AtomicU32,
+    /// Microseconds added to every store transaction (`slow_store`); always 0 without the
+    /// feature.
+    slow_store_us: std::sync::atomic::AtomicU64,
     /// The base URL of absolute URLs in answers; set once, by `--public-url` or the listener.
     public_base: std::sync::OnceLock<String>,
 }
@@ -73,6 +76,7 @@ impl AppState {
             hpki: crate::hpki::HpkiTrust::default(),
             admission: Arc::new(crate::admission::Admission::new(admission)),
             faults: std::sync::atomic::AtomicU32::new(0),
+            slow_store_us: std::sync::atomic::AtomicU64::new(0),
             public_base: std::sync::OnceLock::new(),
         }))
     }
@@ -160,6 +164,16 @@ impl AppState {
             .fetch_or(f.bit(), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Slows every store transaction by `delay` (`POST /v1/admin/faults/slow-store`, the
+    /// `slow_store` fault of a scenario).
+    #[cfg(feature = "faults")]
+    pub fn slow_store(&self, delay: std::time::Duration) {
+        self.0.slow_store_us.store(
+            delay.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.0.clock.now()
     }
@@ -238,7 +252,21 @@ impl AppState {
         E: Into<Refusal> + Send + 'static,
     {
         let store = self.0.store.clone();
-        match tokio::task::spawn_blocking(move || f(&*store)).await {
+        let slow = if cfg!(feature = "faults") {
+            self.0
+                .slow_store_us
+                .load(std::sync::atomic::Ordering::Relaxed)
+        } else {
+            0
+        };
+        match tokio::task::spawn_blocking(move || {
+            if slow > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(slow));
+            }
+            f(&*store)
+        })
+        .await
+        {
             Ok(r) => r.map_err(Into::into),
             Err(e) => Err(Refusal::internal(format!("worker failed: {e}"))),
         }

@@ -622,6 +622,7 @@ fn run_drive(args: &DriveArgs) -> anyhow::Result<()> {
         progress: !args.quiet,
         shard: args.shard,
         start,
+        crashes_supervised: false,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(dx_drive::drive(&s, &workload, &opts))?;
@@ -679,6 +680,16 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         s.period.start,
         s.replay.speedup.get(),
     ));
+    if !s
+        .faults
+        .iter()
+        .all(|f| !matches!(f.what, dx_scenario::FaultKind::ExchangeCrash))
+        && (args.nodes != 1 || args.shards.is_some())
+    {
+        anyhow::bail!(
+            "an exchange_crash scenario runs one exchange, supervised, and one driver: leave out --nodes and --shards"
+        );
+    }
     if args.nodes == 0 || (args.nodes > 1 && args.store.is_none()) {
         anyhow::bail!(
             "--nodes {}: one node or more, and several only on a shared store (--store postgres://…)",
@@ -729,7 +740,49 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         exchanges.push(open()?);
     }
     let runtime = dx_exchange::server::runtime()?;
-    let summary = if let Some(n) = args.shards {
+    let crashes: Vec<(i64, i64)> = dx_drive::faults::Faults::of(&s).crashes().collect();
+    let summary = if !crashes.is_empty() {
+        // The exchange runs as a child process, killed and restarted on the crashes' schedule.
+        drop(exchanges);
+        let exchange = crate::supervise::Supervised::start(
+            &out.join("store"),
+            args.store.as_deref(),
+            s.period.start,
+            s.replay.speedup.get(),
+            out.join("exchange.log"),
+        )?;
+        let url = exchange.url();
+        println!(
+            "replaying {:.1} simulated hours at {}× against {url}, an exchange supervised for {} crash(es) (its log: {}; {} requests in flight at most)",
+            s.period.hours,
+            s.replay.speedup,
+            crashes.len(),
+            out.join("exchange.log").display(),
+            s.replay.max_in_flight
+        );
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let crasher =
+            crate::supervise::crash_on_schedule(exchange, schedule.clone(), crashes, stop.clone());
+        let opts = dx_drive::DriveOptions {
+            targets: vec![url],
+            admin_secret,
+            schedule: schedule.clone(),
+            max_in_flight: s.replay.max_in_flight.get(),
+            out: out.clone(),
+            server_clock: dx_drive::ServerClock::Replay(schedule.clone()),
+            progress: true,
+            shard: None,
+            start: dx_drive::Start::Now,
+            crashes_supervised: true,
+        };
+        let summary = runtime.block_on(dx_drive::drive(&s, &wl_dir, &opts));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut exchange = crasher
+            .join()
+            .map_err(|_| anyhow::anyhow!("the exchange's supervisor failed"))??;
+        exchange.stop();
+        summary?
+    } else if let Some(n) = args.shards {
         // The nodes serve on the runtime's threads while this thread waits for the shards.
         let nodes = runtime.block_on(async {
             let mut nodes = Vec::new();
@@ -794,6 +847,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
                 progress: true,
                 shard: None,
                 start: dx_drive::Start::Now,
+                crashes_supervised: false,
             };
             let summary = dx_drive::drive(&s, &wl_dir, &opts).await;
             for node in nodes {

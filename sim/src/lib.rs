@@ -4,3 +4,4 @@
 
 pub mod cli;
 pub mod shards;
+pub mod supervise;

@@ -24,6 +24,43 @@ pub struct AuditEvent {
     pub target: Option<String>,
     /// `ok`, or the error code of a refusal.
     pub outcome: &'static str,
+    /// The client's name for the request (`x-request-id`), if it gave one.
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    /// The `x-request-id` of the request being served (set by [`request_id`]).
+    static REQUEST_ID: Option<String>;
+}
+
+/// Middleware: takes the request's `x-request-id` (refusing a malformed one) for the audit
+/// lines made while it is served.
+pub async fn request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let id = match req.headers().get(dx_protocol::wire::REQUEST_ID_HEADER) {
+        None => None,
+        Some(v) => match v
+            .to_str()
+            .ok()
+            .filter(|s| dx_protocol::wire::valid_request_id(s))
+        {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                return crate::refusal::Refusal::invalid(
+                    "invalid_request_id",
+                    format!(
+                        "x-request-id is 1–{} characters of A–Z, a–z, 0–9, '.', '_' and '-'",
+                        dx_protocol::wire::MAX_REQUEST_ID
+                    ),
+                )
+                .into_response();
+            }
+        },
+    };
+    REQUEST_ID.scope(id, next.run(req)).await
 }
 
 impl AuditEvent {
@@ -43,6 +80,7 @@ impl AuditEvent {
             person_id,
             target,
             outcome,
+            request_id: REQUEST_ID.try_with(Clone::clone).ok().flatten(),
         }
     }
 }
@@ -50,6 +88,8 @@ impl AuditEvent {
 /// Storage of the audit trail.
 pub trait AuditStore {
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Of the request ids `ids`, those with no successful audit line.
+    fn missing_requests(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
     /// A person's access log, newest first: entries with id < `before`, at most `limit`.
     fn access_log(
         &self,

@@ -125,6 +125,9 @@ mod tests {
             self.lines.lock().unwrap().extend_from_slice(events);
             Ok(())
         }
+        fn missing_requests(&self, _: &[String]) -> Result<Vec<String>, StoreError> {
+            unreachable!("the sink only appends")
+        }
         fn access_log(
             &self,
             _: &str,

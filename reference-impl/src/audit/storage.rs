@@ -12,8 +12,8 @@ use dx_protocol::wire::{AccessLogEntry, Role};
 pub fn insert(tx: &dyn Db, e: &AuditEvent) -> Result<(), StoreError> {
     tx.month(Monthly::Audit, dx_protocol::time::jst_date(e.at))?;
     tx.execute_later(
-        "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome, request_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         args![
             e.at,
             e.actor,
@@ -21,7 +21,8 @@ pub fn insert(tx: &dyn Db, e: &AuditEvent) -> Result<(), StoreError> {
             e.action,
             e.person_id,
             e.target,
-            e.outcome
+            e.outcome,
+            e.request_id
         ],
     )?;
     Ok(())
@@ -38,20 +39,49 @@ pub fn insert_targeting(
     tx.month(Monthly::Audit, dx_protocol::time::jst_date(e.at))?;
     let k = target.1.len();
     let sql = format!(
-        "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome)
-         SELECT ?{}, ?{}, ?{}, ?{}, ?{}, ({}), ?{}",
+        "INSERT INTO audit (at_ms, actor, actor_role, action, person_id, target, outcome, request_id)
+         SELECT ?{}, ?{}, ?{}, ?{}, ?{}, ({}), ?{}, ?{}",
         k + 1,
         k + 2,
         k + 3,
         k + 4,
         k + 5,
         target.0,
-        k + 6
+        k + 6,
+        k + 7
     );
     let role = e.actor_role.as_str();
-    let own = args![e.at, e.actor, role, e.action, e.person_id, e.outcome];
+    let own = args![
+        e.at,
+        e.actor,
+        role,
+        e.action,
+        e.person_id,
+        e.outcome,
+        e.request_id
+    ];
     let all: Vec<Arg<'_>> = target.1.iter().chain(own).copied().collect();
     tx.execute_later(&sql, &all)
+}
+
+/// Of `ids`, those with no successful audit line (`outcome = 'ok'`).
+pub fn missing_requests(c: &dyn Db, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    for part in ids.chunks(200) {
+        let marks: Vec<String> = (1..=part.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT request_id FROM audit WHERE request_id IN ({}) AND outcome = 'ok'",
+            marks.join(", ")
+        );
+        let args: Vec<Arg<'_>> = part.iter().map(|s| Arg::Text(s)).collect();
+        let found: std::collections::HashSet<String> = c
+            .query(&sql, &args)?
+            .into_iter()
+            .map(|mut r| r.text(0))
+            .collect::<Result<_, _>>()?;
+        missing.extend(part.iter().filter(|id| !found.contains(*id)).cloned());
+    }
+    Ok(missing)
 }
 
 /// Outcomes of the person's latest `n` access-code attempts, newest first.
@@ -73,6 +103,10 @@ fn role_from_str(s: &str) -> Result<Role, StoreError> {
 }
 
 impl AuditStore for SqlStore {
+    fn missing_requests(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        self.read(|c| missing_requests(c, ids))
+    }
+
     fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         // Survives kill -9 at commit; reaches the disk with the next synced commit. A batch is
         // one statement (one round trip on PostgreSQL).
@@ -87,6 +121,7 @@ impl AuditStore for SqlStore {
                     e.person_id.arg(),
                     e.target.arg(),
                     Arg::Text(e.outcome),
+                    e.request_id.arg(),
                 ]
             })
             .collect();
@@ -104,6 +139,7 @@ impl AuditStore for SqlStore {
                     ("person_id", Kind::Text),
                     ("target", Kind::Text),
                     ("outcome", Kind::Text),
+                    ("request_id", Kind::Text),
                 ],
                 &rows,
             )?;

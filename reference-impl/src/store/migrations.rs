@@ -243,11 +243,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (issuer, serial)
     ) STRICT, WITHOUT ROWID;
     "#,
-    // 10: services suspended by the operator (`crate::suspension`; kept in memory too).
+    // 10: services suspended by the operator (`crate::suspension`; kept in memory too); the
+    // client's name for a request on its audit lines (`x-request-id`), for `POST
+    // /v1/admin/writes`.
     r#"
     CREATE TABLE suspensions (
         target TEXT PRIMARY KEY, reason TEXT NOT NULL, since_ms INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
+    ALTER TABLE audit ADD COLUMN request_id TEXT;
+    CREATE INDEX audit_request ON audit(request_id) WHERE request_id IS NOT NULL;
     "#,
 ];
 
@@ -464,11 +468,14 @@ pub const PG_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (issuer, serial)
     );
     "#,
-    // 5: services suspended by the operator (SQLite's 10).
+    // 5: services suspended by the operator, and the client's name for a request on its
+    // audit lines (SQLite's 10).
     r#"
     CREATE TABLE suspensions (
         target text PRIMARY KEY, reason text NOT NULL, since_ms bigint NOT NULL
     );
+    ALTER TABLE audit ADD COLUMN request_id text;
+    CREATE INDEX audit_request ON audit(request_id) WHERE request_id IS NOT NULL;
     "#,
 ];
 

@@ -1,6 +1,6 @@
 use crate::harness::*;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn a_person_sees_who_read_and_wrote_their_records() {
     let h = Harness::start().await;
@@ -70,4 +70,63 @@ async fn a_person_sees_who_read_and_wrote_their_records() {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-crate::harness::on_both_stores!(a_person_sees_who_read_and_wrote_their_records,);
+/// A request named by `x-request-id` leaves its name on its audit line: the admin asks which
+/// acknowledged requests left none (a lost write), and a malformed name is refused unstored.
+async fn acknowledged_requests_are_found_by_their_request_id() {
+    let h = Harness::start().await;
+    let admin = h.admin().await;
+    let clinic = h.facility_token(&clinic(2)).await;
+    let p = h.adult_with_card(7);
+    let verify = |id: &str| {
+        h.http
+            .post(format!("{}/v1/eligibility/verify", h.url))
+            .bearer_auth(&clinic)
+            .header("x-request-id", id)
+            .json(&serde_json::json!({"person": insurance_ref(current(&p))}))
+            .send()
+    };
+    assert_eq!(verify("run-1.17.1").await.unwrap().status(), StatusCode::OK);
+    let before = h.data_stats().await;
+    for bad in ["", "a b", &"x".repeat(65), "é"] {
+        let r = verify(bad).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_request_id", "{v}");
+    }
+    assert_eq!(h.data_stats().await, before);
+    let ask = |ids: Value| {
+        h.post(
+            &admin,
+            "/v1/admin/writes",
+            serde_json::json!({"request_ids": ids}),
+        )
+    };
+    let (s, v) = ask(serde_json::json!(["run-1.17.1", "run-1.18.1"])).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v,
+        serde_json::json!({"checked": 2, "missing": ["run-1.18.1"]})
+    );
+    let (s, v) = ask(serde_json::json!(["ok", "not ok"])).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("request_ids[1]")),
+        "{v}"
+    );
+    let many: Vec<String> = (0..10_001).map(|i| format!("r{i}")).collect();
+    let (s, _) = ask(serde_json::json!(many)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = h
+        .post(
+            &clinic,
+            "/v1/admin/writes",
+            serde_json::json!({"request_ids": []}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+crate::harness::on_both_stores!(
+    a_person_sees_who_read_and_wrote_their_records,
+    acknowledged_requests_are_found_by_their_request_id,
+);

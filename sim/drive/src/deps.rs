@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 enum State {
     Pending,
-    Done(Outcome),
+    Done(Box<Outcome>),
     Failed,
 }
 
@@ -57,7 +57,7 @@ impl Dependencies {
     pub fn settle(&self, id: u64, outcome: Option<Outcome>) {
         if let Some(entry) = lock(&self.entries).get_mut(&id) {
             entry.state = match outcome {
-                Some(o) => State::Done(o),
+                Some(o) => State::Done(Box::new(o)),
                 None => State::Failed,
             };
         }
@@ -89,7 +89,7 @@ impl Dependencies {
         let result = match &entry.state {
             State::Pending if !give_up => return None,
             State::Pending | State::Failed => None,
-            State::Done(o) => Some(o.clone()),
+            State::Done(o) => Some(Outcome::clone(o)),
         };
         entry.remaining -= 1;
         if entry.remaining == 0 {

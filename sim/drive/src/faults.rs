@@ -103,8 +103,27 @@ impl Faults {
                 FaultKind::ServiceSuspended { target, reason } => {
                     Some((*target, reason.as_str(), *w))
                 }
-                FaultKind::NetworkOutage { .. } => None,
+                _ => None,
             })
+    }
+
+    /// The store slowdowns: delay (ms) and window.
+    pub fn slow_stores(&self) -> impl Iterator<Item = (f64, (i64, i64))> + '_ {
+        self.list
+            .iter()
+            .zip(&self.windows_ms)
+            .filter_map(|(f, w)| match f.what {
+                FaultKind::SlowStore { delay_ms } => Some((delay_ms, *w)),
+                _ => None,
+            })
+    }
+
+    /// The crashes' windows.
+    pub fn crashes(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.list
+            .iter()
+            .zip(&self.windows_ms)
+            .filter_map(|(f, w)| matches!(f.what, FaultKind::ExchangeCrash).then_some(*w))
     }
 
     /// The faults' windows in seconds of a replay of the period from `period_start_ms` at

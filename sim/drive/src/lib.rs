@@ -63,6 +63,9 @@ pub struct DriveOptions {
     pub shard: Option<Shard>,
     /// When the replay's schedule starts.
     pub start: Start,
+    /// Whether the caller kills and restarts the target for the scenario's `exchange_crash`
+    /// faults (`dxsim run`); else the driver announces them for the user's own tooling.
+    pub crashes_supervised: bool,
 }
 
 /// When a replay's schedule starts.
@@ -103,6 +106,22 @@ struct Shared {
     retry: dx_scenario::RetrySection,
     /// The scenario's faults.
     faults: faults::Faults,
+    /// The ledger of acknowledged writes (where the scenario crashes the target), and the
+    /// run's tag in their request ids.
+    ledger: Option<Ledger>,
+}
+
+/// Every acknowledged request of a replay, by the request id it was sent with (one per line
+/// of `ledger.txt`), checked after the replay against the target (`POST /v1/admin/writes`).
+struct Ledger {
+    tag: String,
+    file: Mutex<std::io::BufWriter<std::fs::File>>,
+    path: PathBuf,
+}
+
+/// The request id of an attempt.
+fn request_id(tag: &str, event: u64, attempt: u32) -> String {
+    format!("{tag}-{event}-{attempt}")
 }
 
 /// What one request came to, for the events after it.
@@ -126,6 +145,20 @@ struct Attempt {
     /// What failed, in a word (`overloaded`, `timeout`, `connection`, `500`).
     failure: String,
     started: Instant,
+}
+
+impl Attempt {
+    /// An attempt that got no answer.
+    fn transport(failure: &str, started: Instant) -> Attempt {
+        Attempt {
+            class: Class::Transport,
+            body: None,
+            code: None,
+            retry_after: None,
+            failure: failure.to_owned(),
+            started,
+        }
+    }
 }
 
 /// A request released by the dispatcher.
@@ -167,7 +200,7 @@ impl Shared {
         let first = &job.events[0];
         if first.route().is_batched() {
             let p = requests::batch(&job.events, self.clock.now(), self.seed);
-            self.send(user, &job, p, started).await;
+            self.send(user, &job, p).await;
             self.bar.inc(job.events.len() as u64);
             return;
         }
@@ -188,7 +221,7 @@ impl Shared {
         if let Some(paper) = needed.as_ref().filter(|o| o.paper_prescriber.is_some()) {
             if let Payload::Dispense { drugs } = &first.payload {
                 let p = requests::paper_dispensing(first, paper, drugs);
-                self.send(user, &job, p, started).await;
+                self.send(user, &job, p).await;
             } else {
                 lock(&self.recorder).happened(second, first.route(), Happening::Paper, 1);
             }
@@ -200,7 +233,7 @@ impl Shared {
             return;
         }
         let result = match requests::prepare(first, needed.as_ref(), self.clock.now(), self.seed) {
-            Ok(p) => self.send(user, &job, p, started).await,
+            Ok(p) => self.send(user, &job, p).await,
             Err(e) => {
                 tracing::warn!("event {}: {e:#}", first.id);
                 lock(&self.recorder).skip(first.route());
@@ -224,34 +257,42 @@ impl Shared {
 
     /// Sends one request through goose, again after a failure as the route's retry policy
     /// says, and records its final answer.
-    async fn send(
-        &self,
-        user: &mut GooseUser,
-        job: &Job,
-        p: requests::Prepared,
-        started: Instant,
-    ) -> Sent {
-        // The probe is anonymous; every API route carries the principal's token.
-        let token = if p.route == Route::Healthz {
-            None
-        } else {
-            match self.token(&p.principal).await {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    tracing::warn!("token for {}: {e:#}", p.principal);
-                    self.record(job, p.route, Class::Transport, started);
-                    return Sent::Failed;
-                }
-            }
-        };
+    async fn send(&self, user: &mut GooseUser, job: &Job, p: requests::Prepared) -> Sent {
         let policy = self.retry.for_route(p.route);
         let second = self.schedule.second_of(job.intended);
         let mut attempt = 1u32;
         let mut gave_up = None;
+        let event = job.events[0].id;
         let last = loop {
-            let a = self
-                .attempt(user, &p, token.as_deref(), policy.timeout)
-                .await;
+            // Writes (every POST) carry their name, for the ledger.
+            let id = self
+                .ledger
+                .as_ref()
+                .filter(|_| p.method == Method::Post)
+                .map(|l| request_id(&l.tag, event, attempt));
+            // The probe is anonymous; every API route carries the principal's token, renewed
+            // when near its end (a renewal the target does not answer fails the attempt).
+            let token = match p.route {
+                Route::Healthz => Ok(None),
+                _ => self.token(&p.principal).await.map(Some),
+            };
+            let a = match token {
+                Ok(token) => {
+                    self.attempt(user, &p, token.as_deref(), policy.timeout, id.as_deref())
+                        .await
+                }
+                Err(e) => {
+                    tracing::warn!("token for {}: {e:#}", p.principal);
+                    Attempt::transport("token", Instant::now())
+                }
+            };
+            if let (Some(l), Some(id), Class::Ok) = (&self.ledger, &id, a.class) {
+                use std::io::Write as _;
+                let mut f = lock(&l.file);
+                if let Err(e) = writeln!(f, "{id}") {
+                    tracing::error!("writing {}: {e}", l.path.display());
+                }
+            }
             let wait = match retry::next(
                 &policy,
                 attempt,
@@ -314,16 +355,10 @@ impl Shared {
         p: &requests::Prepared,
         token: Option<&str>,
         timeout: Duration,
+        request_id: Option<&str>,
     ) -> Attempt {
         let started = Instant::now();
-        let failed = |failure: &str| Attempt {
-            class: Class::Transport,
-            body: None,
-            code: None,
-            retry_after: None,
-            failure: failure.to_owned(),
-            started,
-        };
+        let failed = |failure: &str| Attempt::transport(failure, started);
         let method = match p.method {
             Method::Post => GooseMethod::Post,
             Method::Get => GooseMethod::Get,
@@ -348,6 +383,9 @@ impl Shared {
             builder = builder
                 .header("content-type", "application/json")
                 .body(body.clone());
+        }
+        if let Some(id) = request_id {
+            builder = builder.header(dx_exchange::wire::REQUEST_ID_HEADER, id);
         }
         let request = GooseRequest::builder()
             .method(method)
@@ -476,6 +514,30 @@ pub async fn drive(
         bar: progress_bar(opts.progress, a.events),
         retry: scenario.replay.retry.clone(),
         faults: faults::Faults::of(scenario),
+        ledger: match scenario
+            .faults
+            .iter()
+            .any(|f| matches!(f.what, dx_scenario::FaultKind::ExchangeCrash))
+        {
+            false => None,
+            true => {
+                let path = opts.out.join("ledger.txt");
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                Some(Ledger {
+                    // This run's own ids: another replay against the same target never matches.
+                    tag: format!(
+                        "{:x}s{}",
+                        SystemTime::now()
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis()),
+                        shard.index
+                    ),
+                    file: Mutex::new(std::io::BufWriter::new(file)),
+                    path,
+                })
+            }
+        },
     });
     let dependents = std::mem::take(&mut a.dependents);
     let dispatcher = {
@@ -513,7 +575,13 @@ pub async fn drive(
     };
     // One process switches the scenario's suspensions on the target: the whole replay, or the
     // first shard of it.
-    let switcher = (shard.index == 0 && shared.faults.suspensions().next().is_some()).then(|| {
+    let switched = shared.faults.suspensions().next().is_some()
+        || shared.faults.slow_stores().next().is_some();
+    if !opts.crashes_supervised && shard.index == 0 {
+        let shared = shared.clone();
+        tokio::spawn(async move { announce_crashes(&shared).await });
+    }
+    let switcher = (shard.index == 0 && switched).then(|| {
         let (shared, secret) = (shared.clone(), opts.admin_secret.clone());
         tokio::spawn(async move { switch_suspensions(&shared, &secret).await })
     });
@@ -529,6 +597,7 @@ pub async fn drive(
         let resumed = resume_all(&shared, &opts.admin_secret).await;
         switched.and(resumed)?;
     }
+    let lost_writes = check_ledger(&shared, &opts.admin_secret).await?;
     // The attack ends when every user has seen the stream close, or when goose was stopped
     // (Ctrl-C or SIGTERM): then the dispatcher's sends fail and it stops too.
     shared.rx.lock().await.close();
@@ -564,7 +633,15 @@ pub async fn drive(
             late_start_ms: late.as_secs_f64() * 1000.0,
         }),
     };
-    finish(&shared, scenario, opts, &manifest, info, elapsed)
+    finish(
+        &shared,
+        scenario,
+        opts,
+        &manifest,
+        info,
+        elapsed,
+        lost_writes,
+    )
 }
 
 /// Switches the scenario's suspensions on the target through its admin route, on at each
@@ -576,14 +653,26 @@ async fn switch_suspensions(shared: &Shared, admin_secret: &str) -> anyhow::Resu
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let mut switches: Vec<(i64, bool, dx_exchange::wire::SuspensionTarget, String)> = Vec::new();
+    enum Switch {
+        Suspension(dx_exchange::wire::SuspensionTarget, Option<String>),
+        SlowStore(u32),
+    }
+    let mut switches: Vec<(i64, bool, Switch)> = Vec::new();
     for (target, reason, (start, end)) in shared.faults.suspensions() {
-        switches.push((start, true, target, reason.to_owned()));
-        switches.push((end, false, target, String::new()));
+        switches.push((
+            start,
+            true,
+            Switch::Suspension(target, Some(reason.to_owned())),
+        ));
+        switches.push((end, false, Switch::Suspension(target, None)));
+    }
+    for (delay_ms, (start, end)) in shared.faults.slow_stores() {
+        switches.push((start, true, Switch::SlowStore(delay_ms.round() as u32)));
+        switches.push((end, false, Switch::SlowStore(0)));
     }
     // In time order; at one instant, what ends before what begins.
     switches.sort_by_key(|s| (s.0, s.1));
-    for (at, on, target, reason) in switches {
+    for (at, _, switch) in switches {
         if !wait_until(shared.schedule.due(at)).await {
             break;
         }
@@ -591,26 +680,138 @@ async fn switch_suspensions(shared: &Shared, admin_secret: &str) -> anyhow::Resu
             .client
             .token("admin", admin_secret)
             .await
-            .context("an admin token for the suspension")?
+            .context("an admin token to switch a fault")?
             .token;
-        shared
-            .client
-            .suspend(&admin, target, on.then_some(reason.as_str()))
-            .await
-            .with_context(|| {
-                format!(
-                    "{} {} on the target",
-                    if on { "suspending" } else { "resuming" },
-                    target.as_str()
-                )
-            })?;
+        match switch {
+            Switch::Suspension(target, reason) => {
+                shared
+                    .client
+                    .suspend(&admin, target, reason.as_deref())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "{} {} on the target",
+                            if reason.is_some() {
+                                "suspending"
+                            } else {
+                                "resuming"
+                            },
+                            target.as_str()
+                        )
+                    })?;
+            }
+            Switch::SlowStore(delay_ms) => slow_store(shared, &admin, delay_ms).await?,
+        }
     }
     Ok(())
 }
 
-/// Resumes every target the scenario suspends (after the replay, or its interruption).
+/// Slows the target's store by `delay_ms` per transaction (0: no more).
+async fn slow_store(shared: &Shared, admin: &str, delay_ms: u32) -> anyhow::Result<()> {
+    let body = dx_exchange::wire::SlowStoreRequest { delay_ms };
+    match shared
+        .client
+        .call::<dx_exchange::wire::endpoints::SlowStore>(Some(admin), &[], &(), &body)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("no_route") => anyhow::bail!(
+            "the target cannot slow its store: a slow_store fault needs an exchange built with the `faults` feature (cargo build --features dx-exchange/faults; `cargo test --workspace` builds one)"
+        ),
+        Err(e) => Err(anyhow::anyhow!("slowing the target's store: {e}")),
+    }
+}
+
+/// Says when the scenario's crashes begin and end, for a target the driver does not supervise:
+/// the user's own tooling kills and restarts it.
+async fn announce_crashes(shared: &Shared) {
+    while shared.schedule.started().is_none() {
+        if goose::is_killswitch_triggered() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let crashes: Vec<(i64, i64)> = shared.faults.crashes().collect();
+    for (start, end) in crashes {
+        if !wait_until(shared.schedule.due(start)).await {
+            return;
+        }
+        let secs = (end - start) as f64 / 1000.0 / shared.schedule.speedup();
+        eprintln!(
+            "dxsim drive: exchange_crash begins now: kill the target (SIGKILL) and restart it in {secs:.1} s"
+        );
+        if !wait_until(shared.schedule.due(end)).await {
+            return;
+        }
+        eprintln!("dxsim drive: exchange_crash ends now: restart the target");
+    }
+}
+
+/// Asks the target whether every acknowledged write of the ledger is stored; how many are not
+/// (written to `lost-writes.txt`), or `None` if the target cannot say.
+async fn check_ledger(shared: &Shared, admin_secret: &str) -> anyhow::Result<Option<u64>> {
+    let Some(l) = &shared.ledger else {
+        return Ok(None);
+    };
+    {
+        use std::io::Write as _;
+        lock(&l.file).flush()?;
+    }
+    let text = std::fs::read_to_string(&l.path)?;
+    let ids: Vec<String> = text.lines().map(str::to_owned).collect();
+    // Once the last crash is over, and the target answers again (up to a minute).
+    if let Some(end) = shared.faults.crashes().map(|w| w.1).max() {
+        wait_until(shared.schedule.due(end)).await;
+    }
+    let mut tries = 0;
+    let admin = loop {
+        match shared.client.token("admin", admin_secret).await {
+            Ok(t) => break t.token,
+            Err(e) if tries < 300 && matches!(e, dx_client::ClientError::Transport(_)) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(anyhow::anyhow!("an admin token to check the writes: {e}")),
+        }
+    };
+    let mut lost = Vec::new();
+    for part in ids.chunks(dx_exchange::wire::MAX_WRITES_CHECKED) {
+        let body = dx_exchange::wire::WritesRequest {
+            request_ids: part.to_vec(),
+        };
+        match shared
+            .client
+            .call::<dx_exchange::wire::endpoints::CheckWrites>(Some(&admin), &[], &(), &body)
+            .await
+        {
+            Ok(r) => lost.extend(r.missing),
+            Err(e) if e.code() == Some("no_route") => {
+                eprintln!(
+                    "dxsim drive: the target cannot say whether acknowledged writes were kept (no POST /v1/admin/writes); {} are listed in {}",
+                    ids.len(),
+                    l.path.display()
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(anyhow::anyhow!("checking the acknowledged writes: {e}")),
+        }
+    }
+    if !lost.is_empty() {
+        std::fs::write(
+            l.path.with_file_name("lost-writes.txt"),
+            lost.join("\n") + "\n",
+        )?;
+    }
+    Ok(Some(lost.len() as u64))
+}
+
+/// Resumes every target the scenario suspends and ends a slowed store (after the replay, or its
+/// interruption).
 async fn resume_all(shared: &Shared, admin_secret: &str) -> anyhow::Result<()> {
     let admin = shared.client.token("admin", admin_secret).await?.token;
+    if shared.faults.slow_stores().next().is_some() {
+        slow_store(shared, &admin, 0).await?;
+    }
     for (target, _, _) in shared.faults.suspensions() {
         shared
             .client
@@ -689,8 +890,32 @@ fn progress_bar(show: bool, events: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// The `log` logger of a replay: goose's errors only. Goose warns of every request that found
+/// no connection; the replay counts those (transport failures, retries, give-ups) instead.
+struct GooseErrors;
+
+impl log::Log for GooseErrors {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Error
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("goose: {}", r.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static GOOSE_ERRORS: GooseErrors = GooseErrors;
+
 /// Runs goose's `users` users, each serving released requests until the stream closes.
 async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyhow::Result<()> {
+    // Before goose installs its own logger (it keeps one installed first).
+    if log::set_logger(&GOOSE_ERRORS).is_ok() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
     let user_count = users.to_string();
     let launch_rate = (users * 20).to_string();
     let config = GooseConfiguration::parse_args_default(&[
@@ -748,6 +973,7 @@ fn finish(
     manifest: &workload::Manifest,
     info: RunInfo,
     elapsed: f64,
+    lost_writes: Option<u64>,
 ) -> anyhow::Result<Summary> {
     let mut recorder = lock(&shared.recorder);
     recorder.tallies.token_refreshes = shared.refreshes.load(std::sync::atomic::Ordering::Relaxed);
@@ -763,10 +989,21 @@ fn finish(
             info,
             elapsed_s: elapsed,
             slo: &|route| scenario.slo.for_route(route),
-            faults: shared.faults.windows(
-                dx_protocol::time::jst_ms(scenario.period.start),
-                opts.schedule.speedup(),
-            ),
+            faults: shared
+                .faults
+                .windows(
+                    dx_protocol::time::jst_ms(scenario.period.start),
+                    opts.schedule.speedup(),
+                )
+                .into_iter()
+                .map(|mut w| {
+                    // Acknowledged writes are checked over the whole replay, for each crash.
+                    if w.kind == "exchange_crash" {
+                        w.lost_writes = lost_writes;
+                    }
+                    w
+                })
+                .collect(),
             calibration_source: format!(
                 "dxsim drive of {} against {} ({} → {}, {}×)",
                 scenario.name,

@@ -223,7 +223,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Summary> {
         Some(&mut logs),
         &tallies,
         results::About {
-            faults: results::FaultWindow::of_summary(&first.summary),
+            faults: results::FaultWindow::of_summary(&first.summary)
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut w)| {
+                    // Each shard checked its own acknowledged writes.
+                    w.lost_writes = parts
+                        .iter()
+                        .map(|p| p.summary.faults.get(i).and_then(|f| f.lost_writes))
+                        .sum();
+                    w
+                })
+                .collect(),
             info,
             elapsed_s,
             slo: &|route| slos.get(&route).copied().unwrap_or(route.info().slo),

@@ -4,7 +4,7 @@
 //! (`dx_drive::faults`); the report shows what each did.
 
 use crate::dates::toml_datetime;
-use crate::values::{Prefecture, Share};
+use crate::values::{Millis, Prefecture, Share};
 use chrono::NaiveDateTime;
 use dx_protocol::wire::SuspensionTarget;
 use serde::Deserialize;
@@ -33,6 +33,13 @@ pub enum FaultKind {
         target: SuspensionTarget,
         reason: String,
     },
+    /// The exchange is killed (SIGKILL) at the start and restarted at the end: `dxsim run`
+    /// supervises it as a child process; against a vendor's target the driver announces the
+    /// fault and the user's own tooling does it. Every acknowledged write must survive.
+    ExchangeCrash,
+    /// Every store transaction of the exchange takes `delay_ms` longer (an exchange built with
+    /// the `faults` feature, switched through its admin route).
+    SlowStore { delay_ms: f64 },
 }
 
 impl Fault {
@@ -41,6 +48,8 @@ impl Fault {
         match self.what {
             FaultKind::NetworkOutage { .. } => "network_outage",
             FaultKind::ServiceSuspended { .. } => "service_suspended",
+            FaultKind::ExchangeCrash => "exchange_crash",
+            FaultKind::SlowStore { .. } => "slow_store",
         }
     }
 
@@ -65,6 +74,10 @@ impl Fault {
                 format!("{:.0}% of the facilities of {whose}", share * 100.0)
             }
             FaultKind::ServiceSuspended { target, .. } => target.as_str().to_owned(),
+            FaultKind::ExchangeCrash => "killed at its start, restarted at its end".to_owned(),
+            FaultKind::SlowStore { delay_ms } => {
+                format!("{delay_ms} ms more per store transaction")
+            }
         };
         format!("{} {window} JST ({scope})", self.kind())
     }
@@ -103,6 +116,7 @@ struct FaultSpec {
     share: Option<Share>,
     target: Option<SuspensionTarget>,
     reason: Option<String>,
+    delay_ms: Option<Millis>,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -126,6 +140,7 @@ impl TryFrom<FaultSpec> for Fault {
             "network_outage" => {
                 not_for("target", f.target.is_some())?;
                 not_for("reason", f.reason.is_some())?;
+                not_for("delay_ms", f.delay_ms.is_some())?;
                 FaultKind::NetworkOutage {
                     prefectures: f
                         .prefectures
@@ -139,6 +154,7 @@ impl TryFrom<FaultSpec> for Fault {
             "service_suspended" => {
                 not_for("prefectures", f.prefectures.is_some())?;
                 not_for("share", f.share.is_some())?;
+                not_for("delay_ms", f.delay_ms.is_some())?;
                 let reason = f.reason.unwrap_or_default();
                 if reason.trim().is_empty()
                     || reason.chars().count() > dx_protocol::wire::MAX_SUSPENSION_REASON
@@ -155,9 +171,30 @@ impl TryFrom<FaultSpec> for Fault {
                     reason,
                 }
             }
+            "exchange_crash" | "slow_store" => {
+                for (field, given) in [
+                    ("prefectures", f.prefectures.is_some()),
+                    ("share", f.share.is_some()),
+                    ("target", f.target.is_some()),
+                    ("reason", f.reason.is_some()),
+                ] {
+                    not_for(field, given)?;
+                }
+                if f.kind == "exchange_crash" {
+                    not_for("delay_ms", f.delay_ms.is_some())?;
+                    FaultKind::ExchangeCrash
+                } else {
+                    FaultKind::SlowStore {
+                        delay_ms: f
+                            .delay_ms
+                            .ok_or("a slow_store fault gives its delay_ms per transaction")?
+                            .get(),
+                    }
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown fault kind {other:?}: network_outage or service_suspended"
+                    "unknown fault kind {other:?}: network_outage, service_suspended, exchange_crash or slow_store"
                 ));
             }
         };

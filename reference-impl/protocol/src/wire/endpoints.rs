@@ -17,7 +17,8 @@ use super::ehr::{InboxQuery, ReferralInboxResponse, SummaryQuery};
 use super::eligibility::{BatchVerifyRequest, BatchVerifyResponse, VerifyRequest, VerifyResponse};
 use super::enrolment::{ClockRequest, ClockResponse, FacilityRecord, ImportResponse};
 use super::enrolment::{InsurerRecord, PersonRecord, StatsResponse};
-use super::enrolment::{SuspensionRequest, SuspensionsResponse};
+use super::enrolment::{SlowStoreRequest, SlowStoreResponse};
+use super::enrolment::{SuspensionRequest, SuspensionsResponse, WritesRequest, WritesResponse};
 use super::hpki::{CrlRequest, CrlResponse, TrustRootRequest, TrustRootResponse};
 use super::municipal::{
     Application, ApplicationRequest, ApplicationsQuery, ApplicationsResponse,
@@ -155,6 +156,11 @@ endpoints! {
     SetSuspension: Post "/v1/admin/suspensions", SuspensionRequest => SuspensionsResponse, 200;
     /// The services suspended now (admin).
     Suspensions: Get "/v1/admin/suspensions", () => SuspensionsResponse, 200;
+    /// Slows every store transaction (admin; an exchange built with the `faults` feature only,
+    /// 404 in any other).
+    SlowStore: Post "/v1/admin/faults/slow-store", SlowStoreRequest => SlowStoreResponse, 200;
+    /// Which of the named requests (`x-request-id`) left no successful audit line (admin).
+    CheckWrites: Post "/v1/admin/writes", WritesRequest => WritesResponse, 200;
 
     // Principals and tokens.
     /// A principal's secret for a bearer token.

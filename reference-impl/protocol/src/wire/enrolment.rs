@@ -200,3 +200,51 @@ pub struct Suspension {
 pub struct SuspensionsResponse {
     pub suspensions: Vec<Suspension>,
 }
+
+/// The header a client names its request by (at most [`MAX_REQUEST_ID`] characters of
+/// `A–Z a–z 0–9 . _ -`); the exchange writes it into the request's audit line, so that
+/// `POST /v1/admin/writes` can say whether an acknowledged write is stored.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Longest request id.
+pub const MAX_REQUEST_ID: usize = 64;
+/// Request ids asked about at once.
+pub const MAX_WRITES_CHECKED: usize = 10_000;
+
+/// Whether `id` is a request id the exchange takes.
+pub fn valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `POST /v1/admin/writes`: request ids whose writes the client saw acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WritesRequest {
+    pub request_ids: Vec<String>,
+}
+
+/// Those of the ids with no successful audit line: acknowledged, and not stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WritesResponse {
+    pub checked: u64,
+    pub missing: Vec<String>,
+}
+
+/// Longest delay `POST /v1/admin/faults/slow-store` adds to a store transaction (ms).
+pub const MAX_SLOW_STORE_MS: u32 = 10_000;
+
+/// `POST /v1/admin/faults/slow-store` (test builds with the `faults` feature only): the delay
+/// added to every store transaction from now on, 0 to end it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowStoreRequest {
+    pub delay_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlowStoreResponse {
+    pub delay_ms: u32,
+}
