@@ -61,6 +61,18 @@ impl Scenario {
             );
         }
         for (i, f) in self.faults.iter().enumerate() {
+            // One crash or slowdown of the exchange at a time.
+            if let Some(j) = self.faults[..i].iter().position(|g| {
+                g.kind() == f.kind()
+                    && matches!(f.kind(), "exchange_crash" | "slow_store")
+                    && g.start < f.end
+                    && f.start < g.end
+            }) {
+                return Err(format!(
+                    "faults[{i}] overlaps faults[{j}]: one {} at a time",
+                    f.kind()
+                ));
+            }
             if f.start < p.start || f.end > p.end() {
                 return Err(format!(
                     "faults[{i}]: its window {} → {} lies outside the period {} → {}",

@@ -2,6 +2,7 @@
 
 mod capacity;
 mod conformance;
+mod faults;
 mod population;
 mod report;
 mod rollout;
