@@ -426,6 +426,15 @@ pub fn section(mut page: Page, dir: &Path) -> anyhow::Result<Page> {
     for c in charts {
         page = page.figure(c, true)?;
     }
+    if !s.faults.is_empty() {
+        page = page
+            .subheading("Faults (障害)")
+            .paragraph(format!(
+                "{}. Requests a suspension refuses are not served; a registration refused is issued on paper, and its pharmacy registers a paper dispensing instead of retrieving and dispensing it (the electronic share falls in that month).",
+                s.faults.join("; ")
+            ))
+            .table(fault_months(dir)?);
+    }
     page = page.subheading("How the numbers are made");
     for m in &s.method {
         page = page.paragraph(m.clone());
@@ -440,6 +449,38 @@ pub fn section(mut page: Page, dir: &Path) -> anyhow::Result<Page> {
         columns: vec!["route".into(), "source".into()],
         rows: sources,
     }))
+}
+
+/// The months a suspension fell in: requests refused and registrations issued on paper,
+/// national.
+fn fault_months(dir: &Path) -> anyhow::Result<Table> {
+    let t = read_parquet(&dir.join("rollout-months.parquet"))?;
+    let months = texts(&t, "month")?;
+    let refused = floats(&t, "suspended_requests")?;
+    let paper = floats(&t, "suspended_to_paper")?;
+    let share = floats(&t, "electronic_share")?;
+    Ok(Table {
+        caption: "Months of a suspension, national".into(),
+        columns: [
+            "month",
+            "requests refused",
+            "registrations issued on paper",
+            "electronic share",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: (0..months.len())
+            .filter(|&m| refused[m] > 0.0)
+            .map(|m| {
+                vec![
+                    months[m].clone(),
+                    compact(refused[m]),
+                    compact(paper[m]),
+                    format!("{:.1}%", share[m] * 100.0),
+                ]
+            })
+            .collect(),
+    })
 }
 
 /// Two rollouts side by side: the same measures, a line for A and one for B.

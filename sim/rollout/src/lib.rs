@@ -47,6 +47,8 @@ struct Tally {
     warnings: Vec<history::Raised>,
     /// Requests per hour (from the rollout's start) and service.
     hours: Vec<[u32; SERVICES]>,
+    /// Requests a suspension refused, and of them registrations issued on paper instead.
+    suspended: Vec<[u64; 2]>,
     persons: u64,
     events: u64,
 }
@@ -58,6 +60,7 @@ impl Tally {
             prescriptions: vec![[0; 3]; months],
             warnings: vec![[0; 4]; months],
             hours: vec![[0; SERVICES]; hours],
+            suspended: vec![[0; 2]; months],
             persons: 0,
             events: 0,
         }
@@ -75,6 +78,7 @@ impl Tally {
         sum(&mut self.prescriptions, &o.prescriptions);
         sum(&mut self.warnings, &o.warnings);
         sum(&mut self.hours, &o.hours);
+        sum(&mut self.suspended, &o.suspended);
         self.persons += o.persons;
         self.events += o.events;
         self
@@ -102,22 +106,51 @@ impl Months {
     }
 }
 
-/// Walks one person's events and notes into the tally.
+/// The scenario's suspensions: window (epoch ms) and target.
+type Suspensions = Vec<(i64, i64, dx_exchange::wire::SuspensionTarget)>;
+
+/// Walks one person's events and notes into the tally. A request a suspension refuses is not
+/// served; a registration refused is issued on paper, its pharmacy registering a paper
+/// dispensing instead of retrieving and dispensing it.
 fn person(
     events: &mut [Event],
     notes: &[(i64, Note)],
     months: &Months,
     start_ms: i64,
+    suspensions: &Suspensions,
     t: &mut Tally,
 ) {
     events.sort_unstable_by_key(|e| (e.at_ms, e.id));
     let mut med = history::Medication::default();
+    let suspended = |at: i64, route: Route| {
+        suspensions.iter().any(|(from, to, target)| {
+            (*from..*to).contains(&at) && dx_scenario::faults::suspends(*target, route)
+        })
+    };
+    let mut paper: Vec<u64> = Vec::new();
     for e in events.iter() {
         let Some(m) = months.month(e.at_ms) else {
             continue;
         };
-        t.routes[m][e.route().index()] += 1;
-        if let Some(s) = Service::of(e.route()) {
+        let mut route = e.route();
+        if e.needs.is_some_and(|n| paper.contains(&n)) {
+            match route {
+                Route::Dispense => route = Route::PaperDispense,
+                _ => {
+                    paper.push(e.id);
+                    continue;
+                }
+            }
+        } else if suspended(e.at_ms, route) {
+            t.suspended[m][0] += 1;
+            if route == Route::Register {
+                t.suspended[m][1] += 1;
+                paper.push(e.id);
+            }
+            continue;
+        }
+        t.routes[m][route.index()] += 1;
+        if let Some(s) = Service::of(route) {
             t.hours[((e.at_ms - start_ms) / HOUR_MS) as usize][s.index()] += 1;
         }
         let raised = med.on(e);
@@ -135,7 +168,7 @@ fn person(
                 let p = &mut t.prescriptions[m];
                 p[0] += 1;
                 p[1] += u64::from(*outside);
-                p[2] += u64::from(*electronic);
+                p[2] += u64::from(*electronic && !suspended(*at, Route::Register));
             }
         }
     }
@@ -186,6 +219,16 @@ pub fn run(
         dx_workload::read_facilities(population)?,
     );
     let registry = flows::registry();
+    let suspensions: Suspensions = s
+        .faults
+        .iter()
+        .filter_map(|f| match &f.what {
+            dx_scenario::FaultKind::ServiceSuspended { target, .. } => {
+                Some((jst_ms(f.start), jst_ms(f.end), *target))
+            }
+            _ => None,
+        })
+        .collect();
     let hours = ((end_ms - start_ms) / HOUR_MS) as usize;
     let bar = dx_workload::persons_bar("rollout", pop.persons, opts.progress);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -205,7 +248,14 @@ pub fn run(
                             f.emit(p, &ctx, &mut em);
                         }
                         let notes = em.notes.take().unwrap_or_default();
-                        person(&mut em.events, &notes, &months, start_ms, &mut t);
+                        person(
+                            &mut em.events,
+                            &notes,
+                            &months,
+                            start_ms,
+                            &suspensions,
+                            &mut t,
+                        );
                     }
                     bar.inc(rows.len() as u64);
                 }
@@ -279,6 +329,11 @@ fn write(
             routes[slot(Route::Verify)] + routes[slot(Route::Batch)],
         );
         put("requests", routes.iter().sum());
+        if !s.faults.is_empty() {
+            let [refused, to_paper] = t.suspended[m].map(national);
+            put("suspended_requests", refused);
+            put("suspended_to_paper", to_paper);
+        }
     }
     let mut table: Vec<(&str, Column)> = vec![
         ("month", Column::Text((0..n).map(label).collect())),
@@ -333,6 +388,7 @@ fn write(
         totals,
         service_times,
         method: method(),
+        faults: s.faults.iter().map(dx_scenario::Fault::label).collect(),
     };
     dx_model::rundir::write(out, &summary)?;
     Ok(summary)

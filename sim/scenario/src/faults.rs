@@ -103,6 +103,37 @@ impl Fault {
     }
 }
 
+/// Whether a suspension of `target` refuses the requests of `route` (as the exchange's
+/// admission does for their endpoints).
+pub fn suspends(target: SuspensionTarget, route: dx_model::route::Route) -> bool {
+    use dx_model::route::Route as R;
+    match target {
+        SuspensionTarget::EprescriptionIssuing => route == R::Register,
+        SuspensionTarget::Eprescription => matches!(
+            route,
+            R::Register | R::Check | R::Cancel | R::Retrieve | R::Dispense | R::PaperDispense
+        ),
+        SuspensionTarget::Eligibility => matches!(route, R::Verify | R::Batch | R::Consent),
+        SuspensionTarget::Ehr => matches!(
+            route,
+            R::EhrItems | R::EhrDocument | R::EhrInbox | R::EhrRead | R::EhrReceive | R::EhrSummary
+        ),
+        SuspensionTarget::Municipal => matches!(
+            route,
+            R::VaccinationRecord
+                | R::VaccinationBatch
+                | R::VaccinationRead
+                | R::VaccinationSchedule
+                | R::PrenatalCheckup
+                | R::InfantCheckup
+                | R::CareCertify
+                | R::CareRead
+                | R::ApplicationDecide
+        ),
+        SuspensionTarget::Portal => matches!(route, R::PortalRead | R::PortalApply),
+    }
+}
+
 /// A fault as a scenario writes it: `kind` and the fields of that kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -73,13 +73,36 @@ impl Scenario {
                     f.kind()
                 ));
             }
-            if f.start < p.start || f.end > p.end() {
+            // A rollout's faults fall in its months (and only a suspension applies there).
+            let (from, to) = match &self.rollout {
+                Some(r) => {
+                    if f.kind() != "service_suspended" {
+                        return Err(format!(
+                            "faults[{i}]: a rollout takes service_suspended faults only, not {}",
+                            f.kind()
+                        ));
+                    }
+                    let end = r
+                        .month_starts()
+                        .last()
+                        .copied()
+                        .unwrap_or(r.start)
+                        .and_hms_opt(0, 0, 0)
+                        .expect("midnight");
+                    (r.start_time(), end)
+                }
+                None => (p.start, p.end()),
+            };
+            if f.start < from || f.end > to {
                 return Err(format!(
-                    "faults[{i}]: its window {} → {} lies outside the period {} → {}",
+                    "faults[{i}]: its window {} → {} lies outside the {} {from} → {to}",
                     f.start,
                     f.end,
-                    p.start,
-                    p.end()
+                    if self.rollout.is_some() {
+                        "rollout"
+                    } else {
+                        "period"
+                    },
                 ));
             }
         }

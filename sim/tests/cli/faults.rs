@@ -66,7 +66,11 @@ fn series(out: &Path, column: &str) -> Vec<(u64, String, u64)> {
     lines
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
-            (c[0].parse().unwrap(), c[1].to_owned(), c[at].parse().unwrap())
+            (
+                c[0].parse().unwrap(),
+                c[1].to_owned(),
+                c[at].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -101,7 +105,10 @@ fn an_outage_holds_checks_until_it_ends_and_sends_each_once() {
         .filter(|(sec, r, _)| *sec == 8 && r == "verify")
         .map(|x| x.2)
         .sum();
-    assert!(at_end >= held, "{at_end} checks sent as it ended, {held} held");
+    assert!(
+        at_end >= held,
+        "{at_end} checks sent as it ended, {held} held"
+    );
     // Prescribers issued paper; a registration is either sent or on paper.
     let register = &s["routes"]["register"];
     assert!(n(&register["paper"]) > 0, "{register}");
@@ -112,7 +119,10 @@ fn an_outage_holds_checks_until_it_ends_and_sends_each_once() {
     assert!(n(&f["during"]["abandoned"]) > 0, "reads were given up: {f}");
     assert!(f["recovery_peak_per_s"].as_f64().unwrap() > 0.0, "{f}");
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(report.contains("Faults (障害)"), "the report has its Faults section");
+    assert!(
+        report.contains("Faults (障害)"),
+        "the report has its Faults section"
+    );
 }
 
 #[test]

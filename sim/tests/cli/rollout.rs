@@ -354,3 +354,50 @@ fn bad_rollouts_are_refused_before_any_work() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--out is for"));
 }
+
+#[test]
+fn a_suspension_in_a_rollout_shows_in_its_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), "suspended", "2026-05-01");
+    let mut text = std::fs::read_to_string(&s).unwrap();
+    text.push_str(
+        "[[faults]]\nkind = \"service_suspended\"\nstart = 2026-07-01T00:00:00\nend = 2026-07-08T00:00:00\ntarget = \"eprescription_issuing\"\nreason = \"dummy drug codes\"\n",
+    );
+    std::fs::write(&s, text).unwrap();
+    let out = dir.path().join("out");
+    report(
+        &[s.as_os_str(), "--out".as_ref(), out.as_os_str()],
+        dir.path(),
+    );
+    let (t, m) = columns(&out.join("rollout-months.parquet"));
+    let months = column(&t, "month");
+    let paper = column(&m, "suspended_to_paper");
+    let share = column(&m, "electronic_share");
+    let july = months.iter().position(|x| x == "2026-07").unwrap();
+    for (i, p) in paper.iter().enumerate() {
+        assert_eq!(*p > 0.0, i == july, "{months:?} {paper:?}");
+    }
+    // A week of seven on paper: July's electronic share falls below June's and August's.
+    assert!(
+        share[july] < share[july - 1] && share[july] < share[july + 1],
+        "{share:?}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Months of a suspension"),
+        "the report shows the month"
+    );
+    // Only a suspension applies to a rollout.
+    let mut bad = std::fs::read_to_string(&s).unwrap();
+    bad.push_str("[[faults]]\nkind = \"exchange_crash\"\nstart = 2026-07-01T00:00:00\nend = 2026-07-02T00:00:00\n");
+    std::fs::write(&s, bad).unwrap();
+    let o = super::dxsim()
+        .arg("report")
+        .arg(&s)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("service_suspended faults only"));
+}

@@ -26,4 +26,8 @@ pub struct RolloutSummary {
     pub service_times: BTreeMap<String, String>,
     /// How the numbers are made, one sentence each.
     pub method: Vec<String>,
+    /// The scenario's suspensions, in words (their months' `suspended_*` columns count what
+    /// they refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<String>,
 }
