@@ -58,8 +58,12 @@ pub enum Command {
         dxsim drive scenarios/quickstart.toml --target http://exchange:8080 --workload /runs/wl --shard 2/8 --start-at 2026-12-07T09:00:00Z --out /runs/shard-2\n\n\
         The target's store must hold the scenario's population (dxsim serve --population DIR).\n\
         Without --workload, the workload (and its population) is generated into <out> first.\n\
-        Results: <out>/summary.json, histograms/{latency,service,lateness}.hlog (HdrHistogram\n\
-        interval logs), timeseries.csv, report.html. A shard (--shard I/N) replays the\n\
+        Results: <out>/summary.json, histograms/{latency,service,lateness,outcomes}.hlog\n\
+        (HdrHistogram interval logs), timeseries.csv, report.html. The scenario's [[faults]]\n\
+        are carried out on the target: outages by the driver, suspensions and a slowed store\n\
+        through its admin routes; a crash is announced on stderr for your own tooling to kill\n\
+        and restart the target, and the writes it acknowledged are checked after the replay\n\
+        (<out>/ledger.txt, POST /v1/admin/writes). A shard (--shard I/N) replays the\n\
         events of its persons and principals only; `dxsim merge` joins the shards' directories.\n\
         --shards N runs N shards on this machine into <out>/shards/I and merges them into <out>.\n\
         Ctrl-C or SIGTERM stops the replay: the results so far are written, marked interrupted\n\
@@ -71,8 +75,12 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dxsim run scenarios/quickstart.toml\n  dxsim run scenarios/national-weekday.toml --out ./runs/weekday\n  \
         dxsim run scenarios/quickstart.toml --store postgres://postgres@127.0.0.1:5432/dx --nodes 2\n  \
-        dxsim run scenarios/quickstart.toml --shards 2   (two driver processes, merged)\n\n\
-        Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given.\n\
+        dxsim run scenarios/quickstart.toml --shards 2   (two driver processes, merged)\n  \
+        dxsim run scenarios/crash-restart.toml   (the exchange killed and restarted mid-replay)\n\n\
+        Results go to runs/<scenario>-<UTC timestamp>/ unless --out is given. A scenario with\n\
+        an exchange_crash fault runs the exchange as a supervised child process (dxsim serve,\n\
+        its log in <out>/exchange.log), killed with SIGKILL and restarted on its schedule; the\n\
+        report's Faults section says what each fault did.\n\
         Ctrl-C or SIGTERM during the replay stops it: the results so far are written, marked\n\
         interrupted (exit code 1); a second one exits at once."
     )]

@@ -1,9 +1,10 @@
 //! The driver: replays a workload's event stream against any server of the exchange's API, on an
 //! open model, with goose as the load engine.
 //!
-//! Goose runs `max_in_flight` users; each pulls the next due request from the dispatcher, which
-//! releases every event at its due instant on the replay's [`Schedule`] whether or not earlier
-//! requests have returned. A request due while every user is busy waits, and that wait is part of
+//! Goose runs `max_in_flight` users for the facilities' and municipalities' requests and
+//! `max_in_flight_persons` for the persons' (the portal): each pulls the next due request of its
+//! class from that class's dispatcher ([`class_of`]), which releases every event at its due
+//! instant on the replay's [`Schedule`] whether or not earlier requests have returned. A request due while every user is busy waits, and that wait is part of
 //! its latency, because latency is measured from the intended send time (no coordinated
 //! omission); the driver's own lateness (actual − intended send) is reported beside it. Results
 //! that later events need (access codes, prescription ids) pass between users through the
@@ -86,7 +87,8 @@ pub const READY: &str = "ready";
 
 /// State shared by the dispatcher and the goose users.
 struct Shared {
-    rx: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>,
+    /// The released requests of each class of client ([`class_of`]).
+    rx: [tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>; 2],
     deps: Dependencies,
     tokens: HashMap<String, TokenSlot>,
     recorder: Mutex<Recorder>,
@@ -159,6 +161,17 @@ impl Attempt {
             started,
         }
     }
+}
+
+/// The class of client an event's request comes from, each served by goose users of its own
+/// and released by a dispatcher of its own: 0 facilities and municipalities, 1 persons on the
+/// portal (with the municipalities' decisions on their applications, which need them). A
+/// surge of one class queues in its own users, never ahead of the other's requests.
+pub fn class_of(e: &Event) -> usize {
+    usize::from(matches!(
+        e.route(),
+        Route::PortalRead | Route::PortalApply | Route::ApplicationDecide
+    ))
 }
 
 /// A request released by the dispatcher.
@@ -482,10 +495,17 @@ pub async fn drive(
         opts.progress,
     )
     .await?;
-    let users = opts.max_in_flight.max(1);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Job>(users * 4);
+    let users = [
+        opts.max_in_flight.max(1),
+        scenario.replay.max_in_flight_persons.get(),
+    ];
+    let (tx, rx) = tokio::sync::mpsc::channel::<Job>(users[0] * 4);
+    let (tx_persons, rx_persons) = tokio::sync::mpsc::channel::<Job>(users[1] * 4);
     let shared = Arc::new(Shared {
-        rx: tokio::sync::Mutex::new(rx),
+        rx: [
+            tokio::sync::Mutex::new(rx),
+            tokio::sync::Mutex::new(rx_persons),
+        ],
         deps: Dependencies::default(),
         tokens,
         recorder: Mutex::new(Recorder::new(
@@ -539,7 +559,7 @@ pub async fn drive(
             }
         },
     });
-    let dependents = std::mem::take(&mut a.dependents);
+    let dependents = Mutex::new(std::mem::take(&mut a.dependents));
     let dispatcher = {
         let (shared, dir, start) = (shared.clone(), dir.to_path_buf(), opts.start);
         tokio::spawn(async move {
@@ -569,8 +589,12 @@ pub async fn drive(
                     late.as_secs_f64()
                 );
             }
-            let released = dispatch(&dir, tx, &shared, dependents, shard).await?;
-            anyhow::Ok((released, late))
+            // A dispatcher per class of client, each over the whole stream.
+            let (a, b) = tokio::join!(
+                dispatch(&dir, tx, &shared, &dependents, shard, 0),
+                dispatch(&dir, tx_persons, &shared, &dependents, shard, 1)
+            );
+            anyhow::Ok((a? + b?, late))
         })
     };
     // One process switches the scenario's suspensions on the target: the whole replay, or the
@@ -600,7 +624,9 @@ pub async fn drive(
     let lost_writes = check_ledger(&shared, &opts.admin_secret).await?;
     // The attack ends when every user has seen the stream close, or when goose was stopped
     // (Ctrl-C or SIGTERM): then the dispatcher's sends fail and it stops too.
-    shared.rx.lock().await.close();
+    for rx in &shared.rx {
+        rx.lock().await.close();
+    }
     let (dispatched, late) = dispatcher.await.context("dispatcher")??;
     // The replay's own duration, from its first scheduled instant to its last answer (not to
     // goose's shutdown, which polls), or to now if nothing was answered.
@@ -911,7 +937,12 @@ impl log::Log for GooseErrors {
 static GOOSE_ERRORS: GooseErrors = GooseErrors;
 
 /// Runs goose's `users` users, each serving released requests until the stream closes.
-async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyhow::Result<()> {
+async fn attack(
+    shared: &Arc<Shared>,
+    opts: &DriveOptions,
+    pools: [usize; 2],
+) -> anyhow::Result<()> {
+    let users = pools[0] + pools[1];
     // Before goose installs its own logger (it keeps one installed first).
     if log::set_logger(&GOOSE_ERRORS).is_ok() {
         log::set_max_level(log::LevelFilter::Error);
@@ -940,15 +971,16 @@ async fn attack(shared: &Arc<Shared>, opts: &DriveOptions, users: usize) -> anyh
     let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let shared = worker.clone();
         Box::pin(async move {
-            let ready = shared
+            let index = shared
                 .users_ready
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                + 1;
-            if ready == users {
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if index + 1 == users {
                 shared.all_ready.notify_one();
             }
+            // The first users serve facilities and municipalities, the others persons.
+            let rx = &shared.rx[usize::from(index >= pools[0])];
             loop {
-                let job = shared.rx.lock().await.recv().await;
+                let job = rx.lock().await.recv().await;
                 let Some(job) = job else { break };
                 shared.serve_one(user, job).await;
             }
@@ -1068,8 +1100,9 @@ async fn dispatch(
     dir: &Path,
     tx: tokio::sync::mpsc::Sender<Job>,
     shared: &Shared,
-    mut dependents: HashMap<u64, u32>,
+    dependents: &Mutex<HashMap<u64, u32>>,
     shard: Shard,
+    class: usize,
 ) -> anyhow::Result<u64> {
     let due = |at_ms: i64| shared.schedule.due(at_ms);
     // Batch pre-checks and municipal uploads due at the same moment travel as one request per
@@ -1080,7 +1113,10 @@ async fn dispatch(
     // Events held by an outage, by the instant (simulated ms) it ends.
     let mut held: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
     for chunk in workload::stream(dir)? {
-        for e in chunk?.into_iter().filter(|e| shard.holds(e)) {
+        for e in chunk?
+            .into_iter()
+            .filter(|e| shard.holds(e) && class_of(e) == class)
+        {
             if e.at_ms != batch_at && !batches.is_empty() {
                 if !release_held(&mut held, batch_at, shared, &tx).await {
                     return Ok(released);
@@ -1095,9 +1131,8 @@ async fn dispatch(
                 return Ok(released);
             }
             if e.is_needed() {
-                shared
-                    .deps
-                    .open(e.id, dependents.remove(&e.id).unwrap_or(0));
+                let n = lock(dependents).remove(&e.id).unwrap_or(0);
+                shared.deps.open(e.id, n);
             }
             if let Some(i) = shared.faults.outage_of(&e) {
                 released += 1;

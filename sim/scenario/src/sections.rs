@@ -198,6 +198,10 @@ section! {
         /// Requests the driver keeps in flight at most (its goose users); a request due while
         /// all are busy waits, and that wait counts in its latency and in the driver's lateness.
         pub max_in_flight: InFlight = InFlight::new(256).expect("in range"),
+        /// Requests of persons on the portal (and the municipalities' decisions on their
+        /// applications) in flight at most, in goose users of their own: a person's browser
+        /// does not wait behind a pharmacy's system in the driver, nor the reverse.
+        pub max_in_flight_persons: InFlight = InFlight::new(64).expect("in range"),
         /// How the facilities' systems react to a request shed (503, 429), failed (5xx) or
         /// unanswered (a timeout, no connection).
         pub retry: RetrySection = RetrySection::default(),
