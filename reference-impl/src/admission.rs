@@ -186,7 +186,7 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
     if let Some(refusal) =
         admission
             .suspended
-            .refusal(service, req.method().as_str(), req.uri().path())
+            .refusal(service.as_str(), req.method().as_str(), req.uri().path())
     {
         return refusal.into_response();
     }

@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::municipal::applications::router())
         .merge(crate::municipal::portal::router())
         .merge(crate::audit::routes::router())
-        .merge(crate::suspension::router())
+        .merge(crate::suspension::routes::router())
         .endpoint(Healthz, healthz)
         .endpoint(Metrics, render_metrics)
         .endpoint(Stats, stats)
@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(crate::error::json_errors))
-        .layer(axum::middleware::from_fn(crate::audit::request_id))
+        .layer(axum::middleware::from_fn(request_id))
         .layer(axum::middleware::from_fn_with_state(
             admission,
             crate::admission::admit,
@@ -152,6 +152,35 @@ async fn slow_store(
     Ok(Answer(dx_protocol::wire::SlowStoreResponse {
         delay_ms: req.delay_ms,
     }))
+}
+
+/// Middleware: takes the request's `x-request-id` (refusing a malformed one) for the audit
+/// lines made while it is served.
+async fn request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = match req.headers().get(dx_protocol::wire::REQUEST_ID_HEADER) {
+        None => None,
+        Some(v) => match v
+            .to_str()
+            .ok()
+            .filter(|s| dx_protocol::wire::valid_request_id(s))
+        {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                return Refusal::invalid(
+                    "invalid_request_id",
+                    format!(
+                        "x-request-id is 1–{} characters of A–Z, a–z, 0–9, '.', '_' and '-'",
+                        dx_protocol::wire::MAX_REQUEST_ID
+                    ),
+                )
+                .into_response();
+            }
+        },
+    };
+    crate::audit::with_request_id(id, next.run(req)).await
 }
 
 async fn not_found() -> Refusal {

@@ -771,18 +771,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let crasher =
             crate::supervise::crash_on_schedule(exchange, schedule.clone(), crashes, stop.clone());
-        let opts = dx_drive::DriveOptions {
-            targets: vec![url],
-            admin_secret,
-            schedule: schedule.clone(),
-            max_in_flight: s.replay.max_in_flight.get(),
-            out: out.clone(),
-            server_clock: dx_drive::ServerClock::Replay(schedule.clone()),
-            progress: true,
-            shard: None,
-            start: dx_drive::Start::Now,
-            crashes_supervised: true,
-        };
+        let opts = run_options(&s, &schedule, &out, vec![url], admin_secret, true);
         let summary = runtime.block_on(dx_drive::drive(&s, &wl_dir, &opts));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut exchange = crasher
@@ -845,18 +834,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
                 urls.join(", "),
                 s.replay.max_in_flight
             );
-            let opts = dx_drive::DriveOptions {
-                targets: urls,
-                admin_secret,
-                schedule: schedule.clone(),
-                max_in_flight: s.replay.max_in_flight.get(),
-                out: out.clone(),
-                server_clock: dx_drive::ServerClock::Replay(schedule.clone()),
-                progress: true,
-                shard: None,
-                start: dx_drive::Start::Now,
-                crashes_supervised: false,
-            };
+            let opts = run_options(&s, &schedule, &out, urls, admin_secret, false);
             let summary = dx_drive::drive(&s, &wl_dir, &opts).await;
             for node in nodes {
                 node.stop().await?;
@@ -876,6 +854,30 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     }
     write_report(&out)?;
     Ok((summary, out))
+}
+
+/// How `dxsim run` replays against the exchange it runs: on the replay's clock, from now, one
+/// process (`crashes_supervised`: it kills and restarts the exchange itself).
+fn run_options(
+    s: &Scenario,
+    schedule: &std::sync::Arc<dx_drive::Schedule>,
+    out: &std::path::Path,
+    targets: Vec<String>,
+    admin_secret: String,
+    crashes_supervised: bool,
+) -> dx_drive::DriveOptions {
+    dx_drive::DriveOptions {
+        targets,
+        admin_secret,
+        schedule: schedule.clone(),
+        max_in_flight: s.replay.max_in_flight.get(),
+        out: out.to_path_buf(),
+        server_clock: dx_drive::ServerClock::Replay(schedule.clone()),
+        progress: true,
+        shard: None,
+        start: dx_drive::Start::Now,
+        crashes_supervised,
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -29,38 +29,13 @@ pub struct AuditEvent {
 }
 
 tokio::task_local! {
-    /// The `x-request-id` of the request being served (set by [`request_id`]).
+    /// The `x-request-id` of the request being served (set by the HTTP edge, `http.rs`).
     static REQUEST_ID: Option<String>;
 }
 
-/// Middleware: takes the request's `x-request-id` (refusing a malformed one) for the audit
-/// lines made while it is served.
-pub async fn request_id(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let id = match req.headers().get(dx_protocol::wire::REQUEST_ID_HEADER) {
-        None => None,
-        Some(v) => match v
-            .to_str()
-            .ok()
-            .filter(|s| dx_protocol::wire::valid_request_id(s))
-        {
-            Some(s) => Some(s.to_owned()),
-            None => {
-                return crate::refusal::Refusal::invalid(
-                    "invalid_request_id",
-                    format!(
-                        "x-request-id is 1–{} characters of A–Z, a–z, 0–9, '.', '_' and '-'",
-                        dx_protocol::wire::MAX_REQUEST_ID
-                    ),
-                )
-                .into_response();
-            }
-        },
-    };
-    REQUEST_ID.scope(id, next.run(req)).await
+/// Runs `f` (the serving of one request) with `id` as the request id of its audit lines.
+pub async fn with_request_id<F: std::future::Future>(id: Option<String>, f: F) -> F::Output {
+    REQUEST_ID.scope(id, f).await
 }
 
 impl AuditEvent {

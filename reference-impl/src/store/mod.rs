@@ -229,6 +229,7 @@ use crate::hpki::HpkiStore;
 use crate::municipal::MunicipalStore;
 use crate::nodes::NodeStore;
 use crate::prescription::PrescriptionStore;
+use crate::suspension::SuspensionStore;
 
 /// Everything the exchange stores.
 pub trait Store:
@@ -241,7 +242,7 @@ pub trait Store:
     + CredentialStore
     + CardStore
     + HpkiStore
-    + crate::suspension::SuspensionStore
+    + SuspensionStore
     + AdminStore
     + NodeStore
     + Send
@@ -259,7 +260,7 @@ impl<T> Store for T where
         + CredentialStore
         + CardStore
         + HpkiStore
-        + crate::suspension::SuspensionStore
+        + SuspensionStore
         + AdminStore
         + NodeStore
         + Send

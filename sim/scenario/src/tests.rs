@@ -88,9 +88,12 @@ fn every_shipped_scenario_loads() {
     }
     names.sort();
     let shipped = [
+        "crash-restart",
         "eprescription-full-adoption",
+        "eprescription-suspension",
         "flu-peak-monday",
         "national-weekday",
+        "outage-2025-02-13",
         "portal-surge",
         "quickstart",
         "rollout-2025-2030",

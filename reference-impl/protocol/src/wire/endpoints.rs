@@ -328,7 +328,7 @@ mod tests {
             assert_eq!(e.path.matches('{').count(), e.path.matches('}').count());
             assert!([200, 201].contains(&e.status));
         }
-        assert_eq!(ALL.len(), 57);
+        assert_eq!(ALL.len(), 61);
     }
 
     #[test]
