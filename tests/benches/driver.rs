@@ -101,6 +101,7 @@ async fn main() {
         progress: false,
         shard: None,
         start: drive::Start::Now,
+        crashes_supervised: false,
     };
     let summary = drive::drive(&s, &wl, &opts).await.unwrap();
     let h = &summary.routes["healthz"];
