@@ -28,6 +28,11 @@ pub enum Service {
 }
 
 impl Service {
+    /// The service of its name (`as_str`).
+    pub fn parse(name: &str) -> Option<Service> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub const ALL: [Service; 7] = [
         Service::Auth,
         Service::Eligibility,
@@ -98,6 +103,10 @@ struct Lane {
     permits: Semaphore,
     waiting: AtomicUsize,
     refused: AtomicU64,
+    /// This lane's bounds: requests in flight, waiting, and the wait's deadline (ms).
+    in_flight: AtomicUsize,
+    queued: AtomicUsize,
+    deadline_ms: AtomicU64,
 }
 
 /// The lanes of every service.
@@ -118,6 +127,9 @@ impl Admission {
                 permits: Semaphore::new(limits.in_flight.max(1)),
                 waiting: AtomicUsize::new(0),
                 refused: AtomicU64::new(0),
+                in_flight: AtomicUsize::new(limits.in_flight.max(1)),
+                queued: AtomicUsize::new(limits.queued),
+                deadline_ms: AtomicU64::new(limits.deadline.as_millis() as u64),
             })
             .collect();
         Self {
@@ -134,8 +146,25 @@ impl Admission {
         self.bare.store(true, Ordering::Relaxed);
     }
 
+    /// The bounds every service has unless given its own.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Gives `service` bounds of its own (a portal sized apart from the pharmacies' checks);
+    /// before serving.
+    pub fn set_limits(&self, service: Service, limits: Limits) {
+        let lane = self.lane(service);
+        let want = limits.in_flight.max(1);
+        let had = lane.in_flight.swap(want, Ordering::AcqRel);
+        if want > had {
+            lane.permits.add_permits(want - had);
+        } else {
+            lane.permits.forget_permits(had - want);
+        }
+        lane.queued.store(limits.queued, Ordering::Release);
+        lane.deadline_ms
+            .store(limits.deadline.as_millis() as u64, Ordering::Release);
     }
 
     fn lane(&self, s: Service) -> &Lane {
@@ -170,7 +199,7 @@ impl Admission {
             format!(
                 "the {} service is at its bound of {} requests in flight; try again shortly",
                 s.as_str(),
-                self.limits.in_flight
+                self.lane(s).in_flight.load(Ordering::Relaxed)
             ),
             1,
         )
@@ -194,12 +223,12 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
     let _permit = match lane.permits.try_acquire() {
         Ok(p) => p,
         Err(_) => {
-            if lane.waiting.fetch_add(1, Ordering::AcqRel) >= admission.limits.queued {
+            if lane.waiting.fetch_add(1, Ordering::AcqRel) >= lane.queued.load(Ordering::Acquire) {
                 lane.waiting.fetch_sub(1, Ordering::AcqRel);
                 return admission.overloaded(service);
             }
-            let waited =
-                tokio::time::timeout(admission.limits.deadline, lane.permits.acquire()).await;
+            let deadline = Duration::from_millis(lane.deadline_ms.load(Ordering::Acquire));
+            let waited = tokio::time::timeout(deadline, lane.permits.acquire()).await;
             lane.waiting.fetch_sub(1, Ordering::AcqRel);
             match waited {
                 Ok(Ok(p)) => p,
@@ -213,6 +242,25 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_sized_apart_keeps_its_own_bounds() {
+        let a = Admission::new(Limits::default());
+        let small = Limits {
+            in_flight: 8,
+            queued: 64,
+            deadline: Duration::from_millis(50),
+        };
+        a.set_limits(Service::Portal, small);
+        let portal = a.lane(Service::Portal);
+        assert_eq!(portal.permits.available_permits(), 8);
+        assert_eq!(portal.queued.load(Ordering::Relaxed), 64);
+        assert_eq!(portal.deadline_ms.load(Ordering::Relaxed), 50);
+        assert_eq!(a.lane(Service::Eligibility).permits.available_permits(), 64);
+        a.set_limits(Service::Portal, Limits::default());
+        assert_eq!(portal.permits.available_permits(), 64);
+        assert!(a.render().contains("dx_overloaded_total{service=\"portal\"} 0"));
+    }
 
     #[test]
     fn every_endpoint_but_the_operations_routes_has_a_service() {

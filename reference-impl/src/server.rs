@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// How long a request waits in its service's queue before `503 overloaded`, in ms.
     #[arg(long, default_value_t = 100)]
     pub queue_deadline_ms: u64,
+    /// Bounds of one service of its own, `SERVICE=IN_FLIGHT[/QUEUED[/DEADLINE_MS]]` (e.g.
+    /// `portal=8/32/20`: a portal sized apart from the pharmacies' checks); the others keep
+    /// --max-in-flight, --max-queued and --queue-deadline-ms. Repeatable.
+    #[arg(long, value_name = "SERVICE=N[/Q[/MS]]", value_parser = service_limit)]
+    pub service_limit: Vec<ServiceLimit>,
     /// Connections open at once; one more is answered 503 and closed [default: the open-file
     /// limit (raised to its hard limit) less 256, at most 50,000].
     #[arg(long)]
@@ -96,6 +101,68 @@ pub struct ServeArgs {
     /// then comes as a line on standard input.
     #[arg(long, hide = true, value_name = "START@SPEEDUP")]
     pub replay_clock: Option<String>,
+}
+
+/// One service's own admission bounds (`--service-limit`); what is not given is the flags'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceLimit {
+    pub service: crate::admission::Service,
+    pub in_flight: usize,
+    pub queued: Option<usize>,
+    pub deadline_ms: Option<u64>,
+}
+
+impl std::fmt::Display for ServiceLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.service.as_str(), self.in_flight)?;
+        if let Some(q) = self.queued {
+            write!(f, "/{q}")?;
+            if let Some(d) = self.deadline_ms {
+                write!(f, "/{d}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `SERVICE=IN_FLIGHT[/QUEUED[/DEADLINE_MS]]`.
+pub fn service_limit(s: &str) -> Result<ServiceLimit, String> {
+    use crate::admission::Service;
+    let (name, bounds) = s
+        .split_once('=')
+        .ok_or("SERVICE=IN_FLIGHT[/QUEUED[/DEADLINE_MS]], e.g. portal=8/32/20")?;
+    let service = Service::parse(name).ok_or_else(|| {
+        format!(
+            "{name:?} is not a service: {}",
+            Service::ALL.map(Service::as_str).join(", ")
+        )
+    })?;
+    let mut parts = bounds.split('/');
+    let number = |p: Option<&str>, what: &str| -> Result<Option<u64>, String> {
+        p.map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{what} {v:?} is not a whole number"))
+        })
+        .transpose()
+    };
+    let in_flight = number(parts.next(), "in flight")?.unwrap_or(0);
+    if !(1..=100_000).contains(&in_flight) {
+        return Err("requests in flight: 1 to 100,000".into());
+    }
+    let queued = number(parts.next(), "queued")?.map(|q| q as usize);
+    let deadline_ms = number(parts.next(), "deadline")?;
+    if parts.next().is_some() {
+        return Err("at most three bounds: IN_FLIGHT/QUEUED/DEADLINE_MS".into());
+    }
+    if queued.is_some_and(|q| q > 1_000_000) || deadline_ms.is_some_and(|d| d > 60_000) {
+        return Err("queued at most 1,000,000, deadline at most 60,000 ms".into());
+    }
+    Ok(ServiceLimit {
+        service,
+        in_flight: in_flight as usize,
+        queued,
+        deadline_ms,
+    })
 }
 
 /// A base URL: `http://` or `https://`, a host, no whitespace, query or fragment.
@@ -137,6 +204,25 @@ impl ServeArgs {
             queued: self.max_queued,
             deadline: std::time::Duration::from_millis(self.queue_deadline_ms),
         }
+    }
+
+    /// The services given bounds of their own, with those bounds in full.
+    pub fn service_limits(&self) -> Vec<(crate::admission::Service, Limits)> {
+        self.service_limit
+            .iter()
+            .map(|l| {
+                (
+                    l.service,
+                    Limits {
+                        in_flight: l.in_flight,
+                        queued: l.queued.unwrap_or(self.max_queued),
+                        deadline: std::time::Duration::from_millis(
+                            l.deadline_ms.unwrap_or(self.queue_deadline_ms),
+                        ),
+                    },
+                )
+            })
+            .collect()
     }
 
     /// Where the flags put the store: `--store`, else the SQLite file in `--data`.
@@ -304,6 +390,11 @@ impl Exchange {
     }
 
     /// The admin principal's secret (exchange it at `/v1/auth/token` for an admin token).
+    /// Gives one service admission bounds of its own (before serving).
+    pub fn set_service_limits(&self, service: crate::admission::Service, limits: Limits) {
+        self.state.admission().set_limits(service, limits);
+    }
+
     pub fn admin_secret(&self) -> &str {
         &self.admin_secret
     }
@@ -542,6 +633,9 @@ pub async fn run_with(
     let (exchange, enrolled, key_file, stats) = tokio::task::block_in_place(|| {
         let exchange = Exchange::open_at(&location, args.durability(), clock, args.admission())?
             .with_connection_limits(args.connection_limits());
+        for (service, limits) in args.service_limits() {
+            exchange.set_service_limits(service, limits);
+        }
         prepare(&exchange)?;
         if let Some(url) = &args.public_url {
             exchange

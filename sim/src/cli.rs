@@ -708,13 +708,18 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         args.store.as_deref(),
         &out.join("store").join(dx_exchange::server::DB_FILE),
     )?;
+    let (limits, own) = admission_of(&s);
     let open = || {
-        dx_exchange::Exchange::open_at(
+        let exchange = dx_exchange::Exchange::open_at(
             &location,
             dx_exchange::store::Durability::Full,
             schedule.clone(),
-            dx_exchange::admission::Limits::default(),
-        )
+            limits,
+        )?;
+        for (service, bounds) in &own {
+            exchange.set_service_limits(*service, *bounds);
+        }
+        anyhow::Ok(exchange)
     };
     let exchange = open()?;
     println!("store: {}", location.display());
@@ -755,6 +760,7 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         let exchange = crate::supervise::Supervised::start(
             &out.join("store"),
             args.store.as_deref(),
+            &admission_flags(&s),
             s.period.start,
             s.replay.speedup.get(),
             out.join("exchange.log"),
@@ -854,6 +860,69 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
     }
     write_report(&out)?;
     Ok((summary, out))
+}
+
+/// The admission bounds of the scenario's `[exchange]`: every service's, and the services' with
+/// bounds of their own.
+fn admission_of(
+    s: &Scenario,
+) -> (
+    dx_exchange::admission::Limits,
+    Vec<(
+        dx_exchange::admission::Service,
+        dx_exchange::admission::Limits,
+    )>,
+) {
+    let x = &s.exchange;
+    let ms = |m: dx_scenario::values::Millis| std::time::Duration::from_secs_f64(m.get() / 1000.0);
+    let all = dx_exchange::admission::Limits {
+        in_flight: x.max_in_flight.get(),
+        queued: x.max_queued.get(),
+        deadline: ms(x.queue_deadline_ms),
+    };
+    let own = x
+        .services
+        .iter()
+        .map(|(name, b)| {
+            (
+                dx_exchange::admission::Service::parse(name.as_str())
+                    .expect("the scenario's services are the exchange's"),
+                dx_exchange::admission::Limits {
+                    in_flight: b.max_in_flight.get(),
+                    queued: b.max_queued.map_or(all.queued, |q| q.get()),
+                    deadline: b.queue_deadline_ms.map_or(all.deadline, ms),
+                },
+            )
+        })
+        .collect();
+    (all, own)
+}
+
+/// The same bounds as `dxsim serve` flags (for the exchange `dxsim run` supervises).
+fn admission_flags(s: &Scenario) -> Vec<std::ffi::OsString> {
+    let (all, own) = admission_of(s);
+    let mut flags: Vec<std::ffi::OsString> = vec![
+        "--max-in-flight".into(),
+        all.in_flight.to_string().into(),
+        "--max-queued".into(),
+        all.queued.to_string().into(),
+        "--queue-deadline-ms".into(),
+        all.deadline.as_millis().to_string().into(),
+    ];
+    for (service, l) in own {
+        flags.push("--service-limit".into());
+        flags.push(
+            format!(
+                "{}={}/{}/{}",
+                service.as_str(),
+                l.in_flight,
+                l.queued,
+                l.deadline.as_millis()
+            )
+            .into(),
+        );
+    }
+    flags
 }
 
 /// How `dxsim run` replays against the exchange it runs: on the replay's clock, from now, one
@@ -1298,5 +1367,56 @@ mod tests {
             dx_exchange::store::Durability::Normal
         );
         assert!(Cli::try_parse_from(["dxsim", "serve", "--durability", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn a_scenarios_admission_bounds_reach_the_exchange_as_servings_flags() {
+        let s = Scenario::from_toml(
+            "x.toml",
+            "[exchange]\nmax_queued = 100\n[exchange.services.portal]\nmax_in_flight = 8\nqueue_deadline_ms = 20.0\n",
+        )
+        .unwrap();
+        let (all, own) = admission_of(&s);
+        assert_eq!((all.in_flight, all.queued), (64, 100));
+        assert_eq!(own.len(), 1);
+        assert_eq!(own[0].0, dx_exchange::admission::Service::Portal);
+        assert_eq!((own[0].1.in_flight, own[0].1.queued), (8, 100));
+        let flags: Vec<String> = admission_flags(&s)
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect();
+        let mut argv = vec!["dxsim".to_owned(), "serve".to_owned()];
+        argv.extend(flags);
+        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("serve")
+        };
+        assert_eq!(args.serve.service_limits(), own);
+        assert_eq!(args.serve.admission(), all);
+        // Every service a scenario may name is one of the exchange's.
+        for name in [
+            "auth",
+            "eligibility",
+            "eprescription",
+            "ehr",
+            "municipal",
+            "portal",
+            "admin",
+        ] {
+            let s = Scenario::from_toml(
+                "x.toml",
+                &format!("[exchange.services.{name}]\nmax_in_flight = 1\n"),
+            )
+            .unwrap();
+            assert_eq!(admission_of(&s).1[0].0.as_str(), name);
+        }
+        for bad in [
+            "portal",
+            "portal=0",
+            "billing=4",
+            "portal=4/x",
+            "portal=4/1/2/3",
+        ] {
+            assert!(dx_exchange::server::service_limit(bad).is_err(), "{bad}");
+        }
     }
 }

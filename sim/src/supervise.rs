@@ -26,11 +26,12 @@ pub struct Supervised {
 }
 
 impl Supervised {
-    /// Starts `dxsim serve` on the store in `data` (or `store`, a PostgreSQL URL), following
-    /// the replay of `period_start` (JST) at `speedup`.
+    /// Starts `dxsim serve` on the store in `data` (or `store`, a PostgreSQL URL) with the
+    /// `admission` flags, following the replay of `period_start` (JST) at `speedup`.
     pub fn start(
         data: &Path,
         store: Option<&str>,
+        admission: &[OsString],
         period_start: chrono::NaiveDateTime,
         speedup: f64,
         log: PathBuf,
@@ -52,6 +53,7 @@ impl Supervised {
         if let Some(url) = store {
             args.extend(["--store".into(), url.into()]);
         }
+        args.extend(admission.iter().cloned());
         args.extend([
             "--replay-clock".into(),
             format!("{}@{speedup}", period_start.format("%Y-%m-%dT%H:%M:%S")).into(),

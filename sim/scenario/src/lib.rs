@@ -47,6 +47,8 @@ pub struct Scenario {
     pub municipal: MunicipalSection,
     pub portal: PortalSection,
     pub replay: ReplaySection,
+    /// The reference exchange `dxsim run` runs (its admission control).
+    pub exchange: ExchangeSection,
     /// Service-level objectives per route (the `route` names of the event stream: `verify`,
     /// `register`, `ehr_summary`, …); routes not named use `default`.
     pub slo: SloSection,
@@ -73,6 +75,7 @@ impl Default for Scenario {
             municipal: MunicipalSection::default(),
             portal: PortalSection::default(),
             replay: ReplaySection::default(),
+            exchange: ExchangeSection::default(),
             slo: SloSection::default(),
             capacity: CapacitySection::default(),
             rollout: None,

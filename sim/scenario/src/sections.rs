@@ -6,7 +6,8 @@
 use crate::dates::{toml_date, toml_datetime};
 use crate::values::{
     Attempts, Count, FluPeak, Hours, InFlight, KindCounts, KindShares, Latency, Millis, Prefecture,
-    Replications, Scale, Servers, Share, Speedup, SurgeFactor, VisitRate, count, share, shares,
+    Queued, Replications, Scale, Servers, Share, Speedup, SurgeFactor, VisitRate, count, share,
+    shares,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use dx_model::route::{DEFAULT_SLO, Route, Service, Slo};
@@ -206,6 +207,60 @@ section! {
         /// unanswered (a timeout, no connection).
         pub retry: RetrySection = RetrySection::default(),
     }
+}
+
+/// A service of the exchange's admission control (as `dxsim serve --service-limit` names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdmissionService {
+    Auth,
+    Eligibility,
+    Eprescription,
+    Ehr,
+    Municipal,
+    Portal,
+    Admin,
+}
+
+impl AdmissionService {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdmissionService::Auth => "auth",
+            AdmissionService::Eligibility => "eligibility",
+            AdmissionService::Eprescription => "eprescription",
+            AdmissionService::Ehr => "ehr",
+            AdmissionService::Municipal => "municipal",
+            AdmissionService::Portal => "portal",
+            AdmissionService::Admin => "admin",
+        }
+    }
+}
+
+section! {
+    /// The reference exchange `dxsim run` runs: its admission control, as `dxsim serve`'s flags
+    /// (`--max-in-flight`, `--max-queued`, `--queue-deadline-ms`, `--service-limit`).
+    pub struct ExchangeSection {
+        /// Requests of one service in flight at once.
+        pub max_in_flight: InFlight = InFlight::new(64).expect("in range"),
+        /// Requests of one service waiting at once; beyond, `503 overloaded`.
+        pub max_queued: Queued = Queued::new(512).expect("in range"),
+        /// How long a request waits for admission before `503 overloaded`.
+        pub queue_deadline_ms: Millis = Millis::new(100.0).expect("in range"),
+        /// Services with bounds of their own (e.g. a portal sized apart from the pharmacies'
+        /// checks).
+        pub services: BTreeMap<AdmissionService, ServiceBounds> = BTreeMap::new(),
+    }
+}
+
+/// One service's own admission bounds; what is not given is the section's.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceBounds {
+    pub max_in_flight: InFlight,
+    #[serde(default)]
+    pub max_queued: Option<Queued>,
+    #[serde(default)]
+    pub queue_deadline_ms: Option<Millis>,
 }
 
 /// Whether a client tries a failed request again.

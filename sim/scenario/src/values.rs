@@ -90,6 +90,8 @@ ranged! {
     Servers(u32): |v| v >= 1, "at least 1";
     /// Months of a rollout, in 1..=240.
     Months(u32): |v| (1..=240).contains(&v), "in 1..=240";
+    /// Requests waiting for admission at most, in 0..=1000000.
+    Queued(usize): |v| v <= 1_000_000, "in 0..=1000000";
     /// Attempts of one request at most (the first and its retries), in 1..=20.
     Attempts(u32): |v| (1..=20).contains(&v), "in 1..=20";
     /// A prefecture code, 1–47.
