@@ -259,7 +259,10 @@ mod tests {
         assert_eq!(a.lane(Service::Eligibility).permits.available_permits(), 64);
         a.set_limits(Service::Portal, Limits::default());
         assert_eq!(portal.permits.available_permits(), 64);
-        assert!(a.render().contains("dx_overloaded_total{service=\"portal\"} 0"));
+        assert!(
+            a.render()
+                .contains("dx_overloaded_total{service=\"portal\"} 0")
+        );
     }
 
     #[test]
