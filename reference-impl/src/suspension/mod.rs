@@ -37,6 +37,8 @@ pub trait SuspensionStore {
 #[derive(Default)]
 pub struct Suspended {
     now: RwLock<BTreeMap<SuspensionTarget, Suspension>>,
+    /// Whether anything is suspended: the every-request check takes no lock while nothing is.
+    any: std::sync::atomic::AtomicBool,
     refused: [AtomicU64; SuspensionTarget::ALL.len()],
 }
 
@@ -51,8 +53,9 @@ impl Suspended {
     /// Replaces what is in memory with what the store holds.
     pub fn reload(&self, store: &dyn SuspensionStore) -> Result<(), StoreError> {
         let all = store.suspensions()?;
-        *self.now.write().unwrap_or_else(|e| e.into_inner()) =
-            all.into_iter().map(|s| (s.target, s)).collect();
+        let mut now = self.now.write().unwrap_or_else(|e| e.into_inner());
+        *now = all.into_iter().map(|s| (s.target, s)).collect();
+        self.any.store(!now.is_empty(), Ordering::Release);
         Ok(())
     }
 
@@ -67,6 +70,7 @@ impl Suspended {
                 now.remove(&target);
             }
         }
+        self.any.store(!now.is_empty(), Ordering::Release);
     }
 
     /// Every suspension in force, by target.
@@ -82,10 +86,10 @@ impl Suspended {
     /// The refusal of a request of `service` (its admission name: `eligibility`,
     /// `eprescription`, …) to `path` by `method`, if a suspension holds it.
     pub fn refusal(&self, service: &str, method: &str, path: &str) -> Option<Refusal> {
-        let now = self.now.read().unwrap_or_else(|e| e.into_inner());
-        if now.is_empty() {
+        if !self.any.load(Ordering::Acquire) {
             return None;
         }
+        let now = self.now.read().unwrap_or_else(|e| e.into_inner());
         let s = now
             .values()
             .find(|s| covers(s.target, service, method, path))?;

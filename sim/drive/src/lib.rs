@@ -589,7 +589,8 @@ pub async fn drive(
                     late.as_secs_f64()
                 );
             }
-            // A dispatcher per class of client, each over the whole stream.
+            // A dispatcher per class of client, each over the whole stream (decoding it twice
+            // costs far less than sending its requests).
             let (a, b) = tokio::join!(
                 dispatch(&dir, tx, &shared, &dependents, shard, 0),
                 dispatch(&dir, tx_persons, &shared, &dependents, shard, 1)
@@ -783,8 +784,6 @@ async fn check_ledger(shared: &Shared, admin_secret: &str) -> anyhow::Result<Opt
         use std::io::Write as _;
         lock(&l.file).flush()?;
     }
-    let text = std::fs::read_to_string(&l.path)?;
-    let ids: Vec<String> = text.lines().map(str::to_owned).collect();
     // Once the last crash is over, and the target answers again (up to a minute).
     if let Some(end) = shared.faults.crashes().map(|w| w.1).max() {
         wait_until(shared.schedule.due(end)).await;
@@ -800,21 +799,39 @@ async fn check_ledger(shared: &Shared, admin_secret: &str) -> anyhow::Result<Opt
             Err(e) => return Err(anyhow::anyhow!("an admin token to check the writes: {e}")),
         }
     };
-    let mut lost = Vec::new();
-    for part in ids.chunks(dx_exchange::wire::MAX_WRITES_CHECKED) {
-        let body = dx_exchange::wire::WritesRequest {
-            request_ids: part.to_vec(),
-        };
+    // The ledger is read a request's worth of ids at a time; what is lost is written as found.
+    use std::io::{BufRead as _, Write as _};
+    let mut lines = std::io::BufReader::new(std::fs::File::open(&l.path)?).lines();
+    let lost_path = l.path.with_file_name("lost-writes.txt");
+    let mut lost_file: Option<std::fs::File> = None;
+    let mut lost = 0u64;
+    loop {
+        let part: Vec<String> = lines
+            .by_ref()
+            .take(dx_exchange::wire::MAX_WRITES_CHECKED)
+            .collect::<Result<_, _>>()?;
+        if part.is_empty() {
+            break;
+        }
+        let body = dx_exchange::wire::WritesRequest { request_ids: part };
         match shared
             .client
             .call::<dx_exchange::wire::endpoints::CheckWrites>(Some(&admin), &[], &(), &body)
             .await
         {
-            Ok(r) => lost.extend(r.missing),
+            Ok(r) => {
+                for id in &r.missing {
+                    let f = match &mut lost_file {
+                        Some(f) => f,
+                        None => lost_file.insert(std::fs::File::create(&lost_path)?),
+                    };
+                    writeln!(f, "{id}")?;
+                }
+                lost += r.missing.len() as u64;
+            }
             Err(e) if e.code() == Some("no_route") => {
                 eprintln!(
-                    "dxsim drive: the target cannot say whether acknowledged writes were kept (no POST /v1/admin/writes); {} are listed in {}",
-                    ids.len(),
+                    "dxsim drive: the target cannot say whether acknowledged writes were kept (no POST /v1/admin/writes); they are listed in {}",
                     l.path.display()
                 );
                 return Ok(None);
@@ -822,13 +839,7 @@ async fn check_ledger(shared: &Shared, admin_secret: &str) -> anyhow::Result<Opt
             Err(e) => return Err(anyhow::anyhow!("checking the acknowledged writes: {e}")),
         }
     }
-    if !lost.is_empty() {
-        std::fs::write(
-            l.path.with_file_name("lost-writes.txt"),
-            lost.join("\n") + "\n",
-        )?;
-    }
-    Ok(Some(lost.len() as u64))
+    Ok(Some(lost))
 }
 
 /// Resumes every target the scenario suspends and ends a slowed store (after the replay, or its
@@ -1169,13 +1180,23 @@ async fn dispatch(
     Ok(released)
 }
 
+/// Requests one dispatcher holds for outages at most; beyond, a cut-off facility's request is
+/// given up as its system's local queue would be full.
+const MAX_HELD: usize = 1_000_000;
+
 /// What a facility cut off by outage `fault` does with event `e`: holds it until the outage
 /// ends, issues paper, or gives it up — counted in the second it was due.
 fn cut_off(e: Event, fault: usize, shared: &Shared, held: &mut BTreeMap<i64, Vec<Event>>) {
     let second = shared.schedule.second_of(shared.schedule.due(e.at_ms));
     let route = e.route();
     let mut recorder = lock(&shared.recorder);
+    let full = held.values().map(Vec::len).sum::<usize>() >= MAX_HELD;
     match faults::cut_off(route) {
+        faults::CutOff::Defer if full => {
+            recorder.happened(second, route, Happening::Abandoned, 1);
+            shared.deps.settle(e.id, None);
+            shared.bar.inc(1);
+        }
         faults::CutOff::Defer => {
             let end = shared.faults.windows_ms[fault].1;
             let held_us = ((end - e.at_ms) as f64 * 1000.0 / shared.schedule.speedup()) as u64;
