@@ -85,7 +85,7 @@ async fn main() {
             at_ms: start_ms,
             flow: Flow::Visit,
             payload: Payload::Healthz,
-            sex: "female",
+            sex: dx_exchange::wire::Sex::Female,
             ..Event::default()
         })
         .collect();

@@ -114,7 +114,7 @@ fn main() -> ExitCode {
         .collect();
     let probe = Event {
         payload: Payload::Healthz,
-        sex: "female",
+        sex: dx_exchange::wire::Sex::Female,
         ..Event::default()
     };
     let healthz_events: Vec<Event> = (0..healthz).map(|i| at_start(i, probe.clone())).collect();

@@ -177,3 +177,68 @@ fn an_incomplete_population_is_refused_and_stores_nothing() {
     );
     assert_eq!(exchange.store().stats().unwrap().persons, 0);
 }
+
+/// The persons folder reads as one table without options (here with polars; pyarrow and duckdb
+/// read it the same way, README): the files' own typed columns and nothing inferred from the
+/// folder names, every person once, each in the folder of their prefecture.
+#[test]
+fn the_persons_folder_reads_as_one_table_without_options() {
+    use polars::prelude::*;
+    let s = Scenario::national(0.0002);
+    let pop = tempfile::tempdir().unwrap();
+    let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
+    let dir = pop.path().join("persons");
+    let persons = LazyFrame::scan_parquet(
+        PlRefPath::from(dir.to_str().unwrap()),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .collect()
+    .unwrap();
+    let schema = population::output::persons_schema();
+    assert_eq!(
+        persons.width(),
+        schema.fields().len(),
+        "{:?}",
+        persons.schema()
+    );
+    assert_eq!(persons.height() as u64, manifest.persons);
+    assert_eq!(
+        persons.column("prefecture").unwrap().dtype(),
+        &DataType::UInt8
+    );
+    let mut codes: Vec<u8> = persons
+        .column("prefecture")
+        .unwrap()
+        .u8()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes, manifest.prefectures);
+    let sexes: std::collections::BTreeSet<&str> = persons
+        .column("sex")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.expect("no sex is null"))
+        .collect();
+    assert_eq!(sexes, ["F", "M"].into());
+    // Each file holds the persons of the prefecture its folder names.
+    for rel in &manifest.person_files {
+        let code: u8 = rel.split('/').nth(1).unwrap().parse().unwrap();
+        let file = std::fs::File::open(pop.path().join(rel)).unwrap();
+        let part = ParquetReader::new(file).finish().unwrap();
+        assert!(
+            part.column("prefecture")
+                .unwrap()
+                .u8()
+                .unwrap()
+                .into_no_null_iter()
+                .all(|p| p == code),
+            "{rel}"
+        );
+    }
+}

@@ -434,7 +434,7 @@ fn register(
         facility_name: format!("facility {}", e.facility),
         practitioner_id: practitioner_id(&e.facility, false),
         issued_at: now.with_timezone(&jst()),
-        patient_gender: e.sex,
+        patient_gender: e.sex.fhir(),
         patient_birth_date: e.birth_day(),
         coverage: DraftCoverage {
             insurer_number: ins,
@@ -496,7 +496,7 @@ fn ehr_patient(e: &Event) -> anyhow::Result<EhrPatient> {
         symbol,
         number,
         branch,
-        gender: e.sex,
+        gender: e.sex.fhir(),
         birth_date: e.birth_day(),
     })
 }
@@ -752,7 +752,7 @@ mod tests {
                 facility: "3110110019".into(),
                 person_id: "P0000000001".into(),
                 insurance: Some(["06310014".into(), "1".into(), "2".into(), "00".into()]),
-                sex: "female",
+                sex: dx_exchange::wire::Sex::Female,
                 payload: payload.clone(),
                 ..Event::default()
             };

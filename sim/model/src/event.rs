@@ -6,7 +6,7 @@ use crate::route::Route;
 use chrono::NaiveDate;
 use dx_protocol::wire::clins::DocumentKind;
 use dx_protocol::wire::endpoints::{self as ep, Info, info};
-use dx_protocol::wire::{ApplicationKind, CareLevel, PrescriptionKind};
+use dx_protocol::wire::{ApplicationKind, CareLevel, PrescriptionKind, Sex};
 
 /// The flow of care that made an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -384,7 +384,7 @@ impl Payload {
 }
 
 /// One request due at a time.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Unique and stable: person index × 2^20 + the person's event number.
     pub id: u64,
@@ -404,11 +404,30 @@ pub struct Event {
     /// The insurance number (insurer, 記号, 番号, 枝番): identification, or coverage for a
     /// registration.
     pub insurance: Option<[String; 4]>,
-    /// `male` or `female`, for the documents.
-    pub sex: &'static str,
+    pub sex: Sex,
     /// Days since the Unix epoch.
     pub birth_date: i32,
     pub payload: Payload,
+}
+
+/// An empty event: a verification without consent, of nobody by nobody at the epoch (a base to
+/// fill in with `..Event::default()`).
+impl Default for Event {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            at_ms: 0,
+            flow: Flow::default(),
+            needs: None,
+            facility: String::new(),
+            person_id: String::new(),
+            card_serial: None,
+            insurance: None,
+            sex: Sex::Female,
+            birth_date: 0,
+            payload: Payload::default(),
+        }
+    }
 }
 
 impl Event {

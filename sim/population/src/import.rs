@@ -211,11 +211,8 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
             care_certification,
             pregnancy: pregnant.value(i).then(|| life.pregnancy(index)),
             id: id.value(i).to_owned(),
-            sex: if sex.value(i) == "M" {
-                Sex::Male
-            } else {
-                Sex::Female
-            },
+            sex: Sex::parse(sex.value(i))
+                .with_context(|| format!("persons: sex {:?}", sex.value(i)))?,
             birth_date,
             prefecture: pref.value(i),
             municipality: muni.value(i).to_owned(),

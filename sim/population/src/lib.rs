@@ -10,7 +10,7 @@
 //! | `municipalities.parquet` | municipality: code (synthetic, valid check digit), name, prefecture, persons, first_person, synthetic |
 //! | `insurers.parquet` | insurer number: number, type, scheme, name, prefecture, size_weight, members |
 //! | `facilities.parquet` | facility: code, kind, name, prefecture, municipality, hours, online_eligibility, eprescription |
-//! | `persons/prefecture=NN/part-KKKKK.parquet` | person (2^20 per part): see [`output::persons_schema`] |
+//! | `persons/NN/part-KKKKK.parquet` | person (2^20 per part): see [`output::persons_schema`] |
 //! | `summary.json` | generated marginals next to the published figures they are calibrated to |
 //! | `manifest.json` | scenario, seed, scale, counts; written last, so its presence marks a complete run |
 
@@ -111,7 +111,7 @@ pub fn generate(
             .map_or(0, |m| m.first_person);
         let end = first + pref.persons;
         for (k, a) in (first..end).step_by(output::ROW_GROUP_ROWS).enumerate() {
-            let rel = format!("persons/prefecture={:02}/part-{k:05}.parquet", pref.code);
+            let rel = format!("persons/{:02}/part-{k:05}.parquet", pref.code);
             std::fs::create_dir_all(out.join(&rel).parent().expect("has a parent"))?;
             parts.push((rel, a, (a + output::ROW_GROUP_ROWS as u64).min(end)));
         }

@@ -91,7 +91,9 @@ fn municipality_weights(n: u16) -> Vec<f64> {
     (1..=n).map(|k| 1.0 / f64::from(k)).collect()
 }
 
-fn geography(s: &Scenario) -> (Vec<Prefecture>, Vec<Municipality>) {
+/// The prefectures and municipalities of a scenario with their persons (the municipalities
+/// numbered from the first prefecture on, as the persons are).
+pub fn geography(s: &Scenario) -> (Vec<Prefecture>, Vec<Municipality>) {
     let shares = tables::prefecture_shares();
     let national = (tables::TOTAL_POPULATION * s.population.scale.get()).round() as u64;
     let per_pref = apportion(national, &shares);

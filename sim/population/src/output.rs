@@ -56,7 +56,7 @@ fn utf8(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Utf8, nullable)
 }
 
-/// Schema of `persons/prefecture=NN/part-KKKKK.parquet`.
+/// Schema of `persons/NN/part-KKKKK.parquet`.
 pub fn persons_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         utf8("id", false),

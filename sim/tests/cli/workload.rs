@@ -155,6 +155,57 @@ fn realised_counts_match_the_model_and_days_differ_as_the_calendar_says() {
     );
 }
 
+/// Municipalities join by rank, not by size: the doses expected where some take part are those of
+/// the persons living there (a prefecture's capital alone holds a quarter to a third of it), not
+/// the participation's share of all (16–19% too many at the default 12%, before this was fixed).
+#[test]
+fn expected_flu_doses_follow_the_residents_of_the_municipalities_taking_part() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt8Type;
+    use dx_workload::flows::municipal::{flu_uptake, municipality_rank};
+    let mut s = scenario(0.001, (2025, 10, 6), 24.0);
+    let pop = tempfile::tempdir().unwrap();
+    population(&s, pop.path());
+    // The uptake summed over every person and over those of the municipalities taking part, from
+    // the population's own rows: the process's mean up to one factor (the season's share inside
+    // the period), which the expectation with every municipality taking part gives.
+    let participation = s.municipal.participation.get();
+    assert!(participation < 0.5, "{participation}");
+    let (mut all, mut taking_part) = (0.0, 0.0);
+    let manifest = dx_population::read_manifest(pop.path()).unwrap();
+    for rel in &manifest.person_files {
+        let file = std::fs::File::open(pop.path().join(rel)).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let age = b.column_by_name("age").unwrap().as_primitive::<UInt8Type>();
+            let municipality = b.column_by_name("municipality").unwrap().as_string::<i32>();
+            for i in 0..b.num_rows() {
+                let uptake = flu_uptake(u32::from(age.value(i)), &s.municipal);
+                all += uptake;
+                if municipality_rank(municipality.value(i)) < participation {
+                    taking_part += uptake;
+                }
+            }
+        }
+    }
+    let some = workload::expected(&s).flu_doses;
+    s.municipal.participation = share(1.0);
+    let every = workload::expected(&s).flu_doses;
+    let mean = every / all * taking_part;
+    assert!(
+        (some / mean - 1.0).abs() < 0.03,
+        "expected {some:.0}, the population's own mean {mean:.0}"
+    );
+    assert!(
+        (taking_part / all - participation).abs() > 0.01,
+        "a seed where the residents' share happens to equal the participation proves nothing"
+    );
+}
+
 #[test]
 fn bad_input_is_refused_before_any_work() {
     let s = scenario(0.0002, (2025, 10, 6), 4.0);

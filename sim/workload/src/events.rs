@@ -9,11 +9,11 @@
 //! | `flow` | text | the flow that made it (`visit`, `refill`, `discharge`, `checkup`, `vaccination`, `maternal`, `care`, `portal`) |
 //! | `route` | text | the route (`dx_model::route::Route`): `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; municipal and portal: `vaccination_record`, `vaccination_batch` (one dose of a municipal batch upload), `vaccination_read`, `vaccination_schedule`, `prenatal_checkup`, `infant_checkup`, `care_certify`, `care_read`, `portal_read`, `portal_apply`, `application_decide`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
 //! | `needs` | u64, null | the event whose result this one needs |
-//! | `facility` | text | the requesting facility's code; a municipality's 6-digit code for municipal requests; empty for the person's own portal requests |
+//! | `facility` | text, null | the requesting facility's code; a municipality's 6-digit code for municipal requests; null for the person's own portal requests |
 //! | `person_id` | text | the person |
 //! | `card_serial` | text, null | set when the person is identified by card |
 //! | `insurer_number`, `symbol`, `number`, `branch` | text, null | the insurance number (identification, or coverage for a registration) |
-//! | `sex`, `birth_date` | text, date | for the prescription document |
+//! | `sex`, `birth_date` | text, date | for the prescription document; sex `F` or `M`, as in the population's files |
 //! | `consent` | bool | verification: consent given at the card reader to viewing records; true for a verbal consent |
 //! | `kind` | text, null | registration: `electronic` or `in_hospital`; EHR document: `referral`, `discharge_summary`, `checkup_report`; portal page: `medications`, `vaccinations`, `checkups`, `care`, `access_log`, `applications`; application: `vaccination_voucher`, `medical_subsidy`, `care_certification` |
 //! | `uses` | u8 | registration: uses allowed (refills 2–3); municipal upload: days between the dose and the upload |
@@ -30,7 +30,7 @@ use arrow_array::types::{Date32Type, TimestampMillisecondType, UInt8Type, UInt64
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use dx_exchange::wire::clins::DocumentKind;
-use dx_exchange::wire::{ApplicationKind, CareLevel, PrescriptionKind};
+use dx_exchange::wire::{ApplicationKind, CareLevel, PrescriptionKind, Sex};
 use dx_model::event::{Centi, DrugLine, Event, Fact, FactLine, Flow, Payload, PortalPage};
 use dx_model::route::Route;
 use std::sync::Arc;
@@ -47,7 +47,8 @@ pub fn schema() -> Arc<Schema> {
         text("flow", false),
         text("route", false),
         Field::new("needs", DataType::UInt64, true),
-        text("facility", false),
+        // Null for the person's own requests (the portal), which no facility sends.
+        text("facility", true),
         text("person_id", false),
         text("card_serial", true),
         text("insurer_number", true),
@@ -283,13 +284,13 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
         flow.append_value(e.flow.as_str());
         route.append_value(e.route().as_str());
         needs.append_option(e.needs);
-        facility.append_value(&e.facility);
+        facility.append_option((!e.facility.is_empty()).then_some(e.facility.as_str()));
         person.append_value(&e.person_id);
         card.append_option(e.card_serial.as_deref());
         for (b, v) in ins.iter_mut().enumerate() {
             v.append_option(e.insurance.as_ref().map(|k| k[b].as_str()));
         }
-        sex.append_value(e.sex);
+        sex.append_value(e.sex.as_str());
         birth.append_value(e.birth_date);
         let c = columns(&e.payload);
         consent.append_value(c.consent);
@@ -391,15 +392,12 @@ pub fn from_batch(b: &RecordBatch) -> anyhow::Result<Vec<Event>> {
             flow: Flow::parse(flow.value(i))
                 .with_context(|| format!("event stream: unknown flow {:?}", flow.value(i)))?,
             needs: (!needs.is_null(i)).then(|| needs.value(i)),
-            facility: facility.value(i).to_owned(),
+            facility: text_opt(facility, i).unwrap_or_default().to_owned(),
             person_id: person.value(i).to_owned(),
             card_serial: text_opt(card, i).map(str::to_owned),
             insurance: (!ins[0].is_null(i)).then(|| ins.map(|a| a.value(i).to_owned())),
-            sex: match sex.value(i) {
-                "male" => "male",
-                "female" => "female",
-                other => anyhow::bail!("event stream: sex {other:?}"),
-            },
+            sex: Sex::parse(sex.value(i))
+                .with_context(|| format!("event stream: sex {:?}", sex.value(i)))?,
             birth_date: birth.value(i),
             payload: payload(route, c)
                 .with_context(|| format!("event stream: event {event_id}"))?,
@@ -624,7 +622,7 @@ mod tests {
             person_id: "P0000000007".into(),
             card_serial: None,
             insurance: Some(["06310014".into(), "12".into(), "345".into(), "00".into()]),
-            sex: "female",
+            sex: Sex::Female,
             birth_date: -3_000,
             payload,
         }
@@ -660,13 +658,46 @@ mod tests {
         let other = Event {
             id: 99,
             flow: Flow::Refill,
-            sex: "male",
+            sex: Sex::Male,
             payload: Payload::Batch,
             ..Event::default()
         };
         let mut all = events.clone();
         all.push(other);
         assert_eq!(from_batch(&to_batch(&all)).unwrap(), all);
+    }
+
+    #[test]
+    fn a_persons_own_request_names_no_facility_and_sex_is_coded_as_in_the_population() {
+        let portal = Event {
+            facility: String::new(),
+            sex: Sex::Male,
+            payload: Payload::PortalRead {
+                page: PortalPage::Medications,
+            },
+            ..Event::default()
+        };
+        let mut events = every_route()[..1].to_vec();
+        events.push(portal);
+        let b = to_batch(&events);
+        let facility = b.column_by_name("facility").unwrap().as_string::<i32>();
+        assert!(
+            b.schema()
+                .field_with_name("facility")
+                .unwrap()
+                .is_nullable()
+        );
+        assert_eq!(facility.value(0), "3110110019");
+        assert!(facility.is_null(1), "the portal's request has no facility");
+        let sex = b.column_by_name("sex").unwrap().as_string::<i32>();
+        assert_eq!((sex.value(0), sex.value(1)), ("F", "M"));
+        assert_eq!(from_batch(&b).unwrap(), events);
+        // Any other coding is refused.
+        let mut cols = b.columns().to_vec();
+        let i = b.schema().index_of("sex").unwrap();
+        cols[i] = Arc::new(StringArray::from(vec!["female", "M"]));
+        let e = from_batch(&RecordBatch::try_new(schema(), cols).unwrap()).unwrap_err();
+        assert!(format!("{e:#}").contains("sex"), "{e:#}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use dx_model::event::Event;
 use dx_model::route::Route;
 use dx_population::expected::age_distribution;
 use dx_population::tables::{TOTAL_POPULATION, prefecture_shares};
+use dx_protocol::wire::Sex;
 use dx_scenario::Scenario;
 use flows::{Facilities, Facility, FlowCounts, GenContext, PersonRow};
 use model::VisitKind;
@@ -123,7 +124,14 @@ pub fn expected(s: &Scenario) -> Expected {
         ..Expected::default()
     };
     let ages = age_distribution();
-    let municipal = mid.municipal_participation * persons;
+    // Municipalities join by rank, not by size (a prefecture's capital holds a quarter to a third
+    // of it): those taking part hold their own persons, not the participation's share of all.
+    let (_, municipalities) = dx_population::orgs::geography(s);
+    let municipal = municipalities
+        .iter()
+        .filter(|m| flows::municipal::municipality_rank(&m.code) < mid.municipal_participation)
+        .map(|m| m.persons as f64)
+        .sum::<f64>();
     e.childhood_doses = municipal * ages[0] / 365.0
         * flows::municipal::childhood_doses_per_child()
         * flows::municipal::childhood_dose_days(&ctx);
@@ -287,11 +295,8 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
             Ok(PersonRow {
                 index,
                 id: pid.to_owned(),
-                sex: if sex.value(i) == "M" {
-                    "male"
-                } else {
-                    "female"
-                },
+                sex: Sex::parse(sex.value(i))
+                    .with_context(|| format!("persons: sex {:?}", sex.value(i)))?,
                 birth_date: birth.value(i),
                 age: u32::from(age.value(i)),
                 prefecture: pref.value(i),
@@ -712,7 +717,7 @@ mod tests {
                     at_ms: rng.below(1_000) as i64,
                     flow: dx_model::event::Flow::Visit,
                     payload: dx_model::event::Payload::Verify { consent: false },
-                    sex: "male",
+                    sex: dx_protocol::wire::Sex::Male,
                     ..Event::default()
                 })
                 .collect();

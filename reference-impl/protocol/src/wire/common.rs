@@ -106,10 +106,28 @@ pub enum Sex {
 }
 
 impl Sex {
+    /// The one-letter code of the wire and of the population's and workload's files.
     pub fn as_str(self) -> &'static str {
         match self {
             Sex::Male => "M",
             Sex::Female => "F",
+        }
+    }
+
+    /// The sex of a one-letter code (`M`, `F`).
+    pub fn parse(code: &str) -> Option<Sex> {
+        match code {
+            "M" => Some(Sex::Male),
+            "F" => Some(Sex::Female),
+            _ => None,
+        }
+    }
+
+    /// FHIR's administrative gender (`male`, `female`), as the documents carry it.
+    pub fn fhir(self) -> &'static str {
+        match self {
+            Sex::Male => "male",
+            Sex::Female => "female",
         }
     }
 }

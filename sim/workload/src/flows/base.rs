@@ -4,17 +4,18 @@
 use super::super::calendar::{Calendar, Desk};
 use chrono::NaiveDate;
 use dx_model::rng::Stream;
+use dx_protocol::wire::Sex;
 use std::collections::HashMap;
 
 pub use dx_protocol::time::jst_ms;
 
 /// What a flow sees of a person (one row of the population's persons files).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PersonRow {
     /// Numeric part of the person id; the root of the person's random streams and event ids.
     pub index: u64,
     pub id: String,
-    pub sex: &'static str,
+    pub sex: Sex,
     pub birth_date: i32,
     pub age: u32,
     pub prefecture: u8,

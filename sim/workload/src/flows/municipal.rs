@@ -30,7 +30,7 @@ use crate::calendar::{DayKind, Desk};
 use chrono::{Months, NaiveDate, TimeDelta};
 use dx_exchange::refdata::vaccines::{Programme, VACCINES};
 use dx_exchange::wire::ApplicationKind;
-use dx_exchange::wire::CareLevel;
+use dx_exchange::wire::{CareLevel, Sex};
 use dx_model::event::{Flow as FlowName, Payload, PortalPage};
 use dx_model::rng::Stream;
 
@@ -216,7 +216,7 @@ impl MunicipalFlow {
             else {
                 continue;
             };
-            if (females_only && person.sex != "female") || !r.chance(uptake) {
+            if (females_only && person.sex != Sex::Female) || !r.chance(uptake) {
                 continue;
             }
             let delay = r.below(14) as i64;
