@@ -366,7 +366,6 @@ pub fn run_rollout(path: &std::path::Path, out: Option<PathBuf>) -> anyhow::Resu
         RunOptions {
             threads,
             progress: true,
-            ..RunOptions::default()
         },
     )?;
     let r = dx_rollout::run(
@@ -674,7 +673,6 @@ pub fn run_all(args: &RunArgs) -> anyhow::Result<(dx_model::rundir::summary::Sum
         RunOptions {
             threads,
             progress: true,
-            ..RunOptions::default()
         },
     )?;
     println!(
@@ -995,10 +993,6 @@ pub struct PopulationArgs {
     /// Worker threads (default: all cores); the output is the same for any number.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Persons generated at a time within a part (memory per thread); the output is the same
-    /// for any size.
-    #[arg(long, default_value_t = 65_536)]
-    pub chunk: usize,
 }
 
 /// Parses the command line, runs the command, and maps failure to exit code 1 (an SLO breach
@@ -1076,7 +1070,6 @@ pub fn run_capacity(args: &CapacityArgs) -> anyhow::Result<dx_capacity::run::Cap
                 RunOptions {
                     threads,
                     progress: true,
-                    ..RunOptions::default()
                 },
             )?;
             let wm = dx_workload::generate(
@@ -1144,7 +1137,6 @@ pub fn run_workload(args: &WorkloadArgs) -> anyhow::Result<dx_workload::Manifest
             let opts = RunOptions {
                 threads,
                 progress: true,
-                ..RunOptions::default()
             };
             let (m, _) = population::generate(&s, &dir, opts)?;
             println!("population: {} persons → {}", m.persons, dir.display());
@@ -1278,8 +1270,8 @@ pub fn population_scenario(args: &PopulationArgs) -> anyhow::Result<Scenario> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
-    if args.threads == Some(0) || args.chunk == 0 {
-        anyhow::bail!("--threads and --chunk must be at least 1");
+    if args.threads == Some(0) {
+        anyhow::bail!("--threads must be at least 1");
     }
     Ok(s)
 }
@@ -1288,7 +1280,6 @@ fn run_population(args: &PopulationArgs) -> anyhow::Result<()> {
     let s = population_scenario(args)?;
     let opts = RunOptions {
         threads: args.threads.unwrap_or_else(dx_population::all_cores),
-        chunk: args.chunk,
         progress: true,
     };
     let started = Instant::now();

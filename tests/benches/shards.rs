@@ -54,7 +54,6 @@ fn main() -> ExitCode {
         dx_population::RunOptions {
             threads,
             progress: false,
-            ..dx_population::RunOptions::default()
         },
     )
     .unwrap();

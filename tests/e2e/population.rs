@@ -138,6 +138,43 @@ async fn imports_and_verifies(postgres: Option<&str>) {
     }
     assert_eq!(verified, 20);
 
+    // A household's dependant shares the insured person's insurer, 記号 and 番号 with its own
+    // 枝番: each verifies by their own quadruple as themselves.
+    let insured_of = |d: &dx_exchange::wire::PersonRecord| {
+        let dq = d.qualifications.first()?;
+        (dq.branch != "00" && !dq.insurer_number.starts_with("39")).then_some(())?;
+        records.iter().find(|r| {
+            r.qualifications.first().is_some_and(|q| {
+                (&q.insurer_number, &q.symbol, &q.number, q.branch.as_str())
+                    == (&dq.insurer_number, &dq.symbol, &dq.number, "00")
+            })
+        })
+    };
+    let (dependant, insured) = records
+        .iter()
+        .find_map(|d| Some((d, insured_of(d)?)))
+        .expect("a dependant and their insured person among the first rows");
+    let dq = &dependant.qualifications[0];
+    assert_ne!(insured.id, dependant.id);
+    for (who, q) in [(insured, &insured.qualifications[0]), (dependant, dq)] {
+        let v = client
+            .verify(
+                &token,
+                &VerifyRequest {
+                    person: PersonRef::by_insurance(q),
+                    service_date: None,
+                    consent: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (v.status, v.person_id.as_deref()),
+            (QualificationStatus::Valid, Some(who.id.as_str()))
+        );
+        assert_eq!(v.coverage.unwrap().branch, q.branch);
+    }
+
     // A public assistance recipient has medical aid instead of insurance.
     let aid = records
         .iter()

@@ -116,6 +116,36 @@ pub fn published() -> Vec<(&'static str, f64, f64)> {
         ("card holders", 99.5e6, 0.03),
         ("card registered as insurance card", 87.3e6, 0.03),
         ("long-term-care certified", 7.08e6, 0.05),
+        // 2020 Census (`tables.rs`): persons per household, and the kinds of household.
+        (
+            "households",
+            tables::TOTAL_POPULATION / tables::PERSONS_PER_HOUSEHOLD,
+            0.05,
+        ),
+        (
+            "one-person households",
+            tables::ONE_PERSON_HOUSEHOLD_SHARE * tables::TOTAL_POPULATION
+                / tables::PERSONS_PER_HOUSEHOLD,
+            0.08,
+        ),
+        (
+            "couple households",
+            tables::COUPLE_ONLY_HOUSEHOLD_SHARE * tables::TOTAL_POPULATION
+                / tables::PERSONS_PER_HOUSEHOLD,
+            0.10,
+        ),
+        (
+            "couple-and-children households",
+            tables::COUPLE_AND_CHILDREN_HOUSEHOLD_SHARE * tables::TOTAL_POPULATION
+                / tables::PERSONS_PER_HOUSEHOLD,
+            0.10,
+        ),
+        (
+            "one-parent households",
+            tables::ONE_PARENT_HOUSEHOLD_SHARE * tables::TOTAL_POPULATION
+                / tables::PERSONS_PER_HOUSEHOLD,
+            0.15,
+        ),
     ]);
     v
 }
@@ -126,6 +156,7 @@ impl Comparison {
         let generated = |name: &str| -> f64 {
             let ins =
                 |k: InsurerType| m.by_insurer_type.get(k.as_str()).copied().unwrap_or(0) as f64;
+            let kind = |k: &str| m.household_kinds.get(k).copied().unwrap_or(0) as f64;
             match name {
                 "persons" => m.persons as f64,
                 "men" => m.male as f64,
@@ -137,6 +168,11 @@ impl Comparison {
                 "card holders" => m.card_held as f64,
                 "card registered as insurance card" => m.card_registered as f64,
                 "long-term-care certified" => m.ltc_certified as f64,
+                "households" => m.households as f64,
+                "one-person households" => kind("one_person"),
+                "couple households" => kind("couple"),
+                "couple-and-children households" => kind("couple_and_children"),
+                "one-parent households" => kind("one_parent"),
                 other => InsurerType::ALL
                     .iter()
                     .find(|k| k.as_str() == other)

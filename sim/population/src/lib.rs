@@ -15,6 +15,7 @@
 //! | `manifest.json` | scenario, seed, scale, counts; written last, so its presence marks a complete run |
 
 pub mod expected;
+pub mod households;
 pub mod import;
 pub mod life;
 pub mod marginals;
@@ -43,8 +44,6 @@ pub fn all_cores() -> usize {
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
     pub threads: usize,
-    /// Persons generated at a time within a part (bounds memory per thread; not the output).
-    pub chunk: usize,
     pub progress: bool,
 }
 
@@ -52,7 +51,6 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             threads: all_cores(),
-            chunk: 65_536,
             progress: false,
         }
     }
@@ -102,8 +100,9 @@ pub fn generate(
     let mut marginals = Marginals::default();
     let mut members = vec![0u64; orgs.insurers.len()];
     // Work items: fixed-size parts of each prefecture, one Parquet file (and row group) each.
-    // Part boundaries depend on nothing but the population, so neither threads nor chunk size
-    // change a byte; each part is generated and encoded by one task, in parallel.
+    // Part boundaries depend on nothing but the population, so the thread count changes no
+    // byte; each part is generated and encoded by one task, in parallel, a segment (the persons
+    // of one municipality inside it: households do not cross it) at a time.
     let mut parts = Vec::new();
     for pref in orgs.prefectures.iter().filter(|p| p.persons > 0) {
         let first = orgs.municipalities[pref.municipalities.clone()]
@@ -116,7 +115,6 @@ pub fn generate(
             parts.push((rel, a, (a + output::ROW_GROUP_ROWS as u64).min(end)));
         }
     }
-    let chunk = opts.chunk.max(1) as u64;
     {
         // At most one part per thread is in flight; each returns only its counters.
         let done: Vec<anyhow::Result<(Marginals, BTreeMap<u32, u64>)>> = pool.install(|| {
@@ -134,14 +132,16 @@ pub fn generate(
                     let mut m = Counts::default();
                     let mut counts = BTreeMap::<u32, u64>::new();
                     // The encoder's pages end where its input batches do, so it is given batches
-                    // of WRITE_ROWS whatever the chunk: persons wait in `pending` until a batch
-                    // is full (or the part ends).
+                    // of WRITE_ROWS whatever the segments: persons wait in `pending` until a
+                    // batch is full (or the part ends).
                     let mut pending: Vec<Person> = Vec::new();
                     let mut start = *a;
                     while start < *b {
-                        let stop = (start + chunk).min(*b);
-                        for id in start..stop {
-                            let p = ctx.person(id);
+                        let muni = &orgs.municipalities[ctx.municipality_of(start)];
+                        let stop = (muni.first_person + muni.persons).min(*b);
+                        let segment = ctx.segment(start, stop);
+                        m.add_households(&segment);
+                        for p in segment {
                             m.add(&p, &orgs);
                             if let Some(i) = p.insurer {
                                 *counts.entry(i).or_default() += 1;

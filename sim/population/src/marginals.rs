@@ -25,7 +25,22 @@ pub struct Marginals {
     pub pregnant: u64,
     pub public_expense: BTreeMap<&'static str, u64>,
     pub conditions: BTreeMap<&'static str, u64>,
+    pub households: u64,
+    /// Households by kind: `one_person`, `couple`, `couple_and_children`, `one_parent`, `other`
+    /// (with a parent of the head or spouse, or a couple with a parent).
+    pub household_kinds: BTreeMap<&'static str, u64>,
+    /// Persons covered as dependants (被扶養者) of an insured person of an employee scheme.
+    pub dependants: u64,
 }
+
+/// Household kinds, in the order of [`Counts`]' array.
+pub const HOUSEHOLD_KINDS: [&str; 5] = [
+    "one_person",
+    "couple",
+    "couple_and_children",
+    "one_parent",
+    "other",
+];
 
 const CONDITION_NAMES: [(u16, &str); 6] = [
     (tables::HYPERTENSION, "hypertension"),
@@ -50,6 +65,8 @@ pub struct Counts {
     pregnant: u64,
     public_expense: [u64; 3],
     conditions: [u64; 6],
+    household_kinds: [u64; 5],
+    dependants: u64,
 }
 
 const PUBLIC_EXPENSE_LAWS: [&str; 3] = ["12", "54", "88"];
@@ -69,6 +86,8 @@ impl Default for Counts {
             pregnant: 0,
             public_expense: [0; 3],
             conditions: [0; 6],
+            household_kinds: [0; 5],
+            dependants: 0,
         }
     }
 }
@@ -99,6 +118,39 @@ impl Counts {
         }
         for (k, (bit, _)) in CONDITION_NAMES.iter().enumerate() {
             self.conditions[k] += u64::from(p.conditions & bit != 0);
+        }
+        let employee = p.insurer.is_some_and(|i| {
+            matches!(
+                orgs.insurers[i as usize].kind,
+                InsurerType::KyokaiKenpo | InsurerType::Society | InsurerType::MutualAid
+            )
+        });
+        self.dependants += u64::from(employee && p.branch > 0);
+    }
+
+    /// Counts the households of a segment (every member of each is in `persons`).
+    pub fn add_households(&mut self, persons: &[Person]) {
+        use super::households::Relation;
+        // Per head: spouse, children, parents.
+        let mut kinds: BTreeMap<u64, [bool; 3]> = BTreeMap::new();
+        for p in persons {
+            let k = kinds.entry(p.household).or_default();
+            match p.relation {
+                Relation::Head => {}
+                Relation::Spouse => k[0] = true,
+                Relation::Child => k[1] = true,
+                Relation::Parent => k[2] = true,
+            }
+        }
+        for [spouse, children, parent] in kinds.into_values() {
+            let kind = match (spouse, children, parent) {
+                (_, _, true) => 4,
+                (false, false, false) => 0,
+                (true, false, false) => 1,
+                (true, true, false) => 2,
+                (false, true, false) => 3,
+            };
+            self.household_kinds[kind] += 1;
         }
     }
 
@@ -141,6 +193,15 @@ impl Counts {
                     .map(|((_, name), n)| (*name, n))
                     .collect(),
             ),
+            households: self.household_kinds.iter().sum(),
+            household_kinds: nonzero(
+                HOUSEHOLD_KINDS
+                    .iter()
+                    .zip(self.household_kinds)
+                    .map(|(k, n)| (*k, n))
+                    .collect(),
+            ),
+            dependants: self.dependants,
         }
     }
 }
@@ -170,5 +231,10 @@ impl Marginals {
         for (k, v) in o.conditions {
             *self.conditions.entry(k).or_default() += v;
         }
+        self.households += o.households;
+        for (k, v) in o.household_kinds {
+            *self.household_kinds.entry(k).or_default() += v;
+        }
+        self.dependants += o.dependants;
     }
 }

@@ -38,6 +38,7 @@ pub fn writer_properties() -> WriterProperties {
         "card_serial",
         "birth_date",
         "municipality",
+        "household",
         "insurer_number",
         "symbol",
         "home_clinic",
@@ -65,6 +66,10 @@ pub fn persons_schema() -> Arc<Schema> {
         Field::new("age", DataType::UInt8, false),
         Field::new("prefecture", DataType::UInt8, false),
         utf8("municipality", false),
+        // The head's person id, and this person's relation to the head (`head`, `spouse`,
+        // `child`, `parent`).
+        utf8("household", false),
+        utf8("relation", false),
         utf8("insurer_number", true),
         utf8("insurer_type", true),
         utf8("symbol", true),
@@ -100,6 +105,8 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
     let mut age = UInt8Builder::with_capacity(n);
     let mut pref = UInt8Builder::with_capacity(n);
     let mut muni = StringBuilder::with_capacity(n, n * 6);
+    let mut household = StringBuilder::with_capacity(n, n * 11);
+    let mut relation = StringBuilder::with_capacity(n, n * 5);
     let mut ins_no = StringBuilder::with_capacity(n, n * 8);
     let mut ins_type = StringBuilder::with_capacity(n, n * 12);
     let mut symbol = StringBuilder::with_capacity(n, n * 5);
@@ -122,6 +129,9 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
         age.append_value(p.age.min(255) as u8);
         pref.append_value(p.prefecture);
         muni.append_value(&orgs.municipalities[p.municipality as usize].code);
+        let _ = write!(household, "P{:010}", p.household);
+        household.append_value("");
+        relation.append_value(p.relation.as_str());
         match p.insurer {
             Some(i) => {
                 let ins = &orgs.insurers[i as usize];
@@ -129,9 +139,10 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
                 ins_type.append_value(ins.kind.as_str());
                 let _ = write!(symbol, "{}", p.symbol);
                 symbol.append_value("");
-                let _ = write!(number, "{:09}", p.id);
+                let _ = write!(number, "{:09}", p.number);
                 number.append_value("");
-                branch.append_value(p.branch);
+                let _ = write!(branch, "{:02}", p.branch);
+                branch.append_value("");
             }
             None => {
                 for b in [
@@ -173,6 +184,8 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
         Arc::new(age.finish()),
         Arc::new(pref.finish()),
         Arc::new(muni.finish()),
+        Arc::new(household.finish()),
+        Arc::new(relation.finish()),
         Arc::new(ins_no.finish()),
         Arc::new(ins_type.finish()),
         Arc::new(symbol.finish()),

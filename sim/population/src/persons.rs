@@ -1,6 +1,11 @@
-//! One person from (seed, person id) alone: age and sex, insurer, card, conditions, pregnancy,
-//! long-term care, public expense, home clinic and pharmacy.
+//! The persons of a segment (one municipality's persons within one part): each person's age and
+//! sex, card, conditions, pregnancy, long-term care, home clinic and pharmacy from (seed, person
+//! id) alone; then their households (`households.rs`), and insurance by household — dependants
+//! (被扶養者) share the insured person's insurer and 記号・番号 with their own 枝番, a household in
+//! National Health Insurance holds one number, everyone 75 and over is in the late-elderly system
+//! under their own.
 
+use super::households::{self, Place, Relation, Who};
 use super::orgs::{Insurer, Orgs};
 use super::tables::{self, InsurerType};
 use chrono::{Datelike, NaiveDate, TimeDelta};
@@ -16,12 +21,19 @@ pub struct Person {
     pub age: u32,
     pub prefecture: u8,
     pub municipality: u32,
+    /// The household: its head's person id.
+    pub household: u64,
+    pub relation: Relation,
     /// Index into `Orgs::insurers`; `None` for public assistance recipients (medical aid).
     pub insurer: Option<u32>,
-    /// 記号; the 番号 is the person id, zero-padded to 9 digits (unique within every insurer).
+    /// 記号, shared with the insured person (or the household in NHI).
     pub symbol: u32,
-    /// "00" for the insured person, "01"… for dependants.
-    pub branch: &'static str,
+    /// The person whose number covers this one: the person itself, the insured person of a
+    /// dependant, or the first member of an NHI household; the 番号 is that id, zero-padded to 9
+    /// digits (unique within every insurer).
+    pub number: u64,
+    /// 枝番: 0 for the insured person (or the household's first member), 1… for the others.
+    pub branch: u8,
     pub card_held: bool,
     pub card_registered: bool,
     pub conditions: u16,
@@ -39,6 +51,8 @@ pub struct Context<'a> {
     pub orgs: &'a Orgs,
     pub as_of: NaiveDate,
     person_key: u64,
+    household_key: u64,
+    insurance_key: u64,
     age_cumulative: Vec<f64>,
     ltc_cumulative: Vec<f64>,
     /// Per municipality: indices of its clinics and pharmacies (falling back to the prefecture's).
@@ -162,6 +176,8 @@ impl<'a> Context<'a> {
             orgs,
             as_of,
             person_key: stream_key(seed, "person"),
+            household_key: stream_key(seed, "household"),
+            insurance_key: stream_key(seed, "insurance"),
             age_cumulative,
             ltc_cumulative,
             clinics,
@@ -195,66 +211,14 @@ impl<'a> Context<'a> {
         (age, birth)
     }
 
-    /// Generates person `id`.
-    pub fn person(&self, id: u64) -> Person {
+    /// Person `id` on their own: everything but household and insurance, which
+    /// [`Context::segment`] adds.
+    fn person(&self, id: u64) -> Person {
         let mut r = Stream::from_key(self.person_key, id);
         let m_index = self.municipality_of(id);
         let m = &self.orgs.municipalities[m_index];
-        let pref = usize::from(m.prefecture) - 1;
         let (age, birth_date) = self.age_and_birth(&mut r);
         let male = r.chance(tables::male_share(age));
-
-        // Insurance: 75+ in the late-elderly union; under 75 NHI or an employee scheme; public
-        // assistance recipients in neither.
-        let (insurer, public_assistance) = if age >= 75 {
-            if r.chance(tables::PUBLIC_ASSISTANCE_75_PLUS) {
-                (None, true)
-            } else {
-                (Some(self.late_elderly[pref]), false)
-            }
-        } else if r.chance(tables::nhi_share(age)) {
-            if r.chance(tables::PUBLIC_ASSISTANCE_IN_NHI) {
-                (None, true)
-            } else if r.chance(tables::MUNICIPAL_NHI_SHARE) || self.nhi_societies[pref].is_empty() {
-                (Some(self.municipal_nhi[m_index]), false)
-            } else {
-                let list = &self.nhi_societies[pref];
-                (Some(list[r.below(list.len() as u64) as usize]), false)
-            }
-        } else {
-            let employee = [
-                InsurerType::KyokaiKenpo.members(),
-                InsurerType::Society.members(),
-                InsurerType::MutualAid.members(),
-            ];
-            let pick = r.pick_cumulative(&[
-                employee[0],
-                employee[0] + employee[1],
-                employee.iter().sum(),
-            ]);
-            let id = match pick {
-                0 => self.kyokai[pref],
-                1 => self.societies.0[r.pick_cumulative(&self.societies.1)],
-                _ => self.mutual_aid.0[r.pick_cumulative(&self.mutual_aid.1)],
-            };
-            (Some(id), false)
-        };
-        let employee_scheme = insurer.is_some_and(|i| {
-            matches!(
-                self.orgs.insurers[i as usize].kind,
-                InsurerType::KyokaiKenpo | InsurerType::Society | InsurerType::MutualAid
-            )
-        });
-        // Children and a share of adults in employee schemes are dependants of an insured worker.
-        let dependant =
-            employee_scheme && (age < 20 || (age < 75 && r.chance(if male { 0.06 } else { 0.38 })));
-        let branch = if dependant {
-            ["01", "02", "03"][r.below(3) as usize]
-        } else {
-            "00"
-        };
-        let symbol = 1 + r.below(99_999) as u32;
-
         let card_held = r.chance(tables::card_share(age));
         let card_registered = card_held && r.chance(tables::CARD_REGISTERED_SHARE);
         let mut conditions = 0;
@@ -269,15 +233,7 @@ impl<'a> Context<'a> {
         } else {
             0
         };
-        let public_expense = if public_assistance {
-            Some("12")
-        } else if age <= tables::CHILD_SUBSIDY_MAX_AGE {
-            Some("88")
-        } else if r.chance(tables::INTRACTABLE_SHARE_ADULT) {
-            Some("54")
-        } else {
-            None
-        };
+        let intractable = r.chance(tables::INTRACTABLE_SHARE_ADULT);
         let pick = |list: &Vec<u32>, r: &mut Stream| {
             (!list.is_empty()).then(|| list[r.below(list.len() as u64) as usize])
         };
@@ -290,17 +246,157 @@ impl<'a> Context<'a> {
             age,
             prefecture: m.prefecture,
             municipality: m_index as u32,
-            insurer,
-            symbol,
-            branch,
+            household: id,
+            relation: Relation::Head,
+            insurer: None,
+            symbol: 0,
+            number: id,
+            branch: 0,
             card_held,
             card_registered,
             conditions,
             pregnant,
             ltc_level,
-            public_expense,
+            public_expense: if age <= tables::CHILD_SUBSIDY_MAX_AGE {
+                Some("88")
+            } else if intractable {
+                Some("54")
+            } else {
+                None
+            },
             home_clinic,
             usual_pharmacy,
+        }
+    }
+
+    /// The persons `first..end`, who must be one segment: persons of one municipality, inside
+    /// one part. Their households and insurance depend on the whole segment, so a segment is
+    /// generated whole (and the same whatever else runs).
+    pub fn segment(&self, first: u64, end: u64) -> Vec<Person> {
+        let mut persons: Vec<Person> = (first..end).map(|id| self.person(id)).collect();
+        let who: Vec<Who> = persons
+            .iter()
+            .map(|p| Who {
+                age: p.age,
+                male: p.male,
+            })
+            .collect();
+        let places = households::form(&who, &mut Stream::from_key(self.household_key, first));
+        for (p, place) in persons.iter_mut().zip(&places) {
+            p.household = first + place.head as u64;
+            p.relation = place.relation;
+        }
+        self.insure(&mut persons, &places);
+        persons
+    }
+
+    /// An employee scheme's insurer, by the schemes' memberships (FACTS).
+    fn employee_insurer(&self, pref: usize, r: &mut Stream) -> u32 {
+        let employee = [
+            InsurerType::KyokaiKenpo.members(),
+            InsurerType::Society.members(),
+            InsurerType::MutualAid.members(),
+        ];
+        let pick = r.pick_cumulative(&[
+            employee[0],
+            employee[0] + employee[1],
+            employee.iter().sum(),
+        ]);
+        match pick {
+            0 => self.kyokai[pref],
+            1 => self.societies.0[r.pick_cumulative(&self.societies.1)],
+            _ => self.mutual_aid.0[r.pick_cumulative(&self.mutual_aid.1)],
+        }
+    }
+
+    /// Insurance by household, drawn from (seed, head): public assistance for the whole
+    /// household or none of it; the late-elderly system for each member 75 and over; the
+    /// others under one scheme chosen by the household's eldest member under 75 (its anchor) —
+    /// in an employee scheme the anchor is insured and the others are its dependants unless
+    /// they work (a spouse, an adult child: insured in their own right), in National Health
+    /// Insurance they share the household's number, adult children who work aside.
+    fn insure(&self, persons: &mut [Person], places: &[Place]) {
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); persons.len()];
+        for (i, place) in places.iter().enumerate() {
+            members[place.head].push(i);
+        }
+        for (head, list) in members.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+            let pref = usize::from(persons[head].prefecture) - 1;
+            let m_index = persons[head].municipality as usize;
+            let mut r = Stream::from_key(self.insurance_key, persons[head].id);
+            // The anchor: the head, else the spouse, else the eldest member, under 75.
+            let anchor = list
+                .iter()
+                .copied()
+                .filter(|&i| persons[i].age < 75)
+                .min_by_key(|&i| (places[i].relation, std::cmp::Reverse(persons[i].age), i));
+            let anchor_age = anchor.map_or(persons[head].age, |a| persons[a].age);
+            let assisted = if anchor.is_none() {
+                r.chance(tables::PUBLIC_ASSISTANCE_75_PLUS)
+            } else {
+                r.chance(tables::nhi_share(anchor_age) * tables::PUBLIC_ASSISTANCE_IN_NHI)
+            };
+            if assisted {
+                for &i in list {
+                    persons[i].insurer = None;
+                    persons[i].public_expense = Some("12");
+                }
+                continue;
+            }
+            let nhi = r.chance(tables::nhi_share(anchor_age));
+            let scheme = if nhi {
+                if r.chance(tables::MUNICIPAL_NHI_SHARE) || self.nhi_societies[pref].is_empty() {
+                    self.municipal_nhi[m_index]
+                } else {
+                    let l = &self.nhi_societies[pref];
+                    l[r.below(l.len() as u64) as usize]
+                }
+            } else {
+                self.employee_insurer(pref, &mut r)
+            };
+            let symbol = 1 + r.below(99_999) as u32;
+            let anchor_id = anchor.map(|a| persons[a].id);
+            let mut branch = 0u8;
+            let mut order: Vec<usize> = list.clone();
+            order.sort_by_key(|&i| (Some(i) != anchor, places[i].relation, i));
+            for i in order {
+                let p = &mut persons[i];
+                let own = |p: &mut Person, insurer: u32, r: &mut Stream| {
+                    p.insurer = Some(insurer);
+                    p.symbol = 1 + r.below(99_999) as u32;
+                    p.number = p.id;
+                    p.branch = 0;
+                };
+                if p.age >= 75 {
+                    own(p, self.late_elderly[pref], &mut r);
+                    continue;
+                }
+                let works = Some(i) != anchor
+                    && match places[i].relation {
+                        Relation::Spouse => r.chance(tables::spouse_insured_share(p.male, nhi)),
+                        Relation::Child => r.chance(tables::adult_child_insured_share(p.age, nhi)),
+                        Relation::Head | Relation::Parent => false,
+                    };
+                if works {
+                    let insurer = self.employee_insurer(pref, &mut r);
+                    own(p, insurer, &mut r);
+                    continue;
+                }
+                // A parent living with a child's household has a pension of their own and, most
+                // often, National Health Insurance under their own number.
+                if !nhi
+                    && places[i].relation == Relation::Parent
+                    && r.chance(tables::nhi_share(p.age))
+                {
+                    own(p, self.municipal_nhi[m_index], &mut r);
+                    continue;
+                }
+                p.insurer = Some(scheme);
+                p.symbol = symbol;
+                p.number = anchor_id.unwrap_or(p.id);
+                p.branch = branch;
+                branch = branch.saturating_add(1);
+            }
         }
     }
 }
@@ -325,22 +421,42 @@ mod tests {
     use super::*;
     use dx_scenario::Scenario;
 
-    #[test]
-    fn a_person_depends_only_on_seed_and_id() {
-        let orgs = Orgs::generate(&Scenario::national(0.0001));
-        let ctx = Context::new(&orgs, 5, NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
-        let a: Vec<Person> = (0..500).map(|i| ctx.person(i)).collect();
-        let b: Vec<Person> = (0..500).rev().map(|i| ctx.person(i)).collect();
-        assert!(a.iter().eq(b.iter().rev()));
-        assert_ne!(Context::new(&orgs, 6, ctx.as_of).person(0), a[0]);
+    /// Every municipality's persons as one segment (small scales: a municipality is within one
+    /// part).
+    fn everyone(ctx: &Context) -> Vec<Person> {
+        ctx.orgs
+            .municipalities
+            .iter()
+            .flat_map(|m| ctx.segment(m.first_person, m.first_person + m.persons))
+            .collect()
     }
 
     #[test]
-    fn rules_hold_for_every_person() {
+    fn a_segment_depends_only_on_seed_and_its_bounds() {
+        let orgs = Orgs::generate(&Scenario::national(0.0001));
+        let ctx = Context::new(&orgs, 5, NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
+        let m = &orgs.municipalities[0];
+        let a = ctx.segment(m.first_person, m.first_person + m.persons);
+        assert!(a.len() > 20, "{}", a.len());
+        let other = &orgs.municipalities[1];
+        let _ = ctx.segment(other.first_person, other.first_person + other.persons);
+        assert_eq!(ctx.segment(m.first_person, m.first_person + m.persons), a);
+        let b = Context::new(&orgs, 6, ctx.as_of).segment(m.first_person, m.first_person + 5);
+        assert_ne!(b[..5], a[..5]);
+    }
+
+    #[test]
+    fn rules_hold_for_every_person_and_household() {
         let orgs = Orgs::generate(&Scenario::national(0.0002));
         let ctx = Context::new(&orgs, 1, NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
-        for id in 0..orgs.total_persons() {
-            let p = ctx.person(id);
+        let all = everyone(&ctx);
+        assert_eq!(all.len() as u64, orgs.total_persons());
+        let by_id: std::collections::HashMap<u64, &Person> =
+            all.iter().map(|p| (p.id, p)).collect();
+        let mut numbers = std::collections::HashSet::new();
+        let mut dependants = 0;
+        for (id, p) in (0..).zip(&all) {
+            assert_eq!(p.id, id);
             let kind = p.insurer.map(|i| orgs.insurers[i as usize].kind);
             if p.age >= 75 {
                 assert!(
@@ -365,7 +481,52 @@ mod tests {
                     ),
                 p.age as i32
             );
+            // The household: a head of the same municipality; a spouse of the other sex; no
+            // child under 15 heads one; public assistance covers a household or none of it.
+            let head = by_id[&p.household];
+            assert_eq!((head.relation, head.household), (Relation::Head, head.id));
+            assert_eq!(head.municipality, p.municipality);
+            assert_eq!(p.relation == Relation::Head, p.household == p.id);
+            if p.relation == Relation::Spouse {
+                assert_ne!(p.male, head.male, "{p:?}");
+            }
+            let adults_here = all
+                .iter()
+                .any(|q| q.municipality == p.municipality && q.age >= 15);
+            assert!(
+                p.age >= 15 || p.relation != Relation::Head || !adults_here,
+                "{p:?}"
+            );
+            assert_eq!(
+                p.insurer.is_none(),
+                head.insurer.is_none() || p.public_expense == Some("12")
+            );
+            // Insurance numbers are unique; a dependant (or a member of an NHI household) shares
+            // the number of a member of its household whose branch is 00 and whose number is
+            // their own id.
+            if let Some(i) = p.insurer {
+                assert!(numbers.insert((i, p.symbol, p.number, p.branch)), "{p:?}");
+                let insured = by_id[&p.number];
+                assert_eq!(insured.household, p.household, "{p:?}");
+                assert_eq!(
+                    (
+                        insured.insurer,
+                        insured.symbol,
+                        insured.number,
+                        insured.branch
+                    ),
+                    (Some(i), p.symbol, insured.id, 0),
+                    "{p:?}"
+                );
+                if p.branch > 0 && kind != Some(InsurerType::MunicipalNhi) {
+                    dependants += 1;
+                }
+                if kind == Some(InsurerType::LateElderly) {
+                    assert_eq!((p.number, p.branch), (p.id, 0), "{p:?}");
+                }
+            }
         }
+        assert!(dependants > all.len() / 10, "{dependants} of {}", all.len());
     }
 
     #[test]

@@ -248,3 +248,125 @@ pub const FACILITY_COUNTS: [(dx_exchange::wire::FacilityKind, f64); 5] = [
     // assumption of one per ≈190 certified persons.
     (dx_exchange::wire::FacilityKind::CareProvider, 37_000.0),
 ];
+
+/// Households (2020 Census, Statistics Bureau, basic tabulation): 55.7 M general households of
+/// 2.21 persons on average; one person 38.0%, a couple alone 20.1%, a couple and children 25.0%,
+/// one parent and children 9.0%, the rest (three generations and others) 7.9%.
+pub const PERSONS_PER_HOUSEHOLD: f64 = 2.21;
+pub const ONE_PERSON_HOUSEHOLD_SHARE: f64 = 0.380;
+pub const COUPLE_ONLY_HOUSEHOLD_SHARE: f64 = 0.201;
+pub const COUPLE_AND_CHILDREN_HOUSEHOLD_SHARE: f64 = 0.250;
+pub const ONE_PARENT_HOUSEHOLD_SHARE: f64 = 0.090;
+/// Chance that a child at home is first matched with a couple rather than one parent
+/// (calibrated: the census's one-parent households include elderly parents with an adult
+/// child, so this is above the 25 : 9 of the kinds themselves).
+pub const COUPLE_SHARE_OF_PARENTS: f64 = 0.80;
+
+/// Share of persons married (有配偶) by age and sex, rounded to the pattern of the 2020 Census's
+/// marital status by five-year age group: men marry later and stay married longer; women are
+/// more often widowed. Married men and women are paired within a segment, and a surplus on
+/// either side lives as unmarried.
+pub fn married_share(age: u32, male: bool) -> f64 {
+    let (m, f) = match age {
+        0..=17 => (0.0, 0.0),
+        18..=19 => (0.005, 0.01),
+        20..=24 => (0.05, 0.08),
+        25..=29 => (0.25, 0.34),
+        30..=34 => (0.48, 0.58),
+        35..=39 => (0.59, 0.66),
+        40..=44 => (0.62, 0.68),
+        45..=49 => (0.62, 0.67),
+        50..=54 => (0.64, 0.68),
+        55..=59 => (0.68, 0.70),
+        60..=64 => (0.73, 0.71),
+        65..=69 => (0.77, 0.70),
+        70..=74 => (0.80, 0.66),
+        75..=79 => (0.82, 0.56),
+        80..=84 => (0.80, 0.42),
+        _ => (0.70, 0.20),
+    };
+    if male { m } else { f }
+}
+
+/// Years a husband is older than his wife, as couples are paired (the mean gap at marriage is
+/// about two years, Vital Statistics).
+pub const HUSBAND_OLDER_BY: u32 = 2;
+
+/// Share of unmarried persons living with their parents, by age: every minor, most students,
+/// and many unmarried adults. Calibrated (with [`children_room`] and
+/// [`elder_with_children_share`]) so the households' sizes and kinds come out as the census's
+/// (the rows of `summary.json`); not a published table itself.
+pub fn living_with_parents_share(age: u32) -> f64 {
+    match age {
+        0..=17 => 1.0,
+        18..=19 => 0.88,
+        20..=24 => 0.72,
+        25..=29 => 0.60,
+        30..=34 => 0.50,
+        35..=39 => 0.44,
+        40..=44 => 0.38,
+        45..=49 => 0.32,
+        50..=54 => 0.24,
+        55..=59 => 0.16,
+        60..=64 => 0.08,
+        _ => 0.0,
+    }
+}
+
+/// The mother's age at a birth: 24–38, most often near 31 (Vital Statistics 2023: mean age at
+/// a birth ≈ 32, at a first birth 31.0).
+pub fn mother_age_at_birth(r: &mut dx_model::rng::Stream) -> u32 {
+    24 + r.below(8) as u32 + r.below(8) as u32
+}
+
+/// How many children at home a family can have: none (childless, or the children have left),
+/// one, two or three. Calibrated, with the shares above, so the household kinds come out as the
+/// census counts them.
+pub fn children_room(r: &mut dx_model::rng::Stream) -> u32 {
+    if r.chance(0.17) {
+        0
+    } else {
+        1 + u32::from(r.chance(0.45)) + u32::from(r.chance(0.12))
+    }
+}
+
+/// Youngest age at which an unmarried adult heads a one-parent household.
+pub const LONE_PARENT_MIN_AGE: u32 = 20;
+
+/// Share of unmarried (mostly widowed) persons living in a child's household, by age:
+/// calibrated like [`living_with_parents_share`].
+pub fn elder_with_children_share(age: u32) -> f64 {
+    match age {
+        0..=64 => 0.0,
+        65..=74 => 0.24,
+        75..=84 => 0.40,
+        _ => 0.52,
+    }
+}
+
+/// Share of spouses under 75 insured in an employee scheme in their own right rather than as a
+/// dependant (or, in a household in National Health Insurance, rather than sharing its number):
+/// about half of wives of employees work with their own insurance (the rest are the pension's
+/// third category, ≈7 M), nearly every husband; fewer in self-employed (NHI) households.
+pub fn spouse_insured_share(male: bool, nhi_household: bool) -> f64 {
+    match (male, nhi_household) {
+        (false, false) => 0.50,
+        (true, false) => 0.90,
+        (false, true) => 0.10,
+        (true, true) => 0.25,
+    }
+}
+
+/// Share of children living with their parents who are insured in an employee scheme in their
+/// own right, by age: none at school age, most of those past 22 (the rest students or not
+/// working, covered with the household); fewer where the household is self-employed (in
+/// National Health Insurance), whose children often work in its business.
+pub fn adult_child_insured_share(age: u32, nhi_household: bool) -> f64 {
+    let share = match age {
+        0..=17 => 0.0,
+        18..=19 => 0.2,
+        20..=22 => 0.35,
+        _ => 0.8,
+    };
+    if nhi_household { share * 0.6 } else { share }
+}

@@ -212,8 +212,6 @@ fn a_rollout_is_the_same_for_any_thread_count_and_two_compare_side_by_side() {
         &population,
         dx_population::RunOptions {
             threads: 2,
-            // Several persons files, so the threads share the work.
-            chunk: 2_000,
             ..Default::default()
         },
     )
