@@ -279,3 +279,217 @@ fn the_persons_folder_reads_as_one_table_without_options() {
         );
     }
 }
+
+/// Qualification histories imported: a number that lapsed at a 75th birthday verifies `expired`
+/// with its last day, the late-elderly one `valid`; a person turning 75 shortly after the
+/// population date verifies by the old number until the birthday and by the new one after it,
+/// and the prescription registered under the old coverage stays in their medication history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_changes_at_75_and_the_records_follow_the_person() {
+    use dx_exchange::clock::{Clock, jst};
+    use dx_exchange::wire::fhir::DraftCoverage;
+    use dx_exchange::wire::{
+        ConsentFlags, PersonRecord, PrescriptionKind, QualificationRecord,
+        RegisterPrescriptionRequest, endpoints as ep,
+    };
+    let s = quickstart();
+    let pop = tempfile::tempdir().unwrap();
+    let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
+    let life = population::life::Life {
+        seed: s.seed,
+        as_of: s.population.as_of,
+        care_providers: Default::default(),
+    };
+    let mut records = Vec::new();
+    for rel in &manifest.person_files {
+        let file = std::fs::File::open(pop.path().join(rel)).unwrap();
+        for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            records.extend(population::import::person_records(&b.unwrap(), &life).unwrap());
+        }
+    }
+    let as_of = s.population.as_of;
+    let late = |q: &QualificationRecord| q.insurer_number.starts_with("39");
+    // Turned 75 within the history's window: the earlier number lapsed the day before.
+    let turned: &PersonRecord = records
+        .iter()
+        .find(|r| r.qualifications.len() == 2 && late(&r.qualifications[0]))
+        .expect("a person who turned 75 in the last five years");
+    // Turning 75 within 90 days (medication history reaches back 100), with a registered card.
+    let turning: &PersonRecord = records
+        .iter()
+        .find(|r| {
+            r.card_serial.is_some()
+                && r.qualifications.len() == 2
+                && late(&r.qualifications[1])
+                && r.qualifications[1].valid_from <= as_of + chrono::TimeDelta::days(90)
+        })
+        .expect("a card holder turning 75 within 90 days");
+    let (old, new) = (&turning.qualifications[0], &turning.qualifications[1]);
+    assert_eq!(
+        old.valid_to,
+        Some(new.valid_from - chrono::TimeDelta::days(1))
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+    ));
+    let exchange = dx_exchange::Exchange::open_at(
+        &ScratchStore::sqlite(data.path()).location,
+        Durability::Normal,
+        clock.clone(),
+        dx_exchange::admission::Limits::default(),
+    )
+    .unwrap();
+    population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
+    let admin_secret = exchange.admin_secret().to_owned();
+    let clinic = population::import::read_facilities(pop.path())
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
+        .unwrap()
+        .code;
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let client = ExchangeClient::new(running.url());
+    let tokens = || async {
+        let admin = client.token("admin", &admin_secret).await.unwrap().token;
+        let clinic_token = client
+            .token_for(&admin, &format!("facility:{clinic}"))
+            .await
+            .unwrap()
+            .token;
+        (admin, clinic_token)
+    };
+    let (admin, token) = tokens().await;
+    client
+        .trust_card_authority(&admin, &dx_drive::requests::card_authority(s.seed))
+        .await
+        .unwrap();
+    let hpki = dx_drive::requests::hpki(s.seed);
+    client.trust_hpki_root(&admin, &hpki.root).await.unwrap();
+    let by_number = |q: &QualificationRecord| VerifyRequest {
+        person: PersonRef::by_insurance(q),
+        service_date: None,
+        consent: None,
+    };
+    let status = |v: &dx_exchange::wire::VerifyResponse| {
+        (
+            v.status,
+            v.person_id.clone(),
+            v.coverage.as_ref().and_then(|c| c.valid_to),
+        )
+    };
+
+    // Turned 75: the old number has lapsed, with its last day (and names nobody: a lapsed
+    // number identifies no one to the counter); the union's is in force.
+    let v = client
+        .verify(&token, &by_number(&turned.qualifications[1]))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&v),
+        (
+            QualificationStatus::Expired,
+            None,
+            turned.qualifications[1].valid_to
+        )
+    );
+    let v = client
+        .verify(&token, &by_number(&turned.qualifications[0]))
+        .await
+        .unwrap();
+    assert_eq!(v.status, QualificationStatus::Valid);
+
+    // Before the birthday: the old number is in force, the new one not yet.
+    assert_eq!(
+        client.verify(&token, &by_number(old)).await.unwrap().status,
+        QualificationStatus::Valid
+    );
+    assert_eq!(
+        client.verify(&token, &by_number(new)).await.unwrap().status,
+        QualificationStatus::NotYetValid
+    );
+    let serial = turning.card_serial.clone().unwrap();
+    let card = |n: u64| {
+        let proof = dx_drive::requests::present_card(s.seed, &serial, &clinic, n, clock.now());
+        PersonRef::presenting(serial.clone(), proof)
+    };
+    let consenting = |n: u64| VerifyRequest {
+        person: card(n),
+        service_date: None,
+        consent: Some(ConsentFlags {
+            medication: true,
+            ..Default::default()
+        }),
+    };
+    let v = client.verify(&token, &consenting(1)).await.unwrap();
+    let coverage = v.coverage.unwrap();
+    assert_eq!(coverage.number, old.number);
+    // A prescription under the old coverage.
+    let doctor = dx_drive::requests::practitioner(s.seed, &clinic, false);
+    let draft = super::visit::statin_draft(
+        "e2e-75",
+        &clinic,
+        &doctor.id,
+        clock.now().with_timezone(&jst()),
+        (turning.sex.fhir(), turning.birth_date),
+        DraftCoverage {
+            insurer_number: coverage.insurer_number,
+            symbol: coverage.symbol,
+            number: coverage.number,
+            branch: coverage.branch,
+        },
+    );
+    let mut bundle = draft.to_bundle();
+    dx_exchange::wire::hpki::sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());
+    let registered = client
+        .register_prescription(
+            &token,
+            &RegisterPrescriptionRequest {
+                kind: PrescriptionKind::Electronic,
+                bundle,
+            },
+        )
+        .await
+        .unwrap();
+
+    // The day after the birthday: the old number has lapsed, the union's is in force, the card
+    // finds it, and the medication history still holds the prescription.
+    let days = (new.valid_from - as_of).num_days() + 1;
+    clock.advance(chrono::TimeDelta::days(days));
+    let (_, token) = tokens().await;
+    let v = client.verify(&token, &by_number(old)).await.unwrap();
+    assert_eq!(
+        status(&v),
+        (QualificationStatus::Expired, None, old.valid_to)
+    );
+    assert_eq!(
+        client.verify(&token, &by_number(new)).await.unwrap().status,
+        QualificationStatus::Valid
+    );
+    let v = client.verify(&token, &consenting(2)).await.unwrap();
+    assert_eq!(v.coverage.unwrap().insurer_number, new.insurer_number);
+    let history = client
+        .call::<ep::ReadMedications>(
+            Some(&token),
+            &[turning.id.as_str()],
+            &dx_exchange::wire::MedicationsQuery { days: Some(100) },
+            &(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        history
+            .entries
+            .iter()
+            .any(|e| e.prescription_id.as_deref() == Some(registered.prescription_id.as_str())),
+        "{history:?}"
+    );
+    running.stop().await.unwrap();
+}

@@ -17,6 +17,43 @@ use dx_exchange::wire::{
 };
 use std::sync::Arc;
 
+/// A 28-day rosuvastatin prescription by `doctor` at `clinic` for a patient of (gender, birth
+/// date) under `coverage`.
+pub(crate) fn statin_draft(
+    document_id: &str,
+    clinic: &str,
+    doctor: &str,
+    issued_at: DateTime<chrono::FixedOffset>,
+    (gender, birth): (&'static str, chrono::NaiveDate),
+    coverage: DraftCoverage,
+) -> PrescriptionDraft {
+    let drug = DrugMaster::get()
+        .all()
+        .iter()
+        .find(|d| d.ingredient == "rosuvastatin")
+        .unwrap();
+    PrescriptionDraft {
+        document_id: document_id.into(),
+        facility_code: clinic.into(),
+        facility_name: "E2E clinic".into(),
+        practitioner_id: doctor.into(),
+        issued_at,
+        patient_gender: gender,
+        patient_birth_date: birth,
+        coverage,
+        items: vec![DraftItem {
+            code: drug.yj.clone(),
+            code_system: YJ_SYSTEM,
+            display: drug.name.clone(),
+            days: 28,
+            quantity: 28,
+            unit: drug.unit.into(),
+            as_needed: false,
+        }],
+        uses: 1,
+    }
+}
+
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-25T10:00:00+09:00")
         .unwrap()
@@ -93,31 +130,19 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
     // certificate.
     let hpki = sample::hpki(3);
     let doctor = hpki.facility_practitioner(&clinic, false);
-    let draft = PrescriptionDraft {
-        document_id: "e2e-1".into(),
-        facility_code: clinic.clone(),
-        facility_name: "E2E clinic".into(),
-        practitioner_id: doctor.id.clone(),
-        issued_at: clock.now().with_timezone(&jst()),
-        patient_gender: "female",
-        patient_birth_date: person.birth_date,
-        coverage: DraftCoverage {
+    let draft = statin_draft(
+        "e2e-1",
+        &clinic,
+        &doctor.id,
+        clock.now().with_timezone(&jst()),
+        ("female", person.birth_date),
+        DraftCoverage {
             insurer_number: coverage.insurer_number,
             symbol: coverage.symbol,
             number: coverage.number,
             branch: coverage.branch,
         },
-        items: vec![DraftItem {
-            code: drug.yj.clone(),
-            code_system: YJ_SYSTEM,
-            display: drug.name.clone(),
-            days: 28,
-            quantity: 28,
-            unit: drug.unit.into(),
-            as_needed: false,
-        }],
-        uses: 1,
-    };
+    );
     let mut bundle = draft.to_bundle();
     sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());
     let req = RegisterPrescriptionRequest {

@@ -166,6 +166,21 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
         strings(b, "card_serial")?,
         strings(b, "public_expense_law")?,
     );
+    let prev = [
+        strings(b, "previous_insurer_number")?,
+        strings(b, "previous_symbol")?,
+        strings(b, "previous_number")?,
+        strings(b, "previous_branch")?,
+    ];
+    let coverage_from = column(b, "coverage_from")?.as_primitive::<Date32Type>();
+    let prev_until = column(b, "previous_until")?.as_primitive::<Date32Type>();
+    let next = [
+        strings(b, "next_insurer_number")?,
+        strings(b, "next_symbol")?,
+        strings(b, "next_number")?,
+    ];
+    let next_from = column(b, "next_from")?.as_primitive::<Date32Type>();
+    let day = |days: i32| epoch + TimeDelta::days(i64::from(days));
     let registered = column(b, "card_registered")?.as_boolean();
     let pregnant = column(b, "pregnant")?.as_boolean();
     let ltc = column(b, "ltc_level")?.as_primitive::<UInt8Type>();
@@ -174,17 +189,49 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
         let birth_date = epoch + TimeDelta::days(i64::from(birth.value(i)));
-        let qualifications = match opt(ins, i) {
+        // The coverage in force, and the one before it where the history has one.
+        let mut qualifications = match opt(ins, i) {
             Some(insurer) => vec![QualificationRecord {
                 insurer_number: insurer.to_owned(),
                 symbol: opt(symbol, i).unwrap_or_default().to_owned(),
                 number: opt(number, i).unwrap_or_default().to_owned(),
                 branch: opt(branch, i).unwrap_or("00").to_owned(),
-                valid_from: valid_from(opt(ins_type, i).unwrap_or_default(), birth_date, as_of),
+                valid_from: if coverage_from.is_null(i) {
+                    valid_from(opt(ins_type, i).unwrap_or_default(), birth_date, as_of)
+                } else {
+                    day(coverage_from.value(i))
+                },
                 valid_to: None,
             }],
             None => Vec::new(),
         };
+        if let (Some(insurer), false) = (opt(prev[0], i), prev_until.is_null(i)) {
+            let until = day(prev_until.value(i));
+            qualifications.push(QualificationRecord {
+                insurer_number: insurer.to_owned(),
+                symbol: opt(prev[1], i).unwrap_or_default().to_owned(),
+                number: opt(prev[2], i).unwrap_or_default().to_owned(),
+                branch: opt(prev[3], i).unwrap_or("00").to_owned(),
+                valid_from: valid_from("", birth_date, as_of).min(until),
+                valid_to: Some(until),
+            });
+        }
+        // Turning 75: the union's qualification from the birthday, the current one ending the
+        // day before.
+        if let (Some(insurer), false) = (opt(next[0], i), next_from.is_null(i)) {
+            let from = day(next_from.value(i));
+            if let Some(current) = qualifications.first_mut() {
+                current.valid_to = Some(from - TimeDelta::days(1));
+            }
+            qualifications.push(QualificationRecord {
+                insurer_number: insurer.to_owned(),
+                symbol: opt(next[1], i).unwrap_or_default().to_owned(),
+                number: opt(next[2], i).unwrap_or_default().to_owned(),
+                branch: "00".to_owned(),
+                valid_from: from,
+                valid_to: None,
+            });
+        }
         let public_expenses = opt(law, i)
             .map(|law| {
                 let code: u8 = law.parse().unwrap_or(0);

@@ -14,7 +14,9 @@
 //! | `summary.json` | generated marginals next to the published figures they are calibrated to |
 //! | `manifest.json` | scenario, seed, scale, counts; written last, so its presence marks a complete run |
 
+pub mod coverage;
 pub mod expected;
+pub mod history;
 pub mod households;
 pub mod import;
 pub mod life;
@@ -81,6 +83,27 @@ pub fn prepare_output(out: &Path) -> anyhow::Result<()> {
     std::fs::remove_file(&probe)?;
     // A previous run's manifest would mark a half-written directory complete.
     let _ = std::fs::remove_file(out.join("manifest.json"));
+    // A previous run's persons parts that this one does not rewrite (a larger scale, other
+    // prefectures) would join the folder's dataset: remove what the generator writes, nothing
+    // else.
+    for folder in std::fs::read_dir(out.join("persons"))?.flatten() {
+        let name = folder.file_name();
+        let code = name.to_str().unwrap_or("");
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        for file in std::fs::read_dir(folder.path())?.flatten() {
+            let f = file.file_name();
+            let f = f.to_str().unwrap_or("");
+            let part = f
+                .strip_prefix("part-")
+                .and_then(|r| r.strip_suffix(".parquet"));
+            if part.is_some_and(|k| k.len() == 5 && k.bytes().all(|b| b.is_ascii_digit())) {
+                std::fs::remove_file(file.path())?;
+            }
+        }
+        let _ = std::fs::remove_dir(folder.path());
+    }
     Ok(())
 }
 
@@ -129,7 +152,7 @@ pub fn generate(
                         output::persons_schema(),
                         Some(output::writer_properties()),
                     )?;
-                    let mut m = Counts::default();
+                    let mut m = Counts::for_year_to(s.population.as_of);
                     let mut counts = BTreeMap::<u32, u64>::new();
                     // The encoder's pages end where its input batches do, so it is given batches
                     // of WRITE_ROWS whatever the segments: persons wait in `pending` until a
@@ -139,19 +162,24 @@ pub fn generate(
                     while start < *b {
                         let muni = &orgs.municipalities[ctx.municipality_of(start)];
                         let stop = (muni.first_person + muni.persons).min(*b);
-                        let segment = ctx.segment(start, stop);
-                        m.add_households(&segment);
-                        for p in segment {
-                            m.add(&p, &orgs);
+                        let at = pending.len();
+                        ctx.segment_into(start, stop, &mut pending);
+                        let segment = &mut pending[at..];
+                        ctx.histories(segment);
+                        m.add_households(segment);
+                        for p in segment.iter() {
+                            m.add(p, &orgs);
                             if let Some(i) = p.insurer {
                                 *counts.entry(i).or_default() += 1;
                             }
-                            pending.push(p);
-                            if pending.len() == output::WRITE_ROWS {
-                                writer.write(&output::persons_batch(&orgs, &pending))?;
-                                pending.clear();
-                            }
                         }
+                        let mut written = 0;
+                        while pending.len() - written >= output::WRITE_ROWS {
+                            let batch = &pending[written..written + output::WRITE_ROWS];
+                            writer.write(&output::persons_batch(&orgs, batch))?;
+                            written += output::WRITE_ROWS;
+                        }
+                        pending.drain(..written);
                         bar.inc(stop - start);
                         start = stop;
                     }

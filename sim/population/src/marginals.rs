@@ -31,6 +31,10 @@ pub struct Marginals {
     pub household_kinds: BTreeMap<&'static str, u64>,
     /// Persons covered as dependants (被扶養者) of an insured person of an employee scheme.
     pub dependants: u64,
+    /// Persons whose coverage changed in the year before the population date, by why.
+    pub coverage_changes: BTreeMap<&'static str, u64>,
+    /// Of them, insured employees who changed employer (their dependants aside).
+    pub job_changers: u64,
 }
 
 /// Household kinds, in the order of [`Counts`]' array.
@@ -67,6 +71,10 @@ pub struct Counts {
     conditions: [u64; 6],
     household_kinds: [u64; 5],
     dependants: u64,
+    /// Changes counted from this day on (a year before the population date).
+    changes_from: Option<chrono::NaiveDate>,
+    changes: [u64; 4],
+    job_changers: u64,
 }
 
 const PUBLIC_EXPENSE_LAWS: [&str; 3] = ["12", "54", "88"];
@@ -88,12 +96,30 @@ impl Default for Counts {
             conditions: [0; 6],
             household_kinds: [0; 5],
             dependants: 0,
+            changes_from: None,
+            changes: [0; 4],
+            job_changers: 0,
         }
     }
 }
 
 impl Counts {
+    /// Counters that also count coverage changes in the year before `as_of`.
+    pub fn for_year_to(as_of: chrono::NaiveDate) -> Self {
+        Self {
+            changes_from: as_of.checked_sub_months(chrono::Months::new(12)),
+            ..Self::default()
+        }
+    }
+
     pub fn add(&mut self, p: &Person, orgs: &Orgs) {
+        if let (Some(c), Some(from), Some(since)) = (p.change, p.coverage_from, self.changes_from) {
+            if from > since {
+                self.changes[c as usize] += 1;
+                self.job_changers +=
+                    u64::from(c == super::coverage::Change::JobChange && p.number == p.id);
+            }
+        }
         self.persons += 1;
         self.male += u64::from(p.male);
         self.ages[match p.age {
@@ -131,10 +157,11 @@ impl Counts {
     /// Counts the households of a segment (every member of each is in `persons`).
     pub fn add_households(&mut self, persons: &[Person]) {
         use super::households::Relation;
-        // Per head: spouse, children, parents.
-        let mut kinds: BTreeMap<u64, [bool; 3]> = BTreeMap::new();
+        // Per head (by position in the segment): spouse, children, parents.
+        let first = persons.first().map_or(0, |p| p.id);
+        let mut kinds: Vec<Option<[bool; 3]>> = vec![None; persons.len()];
         for p in persons {
-            let k = kinds.entry(p.household).or_default();
+            let k = kinds[(p.household - first) as usize].get_or_insert_default();
             match p.relation {
                 Relation::Head => {}
                 Relation::Spouse => k[0] = true,
@@ -142,7 +169,7 @@ impl Counts {
                 Relation::Parent => k[2] = true,
             }
         }
-        for [spouse, children, parent] in kinds.into_values() {
+        for [spouse, children, parent] in kinds.into_iter().flatten() {
             let kind = match (spouse, children, parent) {
                 (_, _, true) => 4,
                 (false, false, false) => 0,
@@ -202,6 +229,14 @@ impl Counts {
                     .collect(),
             ),
             dependants: self.dependants,
+            job_changers: self.job_changers,
+            coverage_changes: nonzero(
+                super::coverage::Change::ALL
+                    .iter()
+                    .zip(self.changes)
+                    .map(|(c, n)| (c.as_str(), n))
+                    .collect(),
+            ),
         }
     }
 }
@@ -236,5 +271,9 @@ impl Marginals {
             *self.household_kinds.entry(k).or_default() += v;
         }
         self.dependants += o.dependants;
+        self.job_changers += o.job_changers;
+        for (k, v) in o.coverage_changes {
+            *self.coverage_changes.entry(k).or_default() += v;
+        }
     }
 }

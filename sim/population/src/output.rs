@@ -15,7 +15,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +38,10 @@ pub fn writer_properties() -> WriterProperties {
         "birth_date",
         "municipality",
         "household",
+        "previous_symbol",
+        "previous_number",
+        "next_symbol",
+        "next_number",
         "insurer_number",
         "symbol",
         "home_clinic",
@@ -75,6 +78,22 @@ pub fn persons_schema() -> Arc<Schema> {
         utf8("symbol", true),
         utf8("number", true),
         utf8("branch", true),
+        // The qualification history (`history.rs`): the coverage in force since this day; the
+        // one before it (insurer number, 記号, 番号, 枝番, last day covered) if it changed
+        // within the window, and why (`75th_birthday`, `job_change`, `retirement`, `move`).
+        Field::new("coverage_from", DataType::Date32, true),
+        utf8("previous_insurer_number", true),
+        utf8("previous_symbol", true),
+        utf8("previous_number", true),
+        utf8("previous_branch", true),
+        Field::new("previous_until", DataType::Date32, true),
+        utf8("coverage_change", true),
+        // The coverage after it, where it is known now: the late-elderly union's for a person
+        // turning 75 within the year (insurer number, 記号, 番号, first day; 枝番 00).
+        utf8("next_insurer_number", true),
+        utf8("next_symbol", true),
+        utf8("next_number", true),
+        Field::new("next_from", DataType::Date32, true),
         Field::new("card_held", DataType::Boolean, false),
         Field::new("card_registered", DataType::Boolean, false),
         utf8("card_serial", true),
@@ -96,6 +115,25 @@ pub fn person_id(id: u64) -> String {
     format!("P{id:010}")
 }
 
+/// Appends `prefix` and `n` in decimal, zero-padded to `width` digits: the persons' ids and
+/// numbers, without the formatting machinery (millions of them a second).
+fn append_padded(b: &mut StringBuilder, prefix: &str, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 32];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = (buf.len() - width).min(at);
+    let digits = &mut buf[start - prefix.len()..];
+    digits[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    b.append_value(std::str::from_utf8(digits).expect("ASCII"));
+}
+
 /// A batch of persons in the persons schema.
 pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
     let n = persons.len();
@@ -112,6 +150,12 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
     let mut symbol = StringBuilder::with_capacity(n, n * 5);
     let mut number = StringBuilder::with_capacity(n, n * 9);
     let mut branch = StringBuilder::with_capacity(n, n * 2);
+    let mut coverage_from = Date32Builder::with_capacity(n);
+    let mut prev: [StringBuilder; 4] = std::array::from_fn(|_| StringBuilder::new());
+    let mut prev_until = Date32Builder::with_capacity(n);
+    let mut change = StringBuilder::new();
+    let mut next: [StringBuilder; 3] = std::array::from_fn(|_| StringBuilder::new());
+    let mut next_from = Date32Builder::with_capacity(n);
     let mut held = BooleanBuilder::with_capacity(n);
     let mut registered = BooleanBuilder::with_capacity(n);
     let mut serial = StringBuilder::with_capacity(n, n * 12);
@@ -122,27 +166,22 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
     let mut clinic = StringBuilder::with_capacity(n, n * 10);
     let mut pharmacy = StringBuilder::with_capacity(n, n * 10);
     for p in persons {
-        let _ = write!(id, "P{:010}", p.id);
-        id.append_value("");
+        append_padded(&mut id, "P", p.id, 10);
         sex.append_value(if p.male { "M" } else { "F" });
         birth.append_value((p.birth_date - epoch()).num_days() as i32);
         age.append_value(p.age.min(255) as u8);
         pref.append_value(p.prefecture);
         muni.append_value(&orgs.municipalities[p.municipality as usize].code);
-        let _ = write!(household, "P{:010}", p.household);
-        household.append_value("");
+        append_padded(&mut household, "P", p.household, 10);
         relation.append_value(p.relation.as_str());
         match p.insurer {
             Some(i) => {
                 let ins = &orgs.insurers[i as usize];
                 ins_no.append_value(&ins.number);
                 ins_type.append_value(ins.kind.as_str());
-                let _ = write!(symbol, "{}", p.symbol);
-                symbol.append_value("");
-                let _ = write!(number, "{:09}", p.number);
-                number.append_value("");
-                let _ = write!(branch, "{:02}", p.branch);
-                branch.append_value("");
+                append_padded(&mut symbol, "", u64::from(p.symbol), 1);
+                append_padded(&mut number, "", p.number, 9);
+                append_padded(&mut branch, "", u64::from(p.branch), 2);
             }
             None => {
                 for b in [
@@ -156,11 +195,41 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
                 }
             }
         }
+        coverage_from.append_option(p.coverage_from.map(|d| (d - epoch()).num_days() as i32));
+        match p.previous {
+            Some(q) => {
+                prev[0].append_value(&orgs.insurers[q.insurer as usize].number);
+                append_padded(&mut prev[1], "", u64::from(q.symbol), 1);
+                append_padded(&mut prev[2], "", q.number, 9);
+                append_padded(&mut prev[3], "", u64::from(q.branch), 2);
+                prev_until.append_value((q.until - epoch()).num_days() as i32);
+            }
+            None => {
+                for b in &mut prev {
+                    b.append_null();
+                }
+                prev_until.append_null();
+            }
+        }
+        change.append_option(p.change.map(|c| c.as_str()));
+        match p.next {
+            Some(q) => {
+                next[0].append_value(&orgs.insurers[q.insurer as usize].number);
+                append_padded(&mut next[1], "", u64::from(q.symbol), 1);
+                append_padded(&mut next[2], "", q.number, 9);
+                next_from.append_value((q.from - epoch()).num_days() as i32);
+            }
+            None => {
+                for b in &mut next {
+                    b.append_null();
+                }
+                next_from.append_null();
+            }
+        }
         held.append_value(p.card_held);
         registered.append_value(p.card_registered);
         if p.card_held {
-            let _ = write!(serial, "C{:011}", card_serial_number(p.id));
-            serial.append_value("");
+            append_padded(&mut serial, "C", card_serial_number(p.id), 11);
         } else {
             serial.append_null();
         }
@@ -191,6 +260,17 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
         Arc::new(symbol.finish()),
         Arc::new(number.finish()),
         Arc::new(branch.finish()),
+        Arc::new(coverage_from.finish()),
+        Arc::new(prev[0].finish()),
+        Arc::new(prev[1].finish()),
+        Arc::new(prev[2].finish()),
+        Arc::new(prev[3].finish()),
+        Arc::new(prev_until.finish()),
+        Arc::new(change.finish()),
+        Arc::new(next[0].finish()),
+        Arc::new(next[1].finish()),
+        Arc::new(next[2].finish()),
+        Arc::new(next_from.finish()),
         Arc::new(held.finish()),
         Arc::new(registered.finish()),
         Arc::new(serial.finish()),

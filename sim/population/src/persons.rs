@@ -34,6 +34,13 @@ pub struct Person {
     pub number: u64,
     /// 枝番: 0 for the insured person (or the household's first member), 1… for the others.
     pub branch: u8,
+    /// First day of the coverage in force (`None` without insurance); see `history.rs`.
+    pub coverage_from: Option<NaiveDate>,
+    /// The coverage before it, if it changed within the history's window.
+    pub previous: Option<super::coverage::Previous>,
+    pub change: Option<super::coverage::Change>,
+    /// The coverage that follows it within a year, if known now (turning 75).
+    pub next: Option<super::coverage::Next>,
     pub card_held: bool,
     pub card_registered: bool,
     pub conditions: u16,
@@ -53,6 +60,7 @@ pub struct Context<'a> {
     person_key: u64,
     household_key: u64,
     insurance_key: u64,
+    pub(crate) history_key: u64,
     age_cumulative: Vec<f64>,
     ltc_cumulative: Vec<f64>,
     /// Per municipality: indices of its clinics and pharmacies (falling back to the prefecture's).
@@ -60,10 +68,10 @@ pub struct Context<'a> {
     pharmacies: Vec<Vec<u32>>,
     /// Per prefecture (index code-1): Kyokai branch, late-elderly union, NHI societies.
     kyokai: Vec<u32>,
-    late_elderly: Vec<u32>,
+    pub(crate) late_elderly: Vec<u32>,
     nhi_societies: Vec<Vec<u32>>,
     /// Per municipality: its NHI.
-    municipal_nhi: Vec<u32>,
+    pub(crate) municipal_nhi: Vec<u32>,
     societies: (Vec<u32>, Vec<f64>),
     mutual_aid: (Vec<u32>, Vec<f64>),
 }
@@ -178,6 +186,7 @@ impl<'a> Context<'a> {
             person_key: stream_key(seed, "person"),
             household_key: stream_key(seed, "household"),
             insurance_key: stream_key(seed, "insurance"),
+            history_key: stream_key(seed, "history"),
             age_cumulative,
             ltc_cumulative,
             clinics,
@@ -252,6 +261,10 @@ impl<'a> Context<'a> {
             symbol: 0,
             number: id,
             branch: 0,
+            coverage_from: None,
+            previous: None,
+            change: None,
+            next: None,
             card_held,
             card_registered,
             conditions,
@@ -273,7 +286,16 @@ impl<'a> Context<'a> {
     /// one part. Their households and insurance depend on the whole segment, so a segment is
     /// generated whole (and the same whatever else runs).
     pub fn segment(&self, first: u64, end: u64) -> Vec<Person> {
-        let mut persons: Vec<Person> = (first..end).map(|id| self.person(id)).collect();
+        let mut persons = Vec::new();
+        self.segment_into(first, end, &mut persons);
+        persons
+    }
+
+    /// [`Context::segment`], appended to `out` (the generator's buffer: no copy of its own).
+    pub fn segment_into(&self, first: u64, end: u64, out: &mut Vec<Person>) {
+        let at = out.len();
+        out.extend((first..end).map(|id| self.person(id)));
+        let persons = &mut out[at..];
         let who: Vec<Who> = persons
             .iter()
             .map(|p| Who {
@@ -286,12 +308,11 @@ impl<'a> Context<'a> {
             p.household = first + place.head as u64;
             p.relation = place.relation;
         }
-        self.insure(&mut persons, &places);
-        persons
+        self.insure(persons, &places);
     }
 
     /// An employee scheme's insurer, by the schemes' memberships (FACTS).
-    fn employee_insurer(&self, pref: usize, r: &mut Stream) -> u32 {
+    pub(crate) fn employee_insurer(&self, pref: usize, r: &mut Stream) -> u32 {
         let employee = [
             InsurerType::KyokaiKenpo.members(),
             InsurerType::Society.members(),
@@ -427,7 +448,11 @@ mod tests {
         ctx.orgs
             .municipalities
             .iter()
-            .flat_map(|m| ctx.segment(m.first_person, m.first_person + m.persons))
+            .flat_map(|m| {
+                let mut segment = ctx.segment(m.first_person, m.first_person + m.persons);
+                ctx.histories(&mut segment);
+                segment
+            })
             .collect()
     }
 
@@ -527,6 +552,57 @@ mod tests {
             }
         }
         assert!(dependants > all.len() / 10, "{dependants} of {}", all.len());
+
+        // Histories: the coverage in force began at the latest on the population date; the one
+        // before ended the day before, under a number no one else holds; a dependant's changed
+        // with their insured person; the 75th birthday begins the late-elderly coverage, and a
+        // person turning 75 within the year has it ahead.
+        let birthday = dx_exchange::eligibility::rules::birthday;
+        let window = ctx.history_start();
+        let mut changes = std::collections::BTreeMap::<&str, usize>::new();
+        for p in &all {
+            let Some(insurer) = p.insurer else {
+                assert!(p.coverage_from.is_none() && p.previous.is_none(), "{p:?}");
+                continue;
+            };
+            let from = p.coverage_from.expect("a coverage's first day");
+            assert!(
+                from <= ctx.as_of && from >= p.birth_date.min(window),
+                "{p:?}"
+            );
+            let kind = orgs.insurers[insurer as usize].kind;
+            if kind == InsurerType::LateElderly {
+                assert_eq!(from, birthday(p.birth_date, 75), "{p:?}");
+            }
+            if let Some(q) = p.previous {
+                assert_eq!(q.until + chrono::TimeDelta::days(1), from, "{p:?}");
+                assert!(q.until >= window, "{p:?}");
+                assert!(
+                    numbers.insert((q.insurer, q.symbol, q.number, q.branch)),
+                    "{p:?}"
+                );
+                *changes.entry(p.change.unwrap().as_str()).or_default() += 1;
+            }
+            let holder = by_id[&p.number];
+            if kind != InsurerType::LateElderly && holder.id != p.id {
+                let held = holder.coverage_from.unwrap();
+                assert_eq!(from, held.max(p.birth_date.max(window)), "{p:?} {holder:?}");
+            }
+            match p.next {
+                Some(n) => {
+                    assert_eq!(n.from, birthday(p.birth_date, 75), "{p:?}");
+                    assert!(n.from > ctx.as_of && p.age == 74, "{p:?}");
+                    assert!(numbers.insert((n.insurer, n.symbol, n.number, 0)), "{p:?}");
+                }
+                None => assert!(p.age != 74 || kind == InsurerType::LateElderly, "{p:?}"),
+            }
+        }
+        for why in ["75th_birthday", "job_change", "retirement", "move"] {
+            assert!(
+                changes.get(why).copied().unwrap_or(0) > 10,
+                "{why}: {changes:?}"
+            );
+        }
     }
 
     #[test]

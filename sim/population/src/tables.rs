@@ -370,3 +370,33 @@ pub fn adult_child_insured_share(age: u32, nhi_household: bool) -> f64 {
     };
     if nhi_household { share * 0.6 } else { share }
 }
+
+/// Changes of employer a year per insured employee, by age (most of them young): calibrated so
+/// that the insured employees whose coverage changed with a new employer in the year before the
+/// population date are the 3.28 M job changers of 2023 (Statistics Bureau, Labour Force Survey,
+/// detailed tabulation: 転職者数), tested.
+pub fn job_change_rate(age: u32) -> f64 {
+    match age {
+        0..=24 => 0.148,
+        25..=34 => 0.117,
+        35..=44 => 0.08,
+        45..=54 => 0.0615,
+        55..=64 => 0.074,
+        _ => 0.055,
+    }
+}
+
+/// Job changers in 2023 (Labour Force Survey): what [`job_change_rate`] is calibrated to.
+pub const JOB_CHANGERS_PER_YEAR: f64 = 3.28e6;
+
+/// Share of job changes dated 1 April (the start of the fiscal year), of those dated on a first
+/// of the month (an assumption: April carries the hiring season).
+pub const APRIL_SHARE_OF_JOB_CHANGES: f64 = 0.25;
+
+/// Share of NHI household heads aged 60–74 who were employees until they retired at 60–65 (an
+/// assumption: NHI membership doubles between 60 and 65, `nhi_share`).
+pub const RETIRED_FROM_EMPLOYMENT: f64 = 0.6;
+
+/// Moves to another municipality a year per NHI household (an assumption of the order of the
+/// resident register's migration between municipalities, ≈4% of residents a year).
+pub const NHI_MOVE_RATE: f64 = 0.04;

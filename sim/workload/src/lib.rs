@@ -275,6 +275,12 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
         text("branch")?,
     ];
     let (clinic, pharmacy) = (text("home_clinic")?, text("usual_pharmacy")?);
+    let next = [
+        text("next_insurer_number")?,
+        text("next_symbol")?,
+        text("next_number")?,
+    ];
+    let next_from = col("next_from")?.as_primitive::<Date32Type>();
     let birth = col("birth_date")?.as_primitive::<Date32Type>();
     let age = col("age")?.as_primitive::<UInt8Type>();
     let pref = col("prefecture")?.as_primitive::<UInt8Type>();
@@ -319,6 +325,19 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
                 ltc_level: ltc.value(i),
                 home_clinic: opt(clinic, i),
                 usual_pharmacy: opt(pharmacy, i),
+                next_insurance: (!next[0].is_null(i) && !next_from.is_null(i)).then(|| {
+                    let from = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+                        + chrono::TimeDelta::days(i64::from(next_from.value(i)));
+                    (
+                        [
+                            next[0].value(i).to_owned(),
+                            opt(next[1], i).unwrap_or_default(),
+                            opt(next[2], i).unwrap_or_default(),
+                            "00".to_owned(),
+                        ],
+                        flows::jst_ms(from.and_hms_opt(0, 0, 0).expect("midnight")),
+                    )
+                }),
             })
         })
         .collect()

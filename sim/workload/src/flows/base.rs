@@ -30,6 +30,9 @@ pub struct PersonRow {
     pub ltc_level: u8,
     pub home_clinic: Option<String>,
     pub usual_pharmacy: Option<String>,
+    /// The coverage that follows `insurance` (the late-elderly union's at the 75th birthday)
+    /// and the instant it begins: requests from then on carry it.
+    pub next_insurance: Option<([String; 4], i64)>,
 }
 
 /// A facility as the flows need it.

@@ -78,6 +78,12 @@ impl<'a> Emitter<'a> {
             payload,
         };
         fill(&mut e);
+        // Coverage changes at the 75th birthday: from then on the new number is shown.
+        if let Some((next, from)) = &p.next_insurance {
+            if at_ms >= *from && e.insurance.is_some() && e.insurance == p.insurance {
+                e.insurance = Some(next.clone());
+            }
+        }
         self.events.push(e);
         id
     }
@@ -92,4 +98,72 @@ impl<'a> Emitter<'a> {
 pub trait Flow: Sync {
     fn name(&self) -> &'static str;
     fn emit(&self, person: &PersonRow, ctx: &GenContext, out: &mut Emitter<'_>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dx_model::event::Payload;
+
+    #[test]
+    fn requests_from_the_75th_birthday_on_carry_the_union_s_number() {
+        let s = dx_scenario::Scenario::national(0.0001);
+        let ctx = GenContext::new(&s, super::super::Facilities::default());
+        let old = [
+            "06130012".to_owned(),
+            "7".into(),
+            "000000042".into(),
+            "01".into(),
+        ];
+        let new = [
+            "39131014".to_owned(),
+            "".into(),
+            "000000042".into(),
+            "00".into(),
+        ];
+        let birthday = ctx.start_ms + 3_600_000;
+        let person = PersonRow {
+            index: 42,
+            id: "P0000000042".into(),
+            sex: dx_protocol::wire::Sex::Female,
+            birth_date: -9_000,
+            age: 74,
+            prefecture: 13,
+            insurance: Some(old.clone()),
+            card_serial: None,
+            conditions: 0,
+            municipality: "131016".into(),
+            pregnant: false,
+            ltc_level: 0,
+            home_clinic: None,
+            usual_pharmacy: None,
+            next_insurance: Some((new.clone(), birthday)),
+        };
+        let mut out = Emitter::new(&person, &ctx);
+        let verify = || Payload::Verify { consent: false };
+        let with_number = |e: &mut Event| e.insurance = person.insurance.clone();
+        out.emit(
+            FlowName::Visit,
+            birthday - 1,
+            "1310110019",
+            verify(),
+            with_number,
+        );
+        out.emit(
+            FlowName::Visit,
+            birthday,
+            "1310110019",
+            verify(),
+            with_number,
+        );
+        out.emit(
+            FlowName::Visit,
+            birthday + 1,
+            "1310110019",
+            verify(),
+            |_| {},
+        );
+        let carried: Vec<_> = out.events.iter().map(|e| e.insurance.clone()).collect();
+        assert_eq!(carried, [Some(old), Some(new), None]);
+    }
 }
