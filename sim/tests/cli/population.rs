@@ -188,3 +188,44 @@ fn bad_input_is_refused_before_any_work() {
             && String::from_utf8_lossy(&o.stderr).contains("cannot create output directory")
     );
 }
+
+/// A population written into the directory of an earlier one leaves none of the earlier persons
+/// parts behind (they would join the folder's dataset), and nothing else of the directory goes.
+#[test]
+fn a_second_population_in_the_same_directory_replaces_the_persons_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::national(0.001);
+    s.population.prefectures = vec![
+        dx_scenario::values::Prefecture::new(13).unwrap(),
+        dx_scenario::values::Prefecture::new(31).unwrap(),
+    ];
+    population::generate(&s, dir.path(), RunOptions::default()).unwrap();
+    assert!(dir.path().join("persons/13/part-00000.parquet").exists());
+    std::fs::write(dir.path().join("persons/notes.txt"), "mine").unwrap();
+    s.population.prefectures = vec![dx_scenario::values::Prefecture::new(31).unwrap()];
+    let (manifest, _) = population::generate(&s, dir.path(), RunOptions::default()).unwrap();
+    assert!(!dir.path().join("persons/13").exists());
+    assert!(dir.path().join("persons/notes.txt").exists());
+    let parts: Vec<_> = walk(&dir.path().join("persons"))
+        .into_iter()
+        .filter(|p| p.ends_with(".parquet"))
+        .collect();
+    assert_eq!(parts, manifest.person_files);
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            for f in std::fs::read_dir(e.path()).unwrap().flatten() {
+                out.push(format!(
+                    "persons/{}/{}",
+                    e.file_name().to_string_lossy(),
+                    f.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
