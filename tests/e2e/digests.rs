@@ -40,9 +40,9 @@ const PINNED: &[(&str, &str, usize, &str)] = &[
     ("quickstart", "population", 7, "e80837d7c15c229dcc96a3bbfb42b9d7e1e3951e11cd59fdbdf8e41e292db0fd"),
     ("quickstart", "workload", 2, "6a58b7d941c012f23433528327e7a3b75e9de3a5af8c9b44266b329ba909cb9f"),
     ("quickstart", "capacity", 11, "41dbc4519a631b875e766f769a0ff6967ca93e723e2d40cf5ff5ce656836cd70"),
-    ("national-weekday", "population", 53, "e9f524b729313df2666407b90410fa0177e7383c9384f522579e6627129281fa"),
+    ("national-weekday", "population", 53, "91f4d5af3e397d810a2cb17417036de02c57d405c45467e3023af2bdb8086c0a"),
     ("national-weekday", "workload", 2, "734eb07a72666364d3cb3ef6fa3fa25f92439c0345726bcd415084d528cd3280"),
-    ("national-weekday", "capacity", 57, "4327fddb969682d14115a3d94ac2bc4b05ddef5626667dc225afa73081234c69"),
+    ("national-weekday", "capacity", 57, "32bb94cbb8ab6d2984bb9a6ebc63ef6f39312ab90594bf361e285f053cace77f"),
 ];
 
 fn hex(bytes: &[u8]) -> String {
