@@ -136,12 +136,7 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         &doctor.id,
         clock.now().with_timezone(&jst()),
         ("female", person.birth_date),
-        DraftCoverage {
-            insurer_number: coverage.insurer_number,
-            symbol: coverage.symbol,
-            number: coverage.number,
-            branch: coverage.branch,
-        },
+        coverage.into(),
     );
     let mut bundle = draft.to_bundle();
     sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());
