@@ -136,7 +136,12 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         &doctor.id,
         clock.now().with_timezone(&jst()),
         ("female", person.birth_date),
-        coverage.into(),
+        DraftCoverage {
+            insurer_number: coverage.insurer_number,
+            symbol: coverage.symbol,
+            number: coverage.number,
+            branch: coverage.branch,
+        },
     );
     let mut bundle = draft.to_bundle();
     sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());

@@ -46,7 +46,6 @@ impl Context<'_> {
     pub fn histories(&self, persons: &mut [Person]) {
         let first = persons.first().map_or(0, |p| p.id);
         let window = self.history_start();
-        let year_ahead = birthday(self.as_of, 1);
         for i in 0..persons.len() {
             let p = &persons[i];
             let Some(insurer) = p.insurer else {
@@ -104,16 +103,16 @@ impl Context<'_> {
             let seventy_fifth = birthday(born, 75);
             let next = (kind != InsurerType::LateElderly
                 && seventy_fifth > self.as_of
-                && seventy_fifth <= year_ahead)
-                .then(|| {
-                    let mut r = Stream::from_key(self.history_key, p.id ^ NEXT_STREAM);
-                    Next {
-                        insurer: self.late_elderly[usize::from(p.prefecture) - 1],
-                        symbol: 1 + r.below(99_999) as u32,
-                        number: p.id,
-                        from: seventy_fifth,
-                    }
-                });
+                && seventy_fifth <= birthday(self.as_of, 1))
+            .then(|| {
+                let mut r = Stream::from_key(self.history_key, p.id ^ NEXT_STREAM);
+                Next {
+                    insurer: self.late_elderly[usize::from(p.prefecture) - 1],
+                    symbol: 1 + r.below(99_999) as u32,
+                    number: p.id,
+                    from: seventy_fifth,
+                }
+            });
             let p = &mut persons[i];
             p.coverage_from = Some(since);
             p.previous = previous;

@@ -92,18 +92,6 @@ pub struct DraftCoverage {
     pub branch: String,
 }
 
-/// The coverage a verification answered with, as a prescription carries it.
-impl From<super::eligibility::Coverage> for DraftCoverage {
-    fn from(c: super::eligibility::Coverage) -> Self {
-        Self {
-            insurer_number: c.insurer_number,
-            symbol: c.symbol,
-            number: c.number,
-            branch: c.branch,
-        }
-    }
-}
-
 /// One drug of a prescription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DraftItem {
