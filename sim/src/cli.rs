@@ -1322,7 +1322,53 @@ fn run_population(args: &PopulationArgs) -> anyhow::Result<()> {
             );
         }
     }
+    print_prefecture_ages(&cmp.prefectures);
     Ok(())
+}
+
+/// Each prefecture's 65+ and 75+ shares against its published ones: every prefecture of a regional
+/// run, the youngest and the oldest of a national one.
+fn print_prefecture_ages(prefectures: &[population::expected::PrefectureAges]) {
+    let line = |p: &population::expected::PrefectureAges| {
+        let published_75 = p
+            .published_75_plus
+            .map_or_else(|| "—".to_string(), |v| format!("{v:.1}%"));
+        println!(
+            "{:<14} 65+ {:>5.1}% (published 2022 {:>4.1}%, aimed {:>4.1}%)  75+ {:>5.1}% (published 2023 {:>5}, aimed {:>4.1}%){}",
+            dx_exchange::codes::prefecture_name_en(p.prefecture).unwrap_or("?"),
+            p.aged_65_plus,
+            p.published_65_plus,
+            p.aimed_65_plus,
+            p.aged_75_plus,
+            published_75,
+            p.aimed_75_plus,
+            if p.within {
+                ""
+            } else {
+                "  ← outside tolerance"
+            }
+        );
+    };
+    if prefectures.len() <= 5 {
+        prefectures.iter().for_each(line);
+        return;
+    }
+    let by_65 = |a: &&population::expected::PrefectureAges,
+                 b: &&population::expected::PrefectureAges| {
+        a.aged_65_plus.total_cmp(&b.aged_65_plus)
+    };
+    if let (Some(young), Some(old)) = (
+        prefectures.iter().min_by(by_65),
+        prefectures.iter().max_by(by_65),
+    ) {
+        println!("ages by prefecture, youngest and oldest (all in summary.json):");
+        line(young);
+        line(old);
+    }
+    let outside = prefectures.iter().filter(|p| !p.within).count();
+    if outside > 0 {
+        println!("{outside} prefectures' ages outside tolerance (summary.json: prefectures)");
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,35 @@ use serde::Serialize;
 
 /// Share of the population at each single year of age 0–104 (bands spread evenly).
 pub fn age_distribution() -> Vec<f64> {
-    let total: f64 = tables::AGE_BANDS.iter().map(|(_, n)| n).sum();
-    tables::AGE_BANDS
+    spread(&tables::AGE_BANDS.map(|b| b.1))
+}
+
+/// The same within one prefecture, whose ages follow its own published shares.
+pub fn age_distribution_in(prefecture: u8) -> Vec<f64> {
+    spread(&tables::age_bands_in(prefecture))
+}
+
+/// The age distribution of persons spread over prefectures: (prefecture code, persons).
+pub fn age_distribution_of(persons: impl IntoIterator<Item = (u8, f64)>) -> Vec<f64> {
+    let mut out = vec![0.0; tables::AGE_BANDS.len() * 5];
+    let mut total = 0.0;
+    for (prefecture, n) in persons {
+        for (o, p) in out.iter_mut().zip(age_distribution_in(prefecture)) {
+            *o += n * p;
+        }
+        total += n;
+    }
+    if total > 0.0 {
+        out.iter_mut().for_each(|o| *o /= total);
+    }
+    out
+}
+
+fn spread(bands: &[f64; 21]) -> Vec<f64> {
+    let total: f64 = bands.iter().sum();
+    bands
         .iter()
-        .flat_map(|&(_, n)| std::iter::repeat_n(n / total / 5.0, 5))
+        .flat_map(|&n| std::iter::repeat_n(n / total / 5.0, 5))
         .collect()
 }
 
@@ -96,6 +121,50 @@ pub struct Comparison {
     pub national: bool,
     pub marginals: Marginals,
     pub rows: Vec<Row>,
+    /// Every generated prefecture's shares aged 65+ and 75+ against its published ones.
+    pub prefectures: Vec<PrefectureAges>,
+}
+
+/// One prefecture's ages: generated, published, and the published carried to the population's
+/// date (1 Oct 2024) by the nation's change ([`tables::prefecture_age_shares`]), which the
+/// generator aims at. Shares in percent.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefectureAges {
+    pub prefecture: u8,
+    pub persons: u64,
+    pub aged_65_plus: f64,
+    pub aged_75_plus: f64,
+    /// 1 Oct 2022 ([`tables::AGED_65_2022`]).
+    pub published_65_plus: f64,
+    /// 1 Oct 2023 where we hold it ([`tables::AGED_75_2023`]).
+    pub published_75_plus: Option<f64>,
+    pub aimed_65_plus: f64,
+    pub aimed_75_plus: f64,
+    /// Both generated shares within one point of the aimed ones, widened by four binomial
+    /// standard deviations for small runs.
+    pub within: bool,
+}
+
+impl PrefectureAges {
+    pub fn new(prefecture: u8, persons: u64, aged: [u64; 2]) -> Self {
+        let i = usize::from(prefecture) - 1;
+        let (aim65, aim75) = tables::prefecture_age_shares()[i];
+        let n = persons.max(1) as f64;
+        let share = |k: u64| k as f64 / n;
+        let close =
+            |got: f64, aim: f64| (got - aim).abs() <= 0.01 + 4.0 * (aim * (1.0 - aim) / n).sqrt();
+        Self {
+            prefecture,
+            persons,
+            aged_65_plus: 100.0 * share(aged[0]),
+            aged_75_plus: 100.0 * share(aged[1]),
+            published_65_plus: tables::AGED_65_2022[i],
+            published_75_plus: tables::AGED_75_2023.get(i).copied(),
+            aimed_65_plus: 100.0 * aim65,
+            aimed_75_plus: 100.0 * aim75,
+            within: close(share(aged[0]), aim65) && close(share(aged[1]), aim75),
+        }
+    }
 }
 
 /// Published figures (FACTS) with the relative tolerance the generator is held to.
@@ -207,11 +276,23 @@ impl Comparison {
         } else {
             Vec::new()
         };
+        let prefectures = m
+            .by_prefecture
+            .iter()
+            .map(|(&p, &n)| {
+                PrefectureAges::new(
+                    p,
+                    n,
+                    m.aged_by_prefecture.get(&p).copied().unwrap_or([0; 2]),
+                )
+            })
+            .collect();
         Self {
             scale,
             national,
             marginals: m.clone(),
             rows,
+            prefectures,
         }
     }
 }
@@ -249,5 +330,34 @@ mod tests {
         check("Tokyo", shares[12] * n, 14.18e6, 0.001);
         let munis: u32 = tables::PREFECTURES.iter().map(|p| u32::from(p.2)).sum();
         assert_eq!(munis, 1_741);
+    }
+
+    /// The prefectures' aimed age shares: the published ones carried by under a point, together
+    /// the nation's, and the mixture of their age distributions the national one.
+    #[test]
+    fn prefectures_aim_at_their_published_ages_and_together_at_the_nation() {
+        let aims = tables::prefecture_age_shares();
+        let weights = tables::prefecture_shares();
+        let (n65, n75) = tables::national_aged_shares();
+        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| -> f64 {
+            weights.iter().zip(&aims).map(|(w, a)| w * f(a)).sum()
+        };
+        assert!((mean(&|a| a.0) - n65).abs() < 1e-12);
+        assert!((mean(&|a| a.1) - n75).abs() < 1e-12);
+        for (i, &(a65, a75)) in aims.iter().enumerate() {
+            assert!((100.0 * a65 - tables::AGED_65_2022[i]).abs() < 0.5, "{i}");
+            if let Some(p) = tables::AGED_75_2023.get(i) {
+                assert!((100.0 * a75 - p).abs() < 1.0, "{i}");
+            }
+            assert!(0.5 < a75 / a65 && a75 / a65 < 0.62, "{i}");
+            let ages = age_distribution_in(i as u8 + 1);
+            assert!((ages.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            assert!((ages[65..].iter().sum::<f64>() - a65).abs() < 1e-12);
+            assert!((ages[75..].iter().sum::<f64>() - a75).abs() < 1e-12);
+        }
+        let mixed = age_distribution_of(weights.iter().enumerate().map(|(i, w)| (i as u8 + 1, *w)));
+        for (m, n) in mixed.iter().zip(age_distribution()) {
+            assert!((m - n).abs() < 1e-12);
+        }
     }
 }

@@ -17,6 +17,8 @@ pub struct Marginals {
     pub age_65_plus: u64,
     pub age_75_plus: u64,
     pub by_prefecture: BTreeMap<u8, u64>,
+    /// Persons aged 65+ and 75+ by prefecture.
+    pub aged_by_prefecture: BTreeMap<u8, [u64; 2]>,
     pub by_insurer_type: BTreeMap<&'static str, u64>,
     pub no_insurer: u64,
     pub card_held: u64,
@@ -61,6 +63,7 @@ pub struct Counts {
     male: u64,
     ages: [u64; 4],
     prefecture: [u64; 48],
+    aged: [[u64; 2]; 48],
     insurer_type: [u64; 6],
     no_insurer: u64,
     card_held: u64,
@@ -86,6 +89,7 @@ impl Default for Counts {
             male: 0,
             ages: [0; 4],
             prefecture: [0; 48],
+            aged: [[0; 2]; 48],
             insurer_type: [0; 6],
             no_insurer: 0,
             card_held: 0,
@@ -129,6 +133,9 @@ impl Counts {
         }] += 1;
         self.ages[3] += u64::from(p.age >= 75);
         self.prefecture[usize::from(p.prefecture)] += 1;
+        let aged = &mut self.aged[usize::from(p.prefecture)];
+        aged[0] += u64::from(p.age >= 65);
+        aged[1] += u64::from(p.age >= 75);
         match p.insurer {
             Some(i) => self.insurer_type[orgs.insurers[i as usize].kind as usize] += 1,
             None => self.no_insurer += 1,
@@ -195,6 +202,10 @@ impl Counts {
                 .map(|p| (p, self.prefecture[usize::from(p)]))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
+            aged_by_prefecture: (1..=47u8)
+                .filter(|&p| self.prefecture[usize::from(p)] > 0)
+                .map(|p| (p, self.aged[usize::from(p)]))
+                .collect(),
             by_insurer_type: nonzero(
                 InsurerType::ALL
                     .iter()
@@ -256,6 +267,11 @@ impl Marginals {
         self.pregnant += o.pregnant;
         for (k, v) in o.by_prefecture {
             *self.by_prefecture.entry(k).or_default() += v;
+        }
+        for (k, [a, b]) in o.aged_by_prefecture {
+            let e = self.aged_by_prefecture.entry(k).or_default();
+            e[0] += a;
+            e[1] += b;
         }
         for (k, v) in o.by_insurer_type {
             *self.by_insurer_type.entry(k).or_default() += v;

@@ -10,7 +10,7 @@ use super::orgs::{Insurer, Orgs};
 use super::tables::{self, InsurerType};
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use dx_exchange::wire::FacilityKind;
-use dx_model::rng::{Stream, stream_key};
+use dx_model::rng::{Stream, splitmix64, stream_key, unit_of};
 
 /// A generated person; the columns of `persons/*.parquet`.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +61,9 @@ pub struct Context<'a> {
     household_key: u64,
     insurance_key: u64,
     pub(crate) history_key: u64,
-    age_cumulative: Vec<f64>,
+    age_key: u64,
+    /// Per prefecture (index code − 1): the cumulative weights of the age bands.
+    age_cumulative: Vec<Vec<f64>>,
     ltc_cumulative: Vec<f64>,
     /// Per municipality: indices of its clinics and pharmacies (falling back to the prefecture's).
     clinics: Vec<Vec<u32>>,
@@ -90,11 +92,15 @@ fn weighted(insurers: &[Insurer], kind: InsurerType) -> (Vec<u32>, Vec<f64>) {
 
 impl<'a> Context<'a> {
     pub fn new(orgs: &'a Orgs, seed: u64, as_of: NaiveDate) -> Self {
-        let age_cumulative = tables::AGE_BANDS
-            .iter()
-            .scan(0.0, |acc, (_, n)| {
-                *acc += n;
-                Some(*acc)
+        let age_cumulative = (1..=47)
+            .map(|code| {
+                tables::age_bands_in(code)
+                    .iter()
+                    .scan(0.0, |acc, n| {
+                        *acc += n;
+                        Some(*acc)
+                    })
+                    .collect()
             })
             .collect();
         let n_muni = orgs.municipalities.len();
@@ -187,6 +193,7 @@ impl<'a> Context<'a> {
             household_key: stream_key(seed, "household"),
             insurance_key: stream_key(seed, "insurance"),
             history_key: stream_key(seed, "history"),
+            age_key: stream_key(seed, "age"),
             age_cumulative,
             ltc_cumulative,
             clinics,
@@ -208,8 +215,22 @@ impl<'a> Context<'a> {
             .partition_point(|m| m.first_person + m.persons <= id)
     }
 
-    fn age_and_birth(&self, r: &mut Stream) -> (u32, NaiveDate) {
-        let band = r.pick_cumulative(&self.age_cumulative);
+    /// The age band of person `id`, the `k`-th of municipality `m_index`: an equidistributed
+    /// (Weyl) sequence over the municipality's persons from a start drawn for it, so that every
+    /// run of consecutive persons — a municipality, a segment — holds its prefecture's age shares
+    /// up to rounding rather than up to sampling noise (±0.6 points in a prefecture of 5,000).
+    fn age_band(&self, prefecture: u8, m_index: usize, k: u64) -> usize {
+        const GOLDEN: f64 = 0.618_033_988_749_894_9;
+        let start = unit_of(splitmix64(self.age_key ^ m_index as u64));
+        let u = (start + k as f64 * GOLDEN).fract();
+        let cumulative = &self.age_cumulative[usize::from(prefecture) - 1];
+        let x = u * cumulative.last().expect("21 bands");
+        cumulative
+            .partition_point(|&c| c <= x)
+            .min(cumulative.len() - 1)
+    }
+
+    fn age_and_birth(&self, band: usize, r: &mut Stream) -> (u32, NaiveDate) {
         let age = u32::from(tables::AGE_BANDS[band].0) + r.below(5) as u32;
         // Born between (as_of − age − 1 year, as_of − age years].
         let latest = self
@@ -226,7 +247,8 @@ impl<'a> Context<'a> {
         let mut r = Stream::from_key(self.person_key, id);
         let m_index = self.municipality_of(id);
         let m = &self.orgs.municipalities[m_index];
-        let (age, birth_date) = self.age_and_birth(&mut r);
+        let band = self.age_band(m.prefecture, m_index, id - m.first_person);
+        let (age, birth_date) = self.age_and_birth(band, &mut r);
         let male = r.chance(tables::male_share(age));
         let card_held = r.chance(tables::card_share(age));
         let card_registered = card_held && r.chance(tables::CARD_REGISTERED_SHARE);

@@ -54,6 +54,90 @@ pub const AGE_BANDS: [(u8, f64); 21] = [
     (70, 8_500.0), (75, 8_050.0), (80, 6_200.0), (85, 4_000.0), (90, 1_950.0), (95, 500.0), (100, 100.0),
 ];
 
+/// Share aged 65 and over by prefecture (index code − 1), %, 1 Oct 2022: Statistics Bureau,
+/// Population Estimates (人口推計) 2022, as tabled by the Cabinet Office, Annual Report on the
+/// Ageing Society 2023 (令和5年版高齢社会白書), table 1-1-10 (Akita 38.6 to Tokyo 22.8).
+#[rustfmt::skip]
+pub const AGED_65_2022: [f64; 47] = [
+    32.8, 34.8, 34.6, 28.9, 38.6, 34.8, 32.7, 30.4, 29.9, 30.8, 27.4, 28.0, 22.8, 25.8, 33.5, 33.0,
+    30.3, 31.2, 31.5, 32.5, 31.0, 30.7, 25.6, 30.5, 26.8, 29.6, 27.7, 29.8, 32.4, 34.0, 33.1, 34.7,
+    30.8, 29.9, 35.2, 35.0, 32.4, 33.9, 36.1, 28.3, 31.4, 33.9, 32.1, 33.9, 33.4, 33.5, 23.5,
+];
+
+/// Share aged 75 and over, %, 1 Oct 2023, for the prefectures we hold it for (codes 1–21,
+/// Hokkaido to Gifu): Statistics Bureau, Population Estimates 2023, as tabled by the Cabinet
+/// Office, Annual Report on the Ageing Society 2024, table 1-1-10. The other 26 rows of that
+/// table are not in the reference material this project can reach; their 75+ share follows
+/// their 65+ share at the nation's ratio (see [`prefecture_age_shares`]).
+#[rustfmt::skip]
+pub const AGED_75_2023: [f64; 21] = [
+    18.0, 18.7, 19.0, 15.2, 21.2, 18.9, 17.2, 16.3, 15.6, 16.9, 15.2, 15.7, 12.9, 14.7, 18.4,
+    19.0, 17.1, 17.3, 17.4, 18.7, 17.4,
+];
+
+/// The national shares aged 65+ and 75+ under [`AGE_BANDS`] (1 Oct 2024).
+pub fn national_aged_shares() -> (f64, f64) {
+    let total: f64 = AGE_BANDS.iter().map(|b| b.1).sum();
+    let from = |age: u8| {
+        AGE_BANDS
+            .iter()
+            .filter(|b| b.0 >= age)
+            .map(|b| b.1)
+            .sum::<f64>()
+            / total
+    };
+    (from(65), from(75))
+}
+
+/// Each prefecture's shares aged 65+ and 75+ on 1 Oct 2024 (fractions, index code − 1): the
+/// published figures carried to 2024 by the nation's own change, so that the prefectures together
+/// keep the national shares of [`AGE_BANDS`]. 65+: [`AGED_65_2022`] plus one national shift
+/// (+0.27 points). 75+: [`AGED_75_2023`] plus one national shift (+0.67 points, the nation's
+/// 16.1 % → 16.8 %) where published, and elsewhere the 65+ share times the nation's 75+/65+ ratio
+/// (0.573; the published prefectures' ratios run from 0.52 to 0.58).
+pub fn prefecture_age_shares() -> [(f64, f64); 47] {
+    let weights = prefecture_shares();
+    let (n65, n75) = national_aged_shares();
+    let mean65: f64 = weights
+        .iter()
+        .zip(AGED_65_2022)
+        .map(|(w, p)| w * p / 100.0)
+        .sum();
+    let mut out = [(0.0, 0.0); 47];
+    for (i, o) in out.iter_mut().enumerate() {
+        o.0 = AGED_65_2022[i] / 100.0 + n65 - mean65;
+        o.1 = o.0 * n75 / n65;
+    }
+    let known: f64 = weights[..AGED_75_2023.len()].iter().sum();
+    let generated: f64 = weights
+        .iter()
+        .zip(&out)
+        .enumerate()
+        .map(|(i, (w, o))| w * AGED_75_2023.get(i).map_or(o.1, |p| p / 100.0))
+        .sum();
+    let shift = (n75 - generated) / known;
+    for (o, p) in out.iter_mut().zip(AGED_75_2023) {
+        o.1 = p / 100.0 + shift;
+    }
+    out
+}
+
+/// The weights of [`AGE_BANDS`] in a prefecture: under 65, 65–74 and 75+ each rescaled to the
+/// prefecture's shares ([`prefecture_age_shares`]), the national shape kept within each.
+pub fn age_bands_in(prefecture: u8) -> [f64; 21] {
+    let (p65, p75) = prefecture_age_shares()[usize::from(prefecture) - 1];
+    let (n65, n75) = national_aged_shares();
+    let mut out = [0.0; 21];
+    for (o, &(lower, n)) in out.iter_mut().zip(&AGE_BANDS) {
+        *o = n * match lower {
+            0..65 => (1.0 - p65) / (1.0 - n65),
+            65..75 => (p65 - p75) / (n65 - n75),
+            _ => p75 / n75,
+        };
+    }
+    out
+}
+
 /// Share of men by age: slightly above half under 65, falling with age (2024 estimates), so that
 /// 48.7 % of all are men (FACTS).
 pub fn male_share(age: u32) -> f64 {

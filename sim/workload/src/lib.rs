@@ -26,7 +26,7 @@ use arrow_array::{Array, RecordBatch};
 use calendar::Desk;
 use dx_model::event::Event;
 use dx_model::route::Route;
-use dx_population::expected::age_distribution;
+use dx_population::expected::age_distribution_of;
 use dx_population::tables::{TOTAL_POPULATION, prefecture_shares};
 use dx_protocol::wire::Sex;
 use dx_scenario::Scenario;
@@ -123,21 +123,24 @@ pub fn expected(s: &Scenario) -> Expected {
         persons,
         ..Expected::default()
     };
-    let ages = age_distribution();
+    // Each prefecture's persons at its own ages.
+    let (prefectures, municipalities) = dx_population::orgs::geography(s);
+    let ages = age_distribution_of(prefectures.iter().map(|p| (p.code, p.persons as f64)));
     // Municipalities join by rank, not by size (a prefecture's capital holds a quarter to a third
     // of it): those taking part hold their own persons, not the participation's share of all.
-    let (_, municipalities) = dx_population::orgs::geography(s);
-    let municipal = municipalities
+    let taking_part: Vec<_> = municipalities
         .iter()
         .filter(|m| flows::municipal::municipality_rank(&m.code) < mid.municipal_participation)
-        .map(|m| m.persons as f64)
-        .sum::<f64>();
-    e.childhood_doses = municipal * ages[0] / 365.0
+        .map(|m| (m.prefecture, m.persons as f64))
+        .collect();
+    let municipal = taking_part.iter().map(|m| m.1).sum::<f64>();
+    let municipal_ages = age_distribution_of(taking_part);
+    e.childhood_doses = municipal * municipal_ages[0] / 365.0
         * flows::municipal::childhood_doses_per_child()
         * flows::municipal::childhood_dose_days(&ctx);
     for (age, w) in ages.iter().enumerate() {
         e.flu_doses += municipal
-            * w
+            * municipal_ages[age]
             * flows::municipal::flu_uptake(age as u32, &s.municipal)
             * ctx.municipal.flu_share();
         let per_unit = persons * w * m.visits_per_year(age as u32) / ctx.year_divisor;
@@ -165,7 +168,7 @@ pub fn expected(s: &Scenario) -> Expected {
             * ctx.mass(Desk::Hospital)
             * ehr_hospital;
     e.checkup_reports =
-        persons * flows::ehr_rates::checkup_age_share() * ctx.ehr.checkups_per_person_year
+        persons * ages[40..=74].iter().sum::<f64>() * ctx.ehr.checkups_per_person_year
             / ctx.year_divisor
             * ctx.ehr.checkup_mass
             * (0.7 * ehr_clinic + 0.3 * ehr_hospital);
