@@ -257,6 +257,30 @@ pub fn charts(dir: &Path) -> anyhow::Result<(RolloutSummary, Vec<Chart>)> {
         Scale::Linear,
     ));
 
+    let (a0, a1) = first_last(&m.column("aged_75_plus_share")?);
+    let (l0, l1) = first_last(&m.column("late_elderly_members")?);
+    let years = labels.len() as f64 / 12.0;
+    let per_year = |c: &str| -> anyhow::Result<f64> {
+        Ok(m.column(c)?.iter().sum::<f64>() / years.max(1.0 / 12.0))
+    };
+    out.push(monthly(
+        "rollout-population",
+        "The population ages through the rollout: share aged 75 and over",
+        "share of the population (%)",
+        format!(
+            "Persons aged 75 and over: {} of the population in {first}, {} in {last}; late-elderly members (75+ and insured) from {} to {}. Births {} and deaths {} a year on average.",
+            pct(a0),
+            pct(a1),
+            compact(l0),
+            compact(l1),
+            compact(per_year("births")?),
+            compact(per_year("deaths")?)
+        ),
+        labels,
+        vec![m.series("aged 75 and over", "aged_75_plus_share", 100.0)?],
+        Scale::Linear,
+    ));
+
     let load = by_service(dir, "busiest_hour_per_s")?;
     let (top, top_last) = load
         .iter()

@@ -332,6 +332,25 @@ mod tests {
         assert_eq!(munis, 1_741);
     }
 
+    /// Births and deaths a year under the rates a rollout ages the population by (FACTS: 0.72 M
+    /// and 1.61 M).
+    #[test]
+    fn birth_and_death_rates_give_the_published_totals() {
+        let ages = age_distribution();
+        let n = tables::TOTAL_POPULATION;
+        let women = |a: u32| 1.0 - tables::male_share(a);
+        let births: f64 = (0..ages.len() as u32)
+            .map(|a| ages[a as usize] * women(a) * tables::birth_rate(a))
+            .sum::<f64>()
+            * n;
+        let deaths: f64 = (0..ages.len() as u32)
+            .map(|a| ages[a as usize] * tables::death_rate(a))
+            .sum::<f64>()
+            * n;
+        assert!((births / 0.72e6 - 1.0).abs() < 0.01, "{births}");
+        assert!((deaths / 1.61e6 - 1.0).abs() < 0.01, "{deaths}");
+    }
+
     /// The prefectures' aimed age shares: the published ones carried by under a point, together
     /// the nation's, and the mixture of their age distributions the national one.
     #[test]

@@ -15,6 +15,7 @@
 //! | `rollout-services.parquet` | one row per month and central service: requests, the busiest hour, offered load, workers needed |
 //! | `rollout.json` | the scenario, the waypoints, totals and how the numbers are made; written last |
 
+pub mod ageing;
 pub mod history;
 pub mod sizing;
 
@@ -25,7 +26,7 @@ use dx_model::route::Route;
 use dx_model::route::Service;
 use dx_scenario::Scenario;
 use dx_scenario::adoption::{AdoptionState, FIELD_NAMES};
-use dx_workload::flows::{self, Emitter, GenContext, Note, jst_ms};
+use dx_workload::flows::{self, Emitter, GenContext, Note, PersonRow, jst_ms};
 use dx_workload::tables::{Column, write_parquet};
 use rayon::prelude::*;
 
@@ -49,6 +50,10 @@ struct Tally {
     hours: Vec<[u32; SERVICES]>,
     /// Requests a suspension refused, and of them registrations issued on paper instead.
     suspended: Vec<[u64; 2]>,
+    /// In the middle of each month: persons alive, aged 75+, late-elderly members.
+    stock: Vec<[u64; 3]>,
+    /// Births and deaths in each month.
+    vital: Vec<[u64; 2]>,
     persons: u64,
     events: u64,
 }
@@ -61,6 +66,8 @@ impl Tally {
             warnings: vec![[0; 4]; months],
             hours: vec![[0; SERVICES]; hours],
             suspended: vec![[0; 2]; months],
+            stock: vec![[0; 3]; months],
+            vital: vec![[0; 2]; months],
             persons: 0,
             events: 0,
         }
@@ -79,6 +86,8 @@ impl Tally {
         sum(&mut self.warnings, &o.warnings);
         sum(&mut self.hours, &o.hours);
         sum(&mut self.suspended, &o.suspended);
+        sum(&mut self.stock, &o.stock);
+        sum(&mut self.vital, &o.vital);
         self.persons += o.persons;
         self.events += o.events;
         self
@@ -103,6 +112,74 @@ impl Months {
 
     fn count(&self) -> usize {
         self.starts.len() - 1
+    }
+
+    fn middle(&self, m: usize) -> NaiveDate {
+        self.starts[m] + (self.starts[m + 1] - self.starts[m]) / 2
+    }
+}
+
+/// What every person's walk through the rollout shares.
+struct Walk<'a> {
+    /// The rollout's years, in which the flows run.
+    years: &'a [ageing::Year],
+    /// The years from the population's date to the rollout's end, in which persons die and are
+    /// born (before the population's date, its persons are those who lived).
+    lived: &'a [ageing::Year],
+    /// The flows' context of each year.
+    contexts: &'a [GenContext],
+    registry: &'a [Box<dyn flows::Flow>],
+    lives: &'a ageing::Lives,
+    months: &'a Months,
+    start_ms: i64,
+    suspensions: &'a Suspensions,
+}
+
+impl Walk<'_> {
+    /// Runs the flows for `p` year by year at their age in each, from birth to death, tallies
+    /// the requests and the months' stock, and returns their life.
+    fn person(&self, p: &PersonRow, t: &mut Tally) -> ageing::Life {
+        let life = self.lives.life(p, self.lived);
+        let mut events = Vec::new();
+        let mut notes = Vec::new();
+        for (k, (y, ctx)) in self.years.iter().zip(self.contexts).enumerate() {
+            if life.born_ms >= y.end_ms || life.dies_ms.is_some_and(|d| d <= y.start_ms) {
+                continue;
+            }
+            let aged = ageing::in_year(p, y);
+            let mut em = Emitter::new(&aged, ctx)
+                .numbered_from((k as u64) << ageing::YEAR_SEQ_BITS)
+                .within(life.born_ms, life.dies_ms.unwrap_or(i64::MAX));
+            em.notes = Some(Vec::new());
+            for f in self.registry {
+                f.emit(&aged, ctx, &mut em);
+            }
+            events.append(&mut em.events);
+            notes.extend(em.notes.take().unwrap_or_default());
+        }
+        person(
+            &mut events,
+            &notes,
+            self.months,
+            self.start_ms,
+            self.suspensions,
+            t,
+        );
+        for (m, stock) in t.stock.iter_mut().enumerate() {
+            let s = ageing::stock(p, &life, self.months.middle(m));
+            for (a, b) in stock.iter_mut().zip(s) {
+                *a += b;
+            }
+        }
+        if life.born_ms >= self.start_ms {
+            if let Some(m) = self.months.month(life.born_ms) {
+                t.vital[m][0] += 1;
+            }
+        }
+        if let Some(m) = life.dies_ms.and_then(|d| self.months.month(d)) {
+            t.vital[m][1] += 1;
+        }
+        life
     }
 }
 
@@ -212,13 +289,28 @@ pub fn run(
         *months.starts_ms.last().expect("months"),
     );
     let end = r.start_time() + chrono::TimeDelta::milliseconds(end_ms - start_ms);
-    let ctx = GenContext::over(
-        s,
-        r.start_time(),
-        end,
-        dx_workload::read_facilities(population)?,
+    let facilities = dx_workload::read_facilities(population)?;
+    // The population ages year by year: the flows run each year with everyone's age in it.
+    let end_date = months.starts[months.count()];
+    let years = ageing::Year::split(months.starts[0], end_date);
+    let lived = ageing::Year::split(s.population.as_of, end_date);
+    anyhow::ensure!(
+        years.len() <= ageing::MAX_YEARS && lived.len() <= ageing::MAX_YEARS,
+        "a rollout ending {end_date} is more than the {} years a person's requests and children are numbered for after its start or the population's date ({})",
+        ageing::MAX_YEARS,
+        s.population.as_of
     );
+    let contexts: Vec<GenContext> = years
+        .iter()
+        .enumerate()
+        .map(|(k, y)| {
+            let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");
+            GenContext::over(s, at(y.start), at(y.end), facilities.clone()).drawing_for(k as u64)
+        })
+        .collect();
+    let ctx = GenContext::over(s, r.start_time(), end, facilities);
     let registry = flows::registry();
+    let lives = ageing::Lives::new(s.seed);
     let suspensions: Suspensions = s
         .faults
         .iter()
@@ -234,6 +326,16 @@ pub fn run(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()?;
+    let walk = Walk {
+        years: &years,
+        lived: &lived,
+        contexts: &contexts,
+        registry: &registry,
+        lives: &lives,
+        months: &months,
+        start_ms,
+        suspensions: &suspensions,
+    };
     let parts: Vec<Tally> = pool.install(|| {
         pop.person_files
             .par_iter()
@@ -242,20 +344,10 @@ pub fn run(
                 for b in dx_workload::reader(&population.join(rel))? {
                     let rows = dx_workload::person_rows(&b?)?;
                     for p in &rows {
-                        let mut em = Emitter::new(p, &ctx);
-                        em.notes = Some(Vec::new());
-                        for f in &registry {
-                            f.emit(p, &ctx, &mut em);
+                        let life = walk.person(p, &mut t);
+                        for child in lives.newborns(p, &life, &lived) {
+                            walk.person(&child, &mut t);
                         }
-                        let notes = em.notes.take().unwrap_or_default();
-                        person(
-                            &mut em.events,
-                            &notes,
-                            &months,
-                            start_ms,
-                            &suspensions,
-                            &mut t,
-                        );
                     }
                     bar.inc(rows.len() as u64);
                 }
@@ -329,6 +421,9 @@ fn write(
             routes[slot(Route::Verify)] + routes[slot(Route::Batch)],
         );
         put("requests", routes.iter().sum());
+        let [born, died] = t.vital[m].map(national);
+        put("births", born);
+        put("deaths", died);
         if !s.faults.is_empty() {
             let [refused, to_paper] = t.suspended[m].map(national);
             put("suspended_requests", refused);
@@ -365,6 +460,21 @@ fn write(
     for (name, v) in &cols {
         table.push((name, Column::F64(v.clone())));
     }
+    // The month's stock, in its middle (not summed into the totals).
+    let stock = |k: usize| -> Vec<f64> { t.stock.iter().map(|s| national(s[k])).collect() };
+    let (alive, aged) = (stock(0), stock(1));
+    table.push(("persons", Column::F64(alive.clone())));
+    table.push(("aged_75_plus", Column::F64(aged.clone())));
+    table.push((
+        "aged_75_plus_share",
+        Column::F64(
+            aged.iter()
+                .zip(&alive)
+                .map(|(a, n)| if *n > 0.0 { a / n } else { 0.0 })
+                .collect(),
+        ),
+    ));
+    table.push(("late_elderly_members", Column::F64(stock(2))));
     write_parquet(&out.join("rollout-months.parquet"), table)?;
     let service_times = write_services(s, months, t, out)?;
     let r = s.rollout.as_ref().expect("checked");
@@ -397,6 +507,7 @@ fn write(
 fn method() -> Vec<String> {
     vec![
         "One synthetic population at the scenario's scale; the visit, prescription, EHR and municipal flows run over the whole rollout with adoption moving through the waypoints (a facility or municipality that joined stays); every count is divided by the scale.".to_owned(),
+        "The population ages through the rollout: the flows run one rollout year at a time with each person at their age in its middle; from the population's date on, persons die at the yearly rate of their age and women bear children at the rates of theirs (the population's tables: 1.61 M deaths and 0.72 M births a year on the 2024 ages), a newborn covered as a dependant of the mother; before that date the population's own persons are those who lived (each counted from their birth). Persons, persons aged 75+ and late-elderly members (75+ and insured) are counted in the middle of each month. A request that needs one from the year before (a dispensing after a registration at the turn of a rollout year) is not made.".to_owned(),
         "Electronic share: electronic prescriptions over prescriptions dispensed outside the hospital (the slips a pharmacy receives).".to_owned(),
         format!(
             "Paper avoided: electronic prescriptions (no slip printed), {}.",

@@ -116,7 +116,7 @@ fn check_rollout(dir: &Path, ids: &[String]) {
     let months = column(&mt, "month");
     // Per chart: each line's name, its column and the factor it is drawn with.
     type Lines<'a> = &'a [(&'a str, &'a str, f64)];
-    let monthly: [(&str, Lines); 5] = [
+    let monthly: [(&str, Lines); 6] = [
         (
             "rollout-adoption",
             &[
@@ -195,6 +195,10 @@ fn check_rollout(dir: &Path, ids: &[String]) {
         (
             "rollout-views",
             &[("consented views", "consented_views", 1.0)],
+        ),
+        (
+            "rollout-population",
+            &[("aged 75 and over", "aged_75_plus_share", 100.0)],
         ),
     ];
     let cell = |table: &[Vec<String>], row: usize, series: &str| -> Option<f64> {

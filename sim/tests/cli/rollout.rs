@@ -126,7 +126,7 @@ fn a_rollout_is_simulated_month_by_month_and_reported() {
     );
     // The report: self-contained, every chart's numbers those of the tables.
     let ids = super::report::check_report(&out);
-    assert_eq!(ids.iter().filter(|i| i.starts_with("rollout-")).count(), 7);
+    assert_eq!(ids.iter().filter(|i| i.starts_with("rollout-")).count(), 8);
 
     // The numbers follow the rollout.
     let (_, m) = columns(&out.join("rollout-months.parquet"));
@@ -200,6 +200,71 @@ fn a_rollout_is_simulated_month_by_month_and_reported() {
     for i in 0..services.len() {
         assert!(workers[i] >= load[i].ceil(), "row {i}");
     }
+}
+
+/// Three years from the population's date: persons die and are born at the published yearly
+/// rates, the share aged 75+ and the late-elderly membership grow as the baby boomers reach 75, and
+/// the report draws it.
+#[test]
+fn the_population_ages_through_a_rollout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ageing.toml");
+    std::fs::write(
+        &path,
+        "name = \"ageing\"\nseed = 3\n[population]\nscale = 0.0002\nas_of = 2025-10-01\n\
+         [rollout]\nstart = 2025-10-01\nmonths = 36\n\
+         [[rollout.waypoints]]\nat = 2027-04-01\nelectronic_share = 0.5\n",
+    )
+    .unwrap();
+    let out = dir.path().join("ageing");
+    report(
+        &[path.as_os_str(), "--out".as_ref(), out.as_os_str()],
+        dir.path(),
+    );
+    let (_, m) = columns(&out.join("rollout-months.parquet"));
+    let col = |n: &str| column(&m, n);
+    let (persons, aged, share, members) = (
+        col("persons"),
+        col("aged_75_plus"),
+        col("aged_75_plus_share"),
+        col("late_elderly_members"),
+    );
+    assert_eq!(persons.len(), 36);
+    // At the start, the population as generated (its 75+ share the published 16.8%).
+    assert!((persons[0] / 123.8e6 - 1.0).abs() < 0.002, "{}", persons[0]);
+    assert!((share[0] - 0.168).abs() < 0.01, "{}", share[0]);
+    // Births and deaths at the published yearly rates (FACTS: 0.72 M, 1.61 M), within the noise
+    // of some 150 and 320 sampled a year.
+    let per_year = |n: &str| col(n).iter().sum::<f64>() / 3.0;
+    assert!(
+        (per_year("births") / 0.72e6 - 1.0).abs() < 0.2,
+        "{}",
+        per_year("births")
+    );
+    assert!(
+        (per_year("deaths") / 1.61e6 - 1.0).abs() < 0.2,
+        "{}",
+        per_year("deaths")
+    );
+    // Fewer persons, more of them 75 and over (about a point in three years), the late-elderly
+    // membership with them; public assistance keeps a few 75+ out of it.
+    assert!(
+        persons[35] < persons[0] - 1.5e6,
+        "{} {}",
+        persons[0],
+        persons[35]
+    );
+    assert!(share[35] > share[0] + 0.005, "{} {}", share[0], share[35]);
+    assert!(members[35] > members[0], "{} {}", members[0], members[35]);
+    for i in 0..36 {
+        assert!(
+            members[i] <= aged[i] && members[i] > 0.9 * aged[i],
+            "month {i}"
+        );
+        assert!((share[i] - aged[i] / persons[i]).abs() < 1e-12);
+    }
+    let ids = super::report::check_report(&out);
+    assert!(ids.iter().any(|i| i == "rollout-population"), "{ids:?}");
 }
 
 #[test]

@@ -66,7 +66,7 @@ impl Facility {
 }
 
 /// The facilities of the population, by prefecture and desk.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Facilities {
     pub all: Vec<Facility>,
     /// Care providers' codes by prefecture, in file order.

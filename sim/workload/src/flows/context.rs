@@ -128,6 +128,22 @@ impl GenContext {
         }
     }
 
+    /// The same context drawing other numbers: part `part` of a span cut into parts (a
+    /// rollout's years), so that each part's draws are its own.
+    pub fn drawing_for(mut self, part: u64) -> Self {
+        use dx_model::rng::splitmix64;
+        let k = &mut self.stream_keys;
+        for key in [
+            &mut k.visit,
+            &mut k.prescription,
+            &mut k.ehr,
+            &mut k.municipal,
+        ] {
+            *key = splitmix64(*key ^ splitmix64(part));
+        }
+        self
+    }
+
     /// Total arrival mass of `desk` over the period (in units of an ordinary day's arrivals).
     pub fn mass(&self, desk: Desk) -> f64 {
         self.slots[&desk].last().copied().unwrap_or(0.0)

@@ -38,6 +38,21 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Numbers this person's events from `seq` on: a rollout's years emit one person in turns,
+    /// each from its own range, so that ids stay unique across them.
+    pub fn numbered_from(mut self, seq: u64) -> Self {
+        self.seq = seq;
+        self
+    }
+
+    /// Keeps only what falls inside `[start_ms, end_ms)` as well: a person born or dying within
+    /// the period.
+    pub fn within(mut self, start_ms: i64, end_ms: i64) -> Self {
+        self.start_ms = self.start_ms.max(start_ms);
+        self.end_ms = self.end_ms.min(end_ms);
+        self
+    }
+
     /// Runs `f` with the period starting no earlier than `start_ms` (a municipality joining
     /// the exchange inside it): events before then are numbered but not kept.
     pub fn from_instant(&mut self, start_ms: i64, f: impl FnOnce(&mut Self)) {

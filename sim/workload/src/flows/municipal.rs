@@ -25,7 +25,7 @@
 use super::base::{PersonRow, jst_ms, poisson};
 use super::context::GenContext;
 use super::emit::{Emitter, Flow};
-use super::municipal_rates::HOUR;
+use super::municipal_rates::{HOUR, UPLOAD_REACH_DAYS};
 use crate::calendar::{DayKind, Desk};
 use chrono::{Months, NaiveDate, TimeDelta};
 use dx_exchange::refdata::vaccines::{Programme, VACCINES};
@@ -169,7 +169,11 @@ impl MunicipalFlow {
                 && person.card_serial.is_some()
                 && r.chance(ctx.scenario.municipal.online_record_share.get())
         });
-        if let Some(c) = online.filter(|_| out.inside(at)) {
+        if let Some(c) = online {
+            if !out.inside(at) {
+                // Recorded online before the period: nothing reaches it.
+                return;
+            }
             let verify = Payload::Verify { consent: true };
             let check = out.emit(flow, at, &c.code, verify, |e| {
                 e.card_serial = person.card_serial.clone();
@@ -197,10 +201,23 @@ impl MunicipalFlow {
 
     fn vaccinations(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
         let uptake = flu_uptake(person.age, &ctx.scenario.municipal);
-        if r.chance(uptake * ctx.municipal.flu_share()) {
+        let x = r.unit();
+        let mut reach = uptake * ctx.municipal.flu_share();
+        if x < reach {
             let at = ctx.arrival(Desk::Clinic, r);
             out.counts.flu_doses += 1;
             Self::dose(person, "influenza", at, false, ctx, r, out);
+        } else {
+            // A dose on one of the days before the period, which reaches it only in the
+            // municipality's batch upload of the paper records.
+            for &(midnight, share) in ctx.municipal.flu_before() {
+                reach += uptake * share;
+                if x < reach {
+                    let at = midnight + 9 * HOUR + 30 * MINUTE + r.below(7 * 60) as i64 * MINUTE;
+                    Self::dose(person, "influenza", at, false, ctx, r, out);
+                    break;
+                }
+            }
         }
         if person.age >= 17 {
             return;
@@ -224,7 +241,9 @@ impl MunicipalFlow {
                 let due = birth + TimeDelta::days(i64::from(d.standard_age) + delay);
                 let at_of = |day: NaiveDate| jst_ms(day.and_hms_opt(0, 0, 0).expect("midnight"));
                 // Doses before the period still reach it in an upload.
-                if at_of(due) < ctx.start_ms - 9 * 24 * HOUR || at_of(due) >= ctx.end_ms {
+                if at_of(due) < ctx.start_ms - UPLOAD_REACH_DAYS * 24 * HOUR
+                    || at_of(due) >= ctx.end_ms
+                {
                     continue;
                 }
                 let day = weekday_from(ctx, due);

@@ -11,6 +11,9 @@ use dx_scenario::Scenario;
 use std::collections::HashMap;
 
 pub const HOUR: i64 = 3_600_000;
+/// How far back a dose can lie and still reach the period in a batch upload (two weekdays after
+/// the dose, across a long holiday).
+pub const UPLOAD_REACH_DAYS: i64 = 9;
 /// Share of a flu season's doses given in October, November and December.
 pub const FLU_MONTHS: [(u32, f64); 3] = [(10, 0.45), (11, 0.40), (12, 0.15)];
 /// Relative portal use by hour of day (JST): low at night, a lunch bump, the evening peak.
@@ -25,6 +28,9 @@ pub struct MunicipalRates {
     pub life: Life,
     /// Share of a year's flu doses falling inside the period.
     flu_share: f64,
+    /// The days before the period whose doses a batch upload inside it may carry: each day's
+    /// midnight (epoch ms) and its share of the season's doses.
+    flu_before: Vec<(i64, f64)>,
     /// Portal: cumulative weight over the period's hours and the period's expected reads per
     /// unit yearly rate.
     portal_cum: Vec<f64>,
@@ -47,12 +53,11 @@ impl MunicipalRates {
         }
         // A flu month's share spread over its days by the clinics' day factors.
         let mut month_mass: HashMap<(i32, u32), f64> = HashMap::new();
-        let mut flu_share = 0.0;
-        for (day, mass) in days.iter().zip(day_masses(&slots[&Desk::Clinic])) {
-            let Some((_, share)) = FLU_MONTHS.iter().find(|(m, _)| *m == day.date.month()) else {
-                continue;
+        let mut season_share = |date: chrono::NaiveDate, mass: f64| {
+            let Some((_, share)) = FLU_MONTHS.iter().find(|(m, _)| *m == date.month()) else {
+                return 0.0;
             };
-            let first = day.date.with_day(1).expect("day 1");
+            let first = date.with_day(1).expect("day 1");
             let total = *month_mass
                 .entry((first.year(), first.month()))
                 .or_insert_with(|| {
@@ -62,8 +67,24 @@ impl MunicipalRates {
                         .map(|d| calendar.day_factor(d))
                         .sum()
                 });
-            flu_share += share * mass / total;
-        }
+            share * mass / total
+        };
+        let flu_share = days
+            .iter()
+            .zip(day_masses(&slots[&Desk::Clinic]))
+            .map(|(day, mass)| season_share(day.date, mass))
+            .sum();
+        let flu_before = days.first().map_or_else(Vec::new, |first| {
+            (1..=UPLOAD_REACH_DAYS)
+                .rev()
+                .map(|k| {
+                    let d = first.date - chrono::TimeDelta::days(k);
+                    let midnight = jst_ms(d.and_hms_opt(0, 0, 0).expect("midnight"));
+                    (midnight, season_share(d, calendar.day_factor(d)))
+                })
+                .filter(|(_, share)| *share > 0.0)
+                .collect()
+        });
         let day_weight: f64 = PORTAL_HOURS.iter().sum();
         let (mut portal_cum, mut portal_hours_ms, mut total) = (Vec::new(), Vec::new(), 0.0);
         let mut year_fraction = 0.0;
@@ -95,6 +116,7 @@ impl MunicipalRates {
                 care_providers,
             },
             flu_share,
+            flu_before,
             portal_cum,
             portal_hours_ms,
             portal_year_fraction: year_fraction,
@@ -114,6 +136,12 @@ impl MunicipalRates {
     /// Share of a season's flu doses given inside the period.
     pub fn flu_share(&self) -> f64 {
         self.flu_share
+    }
+
+    /// The days before the period whose doses may reach it in a batch upload: midnight (epoch
+    /// ms) and share of the season's doses.
+    pub fn flu_before(&self) -> &[(i64, f64)] {
+        &self.flu_before
     }
 
     /// Portal reads and applications of the period per unit yearly rate.
