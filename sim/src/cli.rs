@@ -119,7 +119,9 @@ pub enum Command {
         dxsim report --compare runs/weekday-capacity-A runs/flu-peak-capacity-B --out ./compare\n\n\
         A scenario file with a [rollout] is simulated first into --out (default:\n\
         runs/<scenario>-<UTC timestamp>): its population, rollout-months.parquet,\n\
-        rollout-services.parquet and rollout.json. --compare takes run directories or rollout\n\
+        rollout-services.parquet and rollout.json. Its population ages month by month: deaths\n\
+        and births at the published yearly rates, each month's persons, 75+ and late-elderly\n\
+        members in rollout-months.parquet. --compare takes run directories or rollout\n\
         scenarios. Writes <dir>/report.html, <dir>/report/figures/<chart>.svg and\n\
         <dir>/report/tables/<chart>.csv. `dxsim run`, `dxsim drive` and `dxsim capacity` write\n\
         the report of their run themselves."
