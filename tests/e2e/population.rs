@@ -493,3 +493,199 @@ async fn coverage_changes_at_75_and_the_records_follow_the_person() {
     );
     running.stop().await.unwrap();
 }
+
+/// The workload's municipal registrations through the driver's requests to the exchange: a
+/// child's medical subsidy renewed and an intractable-disease certificate renewed — the counter's
+/// verification returns the new one from its first day, the old one until the day before — a
+/// newborn's subsidy registered after the birth, and a pregnancy notification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn municipal_registrations_reach_the_counter() {
+    use dx_exchange::clock::Clock;
+    use dx_exchange::wire::{PersonRecord, PublicExpenseRecord, endpoints as ep};
+    use dx_model::event::{Event, Flow, Payload};
+    let s = quickstart();
+    let pop = tempfile::tempdir().unwrap();
+    let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
+    let as_of = s.population.as_of;
+    let life = population::life::Life {
+        seed: s.seed,
+        as_of,
+        care_providers: Default::default(),
+    };
+    let mut records: Vec<PersonRecord> = Vec::new();
+    for rel in &manifest.person_files {
+        let file = std::fs::File::open(pop.path().join(rel)).unwrap();
+        for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            records.extend(population::import::person_records(&b.unwrap(), &life).unwrap());
+        }
+    }
+    let holder = |law: &str| {
+        records
+            .iter()
+            .find(|r| {
+                r.qualifications.len() == 1 && r.public_expenses.iter().any(|e| e.law_code == law)
+            })
+            .unwrap_or_else(|| panic!("a holder of law {law}"))
+    };
+    let (child, patient) = (holder("88"), holder("54"));
+    // A child born within the last days before the population's date: its subsidy is not yet
+    // registered, so the store holds none.
+    let newborn = records
+        .iter()
+        .find(|r| r.birth_date > as_of - chrono::TimeDelta::days(7) && r.public_expenses.is_empty())
+        .expect("a child born in the week before the population's date");
+    let woman = records
+        .iter()
+        .find(|r| {
+            r.sex == dx_exchange::wire::Sex::Female
+                && r.pregnancy.is_none()
+                && (as_of - r.birth_date).num_days() / 365 == 31
+        })
+        .unwrap();
+
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+    ));
+    let exchange = dx_exchange::Exchange::open_at(
+        &ScratchStore::sqlite(data.path()).location,
+        Durability::Normal,
+        clock.clone(),
+        dx_exchange::admission::Limits::default(),
+    )
+    .unwrap();
+    population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
+    let admin_secret = exchange.admin_secret().to_owned();
+    let clinic = population::import::read_facilities(pop.path())
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
+        .unwrap()
+        .code;
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let client = ExchangeClient::new(running.url());
+    let http = reqwest::Client::new();
+    let token_of = |principal: String| {
+        let (client, secret) = (&client, &admin_secret);
+        async move {
+            let admin = client.token("admin", secret).await.unwrap().token;
+            client.token_for(&admin, &principal).await.unwrap().token
+        }
+    };
+    // The driver's request of a workload event, sent as it sends it.
+    let send = |payload: Payload, who: &PersonRecord| {
+        let e = Event {
+            id: 1,
+            at_ms: clock.now().timestamp_millis(),
+            flow: Flow::Entitlement,
+            facility: who.municipality.clone(),
+            person_id: who.id.clone(),
+            payload,
+            ..Event::default()
+        };
+        let (http, url, token_of, now) = (&http, running.url(), &token_of, clock.now());
+        async move {
+            let p = dx_drive::requests::prepare(&e, None, now, s.seed).unwrap();
+            let token = token_of(p.principal.clone()).await;
+            let r = http
+                .request(
+                    reqwest::Method::from_bytes(p.method.as_str().as_bytes()).unwrap(),
+                    format!("{url}{}", p.path),
+                )
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(p.body.unwrap_or_default())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let entitlements_of = |who: &PersonRecord| {
+        let (client, q, token_of) = (&client, who.qualifications[0].clone(), &token_of);
+        let principal = format!("facility:{clinic}");
+        async move {
+            let token = token_of(principal).await;
+            let v = client
+                .verify(
+                    &token,
+                    &VerifyRequest {
+                        person: PersonRef::by_insurance(&q),
+                        service_date: None,
+                        consent: None,
+                    },
+                )
+                .await
+                .unwrap();
+            v.public_expenses
+        }
+    };
+    let renewal = |law: &str| Payload::EntitlementRegister {
+        law: law.into(),
+        from_days: 10,
+    };
+    let before = entitlements_of(child).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    for who in [child, patient] {
+        let law = who.public_expenses[0].law_code.clone();
+        let (status, body) = send(renewal(&law), who).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // The same renewal again: refused, nothing stored.
+    let (status, body) = send(renewal("88"), child).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = send(
+        Payload::EntitlementRegister {
+            law: "88".into(),
+            from_days: -3,
+        },
+        newborn,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(
+        Payload::PregnancyRegister {
+            confirmed_days_ago: 20,
+            term_days: population::life::CONFIRMED_TO_DUE_DAYS as u16,
+        },
+        woman,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Until the renewal's first day the counter sees the old certificate; from then the new.
+    let first_day = as_of + chrono::TimeDelta::days(10);
+    let last_old = |v: &[PublicExpenseRecord]| v.iter().map(|e| e.valid_from).max();
+    assert_eq!(
+        last_old(&entitlements_of(child).await),
+        Some(before[0].valid_from)
+    );
+    clock.advance(chrono::TimeDelta::days(10));
+    for who in [child, patient] {
+        let now = entitlements_of(who).await;
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_eq!(now[0].valid_from, first_day);
+        assert_eq!(now[0].law_code, who.public_expenses[0].law_code);
+    }
+    let born = entitlements_of(newborn).await;
+    assert_eq!(born.len(), 1, "{born:?}");
+    assert_eq!(born[0].law_code, "88");
+    let maternal = client
+        .call::<ep::ReadMaternal>(
+            Some(&token_of(format!("person:{}", woman.id)).await),
+            &[&woman.id],
+            &(),
+            &(),
+        )
+        .await
+        .unwrap();
+    assert!(!maternal.records.is_empty(), "{maternal:?}");
+    running.stop().await.unwrap();
+}

@@ -39,6 +39,8 @@ pub fn cut_off(route: Route) -> CutOff {
         | Route::VaccinationBatch
         | Route::PrenatalCheckup
         | Route::InfantCheckup
+        | Route::PregnancyRegister
+        | Route::EntitlementRegister
         | Route::CareCertify
         | Route::PortalApply
         | Route::ApplicationDecide => CutOff::Defer,

@@ -14,9 +14,9 @@ use dx_exchange::wire::{
     ApplicationKind, ApplicationRequest, BatchVerifyRequest, CareCertificationRequest, CareLevel,
     CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest, Decision,
     DecisionRequest, Development, Dispensation, DispenseRequest, DrugLine as WireDrugLine,
-    InfantCheckupRequest, PaperDispenseRequest, PersonRef, PrenatalCheckupRequest,
-    PrescriptionKind, RegisterPrescriptionRequest, SummaryQuery, VaccinationBatchRequest,
-    VaccinationRequest, VerifyRequest,
+    EntitlementRequest, InfantCheckupRequest, PaperDispenseRequest, PersonRef, PregnancyRequest,
+    PrenatalCheckupRequest, PrescriptionKind, RegisterPrescriptionRequest, SummaryQuery,
+    VaccinationBatchRequest, VaccinationRequest, VerifyRequest,
 };
 use dx_model::event::{DrugLine, Event, Fact, FactLine, Payload, PortalPage};
 use dx_model::route::Route;
@@ -332,6 +332,22 @@ pub fn prepare(
             prenatal_checkup(e, *gestational_weeks, server_now)
         }
         Payload::InfantCheckup => infant_checkup(e, server_now),
+        Payload::PregnancyRegister {
+            confirmed_days_ago,
+            term_days,
+        } => {
+            let confirmed_on =
+                event_day(e, server_now) - chrono::TimeDelta::days(i64::from(*confirmed_days_ago));
+            let body = PregnancyRequest {
+                person: PersonRef::by_id(&e.person_id),
+                confirmed_on,
+                expected_delivery: confirmed_on + chrono::TimeDelta::days(i64::from(*term_days)),
+            };
+            Prepared::of::<ep::RegisterPregnancy>(e, &[], none, &body)
+        }
+        Payload::EntitlementRegister { law, from_days } => {
+            entitlement(e, law, *from_days, server_now)?
+        }
         Payload::CareCertify {
             level,
             valid_from,
@@ -627,6 +643,40 @@ fn infant_checkup(e: &Event, now: DateTime<Utc>) -> Prepared {
         development: Development::Normal,
     };
     Prepared::of::<ep::InfantCheckup>(e, &[], &(), &body)
+}
+
+/// A public-expense entitlement the municipality registers: the payer of its law in the
+/// municipality's prefecture, a recipient number of the person's own (with its check digit),
+/// valid from the day the event says.
+fn entitlement(
+    e: &Event,
+    law: &str,
+    from_days: i16,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Prepared> {
+    use anyhow::Context as _;
+    let code: u8 = law
+        .parse()
+        .with_context(|| format!("entitlement law {law:?}"))?;
+    let prefecture: u8 = e
+        .facility
+        .get(..2)
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("entitlement registered by {:?}", e.facility))?;
+    let digits = e
+        .person_id
+        .trim_start_matches('P')
+        .parse::<u64>()
+        .map_or(0, |n| (n % 1_000_000) as u32);
+    let body = EntitlementRequest {
+        person: PersonRef::by_id(&e.person_id),
+        law_code: law.to_owned(),
+        payer_number: dx_protocol::codes::insurer_number(Some(code), prefecture, 1),
+        recipient_number: dx_exchange::municipal::rules::recipient_number(digits),
+        valid_from: event_day(e, now) + chrono::TimeDelta::days(i64::from(from_days)),
+        valid_to: None,
+    };
+    Ok(Prepared::of::<ep::RegisterEntitlement>(e, &[], &(), &body))
 }
 
 fn care_certify(

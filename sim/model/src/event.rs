@@ -20,10 +20,12 @@ pub enum Flow {
     Maternal,
     Care,
     Portal,
+    /// Public-expense and local-subsidy entitlements the municipalities register.
+    Entitlement,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 8] = [
+    pub const ALL: [Flow; 9] = [
         Flow::Visit,
         Flow::Refill,
         Flow::Discharge,
@@ -32,6 +34,7 @@ impl Flow {
         Flow::Maternal,
         Flow::Care,
         Flow::Portal,
+        Flow::Entitlement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Flow {
             Flow::Maternal => "maternal",
             Flow::Care => "care",
             Flow::Portal => "portal",
+            Flow::Entitlement => "entitlement",
         }
     }
 
@@ -239,6 +243,19 @@ pub enum Payload {
         gestational_weeks: u8,
     },
     InfantCheckup,
+    /// A pregnancy notification (妊娠届) the municipality registers, confirmed
+    /// `confirmed_days_ago` days before, the delivery expected `term_days` after the confirmation.
+    PregnancyRegister {
+        confirmed_days_ago: u8,
+        term_days: u16,
+    },
+    /// A public-expense or local-subsidy entitlement the municipality registers — a child's
+    /// medical subsidy after the birth, or a yearly renewal — of law `law` (`"54"`, `"88"`),
+    /// valid from `from_days` days after the registration's day (negative: before it).
+    EntitlementRegister {
+        law: String,
+        from_days: i16,
+    },
     CareCertify {
         level: CareLevel,
         valid_from: NaiveDate,
@@ -313,6 +330,14 @@ impl Payload {
                 gestational_weeks: 24,
             },
             Payload::InfantCheckup,
+            Payload::PregnancyRegister {
+                confirmed_days_ago: 20,
+                term_days: 245,
+            },
+            Payload::EntitlementRegister {
+                law: "88".into(),
+                from_days: -12,
+            },
             Payload::CareCertify {
                 level: CareLevel::Care2,
                 valid_from: day(1),
@@ -354,6 +379,8 @@ impl Payload {
             Payload::VaccinationSchedule => Route::VaccinationSchedule,
             Payload::PrenatalCheckup { .. } => Route::PrenatalCheckup,
             Payload::InfantCheckup => Route::InfantCheckup,
+            Payload::PregnancyRegister { .. } => Route::PregnancyRegister,
+            Payload::EntitlementRegister { .. } => Route::EntitlementRegister,
             Payload::CareCertify { .. } => Route::CareCertify,
             Payload::CareRead => Route::CareRead,
             Payload::PortalRead { .. } => Route::PortalRead,

@@ -66,6 +66,10 @@ pub enum Route {
     PrenatalCheckup,
     /// A municipality records a group infant checkup.
     InfantCheckup,
+    /// A municipality registers a pregnancy notification.
+    PregnancyRegister,
+    /// A municipality registers a public-expense or local-subsidy entitlement.
+    EntitlementRegister,
     /// A municipality renews a care-level certification.
     CareCertify,
     /// A care provider reads the certification in force.
@@ -107,7 +111,7 @@ const fn row(route: Route, name: &'static str, service: Service, endpoint: Info)
 use Service as S;
 
 /// The route table, in declaration order.
-const TABLE: [RouteInfo; 27] = [
+const TABLE: [RouteInfo; 29] = [
     row(
         Route::Verify,
         "verify",
@@ -235,6 +239,18 @@ const TABLE: [RouteInfo; 27] = [
         info::<ep::InfantCheckup>(),
     ),
     row(
+        Route::PregnancyRegister,
+        "pregnancy_register",
+        S::Municipal,
+        info::<ep::RegisterPregnancy>(),
+    ),
+    row(
+        Route::EntitlementRegister,
+        "entitlement_register",
+        S::Municipal,
+        info::<ep::RegisterEntitlement>(),
+    ),
+    row(
         Route::CareCertify,
         "care_certify",
         S::Municipal,
@@ -275,10 +291,10 @@ const TABLE: [RouteInfo; 27] = [
 ];
 
 impl Route {
-    pub const ALL: [Route; 27] = {
-        let mut all = [Route::Verify; 27];
+    pub const ALL: [Route; 29] = {
+        let mut all = [Route::Verify; 29];
         let mut i = 0;
-        while i < 27 {
+        while i < 29 {
             all[i] = TABLE[i].route;
             i += 1;
         }

@@ -232,27 +232,29 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
                 valid_to: None,
             });
         }
+        let index: u64 = id.value(i).trim_start_matches('P').parse().unwrap_or(0);
         let public_expenses = opt(law, i)
-            .map(|law| {
+            .and_then(|law| {
+                let valid_from = match law {
+                    // A child's subsidy registered after the population's date is registered by
+                    // the workload; the yearly certificates run from their last renewal.
+                    "88" if life.subsidy_registered(index, birth_date) > as_of => return None,
+                    "88" | "54" => life.entitlement_from(index, birth_date, as_of),
+                    _ => birth_date
+                        .max(NaiveDate::from_ymd_opt(as_of.year() - 1, 4, 1).expect("1 April")),
+                };
                 let code: u8 = law.parse().unwrap_or(0);
-                let recipient = id
-                    .value(i)
-                    .bytes()
-                    .rev()
-                    .filter(u8::is_ascii_digit)
-                    .take(7)
-                    .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
-                vec![PublicExpenseRecord {
+                Some(vec![PublicExpenseRecord {
                     law_code: law.to_owned(),
                     payer_number: insurer_number(Some(code), pref.value(i), 1),
-                    recipient_number: format!("{recipient:07}"),
-                    valid_from: birth_date
-                        .max(NaiveDate::from_ymd_opt(as_of.year() - 1, 4, 1).expect("1 April")),
+                    recipient_number: dx_exchange::municipal::rules::recipient_number(
+                        (index % 1_000_000) as u32,
+                    ),
+                    valid_from,
                     valid_to: None,
-                }]
+                }])
             })
             .unwrap_or_default();
-        let index: u64 = id.value(i).trim_start_matches('P').parse().unwrap_or(0);
         let care_certification = life.care(index, ltc.value(i), pref.value(i));
         out.push(PersonRecord {
             care_certification,

@@ -3,7 +3,7 @@
 //! (what the store holds when a run starts) and the workload (what happens during the run) agree
 //! without either reading the other.
 
-use chrono::{Months, NaiveDate, TimeDelta};
+use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use dx_exchange::wire::{CareCertificationRecord, CareLevel, PregnancyRecord};
 use dx_model::rng::Stream;
 use std::collections::HashMap;
@@ -56,6 +56,37 @@ impl Life {
             care_provider,
         })
     }
+
+    /// The day the municipality registers the medical subsidy (local law 88) of a child born on
+    /// `birth`: the birth is notified within 14 days and the subsidy applied for with it, so
+    /// 7–28 days after the birth (the spread is an assumption).
+    pub fn subsidy_registered(&self, index: u64, birth: NaiveDate) -> NaiveDate {
+        let mut r = Stream::new(self.seed, "life.subsidy", index);
+        birth + TimeDelta::days(7 + r.below(22) as i64)
+    }
+
+    /// The renewals of a person's yearly entitlement (the certificates of laws 54 and 88 run a
+    /// year) falling in `[from, to)`: one a year, on a day of the year drawn for the person
+    /// (uniform: an assumption; many municipalities renew all theirs on one date).
+    pub fn renewals(&self, index: u64, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+        let day = Stream::new(self.seed, "life.renewal", index).below(365) as i64;
+        (from.year() - 1..=to.year())
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, 1, 1))
+            .map(|jan1| jan1 + TimeDelta::days(day))
+            .filter(|d| (from..to).contains(d))
+            .collect()
+    }
+
+    /// The first day of a yearly entitlement in force on `on`, first given on `start`: its last
+    /// renewal on or before `on`, or `start`.
+    pub fn entitlement_from(&self, index: u64, start: NaiveDate, on: NaiveDate) -> NaiveDate {
+        let year_before = on - TimeDelta::days(366);
+        self.renewals(index, year_before, on + TimeDelta::days(1))
+            .into_iter()
+            .filter(|d| *d > start)
+            .max()
+            .unwrap_or(start)
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +110,36 @@ mod tests {
             assert_eq!(life.pregnancy(i), g);
         }
         assert!(life.care(1, 0, 13).is_none());
+    }
+
+    #[test]
+    fn entitlements_renew_once_a_year_and_the_one_in_force_began_at_the_last_renewal() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let life = Life {
+            seed: 7,
+            as_of: d(2025, 10, 1),
+            care_providers: HashMap::new(),
+        };
+        for i in 0..500 {
+            let r = life.renewals(i, d(2025, 1, 1), d(2028, 1, 1));
+            assert_eq!(r.len(), 3, "{r:?}");
+            assert!(
+                r.windows(2)
+                    .all(|w| (364..=366).contains(&(w[1] - w[0]).num_days()))
+            );
+            let on = d(2026, 6, 30);
+            let from = life.entitlement_from(i, d(2010, 5, 5), on);
+            assert!(from <= on && on - from < TimeDelta::days(366), "{from}");
+            assert!(
+                life.renewals(i, from + TimeDelta::days(1), on + TimeDelta::days(1))
+                    .is_empty()
+            );
+            // A child born this year keeps its first day until the first renewal.
+            let born = d(2026, 6, 1);
+            let first = life.entitlement_from(i, born, born);
+            assert_eq!(first, born);
+            let registered = life.subsidy_registered(i, born);
+            assert!((7..=28).contains(&(registered - born).num_days()));
+        }
     }
 }

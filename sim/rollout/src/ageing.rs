@@ -183,6 +183,8 @@ impl Lives {
                 municipality: mother.municipality.clone(),
                 pregnant: false,
                 ltc_level: 0,
+                // Every child's medical subsidy (local law 88), registered after the birth.
+                public_expense: Some("88".to_owned()),
                 home_clinic: mother.home_clinic.clone(),
                 usual_pharmacy: mother.usual_pharmacy.clone(),
                 next_insurance: None,
@@ -235,6 +237,7 @@ mod tests {
             municipality: "311006".into(),
             pregnant: false,
             ltc_level: 0,
+            public_expense: None,
             home_clinic: None,
             usual_pharmacy: None,
             next_insurance: None,

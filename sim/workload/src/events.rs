@@ -7,7 +7,7 @@
 //! | `id` | u64 | unique and stable: person index × 2^20 + the person's event number |
 //! | `at` | timestamp (ms, +09:00) | when the request is due, simulated time |
 //! | `flow` | text | the flow that made it (`visit`, `refill`, `discharge`, `checkup`, `vaccination`, `maternal`, `care`, `portal`) |
-//! | `route` | text | the route (`dx_model::route::Route`): `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; municipal and portal: `vaccination_record`, `vaccination_batch` (one dose of a municipal batch upload), `vaccination_read`, `vaccination_schedule`, `prenatal_checkup`, `infant_checkup`, `care_certify`, `care_read`, `portal_read`, `portal_apply`, `application_decide`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
+//! | `route` | text | the route (`dx_model::route::Route`): `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; municipal and portal: `vaccination_record`, `vaccination_batch` (one dose of a municipal batch upload), `vaccination_read`, `vaccination_schedule`, `prenatal_checkup`, `infant_checkup`, `pregnancy_register`, `entitlement_register`, `care_certify`, `care_read`, `portal_read`, `portal_apply`, `application_decide`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
 //! | `needs` | u64, null | the event whose result this one needs |
 //! | `facility` | text, null | the requesting facility's code; a municipality's 6-digit code for municipal requests; null for the person's own portal requests |
 //! | `person_id` | text | the person |
@@ -16,9 +16,9 @@
 //! | `sex`, `birth_date` | text, date | for the prescription document; sex `F` or `M`, as in the population's files |
 //! | `consent` | bool | verification: consent given at the card reader to viewing records; true for a verbal consent |
 //! | `kind` | text, null | registration: `electronic` or `in_hospital`; EHR document: `referral`, `discharge_summary`, `checkup_report`; portal page: `medications`, `vaccinations`, `checkups`, `care`, `access_log`, `applications`; application: `vaccination_voucher`, `medical_subsidy`, `care_certification` |
-//! | `uses` | u8 | registration: uses allowed (refills 2–3); municipal upload: days between the dose and the upload |
+//! | `uses` | u8 | registration: uses allowed (refills 2–3); municipal upload: days between the dose and the upload; pregnancy notification: days since the pregnancy was confirmed |
 //! | `other_facility` | text, null | paper dispensing: the prescriber's facility code; referral letter: the addressee |
-//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR facts, `;`-separated (see [`facts_text`]); vaccination: the vaccine code; care certification: `level:valid_from:valid_to`; prenatal checkup: gestational weeks |
+//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR facts, `;`-separated (see [`facts_text`]); vaccination: the vaccine code; care certification: `level:valid_from:valid_to`; prenatal checkup: gestational weeks; pregnancy notification: days from the confirmation to the expected delivery; entitlement: `law:from_days` (the law code, and the first valid day relative to the registration's day) |
 
 use anyhow::Context as _;
 use arrow_array::builder::{
@@ -125,6 +125,18 @@ fn columns(p: &Payload) -> Columns<'_> {
             items: Some(gestational_weeks.to_string()),
             ..c
         },
+        Payload::PregnancyRegister {
+            confirmed_days_ago,
+            term_days,
+        } => Columns {
+            uses: *confirmed_days_ago,
+            items: Some(term_days.to_string()),
+            ..c
+        },
+        Payload::EntitlementRegister { law, from_days } => Columns {
+            items: Some(format!("{law}:{from_days}")),
+            ..c
+        },
         Payload::CareCertify {
             level,
             valid_from,
@@ -223,6 +235,20 @@ fn payload(route: Route, c: Columns<'_>) -> anyhow::Result<Payload> {
             gestational_weeks: items()?.parse().context("items: gestational weeks")?,
         },
         Route::InfantCheckup => Payload::InfantCheckup,
+        Route::PregnancyRegister => Payload::PregnancyRegister {
+            confirmed_days_ago: c.uses,
+            term_days: items()?.parse().context("items: term days")?,
+        },
+        Route::EntitlementRegister => {
+            let spec = items()?;
+            let Some((law, days)) = spec.split_once(':') else {
+                anyhow::bail!("entitlement {spec:?} is not law:from_days");
+            };
+            Payload::EntitlementRegister {
+                law: law.to_owned(),
+                from_days: days.parse().context("items: from_days")?,
+            }
+        }
         Route::CareCertify => {
             let spec = items()?;
             let mut f = spec.split(':');

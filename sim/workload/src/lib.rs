@@ -292,6 +292,7 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
     let municipality = text("municipality")?;
     let pregnant = col("pregnant")?.as_boolean();
     let ltc = col("ltc_level")?.as_primitive::<UInt8Type>();
+    let law = text("public_expense_law")?;
     let opt =
         |a: &arrow_array::StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_owned());
     (0..b.num_rows())
@@ -326,6 +327,7 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
                 municipality: municipality.value(i).to_owned(),
                 pregnant: pregnant.value(i),
                 ltc_level: ltc.value(i),
+                public_expense: opt(law, i),
                 home_clinic: opt(clinic, i),
                 usual_pharmacy: opt(pharmacy, i),
                 next_insurance: (!next[0].is_null(i) && !next_from.is_null(i)).then(|| {

@@ -28,6 +28,8 @@ pub struct PersonRow {
     pub pregnant: bool,
     /// 0 none, 1–7 support 1–2 and care 1–5.
     pub ltc_level: u8,
+    /// Law code of the person's public-expense entitlement (`"54"`, `"88"`, `"12"`).
+    pub public_expense: Option<String>,
     pub home_clinic: Option<String>,
     pub usual_pharmacy: Option<String>,
     /// The coverage that follows `insurance` (the late-elderly union's at the 75th birthday)

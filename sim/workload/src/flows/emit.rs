@@ -150,6 +150,7 @@ mod tests {
             municipality: "131016".into(),
             pregnant: false,
             ltc_level: 0,
+            public_expense: None,
             home_clinic: None,
             usual_pharmacy: None,
             next_insurance: Some((new.clone(), birthday)),

@@ -384,6 +384,93 @@ impl MunicipalFlow {
     }
 }
 
+/// A weekday's office hours from `day` on (09:00–17:00), as an instant.
+fn office_time(ctx: &GenContext, day: NaiveDate, r: &mut Stream) -> i64 {
+    let d = weekday_from(ctx, day);
+    jst_ms(d.and_hms_opt(9, 0, 0).expect("09:00")) + r.below(8 * 60) as i64 * MINUTE
+}
+
+impl MunicipalFlow {
+    /// What the municipality registers for a resident: a pregnancy notification (妊娠届) once a
+    /// pregnancy is confirmed, at the yearly birth rate of the woman's age (a notification per
+    /// birth: FACTS' 0.72 M a year); a child's medical subsidy (local law 88) after the birth; the
+    /// yearly renewal of a child's subsidy (to 14) or of an intractable-disease certificate (law
+    /// 54, 1.08 M recipients). From then on the counters' eligibility checks return them.
+    fn registrations(person: &PersonRow, ctx: &GenContext, r: &mut Stream, out: &mut Emitter<'_>) {
+        let life = &ctx.municipal.life;
+        let (first, last) = (ctx.days[0].date, ctx.days.last().expect("a day").date);
+        let rates = &ctx.municipal;
+        if person.sex == Sex::Female
+            && !person.pregnant
+            && r.chance(
+                dx_population::tables::birth_rate(person.age) * rates.office_year_fraction(),
+            )
+        {
+            if let Some(at) = rates.office_time(r) {
+                let notice = Payload::PregnancyRegister {
+                    confirmed_days_ago: 7 + r.below(21) as u8,
+                    term_days: dx_population::life::CONFIRMED_TO_DUE_DAYS as u16,
+                };
+                out.emit(FlowName::Maternal, at, &person.municipality, notice, |_| {});
+            }
+        }
+        let Some(law) = person
+            .public_expense
+            .as_deref()
+            .filter(|l| ["54", "88"].contains(l))
+        else {
+            return;
+        };
+        let birth = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+            + TimeDelta::days(i64::from(person.birth_date));
+        let register = |from: NaiveDate, on: NaiveDate, r: &mut Stream, out: &mut Emitter<'_>| {
+            let at = office_time(ctx, on, r);
+            if out.inside(at) {
+                let from_days = (from - GenContext::date_of(at)).num_days() as i16;
+                let entitlement = Payload::EntitlementRegister {
+                    law: law.to_owned(),
+                    from_days,
+                };
+                out.emit(
+                    FlowName::Entitlement,
+                    at,
+                    &person.municipality,
+                    entitlement,
+                    |_| {},
+                );
+            }
+        };
+        // A child's subsidy, registered after the birth notification.
+        if law == "88" {
+            let registered = life.subsidy_registered(person.index, birth);
+            if registered > life.as_of && (first..=last).contains(&registered) {
+                register(birth, registered, r, out);
+            }
+        }
+        // Yearly renewals, registered 1–30 days before the new certificate starts; a child's
+        // subsidy ends at 15.
+        let reach = last + TimeDelta::days(31);
+        for renewal in life.renewals(person.index, first, reach) {
+            let adult = law == "88" && renewal >= birth + Months::new(12 * CHILD_SUBSIDY_UNTIL_AGE);
+            if renewal <= life.as_of || renewal <= birth || adult {
+                continue;
+            }
+            // A working day among the 30 before (drawn again while it falls on a day off).
+            let mut on = renewal - TimeDelta::days(1 + r.below(30) as i64);
+            for _ in 0..16 {
+                if matches!(ctx.calendar.day_kind(on), DayKind::Weekday(_)) {
+                    break;
+                }
+                on = renewal - TimeDelta::days(1 + r.below(30) as i64);
+            }
+            register(renewal, on, r, out);
+        }
+    }
+}
+
+/// A child's medical subsidy runs to the 15th birthday (`tables::CHILD_SUBSIDY_MAX_AGE` 14).
+const CHILD_SUBSIDY_UNTIL_AGE: u32 = dx_population::tables::CHILD_SUBSIDY_MAX_AGE + 1;
+
 impl Flow for MunicipalFlow {
     fn name(&self) -> &'static str {
         "municipal"
@@ -401,6 +488,122 @@ impl Flow for MunicipalFlow {
             Self::maternal(person, ctx, &mut r, out);
             Self::care(person, ctx, &mut r, out);
             Self::portal(person, ctx, &mut r, out);
+            Self::registrations(person, ctx, &mut r, out);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::{Facilities, PersonRow};
+
+    fn person(index: u64, sex: Sex, birth: NaiveDate, law: Option<&str>) -> PersonRow {
+        PersonRow {
+            index,
+            id: format!("P{index:010}"),
+            sex,
+            birth_date: (birth - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32,
+            age: 0,
+            prefecture: 13,
+            insurance: None,
+            card_serial: None,
+            conditions: 0,
+            municipality: "131016".into(),
+            pregnant: false,
+            ltc_level: 0,
+            public_expense: law.map(str::to_owned),
+            home_clinic: None,
+            usual_pharmacy: None,
+            next_insurance: None,
+        }
+    }
+
+    /// Thirty days of November with every municipality taking part: women of 30 notify
+    /// pregnancies at their yearly birth rate over the office hours of the period, children and
+    /// intractable-disease recipients renew once a year, a child born after the population's
+    /// date has the subsidy registered after the birth, and a child of 15 no more.
+    #[test]
+    fn municipalities_register_pregnancies_and_entitlements_at_their_rates() {
+        let mut s = dx_scenario::Scenario::national(0.0001);
+        s.municipal.participation = dx_scenario::values::Share::new(1.0).unwrap();
+        s.period.start = NaiveDate::from_ymd_opt(2025, 11, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        s.period.hours = dx_scenario::values::Hours::new(30.0 * 24.0).unwrap();
+        let ctx = GenContext::new(&s, Facilities::default());
+        let fraction = ctx.municipal.office_year_fraction();
+        // 18 working days of 8 hours (two holidays in November 2025), of a year's 245.
+        assert!((0.07..0.075).contains(&fraction), "{fraction}");
+        let count = |rows: &[PersonRow]| {
+            let mut n = [0usize; 2];
+            for p in rows {
+                let mut out = Emitter::new(p, &ctx);
+                MunicipalFlow.emit(p, &ctx, &mut out);
+                for e in &out.events {
+                    match e.payload {
+                        Payload::PregnancyRegister { .. } => n[0] += 1,
+                        Payload::EntitlementRegister { .. } => n[1] += 1,
+                        _ => {}
+                    }
+                }
+            }
+            n
+        };
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let women: Vec<PersonRow> = (0..40_000)
+            .map(|i| PersonRow {
+                age: 30,
+                ..person(i, Sex::Female, d(1995, 6, 1), None)
+            })
+            .collect();
+        let want = 40_000.0 * dx_population::tables::birth_rate(30) * fraction;
+        let [pregnancies, _] = count(&women);
+        assert!(
+            (pregnancies as f64 - want).abs() < 4.0 * want.sqrt(),
+            "{pregnancies} notifications, {want:.0} expected"
+        );
+        let men: Vec<PersonRow> = women
+            .iter()
+            .map(|p| PersonRow {
+                sex: Sex::Male,
+                ..p.clone()
+            })
+            .collect();
+        assert_eq!(count(&men), [0, 0]);
+        // One renewal a year each, registered on a working day of the 30 before it.
+        let holders: Vec<PersonRow> = (0..20_000)
+            .map(|i| {
+                let law = if i % 2 == 0 { "54" } else { "88" };
+                person(100_000 + i, Sex::Male, d(2016, 2, 1), Some(law))
+            })
+            .collect();
+        let [_, renewals] = count(&holders);
+        let want = 20_000.0 * fraction;
+        assert!(
+            (renewals as f64 - want).abs() < 4.0 * want.sqrt() + 0.05 * want,
+            "{renewals} renewals, {want:.0} expected"
+        );
+        // Children born in October: their subsidies registered 7–28 days after the birth, those
+        // after the population's date (1 October 2025) inside November.
+        let newborns: Vec<PersonRow> = (0..2_000)
+            .map(|i| person(200_000 + i, Sex::Female, d(2025, 10, 20), Some("88")))
+            .collect();
+        let [_, subsidies] = count(&newborns);
+        let life = &ctx.municipal.life;
+        let in_november = newborns
+            .iter()
+            .filter(|p| life.subsidy_registered(p.index, d(2025, 10, 20)) >= d(2025, 11, 1))
+            .count();
+        assert!(
+            subsidies >= in_november && in_november > 500,
+            "{subsidies} {in_november}"
+        );
+        // Turning 15 before the renewal: no renewal of a child's subsidy.
+        let fifteen: Vec<PersonRow> = (0..2_000)
+            .map(|i| person(300_000 + i, Sex::Male, d(2010, 10, 15), Some("88")))
+            .collect();
+        assert_eq!(count(&fifteen)[1], 0);
     }
 }

@@ -36,7 +36,16 @@ pub struct MunicipalRates {
     portal_cum: Vec<f64>,
     portal_hours_ms: Vec<i64>,
     pub portal_year_fraction: f64,
+    /// The municipalities' office hours inside the period (weekdays 09:00–17:00): each window and
+    /// the cumulative milliseconds to its end.
+    office: Vec<(i64, i64)>,
+    office_cum: Vec<f64>,
 }
+
+/// Weekdays a year the municipal offices are open (as the care reads assume).
+pub const OFFICE_DAYS_A_YEAR: f64 = 245.0;
+/// Office hours a day, 09:00–17:00.
+pub const OFFICE_HOURS: i64 = 8;
 
 impl MunicipalRates {
     pub fn new(
@@ -109,7 +118,25 @@ impl MunicipalRates {
                 portal_hours_ms.push(h0);
             }
         }
+        let (mut office, mut office_cum, mut open) = (Vec::new(), Vec::new(), 0.0);
+        for day in days {
+            if !matches!(
+                calendar.day_kind(day.date),
+                crate::calendar::DayKind::Weekday(_)
+            ) {
+                continue;
+            }
+            let from = (day.midnight_ms + 9 * HOUR).max(start_ms);
+            let to = (day.midnight_ms + (9 + OFFICE_HOURS) * HOUR).min(end_ms);
+            if from < to {
+                open += (to - from) as f64;
+                office.push((from, to));
+                office_cum.push(open);
+            }
+        }
         Self {
+            office,
+            office_cum,
             life: Life {
                 seed: s.seed,
                 as_of: s.population.as_of,
@@ -142,6 +169,23 @@ impl MunicipalRates {
     /// ms) and share of the season's doses.
     pub fn flu_before(&self) -> &[(i64, f64)] {
         &self.flu_before
+    }
+
+    /// The share of a year's office hours inside the period.
+    pub fn office_year_fraction(&self) -> f64 {
+        self.office_cum.last().copied().unwrap_or(0.0)
+            / (OFFICE_DAYS_A_YEAR * (OFFICE_HOURS * HOUR) as f64)
+    }
+
+    /// An instant drawn uniformly from the office hours inside the period (`None` if it has
+    /// none).
+    pub fn office_time(&self, r: &mut Stream) -> Option<i64> {
+        if self.office.is_empty() {
+            return None;
+        }
+        let i = r.pick_cumulative(&self.office_cum);
+        let (from, to) = self.office[i];
+        Some(from + r.below((to - from).max(1) as u64) as i64)
     }
 
     /// Portal reads and applications of the period per unit yearly rate.
