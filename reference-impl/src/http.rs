@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::cards::routes::router())
         .merge(crate::hpki::routes::router())
         .merge(crate::eligibility::routes::router())
+        .merge(crate::eligibility::qualifications::router())
         .merge(crate::eligibility::import::router())
         .merge(crate::consent::routes::router())
         .merge(crate::prescription::routes::router())

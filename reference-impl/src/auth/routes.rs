@@ -55,6 +55,16 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, Refusal
             }
             Role::Municipality
         }
+        Some(("insurer", number)) => {
+            dx_protocol::codes::validate_insurer_number(number).map_err(|e| {
+                Refusal::invalid("invalid_insurer_number", format!("insurer number: {e}")).at(field)
+            })?;
+            let number = number.to_owned();
+            if !state.blocking(move |s| s.insurer_exists(&number)).await? {
+                return Err(unknown());
+            }
+            Role::Insurer
+        }
         Some(("person", id)) => {
             let id = id.to_owned();
             if !state.blocking(move |s| s.person_exists(&id)).await? {
@@ -65,7 +75,7 @@ async fn resolve(state: &AppState, principal: &str) -> Result<Principal, Refusal
         _ => {
             return Err(Refusal::invalid(
                 "invalid_principal",
-                "principal must be facility:<code>, municipality:<code>, person:<id> or admin",
+                "principal must be facility:<code>, municipality:<code>, insurer:<number>, person:<id> or admin",
             )
             .at(field));
         }

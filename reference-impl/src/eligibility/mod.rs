@@ -4,6 +4,7 @@
 //! insurers and facilities (bulk import).
 
 pub mod import;
+pub mod qualifications;
 pub mod records;
 pub mod resolve;
 pub mod routes;
@@ -12,11 +13,12 @@ pub(crate) mod storage;
 
 pub use records::validate_person;
 
+use crate::audit::AuditEvent;
 use crate::refusal::Refusal;
 use crate::store::error::StoreError;
 use dx_protocol::codes::validate_insurer_number;
 use dx_protocol::wire::{
-    CareCertification, FacilityRecord, InsurerRecord, PersonRecord, PersonRef,
+    CareCertification, FacilityRecord, InsurerRecord, PersonRecord, PersonRef, QualificationRecord,
 };
 
 /// The insurance-number quadruple that names one qualification.
@@ -58,6 +60,23 @@ pub trait EligibilityStore {
     }
     /// Inserts or replaces.
     fn import_insurers(&self, insurers: &[InsurerRecord]) -> Result<u64, StoreError>;
+    fn insurer_exists(&self, number: &str) -> Result<bool, StoreError>;
+    /// Stores the qualification an insurer reports for `person_id`, with its audit line;
+    /// refused `qualification_exists` if its 記号・番号・枝番 is held.
+    fn acquire_qualification(
+        &self,
+        person_id: &str,
+        q: &QualificationRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Ends the qualification of `key` on `valid_to` (see [`qualifications::end`]), with its
+    /// audit line: its person and the qualification as ended; `None` if there is none.
+    fn lose_qualification(
+        &self,
+        key: &InsuranceKey,
+        valid_to: chrono::NaiveDate,
+        audit: &AuditEvent,
+    ) -> Result<Option<(String, QualificationRecord)>, StoreError>;
     /// Inserts or replaces.
     fn import_facilities(&self, facilities: &[FacilityRecord]) -> Result<u64, StoreError>;
 }

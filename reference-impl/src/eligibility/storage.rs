@@ -175,6 +175,74 @@ impl Pregnancy {
 use crate::store::sql::Kind::{Date, Int, Text};
 
 impl EligibilityStore for SqlStore {
+    fn insurer_exists(&self, number: &str) -> Result<bool, StoreError> {
+        self.read(|c| c.exists("SELECT 1 FROM insurers WHERE number = ?1", args![number]))
+    }
+
+    fn acquire_qualification(
+        &self,
+        person_id: &str,
+        q: &QualificationRecord,
+        audit: &crate::audit::AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if tx.exists(
+                "SELECT 1 FROM qualifications
+                 WHERE insurer_number = ?1 AND number = ?2 AND symbol = ?3 AND branch = ?4",
+                args![q.insurer_number, q.number, q.symbol, q.branch],
+            )? {
+                return Err(crate::refusal::Refusal::conflict(
+                    "qualification_exists",
+                    "this 記号・番号・枝番 of the insurer is already registered",
+                )
+                .at("number")
+                .into());
+            }
+            tx.execute(
+                "INSERT INTO qualifications (person_id, insurer_number, symbol, number, branch, valid_from, valid_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                args![person_id, q.insurer_number, q.symbol, q.number, q.branch, q.valid_from],
+            )?;
+            crate::audit::storage::insert(tx, audit)?;
+            Ok(())
+        })
+    }
+
+    fn lose_qualification(
+        &self,
+        key: &InsuranceKey,
+        valid_to: chrono::NaiveDate,
+        audit: &crate::audit::AuditEvent,
+    ) -> Result<Option<(String, QualificationRecord)>, StoreError> {
+        let k = (&key.insurer_number, &key.number, &key.symbol, &key.branch);
+        self.write(|tx| {
+            let mut rows = tx.query(
+                "SELECT person_id, valid_from, valid_to FROM qualifications
+                 WHERE insurer_number = ?1 AND number = ?2 AND symbol = ?3 AND branch = ?4",
+                args![k.0, k.1, k.2, k.3],
+            )?;
+            let Some(mut r) = rows.pop() else {
+                return Ok(None);
+            };
+            let stored = QualificationRecord {
+                insurer_number: key.insurer_number.clone(),
+                symbol: key.symbol.clone(),
+                number: key.number.clone(),
+                branch: key.branch.clone(),
+                valid_from: r.date(1)?,
+                valid_to: r.opt_date(2)?,
+            };
+            let ended = super::qualifications::end(&stored, valid_to)?;
+            tx.execute(
+                "UPDATE qualifications SET valid_to = ?5
+                 WHERE insurer_number = ?1 AND number = ?2 AND symbol = ?3 AND branch = ?4",
+                args![k.0, k.1, k.2, k.3, valid_to],
+            )?;
+            crate::audit::storage::insert(tx, audit)?;
+            Ok(Some((r.text(0)?, ended)))
+        })
+    }
+
     fn import_persons_bulk(&self, persons: &[PersonRecord]) -> Result<u64, StoreError> {
         if let SqlStore::Sqlite(_) = self {
             // One writer inserting person by person is as fast, and names the duplicate.

@@ -31,6 +31,8 @@ pub enum Role {
     Municipality,
     /// A long-term-care provider (介護事業所), e.g. a home-care support office.
     CareProvider,
+    /// An insurer (保険者), reporting the qualifications it issues.
+    Insurer,
     Person,
     Admin,
 }
@@ -44,6 +46,7 @@ impl Role {
             Role::Pharmacy => "pharmacy",
             Role::Municipality => "municipality",
             Role::CareProvider => "care_provider",
+            Role::Insurer => "insurer",
             Role::Person => "person",
             Role::Admin => "admin",
         }
@@ -63,7 +66,8 @@ impl Role {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    /// `facility:<10-digit code>`, `municipality:<6-digit code>`, `person:<id>` or `admin`.
+    /// `facility:<10-digit code>`, `municipality:<6-digit code>`, `insurer:<6- or 8-digit
+    /// number>`, `person:<id>` or `admin`.
     pub principal: String,
     pub secret: String,
 }

@@ -87,3 +87,34 @@ pub struct BatchVerifyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetail>,
 }
+
+/// An insurer reports that a person acquired a qualification with it (資格取得): the 記号・番号・枝番
+/// it issued and the first day covered. The insurer is the caller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcquisitionRequest {
+    /// The person, by id (the insurer registers through the individual number, which the exchange
+    /// holds as the person).
+    pub person: PersonRef,
+    pub symbol: String,
+    pub number: String,
+    pub branch: String,
+    pub valid_from: NaiveDate,
+}
+
+/// An insurer reports that a qualification it issued ended (資格喪失): the last day covered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossRequest {
+    pub symbol: String,
+    pub number: String,
+    pub branch: String,
+    pub valid_to: NaiveDate,
+}
+
+/// The qualification as the exchange now holds it, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualificationChange {
+    pub person_id: String,
+    pub qualification: super::common::QualificationRecord,
+}

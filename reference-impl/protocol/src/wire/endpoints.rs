@@ -14,6 +14,7 @@ use super::common::{
 use super::consent::{ConsentRequest, ConsentResponse};
 use super::ehr::{DocumentResponse, DocumentSummary, ItemsSubmittedResponse, PurgeResponse};
 use super::ehr::{InboxQuery, ReferralInboxResponse, SummaryQuery};
+use super::eligibility::{AcquisitionRequest, LossRequest, QualificationChange};
 use super::eligibility::{BatchVerifyRequest, BatchVerifyResponse, VerifyRequest, VerifyResponse};
 use super::enrolment::{ClockRequest, ClockResponse, FacilityRecord, ImportResponse};
 use super::enrolment::{InsurerRecord, PersonRecord, StatsResponse};
@@ -189,6 +190,10 @@ endpoints! {
     Verify: Post "/v1/eligibility/verify", VerifyRequest => VerifyResponse, 200;
     /// A batch pre-check (一括照会) of up to 1,000 persons.
     BatchVerify: Post "/v1/eligibility/batch", BatchVerifyRequest => BatchVerifyResponse, 200;
+    /// An insurer reports a qualification it issued (資格取得).
+    ReportAcquisition: Post "/v1/eligibility/qualifications", AcquisitionRequest => QualificationChange, 201;
+    /// An insurer reports the end of a qualification it issued (資格喪失).
+    ReportLoss: Post "/v1/eligibility/qualifications/loss", LossRequest => QualificationChange, 200;
     /// Consent recorded outside verification (card reader or verbal).
     GiveConsent: Post "/v1/consents", ConsentRequest => ConsentResponse, 201;
 
