@@ -40,15 +40,17 @@ use std::path::Path;
 /// flu doses given in the days before the period came to reach it in the municipalities' batch
 /// uploads, and doses recorded online before the period stopped being uploaded as well; and
 /// again when the municipalities came to register pregnancy notifications and entitlements
-/// (two new routes, a new flow).
+/// (two new routes, a new flow); and all again with the changes of employer in the year ahead
+/// (two persons columns, `next_branch` and `next_change`) that the insurers report (two more
+/// routes, the insurer flow).
 #[rustfmt::skip]
 const PINNED: &[(&str, &str, usize, &str)] = &[
-    ("quickstart", "population", 7, "16e8958a0ec0eab93167869ad9d3c44ce27a41ba38739377ed2ffe97237e6aa1"),
-    ("quickstart", "workload", 2, "067f4681cf63fe8732b139811395848d019052065f1e79bedfcfcf2c62935be5"),
-    ("quickstart", "capacity", 11, "127c51ce85da0d958474be414e3654187f00ae3263cd05fc4a4d802c50955549"),
-    ("national-weekday", "population", 53, "86ff41e3a55fdd1fb00de1fdf42cc71a776cc956c5d2d7b02ed146719aa91911"),
-    ("national-weekday", "workload", 2, "b2e60deee8d41e8e936264b8073edd89c68aa7075252f60c06d55c87099e30b9"),
-    ("national-weekday", "capacity", 57, "78fe952eccd5a7edfce5842c7a8cc24e80f97ac26632410ed6c1eeb32e6ad463"),
+    ("quickstart", "population", 7, "133ec3345de74254b6b0a9acbfae47933db575437191df64ef422d231e5f0ca2"),
+    ("quickstart", "workload", 2, "472c9d0d7451f400472ff5d8c38500412ace4df007e591c2d4591f4b7347243e"),
+    ("quickstart", "capacity", 11, "57566fc57f78be764fc3899274db09e7148b51e11eb2604a1cb0189e101f874c"),
+    ("national-weekday", "population", 53, "fe4148e5d08e87926290c14b96629a00d6043d7111a54a32971c927cbe1cd075"),
+    ("national-weekday", "workload", 2, "f5720a9880a4b44238d142f84c4d1cec818ffddfe236c0a01d75daa0f6381a6e"),
+    ("national-weekday", "capacity", 57, "e0c30ab09349169dcdd66ace085b7c34a58cf63b46e83978439b97a560b908b4"),
 ];
 
 fn hex(bytes: &[u8]) -> String {

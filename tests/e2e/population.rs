@@ -689,3 +689,158 @@ async fn municipal_registrations_reach_the_counter() {
     assert!(!maternal.records.is_empty(), "{maternal:?}");
     running.stop().await.unwrap();
 }
+
+/// A change of employer within the year ahead, as the workload's insurers report it through the
+/// driver's requests: before the reports the person's old number is in force and the new one
+/// unknown; after the new insurer's report the new number finds the same person; after the old
+/// insurer's, the old number answers `expired` with its last day, the day before the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
+    use dx_exchange::clock::Clock;
+    use dx_exchange::wire::{QualificationRecord, QualificationStatus};
+    use dx_workload::flows::{Emitter, Flow as _, GenContext};
+    let mut s = quickstart();
+    let pop = tempfile::tempdir().unwrap();
+    let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
+    let as_of = s.population.as_of;
+    // A person whose employer changes within 60 days, with an insurance number today.
+    let mut rows = Vec::new();
+    for rel in &manifest.person_files {
+        for b in dx_workload::reader(&pop.path().join(rel)).unwrap() {
+            rows.extend(dx_workload::person_rows(&b.unwrap()).unwrap());
+        }
+    }
+    let horizon = dx_workload::flows::jst_ms(
+        (as_of + chrono::TimeDelta::days(60))
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+    );
+    let changing = rows
+        .iter()
+        .filter(|p| p.next_reported.is_some_and(|from| from < horizon))
+        .count();
+    let person = rows
+        .iter()
+        .find(|p| p.next_reported.is_some_and(|from| from < horizon))
+        .expect("a change of employer within 60 days");
+    assert!(changing > 10, "{changing}");
+    let old = person.insurance.clone().unwrap();
+    let (new, switch) = person.next_insurance.clone().unwrap();
+    // The workload's reports over a period holding them.
+    s.period.start = as_of.and_hms_opt(0, 0, 0).unwrap();
+    s.period.hours = dx_scenario::values::Hours::new(90.0 * 24.0).unwrap();
+    let ctx = GenContext::new(&s, Default::default());
+    let mut out = Emitter::new(person, &ctx);
+    dx_workload::flows::insurer::InsurerFlow.emit(person, &ctx, &mut out);
+    let [acquisition, loss] = &out.events[..] else {
+        panic!("two reports: {:?}", out.events)
+    };
+    assert_eq!(acquisition.at_ms, switch);
+
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+    ));
+    let exchange = dx_exchange::Exchange::open_at(
+        &ScratchStore::sqlite(data.path()).location,
+        Durability::Normal,
+        clock.clone(),
+        dx_exchange::admission::Limits::default(),
+    )
+    .unwrap();
+    population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
+    let admin_secret = exchange.admin_secret().to_owned();
+    let clinic = population::import::read_facilities(pop.path())
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
+        .unwrap()
+        .code;
+    let running = exchange
+        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+        .unwrap();
+    let client = ExchangeClient::new(running.url());
+    let http = reqwest::Client::new();
+    let token_of = |principal: String| {
+        let (client, secret) = (&client, &admin_secret);
+        async move {
+            let admin = client.token("admin", secret).await.unwrap().token;
+            client.token_for(&admin, &principal).await.unwrap().token
+        }
+    };
+    let quad = |q: &[String; 4]| QualificationRecord {
+        insurer_number: q[0].clone(),
+        symbol: q[1].clone(),
+        number: q[2].clone(),
+        branch: q[3].clone(),
+        valid_from: as_of,
+        valid_to: None,
+    };
+    let verify = |q: QualificationRecord| {
+        let (client, token_of, principal) = (&client, &token_of, format!("facility:{clinic}"));
+        async move {
+            let token = token_of(principal).await;
+            client
+                .verify(
+                    &token,
+                    &VerifyRequest {
+                        person: PersonRef::by_insurance(&q),
+                        service_date: None,
+                        consent: None,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Sent as the replay sends it: at its due instant on the exchange's clock.
+    let send = |e: &dx_model::event::Event| {
+        let (http, url, token_of) = (&http, running.url(), &token_of);
+        let advance = e.at_ms - clock.now().timestamp_millis();
+        clock.advance(chrono::TimeDelta::milliseconds(advance.max(0)));
+        let p = dx_drive::requests::prepare(e, None, clock.now(), s.seed).unwrap();
+        async move {
+            let token = token_of(p.principal.clone()).await;
+            let r = http
+                .request(
+                    reqwest::Method::from_bytes(p.method.as_str().as_bytes()).unwrap(),
+                    format!("{url}{}", p.path),
+                )
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(p.body.unwrap_or_default())
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let v = verify(quad(&old)).await;
+    assert_eq!(v.status, QualificationStatus::Valid);
+    assert_eq!(v.person_id.as_deref(), Some(person.id.as_str()));
+    assert_eq!(
+        verify(quad(&new)).await.status,
+        QualificationStatus::NotFound
+    );
+
+    let (status, body) = send(acquisition).await;
+    assert_eq!(status, 201, "{body}");
+    let v = verify(quad(&new)).await;
+    assert_eq!(
+        (v.status, v.person_id.as_deref()),
+        (QualificationStatus::Valid, Some(person.id.as_str())),
+        "{v:?}"
+    );
+    let (status, body) = send(loss).await;
+    assert_eq!(status, 200, "{body}");
+    let v = verify(quad(&old)).await;
+    let first = GenContext::date_of(person.next_reported.unwrap());
+    assert_eq!(
+        (v.status, v.coverage.and_then(|c| c.valid_to)),
+        (
+            QualificationStatus::Expired,
+            Some(first - chrono::TimeDelta::days(1))
+        )
+    );
+    running.stop().await.unwrap();
+}

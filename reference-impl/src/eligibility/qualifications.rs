@@ -18,9 +18,10 @@ use dx_protocol::wire::endpoints::{ReportAcquisition, ReportLoss};
 use dx_protocol::wire::{QualificationChange, QualificationRecord, Role};
 
 /// How far ahead of today an acquisition may begin (a union registers a 75th birthday ahead of
-/// it), and how far back a report may reach.
+/// it), and how far back a report or correction may reach (the five years of history kept; a
+/// load test on the wall clock also replays reports of a scenario's past dates).
 pub const MAX_DAYS_AHEAD: i64 = 92;
-pub const MAX_DAYS_BACK: i64 = 366;
+pub const MAX_DAYS_BACK: i64 = 5 * 366;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -41,6 +41,8 @@ pub fn cut_off(route: Route) -> CutOff {
         | Route::InfantCheckup
         | Route::PregnancyRegister
         | Route::EntitlementRegister
+        | Route::QualificationAcquire
+        | Route::QualificationLose
         | Route::CareCertify
         | Route::PortalApply
         | Route::ApplicationDecide => CutOff::Defer,

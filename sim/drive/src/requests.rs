@@ -11,12 +11,13 @@ use dx_exchange::wire::endpoints::{self as ep, Endpoint, Method};
 use dx_exchange::wire::fhir::{DraftCoverage, DraftItem, PrescriptionDraft, YJ_SYSTEM};
 use dx_exchange::wire::hpki::{Practitioner, TestHierarchy, sign_bundle};
 use dx_exchange::wire::{
-    ApplicationKind, ApplicationRequest, BatchVerifyRequest, CareCertificationRequest, CareLevel,
-    CheckRequest, ConsentFlags, ConsentKind, ConsentMethod, ConsentRequest, Decision,
-    DecisionRequest, Development, Dispensation, DispenseRequest, DrugLine as WireDrugLine,
-    EntitlementRequest, InfantCheckupRequest, PaperDispenseRequest, PersonRef, PregnancyRequest,
-    PrenatalCheckupRequest, PrescriptionKind, RegisterPrescriptionRequest, SummaryQuery,
-    VaccinationBatchRequest, VaccinationRequest, VerifyRequest,
+    AcquisitionRequest, ApplicationKind, ApplicationRequest, BatchVerifyRequest,
+    CareCertificationRequest, CareLevel, CheckRequest, ConsentFlags, ConsentKind, ConsentMethod,
+    ConsentRequest, Decision, DecisionRequest, Development, Dispensation, DispenseRequest,
+    DrugLine as WireDrugLine, EntitlementRequest, InfantCheckupRequest, LossRequest,
+    PaperDispenseRequest, PersonRef, PregnancyRequest, PrenatalCheckupRequest, PrescriptionKind,
+    RegisterPrescriptionRequest, SummaryQuery, VaccinationBatchRequest, VaccinationRequest,
+    VerifyRequest,
 };
 use dx_model::event::{DrugLine, Event, Fact, FactLine, Payload, PortalPage};
 use dx_model::route::Route;
@@ -348,6 +349,28 @@ pub fn prepare(
         Payload::EntitlementRegister { law, from_days } => {
             entitlement(e, law, *from_days, server_now)?
         }
+        Payload::QualificationAcquire { from_days } => {
+            let [symbol, number, branch] = reported(e)?;
+            let body = AcquisitionRequest {
+                person: PersonRef::by_id(&e.person_id),
+                symbol,
+                number,
+                branch,
+                valid_from: event_day(e, server_now)
+                    + chrono::TimeDelta::days(i64::from(*from_days)),
+            };
+            Prepared::of::<ep::ReportAcquisition>(e, &[], none, &body)
+        }
+        Payload::QualificationLose { to_days } => {
+            let [symbol, number, branch] = reported(e)?;
+            let body = LossRequest {
+                symbol,
+                number,
+                branch,
+                valid_to: event_day(e, server_now) + chrono::TimeDelta::days(i64::from(*to_days)),
+            };
+            Prepared::of::<ep::ReportLoss>(e, &[], none, &body)
+        }
         Payload::CareCertify {
             level,
             valid_from,
@@ -643,6 +666,18 @@ fn infant_checkup(e: &Event, now: DateTime<Utc>) -> Prepared {
         development: Development::Normal,
     };
     Prepared::of::<ep::InfantCheckup>(e, &[], &(), &body)
+}
+
+/// The 記号・番号・枝番 an insurer's report names (the event's insurance; its insurer is the
+/// caller).
+fn reported(e: &Event) -> anyhow::Result<[String; 3]> {
+    let Some(ins) = &e.insurance else {
+        anyhow::bail!(
+            "an insurer's report of event {} names no qualification",
+            e.id
+        );
+    };
+    Ok([ins[1].clone(), ins[2].clone(), ins[3].clone()])
 }
 
 /// A public-expense entitlement the municipality registers: the payer of its law in the

@@ -22,10 +22,12 @@ pub enum Flow {
     Portal,
     /// Public-expense and local-subsidy entitlements the municipalities register.
     Entitlement,
+    /// Qualifications the insurers report (資格取得・喪失).
+    Insurer,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 9] = [
+    pub const ALL: [Flow; 10] = [
         Flow::Visit,
         Flow::Refill,
         Flow::Discharge,
@@ -35,6 +37,7 @@ impl Flow {
         Flow::Care,
         Flow::Portal,
         Flow::Entitlement,
+        Flow::Insurer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Flow {
             Flow::Care => "care",
             Flow::Portal => "portal",
             Flow::Entitlement => "entitlement",
+            Flow::Insurer => "insurer",
         }
     }
 
@@ -249,6 +253,16 @@ pub enum Payload {
         confirmed_days_ago: u8,
         term_days: u16,
     },
+    /// The new insurer reports the qualification (the event's insurance) from `from_days` days
+    /// after the report's day (negative: before it).
+    QualificationAcquire {
+        from_days: i16,
+    },
+    /// The old insurer reports the end of the qualification (the event's insurance), its last
+    /// day `to_days` days after the report's day.
+    QualificationLose {
+        to_days: i16,
+    },
     /// A public-expense or local-subsidy entitlement the municipality registers — a child's
     /// medical subsidy after the birth, or a yearly renewal — of law `law` (`"54"`, `"88"`),
     /// valid from `from_days` days after the registration's day (negative: before it).
@@ -338,6 +352,8 @@ impl Payload {
                 law: "88".into(),
                 from_days: -12,
             },
+            Payload::QualificationAcquire { from_days: -2 },
+            Payload::QualificationLose { to_days: -4 },
             Payload::CareCertify {
                 level: CareLevel::Care2,
                 valid_from: day(1),
@@ -381,6 +397,8 @@ impl Payload {
             Payload::InfantCheckup => Route::InfantCheckup,
             Payload::PregnancyRegister { .. } => Route::PregnancyRegister,
             Payload::EntitlementRegister { .. } => Route::EntitlementRegister,
+            Payload::QualificationAcquire { .. } => Route::QualificationAcquire,
+            Payload::QualificationLose { .. } => Route::QualificationLose,
             Payload::CareCertify { .. } => Route::CareCertify,
             Payload::CareRead => Route::CareRead,
             Payload::PortalRead { .. } => Route::PortalRead,
@@ -479,6 +497,12 @@ impl Event {
     /// Who sends the request: the facility (a 10-digit code in `facility`), the municipality
     /// (a 6-digit code) or, for portal requests (no `facility`), the person.
     pub fn principal(&self) -> String {
+        if matches!(
+            self.route(),
+            Route::QualificationAcquire | Route::QualificationLose
+        ) {
+            return format!("insurer:{}", self.facility);
+        }
         match self.facility.len() {
             0 => format!("person:{}", self.person_id),
             6 => format!("municipality:{}", self.facility),

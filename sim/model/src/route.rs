@@ -70,6 +70,10 @@ pub enum Route {
     PregnancyRegister,
     /// A municipality registers a public-expense or local-subsidy entitlement.
     EntitlementRegister,
+    /// An insurer reports a qualification it issued (資格取得).
+    QualificationAcquire,
+    /// An insurer reports the end of one (資格喪失).
+    QualificationLose,
     /// A municipality renews a care-level certification.
     CareCertify,
     /// A care provider reads the certification in force.
@@ -111,7 +115,7 @@ const fn row(route: Route, name: &'static str, service: Service, endpoint: Info)
 use Service as S;
 
 /// The route table, in declaration order.
-const TABLE: [RouteInfo; 29] = [
+const TABLE: [RouteInfo; 31] = [
     row(
         Route::Verify,
         "verify",
@@ -251,6 +255,18 @@ const TABLE: [RouteInfo; 29] = [
         info::<ep::RegisterEntitlement>(),
     ),
     row(
+        Route::QualificationAcquire,
+        "qualification_acquire",
+        S::Eligibility,
+        info::<ep::ReportAcquisition>(),
+    ),
+    row(
+        Route::QualificationLose,
+        "qualification_lose",
+        S::Eligibility,
+        info::<ep::ReportLoss>(),
+    ),
+    row(
         Route::CareCertify,
         "care_certify",
         S::Municipal,
@@ -291,10 +307,10 @@ const TABLE: [RouteInfo; 29] = [
 ];
 
 impl Route {
-    pub const ALL: [Route; 29] = {
-        let mut all = [Route::Verify; 29];
+    pub const ALL: [Route; 31] = {
+        let mut all = [Route::Verify; 31];
         let mut i = 0;
-        while i < 29 {
+        while i < 31 {
             all[i] = TABLE[i].route;
             i += 1;
         }

@@ -13,14 +13,19 @@ pub struct Previous {
     pub until: NaiveDate,
 }
 
-/// A coverage that begins after the population date, known before it: the late-elderly union's
-/// qualification of a person turning 75 (registered ahead of the birthday, as the union does).
+/// A coverage that begins within the year after the population date: the late-elderly union's
+/// qualification of a person turning 75 (registered ahead of the birthday, as the union does), or
+/// a new employer's (reported by the insurers after the change, in the workload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Next {
     pub insurer: u32,
     pub symbol: u32,
     pub number: u64,
+    pub branch: u8,
     pub from: NaiveDate,
+    /// The 75th birthday (the union registers it ahead), or a change of employer (the insurers
+    /// report it once it happens).
+    pub why: Change,
 }
 
 /// Why a coverage began, for the counts a generation keeps.

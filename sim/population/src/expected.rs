@@ -192,6 +192,12 @@ pub fn published() -> Vec<(&'static str, f64, f64)> {
             tables::JOB_CHANGERS_PER_YEAR,
             0.10,
         ),
+        // The same rate for the year ahead, whose changes the insurers report in the workload.
+        (
+            "job changers in the year ahead",
+            tables::JOB_CHANGERS_PER_YEAR,
+            0.10,
+        ),
     ]);
     // 2020 Census (`tables.rs`): persons per household, and the kinds of household.
     let households = tables::TOTAL_POPULATION / tables::PERSONS_PER_HOUSEHOLD;
@@ -242,6 +248,7 @@ impl Comparison {
                 "card registered as insurance card" => m.card_registered as f64,
                 "long-term-care certified" => m.ltc_certified as f64,
                 "job changers (insured employees)" => m.job_changers as f64,
+                "job changers in the year ahead" => m.job_changers_ahead as f64,
                 "households" => m.households as f64,
                 "one-person households" => kind("one_person"),
                 "couple households" => kind("couple"),

@@ -101,24 +101,85 @@ impl Context<'_> {
             }
             // Turning 75 within the coming year: the union's qualification from the birthday.
             let seventy_fifth = birthday(born, 75);
-            let next = (kind != InsurerType::LateElderly
+            let year_ahead = birthday(self.as_of, 1);
+            let next = if kind != InsurerType::LateElderly
                 && seventy_fifth > self.as_of
-                && seventy_fifth <= birthday(self.as_of, 1))
-            .then(|| {
+                && seventy_fifth <= year_ahead
+            {
                 let mut r = Stream::from_key(self.history_key, p.id ^ NEXT_STREAM);
-                Next {
+                Some(Next {
                     insurer: self.late_elderly[usize::from(p.prefecture) - 1],
                     symbol: 1 + r.below(99_999) as u32,
                     number: p.id,
+                    branch: 0,
                     from: seventy_fifth,
-                }
-            });
+                    why: Change::SeventyFifth,
+                })
+            } else if kind.is_employee() {
+                // The insured person changes employer within the year: they and their dependants
+                // (not turning 75 first) move to the new employer's insurer together.
+                let holder = &persons[(p.number - first) as usize];
+                self.next_job_change(holder, insurer, p.symbol)
+                    .filter(|c| c.since < seventy_fifth)
+                    .map(|c| Next {
+                        insurer: c.insurer,
+                        symbol: c.symbol,
+                        number: p.number,
+                        branch: p.branch,
+                        from: c.since,
+                        why: Change::JobChange,
+                    })
+            } else {
+                None
+            };
             let p = &mut persons[i];
             p.coverage_from = Some(since);
             p.previous = previous;
             p.change = change;
             p.next = next;
         }
+    }
+
+    /// The holder's next change of employer, if within the year after the population date: at
+    /// the yearly probability of the age's rate (brought to the Labour Force Survey's 3.28 M a
+    /// year by [`tables::JOB_CHANGE_AHEAD_CALIBRATION`]), a quarter of them on 1 April, most of
+    /// the rest on the first of a month; the new insurer and 記号 differ from the present ones.
+    fn next_job_change(&self, holder: &Person, insurer: u32, symbol: u32) -> Option<HolderChange> {
+        let mut r = Stream::from_key(self.history_key, holder.id ^ NEXT_STREAM ^ 1);
+        let rate = tables::job_change_rate(holder.age);
+        let p = (1.0 - (-rate).exp()) * tables::JOB_CHANGE_AHEAD_CALIBRATION;
+        if holder.age < 18 || !r.chance(p) {
+            return None;
+        }
+        let year_ahead = birthday(self.as_of, 1);
+        let april = (self.as_of.year()..=self.as_of.year() + 1)
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, 4, 1))
+            .find(|d| *d > self.as_of && *d <= year_ahead);
+        let days = (year_ahead - self.as_of).num_days() as u64;
+        let mut since = self.as_of + TimeDelta::days(1 + r.below(days) as i64);
+        if let Some(april) = april.filter(|_| r.chance(tables::APRIL_SHARE_OF_JOB_CHANGES)) {
+            since = april;
+        } else if r.chance(2.0 / 3.0) {
+            let first = since
+                .with_day(1)
+                .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+                .expect("a first of a month");
+            if first <= year_ahead {
+                since = first;
+            }
+        }
+        let pref = usize::from(holder.prefecture) - 1;
+        let new = self.employee_insurer(pref, &mut r);
+        let mut new_symbol = 1 + r.below(99_999) as u32;
+        if new == insurer && new_symbol == symbol {
+            new_symbol = new_symbol % 99_999 + 1;
+        }
+        Some(HolderChange {
+            since,
+            why: Change::JobChange,
+            insurer: new,
+            symbol: new_symbol,
+        })
     }
 
     /// The change that began the holder's coverage within the window, from (seed, holder).

@@ -178,6 +178,8 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
         strings(b, "next_insurer_number")?,
         strings(b, "next_symbol")?,
         strings(b, "next_number")?,
+        strings(b, "next_branch")?,
+        strings(b, "next_change")?,
     ];
     let next_from = column(b, "next_from")?.as_primitive::<Date32Type>();
     let day = |days: i32| epoch + TimeDelta::days(i64::from(days));
@@ -216,9 +218,13 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
                 valid_to: Some(until),
             });
         }
-        // Turning 75: the union's qualification from the birthday, the current one ending the
-        // day before.
-        if let (Some(insurer), false) = (opt(next[0], i), next_from.is_null(i)) {
+        // Turning 75: the union's qualification from the birthday (registered ahead), the
+        // current one ending the day before. A change of employer is the insurers' to report
+        // once it happens (the workload's reports), so the store holds nothing of it yet.
+        let reported_later = opt(next[4], i).is_some_and(|why| why != "75th_birthday");
+        if let (Some(insurer), false, false) =
+            (opt(next[0], i), next_from.is_null(i), reported_later)
+        {
             let from = day(next_from.value(i));
             if let Some(current) = qualifications.first_mut() {
                 current.valid_to = Some(from - TimeDelta::days(1));
@@ -227,7 +233,7 @@ pub fn person_records(b: &RecordBatch, life: &Life) -> anyhow::Result<Vec<Person
                 insurer_number: insurer.to_owned(),
                 symbol: opt(next[1], i).unwrap_or_default().to_owned(),
                 number: opt(next[2], i).unwrap_or_default().to_owned(),
-                branch: "00".to_owned(),
+                branch: opt(next[3], i).unwrap_or("00").to_owned(),
                 valid_from: from,
                 valid_to: None,
             });

@@ -37,6 +37,9 @@ pub struct Marginals {
     pub coverage_changes: BTreeMap<&'static str, u64>,
     /// Of them, insured employees who changed employer (their dependants aside).
     pub job_changers: u64,
+    /// Insured employees who change employer in the year after the population date (the
+    /// insurers report it in the workload).
+    pub job_changers_ahead: u64,
 }
 
 /// Household kinds, in the order of [`Counts`]' array.
@@ -78,6 +81,7 @@ pub struct Counts {
     changes_from: Option<chrono::NaiveDate>,
     changes: [u64; 4],
     job_changers: u64,
+    job_changers_ahead: u64,
 }
 
 const PUBLIC_EXPENSE_LAWS: [&str; 3] = ["12", "54", "88"];
@@ -103,6 +107,7 @@ impl Default for Counts {
             changes_from: None,
             changes: [0; 4],
             job_changers: 0,
+            job_changers_ahead: 0,
         }
     }
 }
@@ -124,6 +129,11 @@ impl Counts {
                     u64::from(c == super::coverage::Change::JobChange && p.number == p.id);
             }
         }
+        self.job_changers_ahead += u64::from(
+            p.number == p.id
+                && p.next
+                    .is_some_and(|n| n.why == super::coverage::Change::JobChange),
+        );
         self.persons += 1;
         self.male += u64::from(p.male);
         self.ages[match p.age {
@@ -241,6 +251,7 @@ impl Counts {
             ),
             dependants: self.dependants,
             job_changers: self.job_changers,
+            job_changers_ahead: self.job_changers_ahead,
             coverage_changes: nonzero(
                 super::coverage::Change::ALL
                     .iter()
@@ -288,6 +299,7 @@ impl Marginals {
         }
         self.dependants += o.dependants;
         self.job_changers += o.job_changers;
+        self.job_changers_ahead += o.job_changers_ahead;
         for (k, v) in o.coverage_changes {
             *self.coverage_changes.entry(k).or_default() += v;
         }

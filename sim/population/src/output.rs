@@ -88,12 +88,15 @@ pub fn persons_schema() -> Arc<Schema> {
         utf8("previous_branch", true),
         Field::new("previous_until", DataType::Date32, true),
         utf8("coverage_change", true),
-        // The coverage after it, where it is known now: the late-elderly union's for a person
-        // turning 75 within the year (insurer number, 記号, 番号, first day; 枝番 00).
+        // The coverage after it within the year: the late-elderly union's for a person turning
+        // 75, a new employer's for one changing jobs (and their dependants): insurer number,
+        // 記号, 番号, 枝番, first day, why (`75th_birthday`, `job_change`).
         utf8("next_insurer_number", true),
         utf8("next_symbol", true),
         utf8("next_number", true),
+        utf8("next_branch", true),
         Field::new("next_from", DataType::Date32, true),
+        utf8("next_change", true),
         Field::new("card_held", DataType::Boolean, false),
         Field::new("card_registered", DataType::Boolean, false),
         utf8("card_serial", true),
@@ -154,8 +157,9 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
     let mut prev: [StringBuilder; 4] = std::array::from_fn(|_| StringBuilder::new());
     let mut prev_until = Date32Builder::with_capacity(n);
     let mut change = StringBuilder::new();
-    let mut next: [StringBuilder; 3] = std::array::from_fn(|_| StringBuilder::new());
+    let mut next: [StringBuilder; 4] = std::array::from_fn(|_| StringBuilder::new());
     let mut next_from = Date32Builder::with_capacity(n);
+    let mut next_change = StringBuilder::new();
     let mut held = BooleanBuilder::with_capacity(n);
     let mut registered = BooleanBuilder::with_capacity(n);
     let mut serial = StringBuilder::with_capacity(n, n * 12);
@@ -217,13 +221,16 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
                 next[0].append_value(&orgs.insurers[q.insurer as usize].number);
                 append_padded(&mut next[1], "", u64::from(q.symbol), 1);
                 append_padded(&mut next[2], "", q.number, 9);
+                append_padded(&mut next[3], "", u64::from(q.branch), 2);
                 next_from.append_value((q.from - epoch()).num_days() as i32);
+                next_change.append_value(q.why.as_str());
             }
             None => {
                 for b in &mut next {
                     b.append_null();
                 }
                 next_from.append_null();
+                next_change.append_null();
             }
         }
         held.append_value(p.card_held);
@@ -270,7 +277,9 @@ pub fn persons_batch(orgs: &Orgs, persons: &[Person]) -> RecordBatch {
         Arc::new(next[0].finish()),
         Arc::new(next[1].finish()),
         Arc::new(next[2].finish()),
+        Arc::new(next[3].finish()),
         Arc::new(next_from.finish()),
+        Arc::new(next_change.finish()),
         Arc::new(held.finish()),
         Arc::new(registered.finish()),
         Arc::new(serial.finish()),

@@ -462,6 +462,7 @@ pub fn card_serial_number(id: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coverage::Change;
     use dx_scenario::Scenario;
 
     /// Every municipality's persons as one segment (small scales: a municipality is within one
@@ -611,15 +612,40 @@ mod tests {
                 assert_eq!(from, held.max(p.birth_date.max(window)), "{p:?} {holder:?}");
             }
             match p.next {
-                Some(n) => {
+                Some(n) if n.why == Change::SeventyFifth => {
                     assert_eq!(n.from, birthday(p.birth_date, 75), "{p:?}");
                     assert!(n.from > ctx.as_of && p.age == 74, "{p:?}");
                     assert!(numbers.insert((n.insurer, n.symbol, n.number, 0)), "{p:?}");
                 }
+                Some(n) => {
+                    // A change of employer within the year, the household's dependants with
+                    // their insured person, before any 75th birthday.
+                    assert_eq!(n.why, Change::JobChange, "{p:?}");
+                    assert!(kind.is_employee(), "{p:?}");
+                    assert!(
+                        n.from > ctx.as_of && n.from <= birthday(ctx.as_of, 1),
+                        "{p:?}"
+                    );
+                    assert!(n.from < birthday(p.birth_date, 75), "{p:?}");
+                    assert_eq!((n.number, n.branch), (p.number, p.branch), "{p:?}");
+                    let h = holder.next.expect("the insured person changes too");
+                    assert_eq!((h.insurer, h.symbol, h.from), (n.insurer, n.symbol, n.from));
+                    assert!(
+                        (n.insurer, n.symbol) != (insurer, p.symbol),
+                        "a new number: {p:?}"
+                    );
+                    *changes.entry("job_change_ahead").or_default() += 1;
+                }
                 None => assert!(p.age != 74 || kind == InsurerType::LateElderly, "{p:?}"),
             }
         }
-        for why in ["75th_birthday", "job_change", "retirement", "move"] {
+        for why in [
+            "75th_birthday",
+            "job_change",
+            "retirement",
+            "move",
+            "job_change_ahead",
+        ] {
             assert!(
                 changes.get(why).copied().unwrap_or(0) > 10,
                 "{why}: {changes:?}"

@@ -167,6 +167,14 @@ pub enum InsurerType {
 }
 
 impl InsurerType {
+    /// The employee schemes (被用者保険), whose members change with their employer.
+    pub fn is_employee(self) -> bool {
+        matches!(
+            self,
+            InsurerType::KyokaiKenpo | InsurerType::Society | InsurerType::MutualAid
+        )
+    }
+
     pub const ALL: [InsurerType; 6] = [
         InsurerType::KyokaiKenpo,
         InsurerType::Society,
@@ -509,6 +517,10 @@ pub fn job_change_rate(age: u32) -> f64 {
 
 /// Job changers in 2023 (Labour Force Survey): what [`job_change_rate`] is calibrated to.
 pub const JOB_CHANGERS_PER_YEAR: f64 = 3.28e6;
+
+/// Brings the yearly probabilities of [`job_change_rate`] (calibrated for the history, where dates
+/// moved back to 1 April leave the year) to the same 3.28 M changes in the year ahead.
+pub const JOB_CHANGE_AHEAD_CALIBRATION: f64 = 0.83;
 
 /// Share of job changes dated 1 April (the start of the fiscal year), of those dated on a first
 /// of the month (an assumption: April carries the hiring season).

@@ -188,6 +188,7 @@ impl Lives {
                 home_clinic: mother.home_clinic.clone(),
                 usual_pharmacy: mother.usual_pharmacy.clone(),
                 next_insurance: None,
+                next_reported: None,
             });
         }
         out
@@ -241,6 +242,7 @@ mod tests {
             home_clinic: None,
             usual_pharmacy: None,
             next_insurance: None,
+            next_reported: None,
         }
     }
 

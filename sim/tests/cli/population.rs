@@ -87,7 +87,7 @@ fn a_national_sample_matches_the_published_marginals() {
         population::generate(&s, dir.path(), RunOptions::default()).unwrap();
     assert_eq!(manifest.persons, (123_800_000.0f64 * 0.002).round() as u64);
     let cmp = Comparison::new(&marginals, s.population.scale.get(), &[]);
-    assert!(cmp.national && cmp.rows.len() == 22, "{}", cmp.rows.len());
+    assert!(cmp.national && cmp.rows.len() == 23, "{}", cmp.rows.len());
     for r in &cmp.rows {
         assert!(
             r.within,

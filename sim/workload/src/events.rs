@@ -7,18 +7,18 @@
 //! | `id` | u64 | unique and stable: person index × 2^20 + the person's event number |
 //! | `at` | timestamp (ms, +09:00) | when the request is due, simulated time |
 //! | `flow` | text | the flow that made it (`visit`, `refill`, `discharge`, `checkup`, `vaccination`, `maternal`, `care`, `portal`) |
-//! | `route` | text | the route (`dx_model::route::Route`): `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; municipal and portal: `vaccination_record`, `vaccination_batch` (one dose of a municipal batch upload), `vaccination_read`, `vaccination_schedule`, `prenatal_checkup`, `infant_checkup`, `pregnancy_register`, `entitlement_register`, `care_certify`, `care_read`, `portal_read`, `portal_apply`, `application_decide`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
+//! | `route` | text | the route (`dx_model::route::Route`): `verify`, `batch` (one person of a batch pre-check), `consent`, `check`, `register`, `cancel`, `retrieve`, `dispense`, `paper_dispense`; EHR sharing: `ehr_items`, `ehr_document`, `ehr_inbox`, `ehr_read`, `ehr_receive`, `ehr_summary`; municipal and portal: `vaccination_record`, `vaccination_batch` (one dose of a municipal batch upload), `vaccination_read`, `vaccination_schedule`, `prenatal_checkup`, `infant_checkup`, `pregnancy_register`, `entitlement_register`, `care_certify`, `care_read`, `portal_read`, `portal_apply`, `application_decide`; insurers: `qualification_acquire`, `qualification_lose`; `healthz` (a liveness probe, for benchmarks of the driver itself) |
 //! | `needs` | u64, null | the event whose result this one needs |
-//! | `facility` | text, null | the requesting facility's code; a municipality's 6-digit code for municipal requests; null for the person's own portal requests |
+//! | `facility` | text, null | the requesting facility's code; a municipality's 6-digit code for municipal requests; the insurer's number for an insurer's report; null for the person's own portal requests |
 //! | `person_id` | text | the person |
 //! | `card_serial` | text, null | set when the person is identified by card |
-//! | `insurer_number`, `symbol`, `number`, `branch` | text, null | the insurance number (identification, or coverage for a registration) |
+//! | `insurer_number`, `symbol`, `number`, `branch` | text, null | the insurance number (identification, coverage for a registration, or the qualification an insurer reports) |
 //! | `sex`, `birth_date` | text, date | for the prescription document; sex `F` or `M`, as in the population's files |
 //! | `consent` | bool | verification: consent given at the card reader to viewing records; true for a verbal consent |
 //! | `kind` | text, null | registration: `electronic` or `in_hospital`; EHR document: `referral`, `discharge_summary`, `checkup_report`; portal page: `medications`, `vaccinations`, `checkups`, `care`, `access_log`, `applications`; application: `vaccination_voucher`, `medical_subsidy`, `care_certification` |
 //! | `uses` | u8 | registration: uses allowed (refills 2–3); municipal upload: days between the dose and the upload; pregnancy notification: days since the pregnancy was confirmed |
 //! | `other_facility` | text, null | paper dispensing: the prescriber's facility code; referral letter: the addressee |
-//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR facts, `;`-separated (see [`facts_text`]); vaccination: the vaccine code; care certification: `level:valid_from:valid_to`; prenatal checkup: gestational weeks; pregnancy notification: days from the confirmation to the expected delivery; entitlement: `law:from_days` (the law code, and the first valid day relative to the registration's day) |
+//! | `items` | text, null | drug lines `YJ:days:quantity`, `;`-separated; EHR facts, `;`-separated (see [`facts_text`]); vaccination: the vaccine code; care certification: `level:valid_from:valid_to`; prenatal checkup: gestational weeks; pregnancy notification: days from the confirmation to the expected delivery; entitlement: `law:from_days` (the law code, and the first valid day relative to the registration's day); insurer's report: the first (acquisition) or last (loss) day covered, relative to the report's day |
 
 use anyhow::Context as _;
 use arrow_array::builder::{
@@ -133,6 +133,11 @@ fn columns(p: &Payload) -> Columns<'_> {
             items: Some(term_days.to_string()),
             ..c
         },
+        Payload::QualificationAcquire { from_days: days }
+        | Payload::QualificationLose { to_days: days } => Columns {
+            items: Some(days.to_string()),
+            ..c
+        },
         Payload::EntitlementRegister { law, from_days } => Columns {
             items: Some(format!("{law}:{from_days}")),
             ..c
@@ -238,6 +243,12 @@ fn payload(route: Route, c: Columns<'_>) -> anyhow::Result<Payload> {
         Route::PregnancyRegister => Payload::PregnancyRegister {
             confirmed_days_ago: c.uses,
             term_days: items()?.parse().context("items: term days")?,
+        },
+        Route::QualificationAcquire => Payload::QualificationAcquire {
+            from_days: items()?.parse().context("items: from_days")?,
+        },
+        Route::QualificationLose => Payload::QualificationLose {
+            to_days: items()?.parse().context("items: to_days")?,
         },
         Route::EntitlementRegister => {
             let spec = items()?;

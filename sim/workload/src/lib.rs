@@ -282,6 +282,8 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
         text("next_insurer_number")?,
         text("next_symbol")?,
         text("next_number")?,
+        text("next_branch")?,
+        text("next_change")?,
     ];
     let next_from = col("next_from")?.as_primitive::<Date32Type>();
     let birth = col("birth_date")?.as_primitive::<Date32Type>();
@@ -302,6 +304,28 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
                 .trim_start_matches('P')
                 .parse()
                 .with_context(|| format!("persons: id {pid:?} is not P + digits"))?;
+            // The coverage ahead: the union's from the 75th birthday; a new employer's from the
+            // new insurer's report (`flows::insurer`).
+            let (next_coverage, next_reported) = if next[0].is_null(i) || next_from.is_null(i) {
+                (None, None)
+            } else {
+                let from = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+                    + chrono::TimeDelta::days(i64::from(next_from.value(i)));
+                let from_ms = flows::jst_ms(from.and_hms_opt(0, 0, 0).expect("midnight"));
+                let coverage = [
+                    next[0].value(i).to_owned(),
+                    opt(next[1], i).unwrap_or_default(),
+                    opt(next[2], i).unwrap_or_default(),
+                    opt(next[3], i).unwrap_or_else(|| "00".into()),
+                ];
+                match opt(next[4], i).as_deref() {
+                    Some("75th_birthday") | None => (Some((coverage, from_ms)), None),
+                    Some(_) => {
+                        let (acquire, _) = flows::insurer::report_times(index, from_ms);
+                        (Some((coverage, acquire)), Some(from_ms))
+                    }
+                }
+            };
             Ok(PersonRow {
                 index,
                 id: pid.to_owned(),
@@ -330,19 +354,8 @@ pub fn person_rows(b: &RecordBatch) -> anyhow::Result<Vec<PersonRow>> {
                 public_expense: opt(law, i),
                 home_clinic: opt(clinic, i),
                 usual_pharmacy: opt(pharmacy, i),
-                next_insurance: (!next[0].is_null(i) && !next_from.is_null(i)).then(|| {
-                    let from = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
-                        + chrono::TimeDelta::days(i64::from(next_from.value(i)));
-                    (
-                        [
-                            next[0].value(i).to_owned(),
-                            opt(next[1], i).unwrap_or_default(),
-                            opt(next[2], i).unwrap_or_default(),
-                            "00".to_owned(),
-                        ],
-                        flows::jst_ms(from.and_hms_opt(0, 0, 0).expect("midnight")),
-                    )
-                }),
+                next_insurance: next_coverage.clone(),
+                next_reported,
             })
         })
         .collect()

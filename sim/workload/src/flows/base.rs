@@ -32,9 +32,11 @@ pub struct PersonRow {
     pub public_expense: Option<String>,
     pub home_clinic: Option<String>,
     pub usual_pharmacy: Option<String>,
-    /// The coverage that follows `insurance` (the late-elderly union's at the 75th birthday)
-    /// and the instant it begins: requests from then on carry it.
+    /// The coverage that follows `insurance` and the instant requests begin to carry it: the
+    /// late-elderly union's from the 75th birthday; a new employer's from its insurer's report.
     pub next_insurance: Option<([String; 4], i64)>,
+    /// For a coverage the insurers report (not a 75th birthday): the midnight of its first day.
+    pub next_reported: Option<i64>,
 }
 
 /// A facility as the flows need it.

@@ -93,8 +93,13 @@ impl<'a> Emitter<'a> {
             payload,
         };
         fill(&mut e);
-        // Coverage changes at the 75th birthday: from then on the new number is shown.
-        if let Some((next, from)) = &p.next_insurance {
+        // Coverage changes (at the 75th birthday, or when the new insurer reports it): from then
+        // on the new number is shown — except in the insurers' own reports, which name theirs.
+        let reports = matches!(
+            e.payload,
+            Payload::QualificationAcquire { .. } | Payload::QualificationLose { .. }
+        );
+        if let (Some((next, from)), false) = (&p.next_insurance, reports) {
             if at_ms >= *from && e.insurance.is_some() && e.insurance == p.insurance {
                 e.insurance = Some(next.clone());
             }
@@ -154,6 +159,7 @@ mod tests {
             home_clinic: None,
             usual_pharmacy: None,
             next_insurance: Some((new.clone(), birthday)),
+            next_reported: None,
         };
         let mut out = Emitter::new(&person, &ctx);
         let verify = || Payload::Verify { consent: false };

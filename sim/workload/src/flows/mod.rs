@@ -9,6 +9,7 @@ pub mod ehr;
 pub mod ehr_rates;
 pub mod emit;
 pub mod ident;
+pub mod insurer;
 pub mod municipal;
 pub mod municipal_rates;
 pub mod prescription;
@@ -27,5 +28,6 @@ pub fn registry() -> Vec<Box<dyn Flow>> {
         Box::new(visit::VisitFlow),
         Box::new(ehr::EhrFlow),
         Box::new(municipal::MunicipalFlow),
+        Box::new(insurer::InsurerFlow),
     ]
 }

@@ -516,6 +516,7 @@ mod tests {
             home_clinic: None,
             usual_pharmacy: None,
             next_insurance: None,
+            next_reported: None,
         }
     }
 
