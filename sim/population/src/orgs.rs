@@ -250,6 +250,10 @@ fn facilities(
         let mut seq = [0u32; 4];
         for (kind, national) in tables::FACILITY_COUNTS {
             // At least one of each kind in a generated prefecture, so every person has a clinic.
+            let share = match kind {
+                FacilityKind::Hospital => tables::facility_share(kind, p.code),
+                _ => share,
+            };
             let n = ((national * s.population.scale.get() * share).round() as u64).max(1);
             let (table, slot, connected, erx) = match kind {
                 FacilityKind::Hospital => (
@@ -409,5 +413,35 @@ mod tests {
             orgs.total_persons()
         );
         assert!(orgs.facilities.iter().all(|f| f.prefecture == 31));
+    }
+
+    /// Hospitals where the published survey counts them: Kochi's per person several times
+    /// Kanagawa's, every prefecture within rounding of its share of the nation's 8,060.
+    #[test]
+    fn hospitals_follow_each_prefecture_s_published_count() {
+        let s = Scenario::national(0.1);
+        let orgs = Orgs::generate(&s);
+        let hospitals = |code: u8| {
+            orgs.facilities
+                .iter()
+                .filter(|f| f.prefecture == code && f.kind == FacilityKind::Hospital)
+                .count() as f64
+        };
+        let all: f64 = tables::HOSPITALS_2022.iter().map(|&n| f64::from(n)).sum();
+        for code in 1..=47u8 {
+            let want =
+                8_060.0 * 0.1 * f64::from(tables::HOSPITALS_2022[usize::from(code) - 1]) / all;
+            assert!(
+                (hospitals(code) - want).abs() <= 0.5 + 1e-9,
+                "{code}: {} {want}",
+                hospitals(code)
+            );
+        }
+        let per_person =
+            |code: u8| hospitals(code) / orgs.prefectures[usize::from(code) - 1].persons as f64;
+        assert!(
+            per_person(39) > 3.0 * per_person(14),
+            "Kochi against Kanagawa"
+        );
     }
 }

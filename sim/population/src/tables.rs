@@ -378,6 +378,30 @@ pub const FACILITY_COUNTS: [(dx_exchange::wire::FacilityKind, f64); 5] = [
     (dx_exchange::wire::FacilityKind::CareProvider, 37_000.0),
 ];
 
+/// Hospitals by prefecture (index code − 1), end of January 2022: MHLW, Survey of Medical
+/// Institutions, monthly dynamics (医療施設動態調査, 令和4年1月末概数), table 3; 8,193 in all. A
+/// prefecture's share of [`FACILITY_COUNTS`]' hospitals follows it (Kochi has 17 per 100,000
+/// persons, Kanagawa under 4); the other kinds follow the population, their prefectural
+/// tables being out of the project's reach.
+#[rustfmt::skip]
+pub const HOSPITALS_2022: [u16; 47] = [
+    538, 93, 92, 135, 65, 67, 124, 172, 109, 128, 343, 289, 632, 337, 124, 106, 91, 67, 60, 126,
+    98, 170, 318, 93, 58, 161, 510, 347, 75, 83, 43, 46, 159, 235, 140, 106, 89, 134, 121, 453,
+    97, 148, 206, 151, 133, 232, 89,
+];
+
+/// A prefecture's share of the nation's facilities of `kind`: its hospitals' for hospitals,
+/// its population's for the rest.
+pub fn facility_share(kind: dx_exchange::wire::FacilityKind, prefecture: u8) -> f64 {
+    let i = usize::from(prefecture) - 1;
+    if kind == dx_exchange::wire::FacilityKind::Hospital {
+        let all: f64 = HOSPITALS_2022.iter().map(|&n| f64::from(n)).sum();
+        f64::from(HOSPITALS_2022[i]) / all
+    } else {
+        prefecture_shares()[i]
+    }
+}
+
 /// Households (2020 Census, Statistics Bureau, basic tabulation): 55.7 M general households of
 /// 2.21 persons on average; one person 38.0%, a couple alone 20.1%, a couple and children 25.0%,
 /// one parent and children 9.0%, the rest (three generations and others) 7.9%.

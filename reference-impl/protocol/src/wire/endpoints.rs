@@ -333,7 +333,7 @@ mod tests {
             assert_eq!(e.path.matches('{').count(), e.path.matches('}').count());
             assert!([200, 201].contains(&e.status));
         }
-        assert_eq!(ALL.len(), 61);
+        assert_eq!(ALL.len(), 63);
     }
 
     #[test]
