@@ -116,10 +116,12 @@ impl Context<'_> {
                     why: Change::SeventyFifth,
                 })
             } else if kind.is_employee() {
-                // The insured person changes employer within the year: they and their dependants
-                // (not turning 75 first) move to the new employer's insurer together.
+                // The insured person retires into the municipality's NHI or changes employer
+                // within the year: they and their dependants (not turning 75 first) move
+                // together.
                 let holder = &persons[(p.number - first) as usize];
-                self.next_job_change(holder, insurer, p.symbol)
+                self.next_retirement(holder)
+                    .or_else(|| self.next_job_change(holder, insurer, p.symbol))
                     .filter(|c| c.since < seventy_fifth)
                     .map(|c| Next {
                         insurer: c.insurer,
@@ -127,7 +129,7 @@ impl Context<'_> {
                         number: p.number,
                         branch: p.branch,
                         from: c.since,
-                        why: Change::JobChange,
+                        why: c.why,
                     })
             } else {
                 None
@@ -138,6 +140,26 @@ impl Context<'_> {
             p.change = change;
             p.next = next;
         }
+    }
+
+    /// The holder's retirement into their municipality's NHI, if within the year after the
+    /// population date: an insured employee aged 60–64 retires by 65 with the history's share
+    /// ([`tables::RETIRED_FROM_EMPLOYMENT`]), spread evenly over the years left, on a birthday.
+    fn next_retirement(&self, holder: &Person) -> Option<HolderChange> {
+        if !(60..65).contains(&holder.age) {
+            return None;
+        }
+        let mut r = Stream::from_key(self.history_key, holder.id ^ NEXT_STREAM ^ 2);
+        let years_left = 65 - holder.age;
+        if !r.chance(tables::RETIRED_FROM_EMPLOYMENT / f64::from(years_left)) {
+            return None;
+        }
+        Some(HolderChange {
+            since: birthday(holder.birth_date, holder.age as i32 + 1),
+            why: Change::Retirement,
+            insurer: self.municipal_nhi[holder.municipality as usize],
+            symbol: 1 + r.below(99_999) as u32,
+        })
     }
 
     /// The holder's next change of employer, if within the year after the population date: at

@@ -618,10 +618,18 @@ mod tests {
                     assert!(numbers.insert((n.insurer, n.symbol, n.number, 0)), "{p:?}");
                 }
                 Some(n) => {
-                    // A change of employer within the year, the household's dependants with
-                    // their insured person, before any 75th birthday.
-                    assert_eq!(n.why, Change::JobChange, "{p:?}");
+                    // A change of employer or a retirement into NHI within the year, the
+                    // household's dependants with their insured person, before any 75th birthday.
                     assert!(kind.is_employee(), "{p:?}");
+                    let into = orgs.insurers[n.insurer as usize].kind;
+                    match n.why {
+                        Change::JobChange => assert!(into.is_employee(), "{p:?}"),
+                        Change::Retirement => {
+                            assert_eq!(into, InsurerType::MunicipalNhi, "{p:?}");
+                            assert!((60..65).contains(&holder.age), "{holder:?}");
+                        }
+                        other => panic!("{other:?} ahead: {p:?}"),
+                    }
                     assert!(
                         n.from > ctx.as_of && n.from <= birthday(ctx.as_of, 1),
                         "{p:?}"
@@ -634,7 +642,13 @@ mod tests {
                         (n.insurer, n.symbol) != (insurer, p.symbol),
                         "a new number: {p:?}"
                     );
-                    *changes.entry("job_change_ahead").or_default() += 1;
+                    *changes
+                        .entry(if n.why == Change::JobChange {
+                            "job_change_ahead"
+                        } else {
+                            "retirement_ahead"
+                        })
+                        .or_default() += 1;
                 }
                 None => assert!(p.age != 74 || kind == InsurerType::LateElderly, "{p:?}"),
             }
@@ -645,6 +659,7 @@ mod tests {
             "retirement",
             "move",
             "job_change_ahead",
+            "retirement_ahead",
         ] {
             assert!(
                 changes.get(why).copied().unwrap_or(0) > 10,
