@@ -334,37 +334,11 @@ async fn coverage_changes_at_75_and_the_records_follow_the_person() {
         Some(new.valid_from - chrono::TimeDelta::days(1))
     );
 
-    let data = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
-    ));
-    let exchange = dx_exchange::Exchange::open_at(
-        &ScratchStore::sqlite(data.path()).location,
-        Durability::Normal,
-        clock.clone(),
-        dx_exchange::admission::Limits::default(),
-    )
-    .unwrap();
-    population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
-    let admin_secret = exchange.admin_secret().to_owned();
-    let clinic = population::import::read_facilities(pop.path())
-        .unwrap()
-        .into_iter()
-        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
-        .unwrap()
-        .code;
-    let running = exchange
-        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .unwrap();
-    let client = ExchangeClient::new(running.url());
+    let served = Served::start(pop.path(), as_of).await;
+    let (clock, client, clinic) = (&served.clock, &served.client, served.clinic.clone());
     let tokens = || async {
-        let admin = client.token("admin", &admin_secret).await.unwrap().token;
-        let clinic_token = client
-            .token_for(&admin, &format!("facility:{clinic}"))
-            .await
-            .unwrap()
-            .token;
-        (admin, clinic_token)
+        let clinic_token = served.token(&format!("facility:{clinic}")).await;
+        (served.admin().await, clinic_token)
     };
     let (admin, token) = tokens().await;
     client
@@ -491,7 +465,113 @@ async fn coverage_changes_at_75_and_the_records_follow_the_person() {
             .any(|e| e.prescription_id.as_deref() == Some(registered.prescription_id.as_str())),
         "{history:?}"
     );
-    running.stop().await.unwrap();
+    served.running.stop().await.unwrap();
+}
+
+/// A population imported into an exchange on a manual clock at 01:00 UTC of `as_of`, served on
+/// loopback: what the workload's requests meet.
+struct Served {
+    _data: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    running: dx_exchange::Running,
+    client: ExchangeClient,
+    http: reqwest::Client,
+    admin_secret: String,
+    clinic: String,
+}
+
+impl Served {
+    async fn start(pop: &std::path::Path, as_of: chrono::NaiveDate) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(
+            as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+        ));
+        let exchange = dx_exchange::Exchange::open_at(
+            &ScratchStore::sqlite(data.path()).location,
+            Durability::Normal,
+            clock.clone(),
+            dx_exchange::admission::Limits::default(),
+        )
+        .unwrap();
+        population::import::import_fresh(pop, exchange.store(), false).unwrap();
+        let admin_secret = exchange.admin_secret().to_owned();
+        let clinic = population::import::read_facilities(pop)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
+            .unwrap()
+            .code;
+        let running = exchange
+            .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+            .unwrap();
+        let client = ExchangeClient::new(running.url());
+        Self {
+            _data: data,
+            clock,
+            running,
+            client,
+            http: reqwest::Client::new(),
+            admin_secret,
+            clinic,
+        }
+    }
+
+    async fn admin(&self) -> String {
+        let admin = self.client.token("admin", &self.admin_secret).await;
+        admin.unwrap().token
+    }
+
+    async fn token(&self, principal: &str) -> String {
+        let admin = self.admin().await;
+        self.client
+            .token_for(&admin, principal)
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// The driver's request of workload event `e`, sent as the replay sends it: at its due
+    /// instant on the exchange's clock (never moving the clock back). Status and body.
+    async fn send(&self, e: &dx_model::event::Event, seed: u64) -> (u16, String) {
+        use dx_exchange::clock::Clock;
+        let ahead = e.at_ms - self.clock.now().timestamp_millis();
+        self.clock
+            .advance(chrono::TimeDelta::milliseconds(ahead.max(0)));
+        let p = dx_drive::requests::prepare(e, None, self.clock.now(), seed).unwrap();
+        let token = self.token(&p.principal).await;
+        let r = self
+            .http
+            .request(
+                reqwest::Method::from_bytes(p.method.as_str().as_bytes()).unwrap(),
+                format!("{}{}", self.running.url(), p.path),
+            )
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(p.body.unwrap_or_default())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Verification by an insurance number at the clinic.
+    async fn verify(
+        &self,
+        q: &dx_exchange::wire::QualificationRecord,
+    ) -> dx_exchange::wire::VerifyResponse {
+        let token = self.token(&format!("facility:{}", self.clinic)).await;
+        self.client
+            .verify(
+                &token,
+                &VerifyRequest {
+                    person: PersonRef::by_insurance(q),
+                    service_date: None,
+                    consent: None,
+                },
+            )
+            .await
+            .unwrap()
+    }
 }
 
 /// The workload's municipal registrations through the driver's requests to the exchange: a
@@ -547,85 +627,26 @@ async fn municipal_registrations_reach_the_counter() {
         })
         .unwrap();
 
-    let data = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
-    ));
-    let exchange = dx_exchange::Exchange::open_at(
-        &ScratchStore::sqlite(data.path()).location,
-        Durability::Normal,
-        clock.clone(),
-        dx_exchange::admission::Limits::default(),
-    )
-    .unwrap();
-    population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
-    let admin_secret = exchange.admin_secret().to_owned();
-    let clinic = population::import::read_facilities(pop.path())
-        .unwrap()
-        .into_iter()
-        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
-        .unwrap()
-        .code;
-    let running = exchange
-        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .unwrap();
-    let client = ExchangeClient::new(running.url());
-    let http = reqwest::Client::new();
-    let token_of = |principal: String| {
-        let (client, secret) = (&client, &admin_secret);
-        async move {
-            let admin = client.token("admin", secret).await.unwrap().token;
-            client.token_for(&admin, &principal).await.unwrap().token
-        }
+    let served = Served::start(pop.path(), as_of).await;
+    let at = served.clock.now().timestamp_millis();
+    // A workload event of the person's municipality, due now.
+    let event = |payload: Payload, who: &PersonRecord| Event {
+        id: 1,
+        at_ms: at,
+        flow: Flow::Entitlement,
+        facility: who.municipality.clone(),
+        person_id: who.id.clone(),
+        payload,
+        ..Event::default()
     };
-    // The driver's request of a workload event, sent as it sends it.
     let send = |payload: Payload, who: &PersonRecord| {
-        let e = Event {
-            id: 1,
-            at_ms: clock.now().timestamp_millis(),
-            flow: Flow::Entitlement,
-            facility: who.municipality.clone(),
-            person_id: who.id.clone(),
-            payload,
-            ..Event::default()
-        };
-        let (http, url, token_of, now) = (&http, running.url(), &token_of, clock.now());
-        async move {
-            let p = dx_drive::requests::prepare(&e, None, now, s.seed).unwrap();
-            let token = token_of(p.principal.clone()).await;
-            let r = http
-                .request(
-                    reqwest::Method::from_bytes(p.method.as_str().as_bytes()).unwrap(),
-                    format!("{url}{}", p.path),
-                )
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(p.body.unwrap_or_default())
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.text().await.unwrap())
-        }
+        let e = event(payload, who);
+        let served = &served;
+        async move { served.send(&e, s.seed).await }
     };
     let entitlements_of = |who: &PersonRecord| {
-        let (client, q, token_of) = (&client, who.qualifications[0].clone(), &token_of);
-        let principal = format!("facility:{clinic}");
-        async move {
-            let token = token_of(principal).await;
-            let v = client
-                .verify(
-                    &token,
-                    &VerifyRequest {
-                        person: PersonRef::by_insurance(&q),
-                        service_date: None,
-                        consent: None,
-                    },
-                )
-                .await
-                .unwrap();
-            v.public_expenses
-        }
+        let (served, q) = (&served, who.qualifications[0].clone());
+        async move { served.verify(&q).await.public_expenses }
     };
     let renewal = |law: &str| Payload::EntitlementRegister {
         law: law.into(),
@@ -667,7 +688,7 @@ async fn municipal_registrations_reach_the_counter() {
         last_old(&entitlements_of(child).await),
         Some(before[0].valid_from)
     );
-    clock.advance(chrono::TimeDelta::days(10));
+    served.clock.advance(chrono::TimeDelta::days(10));
     for who in [child, patient] {
         let now = entitlements_of(who).await;
         assert_eq!(now.len(), 1, "{now:?}");
@@ -677,9 +698,10 @@ async fn municipal_registrations_reach_the_counter() {
     let born = entitlements_of(newborn).await;
     assert_eq!(born.len(), 1, "{born:?}");
     assert_eq!(born[0].law_code, "88");
-    let maternal = client
+    let maternal = served
+        .client
         .call::<ep::ReadMaternal>(
-            Some(&token_of(format!("person:{}", woman.id)).await),
+            Some(&served.token(&format!("person:{}", woman.id)).await),
             &[&woman.id],
             &(),
             &(),
@@ -687,7 +709,7 @@ async fn municipal_registrations_reach_the_counter() {
         .await
         .unwrap();
     assert!(!maternal.records.is_empty(), "{maternal:?}");
-    running.stop().await.unwrap();
+    served.running.stop().await.unwrap();
 }
 
 /// A change of employer within the year ahead, as the workload's insurers report it through the
@@ -696,7 +718,6 @@ async fn municipal_registrations_reach_the_counter() {
 /// insurer's, the old number answers `expired` with its last day, the day before the change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
-    use dx_exchange::clock::Clock;
     use dx_exchange::wire::{QualificationRecord, QualificationStatus};
     use dx_workload::flows::{Emitter, Flow as _, GenContext};
     let mut s = quickstart();
@@ -737,37 +758,7 @@ async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
     };
     assert_eq!(acquisition.at_ms, switch);
 
-    let data = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        as_of.and_hms_opt(1, 0, 0).unwrap().and_utc(),
-    ));
-    let exchange = dx_exchange::Exchange::open_at(
-        &ScratchStore::sqlite(data.path()).location,
-        Durability::Normal,
-        clock.clone(),
-        dx_exchange::admission::Limits::default(),
-    )
-    .unwrap();
-    population::import::import_fresh(pop.path(), exchange.store(), false).unwrap();
-    let admin_secret = exchange.admin_secret().to_owned();
-    let clinic = population::import::read_facilities(pop.path())
-        .unwrap()
-        .into_iter()
-        .find(|f| f.kind == dx_exchange::wire::FacilityKind::Clinic)
-        .unwrap()
-        .code;
-    let running = exchange
-        .spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-        .unwrap();
-    let client = ExchangeClient::new(running.url());
-    let http = reqwest::Client::new();
-    let token_of = |principal: String| {
-        let (client, secret) = (&client, &admin_secret);
-        async move {
-            let admin = client.token("admin", secret).await.unwrap().token;
-            client.token_for(&admin, &principal).await.unwrap().token
-        }
-    };
+    let served = Served::start(pop.path(), as_of).await;
     let quad = |q: &[String; 4]| QualificationRecord {
         insurer_number: q[0].clone(),
         symbol: q[1].clone(),
@@ -777,43 +768,8 @@ async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
         valid_to: None,
     };
     let verify = |q: QualificationRecord| {
-        let (client, token_of, principal) = (&client, &token_of, format!("facility:{clinic}"));
-        async move {
-            let token = token_of(principal).await;
-            client
-                .verify(
-                    &token,
-                    &VerifyRequest {
-                        person: PersonRef::by_insurance(&q),
-                        service_date: None,
-                        consent: None,
-                    },
-                )
-                .await
-                .unwrap()
-        }
-    };
-    // Sent as the replay sends it: at its due instant on the exchange's clock.
-    let send = |e: &dx_model::event::Event| {
-        let (http, url, token_of) = (&http, running.url(), &token_of);
-        let advance = e.at_ms - clock.now().timestamp_millis();
-        clock.advance(chrono::TimeDelta::milliseconds(advance.max(0)));
-        let p = dx_drive::requests::prepare(e, None, clock.now(), s.seed).unwrap();
-        async move {
-            let token = token_of(p.principal.clone()).await;
-            let r = http
-                .request(
-                    reqwest::Method::from_bytes(p.method.as_str().as_bytes()).unwrap(),
-                    format!("{url}{}", p.path),
-                )
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(p.body.unwrap_or_default())
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
+        let served = &served;
+        async move { served.verify(&q).await }
     };
     let v = verify(quad(&old)).await;
     assert_eq!(v.status, QualificationStatus::Valid);
@@ -823,7 +779,7 @@ async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
         QualificationStatus::NotFound
     );
 
-    let (status, body) = send(acquisition).await;
+    let (status, body) = served.send(acquisition, s.seed).await;
     assert_eq!(status, 201, "{body}");
     let v = verify(quad(&new)).await;
     assert_eq!(
@@ -831,7 +787,7 @@ async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
         (QualificationStatus::Valid, Some(person.id.as_str())),
         "{v:?}"
     );
-    let (status, body) = send(loss).await;
+    let (status, body) = served.send(loss, s.seed).await;
     assert_eq!(status, 200, "{body}");
     let v = verify(quad(&old)).await;
     let first = GenContext::date_of(person.next_reported.unwrap());
@@ -842,5 +798,5 @@ async fn insurers_report_a_change_of_employer_and_the_counter_follows() {
             Some(first - chrono::TimeDelta::days(1))
         )
     );
-    running.stop().await.unwrap();
+    served.running.stop().await.unwrap();
 }

@@ -39,6 +39,32 @@ pub struct PersonRow {
     pub next_reported: Option<i64>,
 }
 
+#[cfg(test)]
+impl PersonRow {
+    /// A woman of Tokyo's municipality 131016 with nothing else about her, for tests.
+    pub(crate) fn sample(index: u64) -> Self {
+        PersonRow {
+            index,
+            id: format!("P{index:010}"),
+            sex: Sex::Female,
+            birth_date: 0,
+            age: 0,
+            prefecture: 13,
+            insurance: None,
+            card_serial: None,
+            conditions: 0,
+            municipality: "131016".into(),
+            pregnant: false,
+            ltc_level: 0,
+            public_expense: None,
+            home_clinic: None,
+            usual_pharmacy: None,
+            next_insurance: None,
+            next_reported: None,
+        }
+    }
+}
+
 /// A facility as the flows need it.
 #[derive(Debug, Clone)]
 pub struct Facility {

@@ -143,23 +143,11 @@ mod tests {
         ];
         let birthday = ctx.start_ms + 3_600_000;
         let person = PersonRow {
-            index: 42,
-            id: "P0000000042".into(),
-            sex: dx_protocol::wire::Sex::Female,
             birth_date: -9_000,
             age: 74,
-            prefecture: 13,
             insurance: Some(old.clone()),
-            card_serial: None,
-            conditions: 0,
-            municipality: "131016".into(),
-            pregnant: false,
-            ltc_level: 0,
-            public_expense: None,
-            home_clinic: None,
-            usual_pharmacy: None,
             next_insurance: Some((new.clone(), birthday)),
-            next_reported: None,
+            ..PersonRow::sample(42)
         };
         let mut out = Emitter::new(&person, &ctx);
         let verify = || Payload::Verify { consent: false };

@@ -67,7 +67,6 @@ impl Flow for InsurerFlow {
 mod tests {
     use super::*;
     use crate::flows::Facilities;
-    use dx_protocol::wire::Sex;
 
     /// A change of employer on 1 November: the new insurer reports within five days, the old
     /// one after it; the person's checks carry the old number until the first report and the
@@ -102,23 +101,12 @@ mod tests {
             );
             assert!(lose >= acquire && lose < acquire + 12 * DAY, "{index}");
             let person = PersonRow {
-                index,
-                id: format!("P{index:010}"),
-                sex: Sex::Female,
                 birth_date: 5_000,
                 age: 40,
-                prefecture: 13,
                 insurance: Some(old.clone()),
-                card_serial: None,
-                conditions: 0,
-                municipality: "131016".into(),
-                pregnant: false,
-                ltc_level: 0,
-                public_expense: None,
-                home_clinic: None,
-                usual_pharmacy: None,
                 next_insurance: Some((new.clone(), acquire)),
                 next_reported: Some(from_ms),
+                ..PersonRow::sample(index)
             };
             let mut out = Emitter::new(&person, &ctx);
             InsurerFlow.emit(&person, &ctx, &mut out);

@@ -500,23 +500,10 @@ mod tests {
 
     fn person(index: u64, sex: Sex, birth: NaiveDate, law: Option<&str>) -> PersonRow {
         PersonRow {
-            index,
-            id: format!("P{index:010}"),
             sex,
             birth_date: (birth - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32,
-            age: 0,
-            prefecture: 13,
-            insurance: None,
-            card_serial: None,
-            conditions: 0,
-            municipality: "131016".into(),
-            pregnant: false,
-            ltc_level: 0,
             public_expense: law.map(str::to_owned),
-            home_clinic: None,
-            usual_pharmacy: None,
-            next_insurance: None,
-            next_reported: None,
+            ..PersonRow::sample(index)
         }
     }
 
