@@ -287,7 +287,6 @@ fn the_persons_folder_reads_as_one_table_without_options() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coverage_changes_at_75_and_the_records_follow_the_person() {
     use dx_exchange::clock::{Clock, jst};
-    use dx_exchange::wire::fhir::DraftCoverage;
     use dx_exchange::wire::{
         ConsentFlags, PersonRecord, PrescriptionKind, QualificationRecord,
         RegisterPrescriptionRequest, endpoints as ep,
@@ -413,12 +412,7 @@ async fn coverage_changes_at_75_and_the_records_follow_the_person() {
         &doctor.id,
         clock.now().with_timezone(&jst()),
         (turning.sex.fhir(), turning.birth_date),
-        DraftCoverage {
-            insurer_number: coverage.insurer_number,
-            symbol: coverage.symbol,
-            number: coverage.number,
-            branch: coverage.branch,
-        },
+        coverage,
     );
     let mut bundle = draft.to_bundle();
     dx_exchange::wire::hpki::sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());

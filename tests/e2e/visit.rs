@@ -18,15 +18,21 @@ use dx_exchange::wire::{
 use std::sync::Arc;
 
 /// A 28-day rosuvastatin prescription by `doctor` at `clinic` for a patient of (gender, birth
-/// date) under `coverage`.
+/// date) under the `coverage` a verification answered.
 pub(crate) fn statin_draft(
     document_id: &str,
     clinic: &str,
     doctor: &str,
     issued_at: DateTime<chrono::FixedOffset>,
     (gender, birth): (&'static str, chrono::NaiveDate),
-    coverage: DraftCoverage,
+    coverage: dx_exchange::wire::Coverage,
 ) -> PrescriptionDraft {
+    let coverage = DraftCoverage {
+        insurer_number: coverage.insurer_number,
+        symbol: coverage.symbol,
+        number: coverage.number,
+        branch: coverage.branch,
+    };
     let drug = DrugMaster::get()
         .all()
         .iter()
@@ -136,12 +142,7 @@ async fn a_prescription_travels_from_clinic_to_pharmacy() {
         &doctor.id,
         clock.now().with_timezone(&jst()),
         ("female", person.birth_date),
-        DraftCoverage {
-            insurer_number: coverage.insurer_number,
-            symbol: coverage.symbol,
-            number: coverage.number,
-            branch: coverage.branch,
-        },
+        coverage,
     );
     let mut bundle = draft.to_bundle();
     sign_bundle(&mut bundle, &doctor, draft.issued_at.fixed_offset());

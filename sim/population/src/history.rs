@@ -46,6 +46,7 @@ impl Context<'_> {
     pub fn histories(&self, persons: &mut [Person]) {
         let first = persons.first().map_or(0, |p| p.id);
         let window = self.history_start();
+        let year_ahead = birthday(self.as_of, 1);
         for i in 0..persons.len() {
             let p = &persons[i];
             let Some(insurer) = p.insurer else {
@@ -101,7 +102,6 @@ impl Context<'_> {
             }
             // Turning 75 within the coming year: the union's qualification from the birthday.
             let seventy_fifth = birthday(born, 75);
-            let year_ahead = birthday(self.as_of, 1);
             let next = if kind != InsurerType::LateElderly
                 && seventy_fifth > self.as_of
                 && seventy_fifth <= year_ahead
@@ -121,7 +121,7 @@ impl Context<'_> {
                 // together.
                 let holder = &persons[(p.number - first) as usize];
                 self.next_retirement(holder)
-                    .or_else(|| self.next_job_change(holder, insurer, p.symbol))
+                    .or_else(|| self.next_job_change(holder, (insurer, p.symbol), year_ahead))
                     .filter(|c| c.since < seventy_fifth)
                     .map(|c| Next {
                         insurer: c.insurer,
@@ -166,14 +166,18 @@ impl Context<'_> {
     /// the yearly probability of the age's rate (brought to the Labour Force Survey's 3.28 M a
     /// year by [`tables::JOB_CHANGE_AHEAD_CALIBRATION`]), a quarter of them on 1 April, most of
     /// the rest on the first of a month; the new insurer and 記号 differ from the present ones.
-    fn next_job_change(&self, holder: &Person, insurer: u32, symbol: u32) -> Option<HolderChange> {
+    fn next_job_change(
+        &self,
+        holder: &Person,
+        (insurer, symbol): (u32, u32),
+        year_ahead: NaiveDate,
+    ) -> Option<HolderChange> {
         let mut r = Stream::from_key(self.history_key, holder.id ^ NEXT_STREAM ^ 1);
         let rate = tables::job_change_rate(holder.age);
         let p = (1.0 - (-rate).exp()) * tables::JOB_CHANGE_AHEAD_CALIBRATION;
         if holder.age < 18 || !r.chance(p) {
             return None;
         }
-        let year_ahead = birthday(self.as_of, 1);
         let april = (self.as_of.year()..=self.as_of.year() + 1)
             .filter_map(|y| NaiveDate::from_ymd_opt(y, 4, 1))
             .find(|d| *d > self.as_of && *d <= year_ahead);

@@ -167,9 +167,12 @@ pub fn form(who: &[Who], r: &mut Stream) -> Vec<Place> {
         }
     }
     // 3. One-parent units: unmarried adults who are not children at home, of parenting age.
-    let at_home: std::collections::HashSet<usize> = children.iter().map(|&(_, i)| i).collect();
+    let mut at_home = vec![false; who.len()];
+    for &(_, i) in &children {
+        at_home[i] = true;
+    }
     for (i, w) in who.iter().enumerate() {
-        if !married[i] && !at_home.contains(&i) && w.age >= tables::LONE_PARENT_MIN_AGE {
+        if !married[i] && !at_home[i] && w.age >= tables::LONE_PARENT_MIN_AGE {
             units.push(Unit {
                 head: i,
                 mother_age: w.age,
