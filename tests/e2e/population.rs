@@ -294,22 +294,7 @@ async fn coverage_changes_at_75_and_the_records_follow_the_person() {
     let s = quickstart();
     let pop = tempfile::tempdir().unwrap();
     let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
-    let life = population::life::Life {
-        seed: s.seed,
-        as_of: s.population.as_of,
-        care_providers: Default::default(),
-    };
-    let mut records = Vec::new();
-    for rel in &manifest.person_files {
-        let file = std::fs::File::open(pop.path().join(rel)).unwrap();
-        for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-        {
-            records.extend(population::import::person_records(&b.unwrap(), &life).unwrap());
-        }
-    }
+    let records = imported_records(&s, pop.path(), &manifest);
     let as_of = s.population.as_of;
     let late = |q: &QualificationRecord| q.insurer_number.starts_with("39");
     // Turned 75 within the history's window: the earlier number lapsed the day before.
@@ -462,6 +447,31 @@ async fn coverage_changes_at_75_and_the_records_follow_the_person() {
     served.running.stop().await.unwrap();
 }
 
+/// The records the import makes of the population `s` generated in `pop`.
+fn imported_records(
+    s: &Scenario,
+    pop: &std::path::Path,
+    manifest: &population::Manifest,
+) -> Vec<dx_exchange::wire::PersonRecord> {
+    let life = population::life::Life {
+        seed: s.seed,
+        as_of: s.population.as_of,
+        care_providers: Default::default(),
+    };
+    let mut records = Vec::new();
+    for rel in &manifest.person_files {
+        let file = std::fs::File::open(pop.join(rel)).unwrap();
+        for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            records.extend(population::import::person_records(&b.unwrap(), &life).unwrap());
+        }
+    }
+    records
+}
+
 /// A population imported into an exchange on a manual clock at 01:00 UTC of `as_of`, served on
 /// loopback: what the workload's requests meet.
 struct Served {
@@ -581,22 +591,7 @@ async fn municipal_registrations_reach_the_counter() {
     let pop = tempfile::tempdir().unwrap();
     let (manifest, _) = population::generate(&s, pop.path(), RunOptions::default()).unwrap();
     let as_of = s.population.as_of;
-    let life = population::life::Life {
-        seed: s.seed,
-        as_of,
-        care_providers: Default::default(),
-    };
-    let mut records: Vec<PersonRecord> = Vec::new();
-    for rel in &manifest.person_files {
-        let file = std::fs::File::open(pop.path().join(rel)).unwrap();
-        for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-        {
-            records.extend(population::import::person_records(&b.unwrap(), &life).unwrap());
-        }
-    }
+    let records = imported_records(&s, pop.path(), &manifest);
     let holder = |law: &str| {
         records
             .iter()

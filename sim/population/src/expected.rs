@@ -17,10 +17,15 @@ pub fn age_distribution_in(prefecture: u8) -> Vec<f64> {
 
 /// The age distribution of persons spread over prefectures: (prefecture code, persons).
 pub fn age_distribution_of(persons: impl IntoIterator<Item = (u8, f64)>) -> Vec<f64> {
+    // Persons summed by prefecture first: each prefecture's distribution is made once.
+    let mut by_prefecture = [0.0; 47];
+    for (prefecture, n) in persons {
+        by_prefecture[usize::from(prefecture) - 1] += n;
+    }
     let mut out = vec![0.0; tables::AGE_BANDS.len() * 5];
     let mut total = 0.0;
-    for (prefecture, n) in persons {
-        for (o, p) in out.iter_mut().zip(age_distribution_in(prefecture)) {
+    for (i, &n) in by_prefecture.iter().enumerate().filter(|(_, n)| **n > 0.0) {
+        for (o, p) in out.iter_mut().zip(age_distribution_in(i as u8 + 1)) {
             *o += n * p;
         }
         total += n;
